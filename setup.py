@@ -1,0 +1,39 @@
+"""Build pyglass: the Python package plus the Cython kernels in extensions/ as pyglass._ext.*"""
+import glob
+import os
+
+import numpy
+from Cython.Build import cythonize
+from setuptools import Extension, find_packages, setup
+
+COMPILE_ARGS = ["-O3", "-ffast-math", "-fno-finite-math-only", "-march=native", "-fopenmp-simd"]
+if os.environ.get("PYGLASS_PORTABLE"):  # wheels for other machines: no -march=native
+    COMPILE_ARGS.remove("-march=native")
+
+extensions = [
+    Extension(
+        "pyglass._ext." + os.path.splitext(os.path.basename(src))[0],
+        [src],
+        include_dirs=[numpy.get_include(), "extensions"],
+        extra_compile_args=COMPILE_ARGS,
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+    )
+    for src in sorted(glob.glob("extensions/*.pyx"))
+]
+
+setup(
+    name="pyglass",
+    version="0.1.0",
+    description="Simulation and analysis of glass-forming liquids: MD, energy landscape, structure-dynamics",
+    packages=find_packages(include=["pyglass", "pyglass.*"]),
+    ext_modules=cythonize(
+        extensions,
+        language_level=3,
+        compiler_directives={"boundscheck": False, "wraparound": False, "cdivision": True,
+                             "initializedcheck": False, "nonecheck": False},
+    ),
+    python_requires=">=3.9",
+    install_requires=["numpy", "scipy", "h5py", "mpi4py"],
+    entry_points={"console_scripts": ["pyglass = pyglass.cli:main"]},
+    zip_safe=False,
+)
