@@ -1,0 +1,15 @@
+"""Microcanonical velocity Verlet."""
+from pyglass.integrators.base import Integrator
+
+
+class NVE(Integrator):
+    """Velocity Verlet: v += dt/2 F/m; x += dt v; F(x); v += dt/2 F/m."""
+
+    name = "nve"
+
+    def _first_half(self, system, result):
+        self._kick(system, result, 0.5 * self.dt)
+        self._drift(system, self.dt)
+
+    def _second_half(self, system, result):
+        self._kick(system, result, 0.5 * self.dt)

@@ -1,0 +1,124 @@
+"""Potential base class, the neighbour list it owns, and the result of one evaluation."""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from pyglass._ext import neighbours as _nb
+from pyglass.domain import domain_of
+
+
+@dataclass
+class ForceResult:
+    """One evaluation. forces (N, d) in particle order; virial W = sum_pairs r_ij (x) f_ij (d, d),
+    so the pressure tensor is (sum m v v + W) / V; per_particle_energy (N,) if requested."""
+    energy: float
+    forces: np.ndarray
+    virial: np.ndarray
+    per_particle_energy: np.ndarray | None = None
+
+    def pressure(self, system) -> float:
+        """Instantaneous pressure from this result and the system's velocities."""
+        return float(np.trace(system.kinetic_tensor() + self.virial)) / (system.dim * system.box.volume)
+
+    def stress(self, system) -> np.ndarray:
+        """Pressure tensor (d, d), positive in compression; the shear stress is -stress[0, 1]."""
+        return (system.kinetic_tensor() + self.virial) / system.box.volume
+
+
+class NeighbourList:
+    """Verlet list (half or full) on the system's local + ghost particles, with a skin.
+
+    Rebuilt whenever the domain re-identifies ghosts (a particle moved more than skin/2, or the
+    positions/box changed from outside)."""
+
+    def __init__(self, cutoffs: np.ndarray, skin: float, half: bool = True):
+        cutoffs = np.asarray(cutoffs, float)
+        if skin < 0:
+            raise ValueError(f"neighbour skin must be >= 0, got {skin}")
+        self.cutoffs = cutoffs
+        self.skin = float(skin)
+        self.half = half
+        self.list_cut2 = np.ascontiguousarray((cutoffs + skin) ** 2)
+        self.max_cutoff = float(cutoffs.max())
+        self.offsets = np.zeros(1, np.int32)
+        self.neighbours = np.zeros(0, np.int32)
+        self.types_all = np.zeros(0, np.int32)
+        self._build_id = None
+        self._system_id = None
+        self.n_builds = 0
+
+    def update(self, system):
+        domain = domain_of(system)
+        domain.require(self.max_cutoff, self.skin)
+        domain.update()
+        if self._build_id != domain.build_id or self._system_id != id(system):
+            self.build(system)
+            self._build_id = domain.build_id
+            self._system_id = id(system)
+
+    def build(self, system):
+        n = system.N
+        if system.n_types > self.list_cut2.shape[0]:
+            raise ValueError(f"the system has {system.n_types} particle types but the potential "
+                             f"defines parameters for {self.list_cut2.shape[0]}")
+        self.types_all = domain_of(system).all_types
+        self.offsets = np.zeros(n + 1, np.int32)
+        cap = max(len(self.neighbours), 64 * n + 16)
+        while True:
+            neigh = np.empty(cap, np.int32)
+            count = _nb.build_verlet_list(system._x, self.types_all, n, self.list_cut2,
+                                          self.max_cutoff + self.skin, self.half, self.offsets, neigh)
+            if count <= cap:
+                break
+            cap = int(count * 1.2) + 16
+        self.neighbours = neigh
+        self.n_builds += 1
+
+    def pairs(self, system):
+        """(i, j_row) arrays of listed pairs; j_row indexes the local+ghost buffer."""
+        counts = np.diff(self.offsets)
+        i = np.repeat(np.arange(system.N, dtype=np.int64), counts)
+        j = self.neighbours[: self.offsets[-1]].astype(np.int64)
+        return i, j
+
+
+class Potential:
+    """An interaction law. Subclasses implement `compute`; energy/forces are shortcuts.
+
+    Convention for all potentials: forces are returned in particle order, shape (N, d);
+    energies are totals (not per particle)."""
+
+    name = "potential"
+    dim = None  # 2, 3, or None for both
+
+    def compute(self, system, per_particle: bool = False) -> ForceResult:
+        raise NotImplementedError
+
+    def energy(self, system) -> float:
+        return self.compute(system).energy
+
+    def forces(self, system) -> np.ndarray:
+        return self.compute(system).forces
+
+    def check_system(self, system):
+        if self.dim is not None and system.dim != self.dim:
+            raise ValueError(f"{self.name} is a {self.dim}D model but the system is {system.dim}D")
+        min_spacing = float(np.min(system.box.plane_spacings))
+        if min_spacing <= 0:
+            raise ValueError("degenerate box")
+
+    def describe(self) -> dict:
+        """Parameters for provenance in output files."""
+        return {"name": self.name}
+
+
+def check_finite(result: ForceResult, system, where: str = ""):
+    """Raise a clear error naming the particle (and step) if forces or energy are not finite."""
+    bad = np.flatnonzero(~np.all(np.isfinite(result.forces), axis=1))
+    if bad.size or not np.isfinite(result.energy):
+        i = int(bad[0]) if bad.size else -1
+        what = f"particle {i} (id {int(system.ids[i])})" if i >= 0 else "the total energy"
+        raise FloatingPointError(f"non-finite force/energy on {what} at step {system.step}{where}; "
+                                 "overlapping particles or too large a time step?")
