@@ -1,0 +1,139 @@
+"""Every pair model: forces = -grad E, virial = box-scaling derivative, phi' phi'' phi''' by
+differences, zero total force, smoothing conditions; in 2D and 3D where the model applies."""
+import numpy as np
+import pytest
+
+from pyglass import potentials as P
+from helpers import numerical_forces, numerical_virial, small_system
+
+MODELS = {
+    "ka-shift": (lambda: P.KobAndersen(), "ka", (2, 3)),
+    "ka-smooth": (lambda: P.KobAndersen(smoothing="smooth"), "ka", (2, 3)),
+    "softdisks": (lambda: P.SoftDisks2D(cutoff=2.5), "softdisks", (2,)),
+    "softdisks-smooth": (lambda: P.SoftDisks2D(cutoff=2.5, smoothing="smooth"), "softdisks", (2,)),
+    "softspheres": (lambda: P.SoftSpheres3D(), "softspheres", (3,)),
+    "ipl10": (lambda: P.IPL10(), "ipl", (2, 3)),
+    "sticky": (lambda: P.StickySpheres(), "sticky", (2, 3)),
+}
+CASES = [(name, d) for name, (_, _, dims) in MODELS.items() for d in dims]
+
+
+@pytest.mark.parametrize("name,dim", CASES)
+def test_forces_are_minus_gradient(name, dim):
+    make, kind, _ = MODELS[name]
+    pot = make()
+    s = small_system(kind, dim, n=40 if dim == 3 else 30, seed=3)
+    f = pot.forces(s)
+    idx = [0, 5, 17, 29]
+    fnum = numerical_forces(s, pot, h=1e-6, indices=idx)
+    scale = np.abs(f).max()
+    np.testing.assert_allclose(f[idx], fnum, rtol=1e-7, atol=1e-7 * scale)
+    np.testing.assert_allclose(f.sum(axis=0), 0.0, atol=1e-10 * scale * s.N)
+
+
+@pytest.mark.parametrize("name,dim", CASES)
+def test_virial_matches_box_scaling(name, dim):
+    make, kind, _ = MODELS[name]
+    pot = make()
+    s = small_system(kind, dim, n=40 if dim == 3 else 30, seed=4)
+    w = pot.compute(s).virial
+    wnum = numerical_virial(s, pot, h=1e-6)
+    ok = np.isfinite(wnum)
+    assert ok[0, 0] and ok[1, 1] and ok[0, 1]
+    np.testing.assert_allclose(w[ok], wnum[ok], rtol=1e-6, atol=1e-6 * np.abs(w).max())
+    np.testing.assert_allclose(w, w.T, atol=1e-10 * np.abs(w).max())
+
+
+@pytest.mark.parametrize("name", list(MODELS))
+def test_pair_derivatives_by_differences(name):
+    pot = MODELS[name][0]()
+    h = 1e-5
+    for a in range(2):
+        for b in range(2):
+            rc = pot.cutoffs[a, b]
+            r = np.linspace(0.75, rc * 0.999, 57)
+            # avoid the sticky-sphere junction where higher derivatives jump
+            d = pot.pair_derivatives(a, b, r, order=3)
+            dp = pot.pair_derivatives(a, b, r + h, order=3)
+            dm = pot.pair_derivatives(a, b, r - h, order=3)
+            for k in range(3):
+                num = (dp[k] - dm[k]) / (2 * h)
+                scale = np.abs(d[k + 1]) + np.abs(d[k]) + 1e-3
+                if name == "sticky" and k == 2:
+                    mask = np.abs(r / np.sqrt(pot.params[a, b, 3]) - 1) > 1e-3
+                else:
+                    mask = np.ones_like(r, bool)
+                np.testing.assert_allclose(d[k + 1][mask], num[mask], rtol=0, atol=1e-6 * scale.max())
+
+
+@pytest.mark.parametrize("name", ["ka-smooth", "softdisks-smooth", "ipl10", "sticky"])
+def test_smoothed_laws_vanish_at_cutoff(name):
+    pot = MODELS[name][0]()
+    for a in range(2):
+        for b in range(2):
+            rc = pot.cutoffs[a, b]
+            d = pot.pair_derivatives(a, b, np.array([rc * (1 - 1e-12)]), order=2)
+            np.testing.assert_allclose(d[:, 0], 0.0, atol=1e-8)
+
+
+def test_ipl10_coefficients_match_lerner_formula():
+    """Our coefficients are solved from continuity conditions; compare with the closed form."""
+    def dfact(k):
+        return 1 if k <= 0 else k * dfact(k - 2)
+    n, q, xc = 10, 3, 1.48
+    closed = [(-1) ** (l + 1) / (dfact(2 * q - 2 * l) * dfact(2 * l)) * dfact(n + 2 * q)
+              / (dfact(n - 2) * (n + 2 * l)) * xc ** (-(n + 2 * l)) for l in range(q + 1)]
+    c = P.IPL10().params[0, 0, 4:8]   # lambda_ss = 1, so the polynomial in u has coefficients c_2l
+    np.testing.assert_allclose(c, closed, rtol=1e-12)
+    np.testing.assert_allclose(c, [-1.11063377, 1.26761524, -0.49604061, 0.06605118], atol=6e-9)
+
+
+def test_sticky_spheres_continuity_at_lj_minimum():
+    pot = P.StickySpheres()
+    rs = 2 ** (1 / 6)
+    lo = pot.pair_derivatives(0, 0, np.array([rs - 1e-9]), order=2)[:, 0]
+    hi = pot.pair_derivatives(0, 0, np.array([rs + 1e-9]), order=2)[:, 0]
+    np.testing.assert_allclose(lo, hi, atol=1e-6)
+    np.testing.assert_allclose(lo[0], -1.0, atol=1e-8)  # LJ minimum depth
+
+
+def test_small_box_multiple_images_match_brute_force():
+    """A box thinner than twice the cutoff: every periodic image within the cutoff counts."""
+    from pyglass.builders import random_packing
+    s = random_packing(12, 1.0, 3, (0.5, 0.5), seed=2, min_distance=0.8)   # side 2.29 < 2 r_c
+    pot = P.KobAndersen()
+    e = pot.energy(s)
+    x, L = s.positions, s.box.lengths
+    ref = 0.0
+    n = 3
+    shifts = np.stack(np.meshgrid(*[np.arange(-n, n + 1)] * 3, indexing="ij"), -1).reshape(-1, 3) * L
+    for i in range(s.N):
+        for j in range(s.N):
+            r = np.linalg.norm(x[j] - x[i] + shifts, axis=1)
+            if i == j:
+                r = r[r > 0]
+            ref += 0.5 * pot.pair_energy(s.types[i], s.types[j], r).sum()
+    np.testing.assert_allclose(e, ref, rtol=1e-12)
+
+
+def test_unknown_species_is_a_clear_error():
+    from pyglass.builders import lattice
+    s = lattice(27, 1.0, 3, (0.4, 0.3, 0.3))
+    with pytest.raises(ValueError, match="species"):
+        P.KobAndersen().energy(s)
+
+
+def test_overlapping_particles_name_the_particle():
+    from pyglass.system import System
+    s = System([[0, 0, 0], [0, 0, 0], [1.5, 1.5, 1.5]], [4, 4, 4])
+    with pytest.raises(FloatingPointError, match="particle"):
+        P.KobAndersen().compute(s)
+
+
+def test_bad_parameters_are_errors():
+    with pytest.raises(ValueError, match="exponent"):
+        P.InversePower(11)
+    with pytest.raises(ValueError, match="smoothing"):
+        P.KobAndersen(smoothing="spline")
+    with pytest.raises(ValueError, match="epsilon"):
+        P.LennardJones([[1, 2], [3, 4]], 1.0)
