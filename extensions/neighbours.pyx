@@ -1,9 +1,10 @@
 # cython: language_level=3
 """Cell-binned Verlet lists over local + ghost particles, ghost refresh and force folding.
 
-Half lists hold every interacting pair once: local-local pairs with j > i, and local-ghost pairs
-where the ghost lies 'above' i (z, then y, then x), the LAMMPS newton-on rule: of the two copies
-(i, image of j) and (j, image of i) of a pair across a boundary, exactly one passes. Full lists
+Half lists hold every interacting pair once: j is listed with i only when it lies 'above' i
+(dz > 0, or dz = 0 and dy > 0, or ... dx > 0; exact duplicates by sorted index), LAMMPS's
+newton-on rule applied to every pair: of the two copies (i, image of j) and (j, image of i) of a
+pair across a boundary exactly one passes, and only half the cell stencil need be searched. Full lists
 (three-body terms) hold every neighbour of each local particle.
 """
 import numpy as np
@@ -15,15 +16,19 @@ cnp.import_array()
 
 def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
                       const double[:, ::1] list_cut2, double cell_size, bint half,
-                      int[::1] offsets, int[::1] neigh):
-    """Fill offsets (nlocal + 1) and neigh; returns the number of entries needed. If that exceeds
-    len(neigh) the list is incomplete and the caller retries with a larger buffer."""
+                      int[::1] order, int[::1] offsets, int[::1] neigh):
+    """Verlet list in cell-sorted order, for memory locality in the force loops.
+
+    order (len M, filled here) lists the rows of x (local + ghost) sorted by cell; list entries and
+    offsets refer to positions k in that order (row = order[k]). offsets has length M + 1: the
+    neighbours of sorted particle k are neigh[offsets[k]:offsets[k+1]] (empty for ghosts).
+    Returns the number of entries needed; if that exceeds len(neigh) the caller retries larger."""
     cdef Py_ssize_t M = x.shape[0]
-    cdef int i, j, a, b, c, ci, cj, ck, cx, cy, cz, cell, n = 0, cap = neigh.shape[0]
+    cdef int i, j, k, kk, a, b, c, cj, cx, cy, cz, cell, n = 0, cap = neigh.shape[0]
     cdef double lo[3]
     cdef double hi[3]
     cdef int nc[3]
-    cdef double dx, dy, dz, u
+    cdef double dx, dy, dz, u, xi, yi, zi
     for a in range(3):
         lo[a] = 1e300
         hi[a] = -1e300
@@ -34,22 +39,26 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
             if x[i, a] > hi[a]:
                 hi[a] = x[i, a]
     for a in range(3):
-        nc[a] = max(1, <int>((hi[a] - lo[a]) / cell_size))
-        if nc[a] > 2000:
-            nc[a] = 2000
+        # cells of at least half the list cutoff: a +-2 cell stencil covers it
+        nc[a] = max(1, <int>((hi[a] - lo[a]) / (0.5 * cell_size)))
+        if nc[a] > 1000:
+            nc[a] = 1000
     cdef double inv[3]
     for a in range(3):
         inv[a] = nc[a] / (hi[a] - lo[a]) if hi[a] > lo[a] else 0.0
     cdef int ncells = nc[0] * nc[1] * nc[2]
-    head_arr = np.full(ncells + 1, 0, dtype=np.int32)
+    cdef bint planar = hi[2] == lo[2]
+    start_arr = np.zeros(ncells + 1, dtype=np.int32)
     cellof_arr = np.empty(M, dtype=np.int32)
-    order_arr = np.empty(M, dtype=np.int32)
-    cdef int[::1] start = head_arr
+    xs_arr = np.empty((M, 3))
+    cdef int[::1] start = start_arr
     cdef int[::1] cellof = cellof_arr
-    cdef int[::1] order = order_arr
+    cdef double[:, ::1] xs = xs_arr
     cdef int idx[3]
+    cdef int ti, nt = list_cut2.shape[0]
+    cdef const double* cut2row
     with nogil:
-        # counting sort of particles into cells
+        # counting sort of rows into cells
         for i in range(M):
             for a in range(3):
                 idx[a] = <int>((x[i, a] - lo[a]) * inv[a])
@@ -68,35 +77,44 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
         for cell in range(ncells - 1, 0, -1):
             start[cell] = start[cell - 1]
         start[0] = 0
-        for i in range(nlocal):
-            offsets[i] = n
+        for k in range(M):
+            xs[k, 0] = x[order[k], 0]
+            xs[k, 1] = x[order[k], 1]
+            xs[k, 2] = x[order[k], 2]
+        for k in range(M):
+            offsets[k] = n
+            i = order[k]
+            if i >= nlocal:
+                continue
+            xi = xs[k, 0]
+            yi = xs[k, 1]
+            zi = xs[k, 2]
+            ti = types[i]
+            cut2row = &list_cut2[ti, 0]
             cell = cellof[i]
             cx = cell % nc[0]
             cy = (cell // nc[0]) % nc[1]
             cz = cell // (nc[0] * nc[1])
-            for c in range(max(cz - 1, 0), min(cz + 2, nc[2])):
-                for b in range(max(cy - 1, 0), min(cy + 2, nc[1])):
-                    for a in range(max(cx - 1, 0), min(cx + 2, nc[0])):
-                        cj = (c * nc[1] + b) * nc[0] + a
-                        for ck in range(start[cj], start[cj + 1]):
-                            j = order[ck]
-                            if j == i:
+            # half lists search only cells that can hold particles 'above' i: binning is monotone,
+            # so dz > 0 implies a cell layer >= i's (and, for planar systems, dy > 0 a row >= i's)
+            for c in range((cz if half else max(cz - 2, 0)), min(cz + 3, nc[2])):
+                for b in range((cy if half and planar else max(cy - 2, 0)), min(cy + 3, nc[1])):
+                    cj = (c * nc[1] + b) * nc[0]
+                    for kk in range(start[cj + max(cx - 2, 0)], start[cj + min(cx + 3, nc[0])]):
+                        if kk == k:
+                            continue
+                        dx = xs[kk, 0] - xi
+                        dy = xs[kk, 1] - yi
+                        dz = xs[kk, 2] - zi
+                        if half:
+                            if dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and (dx < 0 or (dx == 0 and kk < k))))):
                                 continue
-                            dx = x[j, 0] - x[i, 0]
-                            dy = x[j, 1] - x[i, 1]
-                            dz = x[j, 2] - x[i, 2]
-                            if half:
-                                if j < nlocal:
-                                    if j < i:
-                                        continue
-                                elif dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and dx < 0))):
-                                    continue
-                            u = dx * dx + dy * dy + dz * dz
-                            if u < list_cut2[types[i], types[j]]:
-                                if n < cap:
-                                    neigh[n] = j
-                                n += 1
-        offsets[nlocal] = n
+                        u = dx * dx + dy * dy + dz * dz
+                        if u < cut2row[types[order[kk]]]:
+                            if n < cap:
+                                neigh[n] = kk
+                            n += 1
+        offsets[M] = n
     return n
 
 

@@ -16,83 +16,139 @@ PARAMS_PER_PAIR = NPARAM
 MODELS = {"lj": MODEL_LJ, "ipl": MODEL_IPL, "lj_poly": MODEL_LJ_POLY}
 
 
-def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal,
-                        const int[::1] offsets, const int[::1] neigh,
-                        const double[::1] params, int ntypes, int model,
-                        double[:, ::1] f, double[::1] virial, double[::1] peratom):
-    """Accumulate forces into f (zeroed here), the virial tensor W = sum r_ij (x) f_ij into
-    virial[9] (zeroed here), and, if peratom has length > 0, half of each pair energy onto each
-    partner. Returns the total energy of the listed pairs."""
-    cdef Py_ssize_t M = x.shape[0]
-    cdef int i, j, jj, ti, tj, a
+ctypedef struct LJTag:
+    int unused
+ctypedef struct AnyModelTag:
+    int unused
+ctypedef fused LoopTag:
+    LJTag
+    AnyModelTag
+
+
+cdef double _pair_loop(LoopTag tag, Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
+                       bint want_peratom, const int* offsets, const int* nb, const double* pp, int ntypes,
+                       int model, double* wv) noexcept nogil:
+    """The pair loop, compiled twice: once with the LJ law written out (no dispatch in the inner
+    loop) and once dispatching through pair_phi for every other model."""
+    cdef int k, j, jj, ti
     cdef double xi, yi, zi, dx, dy, dz, u, fx, fy, fz, fxi, fyi, fzi, fpair, e, s, s3, s6, iu
     cdef double energy = 0.0
     cdef double w00 = 0, w01 = 0, w02 = 0, w11 = 0, w12 = 0, w22 = 0
     cdef const double* p
     cdef double out[4]
+    for k in range(M):
+        if offsets[k] == offsets[k + 1]:
+            continue
+        xi = xp[3 * k]
+        yi = xp[3 * k + 1]
+        zi = xp[3 * k + 2]
+        ti = tp[k] * ntypes
+        fxi = 0.0
+        fyi = 0.0
+        fzi = 0.0
+        for jj in range(offsets[k], offsets[k + 1]):
+            j = nb[jj]
+            dx = xp[3 * j] - xi
+            dy = xp[3 * j + 1] - yi
+            dz = xp[3 * j + 2] - zi
+            u = dx * dx + dy * dy + dz * dz
+            p = pp + (ti + tp[j]) * NPARAM
+            if u >= p[0]:
+                continue
+            if LoopTag is LJTag:
+                iu = 1.0 / u
+                s = p[2] * iu
+                s3 = s * s * s
+                s6 = s3 * s3
+                e = p[1] * (s6 - s3) + p[3] + u * (p[4] + u * p[5])
+                # fpair = -2 dphi/du: the force on j is fpair * r_ij
+                fpair = p[1] * (12.0 * s6 - 6.0 * s3) * iu - 2.0 * (p[4] + 2.0 * u * p[5])
+            else:
+                pair_phi(model, p, u, 1, out)
+                e = out[0]
+                fpair = -2.0 * out[1]
+            energy += e
+            fx = fpair * dx
+            fy = fpair * dy
+            fz = fpair * dz
+            fxi -= fx
+            fyi -= fy
+            fzi -= fz
+            fp[3 * j] += fx
+            fp[3 * j + 1] += fy
+            fp[3 * j + 2] += fz
+            if want_peratom:
+                ep[k] += 0.5 * e
+                ep[j] += 0.5 * e
+        fp[3 * k] += fxi
+        fp[3 * k + 1] += fyi
+        fp[3 * k + 2] += fzi
+    # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
+    # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
+    for k in range(M):
+        w00 += xp[3 * k] * fp[3 * k]
+        w01 += xp[3 * k] * fp[3 * k + 1]
+        w02 += xp[3 * k] * fp[3 * k + 2]
+        w11 += xp[3 * k + 1] * fp[3 * k + 1]
+        w12 += xp[3 * k + 1] * fp[3 * k + 2]
+        w22 += xp[3 * k + 2] * fp[3 * k + 2]
+    wv[0] = w00
+    wv[1] = w01
+    wv[2] = w02
+    wv[3] = w11
+    wv[4] = w12
+    wv[5] = w22
+    return energy
+
+
+def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal,
+                        const int[::1] order, const int[::1] offsets, const int[::1] neigh,
+                        const double[::1] params, int ntypes, int model,
+                        double[:, ::1] f, double[::1] virial, double[::1] peratom):
+    """Forces into f (M, 3; overwritten), the virial tensor W = sum r_ij (x) f_ij into virial[9],
+    and, if peratom has length > 0, half of each pair energy onto each partner (M rows).
+    The list is in cell-sorted order (see neighbours.build_verlet_list): coordinates are gathered
+    into that order, the pair loop runs on contiguous memory, and forces are scattered back.
+    Returns the total energy of the listed pairs."""
+    cdef Py_ssize_t M = x.shape[0]
+    cdef int i, k, a
+    cdef double energy = 0.0
+    cdef double w00, w01, w02, w11, w12, w22
     cdef bint want_peratom = peratom.shape[0] > 0
-    cdef double* fp = &f[0, 0]
-    cdef const double* xp = &x[0, 0]
-    cdef const int* tp = &types[0]
+    xs_arr = np.empty((M, 3))
+    fs_arr = np.zeros((M, 3))
+    ts_arr = np.empty(M, dtype=np.int32)
+    es_arr = np.zeros(M if want_peratom else 1)
+    cdef double* xp = <double*> cnp.PyArray_DATA(xs_arr)
+    cdef double* fp = <double*> cnp.PyArray_DATA(fs_arr)
+    cdef int* tp = <int*> cnp.PyArray_DATA(ts_arr)
+    cdef double* ep = <double*> cnp.PyArray_DATA(es_arr)
     cdef const int* nb = &neigh[0] if neigh.shape[0] > 0 else NULL
     cdef const double* pp = &params[0]
+    cdef double wv[6]
+    cdef LJTag lj_tag
+    cdef AnyModelTag any_tag
+    for a in range(6):
+        wv[a] = 0.0
     with nogil:
-        for i in range(M * 3):
-            fp[i] = 0.0
-        if want_peratom:
-            for i in range(peratom.shape[0]):
-                peratom[i] = 0.0
-        for i in range(nlocal):
-            xi = xp[3 * i]
-            yi = xp[3 * i + 1]
-            zi = xp[3 * i + 2]
-            ti = tp[i] * ntypes
-            fxi = 0.0
-            fyi = 0.0
-            fzi = 0.0
-            for jj in range(offsets[i], offsets[i + 1]):
-                j = nb[jj]
-                dx = xp[3 * j] - xi
-                dy = xp[3 * j + 1] - yi
-                dz = xp[3 * j + 2] - zi
-                u = dx * dx + dy * dy + dz * dz
-                p = pp + (ti + tp[j]) * NPARAM
-                if u >= p[0]:
-                    continue
-                if model == MODEL_LJ:
-                    iu = 1.0 / u
-                    s = p[2] * iu
-                    s3 = s * s * s
-                    s6 = s3 * s3
-                    e = p[1] * (s6 - s3) + p[3] + u * (p[4] + u * p[5])
-                    # fpair = -2 dphi/du: force on j is fpair * r_ij
-                    fpair = 2.0 * p[1] * (6.0 * s6 - 3.0 * s3) * iu - 2.0 * (p[4] + 2.0 * u * p[5])
-                else:
-                    pair_phi(model, p, u, 1, out)
-                    e = out[0]
-                    fpair = -2.0 * out[1]
-                energy += e
-                fx = fpair * dx
-                fy = fpair * dy
-                fz = fpair * dz
-                fxi -= fx
-                fyi -= fy
-                fzi -= fz
-                fp[3 * j] += fx
-                fp[3 * j + 1] += fy
-                fp[3 * j + 2] += fz
-                w00 += dx * fx
-                w01 += dx * fy
-                w02 += dx * fz
-                w11 += dy * fy
-                w12 += dy * fz
-                w22 += dz * fz
-                if want_peratom:
-                    peratom[i] += 0.5 * e
-                    peratom[j] += 0.5 * e
-            fp[3 * i] += fxi
-            fp[3 * i + 1] += fyi
-            fp[3 * i + 2] += fzi
+        for k in range(M):
+            i = order[k]
+            xp[3 * k] = x[i, 0]
+            xp[3 * k + 1] = x[i, 1]
+            xp[3 * k + 2] = x[i, 2]
+            tp[k] = types[i]
+        if model == MODEL_LJ:
+            energy = _pair_loop(lj_tag, M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model, wv)
+        else:
+            energy = _pair_loop(any_tag, M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model, wv)
+        for k in range(M):
+            i = order[k]
+            f[i, 0] = fp[3 * k]
+            f[i, 1] = fp[3 * k + 1]
+            f[i, 2] = fp[3 * k + 2]
+            if want_peratom:
+                peratom[i] = ep[k]
+    w00, w01, w02, w11, w12, w22 = wv[0], wv[1], wv[2], wv[3], wv[4], wv[5]
     virial[0] = w00
     virial[1] = w01
     virial[2] = w02

@@ -42,7 +42,8 @@ class NeighbourList:
         self.half = half
         self.list_cut2 = np.ascontiguousarray((cutoffs + skin) ** 2)
         self.max_cutoff = float(cutoffs.max())
-        self.offsets = np.zeros(1, np.int32)
+        self.offsets = np.zeros(1, np.int32)   # CSR offsets over cell-sorted rows (M + 1)
+        self.order = np.zeros(0, np.int32)     # rows of the local + ghost buffer in cell order
         self.neighbours = np.zeros(0, np.int32)
         self.types_all = np.zeros(0, np.int32)
         self._build_id = None
@@ -60,16 +61,19 @@ class NeighbourList:
 
     def build(self, system):
         n = system.N
+        m = n + system.n_ghost
         if system.n_types > self.list_cut2.shape[0]:
             raise ValueError(f"the system has {system.n_types} particle types but the potential "
                              f"defines parameters for {self.list_cut2.shape[0]}")
         self.types_all = domain_of(system).all_types
-        self.offsets = np.zeros(n + 1, np.int32)
+        self.offsets = np.zeros(m + 1, np.int32)
+        self.order = np.empty(m, np.int32)
         cap = max(len(self.neighbours), 64 * n + 16)
         while True:
             neigh = np.empty(cap, np.int32)
             count = _nb.build_verlet_list(system._x, self.types_all, n, self.list_cut2,
-                                          self.max_cutoff + self.skin, self.half, self.offsets, neigh)
+                                          self.max_cutoff + self.skin, self.half, self.order,
+                                          self.offsets, neigh)
             if count <= cap:
                 break
             cap = int(count * 1.2) + 16
@@ -77,10 +81,11 @@ class NeighbourList:
         self.n_builds += 1
 
     def pairs(self, system):
-        """(i, j_row) arrays of listed pairs; j_row indexes the local+ghost buffer."""
+        """(i, j_row) arrays of listed pairs: i a local particle, j_row a row of the local + ghost
+        buffer (system._x). The list itself is stored in cell-sorted order (`order`)."""
         counts = np.diff(self.offsets)
-        i = np.repeat(np.arange(system.N, dtype=np.int64), counts)
-        j = self.neighbours[: self.offsets[-1]].astype(np.int64)
+        i = np.repeat(self.order.astype(np.int64), counts)
+        j = self.order[self.neighbours[: self.offsets[-1]]].astype(np.int64)
         return i, j
 
 

@@ -106,7 +106,7 @@ class PairPotential(Potential):
         f_all = np.empty((m, 3))
         vir = np.zeros(9)
         pe = np.zeros(m) if per_particle else np.zeros(0)
-        energy = _pair.compute_pair_forces(system._x, nl.types_all, system.N, nl.offsets, nl.neighbours,
+        energy = _pair.compute_pair_forces(system._x, nl.types_all, system.N, nl.order, nl.offsets, nl.neighbours,
                                            self.params.reshape(-1), self.n_types, self._model_code,
                                            f_all, vir, pe)
         domain = system.domain
