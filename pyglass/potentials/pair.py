@@ -12,6 +12,7 @@ import math
 import numpy as np
 
 from pyglass._ext import pair as _pair
+from pyglass.comm import allsum, is_parallel
 from pyglass.potentials.base import ForceResult, NeighbourList, Potential, check_finite
 
 NPARAM = _pair.PARAMS_PER_PAIR
@@ -112,6 +113,9 @@ class PairPotential(Potential):
         domain = system.domain
         domain.fold_forces(f_all)
         d = system.dim
+        if is_parallel(system.comm):   # each pair was counted on exactly one rank
+            vir[:] = allsum(system.comm, vir)
+            energy = allsum(system.comm, energy)
         result = ForceResult(energy, f_all[: system.N, :d], vir.reshape(3, 3)[:d, :d].copy())
         result.forces3 = f_all  # internal (M, 3) buffer, rows [:N] are the folded forces
         if per_particle:
