@@ -45,6 +45,19 @@ NPARAM = NPAR
 cdef double EXP_MIN = -700.0   # exp() of anything below underflows: the term is zero
 
 
+cdef inline double fpow(double s, double e) noexcept nogil:
+    """s^e, by repeated multiplication when e is a small non-negative integer (p = 4, q = 0)."""
+    cdef int k, n
+    cdef double out
+    if e >= 0.0 and e <= 16.0 and e == <double>(<int>e):
+        n = <int>e
+        out = 1.0
+        for k in range(n):
+            out *= s
+        return out
+    return pow(s, e)
+
+
 cdef inline void sw_two(const double* p, double r, int order, double* out) noexcept nogil:
     """phi2 and its r-derivatives up to `order` (<= 2) into out[0..order]; zero at/after the cutoff."""
     cdef double w = r - p[P_CUT], arg, ex, e1, e2, s, sp, sq, P0, P1, P2, ae
@@ -58,8 +71,8 @@ cdef inline void sw_two(const double* p, double r, int order, double* out) noexc
         return
     ex = exp(arg)
     s = p[P_SIG] / r
-    sp = p[P_B] * pow(s, p[P_P])
-    sq = pow(s, p[P_Q])
+    sp = p[P_B] * fpow(s, p[P_P])
+    sq = fpow(s, p[P_Q])
     ae = p[P_A] * p[P_EPS]
     P0 = sp - sq
     out[0] = ae * P0 * ex
@@ -188,33 +201,48 @@ def sw_compute(const double[:, ::1] x, int nlocal, const int[::1] offsets, const
                const double[::1] params, double[:, ::1] f, double[::1] virial, double[::1] peratom):
     """Energy, forces (into f (M, 3), zeroed here, ghost rows included), virial W = sum r (x) f
     relative to each term's centre (virial[9], zeroed here) and, if len(peratom) > 0, per-row
-    energies (pair energy half to each partner, triplet energy a third to each member, as LAMMPS)."""
+    energies (pair energy half to each partner, triplet energy a third to each member, as LAMMPS).
+
+    Per centre i the neighbours inside the cutoff are gathered with their unit vectors and radial
+    factors; three-body forces on each neighbour are accumulated in a scratch row and scattered
+    (and their virial r (x) f taken) once per neighbour."""
     cdef Py_ssize_t M = x.shape[0]
     cdef int mx = max_neighbours(offsets) + 1
     idx_arr = np.empty(mx, np.int32)
     dr_arr = np.empty(3 * mx)
     r_arr = np.empty(mx)
     e_arr = np.empty(3 * mx)
+    n_arr = np.empty(3 * mx)
+    fa_arr = np.empty(3 * mx)
+    ea_arr = np.empty(mx)
     cdef int[::1] idx = idx_arr
     cdef double[::1] drv = dr_arr
     cdef double[::1] rv = r_arr
     cdef double[::1] Ev = e_arr
+    cdef double[::1] nv = n_arr
+    cdef double[::1] fav = fa_arr
+    cdef double[::1] eav = ea_arr
     cdef int* ip = &idx[0]
     cdef double* dr = &drv[0]
     cdef double* rp = &rv[0]
     cdef double* Ep = &Ev[0]
+    cdef double* un = &nv[0]
+    cdef double* fa = &fav[0]
+    cdef double* ea = &eav[0]
     cdef const double* p = &params[0]
     cdef double cut2 = params[P_CUT] * params[P_CUT]
+    cdef double le = params[P_LAM] * params[P_EPS]
+    cdef double cos0 = params[P_COS0]
     cdef double* fp = &f[0, 0]
     cdef const double* xp = &x[0, 0]
     cdef const int* nb = &neigh[0] if neigh.shape[0] > 0 else NULL
     cdef bint want_pe = peratom.shape[0] > 0
-    cdef int i, n, a, b, t, j, k, a2
-    cdef double energy = 0.0, e, fpair, h
+    cdef bint three = le != 0.0
+    cdef int i, n, a, b, t, j, k
+    cdef double energy = 0.0, e3, e, fpair, c, dc, P, Q, ta, tb, Ea, Eap, Eb, Ebp, ra, rb
+    cdef double ax, ay, az, bx, by, bz, gux, guy, guz, gvx, gvy, gvz, fax, fay, faz, h, w3
     cdef double W[9]
     cdef double out[3]
-    cdef double gu[3]
-    cdef double gv[3]
     for t in range(9):
         W[t] = 0.0
     with nogil:
@@ -239,27 +267,77 @@ def sw_compute(const double[:, ::1] x, int nlocal, const int[::1] offsets, const
                 if want_pe:
                     peratom[i] += e
                 sw_radial(p, rp[a], Ep + 3 * a)
+                for t in range(3):
+                    un[3 * a + t] = dr[3 * a + t] / rp[a]
+                    fa[3 * a + t] = 0.0
+                ea[a] = 0.0
+            if not three:
+                continue
+            # three-body (lambda eps factored out until the scatter)
+            e3 = 0.0
             for a in range(n - 1):
-                if Ep[3 * a] == 0.0:
+                Ea = Ep[3 * a]
+                if Ea == 0.0:
                     continue
-                j = ip[a]
+                Eap = Ep[3 * a + 1]
+                ra = rp[a]
+                ax = un[3 * a]
+                ay = un[3 * a + 1]
+                az = un[3 * a + 2]
+                fax = 0.0
+                fay = 0.0
+                faz = 0.0
                 for b in range(a + 1, n):
-                    if Ep[3 * b] == 0.0:
+                    Eb = Ep[3 * b]
+                    if Eb == 0.0:
                         continue
-                    k = ip[b]
-                    h = triplet_grad(p, dr + 3 * a, dr + 3 * b, rp[a], rp[b], Ep + 3 * a, Ep + 3 * b, gu, gv)
-                    energy += h
-                    for t in range(3):
-                        fp[3 * j + t] -= gu[t]
-                        fp[3 * k + t] -= gv[t]
-                        fp[3 * i + t] += gu[t] + gv[t]
-                    for t in range(3):
-                        for a2 in range(3):
-                            W[3 * t + a2] -= dr[3 * a + t] * gu[a2] + dr[3 * b + t] * gv[a2]
+                    Ebp = Ep[3 * b + 1]
+                    rb = rp[b]
+                    bx = un[3 * b]
+                    by = un[3 * b + 1]
+                    bz = un[3 * b + 2]
+                    c = ax * bx + ay * by + az * bz
+                    dc = c - cos0
+                    P = Ea * Eb
+                    Q = dc * dc
+                    h = Q * P
+                    e3 += h
+                    ta = 2.0 * dc * P / ra
+                    tb = 2.0 * dc * P / rb
+                    w3 = Q * Eap * Eb
+                    gux = ta * (bx - c * ax) + w3 * ax
+                    guy = ta * (by - c * ay) + w3 * ay
+                    guz = ta * (bz - c * az) + w3 * az
+                    w3 = Q * Ea * Ebp
+                    gvx = tb * (ax - c * bx) + w3 * bx
+                    gvy = tb * (ay - c * by) + w3 * by
+                    gvz = tb * (az - c * bz) + w3 * bz
+                    fax -= gux
+                    fay -= guy
+                    faz -= guz
+                    fa[3 * b] -= gvx
+                    fa[3 * b + 1] -= gvy
+                    fa[3 * b + 2] -= gvz
                     if want_pe:
-                        peratom[i] += h / 3.0
-                        peratom[j] += h / 3.0
-                        peratom[k] += h / 3.0
+                        ea[a] += h
+                        ea[b] += h
+                fa[3 * a] += fax
+                fa[3 * a + 1] += fay
+                fa[3 * a + 2] += faz
+            energy += le * e3
+            for a in range(n):
+                j = ip[a]
+                for t in range(3):
+                    fa[3 * a + t] *= le
+                for t in range(3):
+                    fp[3 * j + t] += fa[3 * a + t]
+                    fp[3 * i + t] -= fa[3 * a + t]
+                    for b in range(3):
+                        W[3 * t + b] += dr[3 * a + t] * fa[3 * a + b]
+                if want_pe:
+                    peratom[j] += le * ea[a] / 3.0
+            if want_pe:
+                peratom[i] += le * e3 / 3.0
     for t in range(9):
         virial[t] = W[t]
     return energy
