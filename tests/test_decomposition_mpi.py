@@ -75,3 +75,13 @@ def test_replica_groups_split():
     assert n_groups == world.Get_size() and group.Get_size() == 1 and index == world.Get_rank()
     with pytest.raises(ValueError, match="ranks_per_replica"):
         pgcomm.split_replicas(world, world.Get_size() + 1)
+
+
+def test_stillinger_weber_three_body_matches_serial():
+    whole = builders.lattice(n=343, density=0.52, dim=3, seed=2, jitter=0.1)
+    serial = P.StillingerWeber().compute(whole.copy())
+    local = pgcomm.distribute(whole.copy(), _world())
+    res = P.StillingerWeber().compute(local)
+    np.testing.assert_allclose(res.energy, serial.energy, rtol=1e-12)
+    np.testing.assert_allclose(res.virial, serial.virial, rtol=1e-11, atol=1e-12 * np.abs(serial.virial).max())
+    np.testing.assert_allclose(_by_id(local, res.forces), serial.forces, atol=1e-12 * np.abs(serial.forces).max())

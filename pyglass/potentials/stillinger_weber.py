@@ -18,7 +18,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass._ext import threebody as _tb
-from pyglass.potentials.base import ForceResult, NeighbourList, Potential, check_finite
+from pyglass.potentials.base import ForceResult, NeighbourList, Potential, finish_result
 
 
 class StillingerWeber(Potential):
@@ -74,18 +74,8 @@ class StillingerWeber(Potential):
         f_all = np.empty((m, 3))
         vir = np.zeros(9)
         pe = np.zeros(m) if per_particle else np.zeros(0)
-        energy = _tb.sw_compute(system._x, system.N, nl.offsets, nl.neighbours, self.params, f_all, vir, pe)
-        domain = system.domain
-        domain.fold_forces(f_all)
-        d = system.dim
-        result = ForceResult(energy, f_all[: system.N, :d], vir.reshape(3, 3)[:d, :d].copy())
-        result.forces3 = f_all  # internal (M, 3) buffer, rows [:N] are the folded forces
-        if per_particle:
-            domain.fold_scalars(pe)
-            result.per_particle_energy = pe[: system.N].copy()
-        if not np.isfinite(energy) or energy > 1e250:
-            check_finite(ForceResult(np.inf, result.forces, result.virial), system, f" in {self.name}")
-        return result
+        energy = _tb.sw_compute(system._x, system.N, *nl.row_csr(system), self.params, f_all, vir, pe)
+        return finish_result(self, system, energy, f_all, vir, pe, per_particle)
 
     # ------------------------------------------------------------------------------ landscape
     def hessian_coo(self, system):
@@ -96,7 +86,7 @@ class StillingerWeber(Potential):
         nl = self._prepare(system)
         m = system.N + system.n_ghost
         owner = np.ascontiguousarray(system.domain.owner(np.arange(m)), dtype=np.int64)
-        return _tb.sw_hessian(system._x, system.N, nl.offsets, nl.neighbours, owner, self.params, system.dim)
+        return _tb.sw_hessian(system._x, system.N, *nl.row_csr(system), owner, self.params, system.dim)
 
     def affine_shear_derivatives(self, system):
         """Simple shear x -> x + g y applied affinely to particles and images: returns
@@ -106,7 +96,7 @@ class StillingerWeber(Potential):
         nl = self._prepare(system)
         m = system.N + system.n_ghost
         xi = np.empty((m, 3))
-        d2 = _tb.sw_shear(system._x, system.N, nl.offsets, nl.neighbours, self.params, xi)
+        d2 = _tb.sw_shear(system._x, system.N, *nl.row_csr(system), self.params, xi)
         system.domain.fold_forces(xi)
         return float(d2), xi[: system.N, : system.dim].copy()
 
