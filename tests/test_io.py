@@ -188,12 +188,26 @@ def test_read_lammps_written_dump_file():
 
 
 def test_read_lammps_written_2d_data_file(tmp_path):
-    """A 2D file as LAMMPS writes it (zlo zhi -0.5 0.5, z = 0) is read as 2D; forcing dim=3 is allowed."""
+    """A 2D file as LAMMPS writes it (dimension 2: zlo zhi -0.5 0.5, z = 0) is read as 2D."""
     ref = np.load(os.path.join(REF, "lammps_softdisks2d.npz"))
-    s = System(ref["x"], Box(ref["box_lengths"]), ref["types"], velocities=ref["v"], images=ref["images"])
-    write_lammps_data(s, tmp_path / "d.data")
-    assert read_lammps_data(tmp_path / "d.data").dim == 2
-    assert read_lammps_data(tmp_path / "d.data", dim=3).dim == 3
+    path = os.path.join(REF, "softdisks2d_lammps.data")
+    s = read_lammps_data(path)
+    assert s.dim == 2
+    np.testing.assert_array_equal(s.positions, ref["x"])
+    np.testing.assert_array_equal(s.velocities, ref["v"])
+    np.testing.assert_array_equal(s.images, ref["images"])
+    assert read_lammps_data(path, dim=3).dim == 3
+
+
+def test_read_lammps_data_with_coefficient_sections(tmp_path):
+    """write_data without 'nocoeff' adds Pair Coeffs / PairIJ Coeffs: skipped (pyglass owns the potential)."""
+    text = open(os.path.join(REF, "ka3d_lammps.data")).read()
+    text = text.replace("\nAtoms # atomic", "\nPairIJ Coeffs # lj/cut\n\n1 1 1 1 2.5\n1 2 1.5 0.8 2\n2 2 0.5 0.88 2.2\n"
+                        "\nAtoms # atomic")
+    (tmp_path / "c.data").write_text(text)
+    a = read_lammps_data(tmp_path / "c.data")
+    b = read_lammps_data(os.path.join(REF, "ka3d_lammps.data"))
+    assert_same(a, b, step=False)
 
 
 def test_dimension_rule(tmp_path):
