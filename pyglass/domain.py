@@ -20,6 +20,7 @@ class Domain:
         self.ghost_cutoff = 0.0   # interaction cutoff + skin the ghosts must cover
         self.skin = 0.0
         self.build_id = 0         # incremented at every ghost rebuild; neighbour lists follow it
+        self.freeze_ownership = False  # minimizers: no migration, particles keep their rank
         self._x0 = None
         self._built_version = None
         self._built_box = None
@@ -251,11 +252,39 @@ class DecomposedDomain(Domain):
         s.images, s.types, s.ids = arrays["images"], arrays["types"].astype(np.int32), arrays["ids"]
         s.per_particle = {k[3:]: v for k, v in arrays.items() if k.startswith("pp_")}
 
+    def _wrap_to_domain(self):
+        """Move each local particle to the periodic image nearest its domain's centre (updating
+        image counters), so ghost bands computed from raw coordinates are right even for
+        particles that have strayed out of their domain while ownership was frozen."""
+        s = self.system
+        g = np.zeros(s.dim)
+        g[: len(self.grid)] = self.grid
+        centre = (self.coords + 0.5) / np.array(self.grid)
+        n = np.round(s.box.fractional(s.positions) - centre).astype(np.int64)
+        if np.any(n):
+            s.images += n
+            sh = np.zeros((s.N, 3))
+            sh[:, : s.dim] = n
+            s._x[: s.N] -= sh @ s.box.h.T
+
+    def _stray(self, frac):
+        """How far (in fractional units, per dimension, max over ranks) local particles lie
+        outside this rank's domain: ghosts must reach that much further when ownership is frozen."""
+        g = np.array(self.grid)
+        d = frac[:, : len(g)] - (self.coords + 0.5) / g
+        d -= np.round(d)
+        out = np.max(np.maximum(np.abs(d) - 0.5 / g, 0.0), axis=0) if len(d) else np.zeros(len(g))
+        from mpi4py import MPI
+        res = np.empty_like(out)
+        self.comm.Allreduce(np.ascontiguousarray(out), res, op=MPI.MAX)
+        return res
+
     def rebuild(self):
         s = self.system
-        s.wrap()
-        self._migrate()
-        s.wrap()
+        if not self.freeze_ownership:
+            s.wrap()
+            self._migrate()
+        self._wrap_to_domain()
         box = s.box
         h = box.h
         spacings = box.plane_spacings
@@ -265,12 +294,13 @@ class DecomposedDomain(Domain):
         types, ids = s.types.copy(), s.ids.copy()
         source = np.arange(s.N, dtype=np.int64)   # local row imaged by each row (-1: remote)
         image = np.zeros((s.N, 3), np.int64)
+        stray = self._stray(frac) if self.freeze_ownership else np.zeros(s.dim)
         self.swaps = []
         me = self.cart.Get_rank()
         for k in range(s.dim):
             p = self.grid[k]
             lo, hi = self.coords[k] / p, (self.coords[k] + 1) / p
-            c = self.ghost_cutoff / spacings[k]
+            c = self.ghost_cutoff / spacings[k] + stray[k]
             nswap = int(np.ceil(c * p - 1e-12))
             base = np.arange(len(x))
             lo_rank, hi_rank = self.neighbours[k]

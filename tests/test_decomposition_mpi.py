@@ -85,3 +85,22 @@ def test_stillinger_weber_three_body_matches_serial():
     np.testing.assert_allclose(res.energy, serial.energy, rtol=1e-12)
     np.testing.assert_allclose(res.virial, serial.virial, rtol=1e-11, atol=1e-12 * np.abs(serial.virial).max())
     np.testing.assert_allclose(_by_id(local, res.forces), serial.forces, atol=1e-12 * np.abs(serial.forces).max())
+
+
+@pytest.mark.parametrize("method", ["FIRE", "ConjugateGradient"])
+def test_minimizers_reach_the_serial_inherent_structure(method):
+    from pyglass import minimizers
+    # start close to a minimum so both runs stay in one basin despite round-off differences
+    whole = builders.lattice(n=216, density=1.2, dim=3, composition=(0.8, 0.2), seed=11, jitter=0.15)
+    pot = P.KobAndersen(smoothing="smooth")
+    minimizers.FIRE(ftol=1e-4).minimize(whole, pot)
+    whole.positions = whole.positions + np.random.default_rng(3).normal(scale=0.02, size=whole.positions.shape)
+    serial = whole.copy()
+    rs = getattr(minimizers, method)(ftol=1e-8).minimize(serial, pot)
+    local = pgcomm.distribute(whole.copy(), _world())
+    rl = getattr(minimizers, method)(ftol=1e-8).minimize(local, P.KobAndersen(smoothing="smooth"))
+    assert rs.converged and rl.converged, (rs, rl)
+    np.testing.assert_allclose(rl.energy / whole.N, rs.energy / whole.N, rtol=0, atol=1e-10)
+    g = local.gather()
+    d = whole.box.minimum_image(g.positions - serial.positions)
+    assert np.abs(d).max() < 1e-6

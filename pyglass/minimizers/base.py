@@ -26,6 +26,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from pyglass.comm import allmax, allsum
+from pyglass.domain import domain_of
+
 
 class StopReason(str, enum.Enum):
     FTOL = "ftol"
@@ -87,6 +90,10 @@ class _Evaluator:
             raise FloatingPointError("non-finite minimization step")
         self.system._x[: self.n, : self.d] += delta.reshape(self.n, self.d)
 
+    def dot(self, a, b) -> float:
+        """a . b over the whole system (all ranks)."""
+        return float(allsum(self.system.comm, float(a @ b)))
+
     def evaluate(self):
         """(energy, flat forces copy); energy = inf when the evaluation is not finite."""
         self.count += 1
@@ -97,7 +104,7 @@ class _Evaluator:
         f = np.array(res.forces, dtype=float).reshape(-1)
         if not np.isfinite(res.energy) or not np.all(np.isfinite(f)):
             return np.inf, None
-        self.last = (float(res.energy), float(np.max(np.abs(f))) if f.size else 0.0)
+        self.last = (float(res.energy), float(allmax(self.system.comm, float(np.max(np.abs(f))) if f.size else 0.0)))
         return float(res.energy), f
 
 
@@ -105,13 +112,6 @@ def energy_noise(e: float) -> float:
     """Energy differences below this cannot be resolved in double precision for a total energy
     e summed over many terms; below it the minimizers judge descent from forces instead."""
     return 1e-12 * max(abs(e), 1.0)
-
-
-def trapezoid_energy_change(step, f_old, f_new) -> float:
-    """Energy change along a step from the force line integral by the trapezoid rule,
-    dE = -step . (F_old + F_new) / 2: exact for a quadratic energy, error O(|step|^3), and free of
-    the cancellation that ruins E_new - E_old when |dE| approaches 1e-16 |E|."""
-    return -0.5 * float(step @ (f_old + f_new))
 
 
 class Minimizer:
@@ -149,7 +149,12 @@ class Minimizer:
 
     def minimize(self, system, potential) -> MinimizeResult:
         """Minimize the potential energy in place; returns a MinimizeResult."""
+        self._comm = system.comm
         ev = _Evaluator(system, potential)
+        # Particles keep their owner rank during a minimization (the flat vectors stay aligned);
+        # the domain widens its ghost exchange by how far particles stray from their domains.
+        domain = domain_of(system)
+        domain.freeze_ownership = True
         try:
             e, f = ev.evaluate()
             if f is None:
@@ -162,6 +167,7 @@ class Minimizer:
                 except FloatingPointError:     # a non-finite step was refused by ev.move
                     res = self._result(StopReason.NON_FINITE, *ev.last, ev.iteration, ev)
         finally:
+            domain.freeze_ownership = False
             system.touch()
         if self.raise_on_failure and not res.converged:
             raise MinimizationError(res, type(self).__name__)
@@ -171,9 +177,17 @@ class Minimizer:
     def _run(self, ev: _Evaluator, e: float, f: np.ndarray) -> MinimizeResult:
         raise NotImplementedError
 
-    @staticmethod
-    def _fmax(f) -> float:
-        return float(np.max(np.abs(f))) if f.size else 0.0
+    # Reductions over the whole system: under MPI the flat vectors hold this rank's particles.
+    _comm = None
+
+    def _dot(self, a, b) -> float:
+        return float(allsum(self._comm, float(a @ b)))
+
+    def _amax(self, a) -> float:
+        return float(allmax(self._comm, float(np.max(np.abs(a))) if a.size else 0.0))
+
+    def _fmax(self, f) -> float:
+        return self._amax(f)
 
     def _etol_met(self, e_old, e_new) -> bool:
         return self.etol > 0 and abs(e_new - e_old) <= self.etol * 0.5 * (abs(e_new) + abs(e_old) + 1e-300)

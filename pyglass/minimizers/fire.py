@@ -68,7 +68,7 @@ class FIRE(Minimizer):
         n_pos = n_neg = 0
         for it in range(1, self.max_iterations + 1):
             ev.iteration = it
-            p = float(f @ v)
+            p = self._dot(f, v)
             if p > 0.0:
                 n_pos += 1
                 n_neg = 0
@@ -88,12 +88,12 @@ class FIRE(Minimizer):
                 v[:] = 0.0
             # semi-implicit Euler with FIRE mixing
             v += dt * inv_m * f
-            fn = np.sqrt(f @ f)
+            fn = np.sqrt(self._dot(f, f))
             if alpha > 0 and fn > 0:
-                vn = np.sqrt(v @ v)
+                vn = np.sqrt(self._dot(v, v))
                 v *= 1.0 - alpha
                 v += (alpha * vn / fn) * f
-            vmax = float(np.max(np.abs(v)))
+            vmax = self._amax(v)
             if dt * vmax > self.max_step:
                 dt = self.max_step / vmax             # as LAMMPS: the shorter dt persists
             step = dt * v

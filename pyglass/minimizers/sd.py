@@ -35,8 +35,8 @@ class SteepestDescent(Minimizer):
         a_trial = None
         for it in range(1, self.max_iterations + 1):
             ev.iteration = it
-            ff = float(f @ f)
-            a_max = self.max_step / float(np.max(np.abs(f)))
+            ff = self._dot(f, f)
+            a_max = self.max_step / self._amax(f)
             a = a_max if a_trial is None else min(a_trial, a_max)
             a_cur = 0.0
             for _ in range(self.max_backtracks):
@@ -46,14 +46,14 @@ class SteepestDescent(Minimizer):
                 if f_new is not None:
                     de = e_new - e
                     if abs(de) < energy_noise(e):
-                        de = -0.5 * a * (ff + float(f_new @ f))    # trapezoid rule on the forces
+                        de = -0.5 * a * (ff + self._dot(f_new, f))    # trapezoid rule on the forces
                     if de <= -self.c1 * a * ff:
                         break
                 a *= self.shrink
             else:
                 ev.move(-a_cur * f)
                 return self._result(StopReason.LINESEARCH_FAILED, e, self._fmax(f), it - 1, ev)
-            sy = a * (ff - float(f_new @ f))                 # s.y with s = a F, y = F - F_new
+            sy = a * (ff - self._dot(f_new, f))                 # s.y with s = a F, y = F - F_new
             a_trial = a * a * ff / sy if sy > 0 else 2.0 * a
             e_old, e, f = e, e_new, f_new
             fmax = self._fmax(f)
