@@ -155,6 +155,13 @@ class Observable:
     def due(self, step: int) -> bool:
         return self.schedule.due(step)
 
+    def prime(self, system):
+        """Sample the configuration a run starts from if the schedule is due there. The run loop
+        samples only after each step, so call this before `run()` when step 0 is a time origin."""
+        if self.due(system.step):
+            self.sample(system, system.step)
+        return self
+
     def sample(self, system, step: int, result=None):
         """Collect what `needs` declares and call `update(frame)`."""
         frame = Frame(step=step, time=system.time, box=system.box, types=system.types,

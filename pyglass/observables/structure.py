@@ -167,11 +167,13 @@ def commensurate_wavevectors(box, q_max: float, q_min: float = 0.0):
     return q[keep]
 
 
-def structure_factor(frames, box, types=None, q_max: float = 10.0, bins: int = 100, q_min: float = 0.0):
+def structure_factor(frames, box, types=None, q_max: float = 10.0, bins: int = 100, q_min: float = 0.0,
+                     qvectors=None):
     """Partial static structure factors on commensurate wavevectors, binned in |q| shells.
 
     S_ab(q) = <Re ρ_a(q) ρ_b(-q)> / sqrt(N_a N_b), ρ_a(q) = Σ_{i in a} exp(-i q·r_i); the total
-    S(q) = <|ρ(q)|²>/N. Returns (q, S_total (bins,), S_partial (nt, nt, bins)); empty bins NaN."""
+    S(q) = <|ρ(q)|²>/N. Returns (q, S_total (bins,), S_partial (nt, nt, bins)); empty bins NaN.
+    `qvectors` (m, d) replaces the full commensurate set (e.g. freud's positive octant)."""
     box = _as_box(box)
     fr = np.asarray(frames, float)
     if fr.ndim == 2:
@@ -180,7 +182,7 @@ def structure_factor(frames, box, types=None, q_max: float = 10.0, bins: int = 1
     types = _check_types(types, n)
     nt = int(types.max()) + 1
     na = np.bincount(types, minlength=nt).astype(float)
-    qv = commensurate_wavevectors(box, q_max, q_min)
+    qv = commensurate_wavevectors(box, q_max, q_min) if qvectors is None else np.asarray(qvectors, float)
     qn = np.linalg.norm(qv, axis=1)
     edges = np.linspace(q_min, q_max, int(bins) + 1)
     k = np.clip(np.searchsorted(edges, qn, side="right") - 1, 0, bins - 1)
