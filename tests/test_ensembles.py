@@ -134,17 +134,22 @@ def test_errors(liquid):
     with pytest.raises(ValueError, match="multiples of dt"):
         ens.run([0.0012])
     with pytest.raises(ValueError, match="integrator"):
-        ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, integrator="npt", cutoffs=CUT)
+        ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, integrator="nph", cutoffs=CUT)
     with pytest.raises(ValueError, match="seeds"):
         ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, seeds=[1], cutoffs=CUT)
 
 
-def test_nvt_members_and_default_cutoffs(liquid):
+def test_nvt_npt_members_and_default_cutoffs(liquid):
     s, pot = liquid
     ens = ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, seed=2, integrator="nvt", tau=0.5)
     assert ens.cutoffs.shape == (2, 2) and np.all((ens.cutoffs > 1.1) & (ens.cutoffs < 2.2))
     res = ens.run([0.5])
     assert np.all(np.isfinite(res.propensity))
+    with pytest.raises(ValueError, match="pressure P"):
+        ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, integrator="npt", cutoffs=CUT)
+    npt = ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, seed=2, integrator="npt", P=10.0,
+                                               tau=0.5, tau_P=2.0, cutoffs=CUT).run([0.5])
+    assert np.all(np.isfinite(npt.propensity)) and not np.array_equal(npt.propensity, res.propensity)
 
 
 # ------------------------------------------------------------------ inherent structures
@@ -169,8 +174,12 @@ def test_inherent_structure_trajectory(liquid):
     m = s.copy()
     m.thermalize(0.8, 9)
     traj = ensembles.inherent_structure_trajectory(m, pot, integrators.NoseHoover(0.005, 0.8, 0.5), steps=60,
-                                                   every=10, minimizer=ScipyMinimizer())
+                                                   every=10, keep_positions=True)   # default FIRE(ftol=1e-10)
     assert len(traj.energies) == 7 and traj.times[-1] == pytest.approx(m.time)
+    for x, e in zip(traj.positions, traj.energies):
+        q = m.copy()
+        q.positions = x
+        assert pot.energy(q) == pytest.approx(e, rel=1e-12)
     jumps = np.abs(np.diff(traj.energies)) > 1e-5
     assert np.array_equal(traj.transitions, jumps)
     assert traj.rate == pytest.approx(jumps.sum() / (traj.times[-1] - traj.times[0]))

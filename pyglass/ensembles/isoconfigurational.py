@@ -7,8 +7,9 @@ Per-particle results at the requested times: propensity <Δr²>_iso (papers 1, 3
 t_DW = 10τ), the probability of irreversible reorganisation (>= 4 initial neighbours lost, paper 1),
 times of the first loss of the 4th neighbour (Fig. S2) and the recovery statistics (Fig. S1).
 
-Paper 1 ran NPT (Nosé–Poincaré–Andersen); the engine offers NVE and Nosé–Hoover (NVT), chosen by
-`integrator` ("nve", "nvt" or a factory returning any Integrator).
+Paper 1 ran NPT (Nosé–Poincaré–Andersen); here `integrator` chooses "nve" (default), "nvt"
+(Nosé–Hoover chain), "npt" (MTK barostat + Nosé–Hoover chains, pressure P) or a factory returning any
+Integrator. Under NPT the box fluctuates per run; displacements still come from unwrapped positions.
 """
 from __future__ import annotations
 
@@ -65,8 +66,8 @@ class IsoconfigurationalEnsemble(Ensemble):
     ----------
     system, potential : the configuration (not modified) and its interactions
     n_runs, T, dt, seed : ensemble size, temperature, time step, master seed (member seeds derived)
-    integrator : "nve" (default), "nvt" (Nosé–Hoover chain, period `tau`) or a callable
-                 (dt, T) -> Integrator
+    integrator : "nve" (default), "nvt" (Nosé–Hoover chain, period `tau`), "npt" (MTK barostat at
+                 pressure P, periods tau and tau_P; paper 1's choice) or a callable (dt, T) -> Integrator
     cutoffs : (n_types, n_types) neighbour cutoffs (default: first minima of this configuration's
               partial g(r)); check_every : time between neighbour checks (default 0.1)
     threshold, max_x, hysteresis : see `NeighbourLoss`
@@ -75,7 +76,8 @@ class IsoconfigurationalEnsemble(Ensemble):
 
     def __init__(self, system, potential, n_runs: int, T: float, dt: float, seed: int = 0, integrator="nve",
                  tau: float = None, cutoffs=None, check_every: float = 0.1, threshold: int = 4, max_x: int = 5,
-                 hysteresis: float = 0.0, comm=None, n_groups=None, seeds=None):
+                 hysteresis: float = 0.0, comm=None, n_groups=None, seeds=None, P: float = None,
+                 tau_P: float = None):
         super().__init__(n_runs, seed, comm, n_groups, seeds)
         if not T > 0:
             raise ValueError(f"T must be > 0, got {T}")
@@ -86,8 +88,12 @@ class IsoconfigurationalEnsemble(Ensemble):
         self.T, self.dt = float(T), float(dt)
         self.integrator = integrator
         self.tau = 100 * dt if tau is None else float(tau)
-        if integrator not in ("nve", "nvt") and not callable(integrator):
-            raise ValueError(f"integrator must be 'nve', 'nvt' or a callable (dt, T) -> Integrator, got {integrator!r}")
+        self.P, self.tau_P = P, (1000 * dt if tau_P is None else float(tau_P))
+        if integrator not in ("nve", "nvt", "npt") and not callable(integrator):
+            raise ValueError("integrator must be 'nve', 'nvt', 'npt' or a callable (dt, T) -> Integrator, "
+                             f"got {integrator!r}")
+        if integrator == "npt" and P is None:
+            raise ValueError("integrator='npt' needs the pressure P (paper 1: P = 13.5 [unverified])")
         self.cutoffs = _gr_cutoffs(system.positions, system.box, system.types) if cutoffs is None \
             else np.asarray(cutoffs, float)
         self.check_steps = max(1, int(round(check_every / dt)))
@@ -100,6 +106,9 @@ class IsoconfigurationalEnsemble(Ensemble):
             return NVE(self.dt)
         if self.integrator == "nvt":
             return NoseHoover(self.dt, self.T, self.tau)
+        if self.integrator == "npt":
+            from pyglass.integrators import NPT
+            return NPT(self.dt, self.T, self.P, self.tau, self.tau_P)
         return self.integrator(self.dt, self.T)
 
     def run_member(self, k, seed, group_comm):

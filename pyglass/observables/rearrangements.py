@@ -83,12 +83,12 @@ class NeighbourLoss(Observable):
         x0 = np.asarray(reference_positions, float)
         n = len(x0)
         self.types = np.zeros(n, np.int64) if types is None else np.asarray(types, np.int64)
+        if cutoffs is None:
+            raise ValueError("NeighbourLoss needs cutoffs= (per species-pair first minima of g(r))")
         if pairs is None:
-            if cutoffs is None:
-                raise ValueError("NeighbourLoss needs cutoffs= (per species-pair g(r) minima) or pairs=")
             pairs = neighbour_pairs(x0, box, self.types, cutoffs)
         self.i, self.j = (np.asarray(p, np.int64) for p in pairs)
-        cut = np.asarray(cutoffs if cutoffs is not None else np.inf, float)
+        cut = np.asarray(cutoffs, float)
         if cut.ndim == 0:
             cut = np.full((int(self.types.max()) + 1,) * 2, float(cut))
         self.pair_cut2 = (cut[self.types[self.i], self.types[self.j]] + hysteresis) ** 2
