@@ -15,7 +15,6 @@ Participation fractions come from `pyglass.landscape` and the quench from `pygla
 if either is not installed the script says so and stops before the expensive part.
 """
 import argparse
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -62,11 +61,22 @@ def parse():
 
 
 def require_landscape():
-    missing = [m for m in ("pyglass.landscape", "pyglass.minimizers") if importlib.util.find_spec(m) is None]
-    if missing:
-        raise SystemExit(f"paper1_isoconfigurational: {', '.join(missing)} not available in this checkout; the "
-                         "participation map needs landscape.lowest_modes(...).participation_fractions() on a "
-                         "FIRE-quenched configuration. Merge those branches or pass --skip-modes.")
+    """Fail fast, before the expensive ensemble, if the participation map cannot be made."""
+    problems = []
+    try:
+        from pyglass import landscape
+        if not hasattr(landscape, "lowest_modes"):
+            problems.append(f"pyglass.landscape ({getattr(landscape, '__file__', '?')}) has no lowest_modes")
+    except ImportError as exc:
+        problems.append(f"pyglass.landscape: {exc}")
+    try:
+        from pyglass.minimizers import FIRE  # noqa: F401
+    except ImportError as exc:
+        problems.append(f"pyglass.minimizers: {exc}")
+    if problems:
+        raise SystemExit("paper1_isoconfigurational: " + "; ".join(problems) + ". The participation map needs "
+                         "landscape.lowest_modes(system, pot, k).participation_fractions(n_modes) on a FIRE-quenched "
+                         "configuration: merge those branches, or pass --skip-modes.")
 
 
 def prepare(a):
