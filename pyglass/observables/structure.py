@@ -19,31 +19,18 @@ def _as_box(box):
 def pair_vectors(positions, box, r_max: float, types=None):
     """All pairs (i < j, or one image of a self/duplicate pair) closer than r_max through any
     periodic image. Returns (i, j, dr) with dr = r_j(image) - r_i, shape (n_pairs, d)."""
-    from pyglass._ext import neighbours as _nb
-    from pyglass.domain import domain_of
+    from pyglass.potentials.base import NeighbourList
     box = _as_box(box)
     x = np.asarray(positions, float)
     if not r_max > 0:
         raise ValueError(f"r_max must be > 0, got {r_max}")
     n = len(x)
     s = System(x, box, np.zeros(n, np.int32) if types is None else types)
-    dom = domain_of(s)
-    dom.require(float(r_max), 0.0)
-    dom.update()
-    cut2 = np.full((s.n_types, s.n_types), float(r_max) ** 2)
-    offsets = np.zeros(n + 1, np.int32)
-    cap = 64 * n + 16
-    while True:
-        neigh = np.empty(cap, np.int32)
-        count = _nb.build_verlet_list(s._x, dom.all_types, n, np.ascontiguousarray(cut2), float(r_max),
-                                      True, offsets, neigh)
-        if count <= cap:
-            break
-        cap = int(count * 1.2) + 16
-    i = np.repeat(np.arange(n, dtype=np.int64), np.diff(offsets))
-    jrow = neigh[: offsets[-1]].astype(np.int64)
+    nl = NeighbourList(np.full((s.n_types, s.n_types), float(r_max)), skin=0.0, half=True)
+    nl.update(s)
+    i, jrow = nl.pairs(s)
     dr = (s._x[jrow] - s._x[i])[:, : box.dim]
-    j = dom.owner(jrow).astype(np.int64)
+    j = s.domain.owner(jrow).astype(np.int64)
     # positions were wrapped inside the copy; displacements are unaffected
     return i, j, dr
 
