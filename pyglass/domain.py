@@ -50,8 +50,8 @@ class Domain:
         change rebuilds."""
         lengths, tilt, lo = self._built_box
         c = box.lengths[0] / lengths[0]
-        if (tuple(box.lo) != lo or not np.allclose(box.lengths, c * np.asarray(lengths), rtol=1e-13, atol=0)
-                or abs(box.tilt_xy - c * tilt) > 1e-13 * box.lengths[0]):
+        if (tuple(box.lo) != lo or not np.allclose(box.lengths, c * np.asarray(lengths), rtol=1e-12, atol=0)
+                or abs(box.tilt_xy - c * tilt) > 1e-12 * box.lengths[0]):
             return True
         budget = self.skin - self.ghost_cutoff * (1.0 / c - 1.0)
         if budget <= 0:
