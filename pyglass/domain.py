@@ -199,9 +199,11 @@ class DecomposedDomain(Domain):
         return False
 
     def forward(self, x):
-        """Refresh ghost rows of x (M, 3) from their owners."""
+        """Refresh ghost rows of x (M, 3) from their owners. Shifts are taken from the current
+        cell, so a uniformly rescaled box (NPT) keeps its ghosts between rebuilds."""
+        h = self.system.box.h
         for sw in self.swaps:
-            buf = x[sw["send_rows"]] + sw["shift"]
+            buf = x[sw["send_rows"]] + sw["fshift"] * h[:, sw["dim"]]
             self.cart.Sendrecv(buf, dest=sw["dest"], recvbuf=x[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]],
                                source=sw["source"])
 
@@ -328,7 +330,7 @@ class DecomposedDomain(Domain):
                     ids = np.concatenate([ids, got[2]])
                     image = np.concatenate([image, got[3]])
                     source = np.concatenate([source, got[4]])
-                    self.swaps.append({"dest": dest, "source": src, "send_rows": rows, "shift": shift,
+                    self.swaps.append({"dest": dest, "source": src, "send_rows": rows, "fshift": fshift, "dim": k,
                                        "recv_start": start, "recv_count": len(got[0])})
                     send_set = np.arange(start, len(x))
         s._x = np.ascontiguousarray(x)

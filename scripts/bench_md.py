@@ -2,20 +2,27 @@
 """MD throughput: pyglass vs LAMMPS on the same configuration, measured in the same run.
 
 Kob-Andersen LJ (rho = 1.2, T = 0.6, Nose-Hoover tau = 0.5, dt = 0.005, skin 0.3, shifted at
-2.5 sigma_ab); LAMMPS runs `lj/cut` with `-sf opt`. Prints atom-steps/s of each (median of
---repeats runs) and the ratio pyglass/LAMMPS. Also reports 2D soft disks (N = 1024) throughput.
+2.5 sigma_ab); LAMMPS runs `lj/cut` with `-sf opt`, neighbour checks every step as pyglass.
+For every rank count in --ranks both codes run --repeats times; the script prints atom-steps/s
+(median), the ratio pyglass/LAMMPS, and the strong-scaling efficiency from 1 rank. pyglass on P
+ranks runs as `mpirun -n P python bench_md.py --worker ...` (spatial decomposition), LAMMPS as
+`mpiexec -n P lmp` from the reference venv. Also reports 2D soft disks (N = 1024) throughput.
 
-  python scripts/bench_md.py [--n 8000] [--steps 1000] [--repeats 3]
+  python scripts/bench_md.py [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
 """
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
+import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
 
 from _reference import lammps_loop_time, run_lammps  # noqa: E402
 
@@ -29,8 +36,7 @@ units lj
 atom_style atomic
 boundary p p p
 read_data start.data
-mass 1 1.0
-mass 2 1.0
+mass * 1.0
 pair_style lj/cut 2.5
 pair_coeff 1 1 1.0 1.0 2.5
 pair_coeff 1 2 1.5 0.8 2.0
@@ -43,32 +49,54 @@ fix 1 all nvt temp 0.6 0.6 0.5
 thermo {steps}
 run {steps}
 """
+MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"]
 
 
-def equilibrated_ka(n, seed=1):
+def equilibrated_ka(n, seed=1, steps=1500):
     s = builders.lattice(n, 1.2, 3, (0.8, 0.2), seed=seed, jitter=0.02)
     s.thermalize(0.6, seed)
-    NoseHoover(0.005, 0.6, 0.5).run(s, KobAndersen(), 1500)
+    NoseHoover(0.005, 0.6, 0.5).run(s, KobAndersen(), steps)
     return s
 
 
-def time_pyglass(system, pot, steps, T, repeats):
+def worker(data, steps, repeats):
+    """Time pyglass on this MPI communicator; rank 0 prints the rates as JSON."""
+    from mpi4py import MPI
+    world = MPI.COMM_WORLD
     rates = []
     for _ in range(repeats):
-        s = system.copy()
-        stats = NoseHoover(0.005, T, 0.5).run(s, pot, steps)
-        rates.append(stats.atom_steps_per_second)
+        whole = pyglass.io.read_lammps_data(data)
+        local = pyglass.comm.distribute(whole, world)
+        stats = NoseHoover(0.005, 0.6, 0.5).run(local, KobAndersen(), steps)
+        rates.append(world.allreduce(stats.wall, op=MPI.MAX))
+    if world.Get_rank() == 0:
+        print(json.dumps([whole.N * steps / w for w in rates]))
+
+
+def time_pyglass(data, steps, repeats, ranks):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(data), "--steps", str(steps),
+           "--repeats", str(repeats)]
+    if ranks > 1:
+        cmd = MPIRUN + ["-n", str(ranks)] + cmd
+    out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    if out.returncode:
+        raise RuntimeError(f"pyglass worker failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+    rates = json.loads(out.stdout.strip().splitlines()[-1])
     return statistics.median(rates), rates
 
 
-def time_lammps(system, steps, repeats, nprocs=1):
+def time_lammps(workdir, n, steps, repeats, ranks):
     rates = []
-    with tempfile.TemporaryDirectory() as tmp:
-        pyglass.io.write_lammps_data(system, Path(tmp) / "start.data")
-        for _ in range(repeats):
-            screen = run_lammps(LAMMPS_KA.format(steps=steps), Path(tmp), args=("-sf", "opt"), nprocs=nprocs)
-            rates.append(system.N * steps / lammps_loop_time(screen))
+    for _ in range(repeats):
+        screen = run_lammps(LAMMPS_KA.format(steps=steps), workdir, args=("-sf", "opt"), nprocs=ranks)
+        rates.append(n * steps / lammps_loop_time(screen))
     return statistics.median(rates), rates
+
+
+def _fmt(rates):
+    return "[" + ", ".join(f"{r / 1e6:.3f}" for r in rates) + "]"
 
 
 def main(argv=None):
@@ -76,25 +104,42 @@ def main(argv=None):
     ap.add_argument("--n", type=int, default=8000)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--ranks", type=int, nargs="+", default=[1])
     ap.add_argument("--skip-2d", action="store_true")
+    ap.add_argument("--worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
+    if args.worker:
+        return worker(args.worker, args.steps, args.repeats)
 
     print(f"preparing KA N={args.n} at T=0.6 ...", flush=True)
     system = equilibrated_ka(args.n)
-    pg, pg_all = time_pyglass(system, KobAndersen(), args.steps, 0.6, args.repeats)
-    lm, lm_all = time_lammps(system, args.steps, args.repeats)
-    print(f"KA 3D N={args.n}, {args.steps} NVT steps, one rank (median of {args.repeats}):")
-    print(f"  pyglass {pg / 1e6:.3f} M atom-steps/s   runs: {[round(r / 1e6, 3) for r in pg_all]}")
-    print(f"  LAMMPS  {lm / 1e6:.3f} M atom-steps/s   runs: {[round(r / 1e6, 3) for r in lm_all]}  (lj/cut/opt)")
-    print(f"  ratio pyglass/LAMMPS = {pg / lm:.2f}")
+    results = {}
+    with tempfile.TemporaryDirectory() as tmp:
+        data = Path(tmp) / "start.data"
+        pyglass.io.write_lammps_data(system, data)
+        for p in args.ranks:
+            pg = time_pyglass(data, args.steps, args.repeats, p)
+            lm = time_lammps(Path(tmp), system.N, args.steps, args.repeats, p)
+            results[p] = (pg, lm)
+            print(f"KA 3D N={args.n}, {args.steps} NVT steps, {p} rank(s), median of {args.repeats}:")
+            print(f"  pyglass {pg[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(pg[1])}")
+            print(f"  LAMMPS  {lm[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(lm[1])}  (lj/cut/opt)")
+            print(f"  ratio pyglass/LAMMPS = {pg[0] / lm[0]:.2f}", flush=True)
+    if 1 in results:
+        for p in args.ranks:
+            if p > 1:
+                e_pg = results[p][0][0] / (p * results[1][0][0])
+                e_lm = results[p][1][0] / (p * results[1][1][0])
+                print(f"strong-scaling efficiency 1 -> {p} ranks: pyglass {e_pg:.0%}, LAMMPS {e_lm:.0%}")
     if not args.skip_2d:
         s2 = builders.lattice(1024, 0.85, 2, (0.5, 0.5), seed=3, jitter=0.02)
         s2.thermalize(0.4, 3)
         pot2 = SoftDisks2D(cutoff=2.5)
         NoseHoover(0.005, 0.4, 0.5).run(s2, pot2, 2000)
-        r2, r2_all = time_pyglass(s2, pot2, 4 * args.steps, 0.4, args.repeats)
-        print(f"2D soft disks N=1024, rho=0.85, T=0.4: pyglass {r2 / 1e6:.3f} M atom-steps/s "
-              f"(runs {[round(r / 1e6, 3) for r in r2_all]})")
+        rates = [NoseHoover(0.005, 0.4, 0.5).run(s2.copy(), SoftDisks2D(cutoff=2.5), 4 * args.steps).atom_steps_per_second
+                 for _ in range(args.repeats)]
+        print(f"2D soft disks N=1024, rho=0.85, T=0.4, one rank: pyglass {statistics.median(rates) / 1e6:.3f} "
+              f"M atom-steps/s (runs {_fmt(rates)})")
 
 
 if __name__ == "__main__":
