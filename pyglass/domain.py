@@ -200,18 +200,27 @@ class DecomposedDomain(Domain):
 
     def forward(self, x):
         """Refresh ghost rows of x (M, 3) from their owners. Shifts are taken from the current
-        cell, so a uniformly rescaled box (NPT) keeps its ghosts between rebuilds."""
+        cell, so a uniformly rescaled box (NPT) keeps its ghosts between rebuilds. Swaps with
+        oneself (a grid dimension of one rank: periodic images) are plain copies."""
         h = self.system.box.h
+        me = self.cart.Get_rank()
         for sw in self.swaps:
             buf = x[sw["send_rows"]] + sw["fshift"] * h[:, sw["dim"]]
-            self.cart.Sendrecv(buf, dest=sw["dest"], recvbuf=x[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]],
-                               source=sw["source"])
+            dst = x[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
+            if sw["dest"] == me:
+                dst[:] = buf
+            else:
+                self.cart.Sendrecv(buf, dest=sw["dest"], recvbuf=dst, source=sw["source"])
 
     def _reverse(self, arr):
+        me = self.cart.Get_rank()
         for sw in reversed(self.swaps):
+            send = arr[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
+            if sw["dest"] == me:
+                arr[sw["send_rows"]] += send
+                continue
             recv = np.empty((len(sw["send_rows"]),) + arr.shape[1:])
-            send = np.ascontiguousarray(arr[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]])
-            self.cart.Sendrecv(send, dest=sw["source"], recvbuf=recv, source=sw["dest"])
+            self.cart.Sendrecv(np.ascontiguousarray(send), dest=sw["source"], recvbuf=recv, source=sw["dest"])
             arr[sw["send_rows"]] += recv
 
     def fold_forces(self, f_all):

@@ -74,7 +74,7 @@ def worker(data, steps, repeats):
 
 
 def time_pyglass(data, steps, repeats, ranks):
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_mpi_yield_when_idle="1",
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(data), "--steps", str(steps),
            "--repeats", str(repeats)]

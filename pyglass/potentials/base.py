@@ -139,9 +139,9 @@ def finish_result(potential, system, energy, f_all, virial9, peratom, per_partic
     domain = system.domain
     domain.fold_forces(f_all)
     d = system.dim
-    if is_parallel(system.comm):   # each term was computed on exactly one rank
-        virial9 = allsum(system.comm, virial9)
-        energy = allsum(system.comm, energy)
+    if is_parallel(system.comm):   # each term was computed on exactly one rank: one reduction
+        total = allsum(system.comm, np.append(np.asarray(virial9, float), energy))
+        virial9, energy = total[:9], float(total[9])
     result = ForceResult(energy, f_all[: system.N, :d], np.asarray(virial9).reshape(3, 3)[:d, :d].copy())
     result.forces3 = f_all
     if per_particle:
