@@ -1,0 +1,19 @@
+"""Observables: the Observable base class and schedules, dynamics, structure, rearrangements and
+structure–dynamics statistics. See ARCHITECTURE.md for how to write a new observable."""
+from pyglass.observables.base import Frame, LinearSchedule, LogSchedule, NEEDS, Observable, Schedule
+from pyglass.observables import dynamics, structure, rearrangements, statistics
+from pyglass.observables.dynamics import (SelfDynamics, alpha2, chi4, chi4_peak, diffusion_coefficient, msd,
+                                          relaxation_time, reduced_units, self_intermediate_scattering,
+                                          stokes_einstein_exponent, tau_alpha)
+from pyglass.observables.structure import (first_minimum, neighbour_cutoffs, neighbour_pairs, radial_distribution,
+                                           structure_factor, q_max)
+from pyglass.observables.rearrangements import NeighbourLoss, phop, phop_threshold, recovery_histogram
+from pyglass.observables.statistics import (bootstrap_ci, extremes_per_sphere, overlap, overlap_random_baseline,
+                                            spearman_by_species)
+
+__all__ = ["Observable", "Schedule", "LinearSchedule", "LogSchedule", "Frame", "NEEDS", "dynamics", "structure",
+           "rearrangements", "statistics", "SelfDynamics", "msd", "self_intermediate_scattering", "alpha2", "chi4",
+           "chi4_peak", "relaxation_time", "tau_alpha", "diffusion_coefficient", "stokes_einstein_exponent",
+           "reduced_units", "radial_distribution", "structure_factor", "first_minimum", "neighbour_cutoffs",
+           "neighbour_pairs", "q_max", "phop", "phop_threshold", "NeighbourLoss", "recovery_histogram", "overlap",
+           "overlap_random_baseline", "spearman_by_species", "extremes_per_sphere", "bootstrap_ci"]

@@ -1,0 +1,178 @@
+"""Ensembles: iso-configurational runs (seeds, reproducibility, wrapping invariance, fields) and
+inherent-structure ensembles and trajectories."""
+from collections import namedtuple
+
+import numpy as np
+import pytest
+
+from pyglass import builders, ensembles, integrators, potentials
+from pyglass.observables import NeighbourLoss
+
+MinResult = namedtuple("MinResult", "converged reason energy max_force iterations")
+
+
+class ScipyMinimizer:
+    """Test stand-in with the pyglass.minimizers contract (L-BFGS from scipy)."""
+
+    def minimize(self, system, potential):
+        from scipy.optimize import minimize
+        d = system.dim
+
+        def f(x):
+            system.positions = x.reshape(-1, d)
+            r = potential.compute(system)
+            return r.energy, -r.forces.ravel()
+
+        nit = 0
+        for _ in range(20):   # restarts until the force criterion holds
+            res = minimize(f, system.positions.ravel().copy(), jac=True, method="L-BFGS-B",
+                           options={"gtol": 1e-9, "ftol": 0.0, "maxiter": 5000})
+            system.positions = res.x.reshape(-1, d)
+            r = potential.compute(system)
+            fmax = float(np.abs(r.forces).max())
+            nit += res.nit
+            if fmax < 1e-5:
+                break
+        return MinResult(fmax < 1e-5, res.message, r.energy, fmax, nit)
+
+
+@pytest.fixture(scope="module")
+def liquid():
+    s = builders.random_packing(64, 0.75, 2, (0.5, 0.5), seed=11, min_distance=0.85)
+    pot = potentials.SoftDisks2D(cutoff=2.5)
+    s.thermalize(0.8, 0)
+    integrators.NoseHoover(0.005, 0.8, 0.5).run(s, pot, 600)
+    s.velocities = 0.0
+    return s, pot
+
+
+CUT = np.array([[1.4, 1.55], [1.55, 1.75]])
+
+
+def test_contract_shapes_and_fields(liquid):
+    s, pot = liquid
+    ens = ensembles.IsoconfigurationalEnsemble(s, pot, n_runs=4, T=0.8, dt=0.005, seed=7, cutoffs=CUT)
+    res = ens.run(times=[0.5, 2.0])
+    assert res.propensity.shape == res.debye_waller.shape == res.ir_probability.shape == (2, s.N)
+    dr = res.displacements
+    assert dr.shape == (4, 2, s.N, 2)
+    assert np.allclose(res.propensity, np.mean(np.sum(dr ** 2, -1), 0))
+    assert np.allclose(res.propensity_abs, np.mean(np.linalg.norm(dr, axis=-1), 0))
+    assert np.allclose(res.debye_waller, np.var(dr[..., 0], 0) + np.var(dr[..., 1], 0))
+    assert np.all(res.propensity[1].mean() > res.propensity[0].mean())
+    t4 = res.reorganisation_times
+    assert np.allclose(res.ir_probability, [(t4 <= t + 1e-9).mean(0) for t in res.times])
+    assert len(set(res.seeds.tolist())) == 4
+    assert np.array_equal(s.velocities, np.zeros_like(s.velocities))   # the input is not modified
+
+
+def test_member_reproducible_from_recorded_seed(liquid):
+    s, pot = liquid
+    res = ensembles.IsoconfigurationalEnsemble(s, pot, 3, T=0.8, dt=0.005, seed=5, cutoffs=CUT).run([1.0])
+    again = ensembles.IsoconfigurationalEnsemble(s, pot, 1, T=0.8, dt=0.005, seeds=[res.seeds[2]],
+                                                 cutoffs=CUT).run([1.0])
+    assert np.array_equal(again.displacements[0], res.displacements[2])
+    assert np.array_equal(again.first_loss_times[0], res.first_loss_times[2])
+    # by hand: thermalize with the seed, run NVE
+    m = s.copy()
+    m.thermalize(0.8, int(res.seeds[2]))
+    x0 = m.unwrapped_positions
+    integrators.NVE(0.005).run(m, pot, 200)
+    assert np.allclose(m.unwrapped_positions - x0, res.displacements[2, 0], atol=1e-12)
+
+
+def test_zero_momentum_draw_has_the_right_temperature():
+    s = builders.random_packing(400, 0.5, 2, (0.5, 0.5), seed=1, min_distance=0.7, masses=[1.0, 2.0])
+    v = []
+    for seed in ensembles.member_seeds(3, 10):
+        s.thermalize(0.4, int(seed))
+        assert np.allclose(s.total_momentum(), 0.0, atol=1e-12)
+        assert s.temperature() == pytest.approx(0.4, rel=1e-12)
+        v.append(s.velocities.copy())
+    v = np.array(v)
+    for t, m in ((0, 1.0), (1, 2.0)):
+        var = v[:, s.types == t].var()
+        n = v[:, s.types == t].size
+        assert var == pytest.approx(0.4 / m, rel=4 * np.sqrt(2 / n))
+
+
+def test_propensity_unchanged_by_wrapping(liquid):
+    s, pot = liquid
+    shifted = s.copy()
+    rng = np.random.default_rng(0)
+    shift = rng.integers(-3, 4, size=(s.N, 2))
+    shifted.images = shifted.images + shift      # same physical state, different unwrapped origin
+    a = ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, seed=1, cutoffs=CUT).run([1.5])
+    b = ensembles.IsoconfigurationalEnsemble(shifted, pot, 2, T=0.8, dt=0.005, seed=1, cutoffs=CUT).run([1.5])
+    assert np.allclose(a.propensity, b.propensity, atol=1e-10)
+    assert np.allclose(a.debye_waller, b.debye_waller, atol=1e-10)
+    assert np.array_equal(a.ir_probability, b.ir_probability)
+
+
+def test_ir_tracker_agrees_with_offline_counter(liquid):
+    """The ensemble's in-run neighbour checks equal an offline NeighbourLoss over saved frames."""
+    s, pot = liquid
+    ens = ensembles.IsoconfigurationalEnsemble(s, pot, 1, T=1.5, dt=0.005, seed=3, cutoffs=CUT, check_every=0.05)
+    res = ens.run([3.0])
+    m = s.copy()
+    m.thermalize(1.5, int(res.seeds[0]))
+    off = NeighbourLoss(m.positions, m.box, m.types, CUT)
+    integ = integrators.NVE(0.005)
+    for k in range(60):
+        integ.run(m, pot, 10)
+        off.observe(m.positions, m.box, (k + 1) * 0.05)
+    assert np.allclose(off.first_loss_time, res.first_loss_times[0], atol=1e-9)
+    assert np.array_equal(off.failed, res.failed[0])
+    assert off.max_lost.max() >= 1
+
+
+def test_errors(liquid):
+    s, pot = liquid
+    ens = ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, cutoffs=CUT)
+    with pytest.raises(ValueError, match="increasing"):
+        ens.run([2.0, 1.0])
+    with pytest.raises(ValueError, match="multiples of dt"):
+        ens.run([0.0012])
+    with pytest.raises(ValueError, match="integrator"):
+        ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, integrator="npt", cutoffs=CUT)
+    with pytest.raises(ValueError, match="seeds"):
+        ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, seeds=[1], cutoffs=CUT)
+
+
+def test_nvt_members_and_default_cutoffs(liquid):
+    s, pot = liquid
+    ens = ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, seed=2, integrator="nvt", tau=0.5)
+    assert ens.cutoffs.shape == (2, 2) and np.all((ens.cutoffs > 1.1) & (ens.cutoffs < 2.2))
+    res = ens.run([0.5])
+    assert np.all(np.isfinite(res.propensity))
+
+
+# ------------------------------------------------------------------ inherent structures
+def test_inherent_structure_ensemble(liquid):
+    s, _ = liquid
+    pot = potentials.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    ise = ensembles.InherentStructureEnsemble(s, pot, T_p=0.8, dt=0.005, per_chain=2, interval=0.5, n_chains=2,
+                                              minimizer=ScipyMinimizer(), seed=4)
+    res = ise.run()
+    assert len(res) == 4 and res.positions.shape == (4, s.N, 2)
+    for q, e in zip(res.samples, res.energies):
+        r = pot.compute(q)
+        assert r.energy == pytest.approx(e, rel=1e-10)
+        assert np.abs(r.forces).max() < 1e-5
+    assert res.energies[0] != res.energies[2]          # independent chains
+    assert np.array_equal(res.chain, [0, 0, 1, 1]) and np.all(np.diff(res.parent_times[:2]) > 0)
+
+
+def test_inherent_structure_trajectory(liquid):
+    s, _ = liquid
+    pot = potentials.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    m = s.copy()
+    m.thermalize(0.8, 9)
+    traj = ensembles.inherent_structure_trajectory(m, pot, integrators.NoseHoover(0.005, 0.8, 0.5), steps=60,
+                                                   every=10, minimizer=ScipyMinimizer())
+    assert len(traj.energies) == 7 and traj.times[-1] == pytest.approx(m.time)
+    jumps = np.abs(np.diff(traj.energies)) > 1e-5
+    assert np.array_equal(traj.transitions, jumps)
+    assert traj.rate == pytest.approx(jumps.sum() / (traj.times[-1] - traj.times[0]))
+    a0 = (m.box.volume / m.N) ** 0.5
+    assert traj.reduced_rate() == pytest.approx(traj.rate * 0.1 * a0 / np.sqrt(0.8) * 1000 / m.N)
