@@ -113,7 +113,8 @@ class Key:
     def describe_type(self) -> str:
         names = {str: "string", int: "integer", float: "number", bool: "boolean", list: "array",
                  dict: "table"}
-        t = " or ".join(names.get(t, t.__name__) for t in self.types)
+        types = [t for t in self.types if not (t is int and float in self.types)]   # int is a number
+        t = " or ".join(names.get(t, t.__name__) for t in types)
         if self.items is not None:
             t += f" of {names.get(self.items, self.items.__name__)}"
         return t
@@ -381,6 +382,9 @@ class _Validator:
     def unknown(self, path, k, schema, context=""):
         close = difflib.get_close_matches(k, list(schema), n=1, cutoff=0.6)
         hint = f"; did you mean '{close[0]}'?" if close else f"; allowed keys: {', '.join(schema)}"
+        if path and k in SCHEMA:
+            hint = (f"; a [{k}] section cannot follow other keys here: in TOML, keys after a [table] header "
+                    f"belong to that table (write [{k}] as its own section)")
         self.error(tuple(path) + (k,), f"unknown key{context}{hint}")
 
     def value(self, path, v, key: Key):
