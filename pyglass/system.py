@@ -137,15 +137,27 @@ class System:
         self.step = 0
         self.time = 0.0
         self.n_ghost = 0
-        self.ghost_source = np.zeros(0, np.int32)   # owner row of each ghost
+        self.ghost_source = np.zeros(0, np.int32)   # local row each ghost images (-1: another rank's)
         self.ghost_shift = np.zeros((0, 3))         # Cartesian shift of each ghost from its owner
         self.ghost_image = np.zeros((0, 3), np.int64)
+        self.ghost_types = np.zeros(0, np.int32)
+        self.ghost_ids = np.zeros(0, np.int64)      # particle id of each ghost
+        self.per_particle = {}                      # extra (N, ...) arrays that migrate with particles
+        self._n_global = None
         self._version = 0   # bumped whenever positions are changed from outside an integrator
 
     # ----------------------------------------------------------------- sizes and views
     @property
     def N(self) -> int:
         return len(self.types)
+
+    @property
+    def n_global(self) -> int:
+        """Number of particles over all ranks of `comm` (= N on one rank)."""
+        if self._n_global is None:
+            from pyglass.comm import allsum
+            self._n_global = int(allsum(self.comm, self.N))
+        return self._n_global
 
     @property
     def n_types(self) -> int:
@@ -174,6 +186,23 @@ class System:
         """(N,) per-particle masses."""
         return self.type_masses[self.types]
 
+    def _mass_arrays(self):
+        # cached per types array (migration and type changes assign a new array)
+        cache = getattr(self, "_mass_cache", None)
+        if cache is None or cache[0] is not self.types or len(cache[1]) != self.N:
+            m = np.ascontiguousarray(self.type_masses[self.types], dtype=float)
+            cache = (self.types, m, 1.0 / m)
+            self._mass_cache = cache
+        return cache
+
+    @property
+    def _mass(self) -> np.ndarray:
+        return self._mass_arrays()[1]
+
+    @property
+    def _inv_mass(self) -> np.ndarray:
+        return self._mass_arrays()[2]
+
     @property
     def unwrapped_positions(self) -> np.ndarray:
         img = np.zeros((self.N, 3))
@@ -182,12 +211,12 @@ class System:
 
     @property
     def density(self) -> float:
-        return self.N / self.box.volume
+        return self.n_global / self.box.volume
 
     @property
     def dof(self) -> int:
-        """Degrees of freedom with the total momentum fixed: d (N - 1)."""
-        return self.dim * (self.N - 1)
+        """Degrees of freedom with the total momentum fixed: d (N - 1), N over all ranks."""
+        return self.dim * (self.n_global - 1)
 
     def touch(self):
         """Mark positions/box as changed from outside (forces neighbour-list rebuild)."""
@@ -195,7 +224,8 @@ class System:
 
     # ----------------------------------------------------------------- thermodynamics
     def kinetic_energy(self) -> float:
-        return 0.5 * float(np.sum(self.masses[:, None] * self._v ** 2))
+        from pyglass.comm import allsum
+        return 0.5 * float(allsum(self.comm, float(np.sum(self.masses[:, None] * self._v[: self.N] ** 2))))
 
     def temperature(self) -> float:
         """Kinetic temperature 2K / (d (N-1)) (k_B = 1)."""
@@ -203,22 +233,27 @@ class System:
 
     def kinetic_tensor(self) -> np.ndarray:
         """sum_i m_i v_i v_i^T, (d, d)."""
+        from pyglass.comm import allsum
         v = self.velocities
-        return (self.masses[:, None] * v).T @ v
+        return allsum(self.comm, (self.masses[:, None] * v).T @ v)
 
     def total_momentum(self) -> np.ndarray:
-        return (self.masses[:, None] * self.velocities).sum(axis=0)
+        from pyglass.comm import allsum
+        return allsum(self.comm, (self.masses[:, None] * self.velocities).sum(axis=0))
 
     def zero_momentum(self):
-        self._v[:, : self.dim] -= self.total_momentum() / self.masses.sum()
+        from pyglass.comm import allsum
+        self._v[:, : self.dim] -= self.total_momentum() / allsum(self.comm, float(self.masses.sum()))
 
     def thermalize(self, T: float, seed: int):
         """Maxwell-Boltzmann velocities at temperature T with zero total momentum, rescaled so
         the kinetic temperature is exactly T. Reproducible from `seed`."""
         if T < 0:
             raise ValueError(f"temperature must be >= 0, got {T}")
+        # drawn for every particle id, so the velocities do not depend on the decomposition
         rng = np.random.default_rng(seed)
-        self._v[:, : self.dim] = rng.normal(size=(self.N, self.dim)) * np.sqrt(T / self.masses)[:, None]
+        normal = rng.normal(size=(self.n_global, self.dim))
+        self._v[:, : self.dim] = normal[self.ids] * np.sqrt(T / self.masses)[:, None]
         self.zero_momentum()
         t = self.temperature()
         if t > 0:
@@ -257,8 +292,22 @@ class System:
         return s
 
     def gather(self) -> "System":
-        """The whole system in particle-id order (on one rank: a copy)."""
-        return self.copy()
+        """The whole system in particle-id order, on every rank, as a serial System
+        (on one rank: a copy)."""
+        from pyglass.comm import is_parallel
+        if not is_parallel(self.comm):
+            s = self.copy()
+            s.comm = None
+            return s
+        parts = self.comm.allgather((self.ids, self.positions.copy(), self.velocities.copy(),
+                                     self.images.copy(), self.types.copy()))
+        ids = np.concatenate([p[0] for p in parts])
+        order = np.argsort(ids)
+        cat = [np.concatenate([p[k] for p in parts])[order] for k in range(1, 5)]
+        s = System(cat[0], self.box.copy(), cat[3], list(self.type_names), self.type_masses.copy(),
+                   cat[1], cat[2], comm=None, ids=ids[order])
+        s.step, s.time = self.step, self.time
+        return s
 
     def __repr__(self):
         return (f"System(N={self.N}, dim={self.dim}, box={self.box!r}, "

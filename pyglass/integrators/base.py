@@ -16,6 +16,7 @@ import time as _time
 import numpy as np
 
 from pyglass._ext import integrate as _int
+from pyglass.comm import allsum, rank
 from pyglass.potentials.base import check_finite
 
 THERMO_COLUMNS = ("Step", "Time", "Temp", "PotEng", "KinEng", "TotEng", "Press")
@@ -76,7 +77,7 @@ class Integrator:
 
     @staticmethod
     def _twice_kinetic(system):
-        return _int.twice_kinetic(system._v, system._mass, system.N)
+        return allsum(system.comm, _int.twice_kinetic(system._v, system._mass, system.N))
 
     # -- run loop -------------------------------------------------------------------------
     def run(self, system, potential, steps: int, observables=(), thermo: int = 0, progress=None,
@@ -89,8 +90,9 @@ class Integrator:
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         stream = stream or sys.stdout
-        system._mass = np.ascontiguousarray(system.masses)
-        system._inv_mass = 1.0 / system._mass
+        root = rank(system.comm) == 0
+        thermo = thermo if root else 0
+        progress = progress if root else False
         result = potential.compute(system)
         check_finite(result, system, " (initial configuration)")
         self.setup(system, potential)
@@ -125,13 +127,13 @@ class Integrator:
         self.last_result = result
         nl = getattr(potential, "neighbour_list", None)
         rebuilds = (nl.n_builds - rebuilds0) if nl is not None else 0
-        return RunStats(n + 1 if steps else 0, wall, system.N, rebuilds, self.thermo_values(system, result))
+        return RunStats(n + 1 if steps else 0, wall, system.n_global, rebuilds, self.thermo_values(system, result))
 
     def thermo_values(self, system, result) -> dict:
         ke = system.kinetic_energy()
         return {"Step": system.step, "Time": system.time, "Temp": system.temperature(),
-                "PotEng": result.energy / system.N, "KinEng": ke / system.N,
-                "TotEng": (result.energy + ke) / system.N, "Press": result.pressure(system)}
+                "PotEng": result.energy / system.n_global, "KinEng": ke / system.n_global,
+                "TotEng": (result.energy + ke) / system.n_global, "Press": result.pressure(system)}
 
     def _thermo_line(self, system, result, stream):
         v = self.thermo_values(system, result)

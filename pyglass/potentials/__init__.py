@@ -2,7 +2,8 @@
 from pyglass.potentials.base import ForceResult, NeighbourList, Potential
 from pyglass.potentials.pair import (IPL10, MBLJ, InversePower, KobAndersen, LennardJones, PairPotential,
                                      SoftDisks2D, SoftSpheres3D, StickySpheres, smoothing_polynomial)
+from pyglass.potentials.stillinger_weber import StillingerWeber
 
 __all__ = ["ForceResult", "NeighbourList", "Potential", "PairPotential", "LennardJones", "KobAndersen",
            "MBLJ", "InversePower", "SoftDisks2D", "SoftSpheres3D", "IPL10", "StickySpheres",
-           "smoothing_polynomial"]
+           "smoothing_polynomial", "StillingerWeber"]

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pyglass._ext import neighbours as _nb
+from pyglass.comm import allsum, is_parallel
 from pyglass.domain import domain_of
 
 
@@ -80,6 +81,18 @@ class NeighbourList:
         self.neighbours = neigh
         self.n_builds += 1
 
+    def row_csr(self, system):
+        """The list as CSR over local particle rows: (offsets (N + 1), neighbour rows), cached per
+        build. For kernels that index by particle row rather than in cell-sorted order."""
+        if getattr(self, "_row_csr_build", None) != self.n_builds:
+            i, j = self.pairs(system)
+            order = np.argsort(i, kind="stable")
+            offsets = np.zeros(system.N + 1, np.int32)
+            np.cumsum(np.bincount(i, minlength=system.N), out=offsets[1:])
+            self._row_csr = (offsets, np.ascontiguousarray(j[order], dtype=np.int32))
+            self._row_csr_build = self.n_builds
+        return self._row_csr
+
     def pairs(self, system):
         """(i, j_row) arrays of listed pairs: i a local particle, j_row a row of the local + ghost
         buffer (system._x). The list itself is stored in cell-sorted order (`order`)."""
@@ -117,6 +130,26 @@ class Potential:
     def describe(self) -> dict:
         """Parameters for provenance in output files."""
         return {"name": self.name}
+
+
+def finish_result(potential, system, energy, f_all, virial9, peratom, per_particle) -> ForceResult:
+    """Common tail of every kernel-backed compute(): fold ghost forces (and per-particle energies)
+    onto their owners, sum energy and virial over ranks, wrap as a ForceResult (forces3 keeps the
+    internal (M, 3) buffer for the integrators), and stop on non-finite values naming the particle."""
+    domain = system.domain
+    domain.fold_forces(f_all)
+    d = system.dim
+    if is_parallel(system.comm):   # each term was computed on exactly one rank
+        virial9 = allsum(system.comm, virial9)
+        energy = allsum(system.comm, energy)
+    result = ForceResult(energy, f_all[: system.N, :d], np.asarray(virial9).reshape(3, 3)[:d, :d].copy())
+    result.forces3 = f_all
+    if per_particle:
+        domain.fold_scalars(peratom)
+        result.per_particle_energy = peratom[: system.N].copy()
+    if not np.isfinite(energy) or energy > 1e250:
+        check_finite(ForceResult(np.inf, result.forces, result.virial), system, f" in {potential.name}")
+    return result
 
 
 def check_finite(result: ForceResult, system, where: str = ""):

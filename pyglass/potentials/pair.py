@@ -12,7 +12,7 @@ import math
 import numpy as np
 
 from pyglass._ext import pair as _pair
-from pyglass.potentials.base import ForceResult, NeighbourList, Potential, check_finite
+from pyglass.potentials.base import NeighbourList, Potential, finish_result
 
 NPARAM = _pair.PARAMS_PER_PAIR
 MODELS = _pair.MODELS
@@ -109,17 +109,7 @@ class PairPotential(Potential):
         energy = _pair.compute_pair_forces(system._x, nl.types_all, system.N, nl.order, nl.offsets, nl.neighbours,
                                            self.params.reshape(-1), self.n_types, self._model_code,
                                            f_all, vir, pe)
-        domain = system.domain
-        domain.fold_forces(f_all)
-        d = system.dim
-        result = ForceResult(energy, f_all[: system.N, :d], vir.reshape(3, 3)[:d, :d].copy())
-        result.forces3 = f_all  # internal (M, 3) buffer, rows [:N] are the folded forces
-        if per_particle:
-            domain.fold_scalars(pe)
-            result.per_particle_energy = pe[: system.N].copy()
-        if not np.isfinite(energy) or energy > 1e250:
-            check_finite(ForceResult(np.inf, result.forces, result.virial), system, f" in {self.name}")
-        return result
+        return finish_result(self, system, energy, f_all, vir, pe, per_particle)
 
     def pair_derivatives(self, type_a, type_b, r, order: int = 2) -> np.ndarray:
         """phi, phi', ... up to `order` (<= 3) of pairs (type_a, type_b) at distances r: (order+1, n)."""

@@ -1,0 +1,253 @@
+"""Extended XYZ (https://github.com/libAtoms/extxyz): the format of ASE, OVITO, QUIP.
+
+Each frame: a line with N, a comment line of key=value pairs, N atom lines. pyglass writes
+    Lattice="ax ay az bx by bz cx cy cz" Properties=species:S:1:pos:R:3[:velo:R:3][:image:I:3][:id:I:1][...]
+    pbc="T T T" type_names="A B" masses="1.0 1.0" Step=0 Time=0.0 [Origin="x y z"]
+with cell vectors a = (Lx, 0, 0), b = (xy, Ly, 0), c = (0, 0, Lz). A 2D system is stored with
+z = 0, c = (0, 0, 0) and pbc="T T F". `type_names` and `masses` are pyglass keys (other readers
+ignore them) that make the round trip exact; without them species are mapped to type ids in
+sorted order and masses default to 1. Floats are written with repr (exact round trip).
+"""
+from __future__ import annotations
+
+import os
+import shlex
+
+import numpy as np
+
+from pyglass.io._common import FormatError, type_masses_from_particles
+from pyglass.system import Box, System
+
+_TYPES = {"R": float, "I": np.int64, "S": str, "L": bool}
+
+
+def _props_string(props):
+    return ":".join(f"{name}:{kind}:{count}" for name, kind, count, _ in props)
+
+
+def write_extxyz(system: System, path, append: bool = False, properties: dict | None = None):
+    """Write one frame. Velocities are written when any is nonzero, image counters when any is
+    nonzero, ids when they differ from 0..N-1. `properties` adds per-particle columns:
+    {name: array of shape (N,) or (N, k)}, float or integer."""
+    s = system.gather()
+    n, d = s.N, s.dim
+    pos = np.zeros((n, 3))
+    pos[:, :d] = s.positions
+    props = [("species", "S", 1, np.array(s.type_names)[s.types].reshape(n, 1)), ("pos", "R", 3, pos)]
+    if np.any(s.velocities):
+        v = np.zeros((n, 3))
+        v[:, :d] = s.velocities
+        props.append(("velo", "R", 3, v))
+    if np.any(s.images):
+        props.append(("image", "I", d, s.images))
+    if not np.array_equal(s.ids, np.arange(n)):
+        props.append(("id", "I", 1, s.ids.reshape(n, 1)))
+    for name, arr in (properties or {}).items():
+        arr = np.asarray(arr)
+        if arr.shape[0] != n or arr.ndim > 2:
+            raise ValueError(f"property {name!r} must have shape ({n},) or ({n}, k), got {arr.shape}")
+        if name in {p[0] for p in props} or not name.isidentifier():
+            raise ValueError(f"property name {name!r} is reserved or not a valid identifier")
+        arr = arr.reshape(n, -1)
+        kind = "I" if np.issubdtype(arr.dtype, np.integer) else "R"
+        props.append((name, kind, arr.shape[1], arr))
+    h = s.box.h
+    cell = h.T.copy()          # rows = cell vectors
+    if d == 2:
+        cell[2] = 0.0
+    lattice = " ".join(repr(float(c)) for c in cell.ravel())
+    pbc = "T T T" if d == 3 else "T T F"
+    names = " ".join(s.type_names)
+    if any(" " in t or not t for t in s.type_names):
+        raise ValueError(f"type names must be non-empty without spaces for extended XYZ, got {s.type_names}")
+    comment = (f'Lattice="{lattice}" Properties={_props_string(props)} pbc="{pbc}" type_names="{names}" '
+               f'masses="{" ".join(map(repr, s.type_masses.tolist()))}" Step={s.step} Time={s.time!r}')
+    if np.any(s.box.lo):
+        lo = np.zeros(3)
+        lo[:d] = s.box.lo
+        comment += f' Origin="{" ".join(map(repr, lo.tolist()))}"'
+    cols = []
+    for name, kind, count, arr in props:
+        arr = np.asarray(arr).reshape(n, count)
+        if kind == "R":
+            cols.append(np.array([" ".join(map(repr, r)) for r in arr.astype(float).tolist()]))
+        else:
+            cols.append(np.array([" ".join(map(str, r)) for r in arr.tolist()]))
+    lines = [str(n), comment] + [" ".join(row) for row in zip(*cols)] if n else [str(n), comment]
+    with open(path, "a" if append else "w") as fh:
+        fh.write("\n".join(lines) + "\n")
+
+
+def _parse_comment(path, lineno, text):
+    try:
+        tokens = shlex.split(text)
+    except ValueError as err:
+        raise FormatError(path, f"comment line cannot be parsed ({err})", lineno) from None
+    info = {}
+    for tok in tokens:
+        if "=" not in tok:
+            info[tok.lower()] = "T"
+            continue
+        k, v = tok.split("=", 1)
+        info[k.lower()] = v
+    return info
+
+
+def _parse_properties(path, lineno, spec):
+    parts = spec.split(":")
+    if len(parts) % 3:
+        raise FormatError(path, f"Properties={spec!r} is not name:type:count triples", lineno)
+    out = []
+    for k in range(0, len(parts), 3):
+        name, kind, count = parts[k:k + 3]
+        if kind not in _TYPES or not count.isdigit() or int(count) < 1:
+            raise FormatError(path, f"Properties entry {name}:{kind}:{count} has a bad type (R, I, S, L) or count",
+                              lineno)
+        out.append((name, kind, int(count)))
+    return out
+
+
+def read_extxyz(path, dim: int | None = None, with_properties: bool = False) -> list:
+    """Read every frame of an extended XYZ file: list of System (or of (System, extra) where
+    `extra` holds the per-particle columns pyglass does not interpret, when with_properties).
+
+    Required: Lattice (periodic cell: a along x, b in the xy plane, c along z), Properties with
+    species (or type) and pos. `velo`/`vel`/`velocities`, `image`, `id`, `mass` columns are
+    understood. dim=None: 2D when pbc="T T F" and every z is 0, else 3D (which needs pbc T T T)."""
+    path = os.fspath(path)
+    frames = []
+    with open(path) as fh:
+        lines = fh.read().splitlines()
+    i = 0
+    while i < len(lines):
+        if not lines[i].strip():
+            i += 1
+            continue
+        head = i + 1
+        try:
+            n = int(lines[i].split()[0])
+        except (ValueError, IndexError):
+            raise FormatError(path, f"expected the number of atoms, got {lines[i][:60]!r}", head) from None
+        if i + 1 >= len(lines):
+            raise FormatError(path, "file ends before the comment line", head + 1)
+        info = _parse_comment(path, head + 1, lines[i + 1])
+        if len(lines) < i + 2 + n:
+            raise FormatError(path, f"frame declares {n} atoms but only {len(lines) - i - 2} lines follow", head)
+        body = lines[i + 2:i + 2 + n]
+        frames.append(_frame(path, head + 2, info, body, n, dim, with_properties))
+        i += 2 + n
+    return frames
+
+
+def _frame(path, first_line, info, body, n, dim, with_properties):
+    comment_line = first_line - 1
+    if "lattice" not in info:
+        raise FormatError(path, "comment line has no Lattice=\"...\" key (pyglass needs a periodic cell)",
+                          comment_line)
+    if "properties" not in info:
+        raise FormatError(path, "comment line has no Properties= key", comment_line)
+    try:
+        cell = np.array(info["lattice"].split(), float)
+    except ValueError:
+        raise FormatError(path, f"Lattice={info['lattice']!r} is not 9 numbers", comment_line) from None
+    if cell.size != 9:
+        raise FormatError(path, f"Lattice has {cell.size} numbers, expected 9", comment_line)
+    cell = cell.reshape(3, 3)
+    pbc = info.get("pbc", "T T T").split()
+    pbc = [p.upper() in ("T", "TRUE", "1") for p in pbc]
+    props = _parse_properties(path, comment_line, info["properties"])
+    ncol = sum(c for _, _, c in props)
+    tok = [line.split() for line in body]
+    for k, t in enumerate(tok):
+        if len(t) != ncol:
+            raise FormatError(path, f"atom line has {len(t)} columns, Properties declares {ncol}", first_line + k)
+    table = np.array(tok, dtype=object).reshape(n, ncol)
+    cols = {}
+    c0 = 0
+    for name, kind, count in props:
+        raw = table[:, c0:c0 + count]
+        c0 += count
+        try:
+            if kind == "S":
+                arr = raw.astype(str)
+            elif kind == "L":
+                arr = np.isin(raw.astype(str), ["T", "True", "true", "1"])
+            else:
+                arr = raw.astype(float)
+                if kind == "I":
+                    if np.any(arr != np.round(arr)):
+                        raise ValueError
+                    arr = arr.astype(np.int64)
+        except ValueError:
+            for k, row in enumerate(raw):
+                try:
+                    [float(x) for x in row]
+                except ValueError:
+                    raise FormatError(path, f"property {name!r}: expected numbers, got {' '.join(row)!r}",
+                                      first_line + k) from None
+            raise FormatError(path, f"property {name!r} of type I has non-integer values", first_line)
+        cols[name] = arr
+    if "pos" not in cols:
+        raise FormatError(path, "Properties has no 'pos' column", comment_line)
+    pos = cols.pop("pos")
+    if pos.shape[1] != 3:
+        raise FormatError(path, f"'pos' must have 3 components, got {pos.shape[1]}", comment_line)
+    if dim not in (None, 2, 3):
+        raise ValueError(f"dim must be None, 2 or 3, got {dim!r}")
+    if dim is None:
+        dim = 2 if (len(pbc) == 3 and pbc[:2] == [True, True] and not pbc[2] and np.all(pos[:, 2] == 0)) else 3
+    if dim == 3 and not all(pbc):
+        raise FormatError(path, f"pbc={info.get('pbc')!r}: pyglass systems are periodic in every direction",
+                          comment_line)
+    if dim == 2 and np.any(pos[:, 2] != 0):
+        raise FormatError(path, "2D frame (pbc T T F) with nonzero z coordinates", comment_line)
+    # cell rows a, b, c must be a = (Lx, 0, 0), b = (xy, Ly, 0), c = (0, 0, Lz)
+    off = [cell[0, 1], cell[0, 2], cell[1, 2]] + ([cell[2, 0], cell[2, 1]] if dim == 3 else [])
+    if any(v != 0 for v in off):
+        raise FormatError(path, "Lattice must be a = (Lx,0,0), b = (xy,Ly,0), c = (0,0,Lz): pyglass boxes are "
+                                "orthorhombic plus an xy tilt", comment_line)
+    lengths = [cell[0, 0], cell[1, 1]] + ([cell[2, 2]] if dim == 3 else [])
+    if any(not v > 0 for v in lengths):
+        raise FormatError(path, f"Lattice has non-positive box lengths {lengths}", comment_line)
+    lo = None
+    if "origin" in info:
+        lo = np.array(info["origin"].split(), float)[:dim]
+    box = Box(lengths, tilt_xy=cell[1, 0], lo=lo)
+    # species -> type ids
+    if "species" in cols:
+        species = cols.pop("species")[:, 0]
+        if "type_names" in info:
+            names = info["type_names"].split()
+        else:
+            names = sorted(set(species.tolist()))
+        lookup = {nm: k for k, nm in enumerate(names)}
+        unknown = [sp for sp in set(species.tolist()) if sp not in lookup]
+        if unknown:
+            k = int(np.flatnonzero(species == unknown[0])[0])
+            raise FormatError(path, f"species {unknown[0]!r} is not in type_names {names}", first_line + k)
+        types = np.array([lookup[sp] for sp in species.tolist()], np.int32)
+    elif "type" in cols:
+        types = cols.pop("type")[:, 0].astype(np.int32)
+        names = info["type_names"].split() if "type_names" in info else None
+    else:
+        raise FormatError(path, "Properties has neither 'species' nor 'type'", comment_line)
+    n_types = len(names) if names is not None else (int(types.max()) + 1 if n else 1)
+    masses = None
+    if "masses" in info:
+        masses = np.array(info["masses"].split(), float)
+        if masses.size != n_types:
+            raise FormatError(path, f"masses has {masses.size} values for {n_types} types", comment_line)
+    if "mass" in cols:
+        masses = type_masses_from_particles(path, types, cols.pop("mass")[:, 0], n_types)
+    vel = None
+    for key in ("velo", "vel", "velocities"):
+        if key in cols:
+            vel = cols.pop(key)[:, :dim]
+    images = cols.pop("image")[:, :dim] if "image" in cols else None
+    ids = cols.pop("id")[:, 0] if "id" in cols else None
+    s = System(pos[:, :dim], box, types, names, masses, vel, images, ids=ids)
+    if "step" in info:
+        s.step = int(info["step"])
+    if "time" in info:
+        s.time = float(info["time"])
+    return (s, cols) if with_properties else s

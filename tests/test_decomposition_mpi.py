@@ -1,0 +1,87 @@
+"""Decomposition invariance: on 2 (or 4) ranks, energies, forces and virials equal the serial
+ones, trajectories agree, for 2D and 3D, including domains thinner than cutoff + skin.
+
+Run with: mpirun -n 2 python -m pytest --with-mpi -m mpi tests/test_decomposition_mpi.py"""
+import numpy as np
+import pytest
+
+from pyglass import builders, comm as pgcomm
+from pyglass import potentials as P
+from pyglass.integrators import NVE
+
+pytestmark = pytest.mark.mpi
+
+CASES = [
+    ("ka", 3, lambda: P.KobAndersen(), dict(n=600, density=1.2, composition=(0.8, 0.2))),
+    ("ka-thin", 3, lambda: P.KobAndersen(), dict(n=90, density=1.2, composition=(0.8, 0.2))),
+    ("softdisks", 2, lambda: P.SoftDisks2D(cutoff=2.5, smoothing="smooth"), dict(n=300, density=0.85, composition=(0.5, 0.5))),
+    ("ipl10-2d-thin", 2, lambda: P.IPL10(), dict(n=40, density=0.86, composition=(0.5, 0.5))),
+    ("sticky", 3, lambda: P.StickySpheres(), dict(n=300, density=0.6, composition=(0.5, 0.5))),
+]
+
+
+def _world():
+    from mpi4py import MPI
+    return MPI.COMM_WORLD
+
+
+def _by_id(local, values):
+    """Gather per-particle values from all ranks into id order."""
+    parts = local.comm.allgather((local.ids, np.asarray(values)))
+    ids = np.concatenate([p[0] for p in parts])
+    vals = np.concatenate([p[1] for p in parts])
+    out = np.empty_like(vals)
+    out[ids] = vals
+    return out
+
+
+@pytest.mark.parametrize("name,dim,make,kw", CASES, ids=[c[0] for c in CASES])
+def test_forces_energy_virial_match_serial(name, dim, make, kw):
+    whole = builders.lattice(dim=dim, seed=5, jitter=0.12, **kw)
+    serial = make().compute(whole.copy(), per_particle=True)
+    local = pgcomm.distribute(whole.copy(), _world())
+    res = make().compute(local, per_particle=True)
+    assert local.domain.grid and np.prod(local.domain.grid) == _world().Get_size()
+    np.testing.assert_allclose(res.energy, serial.energy, rtol=1e-12)
+    np.testing.assert_allclose(res.virial, serial.virial, rtol=1e-12, atol=1e-12 * np.abs(serial.virial).max())
+    f = _by_id(local, res.forces)
+    np.testing.assert_allclose(f, serial.forces, rtol=0, atol=1e-12 * np.abs(serial.forces).max())
+    e = _by_id(local, res.per_particle_energy)
+    np.testing.assert_allclose(e, serial.per_particle_energy, rtol=0, atol=1e-12 * np.abs(e).max())
+    assert _world().allreduce(local.N) == whole.N
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_nve_trajectory_matches_serial(dim):
+    # perfect lattices with small jitter: a smooth, non-overlapping start so NVE is stable
+    kw = dict(n=512 if dim == 3 else 400, density=1.2 if dim == 3 else 0.9, composition=(0.8, 0.2))
+    whole = builders.lattice(dim=dim, seed=7, jitter=0.05, **kw)
+    pot = P.KobAndersen(smoothing="smooth")
+    whole.thermalize(0.5, 3)
+    serial = whole.copy()
+    NVE(0.002).run(serial, pot, 200)
+    local = pgcomm.distribute(whole.copy(), _world())
+    stats = NVE(0.002).run(local, P.KobAndersen(smoothing="smooth"), 200)
+    g = local.gather()
+    np.testing.assert_allclose(g.unwrapped_positions, serial.unwrapped_positions, atol=1e-8)
+    np.testing.assert_allclose(g.velocities, serial.velocities, atol=1e-8)
+    assert abs(stats.thermo["TotEng"] - NVE(0.002).thermo_values(serial, pot.compute(serial))["TotEng"]) < 1e-10
+    assert stats.rebuilds >= 1
+
+
+def test_replica_groups_split():
+    world = _world()
+    group, index, n_groups = pgcomm.split_replicas(world, 1)
+    assert n_groups == world.Get_size() and group.Get_size() == 1 and index == world.Get_rank()
+    with pytest.raises(ValueError, match="ranks_per_replica"):
+        pgcomm.split_replicas(world, world.Get_size() + 1)
+
+
+def test_stillinger_weber_three_body_matches_serial():
+    whole = builders.lattice(n=343, density=0.52, dim=3, seed=2, jitter=0.1)
+    serial = P.StillingerWeber().compute(whole.copy())
+    local = pgcomm.distribute(whole.copy(), _world())
+    res = P.StillingerWeber().compute(local)
+    np.testing.assert_allclose(res.energy, serial.energy, rtol=1e-12)
+    np.testing.assert_allclose(res.virial, serial.virial, rtol=1e-11, atol=1e-12 * np.abs(serial.virial).max())
+    np.testing.assert_allclose(_by_id(local, res.forces), serial.forces, atol=1e-12 * np.abs(serial.forces).max())
