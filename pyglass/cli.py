@@ -33,15 +33,10 @@ def mpi_world():
 
 
 def install_mpi_excepthook(comm):
-    """An uncaught exception on any rank prints `rank r: Type: message` and aborts all ranks."""
-    def hook(etype, value, tb):
-        if os.environ.get("PYGLASS_TRACEBACK"):
-            traceback.print_exception(etype, value, tb)
-        sys.stderr.write(f"rank {comm.Get_rank()}: {etype.__name__}: {value}\n")
-        sys.stderr.flush()
-        comm.Abort(1)
-    sys.excepthook = hook
-    return hook
+    """An uncaught exception on any rank prints `rank r: Type: message` and aborts all ranks
+    (pyglass.comm.abort_on_exception)."""
+    from pyglass.comm import abort_on_exception
+    abort_on_exception(comm)
 
 
 def _parser():

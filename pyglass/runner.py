@@ -56,29 +56,24 @@ def derive_seed(seed: int, *keys: int) -> int:
 
 
 def replica_layout(comm, ranks_per_replica: int):
-    """(replica index, number of replicas, replica communicator or None)."""
-    size, rank = comm_size(comm), comm_rank(comm)
-    rpr = ranks_per_replica or size
-    if size % rpr:
-        raise DeckError(f"{rpr} does not divide the {size} MPI ranks", key="run.ranks_per_replica")
-    n_rep = size // rpr
-    if size == 1:
+    """(replica index, number of replicas, replica communicator or None) via pyglass.comm."""
+    from pyglass.comm import is_parallel, size, split_replicas
+    rpr = ranks_per_replica or size(comm)
+    if size(comm) % rpr:
+        raise DeckError(f"{rpr} does not divide the {size(comm)} MPI ranks", key="run.ranks_per_replica")
+    if not is_parallel(comm):
         return 0, 1, None
-    rcomm = comm.Split(rank // rpr, rank) if n_rep > 1 else comm
-    return rank // rpr, n_rep, (rcomm if rcomm.Get_size() > 1 else None)
+    if rpr == size(comm):
+        return 0, 1, comm
+    rcomm, replica, n_rep = split_replicas(comm, rpr)
+    return replica, n_rep, (rcomm if rcomm.Get_size() > 1 else None)
 
 
 def decompose(system, comm):
-    """Hand a whole system to the spatial decomposition when `comm` has several ranks."""
-    if comm is None or comm.Get_size() == 1:
-        return system
-    from pyglass import domain
-    fn = getattr(domain, "decompose", None)
-    if fn is None:
-        raise DeckError(f"{comm.Get_size()} ranks per replica need the spatial decomposition "
-                        "(pyglass.domain.decompose), which this build lacks; set run.ranks_per_replica = 1",
-                        key="run.ranks_per_replica")
-    return fn(system, comm)
+    """This rank's part of a whole system under the spatial decomposition of `comm`
+    (pyglass.comm.distribute; the system itself when serial)."""
+    from pyglass.comm import distribute
+    return distribute(system, comm)
 
 
 def _replica_path(path, replica, n_rep):
@@ -342,7 +337,11 @@ class Runner:
         for key in ("converged", "reason", "energy", "max_force", "iterations"):
             v = getattr(res, key, None)
             if v is not None:
-                attrs[key] = v if not isinstance(v, (bool, np.bool_)) else bool(v)
+                if isinstance(v, (bool, np.bool_)):
+                    v = bool(v)
+                elif not isinstance(v, (int, float, np.number)):
+                    v = str(getattr(v, "value", v))   # e.g. a StopReason enum
+                attrs[key] = v
         self.writer.set_attrs(f"observables/{stage['name']}", {f"quench_{a}": v for a, v in attrs.items()})
         n = self.writer.n_global
         e = attrs.get("energy")

@@ -54,11 +54,13 @@ THERMO_COLUMNS = {"temperature": "Temp", "potential_energy": "PotEng", "kinetic_
 # ================================================================================ MPI helpers
 
 def comm_size(comm) -> int:
-    return 1 if comm is None else comm.Get_size()
+    from pyglass.comm import size
+    return size(comm)
 
 
 def comm_rank(comm) -> int:
-    return 0 if comm is None else comm.Get_rank()
+    from pyglass.comm import rank
+    return rank(comm)
 
 
 def parallel_mode(comm) -> str:
@@ -148,13 +150,18 @@ class H5MDWriter:
     system : the (possibly decomposed) system; sets N, dim, species names and masses
     comm : mpi4py communicator of the ranks sharing this system, or None
     append : reopen an existing file (restart) instead of creating it
+    mode : force 'mpio' or 'gather' (default: parallel_mode(comm))
     provenance : dict for /h5md/provenance (see `provenance()`); `author`: /h5md/author name
     """
 
-    def __init__(self, path, system, comm=None, append=False, provenance=None, author=None):
+    def __init__(self, path, system, comm=None, append=False, provenance=None, author=None, mode=None):
         self.path = os.fspath(path)
         self.comm = comm
-        self.mode = parallel_mode(comm)
+        self.mode = mode or parallel_mode(comm)
+        if self.mode == "mpio" and not h5py.get_config().mpi:
+            raise ValueError("mode='mpio' needs an MPI-enabled h5py (run under mpirun or set H5PY_ALWAYS_USE_MPI=1)")
+        if comm_size(comm) == 1:
+            self.mode = "serial"
         self.rank = comm_rank(comm)
         self.writes = self.mode != "gather" or self.rank == 0   # this rank holds the file
         self.dim = system.dim
