@@ -319,7 +319,7 @@ class Runner:
                     nxt, at = (k + 1, 0) if done >= steps else (k, done)
                     self._checkpoint(nxt, self.deck.data["stage"][nxt] if nxt < len(self.deck.data["stage"])
                                      else stage, at, integ, observables)
-                system.touch()   # same neighbour-list history in straight and restarted runs
+                system, pot = self._canonical()   # same state as a run restarted here
                 if stop or signalled:
                     why = "SIGTERM" if signalled else f"stop at step {self.stop_at_step}"
                     raise RunInterrupted(f"{why}: checkpoint at step {system.step} (stage {k + 1}, "
@@ -328,11 +328,23 @@ class Runner:
             if bar is not None:
                 bar.close()
 
+    def _canonical(self):
+        """Put the system in the state a restart from a checkpoint at this step starts from, so that
+        straight and restarted runs sum forces in the same order: serially, a neighbour-list rebuild
+        at the next force call (touch); decomposed, the whole system gathered and distributed again
+        (owners and local row order as `decompose` makes them) with a fresh potential."""
+        from pyglass.comm import is_parallel
+        if is_parallel(self.comm):
+            self.system = decompose(self.system.gather(), self.comm)
+            self.potential = self.deck.build_potential()
+        else:
+            self.system.touch()
+        return self.system, self.potential
+
     def _quench(self, k, stage):
         minimizer = self.deck.build_minimizer(stage)
         self.print(f"stage {k + 1} ({stage['name']}): quench with {stage['minimizer']['type']}")
         res = minimizer.minimize(self.system, self.potential)
-        self.system.touch()
         attrs = {}
         for key in ("converged", "reason", "energy", "max_force", "iterations"):
             v = getattr(res, key, None)
@@ -353,6 +365,7 @@ class Runner:
         nxt = k + 1
         stages = self.deck.data["stage"]
         self._checkpoint(nxt, stages[nxt] if nxt < len(stages) else stage, 0)
+        self._canonical()
         if self._stop_requested():
             raise RunInterrupted(f"SIGTERM: checkpoint after stage {k + 1} written to {self.ckpt_path}",
                                  self.ckpt_path)

@@ -252,7 +252,8 @@ class H5MDWriter:
         pg = h5.create_group("provenance")
         for k, v in prov.items():
             if k == "deck":
-                pg.create_dataset("deck", data=str(v), dtype=h5py.string_dtype())
+                # fixed-length UTF-8 bytes: parallel HDF5 cannot write variable-length strings
+                pg.create_dataset("deck", data=np.array(str(v).encode("utf-8") or b" "))
             else:
                 pg.attrs[k] = v
         pg.attrs["status"] = "running"
