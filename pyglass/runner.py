@@ -50,6 +50,11 @@ class StageContext:
     stage_index: int
 
 
+def _mpi_max():
+    from mpi4py import MPI
+    return MPI.MAX
+
+
 def derive_seed(seed: int, *keys: int) -> int:
     """An independent 32-bit seed for (seed, keys...) (numpy SeedSequence)."""
     return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1)[0])
@@ -101,6 +106,12 @@ def build_system(deck: Deck, seed: int):
             if fn is None:
                 raise DeckError(f"reading {fmt} needs pyglass.io.{reader}, which this build lacks", key="system.file")
             system = fn(path)
+            if isinstance(system, list):   # multi-frame formats
+                try:
+                    system = system[s["frame"]]
+                except IndexError:
+                    raise DeckError(f"{path} has {len(system)} frame(s), no frame {s['frame']}",
+                                    key="system.frame") from None
         system.step, system.time = 0, 0.0
     else:
         from pyglass import builders
@@ -301,6 +312,7 @@ class Runner:
                 bar.update(1)
             return (sys_.step - stage_start) % check == 0 and self._stop_requested()
 
+        wall = 0.0
         try:
             while done < steps:
                 seg = steps - done
@@ -310,12 +322,18 @@ class Runner:
                     seg = min(seg, self.stop_at_step - system.step)
                 if seg > 0:
                     step0 = system.step
-                    integ.run(system, pot, seg, observables, thermo=0, progress=False, callback=callback)
+                    stats = integ.run(system, pot, seg, observables, thermo=0, progress=False, callback=callback)
+                    wall += stats.wall
                     done += system.step - step0
                 stop = self.stop_at_step is not None and system.step >= self.stop_at_step
                 signalled = self._stop_requested()
                 if stop or signalled or (ckpt_every and system.step % ckpt_every == 0) or done >= steps:
                     self.writer.write_observables(stage["name"], observables)
+                    if done >= steps:   # wall time of this process's stepping (scaling studies)
+                        timed = steps - (resume.step_in_stage if resume else 0)
+                        self.writer.set_attrs(f"observables/{stage['name']}", {
+                            "wall_seconds": self._max(wall), "steps_timed": int(timed),
+                            "n_ranks": comm_size(self.comm), "n_particles": self.writer.n_global})
                     nxt, at = (k + 1, 0) if done >= steps else (k, done)
                     self._checkpoint(nxt, self.deck.data["stage"][nxt] if nxt < len(self.deck.data["stage"])
                                      else stage, at, integ, observables)
@@ -327,6 +345,9 @@ class Runner:
         finally:
             if bar is not None:
                 bar.close()
+
+    def _max(self, x):
+        return float(x) if self.comm is None else float(self.comm.allreduce(float(x), op=_mpi_max()))
 
     def _canonical(self):
         """Put the system in the state a restart from a checkpoint at this step starts from, so that

@@ -279,3 +279,44 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     info = subprocess.run([sys.executable, "-m", "pyglass.cli", "info", "long.h5"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert info.returncode == 0 and "N = 64" in info.stdout and "interrupted" in info.stdout
+
+
+def test_file_system_and_quench_stage(tmp_path):
+    """`[system] file` goes through pyglass.io's readers; a quench stage records its result."""
+    from pyglass import builders
+    from pyglass.io import write_extxyz
+    s = builders.lattice(64, 1.0, 3, (0.5, 0.5), seed=2, jitter=0.05)
+    write_extxyz(s, str(tmp_path / "conf.xyz"))
+    text = """
+[system]
+file = "conf.xyz"
+temperature = 0.5
+
+[potential]
+model = "lennard-jones"
+epsilon = 1.0
+sigma = 1.0
+
+[[stage]]
+name = "is"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-8
+
+[[stage]]
+kind = "production"
+steps = 20
+thermo = 0
+[stage.integrator]
+type = "nve"
+dt = 0.002
+"""
+    out, ck = _run(tmp_path, "q", text)
+    with h5py.File(out, "r") as f:
+        a = f["observables/is"].attrs
+        assert bool(a["quench_converged"]) and a["quench_max_force"] <= 1e-8
+        assert f["particles/all/mass"].shape == (64,)
+        assert f["observables/thermo/temperature/step"][()].tolist() == [0]
+    c = read_checkpoint(ck)
+    assert c.stage_index == 2 and c.system.step == 20 and c.system.N == 64

@@ -138,6 +138,7 @@ SYSTEM = {
                 when="instead of generate"),
     "format": Key((str,), "auto", "file format; auto = from the extension (.data/.lmp = lammps-data, "
                   ".xyz/.extxyz = extxyz, .h5/.hdf5 = h5)", ("auto", "lammps-data", "extxyz", "h5"), when="file"),
+    "frame": Key((int,), -1, "frame of a multi-frame file (extended XYZ); -1 = the last", when="file"),
     "generate": Key((str,), None, "build the configuration: random non-overlapping packing or simple "
                     "cubic/square lattice", ("random", "lattice"), when="instead of file"),
     "n": Key((int,), REQUIRED, "number of particles", lo=1, when="generate"),
@@ -598,7 +599,7 @@ def _validate_system(val, given, run, folder):
     def applicable(k):
         if has_file and k in _GENERATE_ONLY:
             return "only applies with 'generate' (the configuration comes from 'file')"
-        if has_gen and k == "format":
+        if has_gen and k in ("format", "frame"):
             return "only applies with 'file'"
         gen = given.get("generate")
         if k == "min_distance" and gen == "lattice":
