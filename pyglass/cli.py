@@ -1,0 +1,147 @@
+"""The `pyglass` command.
+
+    pyglass run deck.toml [--dry-run] [--restart CKPT] [-o OUT] [--stop-at STEP]
+    pyglass info file.h5
+    mpirun -n P pyglass run deck.toml
+
+User mistakes (deck, files, command line) end with exit status 2 and a one-line message per
+problem, no traceback (PYGLASS_TRACEBACK=1 shows it); rank 0 prints. Under MPI, an exception on
+any rank once the run has started prints `rank r: message` and aborts every rank (never a hang).
+A run stopped by SIGTERM (or --stop-at) writes a checkpoint and exits with status 0 after saying
+so; its output file's /h5md/provenance status is then "interrupted".
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+
+import pyglass
+
+USAGE_ERROR = 2
+
+
+def mpi_world():
+    """COMM_WORLD when launched by an MPI starter with more than one rank, else None (serial runs
+    never initialise MPI)."""
+    if not any(v in os.environ for v in ("OMPI_COMM_WORLD_SIZE", "PMI_SIZE", "PMIX_RANK", "MPI_LOCALNRANKS")):
+        return None
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    return comm if comm.Get_size() > 1 else None
+
+
+def install_mpi_excepthook(comm):
+    """An uncaught exception on any rank prints `rank r: Type: message` and aborts all ranks
+    (pyglass.comm.abort_on_exception)."""
+    from pyglass.comm import abort_on_exception
+    abort_on_exception(comm)
+
+
+def _parser():
+    p = argparse.ArgumentParser(prog="pyglass", description="Simulation and analysis of glass-forming liquids. "
+                                "Run an input deck (see docs/deck.md), or summarise an output file.")
+    p.add_argument("--version", action="version", version=f"pyglass {pyglass.__version__}")
+    sub = p.add_subparsers(dest="command", metavar="command")
+    r = sub.add_parser("run", help="run a TOML input deck", description="Run a TOML input deck "
+                       "(serial, or under mpirun -n P).")
+    r.add_argument("deck", help="the TOML deck")
+    r.add_argument("--dry-run", action="store_true", help="validate and print the resolved deck (all defaults)")
+    r.add_argument("--restart", metavar="CKPT", help="continue from this checkpoint file")
+    r.add_argument("-o", "--output", metavar="OUT", help="output file (overrides output.path)")
+    r.add_argument("--stop-at", type=int, metavar="STEP", help="stop at this global step, writing a checkpoint "
+                   "(job chaining)")
+    r.add_argument("-q", "--quiet", action="store_true", help="no thermo lines or progress")
+    i = sub.add_parser("info", help="summarise a pyglass HDF5 file (output, checkpoint, snapshot)")
+    i.add_argument("file")
+    return p
+
+
+class _Quiet:
+    def write(self, s):
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def _user_errors():
+    from pyglass.io.checkpoint import RestartError
+    from pyglass.io.deck import DeckError
+    return (DeckError, RestartError, ValueError, OSError)
+
+
+def main(argv=None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return USAGE_ERROR
+    if args.command == "info":
+        return _info(args.file)
+    return _run(args)
+
+
+def _error(msg, rank=0):
+    if rank == 0:
+        for line in str(msg).splitlines() or [""]:
+            print(f"pyglass: error: {line}", file=sys.stderr)
+        sys.stderr.flush()
+
+
+def _info(path):
+    from pyglass.io.h5md import info
+    try:
+        print(info(path))
+    except (OSError, KeyError, ValueError) as exc:
+        if not os.path.exists(path):
+            _error(f"{path}: file not found")
+        else:
+            _error(f"{path}: not a readable pyglass HDF5 file ({exc})")
+        return USAGE_ERROR
+    return 0
+
+
+def _run(args):
+    from pyglass.io.deck import DeckError, load_deck
+    comm = mpi_world()
+    rank = 0 if comm is None else comm.Get_rank()
+    if args.stop_at is not None and args.stop_at < 0:
+        _error(f"--stop-at must be >= 0, got {args.stop_at}", rank)
+        return USAGE_ERROR
+    # validation is identical on every rank: every rank fails alike, rank 0 says why
+    try:
+        deck = load_deck(args.deck)
+    except DeckError as exc:
+        _error(exc, rank)
+        return USAGE_ERROR
+    if args.dry_run:
+        if rank == 0:
+            sys.stdout.write(deck.to_toml())
+        return 0
+    if comm is not None:
+        install_mpi_excepthook(comm)
+    from pyglass.runner import RunInterrupted, run_deck
+    stream = _Quiet() if args.quiet else sys.stdout
+    try:
+        run_deck(deck, comm, restart=args.restart, output=args.output, stop_at_step=args.stop_at, stream=stream)
+    except RunInterrupted as exc:
+        if rank == 0:
+            print(f"pyglass: {exc}", flush=True)
+        return 0
+    except _user_errors() as exc:
+        if os.environ.get("PYGLASS_TRACEBACK"):
+            traceback.print_exc()
+        if comm is not None:
+            # the failing rank may be alone: say who, then end every rank
+            sys.stderr.write(f"rank {rank}: pyglass: error: {exc}\n")
+            sys.stderr.flush()
+            comm.Abort(1)
+        _error(exc)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,515 @@
+"""Trajectory and observable output in an H5MD-style HDF5 file, serial or parallel.
+
+Layout (H5MD 1.1, de Buyl, Colberg & Hoefling, Comput. Phys. Commun. 185, 1546 (2014)):
+
+    /h5md                        attrs version = [1, 1]
+        author                   attrs name
+        creator                  attrs name = "pyglass", version
+        provenance               attrs date, n_ranks, seeds (JSON), git_commit, command, host, status;
+                                 dataset deck (the deck text as written)
+    /particles/all               attrs type_names, type_masses
+        box                      attrs dimension, boundary, offset
+            edges/{value,step,time}    value (frames, d, d): cell vectors as rows
+        position/{value,step,time}     value (frames, N, d) wrapped positions, in particle-id order
+        image/{value,step,time}        value (frames, N, d) integer image counters
+        species/{value,step,time}      value (frames, N) type ids
+        velocity/{value,step,time}     value (frames, N, d) (own step/time: optional per frame)
+        mass                     (N,) per-particle masses
+    /observables/thermo/<column>/{value,step,time}   temperature, energies, pressure, conserved
+    /observables/<stage>/<label>/...                  results of library observables
+
+position, image, species and box/edges share one step and one time dataset (hard links, as H5MD
+allows). Every time-dependent dataset is chunked and extendible along the frame axis; the file
+is flushed after each frame, so a run killed at any moment leaves a file holding every frame
+written before.
+
+Parallel output. Under a communicator of size > 1 with an MPI-enabled h5py (Debian's h5py loads
+its MPI build under mpirun or with H5PY_ALWAYS_USE_MPI=1; `h5py.get_config().mpi` says), the file
+is opened with driver='mpio'. Particles are first redistributed by id (one Alltoallv) so rank r
+holds the contiguous id block [r N / P, (r + 1) N / P), then every rank writes its block with a
+collective write; a rank with nothing to write still takes part (an empty selection through the
+low-level API, since h5py's high-level write skips empty selections and would hang the others).
+Without MPI h5py, everything is gathered to rank 0, which writes serially.
+"""
+from __future__ import annotations
+
+import datetime
+import getpass
+import inspect
+import json
+import os
+import socket
+import subprocess
+import sys
+
+import h5py
+import numpy as np
+
+import pyglass
+
+THERMO_COLUMNS = {"temperature": "Temp", "potential_energy": "PotEng", "kinetic_energy": "KinEng",
+                  "total_energy": "TotEng", "pressure": "Press"}
+
+
+# ================================================================================ MPI helpers
+
+def comm_size(comm) -> int:
+    from pyglass.comm import size
+    return size(comm)
+
+
+def comm_rank(comm) -> int:
+    from pyglass.comm import rank
+    return rank(comm)
+
+
+def parallel_mode(comm) -> str:
+    """'serial' (one rank), 'mpio' (collective parallel HDF5) or 'gather' (rank 0 writes)."""
+    if comm_size(comm) == 1:
+        return "serial"
+    return "mpio" if h5py.get_config().mpi else "gather"
+
+
+def global_count(comm, n: int) -> int:
+    return int(n) if comm_size(comm) == 1 else int(comm.allreduce(int(n)))
+
+
+def redistribute(comm, ids, columns, n_global: int, to_root: bool):
+    """Send per-particle rows to where they are written: rank 0 (to_root) or the rank owning the
+    id block [r n / P, (r + 1) n / P). Returns (first id of this rank's block, rows sorted by id);
+    `columns` is a float64 (n_local, k) array (integers up to 2^53 travel exactly)."""
+    ids = np.asarray(ids, np.int64)
+    columns = np.ascontiguousarray(columns, dtype=np.float64)
+    k = columns.shape[1]
+    size, rank = comm_size(comm), comm_rank(comm)
+    if size == 1:
+        order = np.argsort(ids, kind="stable")
+        return 0, columns[order], ids[order]
+    from mpi4py import MPI
+    dest = np.zeros(len(ids), np.int64) if to_root else np.minimum(ids * size // max(n_global, 1), size - 1)
+    order = np.argsort(dest, kind="stable")
+    send = np.ascontiguousarray(np.column_stack([ids[order].astype(np.float64), columns[order]]))
+    counts = np.bincount(dest, minlength=size).astype(np.int64)
+    recv_counts = np.empty(size, np.int64)
+    comm.Alltoall(counts, recv_counts)
+    recv = np.empty((int(recv_counts.sum()), k + 1))
+    sdispl = np.concatenate([[0], np.cumsum(counts)[:-1]]) * (k + 1)
+    rdispl = np.concatenate([[0], np.cumsum(recv_counts)[:-1]]) * (k + 1)
+    comm.Alltoallv([send, counts * (k + 1), sdispl, MPI.DOUBLE], [recv, recv_counts * (k + 1), rdispl, MPI.DOUBLE])
+    rid = recv[:, 0].astype(np.int64)
+    o = np.argsort(rid, kind="stable")
+    first = 0 if to_root else rank * n_global // size
+    return first, recv[o, 1:], rid[o]
+
+
+def particle_columns(system, velocities=True):
+    """(ids, float64 columns [position d | image d | species | velocity d]) of the local particles."""
+    d = system.dim
+    cols = [system.positions, system.images.astype(np.float64), system.types[:, None].astype(np.float64)]
+    if velocities:
+        cols.append(system.velocities)
+    return system.ids, np.column_stack(cols) if system.N else np.zeros((0, 2 * d + 1 + (d if velocities else 0)))
+
+
+# ================================================================================ provenance
+
+def git_commit() -> str:
+    """The git commit of the pyglass source tree, '+dirty' if modified, or 'unknown'."""
+    here = os.path.dirname(os.path.abspath(pyglass.__file__))
+    try:
+        out = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty", "--abbrev=40"],
+                             capture_output=True, text=True, timeout=5)
+        return out.stdout.strip() or "unknown"
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+
+
+def provenance(deck_text: str = "", seeds: dict | None = None, n_ranks: int = 1, **extra) -> dict:
+    return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
+            "n_ranks": int(n_ranks), "seeds": json.dumps(seeds or {}), "git_commit": git_commit(),
+            "command": " ".join(sys.argv), "host": socket.gethostname(), "deck": deck_text,
+            "python": sys.version.split()[0], **extra}
+
+
+def user_name() -> str:
+    try:
+        return getpass.getuser()
+    except Exception:   # no user name in some containers
+        return "unknown"
+
+
+# ================================================================================ writer
+
+class H5MDWriter:
+    """Writes frames, thermo rows and observable results to one H5MD file. Every rank of `comm`
+    constructs it and calls every method (collective under 'mpio'; rank 0 writes under 'gather').
+
+    Parameters
+    ----------
+    path : output file
+    system : the (possibly decomposed) system; sets N, dim, species names and masses
+    comm : mpi4py communicator of the ranks sharing this system, or None
+    append : reopen an existing file (restart) instead of creating it
+    mode : force 'mpio' or 'gather' (default: parallel_mode(comm))
+    provenance : dict for /h5md/provenance (see `provenance()`); `author`: /h5md/author name
+    """
+
+    def __init__(self, path, system, comm=None, append=False, provenance=None, author=None, mode=None):
+        self.path = os.fspath(path)
+        self.comm = comm
+        self.mode = mode or parallel_mode(comm)
+        if self.mode == "mpio" and not h5py.get_config().mpi:
+            raise ValueError("mode='mpio' needs an MPI-enabled h5py (run under mpirun or set H5PY_ALWAYS_USE_MPI=1)")
+        if comm_size(comm) == 1:
+            self.mode = "serial"
+        self.rank = comm_rank(comm)
+        self.writes = self.mode != "gather" or self.rank == 0   # this rank holds the file
+        self.dim = system.dim
+        self.n_global = global_count(comm, system.N)
+        self._dxpl = None
+        self.f = None
+        self.last_frame_step = self.last_thermo_step = None   # built-ins never write a step twice
+        if self.rank == 0:
+            os.makedirs(os.path.dirname(os.path.abspath(self.path)), exist_ok=True)
+        if comm_size(comm) > 1:
+            comm.Barrier()
+        fmode = "a" if append else "w"
+        if self.mode == "mpio":
+            self.f = h5py.File(self.path, fmode, driver="mpio", comm=comm)
+            self._dxpl = h5py.h5p.create(h5py.h5p.DATASET_XFER)
+            self._dxpl.set_dxpl_mpio(h5py.h5fd.MPIO_COLLECTIVE)
+        elif self.writes:
+            self.f = h5py.File(self.path, fmode)
+        fresh = self._bcast(self.f is not None and "h5md" not in self.f)
+        if fresh:
+            self._create(system, provenance or {}, author)
+        else:
+            n = self._bcast(self.f["particles/all"].attrs.get("n_particles", -1) if self.f is not None else None)
+            if n != self.n_global:
+                raise ValueError(f"{self.path} holds {n} particles per frame, the system has {self.n_global}; "
+                                 "write to a new output file (-o)")
+            if provenance and self.f is not None:
+                self.set_status("running")
+        self.flush()
+
+    # -- helpers ----------------------------------------------------------------------
+    def _bcast(self, value):
+        if self.mode == "gather":
+            return self.comm.bcast(value, root=0)
+        return value
+
+    def _put(self, dset, start, data):
+        """Write `data` (or nothing, if None) at `start` (tuple) of `dset`; collective under mpio."""
+        if self.mode != "mpio":
+            if data is not None and np.size(data):
+                data = np.asarray(data)
+                sl = tuple(slice(s, s + c) for s, c in zip(start, data.shape))
+                dset[sl] = data
+            return
+        fspace = dset.id.get_space()
+        if data is not None and np.size(data):
+            arr = np.ascontiguousarray(data, dtype=dset.dtype)
+            fspace.select_hyperslab(tuple(start), arr.shape)
+            mspace = h5py.h5s.create_simple(arr.shape)
+        else:
+            fspace.select_none()
+            arr = np.zeros(1, dtype=dset.dtype)
+            mspace = h5py.h5s.create_simple((1,))
+            mspace.select_none()
+        dset.id.write(mspace, fspace, arr, dxpl=self._dxpl)
+
+    def _timed(self, group, name, shape, dtype, step_from=None):
+        """Create an H5MD time-dependent element group/name with value (0, *shape) and step/time
+        (own, or hard links to those of `step_from`)."""
+        g = group.create_group(name)
+        if shape:
+            row = int(np.prod(shape[1:], dtype=np.int64)) * np.dtype(dtype).itemsize
+            chunks = (1, max(1, min(shape[0], (4 << 20) // max(row, 1)))) + tuple(shape[1:])
+        else:
+            chunks = (1024,)
+        g.create_dataset("value", shape=(0,) + tuple(shape), maxshape=(None,) + tuple(shape), dtype=dtype,
+                         chunks=chunks)
+        if step_from is None:
+            g.create_dataset("step", shape=(0,), maxshape=(None,), dtype=np.int64, chunks=(1024,))
+            g.create_dataset("time", shape=(0,), maxshape=(None,), dtype=np.float64, chunks=(1024,))
+        else:
+            g["step"] = step_from["step"]
+            g["time"] = step_from["time"]
+        return g
+
+    def _create(self, system, prov, author):
+        d, n = self.dim, self.n_global
+        first, rows, _ = redistribute(self.comm, system.ids, system.masses[:, None], n, self.mode == "gather")
+        if self.f is None:
+            return
+        f = self.f
+        h5 = f.create_group("h5md")
+        h5.attrs["version"] = np.array([1, 1], np.int32)
+        h5.create_group("author").attrs["name"] = author or user_name()
+        cr = h5.create_group("creator")
+        cr.attrs["name"] = "pyglass"
+        cr.attrs["version"] = pyglass.__version__
+        pg = h5.create_group("provenance")
+        for k, v in prov.items():
+            if k == "deck":
+                # fixed-length UTF-8 bytes: parallel HDF5 cannot write variable-length strings
+                pg.create_dataset("deck", data=np.array(str(v).encode("utf-8") or b" "))
+            else:
+                pg.attrs[k] = v
+        pg.attrs["status"] = "running"
+        g = f.create_group("particles/all")
+        names = np.array(system.type_names, dtype=h5py.string_dtype())
+        g.attrs["type_names"] = names
+        g.attrs["type_masses"] = system.type_masses
+        g.attrs["n_particles"] = self.n_global
+        box = g.create_group("box")
+        box.attrs["dimension"] = np.int32(d)
+        box.attrs["boundary"] = np.array(["periodic"] * d, dtype=h5py.string_dtype())
+        box.attrs["offset"] = system.box.lo
+        pos = self._timed(g, "position", (n, d), np.float64)
+        self._timed(box, "edges", (d, d), np.float64, step_from=pos)
+        self._timed(g, "image", (n, d), np.int64, step_from=pos)
+        sp = self._timed(g, "species", (n,), np.int32, step_from=pos)
+        sp.attrs["type_names"] = names
+        self._timed(g, "velocity", (n, d), np.float64)
+        mass = g.create_dataset("mass", shape=(n,), dtype=np.float64)
+        self._put(mass, (first,), rows[:, 0] if len(rows) else None)
+        th = f.create_group("observables/thermo")
+        th.attrs["stage_column"] = "stage"
+        first_col = None
+        for col in list(THERMO_COLUMNS) + ["conserved_energy", "stage"]:
+            dt = np.int32 if col == "stage" else np.float64
+            grp = self._timed(th, col, (), dt, step_from=first_col)
+            first_col = first_col or grp
+
+    # -- frames -------------------------------------------------------------------------
+    def write_frame(self, system, velocities=True):
+        """Append one frame (positions, images, species, box; velocities if asked) and flush."""
+        ids, cols = particle_columns(system, velocities)
+        first, rows, rid = redistribute(self.comm, ids, cols, self.n_global, self.mode == "gather")
+        if self.writes:
+            nmax = int(rid.max()) + 1 if len(rid) else 0
+            if nmax > self.n_global or (len(rid) and rid.min() < 0):
+                raise ValueError(f"particle ids must be 0..{self.n_global - 1}, found {int(rid.min())}..{nmax - 1}")
+            if len(rid) and not np.array_equal(rid, np.arange(first, first + len(rid))):
+                raise ValueError("particle ids are not a permutation of 0..N-1")
+        if not self.writes:
+            return
+        d = self.dim
+        g = self.f["particles/all"]
+        frame = g["position/step"].shape[0]
+        root = self.rank == 0
+        for name in ("position", "image", "species"):
+            g[f"{name}/value"].resize(frame + 1, axis=0)
+        for name in ("step", "time"):
+            g[f"position/{name}"].resize(frame + 1, axis=0)
+        g["box/edges/value"].resize(frame + 1, axis=0)
+        k = len(rows)
+        self._put(g["position/value"], (frame, first, 0), rows[None, :, :d] if k else None)
+        self._put(g["image/value"], (frame, first, 0), rows[None, :, d:2 * d].astype(np.int64) if k else None)
+        self._put(g["species/value"], (frame, first), rows[None, :, 2 * d].astype(np.int32) if k else None)
+        self._put(g["position/step"], (frame,), np.array([system.step], np.int64) if root else None)
+        self._put(g["position/time"], (frame,), np.array([system.time]) if root else None)
+        self._put(g["box/edges/value"], (frame, 0, 0), system.box.h[: d, : d].T[None] if root else None)
+        if velocities:
+            v = g["velocity"]
+            vf = v["step"].shape[0]
+            for name in ("value", "step", "time"):
+                v[name].resize(vf + 1, axis=0)
+            self._put(v["value"], (vf, first, 0), rows[None, :, 2 * d + 1:] if k else None)
+            self._put(v["step"], (vf,), np.array([system.step], np.int64) if root else None)
+            self._put(v["time"], (vf,), np.array([system.time]) if root else None)
+        self.flush()
+
+    def append_thermo(self, step, time, values: dict, stage: int):
+        """Append one thermo row (values keyed by THERMO_COLUMNS and 'conserved_energy') and flush."""
+        if not self.writes:
+            return
+        th = self.f["observables/thermo"]
+        n = th["temperature/step"].shape[0]
+        root = self.rank == 0
+        th["temperature/step"].resize(n + 1, axis=0)
+        th["temperature/time"].resize(n + 1, axis=0)
+        self._put(th["temperature/step"], (n,), np.array([step], np.int64) if root else None)
+        self._put(th["temperature/time"], (n,), np.array([time]) if root else None)
+        for col in list(THERMO_COLUMNS) + ["conserved_energy", "stage"]:
+            ds = th[f"{col}/value"]
+            ds.resize(n + 1, axis=0)
+            val = stage if col == "stage" else values[col]
+            self._put(ds, (n,), np.array([val], dtype=ds.dtype) if root else None)
+        self.flush()
+
+    # -- observables and attributes ------------------------------------------------------
+    def write_observables(self, group_name: str, observables):
+        """Store `write(h5group)` of each observable under /observables/<group_name>. Observables
+        with a `result(comm)` reduction take part in it on every rank."""
+        grp = None
+        if self.writes:
+            grp = self.f.require_group(f"observables/{group_name}")
+        for obs in observables:
+            if getattr(obs, "_stateless", False):
+                continue
+            try:
+                if self.writes:
+                    _call_with_comm(obs.write, grp, self.comm)
+                elif hasattr(obs, "result"):
+                    _call_with_comm(obs.result, None, self.comm, positional=False)
+            except ValueError as exc:   # e.g. no samples yet
+                if self.rank == 0:
+                    print(f"pyglass: warning: observable {getattr(obs, 'label', type(obs).__name__)}: {exc}",
+                          file=sys.stderr)
+        self.flush()
+
+    def set_attrs(self, group_name: str, attrs: dict):
+        """Attributes on /group_name (created if missing); values must agree on every rank."""
+        if not self.writes:
+            return
+        g = self.f.require_group(group_name)
+        for k, v in attrs.items():
+            g.attrs[k] = v
+        self.flush()
+
+    def set_status(self, status: str):
+        self.set_attrs("h5md/provenance", {"status": status})
+
+    # -- restart ----------------------------------------------------------------------------
+    def truncate_after(self, step: int):
+        """Drop every time-dependent entry with step > `step` (frames written after a checkpoint
+        by a run that was then killed)."""
+        if not self.writes:
+            return
+        groups = []
+
+        def visit(name, obj):
+            if isinstance(obj, h5py.Group) and "value" in obj and "step" in obj:
+                groups.append(obj)
+        self.f.visititems(visit)
+        sizes = {}
+        for g in groups:
+            steps = g["step"][()]
+            sizes[g.name] = int(np.searchsorted(steps, step, side="right"))
+        for g in groups:
+            n = sizes[g.name]
+            for name in ("value", "step", "time"):
+                if g[name].shape[0] != n:
+                    g[name].resize(n, axis=0)
+        self.flush()
+
+    def flush(self):
+        if self.f is not None:
+            self.f.flush()
+
+    def close(self):
+        if self.f is not None:
+            self.f.close()
+            self.f = None
+
+
+def _call_with_comm(method, arg, comm, positional=True):
+    """method(arg, comm=comm) if it accepts a comm, else method(arg) (Observable protocol)."""
+    try:
+        accepts = "comm" in inspect.signature(method).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    args = (arg,) if positional else ()
+    return method(*args, comm=comm) if accepts else method(*args)
+
+
+# ================================================================================ observables
+
+class ThermoObservable:
+    """Built-in 'thermo' observable: appends T, energies per particle, pressure and the conserved
+    energy (with the thermostat's share) to /observables/thermo at each due step."""
+
+    _stateless = True
+    label = "thermo"
+
+    def __init__(self, schedule, writer: H5MDWriter, integrator, stage_index: int):
+        self.schedule, self.writer, self.integrator, self.stage_index = schedule, writer, integrator, stage_index
+
+    def due(self, step):
+        return self.schedule.due(step)
+
+    def sample(self, system, step, result=None):
+        if self.writer.last_thermo_step == step:   # the previous stage ended on this step
+            return
+        self.writer.last_thermo_step = step
+        v = self.integrator.thermo_values(system, result)
+        values = {col: float(v[key]) for col, key in THERMO_COLUMNS.items()}
+        values["conserved_energy"] = values["total_energy"] + self.integrator.extra_energy(system) / self.writer.n_global
+        self.writer.append_thermo(step, system.time, values, self.stage_index)
+
+    def write(self, h5group=None, comm=None):
+        """Nothing left to write: every sample went to the file when taken."""
+
+
+class TrajectoryObservable:
+    """Built-in 'trajectory' observable: one H5MD frame per due step."""
+
+    _stateless = True
+    label = "trajectory"
+
+    def __init__(self, schedule, writer: H5MDWriter, velocities=True):
+        self.schedule, self.writer, self.velocities = schedule, writer, velocities
+
+    def due(self, step):
+        return self.schedule.due(step)
+
+    def sample(self, system, step, result=None):
+        if self.writer.last_frame_step == step:
+            return
+        self.writer.last_frame_step = step
+        self.writer.write_frame(system, self.velocities)
+
+    def write(self, h5group=None, comm=None):
+        """Nothing left to write: frames are written as they are taken."""
+
+
+# ================================================================================ info
+
+def info(path) -> str:
+    """A human summary of a pyglass HDF5 file (output, checkpoint or snapshot)."""
+    path = os.fspath(path)
+    lines = [path]
+    with h5py.File(path, "r") as f:
+        if "h5md/creator" in f:
+            cr = f["h5md/creator"].attrs
+            lines.append(f"  creator: {_s(cr.get('name'))} {_s(cr.get('version'))}")
+        if "h5md/author" in f:
+            lines.append(f"  author: {_s(f['h5md/author'].attrs.get('name'))}")
+        if "h5md/provenance" in f:
+            p = f["h5md/provenance"].attrs
+            lines.append(f"  status: {_s(p.get('status'))}, date {_s(p.get('date'))}, ranks {p.get('n_ranks')}, "
+                         f"git {_s(p.get('git_commit'))}")
+            lines.append(f"  seeds: {_s(p.get('seeds'))}")
+        if "checkpoint" in f:
+            c = f["checkpoint"].attrs
+            lines.append(f"  checkpoint: stage {int(c['stage_index']) + 1} ({_s(c.get('stage_name'))}), "
+                         f"step {int(c['step_in_stage'])} in stage, global step {int(c['step'])}, "
+                         f"time {float(c['time']):g}, written on {int(c['n_ranks'])} rank(s)")
+        if "particles/all" in f:
+            g = f["particles/all"]
+            names = [_s(x) for x in g.attrs.get("type_names", [])]
+            if "position/value" in g:
+                pv = g["position/value"]
+                steps = g["position/step"][()]
+                span = f", steps {int(steps[0])}..{int(steps[-1])}" if len(steps) else ""
+                lines.append(f"  particles: N = {pv.shape[1]}, d = {pv.shape[2]}, species {names}; "
+                             f"{pv.shape[0]} frame(s){span}")
+            elif "position" in g:
+                lines.append(f"  particles: N = {g['position'].shape[0]}, d = {g['position'].shape[1]}, "
+                             f"species {names} (one configuration)")
+        if "observables" in f:
+            lines.append("  observables:")
+
+            def visit(name, obj):
+                if isinstance(obj, h5py.Dataset) and not name.endswith(("/step", "/time")):
+                    lines.append(f"    {name} {obj.shape} {obj.dtype}")
+            f["observables"].visititems(visit)
+    return "\n".join(lines)
+
+
+def _s(v):
+    if isinstance(v, bytes):
+        return v.decode()
+    return "" if v is None else str(v)
