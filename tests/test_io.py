@@ -288,4 +288,5 @@ def test_malformed_file_corpus(name, message):
 
 def test_corpus_is_complete():
     """Every file under tests/data is exercised by the corpus test."""
-    assert sorted(os.listdir(DATA)) == sorted(c[0] for c in CORPUS)
+    files = [f for f in os.listdir(DATA) if os.path.isfile(os.path.join(DATA, f))]  # decks/ has its own test
+    assert sorted(files) == sorted(c[0] for c in CORPUS)
