@@ -116,6 +116,8 @@ cdef class GillespieEngine:
     cdef double mu, prefactor, gamma0, delta0
     cdef public SumTree tree
     cdef long[::1] stamp
+    cdef long[::1] node_stamp
+    cdef long[::1] front
     cdef long event_id
     cdef public double t
     cdef public double sum_S
@@ -155,6 +157,8 @@ cdef class GillespieEngine:
         self.delta0 = delta0
         self.tree = SumTree(self.Nc)
         self.stamp = np.full(self.Nc, -1, dtype=np.int64)
+        self.node_stamp = np.full(2 * self.tree.size, -1, dtype=np.int64)
+        self.front = np.zeros(max(region_offsets.shape[1], 1) * self.z + 1, dtype=np.int64)
         self.event_id = 0
         self.t = 0.0
         self.integral_sum_S = 0.0
@@ -219,11 +223,13 @@ cdef class GillespieEngine:
         """
         cdef Py_ssize_t max_events = min(uniforms.shape[0] // 2, normals.shape[0], log_time.shape[0])
         cdef Py_ssize_t n_done = 0, n_snap = 0, max_snap = snapshots.shape[0]
-        cdef Py_ssize_t c, o, k, j, nk, nr, site, cl, q
+        cdef Py_ssize_t c, o, k, j, nk, nr, site, cl, q, node, n_front, n_next
         cdef double W, dt, u, X, acc, dsum
         cdef int ax, ay, az, cx, cy, cz
         cdef bint reached = False
-        cdef double[::1] leaves
+        cdef double* row
+        cdef double* xp
+        cdef double* zp
         with nogil:
             while n_done < max_events:
                 W = self.tree.tree[1]
@@ -269,26 +275,47 @@ cdef class GillespieEngine:
                     self.x[k] = self.S[self.idx[k]] - self.mu
                 # --- dS = a + M x + F xi  (Eqs. 10, 17, 19 on the truncated region)
                 dsum = 0.0
+                xp = &self.x[0]
+                zp = &normals[n_done, 0]
                 for k in range(nk):
+                    row = &self.response[o, k, 0]
                     acc = self.mean_kick[o, k]
                     for j in range(nr):
-                        acc = acc + self.response[o, k, j] * self.x[j]
+                        acc = acc + row[j] * xp[j]
+                    row = &self.noise[o, k, 0]
                     for j in range(nk):
-                        acc = acc + self.noise[o, k, j] * normals[n_done, j]
+                        acc = acc + row[j] * zp[j]
                     self.dS[k] = acc
                 for k in range(nk):
                     self.S[self.idx[k]] += self.dS[k]
                     dsum += self.dS[k]
                 self.sum_S += dsum
                 # --- refresh the rates of every cluster containing a changed site
+                # leaves first, then each level's distinct parents once (shared ancestors of
+                # the touched clusters are recomputed once, not once per leaf)
                 self.event_id += 1
+                n_front = 0
                 for k in range(nk):
                     site = self.idx[k]
                     for j in range(self.z):
                         cl = self.site_clusters[site, j]
                         if self.stamp[cl] != self.event_id:
                             self.stamp[cl] = self.event_id
-                            self.tree.set_leaf(cl, self.cluster_rate(self.cluster_mean(cl)))
+                            node = cl + self.tree.size
+                            self.tree.tree[node] = self.cluster_rate(self.cluster_mean(cl))
+                            self.front[n_front] = node >> 1
+                            n_front += 1
+                while n_front > 0 and self.front[0] >= 1:
+                    n_next = 0
+                    for j in range(n_front):
+                        node = self.front[j]
+                        if self.node_stamp[node] != self.event_id:
+                            self.node_stamp[node] = self.event_id
+                            self.tree.tree[node] = self.tree.tree[2 * node] + self.tree.tree[2 * node + 1]
+                            if node > 1:
+                                self.front[n_next] = node >> 1
+                                n_next += 1
+                    n_front = n_next
                 log_x_after[n_done] = self.cluster_mean(c)
                 n_done += 1
                 if snapshot_every > 0 and n_snap < max_snap and (self.event_id % snapshot_every) == 0:

@@ -48,6 +48,19 @@ def test_sum_tree_selects_in_proportion_to_weights():
     assert np.sum(z ** 2) / 37 < 2.0
 
 
+def test_engine_rate_tree_stays_consistent_with_field():
+    model = small_model(L=7, T=0.5, seed=4)
+    engine = model.engine()
+    model._simulate(engine, [np.inf], n_events_max=3000)
+    field = np.asarray(engine.S)
+    X = field[model.clusters.sites].mean(axis=1)
+    assert np.allclose(engine.rates(), model.bare_rate.rate(X), rtol=1e-12)
+    tree = np.asarray(engine.tree.tree).copy()
+    engine.rebuild()
+    assert np.allclose(tree, np.asarray(engine.tree.tree), rtol=1e-12, atol=0)
+    assert engine.sum_S == pytest.approx(field.sum(), abs=1e-9)
+
+
 # --------------------------------------------------------------------------- FFT sampler
 @pytest.mark.parametrize("d,L", [(2, 10), (3, 6)])
 def test_fft_sampler_has_target_mean_and_covariance(d, L):
