@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from pathlib import Path
 
-from pyglass.lattice import (GaussianFieldSampler, KickKernel, PeriodicLattice, RateLaw,
+from pyglass.lattice import (GaussianFieldSampler, block_scaling_fit, KickKernel, PeriodicLattice, RateLaw,
                              SoftnessCorrelation, TRSPModel, build_kick_operator, chi4_peak,
                              four_point_structure_factor, observed_from_bare, ornstein_zernike_fit,
                              quench, renormalise, restoring_matrix)
@@ -294,6 +294,15 @@ def test_ornstein_zernike_fit_recovers_length():
     q = np.linspace(0.1, 1.5, 15)
     s0, xi, _ = ornstein_zernike_fit(q, 7.0 / (1 + (q * 2.5) ** 2), q_max=1.5)
     assert s0 == pytest.approx(7.0, rel=1e-6) and xi == pytest.approx(2.5, rel=1e-6)
+
+
+def test_block_scaling_fit_recovers_length_and_limit():
+    from pyglass.lattice.measure import _block_form
+    sizes = [1, 2, 3, 4, 6, 8]
+    chi = [6.0 * _block_form(b, 1.7, 3) for b in sizes]
+    chi_inf, xi, _ = block_scaling_fit(sizes, chi, d=3)
+    assert chi_inf == pytest.approx(6.0, rel=1e-5) and xi == pytest.approx(1.7, rel=1e-5)
+    assert _block_form(1, 1.7, 3) < _block_form(8, 1.7, 3) < 1.0   # grows toward the bulk value
 
 
 def test_dynamic_heterogeneity_measures_on_a_short_run():

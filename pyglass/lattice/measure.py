@@ -16,6 +16,7 @@ import itertools
 
 import numpy as np
 from scipy.optimize import curve_fit
+from scipy.special import gamma as gamma_fn, gammaincc
 
 __all__ = ["first_rearrangement_times", "overlap", "chi4_peak", "four_point_structure_factor",
            "ornstein_zernike_fit", "block_susceptibility", "block_scaling_fit",
@@ -90,8 +91,12 @@ def four_point_structure_factor(indicator: np.ndarray, shape) -> tuple[np.ndarra
     return q, s4_radial
 
 
-def ornstein_zernike_fit(q: np.ndarray, s4: np.ndarray, q_max: float, include_zero: bool = False):
-    """Fit S4(q) = S4(0) / (1 + (q xi4)^2) for 0 < q <= q_max; returns (S4(0), xi4, covariance)."""
+def ornstein_zernike_fit(q: np.ndarray, s4: np.ndarray, q_max: float, include_zero: bool = False,
+                         xi_max: float = np.inf):
+    """Fit S4(q) = S4(0) / (1 + (q xi4)^2) for 0 < q <= q_max; returns (S4(0), xi4, covariance).
+
+    ``xi_max`` bounds xi4 (e.g. the box size); a fit that ends on the bound is unreliable.
+    """
     q = np.asarray(q, dtype=float)
     s4 = np.asarray(s4, dtype=float)
     sel = (q <= q_max + 1e-12) & ((q > 0) | include_zero)
@@ -101,8 +106,8 @@ def ornstein_zernike_fit(q: np.ndarray, s4: np.ndarray, q_max: float, include_ze
     def oz(qq, s0, xi):
         return s0 / (1.0 + (qq * xi) ** 2)
 
-    p0 = (max(s4[sel].max(), 1e-12), 1.0)
-    popt, pcov = curve_fit(oz, q[sel], s4[sel], p0=p0, bounds=([0.0, 0.0], [np.inf, np.inf]),
+    p0 = (max(s4[sel].max(), 1e-12), min(1.0, 0.5 * xi_max))
+    popt, pcov = curve_fit(oz, q[sel], s4[sel], p0=p0, bounds=([0.0, 0.0], [np.inf, xi_max]),
                            maxfev=20000)
     return float(popt[0]), float(popt[1]), pcov
 
@@ -127,23 +132,31 @@ def block_susceptibility(indicator: np.ndarray, shape, block_sizes) -> np.ndarra
     return np.array(out)
 
 
+def _exponential_lattice_sum(xi: float, d: int, exact_radius: int = 12) -> float:
+    """sum over r in Z^d of e^{-|r|/xi}: exact for |r| <= exact_radius, continuum tail beyond."""
+    span = np.arange(-exact_radius, exact_radius + 1)
+    grids = np.meshgrid(*([span] * d), indexing="ij")
+    r = np.sqrt(sum(g.astype(float) ** 2 for g in grids))
+    inner = np.sum(np.exp(-r[r <= exact_radius] / xi))
+    a = exact_radius + 0.5
+    shell = 4 * np.pi if d == 3 else 2 * np.pi
+    # int_a^inf shell r^(d-1) e^{-r/xi} dr = shell xi^d Gamma(d) Q(d, a/xi)
+    tail = shell * xi ** d * gamma_fn(d) * gammaincc(d, a / xi)
+    return float(inner + tail)
+
+
 def _block_form(LB: float, xi: float, d: int) -> float:
     """F(L_B/xi): block average of e^{-r/xi} over an L_B^d block, normalised by its lattice sum."""
     LB = int(round(LB))
     reach = np.arange(-(LB - 1), LB)
     weight1 = LB - np.abs(reach)
-    total_in = 0.0
     grids = np.meshgrid(*([reach] * d), indexing="ij")
     r = np.sqrt(sum(g.astype(float) ** 2 for g in grids))
     w = np.ones_like(r)
     for g in grids:
         w = w * weight1[g + LB - 1]
     total_in = np.sum(w * np.exp(-r / xi)) / LB ** d
-    R = int(np.ceil(30 * xi)) + 1
-    span = np.arange(-R, R + 1)
-    grids = np.meshgrid(*([span] * d), indexing="ij")
-    r_all = np.sqrt(sum(g.astype(float) ** 2 for g in grids))
-    return total_in / np.sum(np.exp(-r_all / xi))
+    return total_in / _exponential_lattice_sum(xi, d)
 
 
 def block_scaling_fit(block_sizes, chi4_blocks, d: int):

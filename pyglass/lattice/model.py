@@ -135,10 +135,17 @@ class TRSPRun:
         return four_point_structure_factor(self.indicator(t), self.lattice.shape)
 
     def ornstein_zernike(self, t: float | None = None, q_max: float | None = None):
-        """(S4(0), xi4) from the Ornstein-Zernike fit of S4(q, t) for q <= q_max."""
+        """(S4(0), xi4) from the Ornstein-Zernike fit of S4(q, t) for 0 < q <= q_max.
+
+        Default q_max = 2 pi * 3 / L (the three smallest shells of |q|).  xi4 is bounded by L;
+        a fit that reaches the bound (too few samples, or xi4 beyond the box) gives NaN.
+        """
         q, s4 = self.four_point_structure_factor(t)
-        q_max = 2 * np.pi * 3.0 / self.lattice.L if q_max is None else q_max
-        s0, xi, _ = ornstein_zernike_fit(q, s4, q_max)
+        L = self.lattice.L
+        q_max = 2 * np.pi * 3.0 / L if q_max is None else q_max
+        s0, xi, _ = ornstein_zernike_fit(q, s4, q_max, xi_max=float(L))
+        if xi >= 0.999 * L:
+            return np.nan, np.nan
         return s0, xi
 
     def block_chi4(self, block_sizes, t: float | None = None) -> np.ndarray:
