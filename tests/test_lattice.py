@@ -137,13 +137,16 @@ def test_kick_operator_obeys_eq17_in_model():
     assert np.abs(small_model(phi=0.0).operators[0].H).max() < 1e-14
 
 
-def test_truncated_kick_equals_full_lattice_eq19_when_shell_covers_lattice():
-    model = small_model(L=6, kick=dict(KICK, coupling_range=np.inf))
+@pytest.mark.parametrize("d,L", [(2, 9), (3, 6)])
+def test_truncated_kick_equals_full_lattice_eq19_when_shell_covers_lattice(d, L):
+    model = small_model(L=L, d=d, kick=dict(KICK, coupling_range=np.inf))
+    assert model.clusters.z == (4 if d == 2 else 12)
     b = model.bare_rate
-    res = full_lattice_kick_map(model.lattice, model.sampler, model.operators[1],
-                                model.clusters.offsets[1], model.mu, b.gamma0, b.delta0)
+    o = model.clusters.n_orientations - 1
+    res = full_lattice_kick_map(model.lattice, model.sampler, model.operators[o],
+                                model.clusters.offsets[o], model.mu, b.gamma0, b.delta0)
     assert res["stationarity_error"] < 1e-10
-    omega = model.operators[1].region[:model.operators[1].n_kicked]
+    omega = model.operators[o].region[:model.operators[o].n_kicked]
     assert np.abs(res["map"][omega] + res["H_exact"][omega]).max() < 1e-10
 
 
@@ -333,11 +336,16 @@ def test_deck_errors_name_the_key(tmp_path):
     with pytest.raises(ValueError, match="kick.sigmaa"):
         TRSPModel.from_file(bad, T=0.47)
     bad.write_text(text.replace("L = 20", "L = -4"))
-    with pytest.raises(ValueError, match="L"):
+    with pytest.raises(ValueError, match="model.L"):
         TRSPModel.from_file(bad, T=0.47)
     bad.write_text(text.replace("e0 = 4.0", "e0 = \"four\""))
     with pytest.raises(ValueError, match="rate.e0"):
         TRSPModel.from_file(bad, T=0.47)
+    bad.write_text(text.replace("[kick]", "[kicks]"))
+    with pytest.raises(ValueError, match="kicks"):
+        TRSPModel.from_file(bad, T=0.47)
+    with pytest.raises(ValueError, match="temperature"):
+        TRSPModel.from_file(DECK, T=-0.5)
     with pytest.raises(ValueError, match="L must be"):
         small_model(L=-3)
     with pytest.raises(ValueError, match="m must be"):

@@ -81,6 +81,13 @@ def load_deck(path) -> dict:
     for section in REQUIRED:
         if section not in deck:
             raise ValueError(f"{where}: missing deck section '[{section}]'")
+    model = deck["model"]
+    if model["L"] < 2:
+        raise ValueError(f"{where}: deck key 'model.L' must be an integer >= 2, got {model['L']}")
+    if model["d"] not in (2, 3):
+        raise ValueError(f"{where}: deck key 'model.d' must be 2 or 3, got {model['d']}")
+    if model["m"] not in (1, 4):
+        raise ValueError(f"{where}: deck key 'model.m' must be 1 or 4, got {model['m']}")
     rate = deck["rate"]
     if rate["form"] not in ("onset", "table"):
         raise ValueError(f"{where}: deck key 'rate.form' must be 'onset' or 'table', got {rate['form']!r}")
