@@ -181,24 +181,38 @@ def test_renormalised_cluster_rates_reproduce_observed_law():
     assert back.A == pytest.approx(law.A, rel=1e-12)
     assert back.gamma == pytest.approx(law.gamma, rel=1e-12)
     assert back.delta == pytest.approx(law.delta, rel=1e-12)
-    # Monte Carlo: per-site sum of the z cluster rates, averaged in bins of S_i
-    fields = model.sample_equilibrium(300)
-    S_all, rate_all = [], []
-    for f in fields:
-        eng = model.engine(f)
-        r = eng.rates()
-        S_all.append(f)
-        rate_all.append(r[model.clusters.site_clusters].sum(axis=1))
-    S_all = np.concatenate(S_all)
-    rate_all = np.concatenate(rate_all)
-    edges = np.quantile(S_all, np.linspace(0, 1, 9))
-    idx = np.clip(np.searchsorted(edges, S_all) - 1, 0, 7)
-    for k in range(8):
-        sel = idx == k
-        mc = rate_all[sel] / law.rate(S_all[sel])  # should average to 1 in every bin
-        # neighbouring sites are correlated: inflate the naive SE by the per-field design effect
-        se = mc.std(ddof=1) / np.sqrt(sel.sum() / 20)
-        assert abs(mc.mean() - 1) < 4 * se, k
+    # Monte Carlo: per-site sum of the z cluster rates over the observed law, pooled in bins
+    # of S_i (must be 1 in every bin).  Sites of one field are correlated, fields are
+    # independent: the SE of the pooled ratio estimator comes from per-field sums and counts.
+    n_fields, n_bins = 400, 8
+    fields = model.sample_equilibrium(n_fields)
+    edges = np.quantile(fields, np.linspace(0, 1, n_bins + 1))
+    edges[0], edges[-1] = -np.inf, np.inf
+    sums = np.zeros((n_fields, n_bins))
+    counts = np.zeros((n_fields, n_bins))
+    # a renormalisation that ignores the neighbours' fluctuations (a = 1, v = 0) must fail
+    naive = renormalise(law, model.mu, 1.0, 0.0, model.clusters.z)
+    naive_sums = np.zeros((n_fields, n_bins))
+    for f_idx, f in enumerate(fields):
+        rates = model.engine(f).rates()
+        assert np.allclose(rates, model.bare_rate.rate(f[model.clusters.sites].mean(axis=1)))
+        idx = np.searchsorted(edges, f) - 1
+        ratio = rates[model.clusters.site_clusters].sum(axis=1) / law.rate(f)
+        sums[f_idx] = np.bincount(idx, weights=ratio, minlength=n_bins)
+        counts[f_idx] = np.bincount(idx, minlength=n_bins)
+        naive_rates = naive.rate(f[model.clusters.sites].mean(axis=1))
+        ratio = naive_rates[model.clusters.site_clusters].sum(axis=1) / law.rate(f)
+        naive_sums[f_idx] = np.bincount(idx, weights=ratio, minlength=n_bins)
+
+    def pooled(s):
+        R = s.sum(axis=0) / counts.sum(axis=0)
+        resid = s - R * counts
+        return R, np.sqrt((resid ** 2).sum(axis=0) * n_fields / (n_fields - 1)) / counts.sum(axis=0)
+
+    R, se = pooled(sums)
+    assert np.all(np.abs(R - 1) < 4 * se), (R, se)
+    R_naive, se_naive = pooled(naive_sums)
+    assert np.max(np.abs(R_naive - 1) / se_naive) > 10
 
 
 def test_renormalisation_is_identity_for_single_sites():

@@ -132,40 +132,66 @@ def block_susceptibility(indicator: np.ndarray, shape, block_sizes) -> np.ndarra
     return np.array(out)
 
 
-def _exponential_lattice_sum(xi: float, d: int, exact_radius: int = 12) -> float:
-    """sum over r in Z^d of e^{-|r|/xi}: exact for |r| <= exact_radius, continuum tail beyond."""
-    span = np.arange(-exact_radius, exact_radius + 1)
+def _distance_weights(d: int, radius: int):
+    """Distinct |r| of Z^d points with |r| <= radius, and how many points share each."""
+    span = np.arange(-radius, radius + 1)
     grids = np.meshgrid(*([span] * d), indexing="ij")
-    r = np.sqrt(sum(g.astype(float) ** 2 for g in grids))
-    inner = np.sum(np.exp(-r[r <= exact_radius] / xi))
-    a = exact_radius + 0.5
-    shell = 4 * np.pi if d == 3 else 2 * np.pi
-    # int_a^inf shell r^(d-1) e^{-r/xi} dr = shell xi^d Gamma(d) Q(d, a/xi)
-    tail = shell * xi ** d * gamma_fn(d) * gammaincc(d, a / xi)
-    return float(inner + tail)
+    r = np.sqrt(sum(g.astype(float) ** 2 for g in grids)).ravel()
+    r = r[r <= radius]
+    return np.unique(np.round(r, 9), return_counts=True)
+
+
+def _block_distance_weights(LB: int, d: int):
+    """Distinct pair distances inside an L_B^d block, weighted by (pairs with it) / L_B^d."""
+    reach = np.arange(-(LB - 1), LB)
+    weight1 = (LB - np.abs(reach)).astype(float)
+    grids = np.meshgrid(*([reach] * d), indexing="ij")
+    r = np.sqrt(sum(g.astype(float) ** 2 for g in grids)).ravel()
+    w = np.ones_like(r)
+    for g in grids:
+        w = w * weight1[g.ravel() + LB - 1]
+    key, inverse = np.unique(np.round(r, 9), return_inverse=True)
+    return key, np.bincount(inverse, weights=w) / LB ** d
+
+
+class _BlockForm:
+    """F(L_B/xi): block average of e^{-r/xi} over an L_B^d block, normalised by its lattice sum
+    over Z^d (exact for |r| <= 12, continuum tail beyond).  Distance tables are built once."""
+
+    EXACT_RADIUS = 12
+
+    def __init__(self, d: int):
+        self.d = d
+        self.r_all, self.n_all = _distance_weights(d, self.EXACT_RADIUS)
+        self.tables = {}
+
+    def lattice_sum(self, xi: float) -> float:
+        a = self.EXACT_RADIUS + 0.5
+        shell = 4 * np.pi if self.d == 3 else 2 * np.pi
+        # int_a^inf shell r^(d-1) e^{-r/xi} dr = shell xi^d Gamma(d) Q(d, a/xi)
+        tail = shell * xi ** self.d * gamma_fn(self.d) * gammaincc(self.d, a / xi)
+        return float(np.dot(self.n_all, np.exp(-self.r_all / xi)) + tail)
+
+    def __call__(self, LB: float, xi: float) -> float:
+        LB = int(round(LB))
+        if LB not in self.tables:
+            self.tables[LB] = _block_distance_weights(LB, self.d)
+        r, w = self.tables[LB]
+        return float(np.dot(w, np.exp(-r / xi)) / self.lattice_sum(xi))
 
 
 def _block_form(LB: float, xi: float, d: int) -> float:
-    """F(L_B/xi): block average of e^{-r/xi} over an L_B^d block, normalised by its lattice sum."""
-    LB = int(round(LB))
-    reach = np.arange(-(LB - 1), LB)
-    weight1 = LB - np.abs(reach)
-    grids = np.meshgrid(*([reach] * d), indexing="ij")
-    r = np.sqrt(sum(g.astype(float) ** 2 for g in grids))
-    w = np.ones_like(r)
-    for g in grids:
-        w = w * weight1[g + LB - 1]
-    total_in = np.sum(w * np.exp(-r / xi)) / LB ** d
-    return total_in / _exponential_lattice_sum(xi, d)
+    return _BlockForm(d)(LB, xi)
 
 
 def block_scaling_fit(block_sizes, chi4_blocks, d: int):
     """Fit chi4(L_B) = chi4_inf F(L_B/xi4) (App. H); returns (chi4_inf, xi4, covariance)."""
     LB = np.asarray(block_sizes, dtype=float)
     y = np.asarray(chi4_blocks, dtype=float)
+    form = _BlockForm(d)
 
     def model(lb, chi_inf, xi):
-        return chi_inf * np.array([_block_form(b, max(xi, 1e-3), d) for b in lb])
+        return chi_inf * np.array([form(b, max(xi, 1e-3)) for b in lb])
 
     popt, pcov = curve_fit(model, LB, y, p0=(y.max() * 1.5, 1.0),
                            bounds=([0.0, 1e-3], [np.inf, 50.0]), maxfev=5000)
