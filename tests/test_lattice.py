@@ -133,7 +133,9 @@ def test_kick_operator_obeys_eq17_in_model():
         n = op.n_kicked
         lhs = (2 * np.eye(n) - op.H) @ op.H @ op.K_prime_conditional
         assert np.abs(lhs - op.K_delta).max() < 1e-10
-    # phi = 0: no facilitation, no restoring
+    # phi scales K_Delta (Sec. VII B); phi = 0: no facilitation, no restoring
+    full = small_model(phi=1.0).operators[0]
+    assert np.allclose(model.operators[0].K_delta, 0.5 * full.K_delta, rtol=1e-14, atol=0)
     assert np.abs(small_model(phi=0.0).operators[0].H).max() < 1e-14
 
 
@@ -213,6 +215,17 @@ def test_renormalised_cluster_rates_reproduce_observed_law():
     assert np.all(np.abs(R - 1) < 4 * se), (R, se)
     R_naive, se_naive = pooled(naive_sums)
     assert np.max(np.abs(R_naive - 1) / se_naive) > 10
+
+
+def test_rate_table_interpolates_in_inverse_temperature():
+    temps, A, gam, dl = [0.42, 0.5, 0.7], [1e-3, 1e-2, 1e-1], [1.2, 0.8, 0.1], [0.1, 0.08, 0.01]
+    law = RateLaw.from_table(0.5, temps, A, gam, dl)
+    assert (law.A, law.gamma, law.delta) == pytest.approx((1e-2, 0.8, 0.08), rel=1e-12)
+    mid = RateLaw.from_table(1 / (0.5 / 0.42 + 0.5 / 0.5), temps, A, gam, dl)  # 1/T halfway
+    assert mid.A == pytest.approx(np.sqrt(1e-3 * 1e-2), rel=1e-12)
+    assert mid.gamma == pytest.approx(1.0, rel=1e-12)
+    with pytest.raises(ValueError, match="outside"):
+        RateLaw.from_table(0.8, temps, A, gam, dl)
 
 
 def test_renormalisation_is_identity_for_single_sites():
