@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from pathlib import Path
 
-from pyglass.lattice import (GaussianFieldSampler, block_scaling_fit, KickKernel, PeriodicLattice, RateLaw,
-                             SoftnessCorrelation, TRSPModel, build_kick_operator, chi4_peak,
+from pyglass.lattice import (GaussianFieldSampler, block_scaling_fit, PeriodicLattice, RateLaw,
+                             SoftnessCorrelation, TRSPModel, chi4_peak,
                              four_point_structure_factor, observed_from_bare, ornstein_zernike_fit,
                              quench, renormalise, restoring_matrix)
 from pyglass.lattice.kicks import full_lattice_kick_map

@@ -12,7 +12,6 @@
 """
 from __future__ import annotations
 
-import itertools
 
 import numpy as np
 from scipy.optimize import curve_fit
