@@ -346,7 +346,7 @@ class TRSPModel:
             final_field=np.asarray(engine.S).copy(),
             t_end=engine.t)
 
-    def run(self, t_max, sample_times=None, n_runs=1, time_origins=None, initial=None,
+    def run(self, t_max, sample_times=None, n_runs=4, time_origins=None, initial=None,
             snapshot_every=None, keep_trajectories=False) -> TRSPRun:
         """Simulate ``n_runs`` independent trajectories (Gillespie) and measure.
 
@@ -354,7 +354,8 @@ class TRSPModel:
         ----------
         t_max : longest lag time measured (time unit of the rate law, MD tau).
         sample_times : lag times for Q, chi4 and mean_softness (default: 40 log-spaced).
-        n_runs : independent initial conditions, each drawn from N(mu, K) unless ``initial``.
+        n_runs : independent initial conditions (default 4, so chi4 exists), each drawn from
+            N(mu, K) unless ``initial``.
         time_origins : extra time origins per run (sequence of times >= 0, default [0]);
             each run lasts max(time_origins) + t_max.  Q and chi4 average over runs and origins.
         initial : None, a field (N,), or an array (n_runs, N) of initial fields (aging).
