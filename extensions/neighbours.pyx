@@ -55,7 +55,17 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
     cdef int[::1] cellof = cellof_arr
     cdef double[:, ::1] xs = xs_arr
     cdef int idx[3]
-    cdef int ti, nt = list_cut2.shape[0]
+    cdef int ti, t, m, n_start, ntypes_list = list_cut2.shape[0]
+    cdef bint check
+    cdef int keep
+    cdef int r0, r1
+    ub_arr = np.empty(M, dtype=np.float64)   # squared distance minus cutoff^2 along one cell row
+    cdef double* ubp = <double*> cnp.PyArray_DATA(ub_arr)
+    cdef double* xsp = <double*> cnp.PyArray_DATA(xs_arr)
+    ts_arr = np.empty(M, dtype=np.int32)
+    cdef int[::1] ts = ts_arr
+    tmp_arr = np.empty(M, dtype=np.int32)    # one particle's neighbours, while grouping by type
+    cdef int[::1] tmp = tmp_arr
     cdef const double* cut2row
     with nogil:
         # counting sort of rows into cells
@@ -81,6 +91,7 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
             xs[k, 0] = x[order[k], 0]
             xs[k, 1] = x[order[k], 1]
             xs[k, 2] = x[order[k], 2]
+            ts[k] = types[order[k]]
         for k in range(M):
             offsets[k] = n
             i = order[k]
@@ -89,31 +100,52 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
             xi = xs[k, 0]
             yi = xs[k, 1]
             zi = xs[k, 2]
-            ti = types[i]
+            ti = ts[k]
             cut2row = &list_cut2[ti, 0]
             cell = cellof[i]
             cx = cell % nc[0]
             cy = (cell // nc[0]) % nc[1]
             cz = cell // (nc[0] * nc[1])
+            n_start = n
             # half lists search only cells that can hold particles 'above' i: binning is monotone,
-            # so dz > 0 implies a cell layer >= i's (and, for planar systems, dy > 0 a row >= i's)
+            # so dz > 0 implies a cell layer >= i's (and, for planar systems, dy > 0 a row >= i's).
+            # The ordering rule is needed only where dz (or dy) can have either sign.
             for c in range((cz if half else max(cz - 2, 0)), min(cz + 3, nc[2])):
                 for b in range((cy if half and planar else max(cy - 2, 0)), min(cy + 3, nc[1])):
                     cj = (c * nc[1] + b) * nc[0]
-                    for kk in range(start[cj + max(cx - 2, 0)], start[cj + min(cx + 3, nc[0])]):
-                        if kk == k:
-                            continue
-                        dx = xs[kk, 0] - xi
-                        dy = xs[kk, 1] - yi
-                        dz = xs[kk, 2] - zi
-                        if half:
-                            if dz < 0 or (dz == 0 and (dy < 0 or (dy == 0 and (dx < 0 or (dx == 0 and kk < k))))):
-                                continue
-                        u = dx * dx + dy * dy + dz * dz
-                        if u < cut2row[types[order[kk]]]:
-                            if n < cap:
-                                neigh[n] = kk
-                            n += 1
+                    check = half and (c == cz and (not planar or b == cy))   # else all are 'above' i
+                    r0 = start[cj + max(cx - 2, 0)]
+                    r1 = start[cj + min(cx + 3, nc[0])]
+                    # distances over a contiguous run of cell-sorted particles (vectorised),
+                    # then a scalar pass that applies the half rule and compacts
+                    for kk in range(r0, r1):
+                        dx = xsp[3 * kk] - xi
+                        dy = xsp[3 * kk + 1] - yi
+                        dz = xsp[3 * kk + 2] - zi
+                        ubp[kk - r0] = dx * dx + dy * dy + dz * dz
+                    for kk in range(r0, r1):
+                        # branch-free compaction: the keep test is data-dependent and would
+                        # mispredict about a third of the time
+                        keep = <int>(ubp[kk - r0] < cut2row[ts[kk]]) & <int>(kk != k)
+                        if check:
+                            dx = xsp[3 * kk] - xi
+                            dy = xsp[3 * kk + 1] - yi
+                            dz = xsp[3 * kk + 2] - zi
+                            keep = keep & (<int>(dz > 0) | (<int>(dz == 0) & (<int>(dy > 0) | (<int>(dy == 0) & (
+                                <int>(dx > 0) | (<int>(dx == 0) & <int>(kk > k)))))))
+                        if n < cap:
+                            neigh[n] = kk
+                        n += keep
+            # group i's neighbours by type (stable), so kernels see constant parameters per block
+            if ntypes_list > 1 and n <= cap and n - n_start > 1:
+                m = 0
+                for t in range(ntypes_list):
+                    for kk in range(n_start, n):
+                        if ts[neigh[kk]] == t:
+                            tmp[m] = neigh[kk]
+                            m += 1
+                for kk in range(n_start, n):
+                    neigh[kk] = tmp[kk - n_start]
         offsets[M] = n
     return n
 

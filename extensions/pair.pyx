@@ -16,24 +16,101 @@ PARAMS_PER_PAIR = NPARAM
 MODELS = {"lj": MODEL_LJ, "ipl": MODEL_IPL, "lj_poly": MODEL_LJ_POLY}
 
 
-ctypedef struct LJTag:
-    int unused
-ctypedef struct AnyModelTag:
-    int unused
-ctypedef fused LoopTag:
-    LJTag
-    AnyModelTag
+cdef double _lj_blocked_loop(Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
+                             bint want_peratom, const int* offsets, const int* nb, const double* pp,
+                             int ntypes, double* buf) noexcept nogil:
+    """LJ pair loop written for SIMD. Each particle's neighbours are grouped by type (the list
+    builder does this), so within a block the parameters are constants: gather the separations
+    into contiguous scratch (scalar), evaluate the law with the cutoff as a mask (vectorised by
+    the compiler: no branch to mispredict), then scatter the forces (scalar)."""
+    cdef int k, j, q, nq, jj, b0, b1, tj, ti
+    cdef double xi, yi, zi, u, iu, s, s3, s6, e, fpair, inside, fxi, fyi, fzi, eblock
+    cdef double rc2, e4, s2, c0, c2, c4
+    cdef double energy = 0.0
+    cdef const double* p
+    cdef double* bx
+    cdef double* by
+    cdef double* bz
+    cdef double* bf
+    cdef double* be
+    cdef int cap = 0
+    for k in range(M):
+        if offsets[k + 1] - offsets[k] > cap:
+            cap = offsets[k + 1] - offsets[k]
+    bx = buf
+    by = buf + cap
+    bz = buf + 2 * cap
+    bf = buf + 3 * cap
+    be = buf + 4 * cap
+    for k in range(M):
+        b0 = offsets[k]
+        if b0 == offsets[k + 1]:
+            continue
+        xi = xp[3 * k]
+        yi = xp[3 * k + 1]
+        zi = xp[3 * k + 2]
+        ti = tp[k] * ntypes
+        fxi = 0.0
+        fyi = 0.0
+        fzi = 0.0
+        while b0 < offsets[k + 1]:
+            tj = tp[nb[b0]]
+            b1 = b0 + 1
+            while b1 < offsets[k + 1] and tp[nb[b1]] == tj:
+                b1 += 1
+            nq = b1 - b0
+            p = pp + (ti + tj) * NPARAM
+            rc2 = p[0]
+            e4 = p[1]
+            s2 = p[2]
+            c0 = p[3]
+            c2 = p[4]
+            c4 = p[5]
+            for q in range(nq):
+                j = nb[b0 + q]
+                bx[q] = xp[3 * j] - xi
+                by[q] = xp[3 * j + 1] - yi
+                bz[q] = xp[3 * j + 2] - zi
+            eblock = 0.0
+            for q in range(nq):
+                u = bx[q] * bx[q] + by[q] * by[q] + bz[q] * bz[q]
+                inside = 1.0 if u < rc2 else 0.0
+                iu = 1.0 / u
+                s = s2 * iu
+                s3 = s * s * s
+                s6 = s3 * s3
+                e = inside * (e4 * (s6 - s3) + c0 + u * (c2 + u * c4))
+                fpair = inside * (e4 * (12.0 * s6 - 6.0 * s3) * iu - 2.0 * (c2 + 2.0 * u * c4))
+                eblock += e
+                be[q] = e
+                bf[q] = fpair
+                fxi -= fpair * bx[q]
+                fyi -= fpair * by[q]
+                fzi -= fpair * bz[q]
+            energy += eblock
+            for q in range(nq):
+                j = nb[b0 + q]
+                fp[3 * j] += bf[q] * bx[q]
+                fp[3 * j + 1] += bf[q] * by[q]
+                fp[3 * j + 2] += bf[q] * bz[q]
+            if want_peratom:
+                for q in range(nq):
+                    ep[k] += 0.5 * be[q]
+                    ep[nb[b0 + q]] += 0.5 * be[q]
+            b0 = b1
+        fp[3 * k] += fxi
+        fp[3 * k + 1] += fyi
+        fp[3 * k + 2] += fzi
+    return energy
 
 
-cdef double _pair_loop(LoopTag tag, Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
+cdef double _pair_loop(Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
                        bint want_peratom, const int* offsets, const int* nb, const double* pp, int ntypes,
-                       int model, double* wv) noexcept nogil:
-    """The pair loop, compiled twice: once with the LJ law written out (no dispatch in the inner
-    loop) and once dispatching through pair_phi for every other model."""
+                       int model) noexcept nogil:
+    """The pair loop for every model, through pair_phi (LJ has its own SIMD loop above)."""
     cdef int k, j, jj, ti
     cdef double xi, yi, zi, dx, dy, dz, u, fx, fy, fz, fxi, fyi, fzi, fpair, e, s, s3, s6, iu
     cdef double energy = 0.0
-    cdef double w00 = 0, w01 = 0, w02 = 0, w11 = 0, w12 = 0, w22 = 0
     cdef const double* p
     cdef double out[4]
     for k in range(M):
@@ -55,18 +132,9 @@ cdef double _pair_loop(LoopTag tag, Py_ssize_t M, const double* xp, const int* t
             p = pp + (ti + tp[j]) * NPARAM
             if u >= p[0]:
                 continue
-            if LoopTag is LJTag:
-                iu = 1.0 / u
-                s = p[2] * iu
-                s3 = s * s * s
-                s6 = s3 * s3
-                e = p[1] * (s6 - s3) + p[3] + u * (p[4] + u * p[5])
-                # fpair = -2 dphi/du: the force on j is fpair * r_ij
-                fpair = p[1] * (12.0 * s6 - 6.0 * s3) * iu - 2.0 * (p[4] + 2.0 * u * p[5])
-            else:
-                pair_phi(model, p, u, 1, out)
-                e = out[0]
-                fpair = -2.0 * out[1]
+            pair_phi(model, p, u, 1, out)
+            e = out[0]
+            fpair = -2.0 * out[1]
             energy += e
             fx = fpair * dx
             fy = fpair * dy
@@ -83,21 +151,6 @@ cdef double _pair_loop(LoopTag tag, Py_ssize_t M, const double* xp, const int* t
         fp[3 * k] += fxi
         fp[3 * k + 1] += fyi
         fp[3 * k + 2] += fzi
-    # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
-    # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
-    for k in range(M):
-        w00 += xp[3 * k] * fp[3 * k]
-        w01 += xp[3 * k] * fp[3 * k + 1]
-        w02 += xp[3 * k] * fp[3 * k + 2]
-        w11 += xp[3 * k + 1] * fp[3 * k + 1]
-        w12 += xp[3 * k + 1] * fp[3 * k + 2]
-        w22 += xp[3 * k + 2] * fp[3 * k + 2]
-    wv[0] = w00
-    wv[1] = w01
-    wv[2] = w02
-    wv[3] = w11
-    wv[4] = w12
-    wv[5] = w22
     return energy
 
 
@@ -113,7 +166,7 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
     cdef Py_ssize_t M = x.shape[0]
     cdef int i, k, a
     cdef double energy = 0.0
-    cdef double w00, w01, w02, w11, w12, w22
+    cdef double w00 = 0.0, w01 = 0.0, w02 = 0.0, w11 = 0.0, w12 = 0.0, w22 = 0.0
     cdef bint want_peratom = peratom.shape[0] > 0
     xs_arr = np.empty((M, 3))
     fs_arr = np.zeros((M, 3))
@@ -124,12 +177,9 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
     cdef int* tp = <int*> cnp.PyArray_DATA(ts_arr)
     cdef double* ep = <double*> cnp.PyArray_DATA(es_arr)
     cdef const int* nb = &neigh[0] if neigh.shape[0] > 0 else NULL
+    scratch = np.empty(5 * (int(np.max(np.diff(offsets))) if M > 0 else 0) + 8)
+    cdef double* bp = <double*> cnp.PyArray_DATA(scratch)
     cdef const double* pp = &params[0]
-    cdef double wv[6]
-    cdef LJTag lj_tag
-    cdef AnyModelTag any_tag
-    for a in range(6):
-        wv[a] = 0.0
     with nogil:
         for k in range(M):
             i = order[k]
@@ -138,9 +188,18 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
             xp[3 * k + 2] = x[i, 2]
             tp[k] = types[i]
         if model == MODEL_LJ:
-            energy = _pair_loop(lj_tag, M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model, wv)
+            energy = _lj_blocked_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, bp)
         else:
-            energy = _pair_loop(any_tag, M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model, wv)
+            energy = _pair_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model)
+        # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
+        # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
+        for k in range(M):
+            w00 += xp[3 * k] * fp[3 * k]
+            w01 += xp[3 * k] * fp[3 * k + 1]
+            w02 += xp[3 * k] * fp[3 * k + 2]
+            w11 += xp[3 * k + 1] * fp[3 * k + 1]
+            w12 += xp[3 * k + 1] * fp[3 * k + 2]
+            w22 += xp[3 * k + 2] * fp[3 * k + 2]
         for k in range(M):
             i = order[k]
             f[i, 0] = fp[3 * k]
@@ -148,7 +207,6 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
             f[i, 2] = fp[3 * k + 2]
             if want_peratom:
                 peratom[i] = ep[k]
-    w00, w01, w02, w11, w12, w22 = wv[0], wv[1], wv[2], wv[3], wv[4], wv[5]
     virial[0] = w00
     virial[1] = w01
     virial[2] = w02
