@@ -62,7 +62,10 @@ def test_nve_energy_drift(liquid, pot):
     t = np.arange(len(e)) * 10 * DT
     fit = stats.linregress(t, e)
     drift = abs(fit.slope) * t[-1]
-    assert abs(e[-1] - e[0]) < 1e-4
+    # drift = change of the window means over the run (single samples carry the O(dt^2)
+    # fluctuation of the shadow Hamiltonian, which is not drift)
+    w = len(e) // 10
+    assert abs(e[-w:].mean() - e[:w].mean()) < 1e-4
     assert drift < 1e-4
     # no systematic growth: the fitted drift is small against the O(dt^2) fluctuation
     assert drift < 0.5 * e.std()
