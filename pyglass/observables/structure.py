@@ -42,6 +42,15 @@ def _check_types(types, n):
     return types
 
 
+def _frames(frames, box, types):
+    """(box, frames as (n_frames, N, d), types, n_types) from one frame or a stack."""
+    fr = np.asarray(frames, float)
+    if fr.ndim == 2:
+        fr = fr[None]
+    types = _check_types(types, fr.shape[1])
+    return _as_box(box), fr, types, int(types.max()) + 1
+
+
 def _shell_volume(r_lo, r_hi, dim):
     if dim == 2:
         return np.pi * (r_hi ** 2 - r_lo ** 2)
@@ -54,13 +63,8 @@ def radial_distribution(frames, box, types=None, r_max: float = 5.0, bins: int =
     frames: (N, d) or (n_frames, N, d). Returns (r, g) with r the bin centres (bins,) and g of
     shape (n_types, n_types, bins): g_ab(r) = V / (N_a N_b') * <n_ab(r)> / shell(r), where n_ab
     counts ordered pairs (i in a, j in b, j != i) and N_b' = N_b - δ_ab."""
-    box = _as_box(box)
-    fr = np.asarray(frames, float)
-    if fr.ndim == 2:
-        fr = fr[None]
+    box, fr, types, nt = _frames(frames, box, types)
     n = fr.shape[1]
-    types = _check_types(types, n)
-    nt = int(types.max()) + 1
     counts_type = np.bincount(types, minlength=nt).astype(float)
     edges = np.linspace(0.0, float(r_max), int(bins) + 1)
     hist = np.zeros((nt, nt, int(bins)))
@@ -161,13 +165,8 @@ def structure_factor(frames, box, types=None, q_max: float = 10.0, bins: int = 1
     S_ab(q) = <Re ρ_a(q) ρ_b(-q)> / sqrt(N_a N_b), ρ_a(q) = Σ_{i in a} exp(-i q·r_i); the total
     S(q) = <|ρ(q)|²>/N. Returns (q, S_total (bins,), S_partial (nt, nt, bins)); empty bins NaN.
     `qvectors` (m, d) replaces the full commensurate set (e.g. freud's positive octant)."""
-    box = _as_box(box)
-    fr = np.asarray(frames, float)
-    if fr.ndim == 2:
-        fr = fr[None]
+    box, fr, types, nt = _frames(frames, box, types)
     n = fr.shape[1]
-    types = _check_types(types, n)
-    nt = int(types.max()) + 1
     na = np.bincount(types, minlength=nt).astype(float)
     qv = commensurate_wavevectors(box, q_max, q_min) if qvectors is None else np.asarray(qvectors, float)
     qn = np.linalg.norm(qv, axis=1)
