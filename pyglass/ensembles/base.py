@@ -5,8 +5,9 @@ Serial (comm None or one rank): members run one after another. With an mpi4py co
 ranks are split (`comm.Split`) into `n_groups` groups of consecutive ranks; member k runs on group
 k mod n_groups (round robin), and the members' results are gathered to every rank and combined in
 member order, so the result does not depend on the number of groups. Inside a group the member
-gets the group communicator (`group_comm`); until the engine decomposes one system over several
-ranks, only the group's root rank computes and the others wait.
+gets the group communicator (`group_comm`); the present members do not yet decompose their system
+over it (their per-particle trackers work in particle order), so every rank of a group runs the
+member's system whole and the root's result is kept: use groups of one rank for ensembles.
 """
 from __future__ import annotations
 
