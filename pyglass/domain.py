@@ -38,8 +38,28 @@ class Domain:
             return True
         box = s.box
         if self._built_box != (tuple(box.lengths), box.tilt_xy, tuple(box.lo)):
-            return True
+            return self._needs_rebuild_scaled(box)
         return _nb.max_displacement2(s._x, self._x0, s.N) > (0.5 * self.skin) ** 2
+
+    def _needs_rebuild_scaled(self, box) -> bool:
+        """The box was rescaled uniformly by c since the build (NPT, positions scaled with it).
+        In the frame scaled back by 1/c, a pair now closer than r_c was closer than
+        r_c / c + 2 max|d| at the build (d: displacement in that frame), so lists and ghosts stay
+        valid while 2 max|d| <= skin - r_c (1/c - 1), with r_c <= ghost_cutoff. Any other box
+        change rebuilds."""
+        lengths, tilt, lo = self._built_box
+        c = box.lengths[0] / lengths[0]
+        if (tuple(box.lo) != lo or not np.allclose(box.lengths, c * np.asarray(lengths), rtol=1e-13, atol=0)
+                or abs(box.tilt_xy - c * tilt) > 1e-13 * box.lengths[0]):
+            return True
+        budget = self.skin - self.ghost_cutoff * (1.0 / c - 1.0)
+        if budget <= 0:
+            return True
+        s = self.system
+        lo3 = np.zeros(3)
+        lo3[: s.dim] = box.lo
+        d = (s._x[: s.N] - lo3) * (1.0 / c) + lo3 - self._x0
+        return float(np.max(np.einsum("ij,ij->i", d, d))) > (0.5 * budget) ** 2
 
     def update(self) -> bool:
         """Make ghosts current; returns True if they were rebuilt (neighbour lists must follow)."""
@@ -47,6 +67,8 @@ class Domain:
             self.rebuild()
             return True
         s = self.system
+        if self._built_box != (tuple(s.box.lengths), s.box.tilt_xy, tuple(s.box.lo)):
+            s.ghost_shift = np.ascontiguousarray(s.ghost_image.astype(float) @ s.box.h.T)
         _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
         return False
 
