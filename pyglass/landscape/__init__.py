@@ -12,7 +12,7 @@ from pyglass.landscape.dipoles import (dipole_responses, dipole_stiffness, dipol
 from pyglass.landscape.elasticity import nonaffine_response, shear_modulus  # noqa: F401
 from pyglass.landscape.hessian import (affine_shear_derivatives, hessian, interacting_pairs,  # noqa: F401
                                        pair_geometry, petsc_hessian, shear_stress, translation_basis)
-from pyglass.landscape.modes import Modes, lowest_modes, participation_ratio  # noqa: F401
+from pyglass.landscape.modes import Modes, lowest_modes, participation_ratio, slepc_lowest  # noqa: F401
 from pyglass.landscape.pseudoharmonic import (PseudoharmonicCost, minimise_pseudoharmonic,  # noqa: F401
                                               pseudoharmonic_modes)
 from pyglass.landscape.relax import newton_refine, quench  # noqa: F401

@@ -158,12 +158,15 @@ def _dense(h, dim, k):
     return w[keep], v[:, keep], {"zero_eigenvalues": w[np.sort(zero)]}
 
 
-def _slepc(h, dim, k, tol, shift, solver, ncv=None):
+def slepc_lowest(mat, dim, k, tol=1e-8, shift=1e-3, solver="mumps", ncv=None):
+    """k lowest non-zero eigenpairs of a (possibly distributed) PETSc Hessian `mat` by SLEPc
+    Krylov-Schur, shift-and-invert about -shift with the Cholesky `solver` ('mumps' runs on any
+    number of ranks, 'cholmod' on one), translations deflated. Returns (eigenvalues (k,),
+    this rank's rows of the eigenvectors (n_local, k), info)."""
     from petsc4py import PETSc
     from slepc4py import SLEPc
-    mat = petsc_aij(h)
-    mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
-    eps = SLEPc.EPS().create(PETSc.COMM_SELF)
+    comm = mat.getComm()
+    eps = SLEPc.EPS().create(comm)
     eps.setOperators(mat)
     eps.setProblemType(SLEPc.EPS.ProblemType.HEP)
     eps.setType(SLEPc.EPS.Type.KRYLOVSCHUR)
@@ -179,11 +182,13 @@ def _slepc(h, dim, k, tol, shift, solver, ncv=None):
     pc = ksp.getPC()
     pc.setType("cholesky")
     pc.setFactorSolverType(solver)
-    t = translation_basis(h.shape[0] // dim, dim)
+    n = mat.getSize()[0]
+    start, stop = mat.getOwnershipRange()
+    t = translation_basis(n // dim, dim)
     defl = []
     for a in range(dim):
         vv = mat.createVecRight()
-        vv.setArray(t[:, a])
+        vv.setArray(t[start:stop, a])
         defl.append(vv)
     eps.setDeflationSpace(defl)
     eps.solve()
@@ -196,8 +201,14 @@ def _slepc(h, dim, k, tol, shift, solver, ncv=None):
         vals.append(eps.getEigenpair(i, vr).real)
         vecs.append(vr.getArray().copy())
     order = np.argsort(vals)
-    its = eps.getIterationNumber()
-    return np.array(vals)[order], np.array(vecs).T[:, order], {"iterations": its}
+    return np.array(vals)[order], np.array(vecs).T[:, order], {"iterations": eps.getIterationNumber()}
+
+
+def _slepc(h, dim, k, tol, shift, solver, ncv=None):
+    from petsc4py import PETSc
+    mat = petsc_aij(h)
+    mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
+    return slepc_lowest(mat, dim, k, tol, shift, solver, ncv)
 
 
 def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e-8,

@@ -1,6 +1,7 @@
 """Reaching and polishing inherent structures for landscape work.
 
-`quench` uses `pyglass.minimizers.FIRE` when that package is present and scipy's L-BFGS otherwise;
+`quench` uses `pyglass.minimizers.ConjugateGradient` (FIRE if CG stops unconverged) when that
+package is present and scipy's L-BFGS otherwise;
 `newton_refine` then takes Newton steps x <- x + M+ F with the grounded Cholesky factor
 (solvers.PseudoInverse), which converge quadratically near a minimum: the max force reaches
 round-off (~1e-13) in two or three steps, as finite-difference tests of G need.
@@ -21,11 +22,13 @@ def _set_displacement(system, x0, images0, disp):
 def quench(system, pot, ftol: float = 1e-10, max_iter: int = 200000):
     """Minimise the energy in place. Returns (energy, max |F|, iterations)."""
     try:
-        from pyglass.minimizers import FIRE
+        from pyglass.minimizers import FIRE, ConjugateGradient
     except ImportError:
         FIRE = None
     if FIRE is not None:
-        res = FIRE(ftol=ftol).minimize(system, pot)
+        res = ConjugateGradient(ftol=ftol).minimize(system, pot)
+        if not res.converged:
+            res = FIRE(ftol=ftol).minimize(system, pot)
         return res.energy, res.max_force, res.iterations
     x0 = system.positions.copy()
     images0 = system.images.copy()
