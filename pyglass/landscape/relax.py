@@ -46,19 +46,27 @@ def quench(system, pot, ftol: float = 1e-10, max_iter: int = 200000):
 
 
 def newton_refine(system, pot, ftol: float = 1e-12, max_iter: int = 10, backend: str = "auto"):
-    """Newton steps x <- x + M+ F in place until max |F| <= ftol. Start from a (nearly) converged
-    inherent structure: far from one, Newton may head for a saddle. Returns max |F|."""
+    """Newton steps x <- x + M+ F in place until max |F| <= ftol, or until the force stops
+    decreasing at the round-off floor (below 1e-9). Start from a (nearly) converged inherent
+    structure: far from one, Newton may head for a saddle. Returns max |F|."""
     from pyglass.landscape.solvers import PseudoInverse
     f = pot.forces(system)
+    fmax = float(np.abs(f).max())
     for _ in range(max_iter):
-        fmax = float(np.abs(f).max())
         if fmax <= ftol:
             return fmax
         pinv = PseudoInverse(hessian(system, pot), system.dim, backend=backend)
+        x_old = system.positions.copy()
         dx = pinv.solve(f.ravel()).reshape(system.N, system.dim)
-        system.positions = system.positions + dx
+        system.positions = x_old + dx
         f = pot.forces(system)
-    fmax = float(np.abs(f).max())
+        new = float(np.abs(f).max())
+        if new > 0.5 * fmax and fmax < 1e-9:  # round-off floor reached
+            if new > fmax:
+                system.positions = x_old
+                new = float(np.abs(pot.forces(system)).max())
+            return new
+        fmax = new
     if fmax > ftol:
         raise RuntimeError(f"newton_refine: max force {fmax:.3g} > ftol={ftol:g} after {max_iter} steps")
     return fmax
