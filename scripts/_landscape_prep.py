@@ -23,10 +23,11 @@ def model(name):
     raise ValueError(name)
 
 
-def inherent_structure(name, n, seed=1, md_steps=None, newton=True):
+def inherent_structure(name, n, seed=1, md_steps=None, newton=None):
     """Cached IS of model `name` with n particles: (system, potential)."""
     pot, dim, rho, comp, temp = model(name)
     md_steps = md_steps if md_steps is not None else (1000 if n <= 20000 else 200)
+    newton = (n <= 20000) if newton is None else newton
     os.makedirs(CACHE, exist_ok=True)
     path = os.path.join(CACHE, f"{name}_{n}_{seed}.npz")
     if os.path.exists(path):
@@ -40,10 +41,11 @@ def inherent_structure(name, n, seed=1, md_steps=None, newton=True):
     e, fmax, it = quench(s, pot, ftol=1e-8)
     print(f"[prep] {name} N={n}: quench e/N={e / n:.6f} max|F|={fmax:.2e} it={it} ({time.time() - t0:.0f} s)",
           flush=True)
+    np.savez(path, x=s.positions, L=s.box.lengths, types=s.types)
     if newton:
         fmax = newton_refine(s, pot, ftol=1e-11)
         print(f"[prep] Newton max|F|={fmax:.1e} ({time.time() - t0:.0f} s)", flush=True)
-    np.savez(path, x=s.positions, L=s.box.lengths, types=s.types)
+        np.savez(path, x=s.positions, L=s.box.lengths, types=s.types)
     return s, pot
 
 

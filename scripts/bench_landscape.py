@@ -39,10 +39,10 @@ def timed(fn, repeats):
 
 def bench_modes(s, pot, h, k, repeats, skip_scipy):
     print(f"\n== modes: {k} lowest non-zero eigenpairs, KA 3D N={s.N}, nnz={h.nnz / 1e6:.2f} M")
-    t_fac, tf, _ = timed(lambda: PseudoInverse(h, 3, backend="cholmod"), repeats)
-    print(f"grounded CHOLMOD factorisation alone: {t_fac:.2f} s  {np.round(tf, 2)}")
     t_ours, to, ours = timed(lambda: landscape.lowest_modes(s, pot, k=k, method="block", backend="cholmod",
                                                              hessian_matrix=h, tol=1e-8), repeats)
+    t_fac = ours.info["factor_s"]
+    print(f"grounded CHOLMOD factorisation (inside the last run): {t_fac:.2f} s")
     print(f"pyglass block shift-invert (CHOLMOD): {t_ours:.2f} s  {np.round(to, 2)}  info={ {a: b for a, b in ours.info.items() if a != 'residuals'} }")
     t_slepc, ts, slepc = timed(lambda: landscape.lowest_modes(s, pot, k=k, method="slepc", backend="cholmod",
                                                                hessian_matrix=h, tol=1e-8), repeats)

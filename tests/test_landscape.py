@@ -159,6 +159,8 @@ def test_low_modes_methods_agree(dim):
            "block-superlu": landscape.lowest_modes(s, pot, k=k, method="block", backend="superlu", tol=1e-12)}
     if HAVE_PETSC:
         got["block-cholmod"] = landscape.lowest_modes(s, pot, k=k, method="block", tol=1e-12, block=4)
+        if dim == 3:
+            got["lobpcg-gamg"] = landscape.lowest_modes(s, pot, k=k, method="lobpcg", tol=1e-7)
     if HAVE_SLEPC:
         got["slepc"] = landscape.lowest_modes(s, pot, k=k, method="slepc", tol=1e-12)
     for name, m in got.items():
