@@ -1,0 +1,53 @@
+"""Inherent structures for scripts/bench_landscape.py, cached as .npz (a liquid made with
+pyglass.builders + NoseHoover, quenched by landscape.relax.quench and polished by Newton steps)."""
+import os
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+from pyglass import builders, potentials as P  # noqa: E402
+from pyglass.integrators import NoseHoover  # noqa: E402
+from pyglass.landscape.relax import newton_refine, quench  # noqa: E402
+from pyglass.system import Box, System  # noqa: E402
+
+CACHE = os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench")
+
+
+def model(name):
+    if name == "ka3d":
+        return P.KobAndersen(smoothing="smooth"), 3, 1.2, (0.8, 0.2), 1.0
+    if name == "disks2d":
+        return P.SoftDisks2D(cutoff=2.5, smoothing="smooth"), 2, 0.8, (0.5, 0.5), 0.6
+    raise ValueError(name)
+
+
+def inherent_structure(name, n, seed=1, md_steps=None, newton=None):
+    """Cached IS of model `name` with n particles: (system, potential)."""
+    pot, dim, rho, comp, temp = model(name)
+    md_steps = md_steps if md_steps is not None else (1000 if n <= 20000 else 200)
+    newton = (n <= 20000) if newton is None else newton
+    os.makedirs(CACHE, exist_ok=True)
+    path = os.path.join(CACHE, f"{name}_{n}_{seed}.npz")
+    if os.path.exists(path):
+        z = np.load(path)
+        s = System(z["x"], Box(z["L"]), z["types"])
+        return s, pot
+    t0 = time.time()
+    s = builders.lattice(n, rho, dim, comp, seed=seed, jitter=0.05)
+    s.thermalize(temp, seed)
+    NoseHoover(dt=0.002, T=temp, tau=0.2).run(s, pot, md_steps)
+    e, fmax, it = quench(s, pot, ftol=1e-8)
+    print(f"[prep] {name} N={n}: quench e/N={e / n:.6f} max|F|={fmax:.2e} it={it} ({time.time() - t0:.0f} s)",
+          flush=True)
+    np.savez(path, x=s.positions, L=s.box.lengths, types=s.types)
+    if newton:
+        fmax = newton_refine(s, pot, ftol=1e-11)
+        print(f"[prep] Newton max|F|={fmax:.1e} ({time.time() - t0:.0f} s)", flush=True)
+        np.savez(path, x=s.positions, L=s.box.lengths, types=s.types)
+    return s, pot
+
+
+if __name__ == "__main__":
+    inherent_structure(sys.argv[1], int(sys.argv[2]))

@@ -1,0 +1,128 @@
+"""Landscape benchmark (issue 6): pyglass against peers measured in the same run.
+
+1. Modes: the 33 lowest non-zero eigenpairs of a Kob-Andersen 3D inherent structure (N = 8000,
+   smoothed cutoff; ~4.7 M non-zeros): pyglass `lowest_modes` (grounded CHOLMOD factor + block
+   shift-invert Krylov) vs SLEPc Krylov-Schur + shift-invert with CHOLMOD, and vs scipy eigsh
+   shift-invert (one run: it takes minutes). Also the factorisation alone (the floor).
+2. Dipoles: kappa_ij of 1000 random interacting pairs, factorisation included, vs per-dipole PETSc
+   CG (Jacobi, rtol 1e-8) timed on a few dipoles and scaled to 1000.
+3. Large N: 30 lowest modes of a 2D soft-disk inherent structure with N = 10^5 (time, peak RSS).
+
+Ratios are medians over --repeats runs. Inherent structures (builders + NoseHoover liquid,
+quenched, Newton-polished) are cached in $PYGLASS_BENCH_CACHE (default /tmp/pyglass_bench).
+
+    python scripts/bench_landscape.py [--repeats 3] [--skip-scipy] [--skip-large] [--n 8000]
+"""
+import argparse
+import os
+import resource
+import sys
+import time
+
+import numpy as np
+
+sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
+sys.path.insert(0, os.path.dirname(__file__))
+from _landscape_prep import inherent_structure  # noqa: E402
+from pyglass import landscape  # noqa: E402
+from pyglass.landscape.solvers import KSPSolver, PseudoInverse  # noqa: E402
+
+
+def timed(fn, repeats):
+    times, out = [], None
+    for _ in range(repeats):
+        t = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t)
+    return float(np.median(times)), times, out
+
+
+def bench_modes(s, pot, h, k, repeats, skip_scipy):
+    print(f"\n== modes: {k} lowest non-zero eigenpairs, KA 3D N={s.N}, nnz={h.nnz / 1e6:.2f} M")
+    t_ours, to, ours = timed(lambda: landscape.lowest_modes(s, pot, k=k, method="scipy", backend="cholmod",
+                                                             hessian_matrix=h, tol=1e-8), repeats)
+    t_fac = ours.info["factor_s"]
+    print(f"grounded CHOLMOD factorisation (inside the last run): {t_fac:.2f} s")
+    print(f"pyglass ARPACK on grounded CHOLMOD M+: {t_ours:.2f} s  {np.round(to, 2)}  info={ {a: b for a, b in ours.info.items() if a != 'residuals'} }")
+    t_slepc, ts, slepc = timed(lambda: landscape.lowest_modes(s, pot, k=k, method="slepc", backend="cholmod",
+                                                               hessian_matrix=h, tol=1e-8), repeats)
+    print(f"SLEPc Krylov-Schur + sinvert (CHOLMOD): {t_slepc:.2f} s  {np.round(ts, 2)}")
+    print(f"max rel eigenvalue difference pyglass vs SLEPc: "
+          f"{np.max(np.abs(ours.eigenvalues / slepc.eigenvalues - 1)):.2e}")
+    print(f"RATIO pyglass/SLEPc+CHOLMOD = {t_ours / t_slepc:.3f}   (target <= 0.75)")
+    print(f"RATIO pyglass/factorisation = {t_ours / t_fac:.3f}   (goal <= 1.2)")
+    if not skip_scipy:
+        import scipy.sparse.linalg as spla
+        t = time.perf_counter()
+        w, _ = spla.eigsh(h.tocsc(), k=k + 3, sigma=-1e-3, which="LM", tol=1e-8)
+        t_scipy = time.perf_counter() - t
+        w = np.sort(w)[3:]
+        print(f"scipy eigsh shift-invert (1 run): {t_scipy:.1f} s; max rel diff {np.max(np.abs(w / ours.eigenvalues - 1)):.1e}")
+        print(f"RATIO scipy/pyglass = {t_scipy / t_ours:.1f}   (target >= 15)")
+
+
+def bench_dipoles(s, pot, h, n_pairs, repeats, n_cg):
+    print(f"\n== dipoles: kappa_ij of {n_pairs} random pairs, KA 3D N={s.N}")
+    pairs = landscape.random_pairs(s, pot, n_pairs, seed=1)
+
+    def ours():
+        return landscape.dipole_stiffness(s, pot, pairs, backend="cholmod", hessian_matrix=h, block=250)
+    t_ours, to, kappa = timed(ours, repeats)
+    print(f"pyglass factor once + block solves: {t_ours:.2f} s  {np.round(to, 2)}")
+    ksp = KSPSolver(h, 3, rtol=1e-8, pc="jacobi")
+    dv = landscape.dipole_vectors(s, pairs[:n_cg])
+    per = []
+    for c in range(n_cg):
+        t = time.perf_counter()
+        z = ksp.solve(dv[:, c])
+        per.append(time.perf_counter() - t)
+        kc = dv[:, c] @ z / (z @ z)
+        assert abs(kc / kappa[c] - 1) < 1e-4, (kc, kappa[c])
+    t_cg = float(np.median(per)) * n_pairs
+    print(f"PETSc CG (Jacobi, rtol 1e-8): {np.median(per):.2f} s per dipole (median of {n_cg}, "
+          f"{int(np.median(ksp.iterations))} iterations) -> {t_cg:.0f} s for {n_pairs}")
+    print(f"RATIO CG/pyglass = {t_cg / t_ours:.0f}   (target >= 50, goal 100)")
+
+
+def bench_large(k):
+    print("\n== large N: 2D soft disks N=100000 (smooth cutoff 2.5), "f"{k} lowest modes")
+    s, pot = inherent_structure("disks2d", 100000)
+    rss0 = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    h = landscape.hessian(s, pot)
+    t_h = time.perf_counter() - t
+    t = time.perf_counter()
+    m = landscape.lowest_modes(s, pot, k=k, method="scipy", backend="cholmod", hessian_matrix=h)
+    t_m = time.perf_counter() - t
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    print(f"Hessian {t_h:.1f} s (nnz {h.nnz / 1e6:.1f} M); modes {t_m:.1f} s; peak RSS {rss / 2**20:.2f} GiB "
+          f"(before modes {rss0 / 2**20:.2f} GiB); lowest omega^2 {m.eigenvalues[:3]}; info "
+          f"{ {a: b for a, b in m.info.items() if a != 'residuals'} }")
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--n", type=int, default=8000)
+    ap.add_argument("--k", type=int, default=33)
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--pairs", type=int, default=1000)
+    ap.add_argument("--cg-dipoles", type=int, default=5)
+    ap.add_argument("--skip-scipy", action="store_true")
+    ap.add_argument("--skip-large", action="store_true")
+    ap.add_argument("--only", choices=("modes", "dipoles", "large"), default=None)
+    a = ap.parse_args()
+    if a.only in (None, "modes", "dipoles"):
+        s, pot = inherent_structure("ka3d", a.n)
+        t = time.perf_counter()
+        h = landscape.hessian(s, pot)
+        print(f"Hessian assembly: {time.perf_counter() - t:.2f} s, {h.shape[0]} rows, nnz {h.nnz}")
+        if a.only in (None, "modes"):
+            bench_modes(s, pot, h, a.k, a.repeats, a.skip_scipy)
+        if a.only in (None, "dipoles"):
+            bench_dipoles(s, pot, h, a.pairs, a.repeats, a.cg_dipoles)
+    if a.only in (None, "large") and not a.skip_large:
+        bench_large(30)
+
+
+if __name__ == "__main__":
+    main()

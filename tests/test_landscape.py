@@ -1,0 +1,325 @@
+"""Energy landscape (issue 6, SCIENCE.md section 3): Hessian = finite differences of forces and
+= LAMMPS dynamical_matrix; low modes from the block solver, SLEPc, scipy and dense eigh agree;
+dipole stiffness = dense pseudo-inverse formula; G = d sigma_xy / d gamma with re-minimisation;
+pseudoharmonic gradient and minimiser."""
+import os
+
+import numpy as np
+import pytest
+import scipy.linalg as sla
+
+from pyglass import landscape
+from pyglass import potentials as P
+from pyglass.landscape import solvers as S
+from pyglass.system import Box, System
+from helpers import small_system
+
+HAVE_PETSC = S.have_petsc()
+try:
+    import slepc4py  # noqa: F401
+    HAVE_SLEPC = HAVE_PETSC
+except ImportError:
+    HAVE_SLEPC = False
+petsc = pytest.mark.skipif(not HAVE_PETSC, reason="petsc4py not installed")
+slepc = pytest.mark.skipif(not HAVE_SLEPC, reason="slepc4py not installed")
+REF = os.path.join(os.path.dirname(__file__), "reference")
+
+MODELS = {
+    "ka-shift": (lambda: P.KobAndersen(), "ka", (2, 3)),
+    "ka-smooth": (lambda: P.KobAndersen(smoothing="smooth"), "ka", (2, 3)),
+    "softdisks-smooth": (lambda: P.SoftDisks2D(cutoff=2.5, smoothing="smooth"), "softdisks", (2,)),
+    "softspheres": (lambda: P.SoftSpheres3D(), "softspheres", (3,)),
+    "ipl10": (lambda: P.IPL10(), "ipl", (2, 3)),
+    "sticky": (lambda: P.StickySpheres(), "sticky", (2, 3)),
+}
+CASES = [(name, d) for name, (_, _, dims) in MODELS.items() for d in dims]
+
+
+def hessian_columns_by_differences(system, pot, particles, h=1e-6):
+    """-dF/dx_(i,a) by central differences, as columns (dN, len(particles) d)."""
+    d = system.dim
+    cols = []
+    for i in particles:
+        for a in range(d):
+            x = system.positions
+            x0 = x[i, a]
+            x[i, a] = x0 + h
+            system.touch()
+            fp = pot.forces(system).ravel().copy()
+            x[i, a] = x0 - h
+            system.touch()
+            fm = pot.forces(system).ravel().copy()
+            x[i, a] = x0
+            system.touch()
+            cols.append(-(fp - fm) / (2 * h))
+    return np.array(cols).T
+
+
+def check_hessian(system, pot, particles):
+    h = landscape.hessian(system, pot)
+    assert h.shape == (system.dim * system.N,) * 2
+    assert abs(h - h.T).max() <= 1e-12 * abs(h).max()
+    num = hessian_columns_by_differences(system, pot, particles)
+    idx = [i * system.dim + a for i in particles for a in range(system.dim)]
+    dense = h[:, idx].toarray()
+    np.testing.assert_allclose(dense, num, atol=2e-7 * abs(h).max())
+    # translations are zero modes
+    t = landscape.translation_basis(system.N, system.dim)
+    assert np.abs(h @ t).max() <= 1e-10 * abs(h).max()
+    return h
+
+
+@pytest.mark.parametrize("name,dim", CASES)
+def test_hessian_equals_force_differences(name, dim):
+    make, kind, _ = MODELS[name]
+    pot = make()
+    s = small_system(kind, dim, n=40 if dim == 3 else 30, seed=5)
+    check_hessian(s, pot, [0, 7, 19])
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_hessian_small_box_several_images(dim):
+    """Box thinner than twice the cutoff: a pair interacts through several images, and a particle
+    with its own image; the blocks must be keyed to the owners and summed."""
+    pot = P.KobAndersen(smoothing="smooth")
+    rng = np.random.default_rng(2)
+    n = 6 if dim == 3 else 5
+    side = 2.0
+    x = rng.random((n, dim)) * side
+    s = System(x, Box([side] * dim), types=np.array([0, 1] * (n // 2) + [0] * (n % 2)))
+    check_hessian(s, pot, list(range(n)))
+
+
+def test_hessian_stillinger_weber():
+    if not hasattr(P, "StillingerWeber"):
+        pytest.skip("pyglass.potentials.StillingerWeber not on this branch yet")
+    pot = P.StillingerWeber()
+    s = small_system("sw", 3, n=64, seed=2)
+    check_hessian(s, pot, [0, 9, 33])
+
+
+def test_hessian_matches_lammps_dynamical_matrix():
+    """tests/reference/hessian_ka.npz from scripts/make_hessian_reference.py (LAMMPS
+    dynamical_matrix, differences of forces with displacement 1e-5, unit masses, so its
+    truncation error bounds the agreement: tolerance 1e-6 of max |M|)."""
+    ref = np.load(os.path.join(REF, "hessian_ka.npz"))
+    s = System(ref["positions"], Box(ref["box"]), types=ref["types"])
+    pot = P.KobAndersen(cutoff=float(ref["cutoff"]), smoothing="shift")
+    h = landscape.hessian(s, pot).toarray()
+    lmp = np.array(ref["dynmat"])
+    # LAMMPS differences forces with a finite step: agreement to its truncation error
+    np.testing.assert_allclose(h, lmp, atol=float(ref["tolerance"]) * np.abs(h).max())
+    assert np.abs(h - lmp).max() < 1e-7 * np.abs(h).max()
+
+
+# ---------------------------------------------------------------- inherent structures for the rest
+_IS = {}
+
+
+def inherent_structure(kind, dim, n, seed=1):
+    key = (kind, dim, n, seed)
+    if key not in _IS:
+        pot = {"ka": lambda: P.KobAndersen(smoothing="smooth"), "ipl": lambda: P.IPL10()}[kind]()
+        s = small_system(kind, dim, n=n, seed=seed)
+        landscape.quench(s, pot, ftol=1e-7)
+        landscape.newton_refine(s, pot, ftol=1e-12, backend="superlu")
+        _IS[key] = (s, pot)
+    s, pot = _IS[key]
+    return s.copy(), pot
+
+
+def test_exactly_d_zero_modes_excluded():
+    for dim, n in ((2, 100), (3, 120)):
+        s, pot = inherent_structure("ipl" if dim == 2 else "ka", dim, n)
+        h = landscape.hessian(s, pot).toarray()
+        w = np.linalg.eigvalsh(h)
+        scale = w[-1]
+        assert np.sum(np.abs(w) < 1e-9 * scale) == dim        # exactly d zero modes, the rest > 0
+        assert w[dim] > 1e-6 * scale
+        modes = landscape.lowest_modes(s, pot, k=10, method="dense")
+        np.testing.assert_allclose(modes.eigenvalues, w[dim: dim + 10], rtol=1e-10)
+        t = landscape.translation_basis(s.N, dim)
+        assert np.abs(t.T @ modes.vectors.reshape(10, -1).T).max() < 1e-8
+
+
+def _compare_modes(a, b, rtol=1e-8):
+    np.testing.assert_allclose(a.eigenvalues, b.eigenvalues, rtol=rtol)
+    va, vb = a.vectors.reshape(len(a), -1).T, b.vectors.reshape(len(b), -1).T
+    # the subspace of the lowest k modes (principal angles), and each mode up to sign
+    assert np.max(sla.subspace_angles(va, vb)) < 1e-5
+    np.testing.assert_allclose(np.abs(np.einsum("ik,ik->k", va, vb)), 1.0, atol=1e-6)
+
+
+@pytest.mark.parametrize("dim", [2, 3])
+def test_low_modes_methods_agree(dim):
+    s, pot = inherent_structure("ipl" if dim == 2 else "ka", dim, 100 if dim == 2 else 120)
+    k = 12
+    ref = landscape.lowest_modes(s, pot, k=k, method="dense")
+    got = {"scipy": landscape.lowest_modes(s, pot, k=k, method="scipy", backend="superlu", tol=1e-12),
+           "block-superlu": landscape.lowest_modes(s, pot, k=k, method="block", backend="superlu", tol=1e-12)}
+    if HAVE_PETSC:
+        got["block-cholmod"] = landscape.lowest_modes(s, pot, k=k, method="block", tol=1e-12, block=4)
+        got["arpack-cholmod"] = landscape.lowest_modes(s, pot, k=k, method="scipy", backend="cholmod", tol=1e-12)
+        if dim == 3:
+            got["lobpcg-gamg"] = landscape.lowest_modes(s, pot, k=k, method="lobpcg", tol=1e-7)
+    if HAVE_SLEPC:
+        got["slepc"] = landscape.lowest_modes(s, pot, k=k, method="slepc", tol=1e-12)
+    for name, m in got.items():
+        assert m.vectors.shape == (k, s.N, dim), name
+        np.testing.assert_allclose(np.linalg.norm(m.vectors.reshape(k, -1), axis=1), 1.0, rtol=1e-12)
+        assert np.all(np.diff(m.eigenvalues) >= 0)
+        _compare_modes(m, ref)
+
+
+def test_participation_ratio_plane_wave_and_localised():
+    s = landscape.hessian  # noqa: F841 - the function under test is landscape.participation_ratio
+    n_side, d = 12, 2
+    grid = np.stack(np.meshgrid(np.arange(n_side), np.arange(n_side), indexing="ij"), -1).reshape(-1, d)
+    q = 2 * np.pi * np.array([1, 2]) / n_side
+    e = np.zeros((len(grid), d))
+    e[:, 0] = np.cos(grid @ q)
+    e /= np.linalg.norm(e)
+    assert landscape.participation_ratio(e) == pytest.approx(2.0 / 3.0, rel=1e-12)
+    loc = np.zeros_like(e)
+    loc[5, 1] = 1.0
+    assert landscape.participation_ratio(loc) == pytest.approx(1.0 / len(grid))
+    uni = np.ones_like(e) / np.sqrt(e.size)
+    modes = landscape.Modes(np.array([1.0, 2.0, 4.0]), np.array([e, loc, uni]))
+    np.testing.assert_allclose(modes.participation_ratio, [2 / 3, 1 / len(grid), 1.0])
+    np.testing.assert_allclose(modes.frequencies, [1.0, np.sqrt(2), 2.0])
+    np.testing.assert_array_equal(modes.quasi_localised(), [False, True, False])
+    p = modes.participation_fractions(n_modes=2)
+    np.testing.assert_allclose(p, np.sum(e ** 2, axis=1) + np.sum(loc ** 2, axis=1))
+    with pytest.raises(ValueError, match="n_modes"):
+        modes.participation_fractions(n_modes=4)
+
+
+def test_lowest_modes_errors():
+    s, pot = inherent_structure("ipl", 2, 100)
+    with pytest.raises(ValueError, match="method"):
+        landscape.lowest_modes(s, pot, k=3, method="lanczos")
+    with pytest.raises(ValueError, match="k must be"):
+        landscape.lowest_modes(s, pot, k=0)
+    with pytest.raises(ValueError, match="k must be"):
+        landscape.lowest_modes(s, pot, k=2 * s.N - 1)
+
+
+# ---------------------------------------------------------------- dipoles
+@pytest.mark.parametrize("dim", [2, 3])
+def test_dipole_stiffness_equals_dense_pseudo_inverse(dim):
+    s, pot = inherent_structure("ipl" if dim == 2 else "ka", dim, 100 if dim == 2 else 120)
+    pairs = landscape.random_pairs(s, pot, 25, seed=3)
+    h = landscape.hessian(s, pot)
+    pinv = S.dense_pseudo_inverse(h, dim)
+    dv = landscape.dipole_vectors(s, pairs)
+    np.testing.assert_allclose(np.linalg.norm(dv, axis=0), 1.0)
+    expect = np.einsum("ij,ij->j", dv, pinv @ dv) / np.einsum("ij,ij->j", pinv @ dv, pinv @ dv)
+    kappa = landscape.dipole_stiffness(s, pot, pairs, backend="superlu", block=7)
+    np.testing.assert_allclose(kappa, expect, rtol=1e-9)
+    np.testing.assert_allclose(landscape.dipole_stiffness(s, pot, pairs, method="dense"), expect, rtol=1e-9)
+    if HAVE_PETSC:
+        for backend in ("cholmod", "mumps"):
+            np.testing.assert_allclose(landscape.dipole_stiffness(s, pot, pairs, backend=backend), expect,
+                                       rtol=1e-9)
+        np.testing.assert_allclose(landscape.dipole_stiffness(s, pot, pairs, method="ksp", rtol=1e-12),
+                                   expect, rtol=1e-7)
+
+
+def test_local_dipole_stiffness_and_ci():
+    s, pot = inherent_structure("ipl", 2, 100)
+    pairs = landscape.interacting_pairs(s, pot)
+    assert np.all(pairs[:, 0] < pairs[:, 1]) and len(np.unique(pairs, axis=0)) == len(pairs)
+    kappa = landscape.dipole_stiffness(s, pot, pairs, backend="superlu")
+    ki = landscape.local_dipole_stiffness(s, pot, backend="superlu")
+    i = 17
+    mine = (pairs[:, 0] == i) | (pairs[:, 1] == i)
+    assert ki[i] == pytest.approx(kappa[mine].mean(), rel=1e-12)
+    m, lo, hi = landscape.mean_with_ci(kappa, seed=1)
+    assert lo < m < hi and m == pytest.approx(kappa.mean())
+    with pytest.raises(ValueError, match="pairs"):
+        landscape.dipole_stiffness(s, pot, np.array([[0, 0]]))
+    with pytest.raises(ValueError, match="pairs"):
+        landscape.dipole_stiffness(s, pot, np.array([[0, s.N]]))
+
+
+# ---------------------------------------------------------------- shear modulus
+@pytest.mark.parametrize("dim", [2, 3])
+def test_shear_modulus_equals_stress_derivative(dim):
+    s, pot = inherent_structure("ipl" if dim == 2 else "ka", dim, 100 if dim == 2 else 120)
+    g, born, relax = landscape.shear_modulus(s, pot, backend="superlu", return_parts=True)
+    assert g > 0 and born > g and relax > 0
+    # finite-difference derivative of sigma_xy with Newton re-minimisation at each strain
+    dg = 1e-5
+    sig = []
+    for sgn in (1, -1):
+        c = s.copy()
+        landscape.affine_shear(c, sgn * dg)
+        landscape.newton_refine(c, pot, ftol=1e-12, backend="superlu")
+        sig.append(landscape.shear_stress(c, pot))
+    g_num = (sig[0] - sig[1]) / (2 * dg)
+    assert g == pytest.approx(g_num, rel=1e-6)
+    # Born term alone = affine derivative (no re-minimisation)
+    sa = []
+    for sgn in (1, -1):
+        c = s.copy()
+        landscape.affine_shear(c, sgn * dg)
+        sa.append(landscape.shear_stress(c, pot))
+    assert born == pytest.approx((sa[0] - sa[1]) / (2 * dg), rel=1e-6)
+
+
+def test_affine_shear_derivatives_by_differences():
+    pot = P.KobAndersen(smoothing="smooth")
+    s = small_system("ka", 3, n=40, seed=8)
+    born, xi = landscape.affine_shear_derivatives(s, pot)
+    dg = 1e-6
+    f = []
+    for sgn in (1, -1):
+        c = s.copy()
+        landscape.affine_shear(c, sgn * dg)
+        fc = pot.forces(c).copy()
+        # forces conjugate to the reference coordinates of U(x_ref, gamma): F_y += gamma F_x
+        fc[:, 1] += sgn * dg * fc[:, 0]
+        f.append(fc)
+    xi_num = -(f[0] - f[1]) / (2 * dg)
+    np.testing.assert_allclose(xi, xi_num, atol=1e-6 * np.abs(xi).max())
+
+
+def test_sheared_inherent_structures_follow_linear_response():
+    s, pot = inherent_structure("ipl", 2, 100)
+    u_lin = landscape.nonaffine_response(s, pot, backend="superlu")
+    res = landscape.shear_inherent_structures(s, pot, [1e-6, 1e-3], ftol=1e-9, refine=True)
+    e0 = pot.energy(s) / s.N
+    assert np.all(res.energy_per_particle > e0)
+    np.testing.assert_allclose(res.nonaffine[0] / 1e-6, u_lin, atol=1e-4 * np.abs(u_lin).max())
+    g = landscape.shear_modulus(s, pot, backend="superlu")
+    sig0 = landscape.shear_stress(s, pot)
+    assert res.stress_xy[0] - sig0 == pytest.approx(1e-6 * g, rel=1e-3)
+    assert res.nonaffine_magnitude().shape == (2, s.N)
+
+
+# ---------------------------------------------------------------- pseudoharmonic modes
+def test_pseudoharmonic_gradient_by_differences():
+    s, pot = inherent_structure("ipl", 2, 100)
+    h = landscape.hessian(s, pot)
+    cost = landscape.PseudoharmonicCost(h, landscape.interacting_pairs(s, pot), 2)
+    z = np.random.default_rng(4).standard_normal(h.shape[0])
+    g = cost.gradient(z)
+    eps = 1e-6 * np.linalg.norm(z)
+    idx = [0, 3, 50, 121, 199]
+    num = [(cost(z + eps * np.eye(len(z))[k]) - cost(z - eps * np.eye(len(z))[k])) / (2 * eps) for k in idx]
+    np.testing.assert_allclose(g[idx], num, rtol=1e-6, atol=1e-8 * np.abs(g).max())
+    # scale and translation invariance
+    assert cost(3.0 * z) == pytest.approx(cost(z), rel=1e-12)
+    t = landscape.translation_basis(s.N, 2)
+    assert cost(z + t @ np.array([0.3, -0.2])) == pytest.approx(cost(z), rel=1e-12)
+
+
+def test_pseudoharmonic_minimiser_lands_on_localised_soft_mode():
+    s, pot = inherent_structure("ipl", 2, 100)
+    ph = landscape.pseudoharmonic_modes(s, pot, n_starts=4, n_keep=2, backend="superlu")
+    assert len(ph.stiffness) >= 1
+    assert np.all(ph.stiffness <= ph.start_stiffness * (1 + 1e-9))
+    assert np.all(ph.participation_ratio < 0.34)
+    h = landscape.hessian(s, pot)
+    v = ph.vectors.reshape(len(ph.stiffness), -1)
+    np.testing.assert_allclose(np.einsum("ki,ki->k", v, (h @ v.T).T), ph.stiffness, rtol=1e-10)
