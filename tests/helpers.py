@@ -10,7 +10,7 @@ def small_system(potential_name, dim, n=64, seed=1, density=None):
             "sticky": 0.6, "sw": 0.52}[potential_name] if density is None else density
     if dim == 2 and potential_name == "ka" and density is None:
         dens = 0.9
-    comp = {"ka": (0.8, 0.2)}.get(potential_name, (0.5, 0.5))
+    comp = {"ka": (0.8, 0.2), "sw": (1.0,)}.get(potential_name, (0.5, 0.5))
     return builders.random_packing(n, dens, dim, comp, seed=seed, min_distance=0.75)
 
 
