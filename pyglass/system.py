@@ -11,7 +11,11 @@ Storage layout (one code path for serial and parallel runs):
 """
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
+
+_SYSTEM_SERIAL = itertools.count()
 
 
 class Box:
@@ -143,6 +147,7 @@ class System:
         self.ghost_types = np.zeros(0, np.int32)
         self.ghost_ids = np.zeros(0, np.int64)      # particle id of each ghost
         self.per_particle = {}                      # extra (N, ...) arrays that migrate with particles
+        self.serial = next(_SYSTEM_SERIAL)          # unique per System object (caches key on it)
         self._n_global = None
         self._version = 0   # bumped whenever positions are changed from outside an integrator
 

@@ -55,10 +55,10 @@ class NeighbourList:
         domain = domain_of(system)
         domain.require(self.max_cutoff, self.skin)
         domain.update()
-        if self._build_id != domain.build_id or self._system_id != id(system):
+        if self._build_id != domain.build_id or self._system_id != system.serial:
             self.build(system)
             self._build_id = domain.build_id
-            self._system_id = id(system)
+            self._system_id = system.serial
 
     def build(self, system):
         n = system.N
