@@ -193,3 +193,24 @@ def fold_ghost_scalars(double[::1] e, int nlocal, const int[::1] source):
     with nogil:
         for g in range(source.shape[0]):
             e[source[g]] += e[nlocal + g]
+
+
+def gather_rows_shifted(const double[:, ::1] x, const Py_ssize_t[::1] rows, const double[::1] shift,
+                        double[:, ::1] out):
+    """out[g] = x[rows[g]] + shift (ghost swaps: packing, or a copy when a rank swaps with itself)."""
+    cdef Py_ssize_t g, r, c, nc = x.shape[1]
+    with nogil:
+        for g in range(rows.shape[0]):
+            r = rows[g]
+            for c in range(nc):
+                out[g, c] = x[r, c] + shift[c]
+
+
+def add_rows(double[:, ::1] arr, const Py_ssize_t[::1] rows, const double[:, ::1] vals):
+    """arr[rows[g]] += vals[g] (reverse communication: ghost forces onto the rows they came from)."""
+    cdef Py_ssize_t g, r, c, nc = arr.shape[1]
+    with nogil:
+        for g in range(rows.shape[0]):
+            r = rows[g]
+            for c in range(nc):
+                arr[r, c] += vals[g, c]

@@ -205,23 +205,25 @@ class DecomposedDomain(Domain):
         h = self.system.box.h
         me = self.cart.Get_rank()
         for sw in self.swaps:
-            buf = x[sw["send_rows"]] + sw["fshift"] * h[:, sw["dim"]]
             dst = x[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
+            shift = np.ascontiguousarray(sw["fshift"] * h[:, sw["dim"]])
             if sw["dest"] == me:
-                dst[:] = buf
+                _nb.gather_rows_shifted(x, sw["send_rows"], shift, dst)
             else:
+                buf = np.empty((len(sw["send_rows"]), 3))
+                _nb.gather_rows_shifted(x, sw["send_rows"], shift, buf)
                 self.cart.Sendrecv(buf, dest=sw["dest"], recvbuf=dst, source=sw["source"])
 
     def _reverse(self, arr):
+        a2 = arr.reshape(len(arr), -1)
         me = self.cart.Get_rank()
         for sw in reversed(self.swaps):
-            send = arr[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
-            if sw["dest"] == me:
-                arr[sw["send_rows"]] += send
-                continue
-            recv = np.empty((len(sw["send_rows"]),) + arr.shape[1:])
-            self.cart.Sendrecv(np.ascontiguousarray(send), dest=sw["source"], recvbuf=recv, source=sw["dest"])
-            arr[sw["send_rows"]] += recv
+            send = a2[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
+            if sw["dest"] != me:
+                recv = np.empty((len(sw["send_rows"]), a2.shape[1]))
+                self.cart.Sendrecv(np.ascontiguousarray(send), dest=sw["source"], recvbuf=recv, source=sw["dest"])
+                send = recv
+            _nb.add_rows(a2, sw["send_rows"], np.ascontiguousarray(send))
 
     def fold_forces(self, f_all):
         self._reverse(f_all)
@@ -339,7 +341,8 @@ class DecomposedDomain(Domain):
                     ids = np.concatenate([ids, got[2]])
                     image = np.concatenate([image, got[3]])
                     source = np.concatenate([source, got[4]])
-                    self.swaps.append({"dest": dest, "source": src, "send_rows": rows, "fshift": fshift, "dim": k,
+                    self.swaps.append({"dest": dest, "source": src, "send_rows": rows.astype(np.intp),
+                                       "fshift": fshift, "dim": k,
                                        "recv_start": start, "recv_count": len(got[0])})
                     send_set = np.arange(start, len(x))
         s._x = np.ascontiguousarray(x)
