@@ -189,6 +189,15 @@ class Minimizer:
     def _fmax(self, f) -> float:
         return self._amax(f)
 
+    def _converged(self, e_old, e, f, iteration, ev):
+        """The result if the ftol or etol criterion is met after an iteration, else None."""
+        fmax = self._fmax(f)
+        if fmax <= self.ftol:
+            return self._result(StopReason.FTOL, e, fmax, iteration, ev)
+        if self._etol_met(e_old, e):
+            return self._result(StopReason.ETOL, e, fmax, iteration, ev)
+        return None
+
     def _etol_met(self, e_old, e_new) -> bool:
         return self.etol > 0 and abs(e_new - e_old) <= self.etol * 0.5 * (abs(e_new) + abs(e_old) + 1e-300)
 

@@ -133,11 +133,9 @@ class ConjugateGradient(Minimizer):
                 continue
             e_old, f_old = e, f
             e, f = e_new, f_new
-            fmax = self._fmax(f)
-            if fmax <= self.ftol:
-                return self._result(StopReason.FTOL, e, fmax, it, ev)
-            if self._etol_met(e_old, e):
-                return self._result(StopReason.ETOL, e, fmax, it, ev)
+            done = self._converged(e_old, e, f, it, ev)
+            if done is not None:
+                return done
             since_restart += 1
             beta = 0.0
             if since_restart < restart:

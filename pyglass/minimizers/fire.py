@@ -109,9 +109,7 @@ class FIRE(Minimizer):
                 alpha, n_pos = self.alpha0, 0
                 continue
             e_old, e, f = e, e_new, f_new
-            fmax = self._fmax(f)
-            if fmax <= self.ftol:
-                return self._result(StopReason.FTOL, e, fmax, it, ev)
-            if self._etol_met(e_old, e):
-                return self._result(StopReason.ETOL, e, fmax, it, ev)
+            done = self._converged(e_old, e, f, it, ev)
+            if done is not None:
+                return done
         return self._result(StopReason.MAX_ITERATIONS, e, self._fmax(f), self.max_iterations, ev)

@@ -56,9 +56,7 @@ class SteepestDescent(Minimizer):
             sy = a * (ff - self._dot(f_new, f))                 # s.y with s = a F, y = F - F_new
             a_trial = a * a * ff / sy if sy > 0 else 2.0 * a
             e_old, e, f = e, e_new, f_new
-            fmax = self._fmax(f)
-            if fmax <= self.ftol:
-                return self._result(StopReason.FTOL, e, fmax, it, ev)
-            if self._etol_met(e_old, e):
-                return self._result(StopReason.ETOL, e, fmax, it, ev)
+            done = self._converged(e_old, e, f, it, ev)
+            if done is not None:
+                return done
         return self._result(StopReason.MAX_ITERATIONS, e, self._fmax(f), self.max_iterations, ev)
