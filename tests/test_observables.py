@@ -89,11 +89,11 @@ def test_worked_observable_subclass_and_hdf5(tmp_path):
     pot = potentials.SoftDisks2D()
     s.thermalize(1.0, 1)
     obs = MeanKinetic(schedule=5)
-    kes = []
+    kes = [s.kinetic_energy()]          # the starting configuration (step 0) is sampled too
     integrators.NVE(0.002).run(s, pot, 20, observables=(obs,),
                                 callback=lambda sy, r: kes.append(sy.kinetic_energy()) if sy.step % 5 == 0 else None)
     res = obs.result()
-    assert obs.n_samples == 4
+    assert obs.n_samples == 5
     assert res["ke_per_particle"] == pytest.approx(np.mean(kes) / s.N, rel=1e-12)
     with h5py.File(tmp_path / "o.h5", "w") as f:
         obs.write(f)

@@ -5,7 +5,8 @@ Run-loop order for each step n -> n + 1 (all integrators):
   2. forces          potential.compute (ghost refresh / neighbour rebuild happen inside)
   3. `_second_half`  half kick, thermostat/barostat half step           (velocities at n + 1)
   4. step and time advance; non-finite energy stops the run naming the step
-  5. observables whose schedule is due sample (system, step, force result)
+  5. observables whose schedule is due sample (system, step, force result); before the first
+     step, observables with `prime` sample the starting configuration if due
   6. thermo line every `thermo` steps (LAMMPS-like columns), progress bar on long runs
 """
 from __future__ import annotations
@@ -96,6 +97,9 @@ class Integrator:
         result = potential.compute(system)
         check_finite(result, system, " (initial configuration)")
         self.setup(system, potential)
+        for obs in observables:   # the starting configuration is a time origin when due
+            if hasattr(obs, "prime"):
+                obs.prime(system)
         bar = _progress_bar(steps, progress)
         if thermo:
             print(" ".join(f"{c:>14s}" for c in THERMO_COLUMNS), file=stream)

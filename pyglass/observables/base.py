@@ -156,14 +156,16 @@ class Observable:
         return self.schedule.due(step)
 
     def prime(self, system):
-        """Sample the configuration a run starts from if the schedule is due there. The run loop
-        samples only after each step, so call this before `run()` when step 0 is a time origin."""
-        if self.due(system.step):
+        """Sample the configuration a run starts from if the schedule is due there and it was not
+        sampled already (Integrator.run calls this before its first step, so a run continued in
+        segments does not sample a boundary step twice)."""
+        if self.due(system.step) and getattr(self, "_last_sampled_step", None) != system.step:
             self.sample(system, system.step)
         return self
 
     def sample(self, system, step: int, result=None):
         """Collect what `needs` declares and call `update(frame)`."""
+        self._last_sampled_step = step
         frame = Frame(step=step, time=system.time, box=system.box, types=system.types,
                       masses=system.masses, result=result)
         needs = self.needs
