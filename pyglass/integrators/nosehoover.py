@@ -8,6 +8,31 @@ import numpy as np
 from pyglass.integrators.base import Integrator
 
 
+def nhc_half_step(xi, vxi, Q, T: float, g: float, ke2: float, dt: float) -> float:
+    """One Trotter half step (dt/2) of a Nose-Hoover chain (xi, vxi, Q arrays, updated in place)
+    coupled to g degrees of freedom whose twice-kinetic energy is ke2 (Martyna et al., Mol. Phys.
+    87, 1117 (1996), the same splitting as NoseHoover). Returns the factor by which the
+    thermostatted velocities must be scaled."""
+    dt2, dt4, dt8 = 0.5 * dt, 0.25 * dt, 0.125 * dt
+    M = len(vxi)
+
+    def force(k, ke2):
+        return ((ke2 - g * T) if k == 0 else (Q[k - 1] * vxi[k - 1] ** 2 - T)) / Q[k]
+
+    vxi[M - 1] += dt4 * force(M - 1, ke2)
+    for k in range(M - 2, -1, -1):
+        s = math.exp(-dt8 * vxi[k + 1])
+        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
+    scale = math.exp(-dt2 * vxi[0])
+    ke2 *= scale * scale
+    xi += dt2 * vxi
+    for k in range(M - 1):
+        s = math.exp(-dt8 * vxi[k + 1])
+        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
+    vxi[M - 1] += dt4 * force(M - 1, ke2)
+    return scale
+
+
 class NoseHoover(Integrator):
     """Nose-Hoover chain thermostat (Martyna, Klein & Tuckerman, J. Chem. Phys. 97, 2635 (1992);
     Trotter form of Martyna et al., Mol. Phys. 87, 1117 (1996)), as LAMMPS `fix nvt`:
@@ -40,26 +65,8 @@ class NoseHoover(Integrator):
 
     def _chain_half_step(self, system):
         """Propagate the chain by dt/2 and rescale velocities (one Trotter half step)."""
-        dt2, dt4, dt8 = 0.5 * self.dt, 0.25 * self.dt, 0.125 * self.dt
-        M, Q, v, T = self.chain, self.Q, self.vxi, self.T
-        g = system.dof
-        ke2 = self._twice_kinetic(system)
-
-        def force(k, ke2):
-            return ((ke2 - g * T) if k == 0 else (Q[k - 1] * v[k - 1] ** 2 - T)) / Q[k]
-
-        v[M - 1] += dt4 * force(M - 1, ke2)
-        for k in range(M - 2, -1, -1):
-            s = math.exp(-dt8 * v[k + 1])
-            v[k] = (v[k] * s + dt4 * force(k, ke2)) * s
-        scale = math.exp(-dt2 * v[0])
+        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, self._twice_kinetic(system), self.dt)
         system._v[: system.N] *= scale
-        ke2 *= scale * scale
-        self.xi += dt2 * v
-        for k in range(M - 1):
-            s = math.exp(-dt8 * v[k + 1])
-            v[k] = (v[k] * s + dt4 * force(k, ke2)) * s
-        v[M - 1] += dt4 * force(M - 1, ke2)
 
     def _first_half(self, system, result):
         self._chain_half_step(system)

@@ -6,7 +6,7 @@ import math
 import numpy as np
 
 from pyglass.integrators.base import Integrator
-from pyglass.integrators.nosehoover import NoseHoover
+from pyglass.integrators.nosehoover import NoseHoover, nhc_half_step
 from pyglass.system import Box
 
 
@@ -16,31 +16,6 @@ def sinhc(x: float) -> float:
         x2 = x * x
         return 1.0 + x2 / 6.0 * (1.0 + x2 / 20.0)
     return math.sinh(x) / x
-
-
-def nhc_half_step(xi, vxi, Q, T: float, g: float, ke2: float, dt: float) -> float:
-    """One Trotter half step (dt/2) of a Nose-Hoover chain (xi, vxi, Q arrays, updated in place)
-    coupled to g degrees of freedom whose twice-kinetic energy is ke2 (Martyna et al., Mol. Phys.
-    87, 1117 (1996), the same splitting as NoseHoover). Returns the factor by which the
-    thermostatted velocities must be scaled."""
-    dt2, dt4, dt8 = 0.5 * dt, 0.25 * dt, 0.125 * dt
-    M = len(vxi)
-
-    def force(k, ke2):
-        return ((ke2 - g * T) if k == 0 else (Q[k - 1] * vxi[k - 1] ** 2 - T)) / Q[k]
-
-    vxi[M - 1] += dt4 * force(M - 1, ke2)
-    for k in range(M - 2, -1, -1):
-        s = math.exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
-    scale = math.exp(-dt2 * vxi[0])
-    ke2 *= scale * scale
-    xi += dt2 * vxi
-    for k in range(M - 1):
-        s = math.exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
-    vxi[M - 1] += dt4 * force(M - 1, ke2)
-    return scale
 
 
 class NPT(Integrator):
