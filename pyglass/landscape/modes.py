@@ -3,16 +3,15 @@
 SCIENCE.md section 3. The d uniform translations (exact zero modes in a periodic box) are always
 excluded. Methods (`lowest_modes(method=...)`):
 
-* 'scipy' (default above 600 rows): ARPACK (scipy eigsh, implicitly restarted Lanczos) on M+ as a
-  LinearOperator, M+ applied through ONE grounded Cholesky factorisation (CHOLMOD via PETSc when
-  available, else scipy SuperLU): no shift, translations removed exactly. Measured on KA N = 8000
-  it needs ~123 solves for 33 modes, fewer than the block variant below.
-* 'block': block shift-invert Krylov on M+ applied through ONE grounded Cholesky
+* 'block' (default above 600 rows): block Lanczos on M+ applied through ONE grounded Cholesky
   factorisation (solvers.PseudoInverse: CHOLMOD or MUMPS via PETSc, scipy SuperLU without PETSc).
-  Translations are removed exactly by the grounding + projection, so no shift is needed. Each
-  iteration solves a block of right-hand sides at once (dense MatMatSolve), the residuals of the
-  unconverged Ritz vectors of M+ extend the basis (in exact arithmetic this is block Lanczos), and a
-  thick restart keeps the basis bounded. Convergence: ||M+ u - theta u|| <= tol theta (as SLEPc).
+  Translations are removed exactly by the grounding + projection, so no shift is needed. Each step
+  solves a block of 8 right-hand sides at once (dense MatMatSolve: with an optimised BLAS a block
+  costs little more than one vector), with full reorthogonalisation. Convergence:
+  ||M+ u - theta u|| <= tol theta (as SLEPc). KA N = 8000, 33 modes: 208 solves in 26 blocks,
+  4.6 s after an 8.7 s factorisation, against 16.0 s for ARPACK and 16.4 s for SLEPc.
+* 'scipy': ARPACK (scipy eigsh, implicitly restarted Lanczos) on M+ as a LinearOperator through
+  the same factorisation, one vector per solve (~123 solves for 33 modes).
 * 'slepc': SLEPc Krylov-Schur, shift-and-invert about sigma = -shift (a small negative shift, so
   M - sigma I is SPD) with the translations given as the deflation space.
 * 'lobpcg': no factorisation (large 3D N where a Cholesky factor does not fit): scipy LOBPCG with
@@ -29,7 +28,6 @@ import scipy.sparse.linalg as spla
 from pyglass.landscape.hessian import hessian, translation_basis
 from pyglass.landscape.solvers import PseudoInverse, have_petsc, petsc_aij
 
-_DEBUG = False
 METHODS = ("auto", "block", "slepc", "scipy", "lobpcg", "dense")
 QUASI_LOCALISED_P = 0.34  # paper 1: modes with P < 0.34 are quasi-localised
 
@@ -104,49 +102,54 @@ def _orthonormalise(x, against=()):
     return q[:, keep]
 
 
-def block_shift_invert(apply_pinv, n, k, deflate, block=None, tol=1e-8, max_basis=None, seed=0,
-                       max_iter=500):
+def block_shift_invert(apply_pinv, n, k, deflate, block=None, tol=1e-8, max_basis=None, seed=0):
     """k largest eigenpairs theta of the SPD operator M+ (so lambda = 1/theta are the k lowest
     non-zero eigenvalues of M), vectors orthogonal to `deflate` (n, d).
 
-    Block Krylov with Rayleigh-Ritz on V^T (M+ V) and thick restart; returns (theta desc, U, info)."""
-    b = block or min(k, 4)
-    max_basis = max_basis or max(3 * k, k + 4 * b)
+    Block Lanczos with full reorthogonalisation and no restart: each step applies M+ to a block of
+    `block` vectors at once (one multi-column solve, which is far cheaper per column than single
+    solves) and extends a block-tridiagonal T; Ritz pairs of T converge when
+    ||B_j Y_last|| <= tol theta (as SLEPc). The basis grows to at most `max_basis` columns.
+    Returns (theta descending, U (n, k), info)."""
+    b = block or 8
+    max_basis = max_basis or max(10 * k, 400)
     rng = np.random.default_rng(seed)
     v = _orthonormalise(rng.standard_normal((n, b)), [deflate])
-    w = apply_pinv(v)
-    solves, iters = b, 0
+    basis = [v]
+    t = np.zeros((0, 0))
+    b_prev = None
+    solves = 0
     while True:
-        iters += 1
-        t = v.T @ w
-        theta, z = np.linalg.eigh(0.5 * (t + t.T))
-        theta, z = theta[::-1], z[:, ::-1]
-        nk = min(k, len(theta))
-        u = v @ z
-        su = w @ z
-        res = np.linalg.norm(su[:, :nk] - u[:, :nk] * theta[:nk], axis=0) / np.abs(theta[:nk])
-        conv = res <= tol
-        if _DEBUG: print(iters, v.shape, np.abs(v.T @ v - np.eye(v.shape[1])).max(), np.abs(v.T @ w - w.T @ v).max(), np.sort(res)[[0, nk // 2, -1]], 1 / theta[:3])
-        if nk == k and np.all(conv):
-            break
-        if iters >= max_iter:
-            raise RuntimeError(f"block shift-invert: {int(conv.sum())}/{k} modes converged after {iters} "
-                               f"iterations (max residual {res.max():.2e})")
-        # new directions: residuals of the unconverged (then next) Ritz vectors
-        cand = [i for i in range(nk) if not conv[i]] + list(range(nk, min(len(theta), k + b)))
-        pick = cand[:b]
-        r = su[:, pick] - u[:, pick] * theta[pick]
-        if v.shape[1] + len(pick) > max_basis:  # thick restart on the best Ritz vectors
-            keep = min(len(theta), max(k + b, max_basis - 2 * b))
-            v, w = u[:, :keep], su[:, :keep]
-        vn = _orthonormalise(r, [deflate, v])
-        if vn.shape[1] == 0:
-            vn = _orthonormalise(rng.standard_normal((n, b)), [deflate, v])
-        wn = apply_pinv(vn)
-        solves += vn.shape[1]
-        v = np.hstack([v, vn])
-        w = np.hstack([w, wn])
-    return theta[:k], u[:, :k], {"iterations": iters, "solves": solves, "residuals": res}
+        w = apply_pinv(basis[-1])
+        solves += basis[-1].shape[1]
+        if b_prev is not None:
+            w = w - basis[-2] @ b_prev.T
+        a = basis[-1].T @ w
+        w = w - basis[-1] @ a
+        stacked = np.hstack(basis)
+        for _ in range(2):   # full reorthogonalisation (translations and the whole basis)
+            w = w - deflate @ (deflate.T @ w)
+            w = w - stacked @ (stacked.T @ w)
+        q, b_new = np.linalg.qr(w)
+        m, bj = stacked.shape[1], basis[-1].shape[1]
+        tn = np.zeros((m, m))
+        tn[: m - bj, : m - bj] = t
+        tn[m - bj:, m - bj:] = 0.5 * (a + a.T)
+        if b_prev is not None:
+            tn[m - bj:, m - bj - b_prev.shape[1]: m - bj] = b_prev
+            tn[m - bj - b_prev.shape[1]: m - bj, m - bj:] = b_prev.T
+        t = tn
+        if m >= k:
+            theta, y = np.linalg.eigh(t)
+            theta, y = theta[::-1][:k], y[:, ::-1][:, :k]
+            res = np.linalg.norm(b_new @ y[m - bj:, :], axis=0) / np.abs(theta)
+            if np.all(res <= tol):
+                return theta, stacked @ y, {"iterations": len(basis), "solves": solves, "residuals": res}
+            if m + b > max_basis:
+                raise RuntimeError(f"block Lanczos: {int((res <= tol).sum())}/{k} modes converged in a basis of "
+                                   f"{m} vectors (max residual {res.max():.2e}); raise max_basis or use method='scipy'")
+        b_prev = b_new
+        basis.append(q)
 
 
 def _check_k(k, n_free):
@@ -263,7 +266,7 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
     n = h.shape[0]
     _check_k(k, n - d)
     if method == "auto":
-        method = "dense" if n <= 600 else "scipy"
+        method = "dense" if n <= 600 else "block"
     if method == "dense":
         vals, vecs, info = _dense(h, d, k)
     elif method == "slepc":
