@@ -1,8 +1,8 @@
 """Landscape benchmark (issue 6): pyglass against peers measured in the same run.
 
 1. Modes: the 33 lowest non-zero eigenpairs of a Kob-Andersen 3D inherent structure (N = 8000,
-   smoothed cutoff; ~4.7 M non-zeros): pyglass `lowest_modes` (grounded CHOLMOD factor + block Lanczos,
-   shift-invert Krylov) vs SLEPc Krylov-Schur + shift-invert with CHOLMOD, and vs scipy eigsh
+   smoothed cutoff; ~4.7 M non-zeros): pyglass `lowest_modes` (grounded CHOLMOD factor + block
+   Lanczos on M+) vs SLEPc Krylov-Schur + shift-invert with CHOLMOD, and vs scipy eigsh
    shift-invert (one run: it takes minutes). Also the factorisation alone (the floor).
 2. Dipoles: kappa_ij of 1000 random interacting pairs, factorisation included, vs per-dipole PETSc
    CG (Jacobi, rtol 1e-8) timed on a few dipoles and scaled to 1000.
