@@ -114,24 +114,27 @@ def block_shift_invert(apply_pinv, n, k, deflate, block=None, tol=1e-8, max_basi
     b = block or 8
     max_basis = max_basis or max(10 * k, 400)
     rng = np.random.default_rng(seed)
+    basis = np.empty((n, max_basis + b))          # preallocated: no copies as the basis grows
     v = _orthonormalise(rng.standard_normal((n, b)), [deflate])
-    basis = [v]
+    m, bj = 0, v.shape[1]
+    basis[:, :bj] = v
     t = np.zeros((0, 0))
     b_prev = None
     solves = 0
     while True:
-        w = apply_pinv(basis[-1])
-        solves += basis[-1].shape[1]
+        cur = basis[:, m: m + bj]
+        w = apply_pinv(cur)
+        solves += bj
         if b_prev is not None:
-            w = w - basis[-2] @ b_prev.T
-        a = basis[-1].T @ w
-        w = w - basis[-1] @ a
-        stacked = np.hstack(basis)
+            w -= basis[:, m - b_prev.shape[1]: m] @ b_prev.T
+        a = cur.T @ w
+        w -= cur @ a
+        m += bj
+        stacked = basis[:, :m]
         for _ in range(2):   # full reorthogonalisation (translations and the whole basis)
-            w = w - deflate @ (deflate.T @ w)
-            w = w - stacked @ (stacked.T @ w)
+            w -= deflate @ (deflate.T @ w)
+            w -= stacked @ (stacked.T @ w)
         q, b_new = np.linalg.qr(w)
-        m, bj = stacked.shape[1], basis[-1].shape[1]
         tn = np.zeros((m, m))
         tn[: m - bj, : m - bj] = t
         tn[m - bj:, m - bj:] = 0.5 * (a + a.T)
@@ -144,12 +147,12 @@ def block_shift_invert(apply_pinv, n, k, deflate, block=None, tol=1e-8, max_basi
             theta, y = theta[::-1][:k], y[:, ::-1][:, :k]
             res = np.linalg.norm(b_new @ y[m - bj:, :], axis=0) / np.abs(theta)
             if np.all(res <= tol):
-                return theta, stacked @ y, {"iterations": len(basis), "solves": solves, "residuals": res}
+                return theta, stacked @ y, {"iterations": m // b, "solves": solves, "residuals": res}
             if m + b > max_basis:
                 raise RuntimeError(f"block Lanczos: {int((res <= tol).sum())}/{k} modes converged in a basis of "
                                    f"{m} vectors (max residual {res.max():.2e}); raise max_basis or use method='scipy'")
         b_prev = b_new
-        basis.append(q)
+        basis[:, m: m + bj] = q
 
 
 def _check_k(k, n_free):
