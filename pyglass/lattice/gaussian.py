@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._params import coerce_parameters
+
 from .geometry import PeriodicLattice
 
 __all__ = ["SoftnessCorrelation", "GaussianFieldSampler"]
@@ -51,17 +53,7 @@ class SoftnessCorrelation:
 
     @classmethod
     def coerce(cls, value) -> "SoftnessCorrelation":
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            unknown = set(value) - {"C0", "C1", "xi"}
-            if unknown:
-                raise ValueError(f"unknown correlation parameter(s) {sorted(unknown)}; "
-                                 "expected C0, C1, xi")
-            return cls(**{k: float(v) for k, v in value.items()})
-        if value is None:
-            raise ValueError("correlation is required: SoftnessCorrelation(C0, C1, xi) or a dict")
-        raise ValueError(f"correlation must be a SoftnessCorrelation or dict, got {type(value).__name__}")
+        return coerce_parameters(cls, value, "correlation")
 
     def __call__(self, r) -> np.ndarray:
         r = np.asarray(r, dtype=float)

@@ -32,6 +32,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 
 import numpy as np
+
+from ._params import coerce_parameters
 import scipy.linalg
 
 __all__ = ["KickKernel", "KickOperator", "restoring_matrix", "build_kick_operator"]
@@ -76,17 +78,7 @@ class KickKernel:
 
     @classmethod
     def coerce(cls, value) -> "KickKernel":
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            allowed = set(cls.__dataclass_fields__)
-            unknown = set(value) - allowed
-            if unknown:
-                raise ValueError(f"unknown kick parameter(s) {sorted(unknown)}; expected {sorted(allowed)}")
-            return cls(**{k: float(v) for k, v in value.items()})
-        if value is None:
-            raise ValueError("kick is required: KickKernel(...) or a dict")
-        raise ValueError(f"kick must be a KickKernel or dict, got {type(value).__name__}")
+        return coerce_parameters(cls, value, "kick")
 
     def sigma_untruncated(self, r):
         """sigma_D(r) of Eq. 29 form without the r_max cut."""

@@ -33,6 +33,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._params import coerce_parameters
+
 __all__ = ["RateLaw", "BareRateLaw", "renormalise", "observed_from_bare", "cluster_statistics"]
 
 
@@ -62,17 +64,7 @@ class RateLaw:
 
     @classmethod
     def coerce(cls, value) -> "RateLaw":
-        if isinstance(value, cls):
-            return value
-        if isinstance(value, dict):
-            unknown = set(value) - {"A", "gamma", "delta", "duration"}
-            if unknown:
-                raise ValueError(f"unknown rate parameter(s) {sorted(unknown)}; "
-                                 "expected A, gamma, delta, duration")
-            return cls(**{k: float(v) for k, v in value.items()})
-        if value is None:
-            raise ValueError("rate is required: RateLaw(A, gamma, delta, duration) or a dict")
-        raise ValueError(f"rate must be a RateLaw or dict, got {type(value).__name__}")
+        return coerce_parameters(cls, value, "rate")
 
     @classmethod
     def from_onset(cls, T, e0, e1, e2, Sigma0, T0, duration=4.0) -> "RateLaw":
