@@ -71,16 +71,7 @@ def test_schedules():
         ob.LogSchedule(10, factor=1.0)
 
 
-class MeanKinetic(ob.Observable):
-    """The worked subclass of ARCHITECTURE.md / observables.base."""
-    needs = ("velocities",)
-
-    def update(self, frame):
-        self.add("ke", 0.5 * np.sum(frame.masses[:, None] * frame.velocities ** 2))
-        self.add("n", 1.0)
-
-    def finalize(self, acc):
-        return {"ke_per_particle": acc["ke"] / (acc["n"] * self.n_particles)}
+MeanKinetic = ob.MeanKinetic   # the worked subclass documented in observables.base
 
 
 def test_worked_observable_subclass_and_hdf5(tmp_path):
