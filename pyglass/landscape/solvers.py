@@ -120,7 +120,9 @@ class PseudoInverse:
     def project(self, b):
         """Remove the translational components of b (n,) or (n, m)."""
         t = self.translations
-        return b - t @ (t.T @ b)
+        out = np.array(b, order="F")    # column-major: the solvers take Fortran blocks as they are
+        out -= t @ (t.T @ b)
+        return out
 
     def _solve_grounded(self, b):
         m = b.shape[1]
@@ -132,7 +134,7 @@ class PseudoInverse:
         xm = PETSc.Mat().createDense((ng, m), comm=PETSc.COMM_SELF)
         xm.setUp()
         self._factor.matSolve(bm, xm)
-        out = xm.getDenseArray().copy()
+        out = xm.getDenseArray().copy(order="F")
         bm.destroy()
         xm.destroy()
         return out
@@ -142,10 +144,10 @@ class PseudoInverse:
         b = np.asarray(b, float)
         vec = b.ndim == 1
         b2 = self.project(b.reshape(self.n, -1))
-        out = np.zeros_like(b2)
+        out = np.zeros_like(b2, order="F")
         for s in range(0, b2.shape[1], self.block):
             cols = slice(s, min(s + self.block, b2.shape[1]))
-            out[self.dim:, cols] = self._solve_grounded(np.ascontiguousarray(b2[self.dim:, cols]))
+            out[self.dim:, cols] = self._solve_grounded(b2[self.dim:, cols])
         self.n_solves += b2.shape[1]
         out = self.project(out)
         return out[:, 0] if vec else out
