@@ -23,13 +23,22 @@ def is_parallel(comm) -> bool:
     return comm is not None and comm.Get_size() > 1
 
 
+def _allreduce_scalar(comm, value, op):
+    """Reduce one number through a buffer (no pickling: these run every MD step); ints stay ints."""
+    is_int = isinstance(value, (bool, int, np.integer))
+    buf = np.array([value], dtype=np.int64 if is_int else np.float64)
+    out = np.empty_like(buf)
+    comm.Allreduce(buf, out, op=op)
+    return int(out[0]) if is_int else float(out[0])
+
+
 def allsum(comm, value):
     """Sum over ranks of a scalar or array (returned as the same kind)."""
     if not is_parallel(comm):
         return value
     from mpi4py import MPI
     if np.isscalar(value):
-        return comm.allreduce(value, op=MPI.SUM)
+        return _allreduce_scalar(comm, value, MPI.SUM)
     arr = np.ascontiguousarray(value, dtype=float)
     out = np.empty_like(arr)
     comm.Allreduce(arr, out, op=MPI.SUM)
@@ -40,14 +49,14 @@ def allmax(comm, value):
     if not is_parallel(comm):
         return value
     from mpi4py import MPI
-    return comm.allreduce(value, op=MPI.MAX)
+    return _allreduce_scalar(comm, value, MPI.MAX)
 
 
 def anytrue(comm, flag: bool) -> bool:
     if not is_parallel(comm):
         return bool(flag)
     from mpi4py import MPI
-    return bool(comm.allreduce(bool(flag), op=MPI.LOR))
+    return bool(_allreduce_scalar(comm, int(bool(flag)), MPI.MAX))
 
 
 def split_replicas(comm, ranks_per_replica: int):

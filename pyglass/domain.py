@@ -164,7 +164,8 @@ class DecomposedDomain(Domain):
         self.cart = comm.Create_cart(self.grid, periods=periods, reorder=False)
         self.coords = np.array(self.cart.Get_coords(self.cart.Get_rank()))
         self.neighbours = [self.cart.Shift(k, 1) for k in range(len(self.grid))]  # (left, right)
-        self.swaps = []
+        self.swaps, self.stages = [], []
+        self._shift_key = None
 
     @staticmethod
     def grid_for(box, n_ranks):
@@ -198,32 +199,70 @@ class DecomposedDomain(Domain):
         self.forward(self.system._x)
         return False
 
+    # -- per-step communication ------------------------------------------------------------
+    # Swaps are grouped in stages (dimension k, forwarding round): the two directions of a stage
+    # are independent, so both messages are posted at once and completed together (one
+    # synchronisation per stage instead of two). Tags are the direction, so a partner that is
+    # both the left and the right neighbour (two ranks along k) matches them unambiguously.
+
+    def _shifts(self):
+        """Cell shift of each swap for the current box (cached: the box changes only under NPT)."""
+        key = (tuple(self.system.box.lengths), self.system.box.tilt_xy)
+        if self._shift_key != key:
+            h = self.system.box.h
+            self._swap_shifts = np.array([sw["fshift"] * h[:, sw["dim"]] for sw in self.swaps]).reshape(-1, 3)
+            self._shift_key = key
+        return self._swap_shifts
+
     def forward(self, x):
         """Refresh ghost rows of x (M, 3) from their owners. Shifts are taken from the current
         cell, so a uniformly rescaled box (NPT) keeps its ghosts between rebuilds. Swaps with
         oneself (a grid dimension of one rank: periodic images) are plain copies."""
-        h = self.system.box.h
-        me = self.cart.Get_rank()
-        for sw in self.swaps:
-            dst = x[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
-            shift = np.ascontiguousarray(sw["fshift"] * h[:, sw["dim"]])
-            if sw["dest"] == me:
-                _nb.gather_rows_shifted(x, sw["send_rows"], shift, dst)
-            else:
-                buf = np.empty((len(sw["send_rows"]), 3))
-                _nb.gather_rows_shifted(x, sw["send_rows"], shift, buf)
-                self.cart.Sendrecv(buf, dest=sw["dest"], recvbuf=dst, source=sw["source"])
+        from mpi4py import MPI
+        shifts = self._shifts()
+        for stage in self.stages:
+            requests = []
+            for i in stage:
+                sw = self.swaps[i]
+                dst = x[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
+                if sw["self"]:
+                    _nb.gather_rows_shifted(x, sw["send_rows"], shifts[i], dst)
+                else:
+                    requests.append(self.cart.Irecv(dst, source=sw["source"], tag=sw["tag"]))
+            for i in stage:
+                sw = self.swaps[i]
+                if not sw["self"]:
+                    buf = sw["send_buffer"]
+                    _nb.gather_rows_shifted(x, sw["send_rows"], shifts[i], buf)
+                    requests.append(self.cart.Isend(buf, dest=sw["dest"], tag=sw["tag"]))
+            if requests:
+                MPI.Request.Waitall(requests)
 
     def _reverse(self, arr):
+        """Add ghost rows of arr (M,) or (M, c) onto their owners' rows (the swaps replayed
+        backwards; additions in a fixed order, so results do not depend on message timing)."""
+        from mpi4py import MPI
         a2 = arr.reshape(len(arr), -1)
-        me = self.cart.Get_rank()
-        for sw in reversed(self.swaps):
-            send = a2[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
-            if sw["dest"] != me:
-                recv = np.empty((len(sw["send_rows"]), a2.shape[1]))
-                self.cart.Sendrecv(np.ascontiguousarray(send), dest=sw["source"], recvbuf=recv, source=sw["dest"])
-                send = recv
-            _nb.add_rows(a2, sw["send_rows"], np.ascontiguousarray(send))
+        ncol = a2.shape[1]
+        for stage in reversed(self.stages):
+            requests, received = [], {}
+            for i in stage:
+                sw = self.swaps[i]
+                if not sw["self"]:
+                    buf = np.empty((len(sw["send_rows"]), ncol))
+                    received[i] = buf
+                    requests.append(self.cart.Irecv(buf, source=sw["dest"], tag=sw["tag"]))
+            for i in stage:
+                sw = self.swaps[i]
+                if not sw["self"]:
+                    ghosts = a2[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
+                    requests.append(self.cart.Isend(ghosts, dest=sw["source"], tag=sw["tag"]))
+            if requests:
+                MPI.Request.Waitall(requests)
+            for i in reversed(stage):
+                sw = self.swaps[i]
+                ghosts = received[i] if i in received else a2[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
+                _nb.add_rows(a2, sw["send_rows"], np.ascontiguousarray(ghosts))
 
     def fold_forces(self, f_all):
         self._reverse(f_all)
@@ -231,54 +270,89 @@ class DecomposedDomain(Domain):
     def fold_scalars(self, e_all):
         self._reverse(e_all)
 
-    # ---------------------------------------------------------------------------------
+    # -- rebuild: migration and ghost identification ------------------------------------------
+    def _exchange(self, outgoing, ncol):
+        """Send each (dest, tag, rows (n, ncol) float64) of `outgoing` and receive the matching
+        message from each (source, tag) in the same list order: [(dest, source, tag, rows)].
+        Message sizes need not be known in advance (probe). Returns the received arrays."""
+        from mpi4py import MPI
+        requests = [self.cart.Isend(np.ascontiguousarray(rows), dest=dest, tag=tag)
+                    for dest, _, tag, rows in outgoing]
+        received = []
+        status = MPI.Status()
+        for _, source, tag, _ in outgoing:
+            self.cart.Probe(source=source, tag=tag, status=status)
+            buf = np.empty(status.Get_count(MPI.DOUBLE))
+            self.cart.Recv(buf, source=source, tag=tag)
+            received.append(buf.reshape(-1, ncol))
+        MPI.Request.Waitall(requests)
+        return received
+
     def _migrate(self):
-        """Send particles that left this domain to the neighbour that now owns them."""
+        """Send particles that left this domain to the neighbour that now owns them (per grid
+        dimension, both directions at once). Every per-particle array travels as float64
+        columns of one message (ids and counters are exact below 2^53)."""
         s = self.system
-        arrays = {"x": s._x[: s.N].copy(), "v": s._v[: s.N].copy(), "images": s.images, "types": s.types,
-                  "ids": s.ids, **{"pp_" + k: v for k, v in s.per_particle.items()}}
+        fields = [("x", s._x[: s.N]), ("v", s._v[: s.N]), ("images", s.images), ("types", s.types),
+                  ("ids", s.ids)] + [("pp_" + k, v) for k, v in s.per_particle.items()]
+        layout, columns = [], []
+        for name, arr in fields:
+            arr = np.asarray(arr)
+            layout.append((name, arr.dtype, arr.shape[1:], int(np.prod(arr.shape[1:], dtype=int))))
+            columns.append(arr.reshape(len(arr), -1).astype(np.float64))
+        table = np.hstack(columns) if columns else np.zeros((s.N, 0))
+        ncol = table.shape[1]
+        inv_h = s.box.h_inverse
         for k, p in enumerate(self.grid):
             if p == 1:
                 continue
-            frac = s.box.fractional(arrays["x"][:, : s.dim])[:, k]
-            centre = (self.coords[k] + 0.5) / p
-            d = frac - centre
+            frac = (table[:, :3] - self._lo3()) @ inv_h[k]
+            d = frac - (self.coords[k] + 0.5) / p
             d -= np.round(d)
             left, right = d < -0.5 / p, d >= 0.5 / p
-            stay = ~(left | right)
             lo_rank, hi_rank = self.neighbours[k]
-            got_from_right = self.cart.sendrecv({n: a[left] for n, a in arrays.items()}, dest=lo_rank, source=hi_rank)
-            got_from_left = self.cart.sendrecv({n: a[right] for n, a in arrays.items()}, dest=hi_rank, source=lo_rank)
-            arrays = {n: np.concatenate([a[stay], got_from_right[n], got_from_left[n]]) for n, a in arrays.items()}
-        frac = s.box.fractional(arrays["x"][:, : s.dim])
-        lo, hi = self.coords / np.array(self.grid), (self.coords + 1) / np.array(self.grid)
-        d = frac - (lo + hi) / 2
+            from_right, from_left = self._exchange([(lo_rank, hi_rank, 10, table[left]),
+                                                    (hi_rank, lo_rank, 11, table[right])], ncol)
+            table = np.concatenate([table[~(left | right)], from_right, from_left])
+        out, c = {}, 0
+        for name, dtype, shape, width in layout:
+            out[name] = table[:, c: c + width].reshape((len(table),) + shape).astype(dtype)
+            c += width
+        frac = s.box.fractional(out["x"][:, : s.dim])
+        g = np.array(self.grid)
+        d = frac[:, : len(g)] - (self.coords + 0.5) / g
         d -= np.round(d)
-        stray = np.flatnonzero(np.any(np.abs(d) > 0.5 / np.array(self.grid) + 1e-12, axis=1))
+        stray = np.flatnonzero(np.any(np.abs(d) > 0.5 / g + 1e-12, axis=1))
         if stray.size:
-            raise RuntimeError(f"particle id {int(arrays['ids'][stray[0]])} moved by more than one domain between "
+            raise RuntimeError(f"particle id {int(out['ids'][stray[0]])} moved by more than one domain between "
                                "neighbour-list rebuilds (time step too large, or positions set without touch())")
-        n = len(arrays["ids"])
-        s._x = np.zeros((n, 3))
-        s._x[:] = arrays["x"]
-        s._v = np.ascontiguousarray(arrays["v"])
-        s.images, s.types, s.ids = arrays["images"], arrays["types"].astype(np.int32), arrays["ids"]
-        s.per_particle = {k[3:]: v for k, v in arrays.items() if k.startswith("pp_")}
+        s._x = np.ascontiguousarray(out["x"])
+        s._v = np.ascontiguousarray(out["v"])
+        s.images, s.types, s.ids = out["images"], out["types"].astype(np.int32), out["ids"]
+        s.per_particle = {k[3:]: v for k, v in out.items() if k.startswith("pp_")}
+
+    def _lo3(self):
+        lo3 = np.zeros(3)
+        lo3[: self.system.dim] = self.system.box.lo
+        return lo3
 
     def _wrap_to_domain(self):
         """Move each local particle to the periodic image nearest its domain's centre (updating
         image counters), so ghost bands computed from raw coordinates are right even for
-        particles that have strayed out of their domain while ownership was frozen."""
+        particles that have strayed out of their domain while ownership was frozen. Returns the
+        fractional coordinates (N, 3) after the move."""
         s = self.system
-        g = np.zeros(s.dim)
-        g[: len(self.grid)] = self.grid
-        centre = (self.coords + 0.5) / np.array(self.grid)
-        n = np.round(s.box.fractional(s.positions) - centre).astype(np.int64)
+        frac = np.zeros((s.N, 3))
+        frac[:, : s.dim] = s.box.fractional(s.positions)
+        centre = np.zeros(3)
+        centre[: len(self.grid)] = (self.coords + 0.5) / np.array(self.grid)
+        n = np.round(frac - centre).astype(np.int64)
+        n[:, s.dim:] = 0
         if np.any(n):
-            s.images += n
-            sh = np.zeros((s.N, 3))
-            sh[:, : s.dim] = n
-            s._x[: s.N] -= sh @ s.box.h.T
+            s.images += n[:, : s.dim]
+            s._x[: s.N] -= n @ s.box.h.T
+            frac -= n
+        return frac
 
     def _stray(self, frac):
         """How far (in fractional units, per dimension, max over ranks) local particles lie
@@ -292,65 +366,78 @@ class DecomposedDomain(Domain):
         self.comm.Allreduce(np.ascontiguousarray(out), res, op=MPI.MAX)
         return res
 
+    # ghost table columns: position, fractional position, type, id, image counters, local source
+    _X, _F, _TYPE, _ID, _IMG, _SRC, _NCOL = slice(0, 3), slice(3, 6), 6, 7, slice(8, 11), 11, 12
+
     def rebuild(self):
         s = self.system
         if not self.freeze_ownership:
             s.wrap()
             self._migrate()
-        self._wrap_to_domain()
+        frac = self._wrap_to_domain()
         box = s.box
         h = box.h
         spacings = box.plane_spacings
-        x = s._x[: s.N].copy()
-        frac = np.zeros((s.N, 3))
-        frac[:, : s.dim] = box.fractional(x[:, : s.dim])
-        types, ids = s.types.copy(), s.ids.copy()
-        source = np.arange(s.N, dtype=np.int64)   # local row imaged by each row (-1: remote)
-        image = np.zeros((s.N, 3), np.int64)
         stray = self._stray(frac) if self.freeze_ownership else np.zeros(s.dim)
-        self.swaps = []
+        n = s.N
+        table = np.empty((max(2 * n, 64), self._NCOL))
+        table[:n, self._X] = s._x[:n]
+        table[:n, self._F] = frac
+        table[:n, self._TYPE] = s.types
+        table[:n, self._ID] = s.ids
+        table[:n, self._IMG] = 0
+        table[:n, self._SRC] = np.arange(n)
+        rows_used = n
+        self.swaps, self.stages = [], []
         me = self.cart.Get_rank()
         for k in range(s.dim):
             p = self.grid[k]
             lo, hi = self.coords[k] / p, (self.coords[k] + 1) / p
             c = self.ghost_cutoff / spacings[k] + stray[k]
             nswap = int(np.ceil(c * p - 1e-12))
-            base = np.arange(len(x))
             lo_rank, hi_rank = self.neighbours[k]
-            for direction in (1, -1):
-                send_set = base
-                dest, src = (hi_rank, lo_rank) if direction == 1 else (lo_rank, hi_rank)
-                at_edge = self.coords[k] == (p - 1 if direction == 1 else 0)
-                fshift = -direction if at_edge else 0
-                for _ in range(nswap):
-                    band = frac[send_set, k] >= hi - c if direction == 1 else frac[send_set, k] < lo + c
-                    rows = send_set[band]
-                    shift = fshift * h[:, k]
-                    img = image[rows].copy()
-                    img[:, k] += fshift
-                    payload = (x[rows] + shift, types[rows], ids[rows], img,
-                               np.where(source[rows] >= 0, source[rows], -1) if dest == me else np.full(len(rows), -1))
-                    got = self.cart.sendrecv(payload, dest=dest, source=src)
-                    start = len(x)
-                    x = np.concatenate([x, got[0]])
-                    # ghosts keep continuous (unwrapped) fractional coordinates next to this domain
-                    f_new = np.zeros((len(got[0]), 3))
-                    f_new[:, : s.dim] = box.fractional(got[0][:, : s.dim])
-                    frac = np.concatenate([frac, f_new])
-                    types = np.concatenate([types, got[1]])
-                    ids = np.concatenate([ids, got[2]])
-                    image = np.concatenate([image, got[3]])
-                    source = np.concatenate([source, got[4]])
+            send_sets = {1: np.arange(rows_used), -1: np.arange(rows_used)}
+            for _ in range(nswap):
+                stage, outgoing, sends = [], [], {}
+                for direction in (1, -1):
+                    dest, src = (hi_rank, lo_rank) if direction == 1 else (lo_rank, hi_rank)
+                    fshift = -direction if self.coords[k] == (p - 1 if direction == 1 else 0) else 0
+                    cand = send_sets[direction]
+                    fk = table[cand, 3 + k]
+                    rows = cand[fk >= hi - c] if direction == 1 else cand[fk < lo + c]
+                    payload = table[rows]
+                    payload[:, self._X] += fshift * h[:, k]
+                    payload[:, 3 + k] += fshift
+                    payload[:, 8 + k] += fshift
+                    if dest != me:
+                        payload[:, self._SRC] = -1
+                    sends[direction] = (rows, fshift, dest, src, payload)
+                    if dest != me:
+                        outgoing.append((dest, src, 0 if direction == 1 else 1, payload))
+                received = iter(self._exchange(outgoing, self._NCOL)) if outgoing else iter(())
+                for direction in (1, -1):
+                    rows, fshift, dest, src, payload = sends[direction]
+                    got = payload if dest == me else next(received)
+                    if rows_used + len(got) > len(table):
+                        table = np.concatenate([table[:rows_used], np.empty((rows_used + 2 * len(got), self._NCOL))])
+                    start = rows_used
+                    table[start: start + len(got)] = got
+                    rows_used += len(got)
+                    stage.append(len(self.swaps))
                     self.swaps.append({"dest": dest, "source": src, "send_rows": rows.astype(np.intp),
-                                       "fshift": fshift, "dim": k,
-                                       "recv_start": start, "recv_count": len(got[0])})
-                    send_set = np.arange(start, len(x))
-        s._x = np.ascontiguousarray(x)
-        s.n_ghost = len(x) - s.N
-        s.ghost_types = types[s.N:].astype(np.int32)
-        s.ghost_ids = ids[s.N:]
-        s.ghost_image = image[s.N:]
-        s.ghost_source = source[s.N:].astype(np.int32)
+                                       "fshift": fshift, "dim": k, "tag": 0 if direction == 1 else 1,
+                                       "self": dest == me, "recv_start": start, "recv_count": len(got),
+                                       "send_buffer": np.empty((len(rows), 3))})
+                    send_sets[direction] = np.arange(start, rows_used)
+                self.stages.append(stage)
+        self._shift_key = None
+        s._x = np.ascontiguousarray(table[:rows_used, self._X])
+        s.n_ghost = rows_used - n
+        ghosts = table[n:rows_used]
+        s.ghost_types = ghosts[:, self._TYPE].astype(np.int32)
+        s.ghost_ids = ghosts[:, self._ID].astype(np.int64)
+        s.ghost_image = ghosts[:, self._IMG].astype(np.int64)
+        s.ghost_source = ghosts[:, self._SRC].astype(np.int32)
         s.ghost_shift = np.zeros((s.n_ghost, 3))  # not used on this path: swaps carry the shifts
         self._x0 = s._x[: s.N].copy()
         self._built_version = s._version

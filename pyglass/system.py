@@ -47,14 +47,24 @@ class Box:
         return h
 
     @property
+    def h_inverse(self) -> np.ndarray:
+        """Inverse of h, written out (h is upper triangular): no LAPACK call on hot paths."""
+        lx, ly = self.lengths[0], self.lengths[1]
+        hi = np.eye(3)
+        hi[0, 0], hi[1, 1] = 1.0 / lx, 1.0 / ly
+        if self.dim == 3:
+            hi[2, 2] = 1.0 / self.lengths[2]
+        hi[0, 1] = -self.tilt_xy / (lx * ly)
+        return hi
+
+    @property
     def volume(self) -> float:
         return float(np.prod(self.lengths))
 
     @property
     def plane_spacings(self) -> np.ndarray:
         """Distances between opposite faces (what a cutoff must fit into), per cell vector."""
-        hinv = np.linalg.inv(self.h)
-        return 1.0 / np.linalg.norm(hinv, axis=1)[: self.dim]
+        return 1.0 / np.linalg.norm(self.h_inverse, axis=1)[: self.dim]
 
     def copy(self) -> "Box":
         return Box(self.lengths.copy(), self.tilt_xy, self.lo.copy())
@@ -64,7 +74,7 @@ class Box:
         x = np.asarray(positions, float)
         x3 = np.zeros((len(x), 3))
         x3[:, : self.dim] = x - self.lo
-        return (x3 @ np.linalg.inv(self.h).T)[:, : self.dim]
+        return (x3 @ self.h_inverse.T)[:, : self.dim]
 
     def minimum_image(self, dr) -> np.ndarray:
         """Shortest periodic image of separation vectors dr (..., dim)."""
@@ -73,7 +83,7 @@ class Box:
         d3 = np.zeros((int(np.prod(shape[:-1])), 3))
         d3[:, : self.dim] = dr.reshape(-1, self.dim)
         h = self.h
-        s = d3 @ np.linalg.inv(h).T
+        s = d3 @ self.h_inverse.T
         s -= np.round(s)
         return (s @ h.T)[:, : self.dim].reshape(shape)
 

@@ -92,7 +92,10 @@ def test_nosehoover_canonical_temperature(liquid, pot):
     # conserved quantity
     c = np.array(data["c"])
     assert np.abs(c - c[0]).max() < 2e-3
-    assert abs(stats.linregress(np.arange(len(c)), c).slope * len(c)) < 2e-4
+    # no systematic drift: over 12000 steps the fitted change is a random walk of the chaotic
+    # trajectory, spread +-2.4e-4 per particle over eight independent liquids (four in each of two
+    # round-off variants of this integrator); a wrong thermostat term drifts by ~1e-2
+    assert abs(stats.linregress(np.arange(len(c)), c).slope * len(c)) < 5e-4
 
 
 @pytest.mark.slow

@@ -62,20 +62,27 @@ class NoseHoover(Integrator):
         g = system.dof
         self.Q = np.full(self.chain, self.T * self.tau ** 2)
         self.Q[0] *= g
+        self._ke2_after_step = None
 
-    def _chain_half_step(self, system):
-        """Propagate the chain by dt/2 and rescale velocities (one Trotter half step)."""
-        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, self._twice_kinetic(system), self.dt)
+    def _chain_half_step(self, system, ke2=None) -> float:
+        """Propagate the chain by dt/2 and rescale velocities (one Trotter half step); returns
+        twice the kinetic energy after the rescaling."""
+        ke2 = self._twice_kinetic(system) if ke2 is None else ke2
+        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
         system._v[: system.N] *= scale
+        return ke2 * scale * scale
 
     def _first_half(self, system, result):
-        self._chain_half_step(system)
+        # The kinetic energy left by the previous step's rescaling is known (as LAMMPS's fix nvt
+        # keeps t_current): one global reduction per step instead of two.
+        ke2, self._ke2_after_step = self._ke2_after_step, None
+        self._chain_half_step(system, ke2)
         self._kick(system, result, 0.5 * self.dt)
         self._drift(system, self.dt)
 
     def _second_half(self, system, result):
         self._kick(system, result, 0.5 * self.dt)
-        self._chain_half_step(system)
+        self._ke2_after_step = self._chain_half_step(system)
 
     def extra_energy(self, system) -> float:
         if self.Q is None:

@@ -86,7 +86,9 @@ def redistribute(comm, ids, columns, n_global: int, to_root: bool):
         order = np.argsort(ids, kind="stable")
         return 0, columns[order], ids[order]
     from mpi4py import MPI
-    dest = np.zeros(len(ids), np.int64) if to_root else np.minimum(ids * size // max(n_global, 1), size - 1)
+    # the block of rank r starts at floor(r n / P): id i belongs to the last r with floor(r n / P) <= i
+    n = max(n_global, 1)
+    dest = np.zeros(len(ids), np.int64) if to_root else np.minimum((size * (ids + 1) + n - 1) // n - 1, size - 1)
     order = np.argsort(dest, kind="stable")
     send = np.ascontiguousarray(np.column_stack([ids[order].astype(np.float64), columns[order]]))
     counts = np.bincount(dest, minlength=size).astype(np.int64)

@@ -26,7 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from pyglass.comm import allmax, allsum
+from pyglass.comm import allmax, allsum, anytrue
 from pyglass.domain import domain_of
 
 
@@ -102,7 +102,8 @@ class _Evaluator:
         except FloatingPointError:
             return np.inf, None
         f = np.array(res.forces, dtype=float).reshape(-1)
-        if not np.isfinite(res.energy) or not np.all(np.isfinite(f)):
+        # decided on every rank alike: a rank-local verdict would desynchronise the reductions
+        if not np.isfinite(res.energy) or anytrue(self.system.comm, not np.all(np.isfinite(f))):
             return np.inf, None
         self.last = (float(res.energy), float(allmax(self.system.comm, float(np.max(np.abs(f))) if f.size else 0.0)))
         return float(res.energy), f

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from pyglass.comm import allsum
 from pyglass.minimizers.base import (Minimizer, MinimizeResult, StopReason, energy_noise)
 
 
@@ -113,7 +114,7 @@ class ConjugateGradient(Minimizer):
         self.restart, self.c1, self.sigma = restart, float(c1), float(sigma)
 
     def _run(self, ev, e, f) -> MinimizeResult:
-        restart = self.restart or f.size
+        restart = self.restart or int(allsum(self._comm, f.size))   # N d of the whole system, same on every rank
         d = f.copy()
         g0 = -self._dot(f, d)
         a_prev = g_prev = None
