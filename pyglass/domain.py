@@ -290,46 +290,51 @@ class DecomposedDomain(Domain):
 
     def _migrate(self):
         """Send particles that left this domain to the neighbour that now owns them (per grid
-        dimension, both directions at once). Every per-particle array travels as float64
-        columns of one message (ids and counters are exact below 2^53)."""
+        dimension, both directions at once). Only the movers (a few per cent of the particles per
+        rebuild) are packed: every per-particle array travels as float64 columns of one message
+        (ids and counters are exact below 2^53)."""
         s = self.system
-        fields = [("x", s._x[: s.N]), ("v", s._v[: s.N]), ("images", s.images), ("types", s.types),
-                  ("ids", s.ids)] + [("pp_" + k, v) for k, v in s.per_particle.items()]
-        layout, columns = [], []
-        for name, arr in fields:
-            arr = np.asarray(arr)
-            layout.append((name, arr.dtype, arr.shape[1:], int(np.prod(arr.shape[1:], dtype=int))))
-            columns.append(arr.reshape(len(arr), -1).astype(np.float64))
-        table = np.hstack(columns) if columns else np.zeros((s.N, 0))
-        ncol = table.shape[1]
-        inv_h = s.box.h_inverse
+        fields = {"x": s._x[: s.N], "v": s._v[: s.N], "images": s.images, "types": s.types, "ids": s.ids,
+                  **{"pp_" + k: v for k, v in s.per_particle.items()}}
+        layout = [(name, np.asarray(a).dtype, np.asarray(a).shape[1:], int(np.prod(np.asarray(a).shape[1:], dtype=int)))
+                  for name, a in fields.items()]
+        ncol = sum(w for *_, w in layout)
+
+        def pack(mask):
+            n = int(mask.sum())
+            return np.hstack([np.asarray(fields[name])[mask].reshape(n, width).astype(np.float64)
+                              for name, _, _, width in layout]) if ncol else np.zeros((n, 0))
+
+        inv_h, lo3 = s.box.h_inverse, self._lo3()
         for k, p in enumerate(self.grid):
             if p == 1:
                 continue
-            frac = (table[:, :3] - self._lo3()) @ inv_h[k]
+            frac = (fields["x"] - lo3) @ inv_h[k]
             d = frac - (self.coords[k] + 0.5) / p
             d -= np.round(d)
             left, right = d < -0.5 / p, d >= 0.5 / p
             lo_rank, hi_rank = self.neighbours[k]
-            from_right, from_left = self._exchange([(lo_rank, hi_rank, 10, table[left]),
-                                                    (hi_rank, lo_rank, 11, table[right])], ncol)
-            table = np.concatenate([table[~(left | right)], from_right, from_left])
-        out, c = {}, 0
-        for name, dtype, shape, width in layout:
-            out[name] = table[:, c: c + width].reshape((len(table),) + shape).astype(dtype)
-            c += width
-        frac = s.box.fractional(out["x"][:, : s.dim])
+            from_right, from_left = self._exchange([(lo_rank, hi_rank, 10, pack(left)),
+                                                    (hi_rank, lo_rank, 11, pack(right))], ncol)
+            stay = ~(left | right)
+            incoming = np.concatenate([from_right, from_left])
+            c = 0
+            for name, dtype, shape, width in layout:
+                got = incoming[:, c: c + width].reshape((len(incoming),) + shape).astype(dtype)
+                fields[name] = np.concatenate([np.asarray(fields[name])[stay], got])
+                c += width
+        frac = s.box.fractional(fields["x"][:, : s.dim])
         g = np.array(self.grid)
         d = frac[:, : len(g)] - (self.coords + 0.5) / g
         d -= np.round(d)
         stray = np.flatnonzero(np.any(np.abs(d) > 0.5 / g + 1e-12, axis=1))
         if stray.size:
-            raise RuntimeError(f"particle id {int(out['ids'][stray[0]])} moved by more than one domain between "
+            raise RuntimeError(f"particle id {int(fields['ids'][stray[0]])} moved by more than one domain between "
                                "neighbour-list rebuilds (time step too large, or positions set without touch())")
-        s._x = np.ascontiguousarray(out["x"])
-        s._v = np.ascontiguousarray(out["v"])
-        s.images, s.types, s.ids = out["images"], out["types"].astype(np.int32), out["ids"]
-        s.per_particle = {k[3:]: v for k, v in out.items() if k.startswith("pp_")}
+        s._x = np.ascontiguousarray(fields["x"])
+        s._v = np.ascontiguousarray(fields["v"])
+        s.images, s.types, s.ids = fields["images"], np.asarray(fields["types"], np.int32), fields["ids"]
+        s.per_particle = {k[3:]: v for k, v in fields.items() if k.startswith("pp_")}
 
     def _lo3(self):
         lo3 = np.zeros(3)
@@ -396,15 +401,15 @@ class DecomposedDomain(Domain):
             c = self.ghost_cutoff / spacings[k] + stray[k]
             nswap = int(np.ceil(c * p - 1e-12))
             lo_rank, hi_rank = self.neighbours[k]
-            send_sets = {1: np.arange(rows_used), -1: np.arange(rows_used)}
+            send_sets = {1: (0, rows_used), -1: (0, rows_used)}   # candidate rows: a contiguous range
             for _ in range(nswap):
                 stage, outgoing, sends = [], [], {}
                 for direction in (1, -1):
                     dest, src = (hi_rank, lo_rank) if direction == 1 else (lo_rank, hi_rank)
                     fshift = -direction if self.coords[k] == (p - 1 if direction == 1 else 0) else 0
-                    cand = send_sets[direction]
-                    fk = table[cand, 3 + k]
-                    rows = cand[fk >= hi - c] if direction == 1 else cand[fk < lo + c]
+                    first, last = send_sets[direction]
+                    fk = table[first:last, 3 + k]
+                    rows = first + np.flatnonzero(fk >= hi - c if direction == 1 else fk < lo + c)
                     payload = table[rows]
                     payload[:, self._X] += fshift * h[:, k]
                     payload[:, 3 + k] += fshift
@@ -428,7 +433,7 @@ class DecomposedDomain(Domain):
                                        "fshift": fshift, "dim": k, "tag": 0 if direction == 1 else 1,
                                        "self": dest == me, "recv_start": start, "recv_count": len(got),
                                        "send_buffer": np.empty((len(rows), 3))})
-                    send_sets[direction] = np.arange(start, rows_used)
+                    send_sets[direction] = (start, rows_used)
                 self.stages.append(stage)
         self._shift_key = None
         s._x = np.ascontiguousarray(table[:rows_used, self._X])
