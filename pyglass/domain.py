@@ -249,7 +249,9 @@ class DecomposedDomain(Domain):
             for i in stage:
                 sw = self.swaps[i]
                 if not sw["self"]:
-                    buf = np.empty((len(sw["send_rows"]), ncol))
+                    buf = sw["fold_buffers"].get(ncol)
+                    if buf is None:   # reused every step until the next rebuild
+                        buf = sw["fold_buffers"][ncol] = np.empty((len(sw["send_rows"]), ncol))
                     received[i] = buf
                     requests.append(self.cart.Irecv(buf, source=sw["dest"], tag=sw["tag"]))
             for i in stage:
@@ -262,7 +264,7 @@ class DecomposedDomain(Domain):
             for i in reversed(stage):
                 sw = self.swaps[i]
                 ghosts = received[i] if i in received else a2[sw["recv_start"]: sw["recv_start"] + sw["recv_count"]]
-                _nb.add_rows(a2, sw["send_rows"], np.ascontiguousarray(ghosts))
+                _nb.add_rows(a2, sw["send_rows"], ghosts)   # both are contiguous row blocks
 
     def fold_forces(self, f_all):
         self._reverse(f_all)
@@ -432,7 +434,7 @@ class DecomposedDomain(Domain):
                     self.swaps.append({"dest": dest, "source": src, "send_rows": rows.astype(np.intp),
                                        "fshift": fshift, "dim": k, "tag": 0 if direction == 1 else 1,
                                        "self": dest == me, "recv_start": start, "recv_count": len(got),
-                                       "send_buffer": np.empty((len(rows), 3))})
+                                       "send_buffer": np.empty((len(rows), 3)), "fold_buffers": {}})
                     send_sets[direction] = (start, rows_used)
                 self.stages.append(stage)
         self._shift_key = None

@@ -7,6 +7,8 @@
 2. Dipoles: kappa_ij of 1000 random interacting pairs, factorisation included, vs per-dipole PETSc
    CG (Jacobi, rtol 1e-8) timed on a few dipoles and scaled to 1000.
 3. Large N: 30 lowest modes of a 2D soft-disk inherent structure with N = 10^5 (time, peak RSS).
+4. 3D N = 10^5 (--only large3d): how the Cholesky factor grows with N (8000, 16000, 32000,
+   extrapolated to 10^5) and the factor-free LOBPCG + GAMG path timed on N = 8000.
 
 Ratios are medians over --repeats runs. Inherent structures (builders + NoseHoover liquid,
 quenched, Newton-polished) are cached in $PYGLASS_BENCH_CACHE (default /tmp/pyglass_bench).
@@ -100,6 +102,56 @@ def bench_large(k):
           f"{ {a: b for a, b in m.info.items() if a != 'residuals'} }")
 
 
+def bench_large_3d(k, sizes=(8000, 16000, 32000)):
+    """The 3D N = 10^5 question, measured where it can be: (1) growth of the CHOLMOD factor of KA 3D
+    Hessians with N (on H + c I with c the Gershgorin bound: the same sparsity, SPD for any
+    configuration, so no inherent structure is needed at the larger sizes), each size in a fresh
+    process so peak RSS is per size; (2) the factor-free path (LOBPCG + GAMG) on the N = 8000
+    inherent structure, checked against the block-Lanczos eigenvalues."""
+    import subprocess
+    print(f"\n== 3D large-N path: CHOLMOD factor growth (KA 3D, sizes {list(sizes)})")
+    rows = []
+    for n in sizes:
+        out = subprocess.run([sys.executable, __file__, "--factor-probe", str(n)], capture_output=True, text=True)
+        if out.returncode:
+            raise RuntimeError(out.stderr[-2000:])
+        rows.append(tuple(float(v) for v in out.stdout.split()[-4:]))
+        lnz, t_f, t_8, rss = rows[-1]
+        print(f"N={n}: nnz(L) {lnz / 1e6:.0f} M ({lnz * 8 / 2**30:.2f} GiB), factor {t_f:.1f} s, "
+              f"8-column solve {t_8:.2f} s, peak RSS {rss:.2f} GiB", flush=True)
+    n = np.array(sizes, float)
+    for j, name in ((0, "nnz(L)"), (1, "factor time"), (3, "peak RSS")):
+        slope = np.polyfit(np.log(n[-2:]), np.log([r[j] for r in rows[-2:]]), 1)[0]
+        print(f"  {name} grows as N^{slope:.2f} between the two largest sizes -> N = 10^5: "
+              f"{rows[-1][j] * (1e5 / n[-1]) ** slope:.3g} {'s' if j == 1 else ('GiB' if j == 3 else '')}")
+    s, pot = inherent_structure("ka3d", 8000)
+    h = landscape.hessian(s, pot)
+    ref = landscape.lowest_modes(s, pot, k=k, method="block", hessian_matrix=h)
+    t = time.perf_counter()
+    m = landscape.lowest_modes(s, pot, k=k, method="lobpcg", hessian_matrix=h, tol=1e-8)
+    print(f"LOBPCG + GAMG, {k} modes of the N=8000 IS: {time.perf_counter() - t:.1f} s, max rel eigenvalue "
+          f"difference to block Lanczos {np.max(np.abs(m.eigenvalues / ref.eigenvalues - 1)):.1e}")
+
+
+def factor_probe(n):
+    """(child process of bench_large_3d) nnz(L), factor s, 8-column solve s, peak RSS GiB."""
+    import scipy.sparse as sp
+    from pyglass import builders, potentials as P
+    s = builders.lattice(n, 1.2, 3, (0.8, 0.2), seed=1, jitter=0.05)
+    h = landscape.hessian(s, P.KobAndersen(smoothing="smooth"))
+    c = 1.01 * float(abs(h).sum(axis=1).max())
+    h = (h + c * sp.identity(h.shape[0])).tocsr()
+    t = time.perf_counter()
+    pinv = PseudoInverse(h, 3, backend="cholmod")
+    t_f = time.perf_counter() - t
+    b = np.random.default_rng(0).standard_normal((h.shape[0], 8))
+    t = time.perf_counter()
+    pinv.solve(b)
+    t_8 = time.perf_counter() - t
+    lnz = pinv._factor.getInfo()["nz_used"]
+    print(lnz, t_f, t_8, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20)
+
+
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=8000)
@@ -109,8 +161,11 @@ def main():
     ap.add_argument("--cg-dipoles", type=int, default=5)
     ap.add_argument("--skip-scipy", action="store_true")
     ap.add_argument("--skip-large", action="store_true")
-    ap.add_argument("--only", choices=("modes", "dipoles", "large"), default=None)
+    ap.add_argument("--only", choices=("modes", "dipoles", "large", "large3d"), default=None)
+    ap.add_argument("--factor-probe", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
+    if a.factor_probe:
+        return factor_probe(a.factor_probe)
     if a.only in (None, "modes", "dipoles"):
         s, pot = inherent_structure("ka3d", a.n)
         t = time.perf_counter()
@@ -122,6 +177,8 @@ def main():
             bench_dipoles(s, pot, h, a.pairs, a.repeats, a.cg_dipoles)
     if a.only in (None, "large") and not a.skip_large:
         bench_large(30)
+    if a.only in (None, "large3d") and not a.skip_large:
+        bench_large_3d(30)
 
 
 if __name__ == "__main__":
