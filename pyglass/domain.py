@@ -325,14 +325,6 @@ class DecomposedDomain(Domain):
                 got = incoming[:, c: c + width].reshape((len(incoming),) + shape).astype(dtype)
                 fields[name] = np.concatenate([np.asarray(fields[name])[stay], got])
                 c += width
-        frac = s.box.fractional(fields["x"][:, : s.dim])
-        g = np.array(self.grid)
-        d = frac[:, : len(g)] - (self.coords + 0.5) / g
-        d -= np.round(d)
-        stray = np.flatnonzero(np.any(np.abs(d) > 0.5 / g + 1e-12, axis=1))
-        if stray.size:
-            raise RuntimeError(f"particle id {int(fields['ids'][stray[0]])} moved by more than one domain between "
-                               "neighbour-list rebuilds (time step too large, or positions set without touch())")
         s._x = np.ascontiguousarray(fields["x"])
         s._v = np.ascontiguousarray(fields["v"])
         s.images, s.types, s.ids = fields["images"], np.asarray(fields["types"], np.int32), fields["ids"]
@@ -351,10 +343,17 @@ class DecomposedDomain(Domain):
         s = self.system
         frac = np.zeros((s.N, 3))
         frac[:, : s.dim] = s.box.fractional(s.positions)
+        g = np.array(self.grid)
         centre = np.zeros(3)
-        centre[: len(self.grid)] = (self.coords + 0.5) / np.array(self.grid)
+        centre[: len(g)] = (self.coords + 0.5) / g
         n = np.round(frac - centre).astype(np.int64)
         n[:, s.dim:] = 0
+        if not self.freeze_ownership:   # just migrated: every particle must lie in this domain
+            d = np.abs(frac - centre - n)[:, : len(g)]
+            stray = np.flatnonzero(np.any(d > 0.5 / g + 1e-12, axis=1))
+            if stray.size:
+                raise RuntimeError(f"particle id {int(s.ids[stray[0]])} moved by more than one domain between "
+                                   "neighbour-list rebuilds (time step too large, or positions set without touch())")
         if np.any(n):
             s.images += n[:, : s.dim]
             s._x[: s.N] -= n @ s.box.h.T
@@ -378,9 +377,8 @@ class DecomposedDomain(Domain):
 
     def rebuild(self):
         s = self.system
-        if not self.freeze_ownership:
-            s.wrap()
-            self._migrate()
+        if not self.freeze_ownership:   # no s.wrap(): migration is periodic-aware, and
+            self._migrate()             # _wrap_to_domain puts every particle at its domain's image
         frac = self._wrap_to_domain()
         box = s.box
         h = box.h
