@@ -298,20 +298,19 @@ class DecomposedDomain(Domain):
         s = self.system
         fields = {"x": s._x[: s.N], "v": s._v[: s.N], "images": s.images, "types": s.types, "ids": s.ids,
                   **{"pp_" + k: v for k, v in s.per_particle.items()}}
-        layout = [(name, np.asarray(a).dtype, np.asarray(a).shape[1:], int(np.prod(np.asarray(a).shape[1:], dtype=int)))
-                  for name, a in fields.items()]
+        fields = {name: np.asarray(a) for name, a in fields.items()}
+        layout = [(name, a.dtype, a.shape[1:], int(np.prod(a.shape[1:], dtype=int))) for name, a in fields.items()]
         ncol = sum(w for *_, w in layout)
 
         def pack(mask):
             n = int(mask.sum())
-            return np.hstack([np.asarray(fields[name])[mask].reshape(n, width).astype(np.float64)
+            return np.hstack([fields[name][mask].reshape(n, width).astype(np.float64)
                               for name, _, _, width in layout]) if ncol else np.zeros((n, 0))
 
-        inv_h, lo3 = s.box.h_inverse, self._lo3()
         for k, p in enumerate(self.grid):
             if p == 1:
                 continue
-            frac = (fields["x"] - lo3) @ inv_h[k]
+            frac = s.box.fractional(fields["x"][:, : s.dim])[:, k]
             d = frac - (self.coords[k] + 0.5) / p
             d -= np.round(d)
             left, right = d < -0.5 / p, d >= 0.5 / p
@@ -323,17 +322,12 @@ class DecomposedDomain(Domain):
             c = 0
             for name, dtype, shape, width in layout:
                 got = incoming[:, c: c + width].reshape((len(incoming),) + shape).astype(dtype)
-                fields[name] = np.concatenate([np.asarray(fields[name])[stay], got])
+                fields[name] = np.concatenate([fields[name][stay], got])
                 c += width
         s._x = np.ascontiguousarray(fields["x"])
         s._v = np.ascontiguousarray(fields["v"])
         s.images, s.types, s.ids = fields["images"], np.asarray(fields["types"], np.int32), fields["ids"]
         s.per_particle = {k[3:]: v for k, v in fields.items() if k.startswith("pp_")}
-
-    def _lo3(self):
-        lo3 = np.zeros(3)
-        lo3[: self.system.dim] = self.system.box.lo
-        return lo3
 
     def _wrap_to_domain(self):
         """Move each local particle to the periodic image nearest its domain's centre (updating
@@ -408,12 +402,12 @@ class DecomposedDomain(Domain):
                     dest, src = (hi_rank, lo_rank) if direction == 1 else (lo_rank, hi_rank)
                     fshift = -direction if self.coords[k] == (p - 1 if direction == 1 else 0) else 0
                     first, last = send_sets[direction]
-                    fk = table[first:last, 3 + k]
+                    fk = table[first:last, self._F.start + k]
                     rows = first + np.flatnonzero(fk >= hi - c if direction == 1 else fk < lo + c)
                     payload = table[rows]
                     payload[:, self._X] += fshift * h[:, k]
-                    payload[:, 3 + k] += fshift
-                    payload[:, 8 + k] += fshift
+                    payload[:, self._F.start + k] += fshift
+                    payload[:, self._IMG.start + k] += fshift
                     if dest != me:
                         payload[:, self._SRC] = -1
                     sends[direction] = (rows, fshift, dest, src, payload)
