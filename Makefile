@@ -9,7 +9,7 @@ MPIRUN := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rma
 # Debian's MPI/PETSc/SLEPc/HDF5 stack (DESIGN.md, "Set-up"); serves /usr/bin/python3.
 DEB_PKGS := python3-venv python3-dev cython3 build-essential libopenmpi-dev openmpi-bin \
 	python3-mpi4py python3-petsc4py python3-slepc4py python3-h5py-mpi \
-	libpetsc-real-dev libslepc-real-dev libhdf5-openmpi-dev libopenblas0-serial
+	libpetsc-real-dev libslepc-real-dev libhdf5-openmpi-dev libopenblas0-pthread
 PYTEST_ARGS ?=
 
 .PHONY: install deps venv build run test test-serial test-mpi reference-venv clean

@@ -10,6 +10,9 @@
 4. 3D N = 10^5 (--only large3d): how the Cholesky factor grows with N (8000, 16000, 32000,
    extrapolated to 10^5) and the factor-free LOBPCG + GAMG path timed on N = 8000.
 
+BLAS threads: pyglass.threads' policy (every core of a serial run); PYGLASS_BLAS_THREADS=1 measures
+on one core. The threads in use are printed first; all three solvers share that BLAS.
+
 Ratios are medians over --repeats runs. Inherent structures (builders + NoseHoover liquid,
 quenched, Newton-polished) are cached in $PYGLASS_BENCH_CACHE (default /tmp/pyglass_bench).
 
@@ -166,6 +169,9 @@ def main():
     a = ap.parse_args()
     if a.factor_probe:
         return factor_probe(a.factor_probe)
+    from pyglass.threads import blas_info
+    print("BLAS:", ", ".join(f"{b['internal_api']} ({b['threading_layer']}) {b['num_threads']} thread(s)"
+                             for b in blas_info()))
     if a.only in (None, "modes", "dipoles"):
         s, pot = inherent_structure("ka3d", a.n)
         t = time.perf_counter()

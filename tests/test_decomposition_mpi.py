@@ -2,6 +2,8 @@
 ones, trajectories agree, for 2D and 3D, including domains thinner than cutoff + skin.
 
 Run with: mpirun -n 2 python -m pytest --with-mpi -m mpi tests/test_decomposition_mpi.py"""
+import io
+
 import numpy as np
 import pytest
 
@@ -59,9 +61,18 @@ def test_nve_trajectory_matches_serial(dim):
     pot = P.KobAndersen(smoothing="smooth")
     whole.thermalize(0.5, 3)
     serial = whole.copy()
-    NVE(0.002).run(serial, pot, 200)
+    serial_lines, local_lines = io.StringIO(), io.StringIO()
+    NVE(0.002).run(serial, pot, 200, thermo=50, stream=serial_lines)
     local = pgcomm.distribute(whole.copy(), _world())
-    stats = NVE(0.002).run(local, P.KobAndersen(smoothing="smooth"), 200)
+    # thermo lines are reductions: every rank takes part, rank 0 alone prints
+    stats = NVE(0.002).run(local, P.KobAndersen(smoothing="smooth"), 200, thermo=50, stream=local_lines)
+    if _world().Get_rank() == 0:
+        ours, ref = local_lines.getvalue().splitlines(), serial_lines.getvalue().splitlines()
+        assert len(ours) == len(ref) == 6 and ours[0] == ref[0]
+        np.testing.assert_allclose([[float(v) for v in line.split()] for line in ours[1:]],
+                                   [[float(v) for v in line.split()] for line in ref[1:]], rtol=1e-7)
+    else:
+        assert local_lines.getvalue() == ""
     g = local.gather()
     np.testing.assert_allclose(g.unwrapped_positions, serial.unwrapped_positions, atol=1e-8)
     np.testing.assert_allclose(g.velocities, serial.velocities, atol=1e-8)

@@ -91,8 +91,9 @@ class Integrator:
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         stream = stream or sys.stdout
+        # Thermo values are global reductions: every rank computes them, only rank 0 prints.
         root = rank(system.comm) == 0
-        thermo = thermo if root else 0
+        thermo_stream = stream if root else None
         progress = progress if root else False
         result = potential.compute(system)
         check_finite(result, system, " (initial configuration)")
@@ -102,8 +103,9 @@ class Integrator:
                 obs.prime(system)
         bar = _progress_bar(steps, progress)
         if thermo:
-            print(" ".join(f"{c:>14s}" for c in THERMO_COLUMNS), file=stream)
-            self._thermo_line(system, result, stream)
+            if root:
+                print(" ".join(f"{c:>14s}" for c in THERMO_COLUMNS), file=stream)
+            self._thermo_line(system, result, thermo_stream)
         rebuilds0 = getattr(potential, "neighbour_list", None)
         rebuilds0 = rebuilds0.n_builds if rebuilds0 is not None else 0
         t0 = _time.perf_counter()
@@ -120,7 +122,7 @@ class Integrator:
                 if obs.due(system.step):
                     obs.sample(system, system.step, result)
             if thermo and system.step % thermo == 0:
-                self._thermo_line(system, result, stream)
+                self._thermo_line(system, result, thermo_stream)
             if bar is not None:
                 bar.update(1)
             if callback is not None and callback(system, result):
@@ -140,7 +142,10 @@ class Integrator:
                 "TotEng": (result.energy + ke) / system.n_global, "Press": result.pressure(system)}
 
     def _thermo_line(self, system, result, stream):
+        """Collective (thermo values are reductions over ranks); printed where stream is given."""
         v = self.thermo_values(system, result)
+        if stream is None:
+            return
         print(f"{v['Step']:>14d} " + " ".join(f"{v[c]:>14.8g}" for c in THERMO_COLUMNS[1:]),
               file=stream, flush=True)
 
