@@ -9,7 +9,7 @@ pair across a boundary exactly one passes, and only half the cell stencil need b
 """
 import numpy as np
 cimport numpy as cnp
-from libc.math cimport floor
+from libc.math cimport floor, nearbyint
 
 cnp.import_array()
 
@@ -214,3 +214,49 @@ def add_rows(double[:, ::1] arr, const Py_ssize_t[::1] rows, const double[:, ::1
             r = rows[g]
             for c in range(nc):
                 arr[r, c] += vals[g, c]
+
+
+def to_fractional(const double[:, ::1] x, Py_ssize_t n, const double[::1] lo, const double[:, ::1] h_inv,
+                  double[:, ::1] out):
+    """out[i] = h_inv (x[i] - lo) for the first n rows (h_inv upper triangular, (3, 3))."""
+    cdef Py_ssize_t i
+    cdef double a, b, c
+    with nogil:
+        for i in range(n):
+            a = x[i, 0] - lo[0]
+            b = x[i, 1] - lo[1]
+            c = x[i, 2] - lo[2]
+            out[i, 0] = h_inv[0, 0] * a + h_inv[0, 1] * b + h_inv[0, 2] * c
+            out[i, 1] = h_inv[1, 1] * b + h_inv[1, 2] * c
+            out[i, 2] = h_inv[2, 2] * c
+
+
+def wrap_to_domain(double[:, ::1] x, Py_ssize_t n, const double[:, ::1] h, double[:, ::1] frac,
+                   const double[::1] centre, const double[::1] half, int dim, int ngrid, bint check,
+                   cnp.int64_t[:, ::1] images):
+    """Move each of the first n particles by whole cells to the periodic image nearest `centre`
+    (fractional, per dimension < dim): frac -= k, x -= h k, images += k with k = round(frac - centre)
+    (half to even, as numpy). With `check`, returns the first row still farther than half + 1e-12
+    from the centre along one of the first ngrid dimensions (a particle outside this domain),
+    else -1."""
+    cdef Py_ssize_t i, a, stray = -1
+    cdef double k[3]
+    cdef double d
+    with nogil:
+        for i in range(n):
+            k[0] = k[1] = k[2] = 0.0
+            for a in range(dim):
+                k[a] = nearbyint(frac[i, a] - centre[a])
+            if k[0] != 0.0 or k[1] != 0.0 or k[2] != 0.0:
+                for a in range(dim):
+                    frac[i, a] -= k[a]
+                    images[i, a] += <cnp.int64_t>k[a]
+                x[i, 0] -= h[0, 0] * k[0] + h[0, 1] * k[1] + h[0, 2] * k[2]
+                x[i, 1] -= h[1, 1] * k[1] + h[1, 2] * k[2]
+                x[i, 2] -= h[2, 2] * k[2]
+            if check and stray < 0:
+                for a in range(ngrid):
+                    d = frac[i, a] - centre[a]
+                    if d > half[a] + 1e-12 or -d > half[a] + 1e-12:
+                        stray = i
+    return stray

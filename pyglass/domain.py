@@ -310,24 +310,34 @@ class DecomposedDomain(Domain):
         for k, p in enumerate(self.grid):
             if p == 1:
                 continue
-            frac = s.box.fractional(fields["x"][:, : s.dim])[:, k]
-            d = frac - (self.coords[k] + 0.5) / p
+            d = self._fractional(fields["x"])[:, k] - (self.coords[k] + 0.5) / p
             d -= np.round(d)
             left, right = d < -0.5 / p, d >= 0.5 / p
             lo_rank, hi_rank = self.neighbours[k]
             from_right, from_left = self._exchange([(lo_rank, hi_rank, 10, pack(left)),
                                                     (hi_rank, lo_rank, 11, pack(right))], ncol)
-            stay = ~(left | right)
+            stay = np.flatnonzero(~(left | right))
             incoming = np.concatenate([from_right, from_left])
             c = 0
-            for name, dtype, shape, width in layout:
-                got = incoming[:, c: c + width].reshape((len(incoming),) + shape).astype(dtype)
-                fields[name] = np.concatenate([fields[name][stay], got])
+            for name, dtype, shape, width in layout:   # one copy of each array: stayers, then arrivals
+                out = np.empty((len(stay) + len(incoming),) + shape, dtype)
+                np.take(fields[name], stay, axis=0, out=out[: len(stay)])
+                out[len(stay):] = incoming[:, c: c + width].reshape((len(incoming),) + shape)
+                fields[name] = out
                 c += width
         s._x = np.ascontiguousarray(fields["x"])
         s._v = np.ascontiguousarray(fields["v"])
         s.images, s.types, s.ids = fields["images"], np.asarray(fields["types"], np.int32), fields["ids"]
         s.per_particle = {k[3:]: v for k, v in fields.items() if k.startswith("pp_")}
+
+    def _fractional(self, x):
+        """Fractional coordinates (n, 3) of positions x (n, 3) (z = 0 in 2D)."""
+        box = self.system.box
+        frac = np.empty((len(x), 3))
+        lo = np.zeros(3)
+        lo[: box.dim] = box.lo
+        _nb.to_fractional(x, len(x), lo, box.h_inverse, frac)
+        return frac
 
     def _wrap_to_domain(self):
         """Move each local particle to the periodic image nearest its domain's centre (updating
@@ -335,23 +345,17 @@ class DecomposedDomain(Domain):
         particles that have strayed out of their domain while ownership was frozen. Returns the
         fractional coordinates (N, 3) after the move."""
         s = self.system
-        frac = np.zeros((s.N, 3))
-        frac[:, : s.dim] = s.box.fractional(s.positions)
+        frac = self._fractional(s._x[: s.N])
         g = np.array(self.grid)
-        centre = np.zeros(3)
+        centre, half = np.zeros(3), np.zeros(3)
         centre[: len(g)] = (self.coords + 0.5) / g
-        n = np.round(frac - centre).astype(np.int64)
-        n[:, s.dim:] = 0
-        if not self.freeze_ownership:   # just migrated: every particle must lie in this domain
-            d = np.abs(frac - centre - n)[:, : len(g)]
-            stray = np.flatnonzero(np.any(d > 0.5 / g + 1e-12, axis=1))
-            if stray.size:
-                raise RuntimeError(f"particle id {int(s.ids[stray[0]])} moved by more than one domain between "
-                                   "neighbour-list rebuilds (time step too large, or positions set without touch())")
-        if np.any(n):
-            s.images += n[:, : s.dim]
-            s._x[: s.N] -= n @ s.box.h.T
-            frac -= n
+        half[: len(g)] = 0.5 / g
+        # just migrated (ownership not frozen): every particle must lie in this domain
+        stray = _nb.wrap_to_domain(s._x, s.N, s.box.h, frac, centre, half, s.dim, len(g),
+                                   not self.freeze_ownership, s.images)
+        if stray >= 0:
+            raise RuntimeError(f"particle id {int(s.ids[stray])} moved by more than one domain between "
+                               "neighbour-list rebuilds (time step too large, or positions set without touch())")
         return frac
 
     def _stray(self, frac):
