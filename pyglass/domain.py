@@ -166,6 +166,7 @@ class DecomposedDomain(Domain):
         self.neighbours = [self.cart.Shift(k, 1) for k in range(len(self.grid))]  # (left, right)
         self.swaps, self.stages = [], []
         self._shift_key = None
+        self._table = np.empty((0, self._NCOL))   # ghost table, reused between rebuilds
 
     @staticmethod
     def grid_for(box, n_ranks):
@@ -383,7 +384,9 @@ class DecomposedDomain(Domain):
         spacings = box.plane_spacings
         stray = self._stray(frac) if self.freeze_ownership else np.zeros(s.dim)
         n = s.N
-        table = np.empty((max(2 * n, 64), self._NCOL))
+        if len(self._table) < max(2 * n, 64):   # grows (rarely) and is kept: no allocation per rebuild
+            self._table = np.empty((max(2 * n, 64), self._NCOL))
+        table = self._table
         table[:n, self._X] = s._x[:n]
         table[:n, self._F] = frac
         table[:n, self._TYPE] = s.types
@@ -422,7 +425,8 @@ class DecomposedDomain(Domain):
                     rows, fshift, dest, src, payload = sends[direction]
                     got = payload if dest == me else next(received)
                     if rows_used + len(got) > len(table):
-                        table = np.concatenate([table[:rows_used], np.empty((rows_used + 2 * len(got), self._NCOL))])
+                        table = self._table = np.concatenate([table[:rows_used],
+                                                              np.empty((rows_used + 2 * len(got), self._NCOL))])
                     start = rows_used
                     table[start: start + len(got)] = got
                     rows_used += len(got)
