@@ -66,6 +66,24 @@ def blas_info() -> list[dict]:
             for d in threadpool_info() if d.get("user_api") == "blas"]
 
 
+# scipy's wheel bundles its own OpenBLAS; its thread pool is kept to one thread (see below).
+BUNDLED_BLAS_PREFIXES = ("libscipy_openblas",)
+
+
+def single_blas_pool():
+    """Keep copies of OpenBLAS other than the system one (scipy's wheel bundles its own) at one
+    thread. Two OpenBLAS thread pools in one process contend: each pool's threads spin after
+    their work while the other pool computes. ARPACK (scipy) alternating with CHOLMOD solves
+    (system OpenBLAS) ran 1.6x slower with both pools at two threads than with one (2D N = 10^5).
+    Called once scipy is loaded (pyglass.landscape)."""
+    from threadpoolctl import threadpool_info, threadpool_limits
+    loaded = {d.get("prefix") for d in threadpool_info()}
+    limits = {p: 1 for p in BUNDLED_BLAS_PREFIXES if p in loaded}
+    if limits:
+        threadpool_limits(limits=limits)
+    return limits
+
+
 def configure_blas_threads(environ=None) -> int | None:
     """Apply `blas_threads_wanted` to the loaded BLAS (called once at `import pyglass`)."""
     global applied

@@ -33,24 +33,36 @@ def test_bad_override_names_the_variable(bad):
         threads.blas_threads_wanted({"PYGLASS_BLAS_THREADS": bad})
 
 
-def _threads_after_import(extra_env):
+def _threads_after_import(extra_env, modules="scipy.linalg"):
     env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARS}
     env.update(extra_env)
     # scipy.linalg after pyglass: scipy's wheel may load its own OpenBLAS later, which must follow too
-    code = "import json, pyglass, scipy.linalg, pyglass.threads as t; print(json.dumps(t.blas_info()))"
+    code = f"import json, pyglass, {modules}, pyglass.threads as t; print(json.dumps(t.blas_info()))"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
     info = json.loads(out.stdout.strip().splitlines()[-1])
     assert info, "no BLAS library found loaded by numpy"
-    return [lib["num_threads"] for lib in info]
+    return [lib["num_threads"] for lib in info], info
 
 
 def test_import_applies_the_policy_to_the_loaded_blas():
     cores = threads.available_cores()
-    shared = _threads_after_import({"OMPI_COMM_WORLD_LOCAL_SIZE": "2"})
+    shared, _ = _threads_after_import({"OMPI_COMM_WORLD_LOCAL_SIZE": "2"})
     assert set(shared) == {max(1, cores // 2)}
-    assert set(_threads_after_import({"PYGLASS_BLAS_THREADS": "1"})) == {1}
+    assert set(_threads_after_import({"PYGLASS_BLAS_THREADS": "1"})[0]) == {1}
+
+
+def test_landscape_keeps_a_bundled_blas_at_one_thread():
+    """Two OpenBLAS pools in one process contend: after `import pyglass.landscape` only the system
+    OpenBLAS (CHOLMOD, PETSc, numpy) may run several threads."""
+    _, info = _threads_after_import({"PYGLASS_BLAS_THREADS": "2"}, modules="pyglass.landscape")
+    bundled = [lib for lib in info if any(p in os.path.basename(lib["filepath"] or "")
+                                          for p in threads.BUNDLED_BLAS_PREFIXES)]
+    if not bundled:
+        pytest.skip("scipy uses the system BLAS here (no bundled OpenBLAS)")
+    assert {lib["num_threads"] for lib in bundled} == {1}
+    assert {lib["num_threads"] for lib in info if lib not in bundled} == {2}
 
 
 @pytest.mark.mpi

@@ -18,3 +18,6 @@ from pyglass.landscape.pseudoharmonic import (PseudoharmonicCost, minimise_pseud
 from pyglass.landscape.relax import newton_refine, quench  # noqa: F401
 from pyglass.landscape.shear import affine_shear, shear_inherent_structures  # noqa: F401
 from pyglass.landscape.solvers import KSPSolver, PseudoInverse, dense_pseudo_inverse  # noqa: F401
+from pyglass.threads import single_blas_pool
+
+single_blas_pool()   # scipy is loaded now: its bundled OpenBLAS must not contend with the system one

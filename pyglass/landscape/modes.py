@@ -10,8 +10,8 @@ excluded. Methods (`lowest_modes(method=...)`):
   costs little more than one vector), with full reorthogonalisation. Convergence:
   ||M+ u - theta u|| <= tol theta (as SLEPc). KA N = 8000, 33 modes: 208 solves in 26 blocks
   (scripts/bench_landscape.py, same BLAS for all): on the 2 cores of the development machine
-  9.3 s (5.9 s factorisation) against 13.0 s for SLEPc + CHOLMOD and 185 s for scipy eigsh
-  shift-invert; on one core (PYGLASS_BLAS_THREADS=1) 14.1 s against 17.2 s. Block sizes 6-16 cost
+  9.3-10.4 s (~6 s factorisation) against 12.7-13.3 s for SLEPc + CHOLMOD and 172-185 s for
+  scipy eigsh shift-invert; on one core (PYGLASS_BLAS_THREADS=1) 14.1 s against 17.2 s. Block sizes 6-16 cost
   the same within noise (more columns, cheaper per column). The factor grows as ~N^1.5 in memory and N^2 in
   time in 3D (10 GiB peak, 126 s at N = 32000): past N ~ 5 10^4 in 3D use 'lobpcg'.
 * 'scipy': ARPACK (scipy eigsh, implicitly restarted Lanczos) on M+ as a LinearOperator through
