@@ -260,3 +260,31 @@ def wrap_to_domain(double[:, ::1] x, Py_ssize_t n, const double[:, ::1] h, doubl
                     if d > half[a] + 1e-12 or -d > half[a] + 1e-12:
                         stray = i
     return stray
+
+
+def select_band(const double[:, ::1] table, Py_ssize_t first, Py_ssize_t last, Py_ssize_t col,
+                double lower, double upper, Py_ssize_t[::1] rows):
+    """rows[:count] = the rows r in [first, last) with lower <= table[r, col] < upper (ghost
+    bands of a domain face); returns count. rows must hold last - first entries."""
+    cdef Py_ssize_t r, count = 0
+    cdef double v
+    with nogil:
+        for r in range(first, last):
+            v = table[r, col]
+            rows[count] = r
+            count += (v >= lower) & (v < upper)   # branch-free: the test is data-dependent
+    return count
+
+
+def pack_rows(const double[:, ::1] table, const Py_ssize_t[::1] rows, const double[::1] add,
+              Py_ssize_t set_col, double set_value, double[:, ::1] out):
+    """out[g] = table[rows[g]] + add (per-column increments: the cell shift of a ghost swap), then
+    out[g, set_col] = set_value when set_col >= 0."""
+    cdef Py_ssize_t g, r, c, nc = table.shape[1]
+    with nogil:
+        for g in range(rows.shape[0]):
+            r = rows[g]
+            for c in range(nc):
+                out[g, c] = table[r, c] + add[c]
+            if set_col >= 0:
+                out[g, set_col] = set_value

@@ -394,6 +394,7 @@ class DecomposedDomain(Domain):
         table[:n, self._IMG] = 0
         table[:n, self._SRC] = np.arange(n)
         rows_used = n
+        scratch = np.empty(0, np.intp)
         self.swaps, self.stages = [], []
         me = self.cart.Get_rank()
         for k in range(s.dim):
@@ -409,14 +410,16 @@ class DecomposedDomain(Domain):
                     dest, src = (hi_rank, lo_rank) if direction == 1 else (lo_rank, hi_rank)
                     fshift = -direction if self.coords[k] == (p - 1 if direction == 1 else 0) else 0
                     first, last = send_sets[direction]
-                    fk = table[first:last, self._F.start + k]
-                    rows = first + np.flatnonzero(fk >= hi - c if direction == 1 else fk < lo + c)
-                    payload = table[rows]
-                    payload[:, self._X] += fshift * h[:, k]
-                    payload[:, self._F.start + k] += fshift
-                    payload[:, self._IMG.start + k] += fshift
-                    if dest != me:
-                        payload[:, self._SRC] = -1
+                    lower, upper = (hi - c, np.inf) if direction == 1 else (-np.inf, lo + c)
+                    if len(scratch) < last - first:
+                        scratch = np.empty(2 * (last - first), np.intp)
+                    count = _nb.select_band(table, first, last, self._F.start + k, lower, upper, scratch)
+                    rows = scratch[:count].copy()
+                    add = np.zeros(self._NCOL)
+                    add[self._X] = fshift * h[:, k]
+                    add[self._F.start + k] = add[self._IMG.start + k] = fshift
+                    payload = np.empty((count, self._NCOL))
+                    _nb.pack_rows(table, rows, add, self._SRC if dest != me else -1, -1.0, payload)
                     sends[direction] = (rows, fshift, dest, src, payload)
                     if dest != me:
                         outgoing.append((dest, src, 0 if direction == 1 else 1, payload))
@@ -431,7 +434,7 @@ class DecomposedDomain(Domain):
                     table[start: start + len(got)] = got
                     rows_used += len(got)
                     stage.append(len(self.swaps))
-                    self.swaps.append({"dest": dest, "source": src, "send_rows": rows.astype(np.intp),
+                    self.swaps.append({"dest": dest, "source": src, "send_rows": rows,
                                        "fshift": fshift, "dim": k, "tag": 0 if direction == 1 else 1,
                                        "self": dest == me, "recv_start": start, "recv_count": len(got),
                                        "send_buffer": np.empty((len(rows), 3)), "fold_buffers": {}})
