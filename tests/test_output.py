@@ -91,6 +91,8 @@ def test_h5md_layout(straight):
         assert json.loads(prov.attrs["seeds"])["run"] == 12345
         assert prov["deck"][()].decode() == DECK
         assert "git_commit" in prov.attrs and "date" in prov.attrs
+        blas = json.loads(prov.attrs["blas"])
+        assert blas and all(b["threads"] >= 1 and b["library"] for b in blas)
         g = f["particles/all"]
         steps = g["position/step"][()]
         assert steps.tolist() == list(range(600, 2001, 100))   # production stage only, from its start
@@ -279,6 +281,7 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     info = subprocess.run([sys.executable, "-m", "pyglass.cli", "info", "long.h5"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert info.returncode == 0 and "N = 64" in info.stdout and "interrupted" in info.stdout
+    assert "blas: [{" in info.stdout
 
 
 def test_file_system_and_quench_stage(tmp_path):

@@ -5,7 +5,8 @@ Layout (H5MD 1.1, de Buyl, Colberg & Hoefling, Comput. Phys. Commun. 185, 1546 (
     /h5md                        attrs version = [1, 1]
         author                   attrs name
         creator                  attrs name = "pyglass", version
-        provenance               attrs date, n_ranks, seeds (JSON), git_commit, command, host, status;
+        provenance               attrs date, n_ranks, seeds (JSON), git_commit, command, host, status,
+                                 blas (JSON: loaded BLAS libraries and their threads);
                                  dataset deck (the deck text as written)
     /particles/all               attrs type_names, type_masses
         box                      attrs dimension, boundary, offset
@@ -130,7 +131,13 @@ def provenance(deck_text: str = "", seeds: dict | None = None, n_ranks: int = 1,
     return {"date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds"),
             "n_ranks": int(n_ranks), "seeds": json.dumps(seeds or {}), "git_commit": git_commit(),
             "command": " ".join(sys.argv), "host": socket.gethostname(), "deck": deck_text,
-            "python": sys.version.split()[0], **extra}
+            "python": sys.version.split()[0], "blas": json.dumps(_blas_summary()), **extra}
+
+
+def _blas_summary() -> list:
+    """BLAS libraries loaded and their threads (results of BLAS reductions can depend on them)."""
+    from pyglass.threads import blas_info
+    return [{"library": os.path.basename(b["filepath"] or ""), "threads": b["num_threads"]} for b in blas_info()]
 
 
 def user_name() -> str:
@@ -484,6 +491,8 @@ def info(path) -> str:
             lines.append(f"  status: {_s(p.get('status'))}, date {_s(p.get('date'))}, ranks {p.get('n_ranks')}, "
                          f"git {_s(p.get('git_commit'))}")
             lines.append(f"  seeds: {_s(p.get('seeds'))}")
+            if "blas" in p:   # files from before it was recorded lack it
+                lines.append(f"  blas: {_s(p.get('blas'))}")
         if "checkpoint" in f:
             c = f["checkpoint"].attrs
             lines.append(f"  checkpoint: stage {int(c['stage_index']) + 1} ({_s(c.get('stage_name'))}), "
