@@ -191,7 +191,10 @@ class H5MDWriter:
             self.f = h5py.File(self.path, fmode)
         fresh = self._bcast(self.f is not None and "h5md" not in self.f)
         if fresh:
-            self._create(system, provenance or {}, author)
+            # rank 0's provenance on every rank: collective attribute writes need identical values
+            # (each rank's date or BLAS threads could differ)
+            prov = self.comm.bcast(provenance or {}, root=0) if comm_size(self.comm) > 1 else (provenance or {})
+            self._create(system, prov, author)
         else:
             n = self._bcast(self.f["particles/all"].attrs.get("n_particles", -1) if self.f is not None else None)
             if n != self.n_global:
