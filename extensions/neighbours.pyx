@@ -275,16 +275,3 @@ def select_band(const double[:, ::1] table, Py_ssize_t first, Py_ssize_t last, P
             count += (v >= lower) & (v < upper)   # branch-free: the test is data-dependent
     return count
 
-
-def pack_rows(const double[:, ::1] table, const Py_ssize_t[::1] rows, const double[::1] add,
-              Py_ssize_t set_col, double set_value, double[:, ::1] out):
-    """out[g] = table[rows[g]] + add (per-column increments: the cell shift of a ghost swap), then
-    out[g, set_col] = set_value when set_col >= 0."""
-    cdef Py_ssize_t g, r, c, nc = table.shape[1]
-    with nogil:
-        for g in range(rows.shape[0]):
-            r = rows[g]
-            for c in range(nc):
-                out[g, c] = table[r, c] + add[c]
-            if set_col >= 0:
-                out[g, set_col] = set_value

@@ -78,8 +78,7 @@ class Domain:
         box = s.box
         spacings = box.plane_spacings
         s.wrap()
-        frac = np.zeros((s.N, 3))
-        frac[:, : s.dim] = box.fractional(s.positions)
+        frac = box.fractional_rows(s._x[: s.N])
         source = np.arange(s.N, dtype=np.int64)
         image = np.zeros((s.N, 3), dtype=np.int64)
         # sweep dimension by dimension (x, then y with x-ghosts, then z with all): corner and
@@ -311,7 +310,7 @@ class DecomposedDomain(Domain):
         for k, p in enumerate(self.grid):
             if p == 1:
                 continue
-            d = self._fractional(fields["x"])[:, k] - (self.coords[k] + 0.5) / p
+            d = s.box.fractional_rows(fields["x"])[:, k] - (self.coords[k] + 0.5) / p
             d -= np.round(d)
             left, right = d < -0.5 / p, d >= 0.5 / p
             lo_rank, hi_rank = self.neighbours[k]
@@ -331,22 +330,13 @@ class DecomposedDomain(Domain):
         s.images, s.types, s.ids = fields["images"], np.asarray(fields["types"], np.int32), fields["ids"]
         s.per_particle = {k[3:]: v for k, v in fields.items() if k.startswith("pp_")}
 
-    def _fractional(self, x):
-        """Fractional coordinates (n, 3) of positions x (n, 3) (z = 0 in 2D)."""
-        box = self.system.box
-        frac = np.empty((len(x), 3))
-        lo = np.zeros(3)
-        lo[: box.dim] = box.lo
-        _nb.to_fractional(x, len(x), lo, box.h_inverse, frac)
-        return frac
-
     def _wrap_to_domain(self):
         """Move each local particle to the periodic image nearest its domain's centre (updating
         image counters), so ghost bands computed from raw coordinates are right even for
         particles that have strayed out of their domain while ownership was frozen. Returns the
         fractional coordinates (N, 3) after the move."""
         s = self.system
-        frac = self._fractional(s._x[: s.N])
+        frac = s.box.fractional_rows(s._x[: s.N])
         g = np.array(self.grid)
         centre, half = np.zeros(3), np.zeros(3)
         centre[: len(g)] = (self.coords + 0.5) / g
@@ -419,7 +409,9 @@ class DecomposedDomain(Domain):
                     add[self._X] = fshift * h[:, k]
                     add[self._F.start + k] = add[self._IMG.start + k] = fshift
                     payload = np.empty((count, self._NCOL))
-                    _nb.pack_rows(table, rows, add, self._SRC if dest != me else -1, -1.0, payload)
+                    _nb.gather_rows_shifted(table, rows, add, payload)
+                    if dest != me:   # remote ghosts have no local source row
+                        payload[:, self._SRC] = -1
                     sends[direction] = (rows, fshift, dest, src, payload)
                     if dest != me:
                         outgoing.append((dest, src, 0 if direction == 1 else 1, payload))

@@ -15,6 +15,8 @@ import itertools
 
 import numpy as np
 
+from pyglass._ext import neighbours as _nb
+
 _SYSTEM_SERIAL = itertools.count()
 
 
@@ -73,8 +75,17 @@ class Box:
         """Fractional coordinates s with r = lo + h s (first dim components)."""
         x = np.asarray(positions, float)
         x3 = np.zeros((len(x), 3))
-        x3[:, : self.dim] = x - self.lo
-        return (x3 @ self.h_inverse.T)[:, : self.dim]
+        x3[:, : self.dim] = x
+        return self.fractional_rows(x3)[:, : self.dim]
+
+    def fractional_rows(self, x3) -> np.ndarray:
+        """Fractional coordinates (n, 3) of rows of an (n, 3) C-contiguous position buffer
+        (z = 0 in 2D), without a copy of the input: the decomposed domain's rebuilds."""
+        lo3 = np.zeros(3)
+        lo3[: self.dim] = self.lo
+        out = np.empty((len(x3), 3))
+        _nb.to_fractional(x3, len(x3), lo3, self.h_inverse, out)
+        return out
 
     def minimum_image(self, dr) -> np.ndarray:
         """Shortest periodic image of separation vectors dr (..., dim)."""
