@@ -331,7 +331,7 @@ class Runner:
                     self.writer.write_observables(stage["name"], observables)
                     if done >= steps:   # wall time of this process's stepping (scaling studies)
                         timed = steps - (resume.step_in_stage if resume else 0)
-                        self.writer.set_attrs(f"observables/{stage['name']}", {
+                        self.writer.set_attrs(self.writer.results_path(stage['name']), {
                             "wall_seconds": self._max(wall), "steps_timed": int(timed),
                             "n_ranks": comm_size(self.comm), "n_particles": self.writer.n_global})
                     nxt, at = (k + 1, 0) if done >= steps else (k, done)
@@ -375,7 +375,7 @@ class Runner:
                 elif not isinstance(v, (int, float, np.number)):
                     v = str(getattr(v, "value", v))   # e.g. a StopReason enum
                 attrs[key] = v
-        self.writer.set_attrs(f"observables/{stage['name']}", {f"quench_{a}": v for a, v in attrs.items()})
+        self.writer.set_attrs(self.writer.results_path(stage['name']), {f"quench_{a}": v for a, v in attrs.items()})
         n = self.writer.n_global
         e = attrs.get("energy")
         self.print(f"  {'converged' if attrs.get('converged') else 'NOT converged'}"

@@ -48,6 +48,9 @@ import numpy as np
 
 import pyglass
 
+# root group of analysis results (stage and observable outputs), see H5MDWriter.results_path
+RESULTS_ROOT = "observables"
+
 THERMO_COLUMNS = {"temperature": "Temp", "potential_energy": "PotEng", "kinetic_energy": "KinEng",
                   "total_energy": "TotEng", "pressure": "Press"}
 
@@ -352,12 +355,20 @@ class H5MDWriter:
         self.flush()
 
     # -- observables and attributes ------------------------------------------------------
+    def results_path(self, group_name: str) -> str:
+        """Path of the group holding a stage's (or observable group's) analysis results. The one
+        place that decides where results live in the file (RESULTS_ROOT)."""
+        return f"{RESULTS_ROOT}/{group_name}"
+
+    def results_group(self, group_name: str):
+        """The results group of `group_name` (created if missing) on the ranks that hold the file,
+        None elsewhere."""
+        return self.f.require_group(self.results_path(group_name)) if self.writes else None
+
     def write_observables(self, group_name: str, observables):
-        """Store `write(h5group)` of each observable under /observables/<group_name>. Observables
-        with a `result(comm)` reduction take part in it on every rank."""
-        grp = None
-        if self.writes:
-            grp = self.f.require_group(f"observables/{group_name}")
+        """Store `write(h5group)` of each observable under the results group of `group_name`.
+        Observables with a `result(comm)` reduction take part in it on every rank."""
+        grp = self.results_group(group_name)
         for obs in observables:
             if getattr(obs, "_stateless", False):
                 continue
