@@ -9,17 +9,25 @@ be read as a `[system] file` by `pyglass.io.read_snapshot`):
         position image velocity species mass id     in particle-id order
     /checkpoint                 attrs stage_index, stage_name, step_in_stage, step, time, n_ranks,
                                 seed, replica, pyglass_version, date; dataset deck (text)
-        integrator_state        (n_ranks,) pickled `integrator.state()` of each rank
+        integrator_state        (n_ranks,) JSON text of `integrator.state()` of each rank (numbers, lists,
+                                arrays as {"__array__": ..., "dtype": ...}; data only, never code)
         observable_state        (n_ranks,) pickled list of the stage's stateful observables
 
 Rank 0 gathers the particles and writes the file to `<path>.tmp`, then renames it over `<path>`,
 so a checkpoint on disk is always complete (a kill during the write leaves the previous one).
-The pickled parts hold thermostat/RNG state and observable accumulators: only restart from
-checkpoint files you trust.
+The pickled part holds observable accumulators: only restart from checkpoint files you trust.
+
+Rank count. Positions, velocities and images are stored in particle-id order, and the integrator
+state of NVE, Nose-Hoover and NPT is the same on every rank, so a checkpoint restarts on any number
+of ranks (results agree with the uninterrupted run to round-off: the force sums run in another
+order). Per-rank state cannot move to another rank count: a Langevin RNG stream per rank, or
+observables holding per-rank accumulators; `Checkpoint.check_rank_change` refuses those with a
+message naming what holds the state.
 """
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import pickle
 from dataclasses import dataclass, field
@@ -45,19 +53,69 @@ class Checkpoint:
     seed: int
     replica: int
     deck_text: str
-    integrator_states: list = field(default_factory=list)   # one per rank (unpickled)
-    observable_states: list = field(default_factory=list)   # one list per rank (unpickled)
+    integrator_states: list = field(default_factory=list)   # one dict per rank
+    observable_states_by_rank: list = field(default_factory=list)   # one list per rank (unpickled)
     stage_name: str = ""
+    unit: tuple = None                   # (state label, sample) of a study unit
+    integrator_state: dict = None        # this rank's, after select_rank
+    observable_states: list = None       # this rank's, after select_rank
+
+    def check_rank_change(self, n_ranks: int, path: str = ""):
+        """Raise RestartError if per-rank state cannot continue on `n_ranks` ranks."""
+        states = [json.dumps(s, sort_keys=True) for s in self.integrator_states]
+        if len(set(states)) > 1:
+            raise RestartError(f"{path}: written on {self.n_ranks} rank(s) with an integrator whose state differs "
+                               f"per rank (a Langevin RNG stream per rank); restart on {self.n_ranks} rank(s)")
+        held = [type(o).__name__ for obs in self.observable_states_by_rank for o in obs]
+        if held:
+            raise RestartError(f"{path}: written on {self.n_ranks} rank(s) in the middle of a stage whose "
+                               f"observables keep per-rank accumulators ({', '.join(sorted(set(held)))}); restart on "
+                               f"{self.n_ranks} rank(s), or from a checkpoint at a stage end")
+
+    def select_rank(self, rank: int, n_ranks: int):
+        """Set integrator_state/observable_states for this rank of a run on n_ranks ranks."""
+        same = n_ranks == self.n_ranks
+        self.integrator_state = self.integrator_states[rank if same else 0] if self.integrator_states else {}
+        self.observable_states = list(self.observable_states_by_rank[rank]) if same and \
+            self.observable_states_by_rank else []
+        return self
+
+
+def _to_json(value):
+    if isinstance(value, np.ndarray):
+        return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"integrator state holds a {type(value).__name__}, which a checkpoint cannot store")
+
+
+def _from_json(value):
+    if isinstance(value, dict):
+        if set(value) == {"__array__", "dtype"}:
+            dtype = np.dtype(value["dtype"])
+            if dtype.kind not in "biuf":
+                raise ValueError(f"array of dtype {dtype} in an integrator state")
+            return np.asarray(value["__array__"], dtype=dtype)
+        return {k: _from_json(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v) for v in value]
+    return value
 
 
 def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", step_in_stage, integrator=None,
-                     observables=(), deck_text="", seed=0, replica=0):
+                     observables=(), deck_text="", seed=0, replica=0, unit=None):
     """Collective: every rank of `comm` calls it; rank 0 writes `path` atomically."""
     path = os.fspath(path)
     n = global_count(comm, system.N)
     _, rows, rid = redistribute(comm, *particle_columns(system, True), n, to_root=True)
     _, mass, _ = redistribute(comm, system.ids, system.masses[:, None], n, to_root=True)
-    state = pickle.dumps(integrator.state() if integrator is not None else {})
+    state = json.dumps(_to_json(integrator.state() if integrator is not None else {}))
     obs_state = pickle.dumps([o for o in observables if not getattr(o, "_stateless", False)])
     if comm_size(comm) > 1:
         states = comm.gather(state, root=0)
@@ -101,13 +159,15 @@ def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", ste
                             "step_in_stage": int(step_in_stage), "step": int(system.step),
                             "time": float(system.time), "n_ranks": comm_size(comm), "seed": int(seed),
                             "replica": int(replica), "pyglass_version": pyglass.__version__,
+                            "unit_state": "" if unit is None else str(unit[0]),
+                            "unit_sample": -1 if unit is None else int(unit[1]),
                             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
             c.create_dataset("deck", data=deck_text, dtype=h5py.string_dtype())
+            c.create_dataset("integrator_state", data=np.array(states, dtype=h5py.string_dtype()))
             vl = h5py.vlen_dtype(np.uint8)
-            for name, blobs in (("integrator_state", states), ("observable_state", obs_states)):
-                ds = c.create_dataset(name, (len(blobs),), dtype=vl)
-                for k, b in enumerate(blobs):
-                    ds[k] = np.frombuffer(b, np.uint8)
+            ds = c.create_dataset("observable_state", (len(obs_states),), dtype=vl)
+            for k, b in enumerate(obs_states):
+                ds[k] = np.frombuffer(b, np.uint8)
             f.flush()
         os.replace(tmp, path)
     if comm_size(comm) > 1:
@@ -145,9 +205,11 @@ def read_checkpoint(path) -> Checkpoint:
             deck = c["deck"][()]
             ck = Checkpoint(s, int(a["stage_index"]), int(a["step_in_stage"]), int(a["n_ranks"]), int(a["seed"]),
                             int(a["replica"]), deck.decode() if isinstance(deck, bytes) else str(deck),
-                            [pickle.loads(bytes(b)) for b in c["integrator_state"][()]],
+                            [_from_json(json.loads(t.decode() if isinstance(t, bytes) else t))
+                             for t in c["integrator_state"][()]],
                             [pickle.loads(bytes(b)) for b in c["observable_state"][()]],
-                            str(a.get("stage_name", "")))
-        except (KeyError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+                            str(a.get("stage_name", "")),
+                            (str(a.get("unit_state", "")), int(a.get("unit_sample", -1))))
+        except (KeyError, ValueError, TypeError, pickle.UnpicklingError, EOFError) as exc:
             raise RestartError(f"{path}: damaged checkpoint ({exc})") from None
     return ck

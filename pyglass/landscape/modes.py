@@ -274,10 +274,12 @@ def amg_preconditioner(h, dim, shift=1e-2):
 
 def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e-8,
                  backend: str = "auto", block: int | None = None, hessian_matrix=None, shift: float = 1e-3,
-                 seed: int = 0) -> Modes:
+                 seed: int = 0, pseudo_inverse=None) -> Modes:
     """The k lowest non-zero normal modes of an inherent structure (ascending), translations
     excluded. `backend` picks the Cholesky solver ('cholmod', 'mumps', 'superlu'); `shift` is the
-    negative shift -shift of method 'slepc'. See the module docstring for the methods."""
+    negative shift -shift of method 'slepc'. `pseudo_inverse`: a factorised `PseudoInverse` of this
+    Hessian to reuse (methods 'block' and 'scipy'; see `landscape.InherentStructure`). See the module
+    docstring for the methods."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     d, n_part = system.dim, system.N
@@ -303,7 +305,7 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
     elif method == "scipy":
         import time
         t0 = time.perf_counter()
-        pinv = PseudoInverse(h, d, backend=backend)
+        pinv = pseudo_inverse or PseudoInverse(h, d, backend=backend)
         t_factor = time.perf_counter() - t0
         op = spla.LinearOperator((n, n), matvec=pinv.solve, dtype=float)
         v0 = pinv.project(np.random.default_rng(seed).standard_normal(n))
@@ -313,7 +315,7 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
     else:
         import time
         t0 = time.perf_counter()
-        pinv = PseudoInverse(h, d, backend=backend, block=max(block or 0, 64))
+        pinv = pseudo_inverse or PseudoInverse(h, d, backend=backend, block=max(block or 0, 64))
         t_factor = time.perf_counter() - t0
         theta, vecs, info = block_shift_invert(pinv.solve, n, k, pinv.translations, block=block,
                                                tol=tol, seed=seed)

@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pyglass.registry import OBSERVABLES, REQUIRED, Key, ObservableType
 
 NEEDS = ("positions", "unwrapped", "velocities", "is_positions", "reference")
 
@@ -248,3 +249,30 @@ class MeanKinetic(Observable):
 
     def finalize(self, acc):
         return {"ke_per_particle": acc["ke"] / (acc["n"] * self.n_particles)}
+
+
+# ================================================================================ deck registration
+
+def _make_python(params, ctx):
+    """Class(schedule=..., **args); the stage's potential is passed as `potential` when the
+    constructor takes one and args do not set it (observables needing inherent-structure
+    positions quench with it)."""
+    import importlib
+    import inspect
+    mod, _, attr = params["class"].partition(":")
+    cls = getattr(importlib.import_module(mod), attr)
+    kwargs = dict(params["args"])
+    try:
+        accepts = "potential" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    if accepts and "potential" not in kwargs:
+        kwargs["potential"] = ctx.potential
+    return cls(schedule=ctx.schedule, **kwargs)
+
+
+OBSERVABLES.register("python", ObservableType(_make_python, {
+    "class": Key((str,), REQUIRED, "module:Class of an Observable subclass on the Python path"),
+    "args": Key((dict,), {}, "keyword arguments of its constructor (schedule, and potential when the "
+                "constructor takes it, are passed for you)"),
+}, "any Observable subclass, constructed as Class(schedule=..., potential=<the deck's potential>, **args)"))

@@ -13,6 +13,7 @@ import numpy as np
 
 from pyglass.observables.base import LogSchedule, Observable
 from pyglass.observables.structure import _as_box, commensurate_wavevectors
+from pyglass.registry import NUM, OBSERVABLES, Key, ObservableType
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -314,3 +315,21 @@ class SelfDynamics(Observable):
         if "fs" in acc:
             out["fs"] = acc["fs"][ok] / n[ok]
         return out
+
+
+# ================================================================================ deck registration
+
+def _make_self_dynamics(params, ctx):
+    return SelfDynamics(ctx.schedule, dt=ctx.integrator.dt, q=params["q"], box=ctx.system.box, a=params["a"],
+                        remove_drift=params["remove_drift"], max_vectors=params["max_vectors"],
+                        seed=params["seed"])
+
+
+OBSERVABLES.register("self-dynamics", ObservableType(_make_self_dynamics, {
+    "q": Key(NUM, None, "wavenumber of F_s(q, t) (none: no F_s)", lo=0, lo_open=True),
+    "a": Key(NUM, 0.3, "overlap length of Q(t)", lo=0, lo_open=True),
+    "remove_drift": Key((bool,), False, "remove the centre-of-mass displacement"),
+    "max_vectors": Key((int,), 100, "wavevectors averaged in F_s", lo=1),
+    "seed": Key((int,), 0, "seed of the wavevector subset", lo=0),
+}, "MSD per species, alpha2, F_s(q,t), Q(t), chi4 over block-log time origins "
+   "(pyglass.observables.SelfDynamics; log schedule)", ("log",)))

@@ -19,8 +19,10 @@ import numpy as np
 
 from pyglass._ext import threebody as _tb
 from pyglass.potentials.base import ForceResult, NeighbourList, Potential, finish_result
+from pyglass.registry import POTENTIALS
 
 
+@POTENTIALS.register("stillinger-weber")
 class StillingerWeber(Potential):
     """Single-species Stillinger-Weber potential in 2D or 3D (2D: the same law in the plane).
 
