@@ -100,8 +100,11 @@ def build_system(deck: Deck, seed: int):
                 is_ckpt = "checkpoint" in f
             system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path)
         else:
-            reader = {"lammps-data": "read_lammps_data", "extxyz": "read_extxyz"}[fmt]
-            system = getattr(io, reader)(path)
+            if fmt == "lammps-dump":
+                system = [frame for _, frame in io.read_lammps_dump(path)]
+            else:
+                reader = {"lammps-data": "read_lammps_data", "extxyz": "read_extxyz"}[fmt]
+                system = getattr(io, reader)(path)
             if isinstance(system, list):   # multi-frame formats
                 try:
                     system = system[s["frame"]]
@@ -407,7 +410,7 @@ class Runner:
                    f"units over {self.n_rep} replica group(s); source = {study['source']}")
         interrupted = None
         try:
-            if study["source"] == "seeds":
+            if study["source"] in ("seeds", "frames"):
                 for (u, j, label, deck, s) in mine:
                     self._study_unit(u, j, label, deck, s, None, 0, n_pipeline)
             else:
@@ -447,7 +450,11 @@ class Runner:
                 system = ck.system
                 first_stage = ck.stage_index
         if system is None:
-            system = build_system(deck, seed)
+            if self.deck.study["source"] == "frames":   # re-analysis: sample s is frame s of the file
+                data = dict(deck.data, system=dict(deck.data["system"], frame=s))
+                system = build_system(deck.with_data(data), seed)
+            else:
+                system = build_system(deck, seed)
         self.print(f"== {tag} (seed {seed}) -> {path}")
         seeds = {"run": self.deck.data["run"]["seed"], "unit_seed": seed, "state": label, "sample": s,
                  "replica": self.replica, "n_replicas": self.n_rep}
@@ -562,6 +569,28 @@ class Runner:
                 if m.ndim == 0:
                     self.print(f"  {label or 'all'} {name}: {float(m):.6g} [{float(res['low']):.6g}, "
                                f"{float(res['high']):.6g}] (n = {res['n']})")
+
+
+def plan(deck: Deck) -> list:
+    """The resolved plan of a deck, one line each (`pyglass run --dry-run` prints them as comments):
+    units, and each stage's cost at the deck's N (memory of a direct factorisation included)."""
+    study = deck.study
+    lines = []
+    if deck.is_study:
+        lines.append(f"study: {len(deck.states)} state point(s) x {study['samples']} sample(s) = "
+                     f"{len(deck.states) * study['samples']} units; source = {study['source']}; output "
+                     f"{unit_path(deck.data['output']['path'], deck.states[0][0], 0)} ... and the index "
+                     f"{deck.data['output']['path']}")
+    for label, data in deck.states:
+        sysd = data.get("system", {})
+        n, dim = (sysd.get("n"), sysd.get("dim", 3)) if sysd.get("generate") else (None, None)
+        if label:
+            lines.append(f"state {label}:")
+        for k, st in enumerate(data["stage"]):
+            cls = STAGES[st["kind"]]
+            est = cls.estimate(st, n, dim) if n else "(N known when the file is read)"
+            lines.append(f"  stage {k + 1} {st['name']} ({st['kind']}): {est}")
+    return lines
 
 
 def run_deck(deck: Deck, comm=None, restart=None, output=None, stop_at_step=None, stream=None,

@@ -62,7 +62,7 @@ class Checkpoint:
 
     def check_rank_change(self, n_ranks: int, path: str = ""):
         """Raise RestartError if per-rank state cannot continue on `n_ranks` ranks."""
-        states = [json.dumps(s, sort_keys=True) for s in self.integrator_states]
+        states = [json.dumps(_to_json(s), sort_keys=True) for s in self.integrator_states]
         if len(set(states)) > 1:
             raise RestartError(f"{path}: written on {self.n_ranks} rank(s) with an integrator whose state differs "
                                f"per rank (a Langevin RNG stream per rank); restart on {self.n_ranks} rank(s)")

@@ -23,8 +23,10 @@ SYSTEM = {
     "file": Key((str,), None, "read the initial configuration from this file (path relative to the deck)",
                 when="instead of generate"),
     "format": Key((str,), "auto", "file format; auto = from the extension (.data/.lmp = lammps-data, "
-                  ".xyz/.extxyz = extxyz, .h5/.hdf5 = h5)", ("auto", "lammps-data", "extxyz", "h5"), when="file"),
-    "frame": Key((int,), -1, "frame of a multi-frame file (extended XYZ); -1 = the last", when="file"),
+                  ".xyz/.extxyz = extxyz, .dump/.lammpstrj = lammps-dump, .h5/.hdf5 = h5)",
+                  ("auto", "lammps-data", "lammps-dump", "extxyz", "h5"), when="file"),
+    "frame": Key((int,), -1, "frame of a multi-frame file (extended XYZ, LAMMPS dump); -1 = the last",
+                 when="file"),
     "generate": Key((str,), None, "build the configuration: random non-overlapping packing or simple "
                     "cubic/square lattice", ("random", "lattice"), when="instead of file"),
     "n": Key((int,), REQUIRED, "number of particles", lo=1, when="generate"),
@@ -90,8 +92,9 @@ STUDY = {
     "samples": Key((int,), 1, "independent samples per state point", lo=1),
     "source": Key((str,), "seeds", "seeds: every sample builds its own configuration (seed derived from "
                   "run.seed, the state point and the sample); trajectory: the stages up to `draw_after` run "
-                  "once, then sample k is the configuration after k+1 further blocks of `spacing` MD steps",
-                  ("seeds", "trajectory")),
+                  "once, then sample k is the configuration after k+1 further blocks of `spacing` MD steps; frames: "
+                  "sample k is frame k of `[system] file` (re-analysis of a stored trajectory, no MD needed)",
+                  ("seeds", "trajectory", "frames")),
     "draw_after": Key((str,), None, "name of the MD stage whose run continues between draws",
                       when='source = "trajectory"'),
     "spacing": Key((int,), 1000, "MD steps between two drawn samples", lo=1, when='source = "trajectory"'),

@@ -318,6 +318,8 @@ def validate(raw: dict, val: _Validator, folder: str) -> dict:
             val.error(("stage", k, "name"), f"duplicate stage name {n!r} (also stage[{names.index(n) + 1}])")
     if "study" in raw:
         data["study"] = _validate_study(val, raw["study"], data["stage"])
+        if data["study"].get("source") == "frames" and not (data.get("system") or {}).get("file"):
+            val.error(("study", "source"), 'source = "frames" re-analyses the frames of [system] file: give file')
     if not val.problems:
         _check_pipeline(val, data)
     return data
@@ -480,7 +482,7 @@ def _validate_system(val, given, run, folder):
             val.error(path + ("file",), f"file not found: {full}")
         elif out.get("format") == "auto" and _format_of(full) is None:
             val.error(path + ("format",), f"cannot tell the format of {f!r} from its extension; set "
-                      "format = \"lammps-data\" | \"extxyz\" | \"h5\"")
+                      "format = \"lammps-data\" | \"lammps-dump\" | \"extxyz\" | \"h5\"")
     if has_gen:
         comp = out.get("composition")
         if comp is not None:
@@ -501,6 +503,7 @@ def _validate_system(val, given, run, folder):
 def _format_of(path):
     ext = os.path.splitext(path)[1].lower()
     return {".data": "lammps-data", ".lmp": "lammps-data", ".lammps": "lammps-data", ".xyz": "extxyz",
+            ".dump": "lammps-dump", ".lammpstrj": "lammps-dump",
             ".extxyz": "extxyz", ".h5": "h5", ".hdf5": "h5", ".h5md": "h5"}.get(ext)
 
 
