@@ -191,6 +191,14 @@ def test_participation_ratio_plane_wave_and_localised():
     np.testing.assert_allclose(p, np.sum(e ** 2, axis=1) + np.sum(loc ** 2, axis=1))
     with pytest.raises(ValueError, match="n_modes"):
         modes.participation_fractions(n_modes=4)
+    # paper 3 counts the d = 2 zero modes in N_m (sum from j = 3): N_m = 4 sums the 2 lowest non-zero
+    np.testing.assert_allclose(modes.participation_fractions(n_modes=4, count_zero_modes=True), p)
+    np.testing.assert_allclose(modes.participation_fractions(n_modes=3, count_zero_modes=True),
+                               np.sum(e ** 2, axis=1))
+    with pytest.raises(ValueError, match="n_modes"):
+        modes.participation_fractions(n_modes=2, count_zero_modes=True)
+    with pytest.raises(ValueError, match="n_modes"):
+        modes.participation_fractions(n_modes=6, count_zero_modes=True)
 
 
 def test_lowest_modes_errors():
@@ -235,6 +243,11 @@ def test_local_dipole_stiffness_and_ci():
     assert ki[i] == pytest.approx(kappa[mine].mean(), rel=1e-12)
     m, lo, hi = landscape.mean_with_ci(kappa, seed=1)
     assert lo < m < hi and m == pytest.approx(kappa.mean())
+    # paper 2's 90 % bootstrap interval is the default: narrower than the 95 % one, equal to an
+    # explicit confidence=0.90
+    m95, lo95, hi95 = landscape.mean_with_ci(kappa, confidence=0.95, seed=1)
+    assert lo95 < lo and hi < hi95
+    assert (lo, hi) == landscape.mean_with_ci(kappa, confidence=0.90, seed=1)[1:]
     with pytest.raises(ValueError, match="pairs"):
         landscape.dipole_stiffness(s, pot, np.array([[0, 0]]))
     with pytest.raises(ValueError, match="pairs"):
