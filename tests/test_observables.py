@@ -488,3 +488,35 @@ def test_overlaps_equals_overlap_per_field(rng):
     got = ob.overlaps(a, bs, s.positions, s.box, neighbours=pairs)
     expect = [ob.overlap(a, b, s.positions, s.box, neighbours=pairs) for b in bs]
     np.testing.assert_allclose(got, expect)
+
+
+def test_self_dynamics_species_fs_and_tau_alpha():
+    """F_s of one species (paper 2: the largest species at its q_max) on free particles, where
+    dr_i = v_i t exactly: F_s(t) = mean over that species and the q shell of cos(q.v_i t); τα is
+    where it reaches 0.2."""
+    rng = np.random.default_rng(3)
+    s = System(rng.random((24, 2)) * 8.0, Box([8.0, 8.0]), np.arange(24) % 2, ["A", "B"])
+    s.thermalize(1.0, 3)
+    pot = potentials.LennardJones(0.0, 1.0, type_names=("A", "B"))
+    v = s.velocities
+    v[s.types == 1] *= 3.0                       # species 1 moves faster: its F_s decays sooner
+    s.velocities = v
+    sch = ob.LogSchedule(block=800, factor=1.5)
+    q = 2 * np.pi * 3 / 8.0
+    obs = {sp: dyn.SelfDynamics(sch, dt=0.01, q=q, box=s.box, species=sp).prime(s) for sp in (None, 0, 1)}
+    v0 = s.velocities.copy()
+    integrators.NVE(0.01).run(s, pot, 800, observables=tuple(obs.values()))
+    qv = obs[None].qvectors
+    for sp, o in obs.items():
+        res = o.result()
+        sel = np.ones(s.N, bool) if sp is None else s.types == sp
+        expect = [np.mean(np.cos((v0[sel] * t) @ qv.T)) for t in res["t"]]
+        np.testing.assert_allclose(res["fs"], expect, atol=1e-9)
+        assert o.tau_alpha() == pytest.approx(dyn.relaxation_time(res["t"], res["fs"], 0.2))
+    assert obs[1].tau_alpha() < obs[None].tau_alpha() < obs[0].tau_alpha()
+    with pytest.raises(ValueError, match="species"):
+        dyn.SelfDynamics(sch, dt=0.01, q=q, box=s.box, species="B")
+    with pytest.raises(ValueError, match="needs q"):
+        dyn.SelfDynamics(sch, dt=0.01, species=1)
+    with pytest.raises(ValueError, match="q="):
+        dyn.SelfDynamics(sch, dt=0.01).tau_alpha()
