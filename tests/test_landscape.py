@@ -337,3 +337,25 @@ def test_pseudoharmonic_minimiser_lands_on_localised_soft_mode():
     h = landscape.hessian(s, pot)
     v = ph.vectors.reshape(len(ph.stiffness), -1)
     np.testing.assert_allclose(np.einsum("ki,ki->k", v, (h @ v.T).T), ph.stiffness, rtol=1e-10)
+
+
+def test_pseudoharmonic_default_starts_from_every_interacting_pair():
+    """Paper 2 App. B starts a minimisation from the dipole response of every interacting pair
+    (the default); the n_starts shortcut starts from the softest few only. Small N keeps it cheap."""
+    s, pot = inherent_structure("ipl", 2, 40, seed=2)
+    pairs = landscape.interacting_pairs(s, pot)
+    full = landscape.pseudoharmonic_modes(s, pot, n_keep=3, backend="superlu")
+    assert full.n_starts == len(pairs)
+    short = landscape.pseudoharmonic_modes(s, pot, n_starts=4, n_keep=3, backend="superlu")
+    assert short.n_starts == 4
+    # the starts are a superset: the softest mode found from every pair is at least as soft
+    assert full.stiffness[0] <= short.stiffness[0] * (1 + 1e-8)
+    assert np.all(np.diff(full.stiffness) >= 0)
+    v = full.vectors.reshape(len(full.stiffness), -1)
+    gram = np.abs(v @ v.T) - np.eye(len(v))
+    assert gram.max() <= 0.9                       # distinct modes
+    # start pairs are interacting pairs and the kept modes are no stiffer than their starts
+    assert all(any((p == q).all() for q in pairs) for p in full.start_pairs)
+    assert np.all(full.stiffness <= full.start_stiffness * (1 + 1e-9))
+    with pytest.raises(ValueError, match="n_starts"):
+        landscape.pseudoharmonic_modes(s, pot, n_starts=0)
