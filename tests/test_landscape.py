@@ -359,3 +359,57 @@ def test_pseudoharmonic_default_starts_from_every_interacting_pair():
     assert np.all(full.stiffness <= full.start_stiffness * (1 + 1e-9))
     with pytest.raises(ValueError, match="n_starts"):
         landscape.pseudoharmonic_modes(s, pot, n_starts=0)
+
+
+# ---------------------------------------------------------------- paper 3: affine step, then quench
+def _triangular_crystal(nx=8, ny=8, a=1.1, noise=0.03, seed=0):
+    """Monodisperse triangular lattice (one species of the soft-disk model) in a commensurate box,
+    with small random displacements (an 'equilibrium' configuration whose IS is the lattice)."""
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    x = np.c_[(i + 0.5 * (j % 2)).ravel() * a, j.ravel() * a * np.sqrt(3) / 2]
+    x += np.random.default_rng(seed).normal(scale=noise, size=x.shape)
+    box = Box([nx * a, ny * a * np.sqrt(3) / 2])
+    return System(x % box.lengths, box, types=np.zeros(len(x), np.int32), type_names=["A"])
+
+
+def test_affine_quench_response_is_zero_at_zero_strain_and_for_a_crystal():
+    pot = P.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    s = _triangular_crystal()
+    gammas = [0.0, 1e-3, 0.01, -0.01, 0.02]
+    res = landscape.affine_quench_response(s, pot, gammas, keep_configurations=True)
+    assert res.displacements.shape == (5, s.N, 2) and res.converged.all()
+    # gamma = 0: X^dq is X^q, so d = 0 and the stress is that of X^q
+    np.testing.assert_array_equal(res.displacements[0], 0.0)
+    assert res.stress[0] == res.stress_q
+    # a Bravais lattice deforms affinely: d ~ 0 at every strain, and sigma_xy^dq is the stress of
+    # the affinely sheared quenched lattice (landscape.shear_stress sign: sigma > 0 for gamma > 0)
+    assert np.abs(res.displacements).max() < 1e-6
+    for k, g in enumerate(gammas):
+        c = res.quenched.copy()
+        landscape.affine_shear(c, g)
+        assert res.stress[k] == pytest.approx(landscape.shear_stress(c, pot), rel=1e-6, abs=1e-9)
+    assert abs(res.stress_q) < 1e-8
+    assert res.stress[1] > 0 and res.stress[3] < 0 and res.stress[3] == pytest.approx(-res.stress[2], rel=1e-2)
+    assert res.gamma_c == 0.02 and landscape.stress_peak(gammas, res.stress) == 0.02
+    # the deformed box is the Lees-Edwards image: tilt = gamma L_y
+    assert res.configurations[4].box.tilt_xy == pytest.approx(0.02 * s.box.lengths[1])
+    # X itself is untouched
+    assert s.box.tilt_xy == 0.0
+
+
+def test_affine_quench_response_small_strain_is_linear_response():
+    """A glass configuration near its IS: at gamma = 1e-6 X^dq lies in the basin of X^q and
+    d / gamma = -M+ Xi (elasticity.nonaffine_response at X^q); sigma^dq - sigma^q = G gamma."""
+    is_, pot = inherent_structure("ipl", 2, 100)
+    x = is_.copy()
+    x.positions = x.positions + np.random.default_rng(5).normal(scale=0.01, size=x.positions.shape)
+    g = 1e-6
+    res = landscape.affine_quench_response(x, pot, [g], refine=True)
+    q = res.quenched
+    assert np.abs(landscape.nonaffine_response(q, pot, backend="superlu")).max() > 0
+    u_lin = landscape.nonaffine_response(q, pot, backend="superlu")
+    d = res.displacements[0] - res.displacements[0].mean(axis=0)
+    np.testing.assert_allclose(d / g, u_lin, atol=1e-4 * np.abs(u_lin).max())
+    G = landscape.shear_modulus(q, pot, backend="superlu")
+    assert res.stress[0] - res.stress_q == pytest.approx(g * G, rel=1e-3)
+    assert np.abs(res.magnitudes()).max() > 0
