@@ -31,6 +31,8 @@ MODELS = {
     "softspheres": (lambda: P.SoftSpheres3D(), "softspheres", (3,)),
     "ipl10": (lambda: P.IPL10(), "ipl", (2, 3)),
     "sticky": (lambda: P.StickySpheres(), "sticky", (2, 3)),
+    "mblj-smooth": (lambda: P.MBLJ([[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]], 2.5, smoothing="smooth"),
+                    "ka", (3,)),
 }
 CASES = [(name, d) for name, (_, _, dims) in MODELS.items() for d in dims]
 
