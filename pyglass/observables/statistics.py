@@ -158,11 +158,13 @@ class IRModeOverlap:
 
     @property
     def random_mean(self) -> float:
-        return float(np.nanmean(self.random_scores)) if len(self.random_scores) else float("nan")
+        r = self.random_scores[np.isfinite(self.random_scores)]
+        return float(r.mean()) if len(r) else float("nan")
 
     @property
     def random_std(self) -> float:
-        return float(np.nanstd(self.random_scores)) if len(self.random_scores) else float("nan")
+        r = self.random_scores[np.isfinite(self.random_scores)]
+        return float(r.std()) if len(r) else float("nan")
 
 
 def _percent_inside(a, b):
