@@ -415,3 +415,21 @@ def test_affine_quench_response_small_strain_is_linear_response():
     G = landscape.shear_modulus(q, pot, backend="superlu")
     assert res.stress[0] - res.stress_q == pytest.approx(g * G, rel=1e-3)
     assert np.abs(res.magnitudes()).max() > 0
+
+
+def test_paper3_overlap_of_nonaffine_field_with_soft_modes_vs_n_modes():
+    """Paper 3's O_|d|,p(N_m): |d| from affine_quench_response, p from the lowest modes of X^dq with
+    the zero modes counted in N_m, top 25 % and clusters of more than two (observables.overlaps)."""
+    from pyglass import observables as ob
+    is_, pot = inherent_structure("ipl", 2, 100)
+    x = is_.copy()
+    x.positions = x.positions + np.random.default_rng(6).normal(scale=0.01, size=x.positions.shape)
+    res = landscape.affine_quench_response(x, pot, [1e-4], keep_configurations=True)
+    xdq = res.configurations[0]
+    modes = landscape.lowest_modes(xdq, pot, k=12, method="dense")
+    n_m = [3, 6, 14]
+    ps = [modes.participation_fractions(nm, count_zero_modes=True) for nm in n_m]
+    pairs = ob.neighbour_pairs(xdq.positions, xdq.box, xdq.types, 1.5)
+    o = ob.overlaps(res.magnitudes()[0], ps, xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)
+    assert o.shape == (3,) and np.all((o >= 0) & (o <= 1))
+    assert o[0] == ob.overlap(res.magnitudes()[0], ps[0], xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)
