@@ -199,7 +199,8 @@ def ir_mode_overlap(ir_probability, participation, positions, box, ir_level: flo
     random_samples > 0 adds the random-map baseline: randomise='ir' (the paper's) places as many
     particles as the IR map holds (before clustering) at random and scores them against the mode
     clusters; randomise='mode' instead places as many particles as the mode map holds (before
-    clustering) at random and scores the IR clusters against them."""
+    clustering) at random (equivalently: thresholds a shuffled participation field) and scores the
+    IR clusters against their clusters."""
     box = _as_box(box)
     x = np.asarray(positions, float)
     n = len(x)
