@@ -206,3 +206,17 @@ def test_debye_waller_over_interval_is_time_variance_averaged_over_runs():
     np.testing.assert_allclose(res.debye_waller[0], np.stack([m["dr"][0] for m in members]).var(0).sum(-1))
     with pytest.raises(ValueError, match="two samples"):
         res.debye_waller_over_interval(0.5)
+
+
+def test_inherent_structure_trajectory_warns_about_a_non_smooth_cutoff(liquid):
+    """Paper 2 counts IS jumps dU > 1e-5: a shifted cutoff (force jump) fakes some, so the IS
+    trajectory warns unless phi, phi', phi'' vanish at r_c (Potential.cutoff_continuity >= 2)."""
+    import warnings
+    s, shifted = liquid
+    assert shifted.cutoff_continuity == 0
+    with pytest.warns(UserWarning, match="cutoff_continuity"):
+        ensembles.inherent_structure_trajectory(s.copy(), shifted, integrators.NVE(0.005), steps=2, every=2)
+    smooth = potentials.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ensembles.inherent_structure_trajectory(s.copy(), smooth, integrators.NVE(0.005), steps=2, every=2)

@@ -157,3 +157,14 @@ def test_bad_parameters_are_errors():
         P.KobAndersen(smoothing="spline")
     with pytest.raises(ValueError, match="epsilon"):
         P.LennardJones([[1, 2], [3, 4]], 1.0)
+
+
+def test_cutoff_continuity_reports_the_smoothing_order():
+    mblj = [[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]]
+    expect = {"none": -1, "shift": 0, "force-shift": 1, "smooth": 2}
+    for smoothing, k in expect.items():
+        assert P.MBLJ(*mblj, 2.5, smoothing=smoothing).cutoff_continuity == k
+    assert P.IPL10().cutoff_continuity == 3                 # q = 3
+    assert P.StickySpheres().cutoff_continuity == 2
+    assert P.StickySpheres(continuity=1).cutoff_continuity == 1
+    assert P.StillingerWeber().cutoff_continuity >= 2
