@@ -326,3 +326,22 @@ every = 5
     with h5py.File(out, "r") as f:
         e = f[f"{RESULTS_ROOT}/prod/python/energy"][()]
     assert np.isfinite(e) and e < 0
+
+
+def test_shear_stage_paper3_protocol(tmp_path):
+    head = HEAD.split("[[stage]]\nname = \"is\"")[0]
+    stages = """
+[[stage]]
+name = "sh"
+kind = "shear"
+protocol = "affine-quench"
+gammas = [0.02, 0.04]
+"""
+    deck, out = run(tmp_path, stages, head=head)
+    ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))   # the equilibrium configuration X after "eq"
+    ref = landscape.affine_quench_response(ck.system, deck.build_potential(), [0.02, 0.04])
+    r, _ = results(out, "sh")
+    np.testing.assert_allclose(r["stress_xy"], ref.stress, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(r["nonaffine_magnitude"], np.linalg.norm(ref.displacements, axis=2), rtol=1e-6,
+                               atol=1e-9)
+    assert float(r["gamma_c"]) == ref.gamma_c

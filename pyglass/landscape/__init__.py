@@ -17,7 +17,8 @@ from pyglass.landscape.modes import Modes, lowest_modes, participation_ratio, sl
 from pyglass.landscape.pseudoharmonic import (PseudoharmonicCost, minimise_pseudoharmonic,  # noqa: F401
                                               pseudoharmonic_modes)
 from pyglass.landscape.relax import newton_refine, quench  # noqa: F401
-from pyglass.landscape.shear import affine_shear, shear_inherent_structures  # noqa: F401
+from pyglass.landscape.shear import (AffineQuenchResponse, affine_quench_response, affine_shear,  # noqa: F401
+                                     shear_inherent_structures, stress_peak)
 from pyglass.landscape.solvers import KSPSolver, PseudoInverse, dense_pseudo_inverse  # noqa: F401
 from pyglass.threads import single_blas_pool
 

@@ -73,11 +73,22 @@ class Modes:
         """Boolean flags P < threshold (0.34, paper 1)."""
         return self.participation_ratio < threshold
 
-    def participation_fractions(self, n_modes: int = 30) -> np.ndarray:
-        """p_i = sum over the n_modes lowest non-zero modes of |e_i|^2 (N,) (paper 1: 30 modes)."""
-        if not 1 <= n_modes <= len(self):
-            raise ValueError(f"n_modes must be in 1..{len(self)} (modes computed), got {n_modes}")
-        return np.einsum("kia,kia->i", self.vectors[:n_modes], self.vectors[:n_modes])
+    def participation_fractions(self, n_modes: int = 30, count_zero_modes: bool = False) -> np.ndarray:
+        """p_i = sum over the lowest modes of |e_i|^2 (N,).
+
+        count_zero_modes=False (default, paper 1: "summed over the 30 lowest frequency modes"):
+        the n_modes lowest non-zero modes. count_zero_modes=True (paper 3's convention,
+        p_i = sum_{j=3}^{N_m} f_i^j in 2D: "we have excluded the two zero-frequency modes (with index
+        j = 1, 2) associated with the translational motion"): n_modes counts the d translational
+        zero modes too, which contribute nothing, so the sum runs over the n_modes - d lowest
+        non-zero modes (N_m = 160 in 2D sums 158)."""
+        dim = self.vectors.shape[-1]
+        n_sum = n_modes - dim if count_zero_modes else n_modes
+        lo = dim + 1 if count_zero_modes else 1
+        if not 1 <= n_sum <= len(self):
+            raise ValueError(f"n_modes must be in {lo}..{len(self) + lo - 1} (modes computed"
+                             f"{', plus the d zero modes' if count_zero_modes else ''}), got {n_modes}")
+        return np.einsum("kia,kia->i", self.vectors[:n_sum], self.vectors[:n_sum])
 
     def density_of_states(self, bins=50, range=None):
         """Histogram of omega normalised to unit area: (density, bin_edges)."""

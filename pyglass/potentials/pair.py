@@ -124,6 +124,28 @@ class PairPotential(Potential):
     def pair_energy(self, type_a, type_b, r):
         return self.pair_derivatives(type_a, type_b, r, order=0)[0]
 
+    @property
+    def cutoff_continuity(self) -> int:
+        """Highest derivative order k such that phi, ..., phi^(k) all vanish at every cutoff (-1: phi
+        itself jumps), measured on the law just inside r_c. Inherent-structure work (Hessians, IS
+        trajectories counting jumps dU > 1e-5, paper 2) needs k >= 2: with k < 1 the force jump at
+        r_c splits basins into near-degenerate minima."""
+        if not hasattr(self, "_continuity"):
+            k = -1
+            for order in range(4):
+                ok = True
+                for a in range(self.n_types):
+                    for b in range(self.n_types):
+                        rc = self.cutoffs[a, b]
+                        d = self.pair_derivatives(a, b, np.array([rc * (1 - 1e-13)]), order=order)[order, 0]
+                        scale = abs(self.pair_derivatives(a, b, np.array([0.9 * rc]), order=order)[order, 0]) + 1e-300
+                        ok &= abs(d) <= 1e-6 * scale
+                if not ok:
+                    break
+                k = order
+            self._continuity = k
+        return self._continuity
+
 
 # ======================================================================== model catalogue
 

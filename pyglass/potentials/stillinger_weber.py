@@ -54,6 +54,9 @@ class StillingerWeber(Potential):
         assert len(self.params) == _tb.NPARAM
         self.neighbour_list = NeighbourList(self.cutoffs, self.skin, half=False)
 
+    #: exp(sigma/(r - a sigma)) cutoff factors: every derivative vanishes at r = a sigma
+    cutoff_continuity = 3
+
     def describe(self) -> dict:
         return {"name": self.name, "lam": self.lam, "epsilon": self.epsilon, "sigma": self.sigma,
                 "A": self.A, "B": self.B, "p": self.p, "q": self.q, "a": self.a, "gamma": self.gamma,

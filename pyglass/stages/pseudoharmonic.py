@@ -14,7 +14,8 @@ class Pseudoharmonic(Stage):
     needs_inherent_structure = True
     uses_petsc = True
     keys = {
-        "n_starts": Key((int,), 24, "dipole responses the minimisations start from", lo=1),
+        "n_starts": Key((int,), None, "start from the dipole responses of the n_starts softest pairs (a "
+                        "shortcut); default: every interacting pair, as paper 2 does", lo=1),
         "n_keep": Key((int,), 12, "distinct modes kept", lo=1),
         "overlap": Key((int, float), 0.9, "modes overlapping a softer one more than this are dropped", lo=0,
                        lo_open=True, hi=1),
@@ -29,11 +30,13 @@ class Pseudoharmonic(Stage):
 
     @classmethod
     def estimate(cls, params, n, dim):
-        return f"{params['n_starts']} minimisations; {memory_note(n, dim)}"
+        starts = params["n_starts"] or "one per interacting pair:"
+        return f"{starts} minimisations; {memory_note(n, dim)}"
 
     def run(self, ctx):
         p = self.params
-        ctx.print(f"stage {self.index + 1} ({p['name']}): pseudoharmonic modes from {p['n_starts']} starts")
+        ctx.print(f"stage {self.index + 1} ({p['name']}): pseudoharmonic modes from "
+                  f"{p['n_starts'] or 'every interacting pair as'} starts")
 
         def compute():
             from pyglass.landscape import pseudoharmonic_modes

@@ -72,7 +72,7 @@ class Shear(Stage):
                 disp = r.nonaffine
             else:
                 r = landscape.affine_quench_response(whole, pot, gammas, ftol=p["ftol"])
-                out = {"gammas": r.gammas, "stress_xy": r.stress, "energy_per_particle": r.energies / whole.N,
+                out = {"gammas": r.gammas, "stress_xy": r.stress, "energy_per_particle": r.energies,
                        "nonaffine_magnitude": np.linalg.norm(r.displacements, axis=2), "gamma_c": r.gamma_c}
                 disp = r.displacements
             if p["displacements"]:
