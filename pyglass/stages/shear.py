@@ -35,6 +35,17 @@ class Shear(Stage):
               "nonaffine_magnitude": "array"}
 
     @classmethod
+    def fields(cls, params):
+        out = dict(cls.writes)
+        if params.get("protocol") == "affine-quench":
+            out["gamma_c"] = "scalar"
+        return out
+
+    @classmethod
+    def documented_fields(cls):
+        return list(cls.writes) + ["gamma_c (affine-quench)"]
+
+    @classmethod
     def needs_inherent(cls, params):
         return params.get("protocol", "quasistatic") == "quasistatic"
 
