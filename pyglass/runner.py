@@ -126,15 +126,10 @@ def build_system(deck: Deck, seed: int):
 
 
 def check_compatible(system, potential, model):
-    """Dimension and species count of a system against its potential (DeckError naming the key)."""
-    pdim = getattr(potential, "dim", None)
-    if pdim is not None and pdim != system.dim:
-        raise DeckError(f"the system is {system.dim}-dimensional but potential {model!r} is {pdim}-dimensional",
-                        key="potential.model")
-    cut = getattr(potential, "cutoffs", None)
-    if cut is not None and system.n_types > np.shape(cut)[0]:
-        raise DeckError(f"the system has {system.n_types} species but potential {model!r} defines "
-                        f"{np.shape(cut)[0]}", key="potential.model")
+    """A system read from a file against its potential (Potential.incompatibility)."""
+    bad = potential.incompatibility(system.dim, system.n_types) if hasattr(potential, "incompatibility") else None
+    if bad:
+        raise DeckError(f"the system {bad[1]} (model {model!r})", key="potential.model")
 
 
 class _Printer:
@@ -369,9 +364,9 @@ class Runner:
         return float(x) if self.comm is None else float(self.comm.allreduce(float(x), op=_mpi_max()))
 
     def thermo_line(self, integ, system, result):
-        from pyglass.integrators.base import THERMO_COLUMNS
-        v = integ.thermo_values(system, result)
-        self.print(f"{v['Step']:>14d} " + " ".join(f"{v[c]:>14.8g}" for c in THERMO_COLUMNS[1:]))
+        """Collective (the values are reductions); rank 0 prints."""
+        from pyglass.integrators.base import thermo_line
+        self.print(thermo_line(integ.thermo_values(system, result)))
 
     def progress_bar(self, steps, done):
         if not (self.deck.data["run"]["progress"] and self.print.on and sys.stderr.isatty()):

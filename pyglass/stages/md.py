@@ -126,8 +126,8 @@ class MD(Stage):
                 if obs.due(system.step):
                     obs.sample(system, system.step, result)
         if thermo:
-            from pyglass.integrators.base import THERMO_COLUMNS
-            ctx.print(" ".join(f"{c:>14s}" for c in THERMO_COLUMNS))
+            from pyglass.integrators.base import thermo_header
+            ctx.print(thermo_header())
             runner.thermo_line(integ, system, result)
         bar = runner.progress_bar(steps, done)
         ckpt_every = ctx.deck.data["output"]["checkpoint"]

@@ -538,17 +538,14 @@ def _validate_potential(val, given, system):
 
 
 def _check_compatible(val, pot, system, model):
-    """Dimension and species count of a generated system against the potential."""
-    if not system or system.get("generate") is None:
+    """A generated system against the potential (Potential.incompatibility), before any work."""
+    if not system or system.get("generate") is None or not hasattr(pot, "incompatibility"):
         return
-    pdim = getattr(pot, "dim", None)
-    if pdim is not None and system.get("dim") is not None and pdim != system["dim"]:
-        val.error(("system", "dim"), f"is {system['dim']} but potential {model!r} is {pdim}-dimensional")
-    cut = getattr(pot, "cutoffs", None)
     comp = system.get("composition")
-    if cut is not None and comp is not None and len(comp) > np.shape(cut)[0]:
-        val.error(("system", "composition"), f"has {len(comp)} species but potential {model!r} "
-                  f"defines {np.shape(cut)[0]}")
+    bad = pot.incompatibility(system.get("dim"), None if comp is None else len(comp))
+    if bad:
+        key = "dim" if bad[0] == "dim" else "composition"
+        val.error(("system", key), f"{bad[1]} (model {model!r})")
 
 
 MD_KINDS = ("md", "equilibrate", "production")
