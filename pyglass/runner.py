@@ -241,8 +241,6 @@ class Runner:
         ck_path = data["output"]["checkpoint_path"] or checkpoint_path(self.output)
         ck = self._read_restart(self.restart_path, len(data["stage"])) if self.restart_path else None
         if ck is not None:
-            if ck.deck_text.strip() != deck.text.strip():
-                self.print(f"pyglass: warning: the deck differs from the one stored in {self.restart_path}")
             self.seed = ck.seed
             system = ck.system
         else:
@@ -257,6 +255,7 @@ class Runner:
 
     def _read_restart(self, path, n_stages):
         ck = read_checkpoint(path)
+        ck.check_deck(self.deck.text)
         if ck.stage_index > n_stages:
             raise RestartError(f"{path} is at stage {ck.stage_index + 1}, the deck has {n_stages} stage(s)")
         if ck.n_ranks != self.n_ranks:

@@ -205,6 +205,29 @@ class Observable:
         else:
             self.acc[key] = value.copy()
 
+    # -- checkpoint state -----------------------------------------------------------------
+    state_attributes: tuple = ()   # a subclass's own attributes that carry over a restart
+
+    def get_state(self) -> dict:
+        """Everything a restart needs, as numbers and numeric arrays keyed by name (stored as typed
+        HDF5 datasets by pyglass.io.checkpoint; never serialised as Python objects): the accumulators, the sample
+        bookkeeping, the reference and the subclass's `state_attributes`. None values are omitted."""
+        out = {f"acc/{k}": np.asarray(v) for k, v in self.acc.items()}
+        for name in ("n_samples", "n_particles", "reference", "_last_sampled_step") + tuple(self.state_attributes):
+            v = getattr(self, name, None)
+            if v is not None:
+                out[f"attr/{name}"] = np.asarray(v)
+        return out
+
+    def set_state(self, state: dict):
+        """Restore what get_state returned (values already validated as numeric by the reader)."""
+        self.acc = {k[4:]: np.array(v, float) for k, v in state.items() if k.startswith("acc/")}
+        for k, v in state.items():
+            if k.startswith("attr/"):
+                v = np.asarray(v)
+                setattr(self, k[5:], v.item() if v.ndim == 0 else v.copy())
+        return self
+
     # -- results --------------------------------------------------------------------
     def result(self, comm=None) -> dict:
         """Reduced results. With an mpi4py communicator the accumulator sums are summed over its

@@ -267,6 +267,7 @@ class SelfDynamics(Observable):
     F_s is kept as a sum over particles and a count, so it reduces exactly over ranks."""
 
     needs = ("unwrapped",)
+    state_attributes = ("_origin", "_masses", "_d")
 
     def __init__(self, schedule: LogSchedule, dt: float, q: float = None, box=None, a: float = 0.3,
                  remove_drift: bool = False, max_vectors: int = 100, seed: int = 0, species: int = None):

@@ -99,6 +99,21 @@ class MD(Stage):
             result.append(obs)
         return result
 
+    @staticmethod
+    def restore_observables(observables, resume):
+        """Give the stage's stateful observables their checkpointed state (typed data), in order."""
+        from pyglass.io.checkpoint import RestartError
+        stateful = [o for o in observables if not getattr(o, "_stateless", False)]
+        saved = resume.observable_states or []
+        if len(saved) != len(stateful):
+            raise RestartError(f"{resume.path}: /checkpoint/observables holds {len(saved)} observable state(s), "
+                               f"this stage has {len(stateful)} stateful observable(s)")
+        for obs, (label, typ, state) in zip(stateful, saved):
+            if label != getattr(obs, "label", type(obs).__name__) or typ != type(obs).__name__:
+                raise RestartError(f"{resume.path}: /checkpoint/observables: state of {typ} {label!r} does not match "
+                                   f"this stage's {type(obs).__name__} {getattr(obs, 'label', '')!r}")
+            obs.set_state(state)
+
     def run(self, ctx):
         runner, stage = ctx.runner, self.params
         system, pot = ctx.system, ctx.potential
@@ -114,10 +129,8 @@ class MD(Stage):
                 system.thermalize(stage["temperature"], ctx.seed_for(0))
         stage_start = system.step - done
         observables = self.observables(ctx, integ, stage_start)
-        if resume is not None and resume.observable_states:
-            saved = list(resume.observable_states)
-            observables = [saved.pop(0) if not getattr(o, "_stateless", False) and saved else o
-                           for o in observables]
+        if resume is not None:
+            self.restore_observables(observables, resume)
         ctx.print(f"stage {self.index + 1} ({stage['name']}): {stage['kind']}, {integ.name}, {steps} steps"
                   + (f", resuming at step {done}" if done else ""))
         result = pot.compute(system)
