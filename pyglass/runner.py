@@ -290,6 +290,10 @@ class Runner:
                 self.stage_objects[k].run(ctx)
                 if type(self.stage_objects[k]).leaves != "same":
                     self._inherent = None
+                if k + 1 < stop and self.stop_requested():   # between stages: continue with the next
+                    self.checkpoint(k + 1, 0)
+                    raise RunInterrupted(f"SIGTERM: checkpoint after stage {k + 1} written to {self.ckpt_path}",
+                                         self.ckpt_path)
             self.writer.set_status("complete")
             if stop == len(stages):
                 self.print(f"pyglass: done; output {path}")
