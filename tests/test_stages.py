@@ -345,3 +345,103 @@ gammas = [0.02, 0.04]
     np.testing.assert_allclose(r["nonaffine_magnitude"], np.linalg.norm(ref.displacements, axis=2), rtol=1e-6,
                                atol=1e-9)
     assert float(r["gamma_c"]) == ref.gamma_c
+
+
+SIGTERM_STUDY = """
+[system]
+generate = "lattice"
+n = 64
+density = 1.2
+composition = [0.8, 0.2]
+jitter = 0.1
+temperature = 0.8
+
+[potential]
+model = "kob-andersen"
+smoothing = "smooth"
+
+[[stage]]
+name = "push-off"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-2
+
+[[stage]]
+name = "eq"
+kind = "equilibrate"
+steps = 4000
+thermo = 500
+temperature = 0.8
+[stage.integrator]
+type = "nosehoover"
+dt = 0.004
+T = 0.8
+tau = 0.4
+
+[[stage]]
+name = "is"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-11
+
+[[stage]]
+name = "G"
+kind = "shear-modulus"
+
+[[stage]]
+name = "sum"
+kind = "summary"
+fields = ["G/G"]
+
+[study]
+samples = 3
+
+[output]
+thermo = 0
+checkpoint = 500
+
+[run]
+seed = 3
+progress = false
+signal_check = 10
+"""
+
+
+def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_path):
+    """A real SIGTERM while the second sample runs; --restart keeps the first, continues the second
+    from its checkpoint and runs the third: every sample and the summary equal an uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    (tmp_path / "deck.toml").write_text(SIGTERM_STUDY)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", "pyglass.cli", "run", "deck.toml"]
+    subprocess.run(cmd + ["-o", "ref.h5", "-q"], cwd=tmp_path, env=env, check=True, timeout=300)
+    proc = subprocess.Popen(cmd + ["-o", "cut.h5"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.time()
+        while not (tmp_path / "cut.s1.ckpt.h5").exists() and time.time() - t0 < 120:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert "SIGTERM" in out and "--restart" in out
+    with h5py.File(tmp_path / "cut.h5", "r") as f:
+        assert f["h5md/provenance"].attrs["status"] == "interrupted"
+    r = subprocess.run(cmd + ["-o", "cut.h5", "-q", "--restart", "cut.ckpt.h5"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for s in range(3):
+        a, _ = results(str(tmp_path / f"ref.s{s}.h5"), "G")
+        b, _ = results(str(tmp_path / f"cut.s{s}.h5"), "G")
+        assert float(a["G"]) == float(b["G"]), s
+    with h5py.File(tmp_path / "ref.h5", "r") as f, h5py.File(tmp_path / "cut.h5", "r") as g:
+        assert g["h5md/provenance"].attrs["status"] == "complete"
+        np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()], g[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()])

@@ -1,6 +1,8 @@
 """`md` (aliases `equilibrate`, `production`): molecular dynamics with an integrator and observables.
 
 The integrator runs in segments that end at checkpoint steps, at `--stop-at` and at the stage end;
+a SIGTERM is honoured at the next checkpoint step when `output.checkpoint` > 0 (then a restart is
+bit for bit the uninterrupted run), at once otherwise (then it agrees to round-off);
 at every segment end the system is put in the state a restart from there starts from
 (`Runner.canonical`), so an uninterrupted run and a restarted one sum forces in the same order.
 Observables write their results at checkpoints and at the stage end. `production` stages also get
@@ -151,7 +153,9 @@ class MD(Stage):
                 runner.thermo_line(integ, sys_, res)
             if bar is not None:
                 bar.update(1)
-            return (sys_.step - stage_start) % check == 0 and runner.stop_requested()
+            # with periodic checkpoints a SIGTERM is honoured at the next checkpoint step, where every run
+            # rebuilds its neighbour lists, so the restarted run is bit for bit the uninterrupted one
+            return not ckpt_every and (sys_.step - stage_start) % check == 0 and runner.stop_requested()
 
         wall = 0.0
         try:

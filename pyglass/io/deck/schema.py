@@ -74,7 +74,8 @@ OUTPUT = {
     "thermo": Key((int,), 100, "store thermo values (T, energies, P) every this many steps of every MD "
                   "stage in /observables/thermo (0: none)", lo=0),
     "checkpoint": Key((int,), 0, "write a checkpoint every this many steps (and at each stage end; "
-                      "0: only at stage ends and on SIGTERM)", lo=0),
+                      "0: only at stage ends and on SIGTERM). With periodic checkpoints a SIGTERM stops at the "
+                      "next checkpoint step, so a restart is bit for bit the uninterrupted run", lo=0),
     "checkpoint_path": Key((str,), None, "checkpoint file (default: the output path with .ckpt.h5)"),
     "author": Key((str,), None, "recorded in /h5md/author (default: the user name)"),
 }
