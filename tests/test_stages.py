@@ -174,6 +174,7 @@ n_runs = 3
 T = 0.8
 dt = 0.004
 times = [0.04, 0.08]
+dw_interval = 0.08
 
 [[stage]]
 name = "cmp"
@@ -199,6 +200,7 @@ dt = 0.004
     assert iso["propensity"].shape == (2, 64)
     np.testing.assert_array_equal(iso["seeds"], ref.seeds)
     np.testing.assert_array_equal(iso["propensity"], ref.propensity)
+    np.testing.assert_array_equal(iso["debye_waller_interval"], ref.debye_waller_over_interval(0.08))
     cmp_, _ = results(out, "cmp")
     from pyglass.observables.statistics import overlap
     modes, _ = results(out, "modes")
