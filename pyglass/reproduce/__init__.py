@@ -57,7 +57,7 @@ def study_deck(paper, full: bool, run_dir: str):
 
 
 def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", comm=None, stream=None,
-              analyse_only: bool = False):
+              analyse_only: bool = False, stop_at_step=None):
     """Run (or continue) the study and write the report; returns the list of Quantity."""
     from pyglass.runner import run_deck
     paper = PAPERS[name]
@@ -70,7 +70,7 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
         if comm is not None and comm.Get_size() > 1:
             deck.data["run"]["ranks_per_replica"] = 1   # one sample per rank
         restart = index if any(f.startswith("study.") for f in os.listdir(run_dir)) else None
-        run_deck(deck, comm, restart=restart, stream=stream)
+        run_deck(deck, comm, restart=restart, stream=stream, stop_at_step=stop_at_step)
     if rank != 0:
         return None
     quantities, figures, notes = paper.analyse(index, deck, base, full)
