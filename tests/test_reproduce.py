@@ -40,3 +40,16 @@ def test_paper3_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     assert "| quantity | paper | ours |" in report and "## Notes" in report
     for f in ("mosayebi2014_stress_overlaps.png", "mosayebi2014_map_nonaffine_d.png"):
         assert os.path.getsize(base / f) > 1000
+
+
+def test_paper1_reproduction_runs_and_reports_at_a_tiny_scale(tmp_path, monkeypatch):
+    from pyglass.reproduce import widmer_cooper_2008 as W
+    monkeypatch.setattr(W, "REDUCED", {
+        "system.n": 256, "stage.equilibrate.steps": 400, "stage.production.steps": 400,
+        "stage.production.observable": [{"type": "self-dynamics", "schedule": "log", "block": 400, "q": 6.0}],
+        "study.samples": 2, "study.spacing": 200, "stage.iso.n_runs": 3, "stage.iso.times": [1.0, 2.0],
+        "stage.dw-vs-modes.baseline_samples": 5, "output.checkpoint": 0})
+    R.reproduce("widmer-cooper-2008", False, str(tmp_path), stream=_Sink())
+    rows = json.loads((tmp_path / "widmer-cooper-2008" / "summary.json").read_text())   # strict JSON
+    assert [r["paper"] for r in rows][:1] == [50.0]
+    assert all(set(r) == {"quantity", "paper", "ours", "spread", "tolerance", "holds"} for r in rows)

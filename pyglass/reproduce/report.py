@@ -6,6 +6,8 @@ import json
 import os
 from dataclasses import asdict, dataclass
 
+import numpy as np
+
 
 @dataclass
 class Quantity:
@@ -27,8 +29,14 @@ class Quantity:
 
 
 def write_report(paper, base, quantities, figures, notes, full, deck):
+    def clean(v):   # strict JSON: NaN/inf (a number that could not be measured) become null
+        if isinstance(v, (float, np.floating)):
+            return float(v) if np.isfinite(v) else None
+        if isinstance(v, (np.integer, np.bool_)):
+            return v.item()
+        return v
     with open(os.path.join(base, "summary.json"), "w") as fh:
-        json.dump([asdict(q) for q in quantities], fh, indent=1, default=float)
+        json.dump([{k: clean(v) for k, v in asdict(q).items()} for q in quantities], fh, indent=1, allow_nan=False)
     lines = [f"# Reproduction: {paper.TITLE}", "",
              f"`pyglass reproduce {paper.NAME}{' --full' if full else ''}` ({datetime.date.today().isoformat()}), "
              f"deck `{paper.DECK}` with the {'full' if full else 'reduced'}-scale overrides "
