@@ -447,3 +447,59 @@ def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_pat
     with h5py.File(tmp_path / "ref.h5", "r") as f, h5py.File(tmp_path / "cut.h5", "r") as g:
         assert g["h5md/provenance"].attrs["status"] == "complete"
         np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()], g[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()])
+
+
+def test_reanalysis_of_stored_frames(tmp_path):
+    """[study] source = "frames": landscape stages over the frames of a LAMMPS dump, no MD."""
+    from pyglass import builders, integrators, io as pio, minimizers, potentials
+    pot = potentials.KobAndersen(smoothing="smooth")
+    s = builders.random_packing(64, 1.2, 3, (0.8, 0.2), seed=5, min_distance=0.8)
+    minimizers.FIRE(ftol=1e-2).minimize(s, pot)
+    s.thermalize(0.8, 1)
+    frames = []
+    for k in range(2):
+        integrators.NVE(0.004).run(s, pot, 50)
+        pio.write_lammps_dump(s, tmp_path / "traj.dump", append=k > 0)
+        frames.append(s.copy())
+    text = f"""
+[system]
+file = "traj.dump"
+
+[potential]
+model = "kob-andersen"
+smoothing = "smooth"
+
+[[stage]]
+name = "is"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-11
+
+[[stage]]
+name = "modes"
+kind = "modes"
+k = 6
+
+[study]
+samples = 2
+source = "frames"
+
+[run]
+progress = false
+"""
+    deck = parse_deck(text, str(tmp_path / "deck.toml"))
+    out = str(tmp_path / "re.h5")
+    run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+    stored = [f for _, f in pio.read_lammps_dump(str(tmp_path / "traj.dump"))]
+    for k in range(2):
+        r, _ = results(unit_path(out, "", k), "modes")
+        q = read_checkpoint(os.path.splitext(unit_path(out, "", k))[0] + ".ckpt.h5").system
+        ref = stored[k]
+        np.testing.assert_allclose(ref.positions, frames[k].positions, atol=1e-12)   # frame k of the file
+        minimizers.FIRE(ftol=1e-11).minimize(ref, deck.build_potential())
+        np.testing.assert_array_equal(q.positions, ref.positions)                  # sample k = frame k
+        np.testing.assert_array_equal(r["eigenvalues"], landscape.lowest_modes(q, deck.build_potential(), k=6).eigenvalues)
+    a, _ = results(unit_path(out, "", 0), "modes")
+    b, _ = results(unit_path(out, "", 1), "modes")
+    assert not np.array_equal(a["eigenvalues"], b["eigenvalues"])   # two different frames
