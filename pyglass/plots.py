@@ -36,8 +36,17 @@ def _save(fig, path, written):
 
 
 def _configuration(f, path):
-    """(positions, box) of the file's last frame, or of the checkpoint beside it; None if neither."""
+    """(positions, box) for maps: the checkpoint beside the file (the final state: the inherent
+    structure when the deck ends with landscape stages), else the file's last frame; None if neither."""
     from pyglass.system import Box
+    ck = os.path.splitext(path)[0] + ".ckpt.h5"
+    if os.path.exists(ck):
+        from pyglass.io.checkpoint import RestartError, read_checkpoint
+        try:
+            s = read_checkpoint(ck).system
+            return s.positions, s.box
+        except RestartError as exc:   # an old or foreign checkpoint: fall back to the last frame
+            print(f"pyglass: warning: maps without {ck} ({exc})")
     g = f.get("particles/all")
     if g is not None and "position" in g and g["position/value"].shape[0]:
         x = g["position/value"][-1]
@@ -45,11 +54,6 @@ def _configuration(f, path):
         lengths = np.diag(edges).copy()
         return x, Box(lengths, float(edges[1, 0]) if edges.shape[0] > 1 else 0.0,
                       np.asarray(g["box"].attrs.get("offset", np.zeros(len(lengths))), float))
-    ck = os.path.splitext(path)[0] + ".ckpt.h5"
-    if os.path.exists(ck):
-        from pyglass.io.checkpoint import read_checkpoint
-        s = read_checkpoint(ck).system
-        return s.positions, s.box
     return None
 
 
