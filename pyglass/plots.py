@@ -81,7 +81,9 @@ def _correlations(name, g, out, stem, written):
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3))
     for ax, k in zip(np.atleast_1d(axes), keys):
         y = g[k][()]
-        ax.plot(t, y, marker=".", lw=0.8)
+        lines = ax.plot(t, y, marker=".", lw=0.8)
+        if y.ndim == 2 and y.shape[1] > 1:
+            ax.legend(lines, [f"species {j}" for j in range(y.shape[1])], fontsize=7)
         ax.set_xscale("log")
         if k == "msd":
             ax.set_yscale("log")
@@ -128,8 +130,11 @@ def _maps(name, g, conf, out, stem, written):
         if field.shape != (len(x),):
             continue
         path = os.path.join(out, f"{stem}.{name.replace('/', '.')}.{key}.png")
-        draw_field_map(x, box, np.nan_to_num(field, nan=np.nanmean(field)), path, title=f"{name}: {key}",
-                       label=key, slab=None)
+        slab = None
+        if x.shape[1] == 3:   # a slab through the middle of the box, two particle diameters thick
+            slab = (float(box.lo[2] + box.lengths[2] / 2), min(2.0, float(box.lengths[2])))
+        draw_field_map(x, box, np.nan_to_num(field, nan=np.nanmean(field)), path,
+                       title=f"{name}: {key}" + (" (slab |z - z_mid| < 1)" if slab else ""), label=key, slab=slab)
         written.append(path)
 
 
