@@ -67,7 +67,7 @@ def _plt():
 
 def analyse(index, deck, out, full):
     from pyglass.observables.statistics import overlaps
-    from pyglass.reproduce.report import Quantity
+    from pyglass.reproduce.report import Quantity, save_figure
     units = _units(index)
     by_state: dict = {}
     for path, label in units:
@@ -133,11 +133,7 @@ def analyse(index, deck, out, full):
     ax[1].set_ylabel("overlap")
     ax[1].legend(fontsize=7)
     ax[1].set_title("Fig. 4: overlaps with the mode map", fontsize=9)
-    fig.tight_layout()
-    path = os.path.join(out, "mosayebi2014_stress_overlaps.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    figures.append(path)
+    save_figure(fig, os.path.join(out, "mosayebi2014_stress_overlaps.png"), figures)
     from pyglass.maps import draw_field_map
     s0 = samples[0]
     for name, field in (("nonaffine_d", s0["d"][g_small]), ("participation", _participation(s0["vectors"], 40, dim))):

@@ -69,7 +69,7 @@ def _tau_alpha(index):
 def analyse(index, deck, out, full):
     from pyglass.observables.rearrangements import recovery_histogram
     from pyglass.observables.statistics import ir_mode_overlap
-    from pyglass.reproduce.report import Quantity
+    from pyglass.reproduce.report import Quantity, save_figure
     samples = _samples(index)
     n = len(samples)
     quantities, figures, notes = [], [], []
@@ -129,11 +129,7 @@ def analyse(index, deck, out, full):
         ax[2].set_xlabel("t")
         ax[2].set_ylabel("F_s(q, t)")
         ax[2].legend(fontsize=7)
-    fig.tight_layout()
-    path = os.path.join(out, "widmercooper2008_overlap_recovery_fs.png")
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    figures.append(path)
+    save_figure(fig, os.path.join(out, "widmercooper2008_overlap_recovery_fs.png"), figures)
     from pyglass.maps import draw_field_map
     s0 = samples[0]
     r0 = ir_mode_overlap(s0["ir"], s0["p"], s0["positions"], s0["box"], types=s0["types"])

@@ -32,6 +32,13 @@ import numpy as np
 from pyglass.registry import STAGES
 
 
+def validate_table(val, path, params, key, catalogue, what):
+    """Validate the nested table params[key] (an integrator or minimizer) against its registry."""
+    if isinstance(params.get(key), dict):
+        from pyglass.io.deck.validate import validate_catalogue_table
+        params[key] = validate_catalogue_table(val, path + (key,), params[key], catalogue, what)
+
+
 def register(cls):
     """Register a Stage subclass under `cls.kind` and its `aliases`."""
     for name in (cls.kind, *cls.aliases):

@@ -6,9 +6,8 @@ system of the deck is left where it was.
 """
 from __future__ import annotations
 
-from pyglass.io.deck.validate import validate_catalogue_table
 from pyglass.registry import INTEGRATORS, MINIMIZERS, REQUIRED, Key
-from pyglass.stages.base import Stage, register
+from pyglass.stages.base import Stage, register, validate_table
 
 
 @register
@@ -30,12 +29,8 @@ class InherentStructures(Stage):
 
     @classmethod
     def check(cls, val, path, params):
-        if isinstance(params.get("integrator"), dict):
-            params["integrator"] = validate_catalogue_table(val, path + ("integrator",), params["integrator"],
-                                                            INTEGRATORS, "integrator")
-        if isinstance(params.get("minimizer"), dict):
-            params["minimizer"] = validate_catalogue_table(val, path + ("minimizer",), params["minimizer"],
-                                                           MINIMIZERS, "minimizer")
+        validate_table(val, path, params, "integrator", INTEGRATORS, "integrator")
+        validate_table(val, path, params, "minimizer", MINIMIZERS, "minimizer")
         if params.get("steps") and params.get("every") and params["every"] > params["steps"]:
             val.error(path + ("every",), f"must be <= steps = {params['steps']}, got {params['every']}")
 

@@ -12,9 +12,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyglass.io.deck.validate import make_schedule, validate_catalogue_table, validate_observable
+from pyglass.io.deck.validate import make_schedule, validate_observable
 from pyglass.registry import INTEGRATORS, OBSERVABLES, REQUIRED, Key
-from pyglass.stages.base import Stage, register
+from pyglass.stages.base import Stage, register, validate_table
 
 
 @dataclass
@@ -58,9 +58,7 @@ class MD(Stage):
 
     @classmethod
     def check(cls, val, path, params):
-        if isinstance(params.get("integrator"), dict):
-            params["integrator"] = validate_catalogue_table(val, path + ("integrator",), params["integrator"],
-                                                            INTEGRATORS, "integrator")
+        validate_table(val, path, params, "integrator", INTEGRATORS, "integrator")
         if isinstance(params.get("observable"), list):
             obs = [validate_observable(val, path + ("observable", j), o) for j, o in enumerate(params["observable"])]
             labels = [o.get("label") for o in obs]

@@ -3,9 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyglass.io.deck.validate import validate_catalogue_table
 from pyglass.registry import MINIMIZERS, REQUIRED, Key
-from pyglass.stages.base import Stage, register
+from pyglass.stages.base import Stage, register, validate_table
 from pyglass.stages.md import RunInterrupted
 
 
@@ -23,9 +22,7 @@ class Quench(Stage):
 
     @classmethod
     def check(cls, val, path, params):
-        if isinstance(params.get("minimizer"), dict):
-            params["minimizer"] = validate_catalogue_table(val, path + ("minimizer",), params["minimizer"],
-                                                           MINIMIZERS, "minimizer")
+        validate_table(val, path, params, "minimizer", MINIMIZERS, "minimizer")
 
     @classmethod
     def estimate(cls, params, n, dim):
