@@ -99,7 +99,7 @@ def build_system(deck: Deck, seed: int):
             import h5py
             with h5py.File(path, "r") as f:
                 is_ckpt = "checkpoint" in f
-            system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path)
+            system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path, frame=s["frame"])
         else:
             reader = {"lammps-data": "read_lammps_data", "extxyz": "read_extxyz"}[fmt]
             fn = getattr(io, reader, None)

@@ -138,7 +138,7 @@ SYSTEM = {
                 when="instead of generate"),
     "format": Key((str,), "auto", "file format; auto = from the extension (.data/.lmp = lammps-data, "
                   ".xyz/.extxyz = extxyz, .h5/.hdf5 = h5)", ("auto", "lammps-data", "extxyz", "h5"), when="file"),
-    "frame": Key((int,), -1, "frame of a multi-frame file (extended XYZ); -1 = the last", when="file"),
+    "frame": Key((int,), -1, "frame of a multi-frame file (extended XYZ, H5MD trajectory); -1 = the last", when="file"),
     "generate": Key((str,), None, "build the configuration: random non-overlapping packing or simple "
                     "cubic/square lattice", ("random", "lattice"), when="instead of file"),
     "n": Key((int,), REQUIRED, "number of particles", lo=1, when="generate"),
@@ -931,7 +931,8 @@ def schema_markdown() -> str:
             "{value,step,time}`,",
             "`/particles/all/box` (`edges/{value,step,time}` as d x d edge vectors), `/observables/thermo/<column>/"
             "{value,step,time}`,",
-            "`/observables/<stage>/<label>/...` for library observables. Each frame is flushed when written.", "",
+            "`/pyglass/<stage>/<label>/...` for library observables and stage results (README: reading with "
+            "MDAnalysis, ASE). Each frame is flushed when written.", "",
             "## Checkpoints and restart", "",
             "A checkpoint (`output.checkpoint` steps, each stage end, SIGTERM) holds positions, images, velocities,",
             "box, step and time, the stage index and step within it, the integrator (thermostat/RNG) state and",
