@@ -144,6 +144,8 @@ def test_decomposed_deck_restart_is_bit_for_bit():
             assert np.array_equal(fa["particles/all/position/value"][()], fb["particles/all/position/value"][()])
             assert fa["particles/all/position/step"][()].tolist() == [0, 50, 100, 150, 200]
             assert fa["h5md/provenance"].attrs["n_ranks"] == comm.Get_size()
+        from h5md_check import h5md_problems
+        assert h5md_problems(out_a) == []   # collective writes make the same H5MD layout
         # the same deck on one rank: the decomposition changes only rounding
         out_s = _run(None, folder, "serial", 0)
         with h5py.File(out_a, "r") as fa, h5py.File(out_s, "r") as fs:
