@@ -306,6 +306,14 @@ def test_read_snapshot_of_a_file_without_matching_steps(tmp_path):
     assert read_snapshot(path).step == 10
     with pytest.raises(FormatError, match=r"'/particles/all/velocity' has no entry at step 0"):
         read_snapshot(path, frame=0)
+    write_snapshot(s, tmp_path / "one.h5")
+    assert read_snapshot(tmp_path / "one.h5", frame=-1).step == 10
+    with pytest.raises(FormatError, match=r"one\.h5: frame 2 requested .* holds one configuration"):
+        read_snapshot(tmp_path / "one.h5", frame=2)
+    with h5py.File(path, "a") as f:
+        del f["particles/all/velocity/value"]
+    with pytest.raises(FormatError, match=r"t\.h5: '/particles/all/velocity' is a group without a 'value'"):
+        read_snapshot(path)
 
 
 def test_pyh5md_file_starts_a_run(tmp_path):

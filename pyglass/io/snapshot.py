@@ -152,6 +152,9 @@ class _Selector:
             times = element_times(pos)
             self.time = None if times is None else float(times[k])
             self.pos_index = k
+        elif frame not in (None, 0, -1) and isinstance(pos, h5py.Dataset):
+            raise FormatError(fname, f"frame {frame} requested (system.frame) but '{pos.name}' holds one "
+                                     "configuration (frame 0 or -1)")
 
     def _index(self, el, frame):
         n = el["value"].shape[0]
@@ -164,6 +167,9 @@ class _Selector:
 
     def read(self, el, dtype):
         """The value of element `el` (dataset, or time-dependent group) at the selected frame."""
+        if isinstance(el, h5py.Group) and not _is_timed(el):
+            raise FormatError(self.fname, f"'{el.name}' is a group without a 'value' dataset (neither a "
+                                          "time-independent nor a time-dependent H5MD element)")
         if not _is_timed(el):
             return np.asarray(el[()], dtype)
         if self.step is None:
