@@ -101,7 +101,7 @@ def _info(path):
     try:
         print(info(path))
     except OSError:   # h5py's message is HDF5 internals; one line says what matters
-        _error(f"{path}: not an HDF5 file (or unreadable)")
+        _error(f"{path}: not a readable HDF5 file")
         return USAGE_ERROR
     except (KeyError, ValueError) as exc:
         _error(f"{path}: not a readable pyglass/H5MD file ({exc})")
