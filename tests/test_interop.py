@@ -406,6 +406,7 @@ def test_every_writer_wraps(tmp_path, dim, tilt):
     w.close()
     with h5py.File(tmp_path / "t.h5", "r") as f:
         _check_wrapped(s, f["particles/all/position/value"][0], f["particles/all/image/value"][0])
+    assert h5md_problems(tmp_path / "t.h5") == [] and h5md_problems(tmp_path / "s.h5") == []
 
 
 # ----------------------------------------------------------------------------- ASE
@@ -530,6 +531,7 @@ def test_info_lists_every_group_and_a_finished_checkpoint(quick):
     assert "  /observables:\n    thermo/conserved_energy: value" in text
     assert f"  /{RESULTS_ROOT}:" in text and "production/self-dynamics/msd (" in text
     assert "push-off/ attrs quench_converged" in text
+    assert h5md_problems(out[:-3] + ".ckpt.h5", extra_roots=("checkpoint",)) == []
     ck = info(out[:-3] + ".ckpt.h5")
     assert "checkpoint: run complete (all 3 stage(s) done), global step 900" in ck
     assert "stage 4" not in ck
