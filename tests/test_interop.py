@@ -207,6 +207,10 @@ def test_mdanalysis_reads_the_output(quick):
         assert ts.data["thermo/temperature"] == temp[row[0]]   # by step, not row k
         seen += 1
     assert seen == len(steps) and t_steps.tolist() != steps.tolist()
+    import pickle   # MDAnalysis's parallel analysis pickles the Universe, reader included
+    u2 = pickle.loads(pickle.dumps(u))
+    ts = u2.trajectory[1]
+    assert ts.data["step"] == steps[1] and ts.data["thermo/temperature"] == temp[t_steps == steps[1]][0]
 
 
 def test_mdanalysis_thermo_by_step_when_rows_are_fewer_than_frames(tmp_path):

@@ -546,7 +546,6 @@ def mdanalysis_universe(path, **kwargs):
     wrong whenever the thermo and trajectory schedules differ and fails with an IndexError when
     there are fewer thermo rows than frames. Extra keyword arguments go to `load_new`."""
     import MDAnalysis as mda
-    from pyglass.io.snapshot import element_steps
     path = os.fspath(path)
     with h5py.File(path, "r") as f:
         g = f["particles/all"]
@@ -608,8 +607,16 @@ def _mda_reader():
                         walk(item, prefix + key + "/")
             walk(obs, "")
 
+    PyglassH5MDReader.__module__ = __name__   # picklable (parallel analysis): module __getattr__ below
+    PyglassH5MDReader.__qualname__ = "PyglassH5MDReader"
     _MDA_READER = PyglassH5MDReader
     return _MDA_READER
+
+
+def __getattr__(name):
+    if name == "PyglassH5MDReader":   # made on first use: importing pyglass never imports MDAnalysis
+        return _mda_reader()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 # ================================================================================ info
