@@ -174,6 +174,7 @@ def test_integrator_time_has_no_round_off():
 
 # ----------------------------------------------------------------------------- MDAnalysis
 
+@pytest.mark.filterwarnings("ignore:Reader has no dt information")   # MDAnalysis, on unpickling
 def test_mdanalysis_reads_the_output(quick):
     """MDAnalysis's own H5MD reader (convert_units=False: reduced units) gives h5py's positions,
     box, steps and times; pyglass.io.h5md.mdanalysis_universe adds types/masses and thermo
