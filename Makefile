@@ -38,6 +38,7 @@ build: venv
 
 run: install
 	$(VENV)/bin/pyglass run inputs/quickstart.toml
+	$(VENV)/bin/pyglass plot out/quickstart.h5 -o out/quickstart-figures
 
 test: install test-serial test-mpi
 

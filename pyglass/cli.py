@@ -2,6 +2,7 @@
 
     pyglass run deck.toml [--dry-run] [--restart CKPT] [-o OUT] [--stop-at STEP]
     pyglass info file.h5
+    pyglass plot file.h5 [-o DIR]
     mpirun -n P pyglass run deck.toml
 
 User mistakes (deck, files, command line) end with exit status 2 and a one-line message per
@@ -55,6 +56,11 @@ def _parser():
     r.add_argument("-q", "--quiet", action="store_true", help="no thermo lines or progress")
     i = sub.add_parser("info", help="summarise a pyglass HDF5 file (output, checkpoint, snapshot)")
     i.add_argument("file")
+    pl = sub.add_parser("plot", help="draw the standard figures of an output file as PNGs",
+                        description="Thermo traces, MSD/F_s/chi4 with tau_alpha and tau_4, mode spectra, "
+                        "participation/kappa/propensity maps, summaries with confidence intervals.")
+    pl.add_argument("file")
+    pl.add_argument("-o", "--out-dir", metavar="DIR", help="folder of the PNGs (default: beside the file)")
     return p
 
 
@@ -80,6 +86,8 @@ def main(argv=None) -> int:
         return USAGE_ERROR
     if args.command == "info":
         return _info(args.file)
+    if args.command == "plot":
+        return _plot(args.file, args.out_dir)
     return _run(args)
 
 
@@ -109,6 +117,23 @@ def _info(path):
     return 0
 
 
+def _plot(path, out_dir):
+    from pyglass.plots import plot_file
+    if not os.path.isfile(path):
+        _error(f"{path}: file not found")
+        return USAGE_ERROR
+    try:
+        written = plot_file(path, out_dir)
+    except (OSError, KeyError, ValueError) as exc:
+        _error(f"{path}: cannot plot ({exc})")
+        return USAGE_ERROR
+    for p in written:
+        print(f"pyglass: wrote {p}")
+    if not written:
+        print(f"pyglass: {path} holds nothing to plot")
+    return 0
+
+
 def _run(args):
     from pyglass.io.deck import DeckError, load_deck
     comm = mpi_world()
@@ -124,6 +149,8 @@ def _run(args):
         return USAGE_ERROR
     if args.dry_run:
         if rank == 0:
+            from pyglass.runner import plan
+            sys.stdout.write("".join(f"# {line}\n" for line in plan(deck)))
             sys.stdout.write(deck.to_toml())
         return 0
     if comm is not None:

@@ -1,53 +1,38 @@
-"""The stage runner behind `pyglass run`: a validated deck -> system, potential, stages, output.
+"""The runner behind `pyglass run`: a validated deck -> system, potential, a loop over stages, output.
 
-Order of work (`run_deck`):
+A deck without `[study]` is one sample (the pre-study behaviour):
   1. split the world communicator into replicas (`run.ranks_per_replica`), derive seeds;
   2. build the system (from a file, generated, or from a checkpoint) identically on every rank of
-     a replica, then hand it to the spatial decomposition (`pyglass.domain.decompose`) when the
-     replica has more than one rank;
+     a replica, then hand it to the spatial decomposition (`pyglass.comm.distribute`);
   3. open the H5MD output (collective), or reopen it on restart and drop frames after the checkpoint;
-  4. run the stages in order. MD stages run the integrator in segments that end at checkpoint
-     steps, at `stop_at_step` and at the stage end; at every segment end the system is touched
-     (neighbour lists/ghosts rebuilt at the next force call), so an uninterrupted run and a run
-     restarted from any of those checkpoints sum forces in the same order and agree bit for bit.
-     Quench stages call the minimizer. Library observables write their results at checkpoints
-     and at the stage end.
+  4. run the stages in order: each is a registered `pyglass.stages.Stage`, called with a
+     `StageContext` (system, potential, communicator, its results group, seeds, checkpoints, the stop
+     flag, the shared inherent structure, the fields of earlier stages).
+A study (`[study]`: several samples and/or state points) runs the stage pipeline once per unit
+(state point j, sample s) with seed derive_seed(run.seed, 7000 + j, s), whatever the rank layout;
+units are dealt round robin to the replica groups; each unit writes `<stem>[.<state>].s<k>.h5` and
+its own checkpoint; when every unit is done, world rank 0 writes the index file (`output.path`):
+provenance, the unit table, external links to every unit's results, and the summary stages.
 SIGTERM sets a flag that every rank checks together every `run.signal_check` steps; the run then
-writes a checkpoint and raises `RunInterrupted`.
+writes a checkpoint and raises `RunInterrupted`. `--restart` continues a single run from its
+checkpoint (on any rank count: see `pyglass.io.checkpoint`); for a study it keeps finished units,
+continues interrupted ones from their checkpoints and runs the rest.
 """
 from __future__ import annotations
 
 import os
 import signal
 import sys
-from dataclasses import dataclass
 
+import h5py
 import numpy as np
 
 from pyglass.io.checkpoint import RestartError, read_checkpoint, write_checkpoint
-from pyglass.io.deck import OBSERVABLES, Deck, DeckError, _format_of, make_schedule
+from pyglass.io.deck import Deck, DeckError, _format_of
 from pyglass.io.h5md import H5MDWriter, comm_rank, comm_size, provenance
-
-
-class RunInterrupted(Exception):
-    """The run stopped early (SIGTERM or stop_at_step) after writing a checkpoint."""
-
-    def __init__(self, message, checkpoint):
-        super().__init__(message)
-        self.checkpoint = checkpoint
-
-
-@dataclass
-class StageContext:
-    """What an observable factory sees (pyglass.io.deck.OBSERVABLES)."""
-    system: object
-    potential: object
-    integrator: object
-    writer: H5MDWriter
-    schedule: object
-    comm: object
-    stage: dict
-    stage_index: int
+from pyglass.registry import STAGES
+from pyglass.stages.base import StageContext
+from pyglass.stages.md import RunInterrupted  # noqa: F401  (re-exported: pyglass.runner.RunInterrupted)
 
 
 def _mpi_max():
@@ -58,6 +43,11 @@ def _mpi_max():
 def derive_seed(seed: int, *keys: int) -> int:
     """An independent 32-bit seed for (seed, keys...) (numpy SeedSequence)."""
     return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1)[0])
+
+
+def unit_seed(deck: Deck, state: int, sample: int) -> int:
+    """The seed of study unit (state point, sample): independent of the rank layout."""
+    return derive_seed(deck.data["run"]["seed"], 7000 + state, sample)
 
 
 def replica_layout(comm, ranks_per_replica: int):
@@ -88,6 +78,16 @@ def _replica_path(path, replica, n_rep):
     return f"{stem}.rep{replica}{ext}"
 
 
+def unit_path(path: str, label: str, sample: int) -> str:
+    """Output file of study unit (state `label`, sample): <stem>[.<label>].s<sample><ext>."""
+    stem, ext = os.path.splitext(path)
+    return f"{stem}{'.' + label if label else ''}.s{sample}{ext or '.h5'}"
+
+
+def checkpoint_path(path: str) -> str:
+    return os.path.splitext(path)[0] + ".ckpt.h5"
+
+
 def build_system(deck: Deck, seed: int):
     """The initial configuration of `deck` (whole system), velocities drawn if asked."""
     s = deck.data["system"]
@@ -96,16 +96,15 @@ def build_system(deck: Deck, seed: int):
         fmt = s["format"] if s["format"] != "auto" else _format_of(path)
         import pyglass.io as io
         if fmt == "h5":
-            import h5py
             with h5py.File(path, "r") as f:
                 is_ckpt = "checkpoint" in f
             system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path, frame=s["frame"])
         else:
-            reader = {"lammps-data": "read_lammps_data", "extxyz": "read_extxyz"}[fmt]
-            fn = getattr(io, reader, None)
-            if fn is None:
-                raise DeckError(f"reading {fmt} needs pyglass.io.{reader}, which this build lacks", key="system.file")
-            system = fn(path)
+            if fmt == "lammps-dump":
+                system = [frame for _, frame in io.read_lammps_dump(path)]
+            else:
+                reader = {"lammps-data": "read_lammps_data", "extxyz": "read_extxyz"}[fmt]
+                system = getattr(io, reader)(path)
             if isinstance(system, list):   # multi-frame formats
                 try:
                     system = system[s["frame"]]
@@ -127,23 +126,46 @@ def build_system(deck: Deck, seed: int):
 
 
 def check_compatible(system, potential, model):
-    pdim = getattr(potential, "dim", None)
-    if pdim is not None and pdim != system.dim:
-        raise DeckError(f"the system is {system.dim}-dimensional but potential {model!r} is {pdim}-dimensional",
-                        key="potential.model")
-    cut = getattr(potential, "cutoffs", None)
-    if cut is not None and system.n_types > np.shape(cut)[0]:
-        raise DeckError(f"the system has {system.n_types} species but potential {model!r} defines "
-                        f"{np.shape(cut)[0]}", key="potential.model")
+    """A system read from a file against its potential (Potential.incompatibility)."""
+    bad = potential.incompatibility(system.dim, system.n_types) if hasattr(potential, "incompatibility") else None
+    if bad:
+        raise DeckError(f"the system {bad[1]} (model {model!r})", key="potential.model")
 
 
 class _Printer:
-    def __init__(self, stream, rank):
-        self.stream, self.on = stream, rank == 0
+    def __init__(self, stream, rank, prefix=""):
+        self.stream, self.on, self.prefix = stream, rank == 0, prefix
 
     def __call__(self, *a, **k):
         if self.on:
+            if self.prefix:
+                a = (self.prefix + " ".join(map(str, a)),)
             print(*a, file=self.stream, flush=True, **k)
+
+
+class NullWriter:
+    """Stands in for H5MDWriter where nothing is kept (the draw phase of a study on replicas other
+    than the first, which repeat it only to reach their samples)."""
+    writes = False
+    f = None
+
+    def __init__(self, system, comm):
+        from pyglass.io.h5md import global_count
+        self.comm, self.n_global = comm, global_count(comm, system.N)
+        self.last_frame_step = self.last_thermo_step = None
+
+    def results_path(self, name):
+        from pyglass.io.h5md import H5MDWriter
+        return H5MDWriter.results_path(self, name)
+
+    def results_group(self, name):
+        return None
+
+    def _noop(self, *a, **k):
+        return None
+
+    write_frame = append_thermo = write_observables = set_attrs = set_status = truncate_after = _noop
+    flush = close = _noop
 
 
 class Runner:
@@ -158,14 +180,19 @@ class Runner:
         run = deck.data["run"]
         self.replica, self.n_rep, self.comm = replica_layout(comm, run["ranks_per_replica"])
         self.rank = comm_rank(self.comm)
-        self.print = _Printer(self.stream, comm_rank(comm) if self.n_rep == 1 else self.rank)
+        self.n_ranks = comm_size(self.comm)
+        self.print = _Printer(self.stream, comm_rank(comm) if self.n_rep == 1 else self.rank,
+                              f"[replica {self.replica}] " if self.n_rep > 1 else "")
         self.seed = run["seed"] if self.n_rep == 1 else derive_seed(run["seed"], 1000 + self.replica)
-        out = deck.data["output"]
-        self.path = _replica_path(output or out["path"], self.replica, self.n_rep)
-        ck = out["checkpoint_path"] or (os.path.splitext(output or out["path"])[0] + ".ckpt.h5")
-        self.ckpt_path = _replica_path(ck, self.replica, self.n_rep)
+        self.output = output or deck.data["output"]["path"]
         self._sigterm = False
         self.writer = None
+        self.system = self.potential = None
+        self.ckpt_path = None
+        self._inherent = None
+        self.fields: dict = {}
+        self.stage_objects: list = []
+        self.unit = None   # (state label, sample) of a study unit
 
     # -- signals ------------------------------------------------------------------------
     def _install_signals(self):
@@ -179,7 +206,7 @@ class Runner:
         except ValueError:   # not the main thread
             return None
 
-    def _stop_requested(self) -> bool:
+    def stop_requested(self) -> bool:
         flag = self._sigterm
         if self.comm is not None:
             flag = bool(self.comm.allreduce(int(flag)))   # every rank of the replica stops at the same step
@@ -187,19 +214,33 @@ class Runner:
 
     # -- main ------------------------------------------------------------------------------
     def run(self):
+        self._initialise_petsc()
+        old = self._install_signals()
+        try:
+            if self.deck.is_study:
+                self._run_study()
+            else:
+                self._run_single()
+        finally:
+            if old is not None:
+                signal.signal(signal.SIGTERM, old)
+        return self
+
+    def _initialise_petsc(self):
+        """PETSc initialises MPI, and a singleton MPI_Init starts a helper process that inherits every
+        open file descriptor (and so the HDF5 lock of an open output file, until it exits): start
+        PETSc before any output is open when a stage will factorise a Hessian."""
+        if any(STAGES[s["kind"]].uses_petsc for s in self.deck.data["stage"]):
+            from pyglass.landscape.solvers import have_petsc
+            if have_petsc():
+                from petsc4py import PETSc  # noqa: F401
+
+    def _run_single(self):
         deck, data = self.deck, self.deck.data
-        stages = data["stage"]
-        ck = None
-        if self.restart_path:
-            ck = read_checkpoint(self.restart_path)
-            if ck.n_ranks != comm_size(self.comm):
-                raise RestartError(f"{self.restart_path} was written on {ck.n_ranks} rank(s) per replica; "
-                                   f"this run has {comm_size(self.comm)}: restart on the same number")
-            if ck.stage_index > len(stages):
-                raise RestartError(f"{self.restart_path} is at stage {ck.stage_index + 1}, the deck has "
-                                   f"{len(stages)} stage(s)")
-            if ck.deck_text.strip() != deck.text.strip():
-                self.print(f"pyglass: warning: the deck differs from the one stored in {self.restart_path}")
+        path = _replica_path(self.output, self.replica, self.n_rep)
+        ck_path = data["output"]["checkpoint_path"] or checkpoint_path(self.output)
+        ck = self._read_restart(self.restart_path, len(data["stage"])) if self.restart_path else None
+        if ck is not None:
             self.seed = ck.seed
             system = ck.system
         else:
@@ -207,149 +248,87 @@ class Runner:
             if self.n_rep > 1:
                 gseed = derive_seed(gseed, 1000 + self.replica)
             system = build_system(deck, gseed)
-        self.potential = deck.build_potential()
-        check_compatible(system, self.potential, data["potential"]["model"])
-        system = decompose(system, self.comm)
-        self.system = system
         seeds = {"run": data["run"]["seed"], "replica_seed": self.seed, "replica": self.replica,
                  "n_replicas": self.n_rep}
-        append = ck is not None and os.path.exists(self.path)
-        self.writer = H5MDWriter(self.path, system, self.comm, append=append,
-                                 provenance=provenance(deck.text, seeds, comm_size(self.comm)),
-                                 author=data["output"]["author"])
+        self._run_unit(deck, self.seed, system, path, _replica_path(ck_path, self.replica, self.n_rep), seeds,
+                       first=ck.stage_index if ck else 0, ck=ck)
+
+    def _read_restart(self, path, n_stages):
+        ck = read_checkpoint(path)
+        ck.check_deck(self.deck.text)
+        if ck.stage_index > n_stages:
+            raise RestartError(f"{path} is at stage {ck.stage_index + 1}, the deck has {n_stages} stage(s)")
+        if ck.n_ranks != self.n_ranks:
+            ck.check_rank_change(self.n_ranks, path)
+        return ck.select_rank(self.rank, self.n_ranks)
+
+    def _run_unit(self, deck, seed, system, path, ckpt_path, seeds, first=0, ck=None, stop=None, writer=None):
+        """Run stages [first, stop) of `deck` on `system` (whole), writing `path`; the stage pipeline."""
+        data = deck.data
+        stages = data["stage"]
+        stop = len(stages) if stop is None else stop
+        self.deck_current, self.seed, self.ckpt_path = deck, seed, ckpt_path
+        self.potential = deck.build_potential()
+        check_compatible(system, self.potential, data["potential"]["model"])
+        self.system = decompose(system, self.comm)
+        self._inherent = None
+        self.fields = {}
+        self.stage_objects = [STAGES[s["kind"]](s, k) for k, s in enumerate(stages)]
+        append = ck is not None and os.path.exists(path)
+        self.writer = writer or H5MDWriter(path, self.system, self.comm, append=append,
+                                           provenance=provenance(deck.text, seeds, self.n_ranks),
+                                           author=data["output"]["author"])
         if append:
-            self.writer.truncate_after(system.step)
-        old = self._install_signals()
+            self.writer.truncate_after(self.system.step)
+            self._reload_fields(path, first)
         try:
-            first = ck.stage_index if ck else 0
-            if ck and first >= len(stages):
+            if ck and first >= stop:
                 self.print(f"{self.restart_path}: the run was already complete")
-            for k in range(first, len(stages)):
-                resume = ck if (ck and k == first) else None
-                if stages[k]["kind"] == "quench":
-                    self._quench(k, stages[k])
-                else:
-                    self._md(k, stages[k], resume)
+            for k in range(first, stop):
+                ctx = StageContext(self, deck, stages[k], k, seed, resume=ck if (ck and k == first) else None,
+                                   fields=self.fields)
+                self.stage_objects[k].run(ctx)
+                if type(self.stage_objects[k]).leaves != "same":
+                    self._inherent = None
+                if k + 1 < stop and self.stop_requested():   # between stages: continue with the next
+                    self.checkpoint(k + 1, 0)
+                    raise RunInterrupted(f"SIGTERM: checkpoint after stage {k + 1} written to {self.ckpt_path}",
+                                         self.ckpt_path)
             self.writer.set_status("complete")
-            self.print(f"pyglass: done; output {self.path}")
+            if stop == len(stages):
+                self.print(f"pyglass: done; output {path}")
         except RunInterrupted:
             self.writer.set_status("interrupted")
             raise
         finally:
-            self.writer.close()
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
-        return self
+            if writer is None:
+                self.writer.close()
 
-    # -- stages ------------------------------------------------------------------------------
-    def _checkpoint(self, k, stage, step_in_stage, integrator=None, observables=()):
-        write_checkpoint(self.ckpt_path, self.system, self.comm, stage_index=k, stage_name=stage["name"],
+    def _reload_fields(self, path, first):
+        """Per-particle fields of the stages before `first`, read back from the output (restart)."""
+        from pyglass.comm import is_parallel
+        out = {}
+        if comm_rank(self.comm) == 0:
+            with h5py.File(path, "r") as f:
+                for obj in self.stage_objects[:first]:
+                    for name, kind in type(obj).fields(obj.params).items():
+                        key = f"{self.writer.results_path(obj.name)}/{name}"
+                        if "per-particle" in kind and key in f:
+                            out[f"{obj.name}/{name}"] = f[key][()]
+        if is_parallel(self.comm):
+            out = self.comm.bcast(out, root=0)
+        self.fields.update(out)
+
+    # -- what stages call ------------------------------------------------------------------
+    def checkpoint(self, stage_index, step_in_stage, integrator=None, observables=()):
+        stages = self.deck_current.data["stage"]
+        name = stages[min(stage_index, len(stages) - 1)]["name"]
+        write_checkpoint(self.ckpt_path, self.system, self.comm, stage_index=stage_index, stage_name=name,
                          step_in_stage=step_in_stage, integrator=integrator, observables=observables,
-                         deck_text=self.deck.text, seed=self.seed, replica=self.replica)
+                         deck_text=self.deck.text, seed=self.seed, replica=self.replica,
+                         unit=self.unit)
 
-    def _observables(self, k, stage, integrator, stage_start):
-        out = self.deck.data["output"]
-        specs = list(stage["observable"])
-        types = {o["type"] for o in specs}
-        if out["thermo"] and "thermo" not in types:
-            specs.append({"type": "thermo", "label": "thermo", "schedule": "linear", "every": out["thermo"],
-                          "start": 0})
-        if out["trajectory"] and stage["kind"] == "production" and "trajectory" not in types:
-            specs.append({"type": "trajectory", "label": "trajectory", "schedule": "linear",
-                          "every": out["trajectory"], "start": 0, "velocities": True})
-        result = []
-        for o in specs:
-            reg = OBSERVABLES[o["type"]]
-            params = {key: o.get(key, spec.default) for key, spec in reg.params.items()}
-            ctx = StageContext(self.system, self.potential, integrator, self.writer, make_schedule(o, stage_start),
-                               self.comm, stage, k)
-            obs = reg.factory(params, ctx)
-            if not getattr(obs, "_stateless", False):
-                try:
-                    obs.name = o["label"]   # its output group
-                except AttributeError:
-                    pass
-            result.append(obs)
-        return result
-
-    def _md(self, k, stage, resume):
-        system, pot = self.system, self.potential
-        integ = self.deck.build_integrator(stage)
-        steps, thermo = stage["steps"], stage["thermo"]
-        run = self.deck.data["run"]
-        if resume is not None:
-            done = resume.step_in_stage
-            integ.load_state(resume.integrator_states[self.rank])
-        else:
-            done = 0
-            if stage.get("temperature") is not None:
-                system.thermalize(stage["temperature"], derive_seed(self.seed, 2, k))
-        stage_start = system.step - done
-        observables = self._observables(k, stage, integ, stage_start)
-        if resume is not None and resume.observable_states:
-            saved = list(resume.observable_states[self.rank])
-            observables = [saved.pop(0) if not getattr(o, "_stateless", False) and saved else o
-                           for o in observables]
-        self.print(f"stage {k + 1} ({stage['name']}): {stage['kind']}, {integ.name}, {steps} steps"
-                   + (f", resuming at step {done}" if done else ""))
-        result = pot.compute(system)
-        if resume is None:
-            for obs in observables:   # the configuration the stage starts from
-                if obs.due(system.step):
-                    obs.sample(system, system.step, result)
-        if thermo:
-            from pyglass.integrators.base import THERMO_COLUMNS
-            self.print(" ".join(f"{c:>14s}" for c in THERMO_COLUMNS))
-            self._thermo_line(integ, system, result)
-        bar = self._progress(steps, done)
-        ckpt_every = self.deck.data["output"]["checkpoint"]
-        check = run["signal_check"]
-
-        def callback(sys_, res):
-            if thermo and sys_.step % thermo == 0:
-                self._thermo_line(integ, sys_, res)
-            if bar is not None:
-                bar.update(1)
-            return (sys_.step - stage_start) % check == 0 and self._stop_requested()
-
-        wall = 0.0
-        try:
-            while done < steps:
-                seg = steps - done
-                if ckpt_every:
-                    seg = min(seg, ckpt_every - system.step % ckpt_every)
-                if self.stop_at_step is not None:
-                    seg = min(seg, self.stop_at_step - system.step)
-                if seg > 0:
-                    step0 = system.step
-                    stats = integ.run(system, pot, seg, observables, thermo=0, progress=False, callback=callback)
-                    wall += stats.wall
-                    done += system.step - step0
-                stop = self.stop_at_step is not None and system.step >= self.stop_at_step
-                signalled = self._stop_requested()
-                if stop or signalled or (ckpt_every and system.step % ckpt_every == 0) or done >= steps:
-                    self.writer.write_observables(stage["name"], observables)
-                    if done >= steps:   # wall time of this process's stepping (scaling studies)
-                        timed = steps - (resume.step_in_stage if resume else 0)
-                        self.writer.set_attrs(self.writer.results_path(stage['name']), {
-                            "wall_seconds": self._max(wall), "steps_timed": int(timed),
-                            "n_ranks": comm_size(self.comm), "n_particles": self.writer.n_global})
-                    nxt, at = (k + 1, 0) if done >= steps else (k, done)
-                    self._checkpoint(nxt, self.deck.data["stage"][nxt] if nxt < len(self.deck.data["stage"])
-                                     else stage, at, integ, observables)
-                system, pot = self._canonical()   # same state as a run restarted here
-                if stop or signalled:
-                    why = "SIGTERM" if signalled else f"stop at step {self.stop_at_step}"
-                    raise RunInterrupted(f"{why}: checkpoint at step {system.step} (stage {k + 1}, "
-                                         f"{done}/{steps} steps) written to {self.ckpt_path}", self.ckpt_path)
-        finally:
-            if bar is not None:
-                bar.close()
-
-    def _max(self, x):
-        return float(x) if self.comm is None else float(self.comm.allreduce(float(x), op=_mpi_max()))
-
-    def _canonical(self):
+    def canonical(self):
         """Put the system in the state a restart from a checkpoint at this step starts from, so that
         straight and restarted runs sum forces in the same order: serially, a neighbour-list rebuild
         at the next force call (touch); decomposed, the whole system gathered and distributed again
@@ -357,47 +336,42 @@ class Runner:
         from pyglass.comm import is_parallel
         if is_parallel(self.comm):
             self.system = decompose(self.system.gather(), self.comm)
-            self.potential = self.deck.build_potential()
+            self.potential = self.deck_current.build_potential()
         else:
             self.system.touch()
         return self.system, self.potential
 
-    def _quench(self, k, stage):
-        minimizer = self.deck.build_minimizer(stage)
-        self.print(f"stage {k + 1} ({stage['name']}): quench with {stage['minimizer']['type']}")
-        res = minimizer.minimize(self.system, self.potential)
-        attrs = {}
-        for key in ("converged", "reason", "energy", "max_force", "iterations"):
-            v = getattr(res, key, None)
-            if v is not None:
-                if isinstance(v, (bool, np.bool_)):
-                    v = bool(v)
-                elif not isinstance(v, (int, float, np.number)):
-                    v = str(getattr(v, "value", v))   # e.g. a StopReason enum
-                attrs[key] = v
-        self.writer.set_attrs(self.writer.results_path(stage['name']), {f"quench_{a}": v for a, v in attrs.items()})
-        n = self.writer.n_global
-        e = attrs.get("energy")
-        self.print(f"  {'converged' if attrs.get('converged') else 'NOT converged'}"
-                   + (f" ({attrs['reason']})" if "reason" in attrs else "")
-                   + (f", energy/N = {e / n:.10g}" if e is not None else "")
-                   + (f", max force = {attrs['max_force']:.3g}" if "max_force" in attrs else "")
-                   + (f", {attrs['iterations']} iterations" if "iterations" in attrs else ""))
-        nxt = k + 1
-        stages = self.deck.data["stage"]
-        self._checkpoint(nxt, stages[nxt] if nxt < len(stages) else stage, 0)
-        self._canonical()
-        if self._stop_requested():
-            raise RunInterrupted(f"SIGTERM: checkpoint after stage {k + 1} written to {self.ckpt_path}",
-                                 self.ckpt_path)
+    def inherent_structure(self):
+        """The shared InherentStructure of the current configuration (gathered on every rank)."""
+        if self._inherent is None:
+            from pyglass.comm import is_parallel
+            from pyglass.landscape.inherent import InherentStructure
+            whole = self.system.gather() if is_parallel(self.comm) else self.system.copy()
+            self._inherent = InherentStructure(whole, self.deck_current.build_potential())
+        return self._inherent
 
-    # -- screen ------------------------------------------------------------------------------
-    def _thermo_line(self, integ, system, result):
-        from pyglass.integrators.base import THERMO_COLUMNS
-        v = integ.thermo_values(system, result)
-        self.print(f"{v['Step']:>14d} " + " ".join(f"{v[c]:>14.8g}" for c in THERMO_COLUMNS[1:]))
+    def write_results(self, name, results: dict, attrs: dict):
+        """Datasets and attributes of a stage's results group (collective; identical values on every rank)."""
+        w = self.writer
+        grp = w.results_group(name)
+        if grp is not None:
+            for key, value in results.items():
+                if key in grp:
+                    del grp[key]
+                grp.create_dataset(key, data=np.asarray(value))
+            for key, value in attrs.items():
+                grp.attrs[key] = value
+        w.flush()
 
-    def _progress(self, steps, done):
+    def max_over_ranks(self, x):
+        return float(x) if self.comm is None else float(self.comm.allreduce(float(x), op=_mpi_max()))
+
+    def thermo_line(self, integ, system, result):
+        """Collective (the values are reductions); rank 0 prints."""
+        from pyglass.integrators.base import thermo_line
+        self.print(thermo_line(integ.thermo_values(system, result)))
+
+    def progress_bar(self, steps, done):
         if not (self.deck.data["run"]["progress"] and self.print.on and sys.stderr.isatty()):
             return None
         try:
@@ -405,6 +379,217 @@ class Runner:
         except ImportError:   # cosmetic only
             return None
         return tqdm(total=steps, initial=done, unit="step", file=sys.stderr, mininterval=1.0, leave=False)
+
+    # -- studies -------------------------------------------------------------------------
+    def units(self):
+        """[(unit index, state index, state label, state deck, sample)] of the whole study."""
+        out, S = [], int(self.deck.study["samples"])
+        for j, (label, data) in enumerate(self.deck.states):
+            for s in range(S):
+                out.append((len(out), j, label, self.deck.with_data(data), s))
+        return out
+
+    def _unit_status(self, path):
+        """'complete', 'interrupted', 'running' or None (no readable file)."""
+        try:
+            with h5py.File(path, "r") as f:
+                st = f["h5md/provenance"].attrs.get("status")
+        except (OSError, KeyError):
+            return None
+        return st.decode() if isinstance(st, bytes) else st
+
+    def _run_study(self):
+        study = self.deck.study
+        units = self.units()
+        mine = [u for u in units if u[0] % self.n_rep == self.replica]
+        per_sample = [k for k, s in enumerate(self.deck.data["stage"]) if STAGES[s["kind"]].per_sample]
+        n_pipeline = (max(per_sample) + 1) if per_sample else 0
+        self.print(f"study: {len(self.deck.states)} state point(s) x {study['samples']} sample(s) = {len(units)} "
+                   f"units over {self.n_rep} replica group(s); source = {study['source']}")
+        interrupted = None
+        try:
+            if study["source"] in ("seeds", "frames"):
+                for (u, j, label, deck, s) in mine:
+                    self._study_unit(u, j, label, deck, s, None, 0, n_pipeline)
+            else:
+                self._study_trajectory(mine, n_pipeline)
+        except RunInterrupted as exc:
+            interrupted = str(exc)
+        from pyglass.comm import is_parallel
+        if is_parallel(self.world):
+            msgs = [m for m in self.world.allgather(interrupted) if m]
+            interrupted = msgs[0] if msgs else None
+        if interrupted:
+            if comm_rank(self.world) == 0:
+                self._write_index(units, status="interrupted")
+            raise RunInterrupted(f"{interrupted}; restart the study with --restart {self.output}",
+                                 checkpoint_path(self.output))
+        if comm_rank(self.world) == 0:
+            self._write_index(units, status="complete")
+            self.print(f"pyglass: study done; index {self.output}")
+        if is_parallel(self.world):
+            self.world.Barrier()
+
+    def _study_unit(self, u, j, label, deck, s, system, first_stage, n_pipeline):
+        """Run one unit's pipeline (stages first_stage..n_pipeline-1); resume or skip on --restart."""
+        path = unit_path(self.output, label, s)
+        ck_path = checkpoint_path(path)
+        seed = unit_seed(self.deck, j, s)
+        self.unit = (label, s)
+        tag = f"{label + ' ' if label else ''}sample {s}"
+        ck = None
+        if self.restart_path:
+            status = self._unit_status(path)
+            if status == "complete":
+                self.print(f"{tag}: complete in {path}, kept")
+                return
+            if os.path.exists(ck_path):
+                ck = self._read_restart(ck_path, len(deck.data["stage"]))
+                system = ck.system
+                first_stage = ck.stage_index
+        if system is None:
+            if self.deck.study["source"] == "frames":   # re-analysis: sample s is frame s of the file
+                data = dict(deck.data, system=dict(deck.data["system"], frame=s))
+                system = build_system(deck.with_data(data), seed)
+            else:
+                system = build_system(deck, seed)
+        self.print(f"== {tag} (seed {seed}) -> {path}")
+        seeds = {"run": self.deck.data["run"]["seed"], "unit_seed": seed, "state": label, "sample": s,
+                 "replica": self.replica, "n_replicas": self.n_rep}
+        self._run_unit(deck, seed, system, path, ck_path, seeds, first=first_stage, ck=ck, stop=n_pipeline)
+        self.writer = None
+
+    def _study_trajectory(self, mine, n_pipeline):
+        """Samples drawn from one trajectory per state point: the stages up to `draw_after` run once,
+        then sample s is the configuration after s+1 further blocks of `spacing` steps. Every replica
+        with units at a state point repeats the draw (deterministic), keeping its own samples."""
+        study = self.deck.study
+        names = [s["name"] for s in self.deck.data["stage"]]
+        draw = names.index(study["draw_after"])
+        by_state: dict = {}
+        for unit in mine:
+            by_state.setdefault(unit[1], []).append(unit)
+        for j, units in by_state.items():
+            label, deck = units[0][2], units[0][3]
+            todo = {u[4]: u for u in units}
+            if self.restart_path:
+                todo = {s: u for s, u in todo.items() if self._unit_status(unit_path(self.output, label, s)) != "complete"}
+                if not todo:
+                    continue
+            seed = derive_seed(self.deck.data["run"]["seed"], 7000 + j)
+            draw_path = os.path.splitext(self.output)[0] + (f".{label}" if label else "") + ".draw.h5"
+            system = build_system(deck, seed)
+            seeds = {"run": self.deck.data["run"]["seed"], "draw_seed": seed, "state": label}
+            self.unit = (label, -1)
+            self.print(f"== {label + ' ' if label else ''}draw: stages 1-{draw + 1} -> {draw_path}")
+            self.potential = deck.build_potential()
+            writer = None
+            if self.replica != 0:
+                writer = NullWriter(decompose(system.copy(), self.comm), self.comm)
+            self._run_unit(deck, seed, system, draw_path, checkpoint_path(draw_path), seeds, stop=draw + 1,
+                           writer=writer)
+            integ = deck.build_integrator(deck.data["stage"][draw])
+            for s in range(max(todo) + 1):
+                integ.run(self.system, self.potential, int(study["spacing"]))
+                if s in todo:
+                    u = todo[s]
+                    whole = self.system.gather() if self.comm is not None else self.system.copy()
+                    keep = (self.system, self.potential)
+                    self._study_unit(u[0], j, label, deck, s, whole, draw + 1, n_pipeline)
+                    self.system, self.potential = keep
+
+    def _write_index(self, units, status):
+        """The study's index file (world rank 0): provenance, unit table, links, summaries."""
+        from pyglass.io.h5md import RESULTS_ROOT, fixed_string, provenance as prov, user_name
+        path = self.output
+        os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+        summaries = [(k, s) for k, s in enumerate(self.deck.data["stage"]) if not STAGES[s["kind"]].per_sample]
+        with h5py.File(path, "w") as f:
+            h5 = f.create_group("h5md")
+            h5.attrs["version"] = np.array([1, 1], np.int32)
+            h5.create_group("author").attrs["name"] = fixed_string(self.deck.data["output"]["author"] or user_name())
+            cr = h5.create_group("creator")
+            import pyglass
+            cr.attrs["name"], cr.attrs["version"] = fixed_string("pyglass"), fixed_string(pyglass.__version__)
+            p = h5.create_group("provenance")
+            for key, value in prov(self.deck.text, {"run": self.deck.data["run"]["seed"]},
+                                   comm_size(self.world)).items():
+                if key == "deck":
+                    p.create_dataset("deck", data=value, dtype=h5py.string_dtype())
+                else:   # H5MD 1.1: fixed-length strings in /h5md
+                    p.attrs[key] = fixed_string(value) if isinstance(value, str) else value
+            p.attrs["status"] = fixed_string(status)
+            st = f.require_group(f"{RESULTS_ROOT}/study")
+            st.attrs["samples"] = int(self.deck.study["samples"])
+            st.attrs["source"] = self.deck.study["source"]
+            st.attrs["states"] = np.array([lab for lab, _ in self.deck.states], dtype=h5py.string_dtype())
+            files = [unit_path(path, lab, s) for (_, _, lab, _, s) in units]
+            st.create_dataset("files", data=np.array([os.path.relpath(x, os.path.dirname(os.path.abspath(path)))
+                                                      for x in files], dtype=h5py.string_dtype()))
+            st.create_dataset("state_index", data=np.array([u[1] for u in units], np.int64))
+            st.create_dataset("sample", data=np.array([u[4] for u in units], np.int64))
+            st.create_dataset("seed", data=np.array([unit_seed(self.deck, u[1], u[4]) for u in units], np.int64))
+            st.create_dataset("status", data=np.array([self._unit_status(x) or "missing" for x in files],
+                                                      dtype=h5py.string_dtype()))
+            links = st.require_group("samples")
+            for (u, j, lab, _, s), fpath in zip(units, files):
+                g = links.require_group(lab or "all")
+                g[f"s{s}"] = h5py.ExternalLink(os.path.relpath(fpath, os.path.dirname(os.path.abspath(path))),
+                                               f"/{RESULTS_ROOT}")
+            if status == "complete":
+                for k, stage in summaries:
+                    self._summary(f, stage, k, units, files)
+
+    def _summary(self, f, stage, k, units, files):
+        from pyglass.io.h5md import RESULTS_ROOT
+        obj = STAGES[stage["kind"]](stage, k)
+        conf = float(self.deck.study["confidence"])
+        self.print(f"summary ({stage['name']}): {', '.join(stage['fields'])} over samples, {conf:.0%} bootstrap")
+        for j, (label, _) in enumerate(self.deck.states):
+            per = []
+            for (u, jj, lab, _, s), fpath in zip(units, files):
+                if jj != j:
+                    continue
+                vals = {}
+                with h5py.File(fpath, "r") as uf:
+                    for name in stage["fields"]:
+                        st_name, ds = name.split("/", 1)
+                        vals[name] = uf[f"{RESULTS_ROOT}/{st_name}/{ds}"][()]
+                per.append(vals)
+            agg = obj.aggregate(per, conf, derive_seed(self.deck.data["run"]["seed"], 9000 + k, j))
+            g = f.require_group(f"{RESULTS_ROOT}/{stage['name']}/{label or 'all'}")
+            g.attrs["confidence"] = conf
+            for name, res in agg.items():
+                h = g.require_group(name.replace("/", "."))
+                h.attrs["field"] = name
+                for key, value in res.items():
+                    h.create_dataset(key, data=np.asarray(value))
+                m = np.asarray(res["mean"])
+                if m.ndim == 0:
+                    self.print(f"  {label or 'all'} {name}: {float(m):.6g} [{float(res['low']):.6g}, "
+                               f"{float(res['high']):.6g}] (n = {res['n']})")
+
+
+def plan(deck: Deck) -> list:
+    """The resolved plan of a deck, one line each (`pyglass run --dry-run` prints them as comments):
+    units, and each stage's cost at the deck's N (memory of a direct factorisation included)."""
+    study = deck.study
+    lines = []
+    if deck.is_study:
+        lines.append(f"study: {len(deck.states)} state point(s) x {study['samples']} sample(s) = "
+                     f"{len(deck.states) * study['samples']} units; source = {study['source']}; output "
+                     f"{unit_path(deck.data['output']['path'], deck.states[0][0], 0)} ... and the index "
+                     f"{deck.data['output']['path']}")
+    for label, data in deck.states:
+        sysd = data.get("system", {})
+        n, dim = (sysd.get("n"), sysd.get("dim", 3)) if sysd.get("generate") else (None, None)
+        if label:
+            lines.append(f"state {label}:")
+        for k, st in enumerate(data["stage"]):
+            cls = STAGES[st["kind"]]
+            est = cls.estimate(st, n, dim) if n else "(N known when the file is read)"
+            lines.append(f"  stage {k + 1} {st['name']} ({st['kind']}): {est}")
+    return lines
 
 
 def run_deck(deck: Deck, comm=None, restart=None, output=None, stop_at_step=None, stream=None,

@@ -1,14 +1,20 @@
 """Paper 1 (Widmer-Cooper, Harrowell & Fynewever / Widmer-Cooper et al., Nature Phys. 4, 711 (2008)):
 iso-configurational ensemble of 2D soft disks, irreversible reorganisation (>= 4 lost initial
 neighbours within t_max) overlaid on the participation map of the 30 lowest normal modes, the
-cluster overlap of the two maps, and a throughput comparison with running the same runs as
-separate LAMMPS jobs.
+SI §5 score (% of IR-cluster particles inside mode clusters, with its random-map baseline), the
+SI §4 Debye–Waller metric, and a throughput comparison with running the same runs as separate
+LAMMPS jobs.
 
-Full protocol (paper scale): N = 1024, T = 0.4, 100 runs of 200 τ:
+Full protocol (paper scale): N = 1024, T = 0.4, 100 runs of 200 τ, equilibration 5 τα:
     python scripts/paper1_isoconfigurational.py --full
 Reduced run (a few minutes; what `make run` affords):
-    python scripts/paper1_isoconfigurational.py            (N = 256, 20 runs of 50 τ)
+    python scripts/paper1_isoconfigurational.py            (N = 256, 20 runs of 50 τ, 0.1 τα)
 
+Paper protocol used here: equal masses ("σ11 = ε = m = 1.0 where m is the mass of both types of
+particle"); inherent structures by conjugate gradient ("the inherent structure of each configuration
+was found using the conjugate gradient method"); equilibration in multiples of τα ("τα (= 673 τ for
+the simulations reported here)"; --equil-tau-alpha, 5 in --full); IR particles "with ≥ 0.01
+probability" and the SI §5 overlap (clusters of ≥ 5, mode map above 0.028: observables.ir_mode_overlap).
 Parameters the paper does not state are options marked [unverified] (density; paper 1 ran NPT with a
 Nosé–Poincaré–Andersen integrator, the engine runs the members NVE by default: --integrator).
 Participation fractions come from `pyglass.landscape` and the quench from `pyglass.minimizers`;
@@ -42,13 +48,21 @@ def parse():
     p.add_argument("--T", type=float, default=0.4)
     p.add_argument("--density", type=float, default=0.76, help="number density [unverified; paper ran NPT]")
     p.add_argument("--dt", type=float, default=0.005)
-    p.add_argument("--equil", type=float, default=50.0, help="equilibration time at T (paper: >> tau_alpha = 673)")
+    p.add_argument("--tau-alpha", type=float, default=673.0, help="tau_alpha at T (paper 1: 673 tau at T = 0.4)")
+    p.add_argument("--equil-tau-alpha", type=float, default=0.1,
+                   help="equilibration at T in multiples of tau_alpha (--full: 5)")
     p.add_argument("--integrator", default="nve", choices=("nve", "nvt"))
     p.add_argument("--seed", type=int, default=1)
     p.add_argument("--modes", type=int, default=30)
-    p.add_argument("--fraction", type=float, default=0.10, help="top fraction for the overlap (paper 1 SI: 10 %%)")
-    p.add_argument("--min-cluster", type=int, default=3)
+    p.add_argument("--fraction", type=float, default=0.10,
+                   help="top fraction for the Debye-Waller metric (paper 1 SI §4: 10 %%)")
+    p.add_argument("--min-cluster", type=int, default=3, help="DW metric cluster size (SI §4: n* = 3 in 2D)")
     p.add_argument("--ir-level", type=float, default=0.01, help="IR probability marking a particle (paper: 0.01)")
+    p.add_argument("--ir-min-cluster", type=int, default=5, help="SI §5 cluster size (paper: 5)")
+    p.add_argument("--mode-threshold", type=float, default=None,
+                   help="SI §5 mode-map threshold (paper: 0.028 at N = 1024, 30 modes; default 0.028 scaled by "
+                        "(1024/N)(modes/30) [our choice], so it stays at the same multiple of the mean n_modes/N)")
+    p.add_argument("--random-maps", type=int, default=200, help="random maps for the baselines")
     p.add_argument("--out", default="out/paper1")
     p.add_argument("--skip-modes", action="store_true", help="no participation map (no landscape/minimizers needed)")
     p.add_argument("--lammps-runs", type=int, default=2, help="separate LAMMPS jobs to time (0: skip)")
@@ -57,6 +71,10 @@ def parse():
     a = p.parse_args()
     if a.full:
         a.n, a.runs, a.tmax = 1024, 100, 200.0
+        a.equil_tau_alpha = max(a.equil_tau_alpha, 5.0)
+    a.equil = a.equil_tau_alpha * a.tau_alpha
+    if a.mode_threshold is None:
+        a.mode_threshold = 0.028 * (1024.0 / a.n) * (a.modes / 30.0)
     return a
 
 
@@ -70,17 +88,18 @@ def require_landscape():
     except ImportError as exc:
         problems.append(f"pyglass.landscape: {exc}")
     try:
-        from pyglass.minimizers import FIRE  # noqa: F401
+        from pyglass.minimizers import FIRE, ConjugateGradient  # noqa: F401
     except ImportError as exc:
         problems.append(f"pyglass.minimizers: {exc}")
     if problems:
         raise SystemExit("paper1_isoconfigurational: " + "; ".join(problems) + ". The participation map needs "
-                         "landscape.lowest_modes(system, pot, k).participation_fractions(n_modes) on a FIRE-quenched "
+                         "landscape.lowest_modes(system, pot, k).participation_fractions(n_modes) on a CG-quenched "
                          "configuration: merge those branches, or pass --skip-modes.")
 
 
 def prepare(a):
-    s = builders.random_packing(a.n, a.density, 2, (0.5, 0.5), seed=a.seed, min_distance=0.8)
+    s = builders.random_packing(a.n, a.density, 2, (0.5, 0.5), seed=a.seed, min_distance=0.8,
+                                masses=[1.0, 1.0])                   # paper 1: "m is the mass of both types"
     pot = potentials.SoftDisks2D()
     s.thermalize(2.0, a.seed)
     integrators.NoseHoover(0.002, 2.0, 0.2).run(s, pot, 2000)          # melt
@@ -174,8 +193,8 @@ def main():
     t0 = time.perf_counter()
     s, pot = prepare(a)
     t_prep = time.perf_counter() - t0
-    print(f"prepared N={s.N} 2D soft disks at rho={a.density} T={a.T} (equilibration {a.equil} tau, "
-          f"{t_prep:.1f} s)")
+    print(f"prepared N={s.N} 2D soft disks at rho={a.density} T={a.T} (equilibration {a.equil:g} tau = "
+          f"{a.equil_tau_alpha:g} tau_alpha, {t_prep:.1f} s)")
 
     # --- the ensemble
     times = sorted({min(a.t_dw, a.tmax), a.tmax})
@@ -204,23 +223,33 @@ def main():
     # --- participation map, overlay and overlap
     if not a.skip_modes:
         from pyglass import landscape
-        from pyglass.minimizers import FIRE
+        from pyglass.minimizers import FIRE, ConjugateGradient
         q = s.copy()
-        r = FIRE(ftol=1e-10).minimize(q, pot)
-        print(f"quench: converged={r.converged} energy/N={r.energy / q.N:.6f} max force {r.max_force:.2e}")
+        r = ConjugateGradient(ftol=1e-10).minimize(q, pot)            # paper 1: conjugate gradient
+        if not r.converged:
+            print(f"CG stopped ({r.reason}, max force {r.max_force:.2e}); finishing with FIRE")
+            r = FIRE(ftol=1e-10).minimize(q, pot)
+        print(f"quench (CG): converged={r.converged} energy/N={r.energy / q.N:.6f} max force {r.max_force:.2e}")
         part = landscape.lowest_modes(q, pot, k=a.modes).participation_fractions(n_modes=a.modes)
         path = os.path.join(a.out, "participation_ir.png")
         maps.draw_field_map(s.positions, s.box, part, path, highlight=marked, label="participation fraction",
                             title=f"{a.modes} lowest modes; IR particles (P >= {a.ir_level}) circled")
         pairs = observables.neighbour_pairs(s.positions, s.box, s.types, ens.cutoffs)
-        o = observables.overlap(part, ir, s.positions, s.box, a.fraction, a.min_cluster, neighbours=pairs)
-        m, sd, _ = observables.overlap_random_baseline(part, s.positions, s.box, a.fraction, a.min_cluster,
-                                                       n_samples=200, seed=a.seed, neighbours=pairs)
-        print(f"overlap O(participation, IR probability), top {a.fraction:.0%}, clusters >= {a.min_cluster}: "
-              f"{o:.3f}  (random maps: {m:.3f} +- {sd:.3f})")
-        o_dw = observables.overlap(part, res.debye_waller[0], s.positions, s.box, a.fraction, a.min_cluster,
-                                   neighbours=pairs)
-        print(f"overlap O(participation, Debye-Waller at {times[0]} tau): {o_dw:.3f}")
+        # SI §5: % of IR-cluster particles (P >= 0.01, clusters >= 5) inside mode clusters (p > threshold)
+        sc = observables.ir_mode_overlap(ir, part, s.positions, s.box, ir_level=a.ir_level,
+                                         mode_threshold=a.mode_threshold, min_cluster=a.ir_min_cluster,
+                                         random_samples=a.random_maps, seed=a.seed, neighbours=pairs)
+        print(f"SI §5 overlap: {sc.score:.1f} % of {sc.n_ir_clustered} IR-cluster particles (of {sc.n_ir} with "
+              f"P >= {a.ir_level}) lie in mode clusters ({sc.n_mode_clustered} particles, p > {a.mode_threshold:.4g}, "
+              f"clusters >= {a.ir_min_cluster}); random IR maps: {sc.random_mean:.1f} +- {sc.random_std:.1f} % "
+              "(paper Fig. S8: ~50 % against random)")
+        # SI §4: Debye-Waller metric, top 10 % of both maps, clusters >= 3
+        dw = res.debye_waller[0]
+        o_dw = observables.overlap(dw, part, s.positions, s.box, a.fraction, a.min_cluster, neighbours=pairs)
+        m, sd, _ = observables.overlap_random_baseline(dw, s.positions, s.box, a.fraction, a.min_cluster,
+                                                       n_samples=a.random_maps, seed=a.seed, neighbours=pairs)
+        print(f"SI §4 overlap O(Debye-Waller at {times[0]} tau, participation), top {a.fraction:.0%}, clusters >= "
+              f"{a.min_cluster}: {o_dw:.3f}  (random maps: {m:.3f} +- {sd:.3f})")
         print(f"wrote {path}")
     else:
         path = os.path.join(a.out, "ir_probability.png")

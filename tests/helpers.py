@@ -2,6 +2,7 @@
 import numpy as np
 
 from pyglass import builders
+from pyglass.observables.base import Observable
 
 
 def small_system(potential_name, dim, n=64, seed=1, density=None):
@@ -65,3 +66,24 @@ def numerical_virial(system, potential, h=1e-6):
             else:
                 w[a, b] = -(es[0] - es[1]) / (2 * h)
     return w
+
+
+
+class ISEnergy(Observable):
+    """A deck `python` observable that needs inherent-structure positions (so the deck's potential
+    must reach it): the mean energy per particle of the sampled inherent structures."""
+    needs = ("is_positions",)
+
+    def sample(self, system, step, result=None):
+        self._system = system
+        super().sample(system, step, result)
+
+    def update(self, frame):
+        s = self._system.copy()
+        s.positions = frame.is_positions
+        s.wrap()
+        self.add("energy", self.potential.energy(s) / s.N)
+        self.add("count", 1.0)
+
+    def finalize(self, acc):
+        return {"energy": acc["energy"] / acc["count"]}

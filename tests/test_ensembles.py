@@ -185,3 +185,38 @@ def test_inherent_structure_trajectory(liquid):
     assert traj.rate == pytest.approx(jumps.sum() / (traj.times[-1] - traj.times[0]))
     a0 = (m.box.volume / m.N) ** 0.5
     assert traj.reduced_rate() == pytest.approx(traj.rate * 0.1 * a0 / np.sqrt(0.8) * 1000 / m.N)
+
+
+def test_debye_waller_over_interval_is_time_variance_averaged_over_runs():
+    """Paper 3's DWF (variance of the position over t <= t_DW per run, averaged over runs) against a
+    naive loop, on synthetic member data; paper 1's `debye_waller` (variance over runs) is unchanged."""
+    from pyglass.ensembles.isoconfigurational import IsoconfigurationalResult
+    rng = np.random.default_rng(0)
+    times = np.array([1.0, 2.0, 3.0, 10.0])
+    members = [{"dr": rng.normal(size=(4, 5, 2)), "reorganised": np.zeros((4, 5), bool),
+                "first_loss_time": np.full((5, 5), np.inf), "failed": np.zeros((5, 5), int)} for _ in range(3)]
+    res = IsoconfigurationalResult(times, [1, 2, 3], members, 4)
+    got = res.debye_waller_over_interval(3.0)
+    naive = np.zeros(5)
+    for m in members:
+        for i in range(5):
+            pts = np.vstack([np.zeros(2), m["dr"][:3, i]])             # origin + t = 1, 2, 3
+            naive[i] += np.sum(pts.var(axis=0)) / 3
+    np.testing.assert_allclose(got, naive, rtol=1e-12)
+    np.testing.assert_allclose(res.debye_waller[0], np.stack([m["dr"][0] for m in members]).var(0).sum(-1))
+    with pytest.raises(ValueError, match="two samples"):
+        res.debye_waller_over_interval(0.5)
+
+
+def test_inherent_structure_trajectory_warns_about_a_non_smooth_cutoff(liquid):
+    """Paper 2 counts IS jumps dU > 1e-5: a shifted cutoff (force jump) fakes some, so the IS
+    trajectory warns unless phi, phi', phi'' vanish at r_c (Potential.cutoff_continuity >= 2)."""
+    import warnings
+    s, shifted = liquid
+    assert shifted.cutoff_continuity == 0
+    with pytest.warns(UserWarning, match="cutoff_continuity"):
+        ensembles.inherent_structure_trajectory(s.copy(), shifted, integrators.NVE(0.005), steps=2, every=2)
+    smooth = potentials.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        ensembles.inherent_structure_trajectory(s.copy(), smooth, integrators.NVE(0.005), steps=2, every=2)

@@ -31,6 +31,8 @@ MODELS = {
     "softspheres": (lambda: P.SoftSpheres3D(), "softspheres", (3,)),
     "ipl10": (lambda: P.IPL10(), "ipl", (2, 3)),
     "sticky": (lambda: P.StickySpheres(), "sticky", (2, 3)),
+    "mblj-smooth": (lambda: P.MBLJ([[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]], 2.5, smoothing="smooth"),
+                    "ka", (3,)),
 }
 CASES = [(name, d) for name, (_, _, dims) in MODELS.items() for d in dims]
 
@@ -191,6 +193,14 @@ def test_participation_ratio_plane_wave_and_localised():
     np.testing.assert_allclose(p, np.sum(e ** 2, axis=1) + np.sum(loc ** 2, axis=1))
     with pytest.raises(ValueError, match="n_modes"):
         modes.participation_fractions(n_modes=4)
+    # paper 3 counts the d = 2 zero modes in N_m (sum from j = 3): N_m = 4 sums the 2 lowest non-zero
+    np.testing.assert_allclose(modes.participation_fractions(n_modes=4, count_zero_modes=True), p)
+    np.testing.assert_allclose(modes.participation_fractions(n_modes=3, count_zero_modes=True),
+                               np.sum(e ** 2, axis=1))
+    with pytest.raises(ValueError, match="n_modes"):
+        modes.participation_fractions(n_modes=2, count_zero_modes=True)
+    with pytest.raises(ValueError, match="n_modes"):
+        modes.participation_fractions(n_modes=6, count_zero_modes=True)
 
 
 def test_lowest_modes_errors():
@@ -235,6 +245,11 @@ def test_local_dipole_stiffness_and_ci():
     assert ki[i] == pytest.approx(kappa[mine].mean(), rel=1e-12)
     m, lo, hi = landscape.mean_with_ci(kappa, seed=1)
     assert lo < m < hi and m == pytest.approx(kappa.mean())
+    # paper 2's 90 % bootstrap interval is the default: narrower than the 95 % one, equal to an
+    # explicit confidence=0.90
+    m95, lo95, hi95 = landscape.mean_with_ci(kappa, confidence=0.95, seed=1)
+    assert lo95 < lo and hi < hi95
+    assert (lo, hi) == landscape.mean_with_ci(kappa, confidence=0.90, seed=1)[1:]
     with pytest.raises(ValueError, match="pairs"):
         landscape.dipole_stiffness(s, pot, np.array([[0, 0]]))
     with pytest.raises(ValueError, match="pairs"):
@@ -324,3 +339,97 @@ def test_pseudoharmonic_minimiser_lands_on_localised_soft_mode():
     h = landscape.hessian(s, pot)
     v = ph.vectors.reshape(len(ph.stiffness), -1)
     np.testing.assert_allclose(np.einsum("ki,ki->k", v, (h @ v.T).T), ph.stiffness, rtol=1e-10)
+
+
+def test_pseudoharmonic_default_starts_from_every_interacting_pair():
+    """Paper 2 App. B starts a minimisation from the dipole response of every interacting pair
+    (the default); the n_starts shortcut starts from the softest few only. Small N keeps it cheap."""
+    s, pot = inherent_structure("ipl", 2, 40, seed=2)
+    pairs = landscape.interacting_pairs(s, pot)
+    full = landscape.pseudoharmonic_modes(s, pot, n_keep=3, backend="superlu")
+    assert full.n_starts == len(pairs)
+    short = landscape.pseudoharmonic_modes(s, pot, n_starts=4, n_keep=3, backend="superlu")
+    assert short.n_starts == 4
+    # the starts are a superset: the softest mode found from every pair is at least as soft
+    assert full.stiffness[0] <= short.stiffness[0] * (1 + 1e-8)
+    assert np.all(np.diff(full.stiffness) >= 0)
+    v = full.vectors.reshape(len(full.stiffness), -1)
+    gram = np.abs(v @ v.T) - np.eye(len(v))
+    assert gram.max() <= 0.9                       # distinct modes
+    # start pairs are interacting pairs and the kept modes are no stiffer than their starts
+    assert all(any((p == q).all() for q in pairs) for p in full.start_pairs)
+    assert np.all(full.stiffness <= full.start_stiffness * (1 + 1e-9))
+    with pytest.raises(ValueError, match="n_starts"):
+        landscape.pseudoharmonic_modes(s, pot, n_starts=0)
+
+
+# ---------------------------------------------------------------- paper 3: affine step, then quench
+def _triangular_crystal(nx=8, ny=8, a=1.1, noise=0.03, seed=0):
+    """Monodisperse triangular lattice (one species of the soft-disk model) in a commensurate box,
+    with small random displacements (an 'equilibrium' configuration whose IS is the lattice)."""
+    i, j = np.meshgrid(np.arange(nx), np.arange(ny), indexing="ij")
+    x = np.c_[(i + 0.5 * (j % 2)).ravel() * a, j.ravel() * a * np.sqrt(3) / 2]
+    x += np.random.default_rng(seed).normal(scale=noise, size=x.shape)
+    box = Box([nx * a, ny * a * np.sqrt(3) / 2])
+    return System(x % box.lengths, box, types=np.zeros(len(x), np.int32), type_names=["A"])
+
+
+def test_affine_quench_response_is_zero_at_zero_strain_and_for_a_crystal():
+    pot = P.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    s = _triangular_crystal()
+    gammas = [0.0, 1e-3, 0.01, -0.01, 0.02]
+    res = landscape.affine_quench_response(s, pot, gammas, keep_configurations=True)
+    assert res.displacements.shape == (5, s.N, 2) and res.converged.all()
+    # gamma = 0: X^dq is X^q, so d = 0 and the stress is that of X^q
+    np.testing.assert_array_equal(res.displacements[0], 0.0)
+    assert res.stress[0] == res.stress_q
+    # a Bravais lattice deforms affinely: d ~ 0 at every strain, and sigma_xy^dq is the stress of
+    # the affinely sheared quenched lattice (landscape.shear_stress sign: sigma > 0 for gamma > 0)
+    assert np.abs(res.displacements).max() < 1e-6
+    for k, g in enumerate(gammas):
+        c = res.quenched.copy()
+        landscape.affine_shear(c, g)
+        assert res.stress[k] == pytest.approx(landscape.shear_stress(c, pot), rel=1e-6, abs=1e-9)
+    assert abs(res.stress_q) < 1e-8
+    assert res.stress[1] > 0 and res.stress[3] < 0 and res.stress[3] == pytest.approx(-res.stress[2], rel=1e-2)
+    assert res.gamma_c == 0.02 and landscape.stress_peak(gammas, res.stress) == 0.02
+    # the deformed box is the Lees-Edwards image: tilt = gamma L_y
+    assert res.configurations[4].box.tilt_xy == pytest.approx(0.02 * s.box.lengths[1])
+    # X itself is untouched
+    assert s.box.tilt_xy == 0.0
+
+
+def test_affine_quench_response_small_strain_is_linear_response():
+    """A glass configuration near its IS: at gamma = 1e-6 X^dq lies in the basin of X^q and
+    d / gamma = -M+ Xi (elasticity.nonaffine_response at X^q); sigma^dq - sigma^q = G gamma."""
+    is_, pot = inherent_structure("ipl", 2, 100)
+    x = is_.copy()
+    x.positions = x.positions + np.random.default_rng(5).normal(scale=0.01, size=x.positions.shape)
+    g = 1e-6
+    res = landscape.affine_quench_response(x, pot, [g], refine=True)
+    q = res.quenched
+    assert np.abs(landscape.nonaffine_response(q, pot, backend="superlu")).max() > 0
+    u_lin = landscape.nonaffine_response(q, pot, backend="superlu")
+    d = res.displacements[0] - res.displacements[0].mean(axis=0)
+    np.testing.assert_allclose(d / g, u_lin, atol=1e-4 * np.abs(u_lin).max())
+    G = landscape.shear_modulus(q, pot, backend="superlu")
+    assert res.stress[0] - res.stress_q == pytest.approx(g * G, rel=1e-3)
+    assert np.abs(res.magnitudes()).max() > 0
+
+
+def test_paper3_overlap_of_nonaffine_field_with_soft_modes_vs_n_modes():
+    """Paper 3's O_|d|,p(N_m): |d| from affine_quench_response, p from the lowest modes of X^dq with
+    the zero modes counted in N_m, top 25 % and clusters of more than two (observables.overlaps)."""
+    from pyglass import observables as ob
+    is_, pot = inherent_structure("ipl", 2, 100)
+    x = is_.copy()
+    x.positions = x.positions + np.random.default_rng(6).normal(scale=0.01, size=x.positions.shape)
+    res = landscape.affine_quench_response(x, pot, [1e-4], keep_configurations=True)
+    xdq = res.configurations[0]
+    modes = landscape.lowest_modes(xdq, pot, k=12, method="dense")
+    n_m = [3, 6, 14]
+    ps = [modes.participation_fractions(nm, count_zero_modes=True) for nm in n_m]
+    pairs = ob.neighbour_pairs(xdq.positions, xdq.box, xdq.types, 1.5)
+    o = ob.overlaps(res.magnitudes()[0], ps, xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)
+    assert o.shape == (3,) and np.all((o >= 0) & (o <= 1))
+    assert o[0] == ob.overlap(res.magnitudes()[0], ps[0], xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)

@@ -422,3 +422,101 @@ def test_spearman_extremes_bootstrap(rng):
     assert top.tolist() == order[::-1][:3].tolist() and bot.tolist() == order[:3].tolist()
     lo, hi = ob.bootstrap_ci(a, n_resamples=500)
     assert lo < a.mean() < hi and hi - lo < 0.25
+
+
+def test_top_fraction_ties_are_not_broken_by_index():
+    """Equal values at the threshold: 'include' keeps all of them, 'random' exactly k at random
+    (seeded); the old index tie-break always picked the lowest ids."""
+    f = np.zeros(20)
+    f[[3, 17]] = 2.0                      # two clear top values, then 18 ties at 0 ... and
+    f[[5, 9, 12, 19]] = 1.0               # four tied at 1.0 straddling k = round(0.2 * 20) = 4
+    inc = st.top_fraction(f, 0.2)
+    assert set(np.flatnonzero(inc)) == {3, 17, 5, 9, 12, 19}
+    picks = set()
+    for seed in range(30):
+        m = st.top_fraction(f, 0.2, ties="random", seed=seed)
+        assert m.sum() == 4 and m[3] and m[17]
+        assert set(np.flatnonzero(m)) - {3, 17} <= {5, 9, 12, 19}
+        picks |= set(np.flatnonzero(m)) - {3, 17}
+        assert np.array_equal(m, st.top_fraction(f, 0.2, ties="random", seed=seed))
+    assert picks == {5, 9, 12, 19}        # every tied particle gets picked by some seed, not only 5 and 9
+    with pytest.raises(ValueError, match="ties"):
+        st.top_fraction(f, 0.2, ties="index")
+
+
+def test_ir_mode_overlap_naive_and_random_baseline(rng):
+    """Paper 1 SI §5: % of IR-cluster particles (P >= 0.01, clusters >= 5) inside clusters (>= 5) of
+    the mode map thresholded at p > 0.028; against a naive BFS implementation."""
+    s = builders.random_packing(200, 0.7, 2, (0.5, 0.5), seed=4, min_distance=0.85)
+    pairs = ob.neighbour_pairs(s.positions, s.box, s.types, 1.6)
+    x = s.positions
+    # IR: a disc of radius 3 around particle 0 plus scattered singles; modes: a disc around a
+    # nearby particle, so the two overlap partly
+    d0 = np.linalg.norm(s.box.minimum_image(x - x[0]), axis=1)
+    ir = np.where(d0 < 3.0, 0.05, 0.0)
+    ir[rng.choice(s.N, 6, replace=False)] += 0.02
+    centre = int(np.argmin(np.abs(d0 - 2.5)))
+    dc = np.linalg.norm(s.box.minimum_image(x - x[centre]), axis=1)
+    part = np.where(dc < 2.5, 0.05, 0.01) + 1e-4 * rng.random(s.N)
+    res = ob.ir_mode_overlap(ir, part, x, s.box, neighbours=pairs, random_samples=50, seed=3)
+
+    def clustered(mask, k):
+        lab = naive_clusters(mask, pairs)
+        sizes = {c: np.sum(lab == c) for c in set(lab[mask])}
+        return mask & np.array([lab[q] >= 0 and sizes[lab[q]] >= k for q in range(s.N)])
+    ir_c, mode_c = clustered(ir >= 0.01, 5), clustered(part > 0.028, 5)
+    assert np.array_equal(res.ir_clusters, ir_c) and np.array_equal(res.mode_clusters, mode_c)
+    assert 0 < res.score < 100
+    assert res.score == pytest.approx(100.0 * np.sum(ir_c & mode_c) / ir_c.sum())
+    assert res.n_ir == int(np.sum(ir >= 0.01)) and res.n_ir_clustered == ir_c.sum()
+    assert len(res.random_scores) == 50 and res.random_mean < res.score
+    # a threshold of 0.01 keeps the IR particles at exactly P = 0.01 (">= 0.01" in the paper)
+    assert ob.ir_mode_overlap(np.full(s.N, 0.01), part, x, s.box, neighbours=pairs).n_ir == s.N
+    # the same map for both: 100 %
+    assert ob.ir_mode_overlap(part, part, x, s.box, ir_level=0.03, neighbours=pairs).score == 100.0
+    mode_rand = ob.ir_mode_overlap(ir, part, x, s.box, neighbours=pairs, random_samples=5, randomise="mode")
+    assert len(mode_rand.random_scores) == 5
+    with pytest.raises(ValueError, match="participation"):
+        ob.ir_mode_overlap(ir, part[:-1], x, s.box, neighbours=pairs)
+
+
+def test_overlaps_equals_overlap_per_field(rng):
+    s = builders.random_packing(120, 0.7, 2, (0.5, 0.5), seed=5, min_distance=0.85)
+    pairs = ob.neighbour_pairs(s.positions, s.box, s.types, 1.6)
+    a = rng.random(s.N)
+    bs = rng.random((4, s.N))
+    got = ob.overlaps(a, bs, s.positions, s.box, neighbours=pairs)
+    expect = [ob.overlap(a, b, s.positions, s.box, neighbours=pairs) for b in bs]
+    np.testing.assert_allclose(got, expect)
+
+
+def test_self_dynamics_species_fs_and_tau_alpha():
+    """F_s of one species (paper 2: the largest species at its q_max) on free particles, where
+    dr_i = v_i t exactly: F_s(t) = mean over that species and the q shell of cos(q.v_i t); τα is
+    where it reaches 0.2."""
+    rng = np.random.default_rng(3)
+    s = System(rng.random((24, 2)) * 8.0, Box([8.0, 8.0]), np.arange(24) % 2, ["A", "B"])
+    s.thermalize(1.0, 3)
+    pot = potentials.LennardJones(0.0, 1.0, type_names=("A", "B"))
+    v = s.velocities
+    v[s.types == 1] *= 3.0                       # species 1 moves faster: its F_s decays sooner
+    s.velocities = v
+    sch = ob.LogSchedule(block=800, factor=1.5)
+    q = 2 * np.pi * 3 / 8.0
+    obs = {sp: dyn.SelfDynamics(sch, dt=0.01, q=q, box=s.box, species=sp).prime(s) for sp in (None, 0, 1)}
+    v0 = s.velocities.copy()
+    integrators.NVE(0.01).run(s, pot, 800, observables=tuple(obs.values()))
+    qv = obs[None].qvectors
+    for sp, o in obs.items():
+        res = o.result()
+        sel = np.ones(s.N, bool) if sp is None else s.types == sp
+        expect = [np.mean(np.cos((v0[sel] * t) @ qv.T)) for t in res["t"]]
+        np.testing.assert_allclose(res["fs"], expect, atol=1e-9)
+        assert o.tau_alpha() == pytest.approx(dyn.relaxation_time(res["t"], res["fs"], 0.2))
+    assert obs[1].tau_alpha() < obs[None].tau_alpha() < obs[0].tau_alpha()
+    with pytest.raises(ValueError, match="species"):
+        dyn.SelfDynamics(sch, dt=0.01, q=q, box=s.box, species="B")
+    with pytest.raises(ValueError, match="needs q"):
+        dyn.SelfDynamics(sch, dt=0.01, species=1)
+    with pytest.raises(ValueError, match="q="):
+        dyn.SelfDynamics(sch, dt=0.01).tau_alpha()

@@ -14,6 +14,10 @@ MODELS = {
     "softspheres": (lambda: P.SoftSpheres3D(), "softspheres", (3,)),
     "ipl10": (lambda: P.IPL10(), "ipl", (2, 3)),
     "sticky": (lambda: P.StickySpheres(), "sticky", (2, 3)),
+    # paper 2's mBLJ: its tables are deck arguments (not stated in paper 2); the KA tables stand in
+    # here, the law and its smoothing are what is tested
+    "mblj-smooth": (lambda: P.MBLJ([[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]], 2.5, smoothing="smooth"),
+                    "ka", (2, 3)),
 }
 CASES = [(name, d) for name, (_, _, dims) in MODELS.items() for d in dims]
 
@@ -66,14 +70,30 @@ def test_pair_derivatives_by_differences(name):
                 np.testing.assert_allclose(d[k + 1][mask], num[mask], rtol=0, atol=1e-6 * scale.max())
 
 
-@pytest.mark.parametrize("name", ["ka-smooth", "softdisks-smooth", "ipl10", "sticky"])
+@pytest.mark.parametrize("name", ["ka-smooth", "softdisks-smooth", "ipl10", "sticky", "mblj-smooth"])
 def test_smoothed_laws_vanish_at_cutoff(name):
+    """phi, phi', phi'' -> 0 at r_c: no force or Hessian jump, so inherent structures are not split
+    into near-degenerate minima by the cutoff (paper 2 counts IS jumps with dU > 1e-5)."""
     pot = MODELS[name][0]()
     for a in range(2):
         for b in range(2):
             rc = pot.cutoffs[a, b]
             d = pot.pair_derivatives(a, b, np.array([rc * (1 - 1e-12)]), order=2)
             np.testing.assert_allclose(d[:, 0], 0.0, atol=1e-8)
+            assert np.all(pot.pair_derivatives(a, b, np.array([rc * (1 + 1e-12), 1.2 * rc]), order=2) == 0.0)
+
+
+def test_paper2_models_have_a_smooth_variant_for_inherent_structures():
+    """Each of paper 2's models (IPL, mBLJ, SS; SW in test_stillinger_weber) can be built C2-smooth
+    at its cutoff; the shifted variants are not (force jump), which the check below detects."""
+    smooth = {"ipl": P.IPL10(), "mblj": MODELS["mblj-smooth"][0](), "ss": P.StickySpheres(continuity=2)}
+    for name, pot in smooth.items():
+        rc = pot.cutoffs[0, 0]
+        d = pot.pair_derivatives(0, 0, np.array([rc * (1 - 1e-12)]), order=2)[:, 0]
+        assert np.all(np.abs(d) < 1e-6), name
+    shifted = P.MBLJ([[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]], 2.5)
+    f_jump = shifted.pair_derivatives(0, 0, np.array([2.5 * (1 - 1e-9)]), order=1)[1, 0]
+    assert abs(f_jump) > 1e-3
 
 
 def test_ipl10_coefficients_match_lerner_formula():
@@ -137,3 +157,14 @@ def test_bad_parameters_are_errors():
         P.KobAndersen(smoothing="spline")
     with pytest.raises(ValueError, match="epsilon"):
         P.LennardJones([[1, 2], [3, 4]], 1.0)
+
+
+def test_cutoff_continuity_reports_the_smoothing_order():
+    mblj = [[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]]
+    expect = {"none": -1, "shift": 0, "force-shift": 1, "smooth": 2}
+    for smoothing, k in expect.items():
+        assert P.MBLJ(*mblj, 2.5, smoothing=smoothing).cutoff_continuity == k
+    assert P.IPL10().cutoff_continuity == 3                 # q = 3
+    assert P.StickySpheres().cutoff_continuity == 2
+    assert P.StickySpheres(continuity=1).cutoff_continuity == 1
+    assert P.StillingerWeber().cutoff_continuity >= 2

@@ -214,3 +214,21 @@ def test_errors_name_the_problem():
     s = random_packing(27, 0.52, 3, (0.5, 0.5), seed=1, min_distance=0.85)
     with pytest.raises(ValueError, match="species"):
         StillingerWeber().energy(s)
+
+
+def test_cutoff_is_smooth_for_inherent_structures():
+    """The SW cutoff needs no smoothing option: both terms carry exp(sigma/(r - a sigma)) factors,
+    so energy, forces and Hessian go to zero with all derivatives at r = a sigma (paper 2 counts
+    inherent-structure jumps dU > 1e-5, which a force jump at the cutoff would fake)."""
+    pot = StillingerWeber(**SW)
+    rc = pot.a * pot.sigma
+    L = 10.0
+    for r, tiny in ((rc * (1 - 1e-3), 1e-100), (rc * (1 - 1e-2), 1e-16)):
+        # a dimer and an equilateral trimer just inside the cutoff
+        for x in ([[0, 0, 0], [r, 0, 0]], [[0, 0, 0], [r, 0, 0], [r / 2, r * np.sqrt(3) / 2, 0]]):
+            s = System(np.array(x, float) + 1.0, Box([L, L, L]), np.zeros(len(x), np.int32))
+            res = pot.compute(s)
+            assert abs(res.energy) < tiny and np.abs(res.forces).max() < tiny
+            assert np.abs(dense_hessian(pot, s)).max() < tiny
+    s = System(np.array([[0, 0, 0], [rc * (1 + 1e-9), 0, 0]], float) + 1.0, Box([L, L, L]), np.zeros(2, np.int32))
+    assert pot.compute(s).energy == 0.0

@@ -134,6 +134,14 @@ def inherent_structure_trajectory(system, potential, integrator, steps: int, eve
     integrator's target or the mean kinetic temperature."""
     if int(every) < 1 or int(steps) < int(every):
         raise ValueError(f"need 1 <= every <= steps, got every={every}, steps={steps}")
+    k = getattr(potential, "cutoff_continuity", None)
+    if k is not None and k < 2:
+        import warnings
+        warnings.warn(f"inherent_structure_trajectory: only phi..phi^({k}) of {getattr(potential, 'name', potential)} "
+                      "vanish at its cutoff (cutoff_continuity < 2); a force or curvature jump there splits basins "
+                      "into near-degenerate minima "
+                      "that count as transitions. Use a smooth variant (smoothing='smooth', IPL10, StickySpheres, "
+                      "StillingerWeber).", stacklevel=2)
     minimizer = minimizer or default_minimizer()
     times, energies, pos, temps = [], [], [], []
 

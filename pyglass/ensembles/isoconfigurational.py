@@ -42,6 +42,22 @@ class IsoconfigurationalResult:
     def n_runs(self):
         return len(self.seeds)
 
+    def debye_waller_over_interval(self, t_dw: float, include_origin: bool = True) -> np.ndarray:
+        """Paper 3's Debye–Waller factor (N,): "the variance of its position during a time interval
+        t_DW = 10τ [...] averaged over multiple runs originating from X": for each run the variance
+        over the recorded times t <= t_dw (and the origin, displacement 0, if include_origin) of the
+        particle's position, summed over components, then averaged over runs. The time variance is
+        sampled at `times` (record a uniform grid in [0, t_dw], e.g. times=np.linspace(dt_s, 10, 50)).
+        `debye_waller` (the variance over runs at one time, paper 1 SI §4) is the other definition."""
+        sel = self.times <= t_dw * (1 + 1e-12)
+        d = self.displacements[:, sel]                                    # (runs, k, N, d)
+        if include_origin:
+            d = np.concatenate([np.zeros_like(d[:, :1]), d], axis=1)
+        if d.shape[1] < 2:
+            raise ValueError(f"debye_waller_over_interval needs at least two samples in [0, {t_dw}]; "
+                             f"recorded times {self.times.tolist()}")
+        return d.var(axis=1).sum(-1).mean(0)
+
     @property
     def reorganisation_times(self):
         """(runs, N) time of the first loss of the threshold-th neighbour (inf if never)."""

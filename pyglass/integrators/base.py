@@ -24,6 +24,16 @@ from pyglass.potentials.base import check_finite
 THERMO_COLUMNS = ("Step", "Time", "Temp", "PotEng", "KinEng", "TotEng", "Press")
 
 
+def thermo_header() -> str:
+    """The column line above thermo lines (LAMMPS-like names)."""
+    return " ".join(f"{c:>14s}" for c in THERMO_COLUMNS)
+
+
+def thermo_line(values: dict) -> str:
+    """One thermo line from `Integrator.thermo_values` (the one format, for runs and decks)."""
+    return f"{values['Step']:>14d} " + " ".join(f"{values[c]:>14.8g}" for c in THERMO_COLUMNS[1:])
+
+
 class RunStats:
     """What a run did: steps, wall time, throughput, neighbour rebuilds, last thermo values."""
 
@@ -105,7 +115,7 @@ class Integrator:
         bar = _progress_bar(steps, progress)
         if thermo:
             if root:
-                print(" ".join(f"{c:>14s}" for c in THERMO_COLUMNS), file=stream)
+                print(thermo_header(), file=stream)
             self._thermo_line(system, result, thermo_stream)
         rebuilds0 = getattr(potential, "neighbour_list", None)
         rebuilds0 = rebuilds0.n_builds if rebuilds0 is not None else 0
@@ -152,8 +162,7 @@ class Integrator:
         v = self.thermo_values(system, result)
         if stream is None:
             return
-        print(f"{v['Step']:>14d} " + " ".join(f"{v[c]:>14.8g}" for c in THERMO_COLUMNS[1:]),
-              file=stream, flush=True)
+        print(thermo_line(v), file=stream, flush=True)
 
 
 def _progress_bar(steps, progress):

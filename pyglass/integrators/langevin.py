@@ -6,8 +6,10 @@ import math
 import numpy as np
 
 from pyglass.integrators.base import Integrator
+from pyglass.registry import INTEGRATORS
 
 
+@INTEGRATORS.register("langevin")
 class Langevin(Integrator):
     """Underdamped Langevin dynamics, m dv = F dt - gamma m v dt + sqrt(2 gamma m T) dW, with the
     BAOAB splitting of Leimkuhler & Matthews (Appl. Math. Res. Express 2013, 34; J. Chem. Phys.

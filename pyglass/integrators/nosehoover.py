@@ -6,6 +6,7 @@ import math
 import numpy as np
 
 from pyglass.integrators.base import Integrator
+from pyglass.registry import INTEGRATORS
 
 
 def nhc_half_step(xi, vxi, Q, T: float, g: float, ke2: float, dt: float) -> float:
@@ -33,6 +34,7 @@ def nhc_half_step(xi, vxi, Q, T: float, g: float, ke2: float, dt: float) -> floa
     return scale
 
 
+@INTEGRATORS.register("nosehoover")
 class NoseHoover(Integrator):
     """Nose-Hoover chain thermostat (Martyna, Klein & Tuckerman, J. Chem. Phys. 97, 2635 (1992);
     Trotter form of Martyna et al., Mol. Phys. 87, 1117 (1996)), as LAMMPS `fix nvt`:

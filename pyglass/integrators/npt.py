@@ -8,6 +8,7 @@ import numpy as np
 from pyglass.integrators.base import Integrator
 from pyglass.integrators.nosehoover import NoseHoover, nhc_half_step
 from pyglass.system import Box
+from pyglass.registry import INTEGRATORS
 
 
 def sinhc(x: float) -> float:
@@ -18,6 +19,7 @@ def sinhc(x: float) -> float:
     return math.sinh(x) / x
 
 
+@INTEGRATORS.register("npt")
 class NPT(Integrator):
     """Isotropic NPT: the Martyna-Tobias-Klein barostat (J. Chem. Phys. 101, 4177 (1994)) with
     Nose-Hoover chains on the particles and on the barostat, integrated with the

@@ -1,7 +1,9 @@
 """Microcanonical velocity Verlet."""
 from pyglass.integrators.base import Integrator
+from pyglass.registry import INTEGRATORS
 
 
+@INTEGRATORS.register("nve")
 class NVE(Integrator):
     """Velocity Verlet: v += dt/2 F/m; x += dt v; F(x); v += dt/2 F/m."""
 

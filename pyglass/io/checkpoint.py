@@ -1,27 +1,45 @@
-"""Checkpoints: everything a run needs to continue exactly where it stopped.
+"""Checkpoints: everything a run needs to continue exactly where it stopped, as data only.
 
-File layout (HDF5; the configuration part is the pyglass snapshot layout, so a checkpoint can also
-be read as a `[system] file` by `pyglass.io.read_snapshot`):
+File layout (HDF5, schema version 2; the configuration part is the pyglass snapshot layout, so a
+checkpoint can also be read as a `[system] file` by `pyglass.io.read_snapshot`):
 
     /h5md                       version, author, creator (pyglass + version); fixed-length strings
     /particles/all              attrs step, time, type_names, type_masses
         box                     attrs dimension, boundary, tilt_xy, offset; dataset edges
         position image velocity species mass id     in particle-id order
-    /checkpoint                 attrs stage_index, stage_name, step_in_stage, step, time, n_ranks,
-                                seed, replica, pyglass_version, date; dataset deck (text)
-        integrator_state        (n_ranks,) pickled `integrator.state()` of each rank
-        observable_state        (n_ranks,) pickled list of the stage's stateful observables
+    /checkpoint                 attrs schema_version, stage_index, stage_name, step_in_stage, step,
+                                time, n_ranks, seed, replica, unit_state, unit_sample,
+                                deck_sha256, pyglass_version, date; dataset deck (text)
+        integrator_state        (n_ranks,) JSON text of `integrator.state()` of each rank: numbers,
+                                lists, arrays as {"__array__": [...], "dtype": "float64"}
+        observables/rank<r>/<j> the j-th stateful observable of rank r (attrs label, type):
+                                one numeric dataset per entry of `Observable.get_state()`
+                                (acc/<key>, attr/<name>)
+
+Nothing in a checkpoint is code: no serialised Python objects, no eval, no import of a name read from
+the file.
+`read_checkpoint` validates before use: the schema version, every dtype (numeric where numbers are
+expected), shapes against the particle count, counts (>= 0), finite positions/velocities/state,
+sizes below `MAX_ELEMENTS`; `check_deck` compares the deck's SHA-256 with the deck given. Each
+problem is a one-line RestartError naming the dataset. Inspect a checkpoint with `pyglass info` or
+`h5dump`.
 
 Rank 0 gathers the particles and writes the file to `<path>.tmp`, then renames it over `<path>`,
 so a checkpoint on disk is always complete (a kill during the write leaves the previous one).
-The pickled parts hold thermostat/RNG state and observable accumulators: only restart from
-checkpoint files you trust.
+
+Rank count. Positions, velocities and images are stored in particle-id order, and the integrator
+state of NVE, Nose-Hoover and NPT is the same on every rank, so a checkpoint restarts on any number
+of ranks (results agree with the uninterrupted run to round-off: the force sums run in another
+order). Per-rank state cannot move to another rank count: a Langevin RNG stream per rank, or
+observables holding per-rank accumulators; `Checkpoint.check_rank_change` refuses those with a
+message naming what holds the state.
 """
 from __future__ import annotations
 
 import datetime
+import hashlib
+import json
 import os
-import pickle
 from dataclasses import dataclass, field
 
 import h5py
@@ -32,9 +50,17 @@ from pyglass.io.h5md import (comm_rank, comm_size, fixed_string, global_count, p
                              user_name)
 from pyglass.system import Box, System
 
+SCHEMA_VERSION = 2
+MAX_ELEMENTS = 2 ** 31          # largest array a checkpoint may declare (guards crafted shapes)
+MAX_JSON_CHARS = 1 << 24
+
 
 class RestartError(ValueError):
-    """A checkpoint that cannot continue this run (wrong deck, rank count, damaged file)."""
+    """A checkpoint that cannot continue this run (wrong deck, rank count, damaged or crafted file)."""
+
+
+def deck_hash(text: str) -> str:
+    return hashlib.sha256(text.strip().encode()).hexdigest()
 
 
 @dataclass
@@ -46,20 +72,98 @@ class Checkpoint:
     seed: int
     replica: int
     deck_text: str
-    integrator_states: list = field(default_factory=list)   # one per rank (unpickled)
-    observable_states: list = field(default_factory=list)   # one list per rank (unpickled)
+    integrator_states: list = field(default_factory=list)          # one dict per rank
+    observable_states_by_rank: list = field(default_factory=list)  # per rank: [(label, type, state dict)]
     stage_name: str = ""
+    unit: tuple = None                   # (state label, sample) of a study unit
+    path: str = ""
+    integrator_state: dict = None        # this rank's, after select_rank
+    observable_states: list = None       # this rank's [(label, type, state)], after select_rank
+
+    def check_deck(self, text: str):
+        """RestartError unless `text` is the deck this checkpoint was written by."""
+        if deck_hash(text) != deck_hash(self.deck_text):
+            raise RestartError(f"{self.path}: /checkpoint/deck: written by another deck (SHA-256 "
+                               f"{deck_hash(self.deck_text)[:12]}, the deck given has {deck_hash(text)[:12]}); restart "
+                               "with the deck stored there (h5dump -d /checkpoint/deck)")
+
+    def check_rank_change(self, n_ranks: int, path: str = ""):
+        """Raise RestartError if per-rank state cannot continue on `n_ranks` ranks."""
+        states = [json.dumps(_to_json(s), sort_keys=True) for s in self.integrator_states]
+        if len(set(states)) > 1:
+            raise RestartError(f"{path}: written on {self.n_ranks} rank(s) with an integrator whose state differs "
+                               f"per rank (a Langevin RNG stream per rank); restart on {self.n_ranks} rank(s)")
+        held = [typ for obs in self.observable_states_by_rank for (_, typ, _) in obs]
+        if held:
+            raise RestartError(f"{path}: written on {self.n_ranks} rank(s) in the middle of a stage whose "
+                               f"observables keep per-rank accumulators ({', '.join(sorted(set(held)))}); restart on "
+                               f"{self.n_ranks} rank(s), or from a checkpoint at a stage end")
+
+    def select_rank(self, rank: int, n_ranks: int):
+        """Set integrator_state/observable_states for this rank of a run on n_ranks ranks."""
+        same = n_ranks == self.n_ranks
+        self.integrator_state = self.integrator_states[rank if same else 0] if self.integrator_states else {}
+        self.observable_states = list(self.observable_states_by_rank[rank]) if same and \
+            self.observable_states_by_rank else []
+        return self
+
+
+def _to_json(value):
+    if isinstance(value, np.ndarray):
+        return {"__array__": value.tolist(), "dtype": str(value.dtype)}
+    if isinstance(value, dict):
+        return {str(k): _to_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_to_json(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    raise TypeError(f"integrator state holds a {type(value).__name__}, which a checkpoint cannot store")
+
+
+def _from_json(value, where):
+    if isinstance(value, dict):
+        if set(value) == {"__array__", "dtype"}:
+            try:
+                dtype = np.dtype(value["dtype"])
+            except TypeError:
+                raise RestartError(f"{where}: unknown dtype {value['dtype']!r}") from None
+            if dtype.kind not in "biuf":
+                raise RestartError(f"{where}: array of dtype {dtype} (numbers expected)")
+            arr = np.asarray(value["__array__"], dtype=dtype)
+            if arr.dtype.kind == "f" and not np.all(np.isfinite(arr)):
+                raise RestartError(f"{where}: non-finite values")
+            return arr
+        return {k: _from_json(v, where) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_from_json(v, where) for v in value]
+    if isinstance(value, float) and not np.isfinite(value):
+        raise RestartError(f"{where}: non-finite value {value}")
+    return value
+
+
+def _observable_states(observables):
+    out = []
+    for o in observables:
+        if getattr(o, "_stateless", False):
+            continue
+        if not hasattr(o, "get_state"):
+            raise TypeError(f"observable {type(o).__name__} has no get_state(): it cannot be checkpointed")
+        out.append((str(getattr(o, "label", type(o).__name__)), type(o).__name__,
+                    {k: np.asarray(v) for k, v in o.get_state().items()}))
+    return out
 
 
 def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", step_in_stage, integrator=None,
-                     observables=(), deck_text="", seed=0, replica=0):
+                     observables=(), deck_text="", seed=0, replica=0, unit=None):
     """Collective: every rank of `comm` calls it; rank 0 writes `path` atomically."""
     path = os.fspath(path)
     n = global_count(comm, system.N)
     _, rows, rid = redistribute(comm, *particle_columns(system, True), n, to_root=True)
     _, mass, _ = redistribute(comm, system.ids, system.masses[:, None], n, to_root=True)
-    state = pickle.dumps(integrator.state() if integrator is not None else {})
-    obs_state = pickle.dumps([o for o in observables if not getattr(o, "_stateless", False)])
+    state = json.dumps(_to_json(integrator.state() if integrator is not None else {}))
+    obs_state = _observable_states(observables)
     if comm_size(comm) > 1:
         states = comm.gather(state, root=0)
         obs_states = comm.gather(obs_state, root=0)
@@ -99,25 +203,68 @@ def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", ste
             g.create_dataset("mass", data=mass[:, 0])
             g.create_dataset("id", data=rid)
             c = f.create_group("checkpoint")
-            c.attrs.update({"stage_index": int(stage_index), "stage_name": str(stage_name),
-                            "step_in_stage": int(step_in_stage), "step": int(system.step),
-                            "time": float(system.time), "n_ranks": comm_size(comm), "seed": int(seed),
-                            "replica": int(replica), "pyglass_version": pyglass.__version__,
+            c.attrs.update({"schema_version": SCHEMA_VERSION, "stage_index": int(stage_index),
+                            "stage_name": str(stage_name), "step_in_stage": int(step_in_stage),
+                            "step": int(system.step), "time": float(system.time), "n_ranks": comm_size(comm),
+                            "seed": int(seed), "replica": int(replica), "pyglass_version": pyglass.__version__,
+                            "unit_state": "" if unit is None else str(unit[0]),
+                            "unit_sample": -1 if unit is None else int(unit[1]),
+                            "deck_sha256": deck_hash(deck_text),
                             "date": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")})
             c.create_dataset("deck", data=deck_text, dtype=h5py.string_dtype())
-            vl = h5py.vlen_dtype(np.uint8)
-            for name, blobs in (("integrator_state", states), ("observable_state", obs_states)):
-                ds = c.create_dataset(name, (len(blobs),), dtype=vl)
-                for k, b in enumerate(blobs):
-                    ds[k] = np.frombuffer(b, np.uint8)
+            c.create_dataset("integrator_state", data=np.array(states, dtype=h5py.string_dtype()))
+            og = c.create_group("observables")
+            for r, obs in enumerate(obs_states):
+                rg = og.create_group(f"rank{r}")
+                for j, (label, typ, st) in enumerate(obs):
+                    jg = rg.create_group(str(j))
+                    jg.attrs["label"], jg.attrs["type"] = label, typ
+                    for key, value in st.items():
+                        jg.create_dataset(key, data=value)
             f.flush()
         os.replace(tmp, path)
     if comm_size(comm) > 1:
         comm.Barrier()
 
 
+# ================================================================================ reading
+
+def _attr_int(c, name, path, lo=0):
+    if name not in c.attrs:
+        raise RestartError(f"{path}: /checkpoint attribute {name!r} is missing")
+    v = c.attrs[name]
+    if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
+        raise RestartError(f"{path}: /checkpoint attribute {name!r} must be an integer, got {v!r}")
+    if v < lo:
+        raise RestartError(f"{path}: /checkpoint attribute {name!r} must be >= {lo}, got {int(v)}")
+    return int(v)
+
+
+def _dataset(f, name, path, kinds="biuf", shape=None, finite=False):
+    """A validated dataset's value: present, of numeric kind, of the expected shape, not huge."""
+    if name not in f or not isinstance(f[name], h5py.Dataset):
+        raise RestartError(f"{path}: dataset /{name} is missing")
+    ds = f[name]
+    if ds.dtype.kind not in kinds:
+        raise RestartError(f"{path}: dataset /{name} has dtype {ds.dtype} (numbers expected)")
+    if ds.size > MAX_ELEMENTS:
+        raise RestartError(f"{path}: dataset /{name} declares {ds.size} elements (more than {MAX_ELEMENTS})")
+    if shape is not None and ds.shape != tuple(shape):
+        raise RestartError(f"{path}: dataset /{name} has shape {ds.shape}, expected {tuple(shape)}")
+    v = ds[()]
+    if finite and ds.dtype.kind == "f" and not np.all(np.isfinite(v)):
+        raise RestartError(f"{path}: dataset /{name} holds non-finite values")
+    return v
+
+
+def _text(c, name, path):
+    if name not in c or not isinstance(c[name], h5py.Dataset) or c[name].dtype.kind not in "OSU":
+        raise RestartError(f"{path}: dataset /checkpoint/{name} is missing or not text")
+    return c[name]
+
+
 def read_checkpoint(path) -> Checkpoint:
-    """Read a checkpoint written by write_checkpoint; RestartError names what is wrong."""
+    """Read and validate a checkpoint written by write_checkpoint; RestartError names the problem."""
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise RestartError(f"{path}: checkpoint file not found")
@@ -129,27 +276,88 @@ def read_checkpoint(path) -> Checkpoint:
         if "checkpoint" not in f or "particles/all" not in f:
             raise RestartError(f"{path}: not a pyglass checkpoint (no /checkpoint group)")
         g, c = f["particles/all"], f["checkpoint"]
+        version = c.attrs.get("schema_version")
+        if version != SCHEMA_VERSION:
+            raise RestartError(f"{path}: /checkpoint schema_version is {version!r}, this pyglass reads "
+                               f"{SCHEMA_VERSION} (older checkpoints held serialised Python objects and are refused)")
+        if "observable_state" in c:
+            raise RestartError(f"{path}: /checkpoint/observable_state holds serialised Python objects (an old or "
+                               "crafted file); refused, never loaded")
         try:
             d = int(g["box"].attrs["dimension"])
-            edges = np.asarray(g["box/edges"][()], float)
+            if d not in (2, 3):
+                raise RestartError(f"{path}: /particles/all/box dimension must be 2 or 3, got {d}")
+            ids = _dataset(f, "particles/all/id", path, "iu")
+            n = len(ids)
+            if ids.ndim != 1 or (n and (ids.min() < 0 or np.unique(ids).size != n)):
+                raise RestartError(f"{path}: dataset /particles/all/id must hold distinct ids >= 0")
+            x = _dataset(f, "particles/all/position", path, "f", (n, d), finite=True)
+            v = _dataset(f, "particles/all/velocity", path, "f", (n, d), finite=True)
+            img = _dataset(f, "particles/all/image", path, "iu", (n, d))
+            sp = _dataset(f, "particles/all/species", path, "iu", (n,))
+            edges = np.asarray(_dataset(f, "particles/all/box/edges", path, "f", finite=True), float)
             if edges.shape == (d, d):
                 h = edges.T
                 lengths, tilt = np.diag(h).copy(), float(h[0, 1])
-            else:
+            elif edges.shape == (d,):
                 lengths, tilt = edges, float(g["box"].attrs.get("tilt_xy", 0.0))
+            else:
+                raise RestartError(f"{path}: dataset /particles/all/box/edges has shape {edges.shape}")
             box = Box(lengths, tilt, np.asarray(g["box"].attrs["offset"], float))
-            names = [x.decode() if isinstance(x, bytes) else str(x) for x in g.attrs["type_names"]]
-            s = System(g["position"][()], box, g["species"][()], names, np.asarray(g.attrs["type_masses"]),
-                       g["velocity"][()], g["image"][()], ids=g["id"][()])
+            names = [x_.decode() if isinstance(x_, bytes) else str(x_) for x_ in g.attrs["type_names"]]
+            masses = np.asarray(g.attrs["type_masses"], float)
+            s = System(x, box, sp, names, masses, v, img, ids=ids)
             s.step = int(g.attrs["step"])
             s.time = float(g.attrs["time"])
-            a = c.attrs
-            deck = c["deck"][()]
-            ck = Checkpoint(s, int(a["stage_index"]), int(a["step_in_stage"]), int(a["n_ranks"]), int(a["seed"]),
-                            int(a["replica"]), deck.decode() if isinstance(deck, bytes) else str(deck),
-                            [pickle.loads(bytes(b)) for b in c["integrator_state"][()]],
-                            [pickle.loads(bytes(b)) for b in c["observable_state"][()]],
-                            str(a.get("stage_name", "")))
-        except (KeyError, ValueError, pickle.UnpicklingError, EOFError) as exc:
+            if s.step < 0 or not np.isfinite(s.time):
+                raise RestartError(f"{path}: /particles/all step {s.step} / time {s.time} is not a valid state")
+            stage_index = _attr_int(c, "stage_index", path)
+            step_in_stage = _attr_int(c, "step_in_stage", path)
+            n_ranks = _attr_int(c, "n_ranks", path, lo=1)
+            seed = _attr_int(c, "seed", path)
+            replica = _attr_int(c, "replica", path)
+            deck = _text(c, "deck", path)[()]
+            istates = _text(c, "integrator_state", path)
+            if istates.shape != (n_ranks,):
+                raise RestartError(f"{path}: dataset /checkpoint/integrator_state has shape {istates.shape}, "
+                                   f"expected ({n_ranks},) (one per rank)")
+            integ = []
+            for r, t in enumerate(istates[()]):
+                t = t.decode() if isinstance(t, bytes) else str(t)
+                if len(t) > MAX_JSON_CHARS:
+                    raise RestartError(f"{path}: /checkpoint/integrator_state[{r}] is too long")
+                try:
+                    integ.append(_from_json(json.loads(t), f"{path}: /checkpoint/integrator_state[{r}]"))
+                except json.JSONDecodeError as exc:
+                    raise RestartError(f"{path}: /checkpoint/integrator_state[{r}] is not JSON ({exc})") from None
+            obs = []
+            og = c.get("observables")
+            for r in range(n_ranks):
+                rg = og.get(f"rank{r}") if og is not None else None
+                mine = []
+                for j in range(len(rg) if rg is not None else 0):
+                    if str(j) not in rg:
+                        raise RestartError(f"{path}: /checkpoint/observables/rank{r} lacks entry {j}")
+                    jg = rg[str(j)]
+                    names = []
+
+                    def collect(name, o, names=names):   # visititems stops at the first non-None return
+                        if isinstance(o, h5py.Dataset):
+                            names.append(name)
+                    jg.visititems(collect)
+                    state = {k: _dataset(f, f"checkpoint/observables/rank{r}/{j}/{k}", path) for k in names}
+                    for k, val in state.items():
+                        if np.asarray(val).dtype.kind == "f" and not np.all(np.isfinite(val)) and not k.startswith("attr/"):
+                            raise RestartError(f"{path}: dataset /checkpoint/observables/rank{r}/{j}/{k} holds "
+                                               "non-finite values")
+                    mine.append((str(jg.attrs.get("label", "")), str(jg.attrs.get("type", "")), state))
+                obs.append(mine)
+            ck = Checkpoint(s, stage_index, step_in_stage, n_ranks, seed, replica,
+                            deck.decode() if isinstance(deck, bytes) else str(deck), integ, obs,
+                            str(c.attrs.get("stage_name", "")),
+                            (str(c.attrs.get("unit_state", "")), int(c.attrs.get("unit_sample", -1))), path)
+        except RestartError:
+            raise
+        except (KeyError, ValueError, TypeError, IndexError) as exc:
             raise RestartError(f"{path}: damaged checkpoint ({exc})") from None
     return ck

@@ -58,6 +58,7 @@ import numpy as np
 
 import pyglass
 from pyglass.io._common import wrap_into_box
+from pyglass.registry import OBSERVABLES, Key, ObservableType
 
 # root group of analysis results (stage and observable outputs), see H5MDWriter.results_path
 RESULTS_ROOT = "pyglass"
@@ -732,3 +733,21 @@ def _s(v):
     if isinstance(v, bytes):
         return v.decode()
     return "" if v is None else str(v)
+
+
+# ================================================================================ deck registrations
+
+def _make_thermo(params, ctx):
+    return ThermoObservable(ctx.schedule, ctx.writer, ctx.integrator, ctx.stage_index)
+
+
+def _make_trajectory(params, ctx):
+    return TrajectoryObservable(ctx.schedule, ctx.writer, velocities=params["velocities"])
+
+
+OBSERVABLES.register("thermo", ObservableType(
+    _make_thermo, {}, "temperature, potential/kinetic/total energy per particle, pressure and the conserved "
+    "energy, written to /observables/thermo at each sample"))
+OBSERVABLES.register("trajectory", ObservableType(
+    _make_trajectory, {"velocities": Key((bool,), True, "also write velocities")},
+    "frames of positions, images, velocities and species in /particles/all (H5MD)"))

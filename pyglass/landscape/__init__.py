@@ -10,13 +10,15 @@ athermal shear modulus, pseudoharmonic modes, sheared inherent structures (SCIEN
 from pyglass.landscape.dipoles import (dipole_responses, dipole_stiffness, dipole_vectors,  # noqa: F401
                                        local_dipole_stiffness, mean_with_ci, random_pairs)
 from pyglass.landscape.elasticity import nonaffine_response, shear_modulus  # noqa: F401
+from pyglass.landscape.inherent import InherentStructure, factor_memory_estimate  # noqa: F401
 from pyglass.landscape.hessian import (affine_shear_derivatives, hessian, interacting_pairs,  # noqa: F401
                                        pair_geometry, petsc_hessian, shear_stress, translation_basis)
 from pyglass.landscape.modes import Modes, lowest_modes, participation_ratio, slepc_lowest  # noqa: F401
 from pyglass.landscape.pseudoharmonic import (PseudoharmonicCost, minimise_pseudoharmonic,  # noqa: F401
                                               pseudoharmonic_modes)
 from pyglass.landscape.relax import newton_refine, quench  # noqa: F401
-from pyglass.landscape.shear import affine_shear, shear_inherent_structures  # noqa: F401
+from pyglass.landscape.shear import (AffineQuenchResponse, affine_quench_response, affine_shear,  # noqa: F401
+                                     shear_inherent_structures, stress_peak)
 from pyglass.landscape.solvers import KSPSolver, PseudoInverse, dense_pseudo_inverse  # noqa: F401
 from pyglass.threads import single_blas_pool
 

@@ -73,11 +73,22 @@ class Modes:
         """Boolean flags P < threshold (0.34, paper 1)."""
         return self.participation_ratio < threshold
 
-    def participation_fractions(self, n_modes: int = 30) -> np.ndarray:
-        """p_i = sum over the n_modes lowest non-zero modes of |e_i|^2 (N,) (paper 1: 30 modes)."""
-        if not 1 <= n_modes <= len(self):
-            raise ValueError(f"n_modes must be in 1..{len(self)} (modes computed), got {n_modes}")
-        return np.einsum("kia,kia->i", self.vectors[:n_modes], self.vectors[:n_modes])
+    def participation_fractions(self, n_modes: int = 30, count_zero_modes: bool = False) -> np.ndarray:
+        """p_i = sum over the lowest modes of |e_i|^2 (N,).
+
+        count_zero_modes=False (default, paper 1: "summed over the 30 lowest frequency modes"):
+        the n_modes lowest non-zero modes. count_zero_modes=True (paper 3's convention,
+        p_i = sum_{j=3}^{N_m} f_i^j in 2D: "we have excluded the two zero-frequency modes (with index
+        j = 1, 2) associated with the translational motion"): n_modes counts the d translational
+        zero modes too, which contribute nothing, so the sum runs over the n_modes - d lowest
+        non-zero modes (N_m = 160 in 2D sums 158)."""
+        dim = self.vectors.shape[-1]
+        n_sum = n_modes - dim if count_zero_modes else n_modes
+        lo = dim + 1 if count_zero_modes else 1
+        if not 1 <= n_sum <= len(self):
+            raise ValueError(f"n_modes must be in {lo}..{len(self) + lo - 1} (modes computed"
+                             f"{', plus the d zero modes' if count_zero_modes else ''}), got {n_modes}")
+        return np.einsum("kia,kia->i", self.vectors[:n_sum], self.vectors[:n_sum])
 
     def density_of_states(self, bins=50, range=None):
         """Histogram of omega normalised to unit area: (density, bin_edges)."""
@@ -274,10 +285,12 @@ def amg_preconditioner(h, dim, shift=1e-2):
 
 def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e-8,
                  backend: str = "auto", block: int | None = None, hessian_matrix=None, shift: float = 1e-3,
-                 seed: int = 0) -> Modes:
+                 seed: int = 0, pseudo_inverse=None) -> Modes:
     """The k lowest non-zero normal modes of an inherent structure (ascending), translations
     excluded. `backend` picks the Cholesky solver ('cholmod', 'mumps', 'superlu'); `shift` is the
-    negative shift -shift of method 'slepc'. See the module docstring for the methods."""
+    negative shift -shift of method 'slepc'. `pseudo_inverse`: a factorised `PseudoInverse` of this
+    Hessian to reuse (methods 'block' and 'scipy'; see `landscape.InherentStructure`). See the module
+    docstring for the methods."""
     if method not in METHODS:
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     d, n_part = system.dim, system.N
@@ -303,7 +316,7 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
     elif method == "scipy":
         import time
         t0 = time.perf_counter()
-        pinv = PseudoInverse(h, d, backend=backend)
+        pinv = pseudo_inverse or PseudoInverse(h, d, backend=backend)
         t_factor = time.perf_counter() - t0
         op = spla.LinearOperator((n, n), matvec=pinv.solve, dtype=float)
         v0 = pinv.project(np.random.default_rng(seed).standard_normal(n))
@@ -313,7 +326,7 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
     else:
         import time
         t0 = time.perf_counter()
-        pinv = PseudoInverse(h, d, backend=backend, block=max(block or 0, 64))
+        pinv = pseudo_inverse or PseudoInverse(h, d, backend=backend, block=max(block or 0, 64))
         t_factor = time.perf_counter() - t0
         theta, vecs, info = block_shift_invert(pinv.solve, n, k, pinv.translations, block=block,
                                                tol=tol, seed=seed)

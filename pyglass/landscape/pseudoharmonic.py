@@ -5,7 +5,11 @@ C is homogeneous of degree 0 and blind to uniform translations, so it is minimis
 constraints (scipy nonlinear CG) and the result normalised and made translation-free. Gradient:
 grad C = 4 kappa M z / D - (kappa^2 / D^2) grad D, kappa = M:zz, D = sum (z_ij.z_ij)^2,
 grad_j D = +4 (z_ij.z_ij) z_ij, grad_i D = -4 (z_ij.z_ij) z_ij (for unnormalised z as written,
-kappa = z.Mz). Starts: dipole responses of the softest pairs; the softest distinct results are kept.
+kappa = z.Mz). Starts (paper 2, App. B): "for each interacting pair of particles ij we calculate
+the dipole response z^ij (Eq. A3), which we use as an initial condition to minimize the cost
+function [...] to obtain a pseudoharmonic mode. [...] We show the twelve excitations with the
+smallest stiffness". That is the default (`n_starts=None`); `n_starts=k` is the shortcut that
+starts only from the k softest dipole responses. The softest distinct results are kept.
 """
 from __future__ import annotations
 
@@ -58,13 +62,16 @@ class PseudoharmonicCost:
 class PseudoharmonicModes:
     """Softest pseudoharmonic modes found: vectors (k, N, d) unit and translation-free, stiffness
     kappa = M:zz, cost C, participation ratio, centre (particle with the largest |z_i|), and the
-    stiffness of the dipole response each started from."""
+    stiffness of the dipole response each started from, the pair it started from, and how many
+    starts were minimised in all."""
     vectors: np.ndarray
     stiffness: np.ndarray
     cost: np.ndarray
     participation_ratio: np.ndarray
     centres: np.ndarray
     start_stiffness: np.ndarray
+    start_pairs: np.ndarray = None
+    n_starts: int = 0
 
 
 def minimise_pseudoharmonic(cost: PseudoharmonicCost, z0, gtol: float = 1e-8, max_iter: int = 5000):
@@ -78,30 +85,49 @@ def minimise_pseudoharmonic(cost: PseudoharmonicCost, z0, gtol: float = 1e-8, ma
     return z / np.linalg.norm(z)
 
 
-def pseudoharmonic_modes(system, pot, n_starts: int = 24, n_keep: int = 12, overlap: float = 0.9,
-                         hessian_matrix=None, backend: str = "auto", gtol: float = 1e-8) -> PseudoharmonicModes:
-    """Start from the dipole responses of the n_starts softest interacting pairs, minimise C from
-    each, drop results that overlap (|z_a . z_b| > overlap) with a softer one, keep n_keep."""
+def pseudoharmonic_modes(system, pot, n_starts: int | None = None, n_keep: int = 12, overlap: float = 0.9,
+                         hessian_matrix=None, backend: str = "auto", gtol: float = 1e-8, block: int = 64,
+                         pool: int | None = None) -> PseudoharmonicModes:
+    """Pseudoharmonic modes from dipole-response starts (module docstring).
+
+    n_starts=None (default, paper 2): start from the dipole response of every interacting pair, so
+    the cost is one minimisation of C per pair (~ N z/2 of them; minutes for N of a few hundred,
+    use a replica group per sample for large N). n_starts=k: start only from the k softest dipole
+    responses (kappa_ij smallest), the old shortcut. Results that overlap (|z_a . z_b| > overlap)
+    with a softer one are dropped; the n_keep softest distinct ones are returned. Responses are
+    solved in blocks of `block` pairs through one factorisation and minimised as they come; at
+    most `pool` (default 4 n_keep) distinct candidates are held, so memory stays O(pool dN)."""
+    from pyglass.landscape.solvers import PseudoInverse
     h = hessian(system, pot) if hessian_matrix is None else hessian_matrix
     pairs = interacting_pairs(system, pot)
-    kappa, _ = dipole_responses(system, pot, pairs, backend=backend, hessian_matrix=h)
-    start = pairs[np.argsort(kappa)[:n_starts]]
-    k0, z0 = dipole_responses(system, pot, start, backend=backend, hessian_matrix=h)
+    solver = PseudoInverse(h, system.dim, backend=backend)
+    if n_starts is None:
+        start = pairs
+    else:
+        if int(n_starts) < 1:
+            raise ValueError(f"n_starts must be None (every interacting pair) or >= 1, got {n_starts}")
+        kappa, _ = dipole_responses(system, pot, pairs, solver=solver, block=block)
+        start = pairs[np.argsort(kappa, kind="stable")[:int(n_starts)]]
+    cap = max(int(n_keep), 4 * int(n_keep) if pool is None else int(pool))
     cost = PseudoharmonicCost(h, pairs, system.dim)
-    found, ks, cs, starts = [], [], [], []
-    for c in range(z0.shape[1]):
-        z = minimise_pseudoharmonic(cost, z0[:, c], gtol=gtol)
-        found.append(z)
-        ks.append(float(z @ (h @ z)))
-        cs.append(cost(z))
-        starts.append(float(z0[:, c] @ (h @ z0[:, c]) / (z0[:, c] @ z0[:, c])))
-    order = np.argsort(ks)
-    keep = []
-    for a in order:
-        if all(abs(found[a] @ found[b]) <= overlap for b in keep):
-            keep.append(a)
-        if len(keep) == n_keep:
-            break
-    vec = np.array([found[a] for a in keep]).reshape(len(keep), system.N, system.dim)
-    return PseudoharmonicModes(vec, np.array(ks)[keep], np.array(cs)[keep], participation_ratio(vec),
-                               np.argmax(np.einsum("kia,kia->ki", vec, vec), axis=1), np.array(starts)[keep])
+    cands = []          # dicts: z, kappa, cost, start kappa, start pair
+    for b0 in range(0, len(start), block):
+        _, z0 = dipole_responses(system, pot, start[b0: b0 + block], solver=solver, block=block)
+        for c in range(z0.shape[1]):
+            z = minimise_pseudoharmonic(cost, z0[:, c], gtol=gtol)
+            new = {"z": z, "kappa": float(z @ (h @ z)), "cost": cost(z),
+                   "start": float(z0[:, c] @ (h @ z0[:, c]) / (z0[:, c] @ z0[:, c])), "pair": start[b0 + c]}
+            same = [k for k, o in enumerate(cands) if abs(o["z"] @ z) > overlap]
+            if any(cands[k]["kappa"] <= new["kappa"] for k in same):
+                continue                      # a softer version of this mode is held already
+            cands = [o for k, o in enumerate(cands) if k not in same] + [new]
+            if len(cands) > cap:
+                cands.sort(key=lambda o: o["kappa"])
+                cands = cands[:cap]
+    cands.sort(key=lambda o: o["kappa"])
+    keep = cands[:n_keep]
+    vec = np.array([o["z"] for o in keep]).reshape(len(keep), system.N, system.dim)
+    return PseudoharmonicModes(vec, np.array([o["kappa"] for o in keep]), np.array([o["cost"] for o in keep]),
+                               participation_ratio(vec), np.argmax(np.einsum("kia,kia->ki", vec, vec), axis=1),
+                               np.array([o["start"] for o in keep]),
+                               np.array([o["pair"] for o in keep], np.int64).reshape(-1, 2), len(start))

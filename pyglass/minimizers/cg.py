@@ -5,6 +5,7 @@ import numpy as np
 
 from pyglass.comm import allsum
 from pyglass.minimizers.base import (Minimizer, MinimizeResult, StopReason, energy_noise)
+from pyglass.registry import MINIMIZERS
 
 
 def _descent(e0, e, a, g0, g):
@@ -84,6 +85,7 @@ def line_search(ev, e0, f0, d, g0, a_init, a_max, c1=1e-4, sigma=0.1, max_evals=
     return False, 0.0, e0, f0
 
 
+@MINIMIZERS.register("cg")
 class ConjugateGradient(Minimizer):
     """Polak-Ribière+ nonlinear conjugate gradient (Polak & Ribière 1969; Gilbert & Nocedal,
     SIAM J. Optim. 2, 21 (1992)):

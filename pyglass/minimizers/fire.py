@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass.minimizers.base import Minimizer, MinimizeResult, StopReason
+from pyglass.registry import MINIMIZERS
 
 
+@MINIMIZERS.register("fire")
 class FIRE(Minimizer):
     """FIRE 2.0 (Bitzek et al., PRL 97, 170201 (2006); Guénolé et al., Comput. Mater. Sci. 175,
     109584 (2020), Algorithm 2, with the 'initialdelay' and 'halfstepback' variants and

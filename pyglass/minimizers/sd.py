@@ -4,8 +4,10 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass.minimizers.base import Minimizer, MinimizeResult, StopReason, energy_noise
+from pyglass.registry import MINIMIZERS
 
 
+@MINIMIZERS.register("sd")
 class SteepestDescent(Minimizer):
     """Steepest descent x <- x + a F with a backtracking line search: the trial step is halved
     (`shrink`) until the Armijo condition E(x + a F) <= E(x) - c1 a |F|^2 holds (Nocedal & Wright,

@@ -8,12 +8,13 @@ from pyglass.observables.dynamics import (SelfDynamics, alpha2, chi4, chi4_peak,
 from pyglass.observables.structure import (first_minimum, neighbour_cutoffs, neighbour_pairs, radial_distribution,
                                            structure_factor, q_max)
 from pyglass.observables.rearrangements import NeighbourLoss, phop, phop_threshold, recovery_histogram
-from pyglass.observables.statistics import (bootstrap_ci, extremes_per_sphere, overlap, overlap_random_baseline,
-                                            spearman_by_species)
+from pyglass.observables.statistics import (IRModeOverlap, bootstrap_ci, extremes_per_sphere, ir_mode_overlap,
+                                            overlap, overlap_random_baseline, overlaps, spearman_by_species,
+                                            top_fraction)
 
 __all__ = ["Observable", "MeanKinetic", "Schedule", "LinearSchedule", "LogSchedule", "Frame", "NEEDS", "dynamics", "structure",
            "rearrangements", "statistics", "SelfDynamics", "msd", "self_intermediate_scattering", "alpha2", "chi4",
            "chi4_peak", "relaxation_time", "tau_alpha", "diffusion_coefficient", "stokes_einstein_exponent",
            "reduced_units", "radial_distribution", "structure_factor", "first_minimum", "neighbour_cutoffs",
            "neighbour_pairs", "q_max", "phop", "phop_threshold", "NeighbourLoss", "recovery_histogram", "overlap",
-           "overlap_random_baseline", "spearman_by_species", "extremes_per_sphere", "bootstrap_ci"]
+           "overlaps", "top_fraction", "ir_mode_overlap", "IRModeOverlap", "overlap_random_baseline", "spearman_by_species", "extremes_per_sphere", "bootstrap_ci"]

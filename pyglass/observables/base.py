@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from pyglass.registry import OBSERVABLES, REQUIRED, Key, ObservableType
 
 NEEDS = ("positions", "unwrapped", "velocities", "is_positions", "reference")
 
@@ -204,6 +205,29 @@ class Observable:
         else:
             self.acc[key] = value.copy()
 
+    # -- checkpoint state -----------------------------------------------------------------
+    state_attributes: tuple = ()   # a subclass's own attributes that carry over a restart
+
+    def get_state(self) -> dict:
+        """Everything a restart needs, as numbers and numeric arrays keyed by name (stored as typed
+        HDF5 datasets by pyglass.io.checkpoint; never serialised as Python objects): the accumulators, the sample
+        bookkeeping, the reference and the subclass's `state_attributes`. None values are omitted."""
+        out = {f"acc/{k}": np.asarray(v) for k, v in self.acc.items()}
+        for name in ("n_samples", "n_particles", "reference", "_last_sampled_step") + tuple(self.state_attributes):
+            v = getattr(self, name, None)
+            if v is not None:
+                out[f"attr/{name}"] = np.asarray(v)
+        return out
+
+    def set_state(self, state: dict):
+        """Restore what get_state returned (values already validated as numeric by the reader)."""
+        self.acc = {k[4:]: np.array(v, float) for k, v in state.items() if k.startswith("acc/")}
+        for k, v in state.items():
+            if k.startswith("attr/"):
+                v = np.asarray(v)
+                setattr(self, k[5:], v.item() if v.ndim == 0 else v.copy())
+        return self
+
     # -- results --------------------------------------------------------------------
     def result(self, comm=None) -> dict:
         """Reduced results. With an mpi4py communicator the accumulator sums are summed over its
@@ -248,3 +272,30 @@ class MeanKinetic(Observable):
 
     def finalize(self, acc):
         return {"ke_per_particle": acc["ke"] / (acc["n"] * self.n_particles)}
+
+
+# ================================================================================ deck registration
+
+def _make_python(params, ctx):
+    """Class(schedule=..., **args); the stage's potential is passed as `potential` when the
+    constructor takes one and args do not set it (observables needing inherent-structure
+    positions quench with it)."""
+    import importlib
+    import inspect
+    mod, _, attr = params["class"].partition(":")
+    cls = getattr(importlib.import_module(mod), attr)
+    kwargs = dict(params["args"])
+    try:
+        accepts = "potential" in inspect.signature(cls).parameters
+    except (TypeError, ValueError):
+        accepts = False
+    if accepts and "potential" not in kwargs:
+        kwargs["potential"] = ctx.potential
+    return cls(schedule=ctx.schedule, **kwargs)
+
+
+OBSERVABLES.register("python", ObservableType(_make_python, {
+    "class": Key((str,), REQUIRED, "module:Class of an Observable subclass on the Python path"),
+    "args": Key((dict,), {}, "keyword arguments of its constructor (schedule, and potential when the "
+                "constructor takes it, are passed for you)"),
+}, "any Observable subclass, constructed as Class(schedule=..., potential=<the deck's potential>, **args)"))

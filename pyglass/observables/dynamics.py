@@ -13,6 +13,7 @@ import numpy as np
 
 from pyglass.observables.base import LogSchedule, Observable
 from pyglass.observables.structure import _as_box, commensurate_wavevectors
+from pyglass.registry import NUM, OBSERVABLES, Key, ObservableType
 
 
 # ------------------------------------------------------------------------------ kernels
@@ -141,7 +142,8 @@ def relaxation_time(t, f, level: float = np.exp(-1)):
 
 
 def tau_alpha(t, fs):
-    """(τα at F_s = 1/e, τα at F_s = 0.2)."""
+    """(τα at F_s = 1/e, τα at F_s = 0.2). Paper 2 uses the second, on F_s of the largest species
+    at its q_max: `SelfDynamics(..., q=q_max, species=<largest>).tau_alpha()` reads it directly."""
     return relaxation_time(t, fs, np.exp(-1)), relaxation_time(t, fs, 0.2)
 
 
@@ -255,16 +257,31 @@ class SelfDynamics(Observable):
     """MSD per species, α2, F_s(q) and Q(a) accumulated on the fly over the time origins of a
     block-logarithmic schedule (each block start is an origin). Displacements from unwrapped
     positions; optional centre-of-mass removal. Result keys: t, msd (n_lags, n_types), alpha2,
-    fs, Q, chi4 (N Var Q over origins)."""
+    fs, Q, chi4 (N Var Q over origins).
+
+    species: None (default) averages F_s over every particle; a type id averages it over that
+    species only (α2, Q and χ4 stay over all particles; the MSD is per species anyway). Paper 2,
+    Sec. II B: "The correlators F_s and MSD are always understood to pertain to the largest
+    particle species, and q_max corresponds to the position of the first peak of the static
+    structure factor of the largest particle species"; τα is read from F_s = 0.2 by `tau_alpha()`.
+    F_s is kept as a sum over particles and a count, so it reduces exactly over ranks."""
 
     needs = ("unwrapped",)
+    state_attributes = ("_origin", "_masses", "_d")
 
     def __init__(self, schedule: LogSchedule, dt: float, q: float = None, box=None, a: float = 0.3,
-                 remove_drift: bool = False, max_vectors: int = 100, seed: int = 0):
+                 remove_drift: bool = False, max_vectors: int = 100, seed: int = 0, species: int = None):
         if not isinstance(schedule, LogSchedule):
             raise ValueError("SelfDynamics needs a LogSchedule (block-logarithmic, multiple origins)")
+        if species is not None and (isinstance(species, bool) or not isinstance(species, (int, np.integer))
+                                    or species < 0):
+            raise ValueError(f"SelfDynamics: species must be None or a type id >= 0, got {species!r}")
+        if species is not None and q is None:
+            raise ValueError("SelfDynamics: species selects the particles of F_s, which needs q")
         super().__init__(schedule)
         self.dt, self.a, self.remove_drift = float(dt), float(a), remove_drift
+        self.q = None if q is None else float(q)
+        self.species = None if species is None else int(species)
         self.qvectors = None if q is None else q_shell(box, q, max_vectors=max_vectors, seed=seed)
         self._origin = None
 
@@ -297,7 +314,10 @@ class SelfDynamics(Observable):
         self.add("Q", one * qv)
         self.add("Q2", one * qv * qv)
         if self.qvectors is not None:
-            self.add("fs", one * fs_from_displacements(dr, self.qvectors))
+            sel = dr if self.species is None else dr[t == self.species]
+            cos_sum = float(np.sum(np.cos(sel @ self.qvectors.T))) / len(self.qvectors) if len(sel) else 0.0
+            self.add("fs_sum", one * cos_sum)
+            self.add("fs_count", one * len(sel))
         self._d = dr.shape[1]
 
     def finalize(self, acc):
@@ -311,6 +331,39 @@ class SelfDynamics(Observable):
         q1, q2 = acc["Q"][ok] / n[ok], acc["Q2"][ok] / n[ok]
         out["Q"] = q1
         out["chi4"] = (self.n_particles or 0) * (q2 - q1 ** 2)
-        if "fs" in acc:
-            out["fs"] = acc["fs"][ok] / n[ok]
+        if "fs_sum" in acc:
+            cnt = acc["fs_count"][ok]
+            if np.any(cnt == 0):
+                raise ValueError(f"SelfDynamics: no particle of species {self.species} for F_s")
+            out["fs"] = acc["fs_sum"][ok] / cnt
         return out
+
+    def tau_alpha(self, level: float = 0.2, comm=None) -> float:
+        """τα: the first time F_s(q, t) falls to `level` (paper 2: "We define the structural
+        relaxation time τα according to F_s(τα; q_max) = 0.2"; 1/e for paper 1's convention), by
+        `relaxation_time` (log-linear interpolation; NaN if F_s never gets there). Needs q (and,
+        for paper 2, species = the largest species)."""
+        if self.qvectors is None:
+            raise ValueError("SelfDynamics.tau_alpha needs F_s: construct with q=")
+        res = self.result(comm)
+        return relaxation_time(res["t"], res["fs"], level)
+
+
+# ================================================================================ deck registration
+
+def _make_self_dynamics(params, ctx):
+    return SelfDynamics(ctx.schedule, dt=ctx.integrator.dt, q=params["q"], box=ctx.system.box, a=params["a"],
+                        remove_drift=params["remove_drift"], max_vectors=params["max_vectors"],
+                        seed=params["seed"], species=params["species"])
+
+
+OBSERVABLES.register("self-dynamics", ObservableType(_make_self_dynamics, {
+    "q": Key(NUM, None, "wavenumber of F_s(q, t) (none: no F_s)", lo=0, lo_open=True),
+    "a": Key(NUM, 0.3, "overlap length of Q(t)", lo=0, lo_open=True),
+    "remove_drift": Key((bool,), False, "remove the centre-of-mass displacement"),
+    "max_vectors": Key((int,), 100, "wavevectors averaged in F_s", lo=1),
+    "seed": Key((int,), 0, "seed of the wavevector subset", lo=0),
+    "species": Key((int,), None, "F_s of this species (type id) only, e.g. the largest particles whose "
+                   "F_s(q_max, t) = 0.2 defines tau_alpha in paper 2 (default: all particles)", lo=0),
+}, "MSD per species, alpha2, F_s(q,t), Q(t), chi4 over block-log time origins "
+   "(pyglass.observables.SelfDynamics; log schedule)", ("log",)))

@@ -131,6 +131,17 @@ class Potential:
         """Parameters for provenance in output files."""
         return {"name": self.name}
 
+    def incompatibility(self, dim: int, n_types: int):
+        """(what, message) if a system of dimension `dim` with `n_types` species cannot use this
+        potential ('dim' or 'species'), else None. Decks check generated systems with it before any
+        work, and the runner checks systems read from files (one check, two moments)."""
+        if self.dim is not None and dim is not None and dim != self.dim:
+            return "dim", f"is {dim}-dimensional but the potential is {self.dim}-dimensional"
+        cut = getattr(self, "cutoffs", None)
+        if cut is not None and n_types is not None and n_types > np.shape(cut)[0]:
+            return "species", f"has {n_types} species but the potential defines {np.shape(cut)[0]}"
+        return None
+
 
 def finish_result(potential, system, energy, f_all, virial9, peratom, per_particle) -> ForceResult:
     """Common tail of every kernel-backed compute(): fold ghost forces (and per-particle energies)

@@ -13,6 +13,7 @@ import numpy as np
 
 from pyglass._ext import pair as _pair
 from pyglass.potentials.base import NeighbourList, Potential, finish_result
+from pyglass.registry import POTENTIALS
 
 NPARAM = _pair.PARAMS_PER_PAIR
 MODELS = _pair.MODELS
@@ -123,9 +124,32 @@ class PairPotential(Potential):
     def pair_energy(self, type_a, type_b, r):
         return self.pair_derivatives(type_a, type_b, r, order=0)[0]
 
+    @property
+    def cutoff_continuity(self) -> int:
+        """Highest derivative order k such that phi, ..., phi^(k) all vanish at every cutoff (-1: phi
+        itself jumps), measured on the law just inside r_c. Inherent-structure work (Hessians, IS
+        trajectories counting jumps dU > 1e-5, paper 2) needs k >= 2: with k < 1 the force jump at
+        r_c splits basins into near-degenerate minima."""
+        if not hasattr(self, "_continuity"):
+            k = -1
+            for order in range(4):
+                ok = True
+                for a in range(self.n_types):
+                    for b in range(self.n_types):
+                        rc = self.cutoffs[a, b]
+                        d = self.pair_derivatives(a, b, np.array([rc * (1 - 1e-13)]), order=order)[order, 0]
+                        scale = abs(self.pair_derivatives(a, b, np.array([0.9 * rc]), order=order)[order, 0]) + 1e-300
+                        ok &= abs(d) <= 1e-6 * scale
+                if not ok:
+                    break
+                k = order
+            self._continuity = k
+        return self._continuity
+
 
 # ======================================================================== model catalogue
 
+@POTENTIALS.register("lennard-jones")
 def LennardJones(epsilon, sigma, cutoff=2.5, smoothing: str = "shift", type_names=("A", "B"),
                  relative_cutoff: bool = True, skin: float = 0.3, name="lj") -> PairPotential:
     """phi = 4 eps [(sigma/r)^12 - (sigma/r)^6] + smoothing polynomial, cut at `cutoff` (in units of
@@ -150,6 +174,7 @@ def LennardJones(epsilon, sigma, cutoff=2.5, smoothing: str = "shift", type_name
                          {"epsilon": eps.tolist(), "sigma": sig.tolist(), "smoothing": smoothing})
 
 
+@POTENTIALS.register("kob-andersen")
 def KobAndersen(cutoff: float = 2.5, smoothing: str = "shift", skin: float = 0.3) -> PairPotential:
     """Kob-Andersen 80:20 LJ mixture (SCIENCE.md section 1): eps_AA=1, eps_AB=1.5, eps_BB=0.5,
     sigma_AA=1, sigma_AB=0.8, sigma_BB=0.88, cut at 2.5 sigma_ab and shifted (as LAMMPS
@@ -158,6 +183,7 @@ def KobAndersen(cutoff: float = 2.5, smoothing: str = "shift", skin: float = 0.3
                         ("A", "B"), True, skin, name="kob-andersen")
 
 
+@POTENTIALS.register("mblj")
 def MBLJ(epsilon, sigma, cutoff, smoothing: str = "shift", type_names=("A", "B"),
          skin: float = 0.3) -> PairPotential:
     """Modified binary LJ (paper 2; Schroder & Dyre 2020): the KA form with weakened AA/BB
@@ -166,6 +192,7 @@ def MBLJ(epsilon, sigma, cutoff, smoothing: str = "shift", type_names=("A", "B")
     return LennardJones(epsilon, sigma, cutoff, smoothing, type_names, True, skin, name="mblj")
 
 
+@POTENTIALS.register("inverse-power")
 def InversePower(n: int, epsilon=1.0, sigma=1.0, cutoff=2.5, smoothing="shift", type_names=("A", "B"),
                  relative_cutoff: bool = True, skin: float = 0.3, name="ipl") -> PairPotential:
     """phi = eps (sigma/r)^n (n even) + smoothing polynomial in r^2 (up to r^6)."""
@@ -188,6 +215,7 @@ def InversePower(n: int, epsilon=1.0, sigma=1.0, cutoff=2.5, smoothing="shift", 
                          {"n": n, "epsilon": eps.tolist(), "sigma": sig.tolist(), "smoothing": smoothing})
 
 
+@POTENTIALS.register("soft-disks-2d")
 def SoftDisks2D(cutoff: float = 4.5, smoothing: str = "shift", skin: float = 0.3) -> PairPotential:
     """2D soft disks of papers 1 and 3: u_ab = (sigma_ab/r)^12, sigma = 1, 1.2, 1.4 (50:50).
     The cutoff (in sigma_11, absolute) follows Perera & Harrowell [unverified]; 'smooth' for Hessians."""
@@ -197,6 +225,7 @@ def SoftDisks2D(cutoff: float = 4.5, smoothing: str = "shift", skin: float = 0.3
     return pot
 
 
+@POTENTIALS.register("soft-spheres-3d")
 def SoftSpheres3D(cutoff: float = math.sqrt(3.0), skin: float = 0.3) -> PairPotential:
     """3D soft spheres (paper 1 SI): (sigma_ab/r)^12, sigma = 1, 1.1, 1.2, cut at sqrt(3) sigma_ab with
     A + B r^2 added so u(r_c) = u'(r_c) = 0 [unverified smoothing]."""
@@ -206,6 +235,7 @@ def SoftSpheres3D(cutoff: float = math.sqrt(3.0), skin: float = 0.3) -> PairPote
     return pot
 
 
+@POTENTIALS.register("ipl10")
 def IPL10(n: int = 10, q: int = 3, x_c: float = 1.48, lambdas=((1.0, 1.18), (1.18, 1.4)),
           epsilon: float = 1.0, skin: float = 0.3) -> PairPotential:
     """Lerner's IPL model (paper 2): eps[(lambda/r)^n + sum_{l=0..q} c_2l (r/lambda)^2l] for
@@ -213,6 +243,7 @@ def IPL10(n: int = 10, q: int = 3, x_c: float = 1.48, lambdas=((1.0, 1.18), (1.1
     return InversePower(n, epsilon, lambdas, x_c, q, ("A", "B"), True, skin, name="ipl10")
 
 
+@POTENTIALS.register("sticky-spheres")
 def StickySpheres(lambdas=((1.0, 1.18), (1.18, 1.4)), epsilon: float = 1.0, x_c: float = 1.2 * 2 ** (1 / 6),
                   continuity: int = 2, skin: float = 0.3) -> PairPotential:
     """Sticky spheres, CSS variant (paper 2): LJ 4 eps[(lambda/r)^12 - (lambda/r)^6] for

@@ -19,8 +19,10 @@ import numpy as np
 
 from pyglass._ext import threebody as _tb
 from pyglass.potentials.base import ForceResult, NeighbourList, Potential, finish_result
+from pyglass.registry import POTENTIALS
 
 
+@POTENTIALS.register("stillinger-weber")
 class StillingerWeber(Potential):
     """Single-species Stillinger-Weber potential in 2D or 3D (2D: the same law in the plane).
 
@@ -51,6 +53,9 @@ class StillingerWeber(Potential):
                                 self.lam, self.gamma, self.costheta0], float)
         assert len(self.params) == _tb.NPARAM
         self.neighbour_list = NeighbourList(self.cutoffs, self.skin, half=False)
+
+    #: exp(sigma/(r - a sigma)) cutoff factors: every derivative vanishes at r = a sigma
+    cutoff_continuity = 3
 
     def describe(self) -> dict:
         return {"name": self.name, "lam": self.lam, "epsilon": self.epsilon, "sigma": self.sigma,

@@ -1,0 +1,97 @@
+"""An inherent structure with its Hessian and factorisation, computed once and shared by every
+landscape calculation on it (modes, dipole stiffness, G, pseudoharmonic modes): the deck's
+landscape stages on one quenched configuration use one `InherentStructure`.
+
+`factor_memory_estimate(n, dim)` is the memory a direct (Cholesky) factorisation of the Hessian is
+expected to take, from the scaling of nested-dissection fill (2D: n log n; 3D: n^(4/3)) calibrated
+on measurements of this code: 2D N = 10^5 KA, 30 modes at 1.15 GiB peak; 3D KA, factor fill
+extrapolated to about 51 GiB at N = 10^5 from N = 8000-32000 (ARCHITECTURE.md, energy landscape).
+"""
+from __future__ import annotations
+
+import math
+import os
+
+GIB = 1024 ** 3
+
+
+def factor_memory_estimate(n: int, dim: int) -> float:
+    """Estimated bytes of a direct factorisation of the (dN x dN) Hessian of N particles."""
+    n = max(int(n), 2)
+    if dim == 2:
+        return 1.0 * GIB * (n / 1e5) * math.log(n) / math.log(1e5)
+    return 51.0 * GIB * (n / 1e5) ** (4.0 / 3.0)
+
+
+def available_memory() -> float:
+    """Bytes of memory available now (MemAvailable), or +inf when it cannot be read."""
+    try:
+        with open("/proc/meminfo") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return float(line.split()[1]) * 1024
+    except OSError:
+        pass
+    return float("inf")
+
+
+class InherentStructure:
+    """A whole (gathered) inherent structure and its potential; the Hessian, the pseudo-inverse
+    factorisation and the lowest modes are computed on first use and kept."""
+
+    def __init__(self, system, potential, backend: str = "auto"):
+        self.system = system
+        self.potential = potential
+        self.backend = backend
+        self._hessian = None
+        self._pinv = None
+        self._modes = {}
+
+    @property
+    def hessian(self):
+        if self._hessian is None:
+            from pyglass.landscape.hessian import hessian
+            self._hessian = hessian(self.system, self.potential)
+        return self._hessian
+
+    def pseudo_inverse(self):
+        """The factorised M+ (one Cholesky factorisation, reused)."""
+        if self._pinv is None:
+            from pyglass.landscape.solvers import PseudoInverse
+            self._pinv = PseudoInverse(self.hessian, self.system.dim, backend=self.backend)
+        return self._pinv
+
+    def modes(self, k: int, method: str = "auto", tol: float = 1e-8, seed: int = 0):
+        """`landscape.lowest_modes` on this structure, sharing the Hessian and the factor."""
+        key = (int(k), method, float(tol), int(seed))
+        if key not in self._modes:
+            from pyglass.landscape.modes import lowest_modes
+            use_factor = method in ("block", "scipy") or (method == "auto" and self.hessian.shape[0] > 600)
+            self._modes[key] = lowest_modes(self.system, self.potential, k=k, method=method, tol=tol,
+                                            backend=self.backend, hessian_matrix=self.hessian, seed=seed,
+                                            pseudo_inverse=self.pseudo_inverse() if use_factor else None)
+        return self._modes[key]
+
+    def shear_modulus(self, return_parts: bool = False):
+        from pyglass.landscape.elasticity import shear_modulus
+        return shear_modulus(self.system, self.potential, solver=self.pseudo_inverse(),
+                             hessian_matrix=self.hessian, return_parts=return_parts)
+
+    def dipole_stiffness(self, pairs):
+        from pyglass.landscape.dipoles import dipole_stiffness
+        return dipole_stiffness(self.system, self.potential, pairs, hessian_matrix=self.hessian,
+                                solver=self.pseudo_inverse())
+
+
+def memory_note(n: int, dim: int) -> str:
+    est = factor_memory_estimate(n, dim)
+    avail = available_memory()
+    return (f"direct factorisation of the {dim * n} x {dim * n} Hessian: about {est / GIB:.2g} GiB "
+            f"(available now: {avail / GIB:.3g} GiB)" if math.isfinite(avail) else
+            f"direct factorisation: about {est / GIB:.2g} GiB")
+
+
+def factor_fits(n: int, dim: int, fraction: float = 0.8) -> bool:
+    limit = os.environ.get("PYGLASS_MEMORY_LIMIT_GIB")   # tests and batch jobs can state their limit
+    avail = float(limit) * GIB if limit else available_memory()
+    return factor_memory_estimate(n, dim) <= fraction * avail

@@ -1,0 +1,449 @@
+"""Every deck stage kind on a tiny deck: its results equal the Python API's on the same input
+(bitwise where the arithmetic is the same), and studies over samples, restarts and summaries."""
+import os
+
+import h5py
+import numpy as np
+import pytest
+
+from pyglass import landscape
+from pyglass.io.checkpoint import read_checkpoint
+from pyglass.io.deck import parse_deck
+from pyglass.io.h5md import RESULTS_ROOT
+from pyglass.runner import RunInterrupted, run_deck, unit_path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+HEAD = """
+[system]
+generate = "lattice"
+n = 64
+density = 1.2
+composition = [0.8, 0.2]
+jitter = 0.1
+
+[potential]
+model = "kob-andersen"
+smoothing = "smooth"
+
+[[stage]]
+name = "eq"
+kind = "equilibrate"
+steps = 40
+thermo = 0
+temperature = 0.8
+[stage.integrator]
+type = "nosehoover"
+dt = 0.004
+T = 0.8
+tau = 0.4
+
+[[stage]]
+name = "is"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-11
+"""
+
+TAIL = """
+[output]
+thermo = 0
+
+[run]
+seed = 7
+progress = false
+"""
+
+
+class _Sink:
+    def write(self, s):
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def run(tmp_path, stages, head=HEAD, tail=TAIL, name="out.h5", **kw):
+    text = head + stages + tail
+    deck = parse_deck(text, str(tmp_path / "deck.toml"))
+    out = str(tmp_path / name)
+    run_deck(deck, output=out, stream=_Sink(), handle_signals=False, **kw)
+    return deck, out
+
+
+def results(path, stage):
+    with h5py.File(path, "r") as f:
+        g = f[f"{RESULTS_ROOT}/{stage}"]
+        return {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}, dict(g.attrs)
+
+
+def quenched(tmp_path, deck):
+    """The inherent structure the deck's landscape stages saw: the checkpoint after the quench."""
+    ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))
+    assert ck.stage_index >= 2
+    return ck.system, deck.build_potential()
+
+
+LANDSCAPE = """
+[[stage]]
+name = "modes"
+kind = "modes"
+k = 10
+
+[[stage]]
+name = "G"
+kind = "shear-modulus"
+
+[[stage]]
+name = "kappa"
+kind = "dipole-stiffness"
+pairs = "all"
+local = true
+
+[[stage]]
+name = "rnd"
+kind = "dipole-stiffness"
+n_pairs = 20
+
+[[stage]]
+name = "ph"
+kind = "pseudoharmonic"
+n_starts = 4
+n_keep = 2
+
+[[stage]]
+name = "sh"
+kind = "shear"
+gammas = [0.01, 0.02]
+"""
+
+
+def test_landscape_stages_equal_the_python_api(tmp_path):
+    deck, out = run(tmp_path, LANDSCAPE)
+    system, pot = quenched(tmp_path, deck)
+    m = landscape.lowest_modes(system, pot, k=10)
+    r, attrs = results(out, "modes")
+    assert r["eigenvalues"].shape == (10,) and r["participation_ratio"].shape == (10,)
+    np.testing.assert_array_equal(r["eigenvalues"], m.eigenvalues)
+    np.testing.assert_array_equal(r["participation_ratio"], m.participation_ratio)
+    np.testing.assert_array_equal(r["participation"], m.participation_fractions(10))
+    g, _ = results(out, "G")
+    assert g["G"].shape == ()
+    np.testing.assert_allclose(g["G"], landscape.shear_modulus(system, pot), rtol=1e-12)
+    k, _ = results(out, "kappa")
+    pairs = landscape.interacting_pairs(system, pot)
+    np.testing.assert_array_equal(k["pairs"], pairs)
+    np.testing.assert_allclose(k["kappa"], landscape.dipole_stiffness(system, pot, pairs), rtol=1e-10)
+    np.testing.assert_allclose(k["kappa_local"], landscape.local_dipole_stiffness(system, pot), rtol=1e-10)
+    rnd, rattrs = results(out, "rnd")
+    np.testing.assert_array_equal(rnd["pairs"], landscape.random_pairs(system, pot, 20, int(rattrs["pair_seed"])))
+    ph, _ = results(out, "ph")
+    ref = landscape.pseudoharmonic_modes(system, pot, n_starts=4, n_keep=2)
+    np.testing.assert_allclose(ph["stiffness"], ref.stiffness, rtol=1e-8)
+    sh, _ = results(out, "sh")
+    ref = landscape.shear_inherent_structures(system, pot, [0.01, 0.02])
+    np.testing.assert_allclose(sh["stress_xy"], ref.stress_xy, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(sh["nonaffine_magnitude"], ref.nonaffine_magnitude(), rtol=1e-6, atol=1e-10)
+
+
+def test_landscape_stages_share_one_factorisation(tmp_path, monkeypatch):
+    from pyglass.landscape import solvers
+    made = []
+    orig = solvers.PseudoInverse.__init__
+
+    def counting(self, *a, **k):
+        made.append(1)
+        orig(self, *a, **k)
+    monkeypatch.setattr(solvers.PseudoInverse, "__init__", counting)
+    run(tmp_path, LANDSCAPE.split('[[stage]]\nname = "ph"')[0])
+    assert len(made) == 1
+
+
+def test_isoconfigurational_overlap_and_is_trajectory(tmp_path):
+    stages = """
+[[stage]]
+name = "modes"
+kind = "modes"
+k = 8
+
+[[stage]]
+name = "iso"
+kind = "isoconfigurational"
+n_runs = 3
+T = 0.8
+dt = 0.004
+times = [0.04, 0.08]
+
+[[stage]]
+name = "cmp"
+kind = "overlap"
+a = "modes/participation"
+b = "iso/propensity"
+baseline_samples = 5
+
+[[stage]]
+name = "ist"
+kind = "inherent-structures"
+steps = 20
+every = 10
+[stage.integrator]
+type = "nve"
+dt = 0.004
+"""
+    deck, out = run(tmp_path, stages)
+    system, pot = quenched(tmp_path, deck)
+    iso, attrs = results(out, "iso")
+    from pyglass.ensembles import IsoconfigurationalEnsemble
+    ref = IsoconfigurationalEnsemble(system, pot, 3, 0.8, 0.004, seed=int(attrs["ensemble_seed"])).run([0.04, 0.08])
+    assert iso["propensity"].shape == (2, 64)
+    np.testing.assert_array_equal(iso["seeds"], ref.seeds)
+    np.testing.assert_array_equal(iso["propensity"], ref.propensity)
+    cmp_, _ = results(out, "cmp")
+    from pyglass.observables.statistics import overlap
+    modes, _ = results(out, "modes")
+    expect = overlap(modes["participation"], iso["propensity"][-1], system.positions, system.box, 0.25, 3,
+                     types=system.types)
+    np.testing.assert_equal(cmp_["overlap"], expect)
+    ist, _ = results(out, "ist")
+    from pyglass.ensembles.inherent_structures import inherent_structure_trajectory
+    from pyglass.integrators import NVE
+    from pyglass.minimizers import FIRE
+    tr = inherent_structure_trajectory(system.copy(), pot, NVE(0.004), 20, 10, minimizer=FIRE(ftol=1e-10))
+    np.testing.assert_allclose(ist["energies"], tr.energies, rtol=1e-12)
+    assert int(ist["n_transitions"]) == tr.n_transitions
+
+
+def test_lattice_stage_runs_the_trsp_model(tmp_path):
+    stages = f"""
+[[stage]]
+name = "trsp"
+kind = "lattice"
+parameters = "{os.path.join(ROOT, 'inputs', 'trsp_ka.toml')}"
+temperatures = [0.6]
+L = 6
+t_max = 20.0
+n_runs = 2
+"""
+    _, out = run(tmp_path, stages)
+    r, _ = results(out, "trsp")
+    assert r["Q"].shape[0] == 1 and r["Q"].shape[1] == len(r["sample_times"])
+    assert np.all(np.diff(r["Q"][0]) <= 1e-12) and r["Q"][0][0] <= 1.0
+
+
+STUDY = """
+[[stage]]
+name = "G"
+kind = "shear-modulus"
+
+[[stage]]
+name = "modes"
+kind = "modes"
+k = 4
+
+[[stage]]
+name = "sum"
+kind = "summary"
+fields = ["G/G", "modes/eigenvalues"]
+
+[study]
+samples = 3
+"""
+
+
+def test_study_over_samples_with_summary(tmp_path):
+    deck, out = run(tmp_path, STUDY)
+    gs = []
+    for s in range(3):
+        r, _ = results(unit_path(out, "", s), "G")
+        gs.append(float(r["G"]))
+    assert len(set(gs)) == 3   # independent samples
+    with h5py.File(out, "r") as f:
+        g = f[f"{RESULTS_ROOT}/sum/all/G.G"]
+        assert g["mean"][()] == pytest.approx(np.mean(gs), rel=1e-12)
+        assert g["low"][()] <= g["mean"][()] <= g["high"][()]
+        assert g["n"][()] == 3
+        ev = f[f"{RESULTS_ROOT}/sum/all/modes.eigenvalues/mean"][()]
+        assert ev.shape == (4,)
+        # the index links every sample's results
+        assert float(f[f"{RESULTS_ROOT}/study/samples/all/s1/G/G"][()]) == gs[1]
+        assert list(f[f"{RESULTS_ROOT}/study/status"].asstr()[()]) == ["complete"] * 3
+
+
+def test_study_state_points(tmp_path):
+    stages = STUDY.replace("samples = 3", """samples = 1
+[[study.state]]
+label = "rho1.1"
+set = { "system.density" = 1.1 }
+[[study.state]]
+label = "rho1.3"
+set = { "system.density" = 1.3 }""")
+    deck, out = run(tmp_path, stages)
+    assert [lab for lab, _ in deck.states] == ["rho1.1", "rho1.3"]
+    lo, _ = results(unit_path(out, "rho1.1", 0), "G")
+    hi, _ = results(unit_path(out, "rho1.3", 0), "G")
+    assert float(hi["G"]) > float(lo["G"])   # denser glass is stiffer
+
+
+def test_study_interrupted_then_restarted_equals_uninterrupted(tmp_path):
+    _, ref = run(tmp_path, STUDY, name="ref.h5")
+    with pytest.raises(RunInterrupted):
+        run(tmp_path, STUDY, name="cut.h5", stop_at_step=20)
+    run(tmp_path, STUDY, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
+    for s in range(3):
+        a, _ = results(unit_path(ref, "", s), "modes")
+        b, _ = results(unit_path(str(tmp_path / "cut.h5"), "", s), "modes")
+        np.testing.assert_array_equal(a["eigenvalues"], b["eigenvalues"])
+    with h5py.File(ref, "r") as f, h5py.File(tmp_path / "cut.h5", "r") as g:
+        np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/values"][()],
+                                      g[f"{RESULTS_ROOT}/sum/all/G.G/values"][()])
+
+
+def test_study_samples_from_one_trajectory(tmp_path):
+    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10')
+    deck, out = run(tmp_path, stages)
+    a, _ = results(unit_path(out, "", 0), "G")
+    b, _ = results(unit_path(out, "", 1), "G")
+    assert float(a["G"]) != float(b["G"])
+
+
+def test_python_observable_receives_the_potential(tmp_path):
+    stages = """
+[[stage]]
+name = "prod"
+kind = "production"
+steps = 10
+thermo = 0
+[stage.integrator]
+type = "nve"
+dt = 0.004
+[[stage.observable]]
+type = "python"
+class = "tests.helpers:ISEnergy"
+every = 5
+"""
+    _, out = run(tmp_path, stages)
+    with h5py.File(out, "r") as f:
+        e = f[f"{RESULTS_ROOT}/prod/python/energy"][()]
+    assert np.isfinite(e) and e < 0
+
+
+def test_shear_stage_paper3_protocol(tmp_path):
+    head = HEAD.split("[[stage]]\nname = \"is\"")[0]
+    stages = """
+[[stage]]
+name = "sh"
+kind = "shear"
+protocol = "affine-quench"
+gammas = [0.02, 0.04]
+"""
+    deck, out = run(tmp_path, stages, head=head)
+    ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))   # the equilibrium configuration X after "eq"
+    ref = landscape.affine_quench_response(ck.system, deck.build_potential(), [0.02, 0.04])
+    r, _ = results(out, "sh")
+    np.testing.assert_allclose(r["stress_xy"], ref.stress, rtol=1e-8, atol=1e-12)
+    np.testing.assert_allclose(r["nonaffine_magnitude"], np.linalg.norm(ref.displacements, axis=2), rtol=1e-6,
+                               atol=1e-9)
+    assert float(r["gamma_c"]) == ref.gamma_c
+
+
+SIGTERM_STUDY = """
+[system]
+generate = "lattice"
+n = 64
+density = 1.2
+composition = [0.8, 0.2]
+jitter = 0.1
+temperature = 0.8
+
+[potential]
+model = "kob-andersen"
+smoothing = "smooth"
+
+[[stage]]
+name = "push-off"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-2
+
+[[stage]]
+name = "eq"
+kind = "equilibrate"
+steps = 4000
+thermo = 500
+temperature = 0.8
+[stage.integrator]
+type = "nosehoover"
+dt = 0.004
+T = 0.8
+tau = 0.4
+
+[[stage]]
+name = "is"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-11
+
+[[stage]]
+name = "G"
+kind = "shear-modulus"
+
+[[stage]]
+name = "sum"
+kind = "summary"
+fields = ["G/G"]
+
+[study]
+samples = 3
+
+[output]
+thermo = 0
+checkpoint = 500
+
+[run]
+seed = 3
+progress = false
+signal_check = 10
+"""
+
+
+def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_path):
+    """A real SIGTERM while the second sample runs; --restart keeps the first, continues the second
+    from its checkpoint and runs the third: every sample and the summary equal an uninterrupted run."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    (tmp_path / "deck.toml").write_text(SIGTERM_STUDY)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    cmd = [sys.executable, "-m", "pyglass.cli", "run", "deck.toml"]
+    subprocess.run(cmd + ["-o", "ref.h5", "-q"], cwd=tmp_path, env=env, check=True, timeout=300)
+    proc = subprocess.Popen(cmd + ["-o", "cut.h5"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        t0 = time.time()
+        while not (tmp_path / "cut.s1.ckpt.h5").exists() and time.time() - t0 < 120:
+            time.sleep(0.05)
+        proc.send_signal(signal.SIGTERM)
+        out, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 0 and "Traceback" not in err, err
+    assert "SIGTERM" in out and "--restart" in out
+    with h5py.File(tmp_path / "cut.h5", "r") as f:
+        assert f["h5md/provenance"].attrs["status"] == b"interrupted"
+    r = subprocess.run(cmd + ["-o", "cut.h5", "-q", "--restart", "cut.ckpt.h5"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    for s in range(3):
+        a, _ = results(str(tmp_path / f"ref.s{s}.h5"), "G")
+        b, _ = results(str(tmp_path / f"cut.s{s}.h5"), "G")
+        assert float(a["G"]) == float(b["G"]), s
+    with h5py.File(tmp_path / "ref.h5", "r") as f, h5py.File(tmp_path / "cut.h5", "r") as g:
+        assert g["h5md/provenance"].attrs["status"] == b"complete"
+        np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()], g[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()])
+    from h5md_check import h5md_problems   # the index file and a unit's file are H5MD 1.1
+    assert h5md_problems(tmp_path / "cut.h5") == [] and h5md_problems(tmp_path / "cut.s1.h5") == []

@@ -1,0 +1,128 @@
+"""Studies and restarts across rank layouts.
+
+The MPI test runs under `mpirun -n 2 pytest --with-mpi -m mpi`: a study of 4 samples on 2 replica
+groups gives the per-sample results of the serial run. The plain tests start their own mpirun: a
+checkpoint written on 2 ranks restarts on 1 and on 4 ranks and agrees with the uninterrupted run to
+round-off."""
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+
+import h5py
+import numpy as np
+import pytest
+
+from pyglass.io.deck import parse_deck
+from pyglass.io.h5md import RESULTS_ROOT
+from pyglass.runner import run_deck, unit_path
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+sys.path.insert(0, os.path.join(ROOT, "tests"))
+from test_stages import HEAD, STUDY, TAIL, _Sink  # noqa: E402
+
+
+def _g_and_modes(path):
+    with h5py.File(path, "r") as f:
+        return float(f[f"{RESULTS_ROOT}/G/G"][()]), f[f"{RESULTS_ROOT}/modes/eigenvalues"][()]
+
+
+@pytest.mark.mpi(min_size=2)
+def test_study_on_two_replica_groups_equals_serial():
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
+    text = HEAD + STUDY.replace("samples = 3", "samples = 4") + TAIL.replace("seed = 7", "seed = 7\nranks_per_replica = 1")
+    deck = parse_deck(text, os.path.join(folder, "deck.toml"))
+    run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=_Sink(), handle_signals=False)
+    comm.Barrier()
+    if comm.Get_rank() == 0:
+        run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=_Sink(), handle_signals=False)
+        for s in range(4):
+            gp, mp = _g_and_modes(unit_path(os.path.join(folder, "par.h5"), "", s))
+            gs, ms = _g_and_modes(unit_path(os.path.join(folder, "ser.h5"), "", s))
+            assert gp == gs
+            np.testing.assert_array_equal(mp, ms)
+        with h5py.File(os.path.join(folder, "par.h5"), "r") as f, h5py.File(os.path.join(folder, "ser.h5"), "r") as g:
+            np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/values"][()],
+                                          g[f"{RESULTS_ROOT}/sum/all/G.G/values"][()])
+        shutil.rmtree(folder)
+    comm.Barrier()
+
+
+MD_DECK = """
+[system]
+generate = "lattice"
+n = 500
+density = 1.2
+composition = [0.8, 0.2]
+jitter = 0.05
+temperature = 0.8
+
+[potential]
+model = "kob-andersen"
+
+[[stage]]
+name = "eq"
+kind = "equilibrate"
+steps = 300
+thermo = 0
+[stage.integrator]
+type = "nosehoover"
+dt = 0.004
+T = 0.8
+tau = 0.4
+
+[[stage]]
+name = "is"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-9
+
+[output]
+thermo = 50
+
+[run]
+seed = 11
+progress = false
+"""
+
+
+def _env():
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("OMPI_", "PMIX_", "PMI_", "HYDRA_"))}
+    env.update(OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", PYTHONPATH=ROOT,
+               OMPI_MCA_rmaps_base_oversubscribe="1")
+    return env
+
+
+def _pyglass(n, *args, cwd):
+    cmd = ([] if n == 1 else ["mpirun", "-n", str(n), "--oversubscribe"]) + [sys.executable, "-m", "pyglass.cli",
+                                                                            "run", "-q", *args]
+    r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env(), timeout=300)
+    assert r.returncode == 0, r.stderr[-2000:]
+    return r
+
+
+def test_checkpoint_from_two_ranks_restarts_on_one_and_four(tmp_path):
+    if shutil.which("mpirun") is None:
+        pytest.skip("no mpirun")
+    (tmp_path / "deck.toml").write_text(MD_DECK)
+    _pyglass(1, "deck.toml", "-o", "ref.h5", cwd=tmp_path)
+    r = _pyglass(2, "deck.toml", "-o", "cut.h5", "--stop-at", "150", cwd=tmp_path)
+    assert "checkpoint at step 150" in r.stdout
+    for n in (1, 4):
+        shutil.copy(tmp_path / "cut.ckpt.h5", tmp_path / f"cut{n}.ckpt.h5")
+        shutil.copy(tmp_path / "cut.h5", tmp_path / f"cut{n}.h5")
+        _pyglass(n, "deck.toml", "-o", f"cut{n}.h5", "--restart", f"cut{n}.ckpt.h5", cwd=tmp_path)
+    with h5py.File(tmp_path / "ref.h5", "r") as f:
+        ref_e = f["observables/thermo/potential_energy/value"][()]
+        ref_is = f[f"{RESULTS_ROOT}/is"].attrs["quench_energy"]
+    for n in (1, 4):
+        with h5py.File(tmp_path / f"cut{n}.h5", "r") as f:
+            e = f["observables/thermo/potential_energy/value"][()]
+            assert f["h5md/provenance"].attrs["status"] == b"complete"
+            assert e.shape == ref_e.shape
+            np.testing.assert_allclose(e, ref_e, rtol=1e-9, atol=1e-12)
+            np.testing.assert_allclose(f[f"{RESULTS_ROOT}/is"].attrs["quench_energy"], ref_is, rtol=1e-9)
