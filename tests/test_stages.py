@@ -268,6 +268,8 @@ def test_study_over_samples_with_summary(tmp_path):
         # the index links every sample's results
         assert float(f[f"{RESULTS_ROOT}/study/samples/all/s1/G/G"][()]) == gs[1]
         assert list(f[f"{RESULTS_ROOT}/study/status"].asstr()[()]) == ["complete"] * 3
+    from pyglass.io.h5md import info   # pyglass info names each sample's file, one line each
+    assert f"study/samples/all/s1 -> {os.path.basename(unit_path(out, '', 1))}:/{RESULTS_ROOT}" in info(out)
 
 
 def test_study_state_points(tmp_path):

@@ -711,8 +711,12 @@ def _tree_lines(group, indent="    ", with_attrs=False) -> list:
 
     def walk(g, prefix):
         for key in g:
-            obj = g.get(key)
             name = f"{prefix}{key}"
+            link = g.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):   # a study's samples: name the file, do not expand
+                out.append(f"{indent}{name} -> {link.filename}:{link.path}")
+                continue
+            obj = g.get(key)
             if isinstance(obj, h5py.Group):
                 if "value" in obj and isinstance(obj["value"], h5py.Dataset):
                     v = obj["value"]
