@@ -474,6 +474,13 @@ def test_we_read_ase_extxyz(tmp_path):
     np.testing.assert_array_equal(extra["energies_like"][:, 0], np.arange(4.0))
 
 
+def test_atomic_numbers_without_species(tmp_path):
+    (tmp_path / "z.xyz").write_text('2\nLattice="3.0 0.0 0.0 0.0 3.0 0.0 0.0 0.0 3.0" Properties=Z:I:1:pos:R:3 '
+                                     'pbc="T T T"\n36 0.0 0.0 0.0\n18 1.0 1.0 1.0\n')
+    (s,) = read_extxyz(tmp_path / "z.xyz")
+    assert s.type_names == ["Ar", "Kr"] and s.types.tolist() == [1, 0]
+
+
 def test_momenta_without_masses(tmp_path):
     """ASE writes momenta without a masses column unless masses were set: element masses (ASE's
     default) for chemical symbols, a clear error otherwise."""
