@@ -3,6 +3,7 @@
     pyglass run deck.toml [--dry-run] [--restart CKPT] [-o OUT] [--stop-at STEP]
     pyglass info file.h5
     pyglass plot file.h5 [-o DIR]
+    pyglass reproduce <paper> [--full] [-o DIR]
     mpirun -n P pyglass run deck.toml
 
 User mistakes (deck, files, command line) end with exit status 2 and a one-line message per
@@ -56,6 +57,14 @@ def _parser():
     r.add_argument("-q", "--quiet", action="store_true", help="no thermo lines or progress")
     i = sub.add_parser("info", help="summarise a pyglass HDF5 file (output, checkpoint, snapshot)")
     i.add_argument("file")
+    rp = sub.add_parser("reproduce", help="run a paper's study and report its numbers beside the paper's",
+                        description="Runs the paper's study deck (reduced scale; --full for the paper's) under "
+                        "DIR/<paper>/run, continuing an interrupted run, and writes DIR/<paper>/summary.json, "
+                        "report.md and the figures. Papers: " + ", ".join(_papers()))
+    rp.add_argument("paper", help="one of: " + ", ".join(_papers()))
+    rp.add_argument("--full", action="store_true", help="the paper's scale instead of the reduced one")
+    rp.add_argument("-o", "--out-dir", metavar="DIR", default="reproductions", help="default: ./reproductions")
+    rp.add_argument("--analyse-only", action="store_true", help="only (re)write the report from a finished run")
     pl = sub.add_parser("plot", help="draw the standard figures of an output file as PNGs",
                         description="Thermo traces, MSD/F_s/chi4 with tau_alpha and tau_4, mode spectra, "
                         "participation/kappa/propensity maps, summaries with confidence intervals.")
@@ -88,6 +97,8 @@ def main(argv=None) -> int:
         return _info(args.file)
     if args.command == "plot":
         return _plot(args.file, args.out_dir)
+    if args.command == "reproduce":
+        return _reproduce(args)
     return _run(args)
 
 
@@ -114,6 +125,37 @@ def _info(path):
     except (KeyError, ValueError) as exc:
         _error(f"{path}: not a readable pyglass/H5MD file ({exc})")
         return USAGE_ERROR
+    return 0
+
+
+def _papers():
+    from pyglass.reproduce import PAPERS
+    return list(PAPERS)
+
+
+def _reproduce(args):
+    from pyglass.reproduce import PAPERS, reproduce
+    from pyglass.runner import RunInterrupted
+    comm = mpi_world()
+    rank = 0 if comm is None else comm.Get_rank()
+    if args.paper not in PAPERS:
+        _error(f"unknown paper {args.paper!r}; one of: {', '.join(PAPERS)}", rank)
+        return USAGE_ERROR
+    if comm is not None:
+        install_mpi_excepthook(comm)
+    try:
+        qs = reproduce(args.paper, args.full, args.out_dir, comm=comm, analyse_only=args.analyse_only)
+    except RunInterrupted as exc:
+        if rank == 0:
+            print(f"pyglass: {exc}; run the same command again to continue", flush=True)
+        return 0
+    if rank == 0 and qs is not None:
+        base = os.path.join(args.out_dir, args.paper)
+        print(f"{'quantity':<70s} {'paper':>10s} {'ours':>10s} {'spread':>10s} holds")
+        for q in qs:
+            f = (lambda v: f"{v:10.4g}" if isinstance(v, float) else f"{str(v):>10s}")
+            print(f"{q.quantity[:70]:<70s} {f(q.paper)} {f(q.ours)} {f(q.spread)} {'yes' if q.holds else 'NO'}")
+        print(f"pyglass: report {os.path.join(base, 'report.md')}, numbers {os.path.join(base, 'summary.json')}")
     return 0
 
 

@@ -36,8 +36,17 @@ def _save(fig, path, written):
 
 
 def _configuration(f, path):
-    """(positions, box) of the file's last frame, or of the checkpoint beside it; None if neither."""
+    """(positions, box) for maps: the checkpoint beside the file (the final state: the inherent
+    structure when the deck ends with landscape stages), else the file's last frame; None if neither."""
     from pyglass.system import Box
+    ck = os.path.splitext(path)[0] + ".ckpt.h5"
+    if os.path.exists(ck):
+        from pyglass.io.checkpoint import RestartError, read_checkpoint
+        try:
+            s = read_checkpoint(ck).system
+            return s.positions, s.box
+        except RestartError as exc:   # an old or foreign checkpoint: fall back to the last frame
+            print(f"pyglass: warning: maps without {ck} ({exc})")
     g = f.get("particles/all")
     if g is not None and "position" in g and g["position/value"].shape[0]:
         x = g["position/value"][-1]
@@ -45,11 +54,6 @@ def _configuration(f, path):
         lengths = np.diag(edges).copy()
         return x, Box(lengths, float(edges[1, 0]) if edges.shape[0] > 1 else 0.0,
                       np.asarray(g["box"].attrs.get("offset", np.zeros(len(lengths))), float))
-    ck = os.path.splitext(path)[0] + ".ckpt.h5"
-    if os.path.exists(ck):
-        from pyglass.io.checkpoint import read_checkpoint
-        s = read_checkpoint(ck).system
-        return s.positions, s.box
     return None
 
 
@@ -77,7 +81,9 @@ def _correlations(name, g, out, stem, written):
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3))
     for ax, k in zip(np.atleast_1d(axes), keys):
         y = g[k][()]
-        ax.plot(t, y, marker=".", lw=0.8)
+        lines = ax.plot(t, y, marker=".", lw=0.8)
+        if y.ndim == 2 and y.shape[1] > 1:
+            ax.legend(lines, [f"species {j}" for j in range(y.shape[1])], fontsize=7)
         ax.set_xscale("log")
         if k == "msd":
             ax.set_yscale("log")
@@ -124,8 +130,11 @@ def _maps(name, g, conf, out, stem, written):
         if field.shape != (len(x),):
             continue
         path = os.path.join(out, f"{stem}.{name.replace('/', '.')}.{key}.png")
-        draw_field_map(x, box, np.nan_to_num(field, nan=np.nanmean(field)), path, title=f"{name}: {key}",
-                       label=key, slab=None)
+        slab = None
+        if x.shape[1] == 3:   # a slab through the middle of the box, two particle diameters thick
+            slab = (float(box.lo[2] + box.lengths[2] / 2), min(2.0, float(box.lengths[2])))
+        draw_field_map(x, box, np.nan_to_num(field, nan=np.nanmean(field)), path,
+                       title=f"{name}: {key}" + (" (slab |z - z_mid| < 1)" if slab else ""), label=key, slab=slab)
         written.append(path)
 
 

@@ -174,6 +174,7 @@ n_runs = 3
 T = 0.8
 dt = 0.004
 times = [0.04, 0.08]
+dw_interval = 0.08
 
 [[stage]]
 name = "cmp"
@@ -199,6 +200,7 @@ dt = 0.004
     assert iso["propensity"].shape == (2, 64)
     np.testing.assert_array_equal(iso["seeds"], ref.seeds)
     np.testing.assert_array_equal(iso["propensity"], ref.propensity)
+    np.testing.assert_array_equal(iso["debye_waller_interval"], ref.debye_waller_over_interval(0.08))
     cmp_, _ = results(out, "cmp")
     from pyglass.observables.statistics import overlap
     modes, _ = results(out, "modes")
@@ -449,3 +451,60 @@ def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_pat
         np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()], g[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()])
     from h5md_check import h5md_problems   # the index file and a unit's file are H5MD 1.1
     assert h5md_problems(tmp_path / "cut.h5") == [] and h5md_problems(tmp_path / "cut.s1.h5") == []
+
+
+def test_reanalysis_of_stored_frames(tmp_path):
+    """[study] source = "frames": landscape stages over the frames of a LAMMPS dump, no MD."""
+    from pyglass import builders, integrators, io as pio, minimizers, potentials
+    pot = potentials.KobAndersen(smoothing="smooth")
+    s = builders.random_packing(64, 1.2, 3, (0.8, 0.2), seed=5, min_distance=0.8)
+    minimizers.FIRE(ftol=1e-2).minimize(s, pot)
+    s.thermalize(0.8, 1)
+    frames = []
+    for k in range(2):
+        integrators.NVE(0.004).run(s, pot, 50)
+        pio.write_lammps_dump(s, tmp_path / "traj.dump", append=k > 0)
+        frames.append(s.copy())
+    text = f"""
+[system]
+file = "traj.dump"
+
+[potential]
+model = "kob-andersen"
+smoothing = "smooth"
+
+[[stage]]
+name = "is"
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-11
+
+[[stage]]
+name = "modes"
+kind = "modes"
+k = 6
+
+[study]
+samples = 2
+source = "frames"
+
+[run]
+progress = false
+"""
+    deck = parse_deck(text, str(tmp_path / "deck.toml"))
+    out = str(tmp_path / "re.h5")
+    run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+    stored = [f for _, f in pio.read_lammps_dump(str(tmp_path / "traj.dump"))]
+    for k in range(2):
+        r, _ = results(unit_path(out, "", k), "modes")
+        q = read_checkpoint(os.path.splitext(unit_path(out, "", k))[0] + ".ckpt.h5").system
+        ref = stored[k]
+        # frame k of the file (written wrapped into the box: compare unwrapped positions)
+        np.testing.assert_allclose(ref.unwrapped_positions, frames[k].unwrapped_positions, atol=1e-12)
+        minimizers.FIRE(ftol=1e-11).minimize(ref, deck.build_potential())
+        np.testing.assert_array_equal(q.positions, ref.positions)                  # sample k = frame k
+        np.testing.assert_array_equal(r["eigenvalues"], landscape.lowest_modes(q, deck.build_potential(), k=6).eigenvalues)
+    a, _ = results(unit_path(out, "", 0), "modes")
+    b, _ = results(unit_path(out, "", 1), "modes")
+    assert not np.array_equal(a["eigenvalues"], b["eigenvalues"])   # two different frames

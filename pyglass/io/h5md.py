@@ -733,6 +733,13 @@ def _tree_lines(group, indent="    ", with_attrs=False) -> list:
     return out
 
 
+def file_status(f) -> str:
+    """The run status in /h5md/provenance of an open file ('complete', 'interrupted', 'running'),
+    '' when there is none. Decodes the fixed-length (bytes) strings H5MD 1.1 asks for."""
+    prov = f.get("h5md/provenance")
+    return _s(prov.attrs.get("status")) if prov is not None else ""
+
+
 def _s(v):
     if isinstance(v, bytes):
         return v.decode()

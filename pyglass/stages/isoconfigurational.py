@@ -31,10 +31,13 @@ class Isoconfigurational(Stage):
         "threshold": Key((int,), 4, "neighbours lost for an irreversible reorganisation (paper 1)", lo=1),
         "max_x": Key((int,), 5, "largest number of lost neighbours tracked (Fig. S1)", lo=1),
         "check_every": Key((int, float), 0.1, "time between neighbour checks", lo=0, lo_open=True),
+        "dw_interval": Key((int, float), None, "also write debye_waller_interval: paper 3's Debye-Waller factor, "
+                           "the variance of each particle's position over the recorded times <= this interval, "
+                           "averaged over runs (record a uniform grid of times)", lo=0, lo_open=True),
     }
     writes = {"times": "array", "seeds": "array", "propensity": "time,per-particle",
               "propensity_abs": "time,per-particle", "debye_waller": "time,per-particle",
-              "ir_probability": "time,per-particle"}
+              "ir_probability": "time,per-particle", "debye_waller_interval": "per-particle"}
 
     @classmethod
     def check(cls, val, path, params):
@@ -46,6 +49,9 @@ class Isoconfigurational(Stage):
                 steps = np.round(np.asarray(t) / params["dt"])
                 if np.any(np.abs(steps * params["dt"] - np.asarray(t)) > 1e-9 * np.maximum(1, np.asarray(t))):
                     val.error(path + ("times",), f"must be multiples of dt = {params['dt']}, got {t}")
+        dw = params.get("dw_interval")
+        if dw is not None and t is not None and not any(x <= dw for x in t):
+            val.error(path + ("dw_interval",), f"needs recorded times <= {params['dw_interval']} (times = {t})")
         if params.get("integrator") == "npt" and params.get("P") is None:
             val.error(path + ("P",), 'missing required key (integrator = "npt" needs the pressure P)')
 
@@ -69,7 +75,9 @@ class Isoconfigurational(Stage):
                   f"t = {p['times'][-1]:g}")
         whole = ctx.whole_system()
         res = self.ensemble(whole, ctx.deck.build_potential(), ctx.comm).run(p["times"])
-        ctx.write_results({"times": res.times, "seeds": res.seeds, "propensity": res.propensity,
-                           "propensity_abs": res.propensity_abs, "debye_waller": res.debye_waller,
-                           "ir_probability": res.ir_probability, "first_loss_times": res.first_loss_times,
-                           "failed": res.failed}, {"threshold": res.threshold, "ensemble_seed": self.seed})
+        out = {"times": res.times, "seeds": res.seeds, "propensity": res.propensity,
+               "propensity_abs": res.propensity_abs, "debye_waller": res.debye_waller,
+               "ir_probability": res.ir_probability, "first_loss_times": res.first_loss_times, "failed": res.failed}
+        if p["dw_interval"] is not None:
+            out["debye_waller_interval"] = res.debye_waller_over_interval(p["dw_interval"])
+        ctx.write_results(out, {"threshold": res.threshold, "ensemble_seed": self.seed})

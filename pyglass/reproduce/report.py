@@ -1,0 +1,49 @@
+"""Reproduction reports: the headline-number table (summary.json, report.md)."""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+
+@dataclass
+class Quantity:
+    """One headline number: the paper's value, ours, our spread over samples, the tolerance we claim
+    and whether ours holds within it."""
+    quantity: str
+    paper: object
+    ours: object
+    spread: object
+    tolerance: str
+    holds: bool
+
+    def row(self) -> str:
+        def f(v):
+            return f"{v:.4g}" if isinstance(v, float) else str(v)
+        cells = [self.quantity, f(self.paper), f(self.ours), f(self.spread), self.tolerance,
+                 "yes" if self.holds else "**no**"]
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def write_report(paper, base, quantities, figures, notes, full, deck):
+    def clean(v):   # strict JSON: NaN/inf (a number that could not be measured) become null
+        if isinstance(v, (float, np.floating)):
+            return float(v) if np.isfinite(v) else None
+        if isinstance(v, (np.integer, np.bool_)):
+            return v.item()
+        return v
+    with open(os.path.join(base, "summary.json"), "w") as fh:
+        json.dump([{k: clean(v) for k, v in asdict(q).items()} for q in quantities], fh, indent=1, allow_nan=False)
+    lines = [f"# Reproduction: {paper.TITLE}", "",
+             f"`pyglass reproduce {paper.NAME}{' --full' if full else ''}` ({datetime.date.today().isoformat()}), "
+             f"deck `{paper.DECK}` with the {'full' if full else 'reduced'}-scale overrides "
+             f"{json.dumps(paper.FULL if full else paper.REDUCED)}.", "",
+             "| quantity | paper | ours | spread | tolerance we claim | holds |", "|---|---|---|---|---|---|"]
+    lines += [q.row() for q in quantities]
+    lines += ["", "## Figures", ""] + [f"![{os.path.basename(f)}]({os.path.basename(f)})" for f in figures]
+    lines += ["", "## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    with open(os.path.join(base, "report.md"), "w") as fh:
+        fh.write("\n".join(lines))

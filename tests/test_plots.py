@@ -1,0 +1,73 @@
+"""`pyglass plot`: the standard figures of an output file, from the CLI."""
+import os
+import subprocess
+import sys
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+DECK = """
+[system]
+generate = "random"
+n = 128
+density = 1.2
+composition = [0.8, 0.2]
+min_distance = 0.7
+
+[potential]
+model = "kob-andersen"
+
+[[stage]]
+kind = "quench"
+[stage.minimizer]
+type = "fire"
+ftol = 1e-2
+
+[[stage]]
+name = "prod"
+kind = "production"
+steps = 400
+thermo = 0
+temperature = 0.8
+[stage.integrator]
+type = "nve"
+dt = 0.004
+[[stage.observable]]
+type = "self-dynamics"
+schedule = "log"
+block = 200
+q = 7.25
+
+[[stage]]
+kind = "quench"
+[stage.minimizer]
+type = "cg"
+
+[[stage]]
+name = "modes"
+kind = "modes"
+k = 10
+
+[output]
+path = "out.h5"
+trajectory = 100
+thermo = 20
+"""
+
+
+def test_plot_writes_the_standard_figures(tmp_path):
+    (tmp_path / "deck.toml").write_text(DECK)
+    env = dict(os.environ, PYTHONPATH=ROOT)
+    run = subprocess.run([sys.executable, "-m", "pyglass.cli", "run", "-q", "deck.toml"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    r = subprocess.run([sys.executable, "-m", "pyglass.cli", "plot", "out.h5", "-o", "figs"], cwd=tmp_path, env=env,
+                       capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0, r.stderr
+    names = sorted(os.listdir(tmp_path / "figs"))
+    assert names == ["out.modes.participation.png", "out.modes.spectrum.png", "out.prod.self-dynamics.png",
+                     "out.thermo.png"], names
+    assert all(os.path.getsize(tmp_path / "figs" / n) > 2000 for n in names)
+    assert r.stdout.count("pyglass: wrote") == 4
+    bad = subprocess.run([sys.executable, "-m", "pyglass.cli", "plot", "missing.h5"], cwd=tmp_path, env=env,
+                         capture_output=True, text=True, timeout=60)
+    assert bad.returncode == 2 and "file not found" in bad.stderr
