@@ -6,7 +6,7 @@ production stage, write a Markdown and a CSV table.
     options: --repeat 3 (median of 3 runs), --stage production, --out parallel/results/strong
 
 The timed quantity is the wall time of the stage's integrator runs on the slowest rank, recorded by
-the runner as /observables/<stage>.attrs["wall_seconds"]: building the system, start-up and
+the runner as /pyglass/<stage>.attrs["wall_seconds"]: building the system, start-up and
 checkpoints are excluded, observables sampled during the stage are included. Efficiency: strong E(P) = T(1) / (P T(P)); weak E(P) = T(1) / T(P).
 Every run of one table goes through the same mpirun on the same machine; the table says which
 machine and how many cores it had.
@@ -30,6 +30,7 @@ ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
 from pyglass.io.deck import dump_toml, load_deck, parse_deck  # noqa: E402
+from pyglass.io.h5md import RESULTS_ROOT  # noqa: E402
 
 
 def mpirun_command(p):
@@ -53,7 +54,7 @@ def run_once(deck_text, p, stage, workdir, python):
     if r.returncode:
         raise SystemExit(f"scaling.py: P = {p} failed:\n{r.stderr[-2000:]}")
     with h5py.File(out, "r") as f:
-        a = f[f"observables/{stage}"].attrs
+        a = f[f"{RESULTS_ROOT}/{stage}"].attrs
         return float(a["wall_seconds"]), int(a["steps_timed"]), int(a["n_particles"])
 
 

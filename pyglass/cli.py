@@ -111,13 +111,19 @@ def _error(msg, rank=0):
 
 def _info(path):
     from pyglass.io.h5md import info
+    if not os.path.exists(path):
+        _error(f"{path}: file not found")
+        return USAGE_ERROR
+    if os.path.isdir(path):
+        _error(f"{path} is a directory; give an HDF5 file (output, checkpoint or snapshot)")
+        return USAGE_ERROR
     try:
         print(info(path))
-    except (OSError, KeyError, ValueError) as exc:
-        if not os.path.exists(path):
-            _error(f"{path}: file not found")
-        else:
-            _error(f"{path}: not a readable pyglass HDF5 file ({exc})")
+    except OSError:   # h5py's message is HDF5 internals; one line says what matters
+        _error(f"{path}: not a readable HDF5 file")
+        return USAGE_ERROR
+    except (KeyError, ValueError) as exc:
+        _error(f"{path}: not a readable pyglass/H5MD file ({exc})")
         return USAGE_ERROR
     return 0
 

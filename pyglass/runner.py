@@ -98,7 +98,7 @@ def build_system(deck: Deck, seed: int):
         if fmt == "h5":
             with h5py.File(path, "r") as f:
                 is_ckpt = "checkpoint" in f
-            system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path)
+            system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path, frame=s["frame"])
         else:
             if fmt == "lammps-dump":
                 system = [frame for _, frame in io.read_lammps_dump(path)]
@@ -500,24 +500,25 @@ class Runner:
 
     def _write_index(self, units, status):
         """The study's index file (world rank 0): provenance, unit table, links, summaries."""
-        from pyglass.io.h5md import RESULTS_ROOT, provenance as prov
+        from pyglass.io.h5md import RESULTS_ROOT, fixed_string, provenance as prov, user_name
         path = self.output
         os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
         summaries = [(k, s) for k, s in enumerate(self.deck.data["stage"]) if not STAGES[s["kind"]].per_sample]
         with h5py.File(path, "w") as f:
             h5 = f.create_group("h5md")
             h5.attrs["version"] = np.array([1, 1], np.int32)
+            h5.create_group("author").attrs["name"] = fixed_string(self.deck.data["output"]["author"] or user_name())
             cr = h5.create_group("creator")
             import pyglass
-            cr.attrs["name"], cr.attrs["version"] = "pyglass", pyglass.__version__
+            cr.attrs["name"], cr.attrs["version"] = fixed_string("pyglass"), fixed_string(pyglass.__version__)
             p = h5.create_group("provenance")
             for key, value in prov(self.deck.text, {"run": self.deck.data["run"]["seed"]},
                                    comm_size(self.world)).items():
                 if key == "deck":
                     p.create_dataset("deck", data=value, dtype=h5py.string_dtype())
-                else:
-                    p.attrs[key] = value
-            p.attrs["status"] = status
+                else:   # H5MD 1.1: fixed-length strings in /h5md
+                    p.attrs[key] = fixed_string(value) if isinstance(value, str) else value
+            p.attrs["status"] = fixed_string(status)
             st = f.require_group(f"{RESULTS_ROOT}/study")
             st.attrs["samples"] = int(self.deck.study["samples"])
             st.attrs["source"] = self.deck.study["source"]

@@ -11,6 +11,8 @@ import h5py
 import numpy as np
 import pytest
 
+from h5md_check import h5md_problems
+from pyglass.io._common import wrap_into_box
 from pyglass.io.checkpoint import RestartError, read_checkpoint
 from pyglass.io.deck import parse_deck
 from pyglass.runner import RunInterrupted, run_deck
@@ -83,11 +85,12 @@ def straight(tmp_path_factory):
 
 def test_h5md_layout(straight):
     tmp, out, ck = straight
+    assert h5md_problems(out) == []   # tests/h5md_check.py: H5MD 1.1 point by point
     with h5py.File(out, "r") as f:
         assert list(f["h5md"].attrs["version"]) == [1, 1]
-        assert f["h5md/creator"].attrs["name"] == "pyglass"
+        assert f["h5md/creator"].attrs["name"] == b"pyglass"   # H5MD 1.1: fixed-length strings
         prov = f["h5md/provenance"]
-        assert prov.attrs["status"] == "complete" and prov.attrs["n_ranks"] == 1
+        assert prov.attrs["status"] == b"complete" and prov.attrs["n_ranks"] == 1
         assert json.loads(prov.attrs["seeds"])["run"] == 12345
         assert prov["deck"][()].decode() == DECK
         assert "git_commit" in prov.attrs and "date" in prov.attrs
@@ -96,7 +99,7 @@ def test_h5md_layout(straight):
         g = f["particles/all"]
         steps = g["position/step"][()]
         assert steps.tolist() == list(range(600, 2001, 100))   # production stage only, from its start
-        np.testing.assert_allclose(g["position/time"][()], steps * 0.005, rtol=1e-12)
+        assert g["position/time"][()].tolist() == [s * 0.005 for s in steps.tolist()]   # no round-off
         for name in ("position", "image", "velocity"):
             assert g[f"{name}/value"].shape == (len(steps), 108, 3)
             assert g[f"{name}/value"].maxshape[0] is None and g[f"{name}/value"].chunks is not None
@@ -112,13 +115,21 @@ def test_h5md_layout(straight):
         assert tsteps.tolist() == list(range(0, 2001, 50))   # no step written twice at the stage boundary
         assert th["stage/value"][()].tolist() == [0] * 13 + [1] * 28
         assert th["potential_energy/value"].shape == tsteps.shape
-        sd = f["observables/prod/self-dynamics"]
+        sd = f["pyglass/prod/self-dynamics"]
+        assert "prod" not in f["observables"]   # analysis results are not H5MD observables
         assert sd["msd"].shape[1] == 2 and sd.attrs["schedule_kind"] == "block-log"
-        # the last frame is the final state (== the stage-end checkpoint)
+        # the last frame is the final state (== the stage-end checkpoint, which keeps positions as
+        # they were in memory; frames hold them wrapped into the box, images adjusted)
         last = read_checkpoint(ck)
-        assert np.array_equal(g["position/value"][-1], last.system.positions)
+        x, img = wrap_into_box(last.system.box, last.system.positions, last.system.images)
+        assert np.array_equal(g["position/value"][-1], x)
+        assert np.array_equal(g["image/value"][-1], img)
         assert np.array_equal(g["velocity/value"][-1], last.system.velocities)
-        assert np.array_equal(g["image/value"][-1], last.system.images)
+        frac = g["position/value"][()] / side
+        assert frac.min() >= 0 and frac.max() < 1   # wrapped means inside the box, every frame
+        h = side * np.eye(3)
+        np.testing.assert_allclose(g["position/value"][-1] + g["image/value"][-1] @ h.T,
+                                   last.system.unwrapped_positions, rtol=0, atol=1e-12)
     assert last.stage_index == 2 and last.system.step == 2000
 
 
@@ -146,11 +157,12 @@ def test_restart_is_bit_for_bit(straight, tmp_path, stop):
     assert np.array_equal(a.velocities, b.velocities)
     assert np.array_equal(a.images, b.images)
     with h5py.File(out_a, "r") as fa, h5py.File(out_b, "r") as fb:
-        for name in ("particles/all/position/value", "particles/all/position/step",
+        for name in ("particles/all/position/value", "particles/all/position/step", "particles/all/position/time",
                      "observables/thermo/temperature/value", "observables/thermo/temperature/step",
-                     "observables/prod/self-dynamics/msd", "observables/prod/self-dynamics/Q"):
+                     "observables/thermo/temperature/time",
+                     "pyglass/prod/self-dynamics/msd", "pyglass/prod/self-dynamics/Q"):
             assert np.array_equal(fa[name][()], fb[name][()]), name
-        assert fb["h5md/provenance"].attrs["status"] == "complete"
+        assert fb["h5md/provenance"].attrs["status"] == b"complete"
 
 
 def test_restart_errors(straight, tmp_path):
@@ -250,7 +262,7 @@ def test_kill_9_leaves_every_frame_written_before(tmp_path):
         pos = f["particles/all/position/value"]
         assert pos.shape[0] == n and np.all(np.isfinite(pos[n - 1]))
         assert f["particles/all/velocity/value"].shape[0] >= n - 1
-        assert f["h5md/provenance"].attrs["status"] == "running"
+        assert f["h5md/provenance"].attrs["status"] == b"running"
 
 
 def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
@@ -268,7 +280,7 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     ck = read_checkpoint(tmp_path / "long.ckpt.h5")
     assert ck.stage_index == 0 and ck.step_in_stage == ck.system.step > 0
     with h5py.File(tmp_path / "long.h5", "r") as f:
-        assert f["h5md/provenance"].attrs["status"] == "interrupted"
+        assert f["h5md/provenance"].attrs["status"] == b"interrupted"
         assert f["particles/all/position/step"][-1] <= ck.system.step
     # it continues from there
     env = dict(os.environ, PYTHONPATH=ROOT)
@@ -317,7 +329,7 @@ dt = 0.002
 """
     out, ck = _run(tmp_path, "q", text)
     with h5py.File(out, "r") as f:
-        a = f["observables/is"].attrs
+        a = f["pyglass/is"].attrs
         assert bool(a["quench_converged"]) and a["quench_max_force"] <= 1e-8
         assert f["particles/all/mass"].shape == (64,)
         assert f["observables/thermo/temperature/step"][()].tolist() == [0]

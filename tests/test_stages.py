@@ -270,6 +270,8 @@ def test_study_over_samples_with_summary(tmp_path):
         # the index links every sample's results
         assert float(f[f"{RESULTS_ROOT}/study/samples/all/s1/G/G"][()]) == gs[1]
         assert list(f[f"{RESULTS_ROOT}/study/status"].asstr()[()]) == ["complete"] * 3
+    from pyglass.io.h5md import info   # pyglass info names each sample's file, one line each
+    assert f"study/samples/all/s1 -> {os.path.basename(unit_path(out, '', 1))}:/{RESULTS_ROOT}" in info(out)
 
 
 def test_study_state_points(tmp_path):
@@ -436,7 +438,7 @@ def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_pat
     assert proc.returncode == 0 and "Traceback" not in err, err
     assert "SIGTERM" in out and "--restart" in out
     with h5py.File(tmp_path / "cut.h5", "r") as f:
-        assert f["h5md/provenance"].attrs["status"] == "interrupted"
+        assert f["h5md/provenance"].attrs["status"] == b"interrupted"
     r = subprocess.run(cmd + ["-o", "cut.h5", "-q", "--restart", "cut.ckpt.h5"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
@@ -445,8 +447,10 @@ def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_pat
         b, _ = results(str(tmp_path / f"cut.s{s}.h5"), "G")
         assert float(a["G"]) == float(b["G"]), s
     with h5py.File(tmp_path / "ref.h5", "r") as f, h5py.File(tmp_path / "cut.h5", "r") as g:
-        assert g["h5md/provenance"].attrs["status"] == "complete"
+        assert g["h5md/provenance"].attrs["status"] == b"complete"
         np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()], g[f"{RESULTS_ROOT}/sum/all/G.G/mean"][()])
+    from h5md_check import h5md_problems   # the index file and a unit's file are H5MD 1.1
+    assert h5md_problems(tmp_path / "cut.h5") == [] and h5md_problems(tmp_path / "cut.s1.h5") == []
 
 
 def test_reanalysis_of_stored_frames(tmp_path):
@@ -496,7 +500,8 @@ progress = false
         r, _ = results(unit_path(out, "", k), "modes")
         q = read_checkpoint(os.path.splitext(unit_path(out, "", k))[0] + ".ckpt.h5").system
         ref = stored[k]
-        np.testing.assert_allclose(ref.positions, frames[k].positions, atol=1e-12)   # frame k of the file
+        # frame k of the file (written wrapped into the box: compare unwrapped positions)
+        np.testing.assert_allclose(ref.unwrapped_positions, frames[k].unwrapped_positions, atol=1e-12)
         minimizers.FIRE(ftol=1e-11).minimize(ref, deck.build_potential())
         np.testing.assert_array_equal(q.positions, ref.positions)                  # sample k = frame k
         np.testing.assert_array_equal(r["eigenvalues"], landscape.lowest_modes(q, deck.build_potential(), k=6).eigenvalues)

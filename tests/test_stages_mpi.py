@@ -122,7 +122,7 @@ def test_checkpoint_from_two_ranks_restarts_on_one_and_four(tmp_path):
     for n in (1, 4):
         with h5py.File(tmp_path / f"cut{n}.h5", "r") as f:
             e = f["observables/thermo/potential_energy/value"][()]
-            assert f["h5md/provenance"].attrs["status"] == "complete"
+            assert f["h5md/provenance"].attrs["status"] == b"complete"
             assert e.shape == ref_e.shape
             np.testing.assert_allclose(e, ref_e, rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(f[f"{RESULTS_ROOT}/is"].attrs["quench_energy"], ref_is, rtol=1e-9)

@@ -4,7 +4,8 @@ Run-loop order for each step n -> n + 1 (all integrators):
   1. `_first_half`   thermostat/barostat half step, half kick, drift  (positions at n + 1)
   2. forces          potential.compute (ghost refresh / neighbour rebuild happen inside)
   3. `_second_half`  half kick, thermostat/barostat half step           (velocities at n + 1)
-  4. step and time advance; non-finite energy stops the run naming the step
+  4. step and time advance (time = time at run start + steps * dt, no accumulated round-off);
+     non-finite energy stops the run naming the step
   5. observables whose schedule is due sample (system, step, force result); before the first
      step, observables with `prime` sample the starting configuration if due
   6. thermo line every `thermo` steps (LAMMPS-like columns), progress bar on long runs
@@ -119,12 +120,17 @@ class Integrator:
         rebuilds0 = getattr(potential, "neighbour_list", None)
         rebuilds0 = rebuilds0.n_builds if rebuilds0 is not None else 0
         t0 = _time.perf_counter()
+        # time = time at the start of this run + steps * dt, never `time += dt` (which drifts: step
+        # 600 at dt 0.005 read 2.9999999999999583). The runner starts a run at every checkpoint
+        # step, and a restart starts from the checkpoint's stored time, so straight and restarted
+        # runs compute the same times.
+        step0, time0 = system.step, system.time
         for n in range(steps):
             self._first_half(system, result)
             result = potential.compute(system)
             self._second_half(system, result)
             system.step += 1
-            system.time += self.dt
+            system.time = time0 + (system.step - step0) * self.dt
             if not np.isfinite(result.energy):
                 check_finite(result, system)
                 raise FloatingPointError(f"non-finite energy at step {system.step}")

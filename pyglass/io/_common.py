@@ -47,3 +47,37 @@ def type_masses_from_particles(path, types, masses, n_types, what="mass"):
                                         f"({float(m.min())} .. {float(m.max())}); pyglass masses are per type")
             out[t] = m[0]
     return out
+
+
+def wrap_into_box(box: Box, positions, images):
+    """(positions, images) with every position inside the cell (fractional coordinates in [0, 1))
+    and the image counters adjusted so that positions + images @ h.T (the unwrapped positions) is
+    unchanged. The integrator wraps only at neighbour-list rebuilds, so between rebuilds a particle
+    can sit up to half the skin outside; writers call this so that files holding "wrapped"
+    positions hold wrapped positions. Rows already inside are returned bit for bit; a row outside
+    is shifted by whole cell vectors (x - k h, as System.wrap does), so its unwrapped position
+    changes only by the round-off of that one subtraction."""
+    x = np.array(positions, dtype=float)
+    img = np.array(images, dtype=np.int64).reshape(x.shape)
+    if not len(x):
+        return x, img
+    d = box.dim
+    h = box.h[:d, :d]
+    for _ in range(2):   # a second pass catches x - L landing exactly on the upper face
+        s = box.fractional(x)
+        shift = np.floor(s)
+        out = np.flatnonzero(np.any(shift != 0, axis=1))
+        if not out.size:
+            return x, img
+        x[out] -= shift[out] @ h.T
+        img[out] += shift[out].astype(np.int64)
+    # still outside by round-off (fractional coordinate 1.0 or -tiny): put it on the lower face
+    # (one more image for 1.0); the unwrapped position moves by about one ulp
+    s = box.fractional(x)
+    bad = np.flatnonzero(np.any((s < 0) | (s >= 1), axis=1))
+    if bad.size:
+        sb = s[bad]
+        img[bad] += (sb >= 1).astype(np.int64)
+        sb = np.where((sb < 0) | (sb >= 1), 0.0, sb)
+        x[bad] = box.lo + sb @ h.T
+    return x, img

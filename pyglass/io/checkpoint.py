@@ -3,7 +3,7 @@
 File layout (HDF5, schema version 2; the configuration part is the pyglass snapshot layout, so a
 checkpoint can also be read as a `[system] file` by `pyglass.io.read_snapshot`):
 
-    /h5md                       version, creator (pyglass + version)
+    /h5md                       version, author, creator (pyglass + version); fixed-length strings
     /particles/all              attrs step, time, type_names, type_masses
         box                     attrs dimension, boundary, tilt_xy, offset; dataset edges
         position image velocity species mass id     in particle-id order
@@ -46,7 +46,8 @@ import h5py
 import numpy as np
 
 import pyglass
-from pyglass.io.h5md import comm_rank, comm_size, global_count, particle_columns, redistribute
+from pyglass.io.h5md import (comm_rank, comm_size, fixed_string, global_count, particle_columns, redistribute,
+                             user_name)
 from pyglass.system import Box, System
 
 SCHEMA_VERSION = 2
@@ -175,9 +176,10 @@ def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", ste
         with h5py.File(tmp, "w") as f:
             h5 = f.create_group("h5md")
             h5.attrs["version"] = np.array([1, 1], np.int32)
+            h5.create_group("author").attrs["name"] = fixed_string(user_name())   # H5MD: fixed-length
             cr = h5.create_group("creator")
-            cr.attrs["name"] = "pyglass"
-            cr.attrs["version"] = pyglass.__version__
+            cr.attrs["name"] = fixed_string("pyglass")
+            cr.attrs["version"] = fixed_string(pyglass.__version__)
             g = f.create_group("particles/all")
             names = np.array(system.type_names, dtype=h5py.string_dtype())
             g.attrs["step"] = int(system.step)
@@ -186,7 +188,7 @@ def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", ste
             g.attrs["type_masses"] = system.type_masses
             box = g.create_group("box")
             box.attrs["dimension"] = np.int32(d)
-            box.attrs["boundary"] = np.array(["periodic"] * d, dtype=h5py.string_dtype())
+            box.attrs["boundary"] = fixed_string(["periodic"] * d)
             box.attrs["tilt_xy"] = float(system.box.tilt_xy)
             box.attrs["offset"] = system.box.lo
             if system.box.tilt_xy != 0:

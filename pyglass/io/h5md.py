@@ -2,27 +2,37 @@
 
 Layout (H5MD 1.1, de Buyl, Colberg & Hoefling, Comput. Phys. Commun. 185, 1546 (2014)):
 
-    /h5md                        attrs version = [1, 1]
+    /h5md                        attrs version = [1, 1] (int32)
         author                   attrs name
         creator                  attrs name = "pyglass", version
         provenance               attrs date, n_ranks, seeds (JSON), git_commit, command, host, status,
                                  blas (JSON: loaded BLAS libraries and their threads);
                                  dataset deck (the deck text as written)
-    /particles/all               attrs type_names, type_masses
-        box                      attrs dimension, boundary, offset
+                                 (every string attribute under /h5md is a fixed-length string)
+    /particles/all               attrs type_names, type_masses, n_particles
+        box                      attrs dimension, boundary = ["periodic", ...], offset
             edges/{value,step,time}    value (frames, d, d): cell vectors as rows
-        position/{value,step,time}     value (frames, N, d) wrapped positions, in particle-id order
-        image/{value,step,time}        value (frames, N, d) integer image counters
-        species/{value,step,time}      value (frames, N) type ids
+                                       (a plain (d, d) dataset, the starting box, until the first frame)
+        position/{value,step,time}     value (frames, N, d) positions wrapped into the cell, in particle-id order
+        image/{value,step,time}        value (frames, N, d) integer image counters (unwrapped = position + image h)
+        species/{value,step,time}      value (frames, N) type ids (attr type_names)
         velocity/{value,step,time}     value (frames, N, d) (own step/time: optional per frame)
         mass                     (N,) per-particle masses
-    /observables/thermo/<column>/{value,step,time}   temperature, energies, pressure, conserved
-    /observables/<stage>/<label>/...                  results of library observables
+    /observables/thermo/<column>/{value,step,time}   temperature, energies, pressure, conserved energy,
+                                 stage index: H5MD observables (value (rows,)) sharing one step/time
+    /pyglass/<stage>[/<label>/...]                    analysis results (RESULTS_ROOT): library
+                                 observables, quench results, stage timings; not H5MD elements, so
+                                 they live outside /observables (H5MD readers such as MDAnalysis read
+                                 every group under /observables as an observable)
 
 position, image, species and box/edges share one step and one time dataset (hard links, as H5MD
 allows). Every time-dependent dataset is chunked and extendible along the frame axis; the file
 is flushed after each frame, so a run killed at any moment leaves a file holding every frame
-written before.
+written before. An element is created when first written: a run without frames, velocities or
+thermo rows has no empty position, velocity or thermo element. Thermo rows carry their own steps:
+match them to frames by step, not by row number. Quantities are in the reduced (Lennard-Jones)
+units of the deck, so no H5MD `unit` attribute is written (readers treat the values as
+dimensionless; MDAnalysis needs `convert_units=False`, see `mdanalysis_universe`).
 
 Parallel output. Under a communicator of size > 1 with an MPI-enabled h5py (Debian's h5py loads
 its MPI build under mpirun or with H5PY_ALWAYS_USE_MPI=1; `h5py.get_config().mpi` says), the file
@@ -47,10 +57,11 @@ import h5py
 import numpy as np
 
 import pyglass
+from pyglass.io._common import wrap_into_box
 from pyglass.registry import OBSERVABLES, Key, ObservableType
 
 # root group of analysis results (stage and observable outputs), see H5MDWriter.results_path
-RESULTS_ROOT = "observables"
+RESULTS_ROOT = "pyglass"
 
 THERMO_COLUMNS = {"temperature": "Temp", "potential_energy": "PotEng", "kinetic_energy": "KinEng",
                   "total_energy": "TotEng", "pressure": "Press"}
@@ -109,13 +120,29 @@ def redistribute(comm, ids, columns, n_global: int, to_root: bool):
     return first, recv[o, 1:], rid[o]
 
 
-def particle_columns(system, velocities=True):
-    """(ids, float64 columns [position d | image d | species | velocity d]) of the local particles."""
+def particle_columns(system, velocities=True, wrap=False):
+    """(ids, float64 columns [position d | image d | species | velocity d]) of the local particles.
+    wrap: positions moved into the cell, images adjusted (io._common.wrap_into_box); checkpoints
+    keep the positions as they are in memory (bit-for-bit restarts)."""
     d = system.dim
-    cols = [system.positions, system.images.astype(np.float64), system.types[:, None].astype(np.float64)]
+    x, img = system.positions, system.images
+    if wrap:
+        x, img = wrap_into_box(system.box, x, img)
+    cols = [x, img.astype(np.float64), system.types[:, None].astype(np.float64)]
     if velocities:
         cols.append(system.velocities)
     return system.ids, np.column_stack(cols) if system.N else np.zeros((0, 2 * d + 1 + (d if velocities else 0)))
+
+
+# ================================================================================ strings
+
+def fixed_string(value):
+    """A fixed-length string for an HDF5 attribute (H5MD 1.1 asks for fixed-length strings in
+    /h5md); UTF-8 bytes. Sequences give an array of fixed-length strings."""
+    if isinstance(value, (list, tuple, np.ndarray)):
+        enc = [str(v).encode("utf-8") for v in value]
+        return np.array(enc, dtype=f"S{max([len(e) for e in enc] + [1])}")
+    return np.bytes_(str(value).encode("utf-8"))
 
 
 # ================================================================================ provenance
@@ -261,18 +288,18 @@ class H5MDWriter:
         f = self.f
         h5 = f.create_group("h5md")
         h5.attrs["version"] = np.array([1, 1], np.int32)
-        h5.create_group("author").attrs["name"] = author or user_name()
+        h5.create_group("author").attrs["name"] = fixed_string(author or user_name())
         cr = h5.create_group("creator")
-        cr.attrs["name"] = "pyglass"
-        cr.attrs["version"] = pyglass.__version__
+        cr.attrs["name"] = fixed_string("pyglass")
+        cr.attrs["version"] = fixed_string(pyglass.__version__)
         pg = h5.create_group("provenance")
         for k, v in prov.items():
             if k == "deck":
                 # fixed-length UTF-8 bytes: parallel HDF5 cannot write variable-length strings
                 pg.create_dataset("deck", data=np.array(str(v).encode("utf-8") or b" "))
             else:
-                pg.attrs[k] = v
-        pg.attrs["status"] = "running"
+                pg.attrs[k] = fixed_string(v) if isinstance(v, str) else v
+        pg.attrs["status"] = fixed_string("running")
         g = f.create_group("particles/all")
         names = np.array(system.type_names, dtype=h5py.string_dtype())
         g.attrs["type_names"] = names
@@ -280,28 +307,41 @@ class H5MDWriter:
         g.attrs["n_particles"] = self.n_global
         box = g.create_group("box")
         box.attrs["dimension"] = np.int32(d)
-        box.attrs["boundary"] = np.array(["periodic"] * d, dtype=h5py.string_dtype())
+        box.attrs["boundary"] = fixed_string(["periodic"] * d)
         box.attrs["offset"] = system.box.lo
-        pos = self._timed(g, "position", (n, d), np.float64)
-        self._timed(box, "edges", (d, d), np.float64, step_from=pos)
-        self._timed(g, "image", (n, d), np.int64, step_from=pos)
-        sp = self._timed(g, "species", (n,), np.int32, step_from=pos)
-        sp.attrs["type_names"] = names
-        self._timed(g, "velocity", (n, d), np.float64)
+        # the starting box, until the first frame replaces it with a time-dependent element
+        # (elements are created when first written: a run without frames has no empty position)
+        box.create_dataset("edges", data=system.box.h[:d, :d].T)
         mass = g.create_dataset("mass", shape=(n,), dtype=np.float64)
         self._put(mass, (first,), rows[:, 0] if len(rows) else None)
-        th = f.create_group("observables/thermo")
+
+    def _create_frame_elements(self, g):
+        """position, image, species and box/edges (one shared step/time): at the first frame."""
+        d, n = self.dim, self.n_global
+        if "edges" in g["box"]:
+            del g["box/edges"]
+        pos = self._timed(g, "position", (n, d), np.float64)
+        self._timed(g["box"], "edges", (d, d), np.float64, step_from=pos)
+        self._timed(g, "image", (n, d), np.int64, step_from=pos)
+        sp = self._timed(g, "species", (n,), np.int32, step_from=pos)
+        sp.attrs["type_names"] = g.attrs["type_names"]
+
+    def _create_thermo(self):
+        """/observables/thermo: an H5MD observable per column sharing one step/time, created with
+        the first thermo row (a run with output.thermo = 0 has none)."""
+        th = self.f.create_group("observables/thermo")
         th.attrs["stage_column"] = "stage"
         first_col = None
         for col in list(THERMO_COLUMNS) + ["conserved_energy", "stage"]:
             dt = np.int32 if col == "stage" else np.float64
             grp = self._timed(th, col, (), dt, step_from=first_col)
             first_col = first_col or grp
+        return th
 
     # -- frames -------------------------------------------------------------------------
     def write_frame(self, system, velocities=True):
         """Append one frame (positions, images, species, box; velocities if asked) and flush."""
-        ids, cols = particle_columns(system, velocities)
+        ids, cols = particle_columns(system, velocities, wrap=True)
         first, rows, rid = redistribute(self.comm, ids, cols, self.n_global, self.mode == "gather")
         if self.writes:
             nmax = int(rid.max()) + 1 if len(rid) else 0
@@ -313,6 +353,8 @@ class H5MDWriter:
             return
         d = self.dim
         g = self.f["particles/all"]
+        if "position" not in g:
+            self._create_frame_elements(g)
         frame = g["position/step"].shape[0]
         root = self.rank == 0
         for name in ("position", "image", "species"):
@@ -328,6 +370,8 @@ class H5MDWriter:
         self._put(g["position/time"], (frame,), np.array([system.time]) if root else None)
         self._put(g["box/edges/value"], (frame, 0, 0), system.box.h[: d, : d].T[None] if root else None)
         if velocities:
+            if "velocity" not in g:
+                self._timed(g, "velocity", (self.n_global, d), np.float64)
             v = g["velocity"]
             vf = v["step"].shape[0]
             for name in ("value", "step", "time"):
@@ -341,7 +385,7 @@ class H5MDWriter:
         """Append one thermo row (values keyed by THERMO_COLUMNS and 'conserved_energy') and flush."""
         if not self.writes:
             return
-        th = self.f["observables/thermo"]
+        th = self.f["observables/thermo"] if "observables/thermo" in self.f else self._create_thermo()
         n = th["temperature/step"].shape[0]
         root = self.rank == 0
         th["temperature/step"].resize(n + 1, axis=0)
@@ -389,8 +433,9 @@ class H5MDWriter:
         if not self.writes:
             return
         g = self.f.require_group(group_name)
+        in_h5md = g.name.startswith("/h5md")
         for k, v in attrs.items():
-            g.attrs[k] = v
+            g.attrs[k] = fixed_string(v) if in_h5md and isinstance(v, str) else v
         self.flush()
 
     def set_status(self, status: str):
@@ -489,11 +534,101 @@ class TrajectoryObservable:
         """Nothing left to write: frames are written as they are taken."""
 
 
+# ================================================================================ MDAnalysis
+
+def mdanalysis_universe(path, **kwargs):
+    """An MDAnalysis Universe over a pyglass H5MD output file (MDAnalysis >= 2.0 installed).
+
+    What it does that `Universe.empty(N).load_new(path, format="H5MD")` does not: atom types,
+    names and masses from /particles/all; `convert_units=False` (pyglass values are in reduced
+    units, for which H5MD has no unit string MDAnalysis knows, so no `unit` attribute is
+    written); and `ts.data` from /observables (thermo) matched to each frame *by step* (NaN where
+    no row has the frame's step), where MDAnalysis's own reader takes row i for frame i, which is
+    wrong whenever the thermo and trajectory schedules differ and fails with an IndexError when
+    there are fewer thermo rows than frames. Extra keyword arguments go to `load_new`."""
+    import MDAnalysis as mda
+    path = os.fspath(path)
+    with h5py.File(path, "r") as f:
+        g = f["particles/all"]
+        if "position" not in g:
+            raise ValueError(f"{path}: '/particles/all' has no position frames (output.trajectory = 0?)")
+        n = g["position/value"].shape[1]
+        names = [_s(x) for x in g.attrs["type_names"]]
+        species = g["species/value"][0] if g["species/value"].shape[0] else np.zeros(n, np.int32)
+        masses = g["mass"][()] if "mass" in g else np.ones(n)
+    u = mda.Universe.empty(n, trajectory=False)
+    types = np.array(names, dtype=object)[species]
+    u.add_TopologyAttr("types", types)
+    u.add_TopologyAttr("names", types)
+    u.add_TopologyAttr("masses", masses)
+    kwargs.setdefault("convert_units", False)
+    u.load_new(path, format=_mda_reader(), **kwargs)
+    return u
+
+
+_MDA_READER = None
+
+
+def _mda_reader():
+    """MDAnalysis's H5MDReader with observables matched to frames by step (class made once, not
+    registered under a format name)."""
+    global _MDA_READER
+    if _MDA_READER is not None:
+        return _MDA_READER
+    from MDAnalysis.coordinates.H5MD import H5MDReader
+    from pyglass.io.snapshot import element_steps, element_times
+
+    class PyglassH5MDReader(H5MDReader):
+        def _copy_to_data(self):
+            cache = self.__dict__.setdefault("_pyglass_steps", {})
+            g = self._particle_group
+            el = next(g[name] for name, has in self._has.items() if has)
+            if el.name not in cache:
+                cache[el.name] = (element_steps(el), element_times(el))
+            steps, times = cache[el.name]
+            step = int(steps[self._frame])
+            self.ts.data["step"] = step
+            if times is not None:
+                self.ts.time = float(times[self._frame])
+            obs = self._file.get("observables")
+            if not isinstance(obs, h5py.Group):
+                return
+
+            def walk(grp, prefix):
+                for key in grp:
+                    item = grp.get(key)
+                    if not isinstance(item, h5py.Group):
+                        continue
+                    if isinstance(item.get("value"), h5py.Dataset):
+                        if item.name not in cache:
+                            cache[item.name] = (element_steps(item), None)
+                        hit = np.flatnonzero(cache[item.name][0] == step)
+                        self.ts.data[prefix + key] = item["value"][int(hit[-1])] if hit.size else np.nan
+                    else:
+                        walk(item, prefix + key + "/")
+            walk(obs, "")
+
+    PyglassH5MDReader.__module__ = __name__   # picklable (parallel analysis): module __getattr__ below
+    PyglassH5MDReader.__qualname__ = "PyglassH5MDReader"
+    _MDA_READER = PyglassH5MDReader
+    return _MDA_READER
+
+
+def __getattr__(name):
+    if name == "PyglassH5MDReader":   # made on first use: importing pyglass never imports MDAnalysis
+        return _mda_reader()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 # ================================================================================ info
 
 def info(path) -> str:
-    """A human summary of a pyglass HDF5 file (output, checkpoint or snapshot)."""
+    """A human summary of a pyglass HDF5 file (output, checkpoint or snapshot), or of any H5MD
+    file: provenance, every particles group, observables and the analysis results under
+    /RESULTS_ROOT with their datasets' shapes."""
     path = os.fspath(path)
+    if os.path.isdir(path):
+        raise IsADirectoryError(f"{path} is a directory; give an HDF5 file (output, checkpoint or snapshot)")
     lines = [path]
     with h5py.File(path, "r") as f:
         if "h5md/creator" in f:
@@ -509,30 +644,100 @@ def info(path) -> str:
             if "blas" in p:   # files from before it was recorded lack it
                 lines.append(f"  blas: {_s(p.get('blas'))}")
         if "checkpoint" in f:
-            c = f["checkpoint"].attrs
-            lines.append(f"  checkpoint: stage {int(c['stage_index']) + 1} ({_s(c.get('stage_name'))}), "
-                         f"step {int(c['step_in_stage'])} in stage, global step {int(c['step'])}, "
-                         f"time {float(c['time']):g}, written on {int(c['n_ranks'])} rank(s)")
-        if "particles/all" in f:
-            g = f["particles/all"]
-            names = [_s(x) for x in g.attrs.get("type_names", [])]
-            if "position/value" in g:
-                pv = g["position/value"]
-                steps = g["position/step"][()]
-                span = f", steps {int(steps[0])}..{int(steps[-1])}" if len(steps) else ""
-                lines.append(f"  particles: N = {pv.shape[1]}, d = {pv.shape[2]}, species {names}; "
-                             f"{pv.shape[0]} frame(s){span}")
-            elif "position" in g:
-                lines.append(f"  particles: N = {g['position'].shape[0]}, d = {g['position'].shape[1]}, "
-                             f"species {names} (one configuration)")
-        if "observables" in f:
-            lines.append("  observables:")
-
-            def visit(name, obj):
-                if isinstance(obj, h5py.Dataset) and not name.endswith(("/step", "/time")):
-                    lines.append(f"    {name} {obj.shape} {obj.dtype}")
-            f["observables"].visititems(visit)
+            lines.append(_checkpoint_line(f["checkpoint"]))
+        for name, g in (f["particles"].items() if isinstance(f.get("particles"), h5py.Group) else []):
+            if isinstance(g, h5py.Group):
+                lines.extend(_particles_lines(name, g))
+        for root in ("observables", RESULTS_ROOT):
+            if isinstance(f.get(root), h5py.Group):
+                lines.append(f"  /{root}:")
+                lines.extend(_tree_lines(f[root], with_attrs=root == RESULTS_ROOT))
     return "\n".join(lines)
+
+
+def _checkpoint_line(c) -> str:
+    a = c.attrs
+    k = int(a["stage_index"])
+    n_stages = None
+    if "deck" in c:
+        try:
+            import tomllib
+            deck = c["deck"][()]
+            n_stages = len(tomllib.loads(deck.decode() if isinstance(deck, bytes) else str(deck)).get("stage", []))
+        except Exception:   # a deck that no longer parses: say less, never fail
+            n_stages = None
+    tail = (f"global step {int(a['step'])}, time {float(a['time']):g}, written on {int(a['n_ranks'])} rank(s)")
+    if n_stages is not None and k >= n_stages:
+        return f"  checkpoint: run complete (all {n_stages} stage(s) done), {tail}"
+    of = f" of {n_stages}" if n_stages is not None else ""
+    return (f"  checkpoint: stage {k + 1}{of} ({_s(a.get('stage_name'))}), step {int(a['step_in_stage'])} in stage, "
+            + tail)
+
+
+def _particles_lines(name, g) -> list:
+    names = [_s(x) for x in g.attrs.get("type_names", [])]
+    if not names and "species" in g and "type_names" in g["species"].attrs:
+        names = [_s(x) for x in g["species"].attrs["type_names"]]
+    species = f", species {names}" if names else ""
+    pos = g.get("position")
+    if isinstance(pos, h5py.Group) and "value" in pos:
+        pv = pos["value"]
+        steps = _steps(pos, pv.shape[0])
+        span = f", steps {int(steps[0])}..{int(steps[-1])}" if len(steps) else ""
+        head = f"  /particles/{name}: N = {pv.shape[1]}, d = {pv.shape[2]}{species}; {pv.shape[0]} frame(s){span}"
+    elif isinstance(pos, h5py.Dataset):
+        head = (f"  /particles/{name}: N = {pos.shape[0]}, d = {pos.shape[1]}{species} (one configuration"
+                + (f", step {int(g.attrs['step'])}" if "step" in g.attrs else "") + ")")
+    else:
+        n = g.attrs.get("n_particles")
+        head = f"  /particles/{name}:" + (f" N = {int(n)}" if n is not None else "") + f"{species}; no frames"
+    return [head] + _tree_lines(g, indent="    ")
+
+
+def _steps(el, n):
+    """The step of each of the n entries of a time-dependent element (explicit or fixed interval)."""
+    st = el.get("step")
+    if st is None:
+        return np.zeros(0, np.int64)
+    if st.shape == ():
+        return int(st.attrs.get("offset", 0)) + int(st[()]) * np.arange(n)
+    return st[()]
+
+
+def _tree_lines(group, indent="    ", with_attrs=False) -> list:
+    """One line per element or dataset under `group`: time-dependent elements as
+    `name: F entries, value (shape) dtype`, plain datasets as `name (shape) dtype`."""
+    out = []
+
+    def walk(g, prefix):
+        for key in g:
+            name = f"{prefix}{key}"
+            link = g.get(key, getlink=True)
+            if isinstance(link, h5py.ExternalLink):   # a study's samples: name the file, do not expand
+                out.append(f"{indent}{name} -> {link.filename}:{link.path}")
+                continue
+            obj = g.get(key)
+            if isinstance(obj, h5py.Group):
+                if "value" in obj and isinstance(obj["value"], h5py.Dataset):
+                    v = obj["value"]
+                    st = _steps(obj, v.shape[0] if v.shape else 0)
+                    span = f", steps {int(st[0])}..{int(st[-1])}" if len(st) else ""
+                    out.append(f"{indent}{name}: value {v.shape} {v.dtype}{span}")
+                else:
+                    if with_attrs and len(obj.attrs):
+                        out.append(f"{indent}{name}/ attrs {', '.join(sorted(obj.attrs))}")
+                    walk(obj, name + "/")
+            elif isinstance(obj, h5py.Dataset):
+                out.append(f"{indent}{name} {obj.shape} {obj.dtype}")
+    walk(group, "")
+    return out
+
+
+def file_status(f) -> str:
+    """The run status in /h5md/provenance of an open file ('complete', 'interrupted', 'running'),
+    '' when there is none. Decodes the fixed-length (bytes) strings H5MD 1.1 asks for."""
+    prov = f.get("h5md/provenance")
+    return _s(prov.attrs.get("status")) if prov is not None else ""
 
 
 def _s(v):

@@ -9,6 +9,11 @@ Conventions (https://docs.lammps.org/read_data.html, https://docs.lammps.org/dum
     writes for `dimension 2`: -0.5 0.5), or the zlo zhi line is absent; otherwise 3D. Pass
     `dim=2` or `dim=3` to decide explicitly (`dim=2` with a nonzero z is an error).
   * Only the xy tilt is supported (simple shear); nonzero xz or yz is an error.
+  * Type names: written as comments in the Masses section (`1 1.0 # A`, as LAMMPS write_data
+    does), and read back from there; the `Atom Type Labels` section (LAMMPS >= 15Sep2022) only
+    with `write_lammps_data(..., type_labels=True)`, since older LAMMPS versions reject it and
+    some readers (chemfiles) stall on it. Both are read.
+  * Positions are written wrapped into the box (image flags adjusted, unwrapped unchanged).
 """
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from typing import Iterator
 import numpy as np
 
 import pyglass
-from pyglass.io._common import FormatError, box_from_lammps, float_columns, fmt_float
+from pyglass.io._common import FormatError, box_from_lammps, float_columns, fmt_float, wrap_into_box
 from pyglass.system import Box, System
 
 # header keywords whose counts must be zero for atom_style atomic
@@ -83,8 +88,9 @@ def _decide_dim(path, dim, z, iz, vz, zlohi):
 def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
     """Read a LAMMPS data file (atom_style atomic) into a System.
 
-    Sections read: Atoms (id type x y z [ix iy iz]), Velocities, Masses, Atom Type Labels
-    (type names); Pair Coeffs / PairIJ Coeffs are skipped (the potential is pyglass's). Raises
+    Sections read: Atoms (id type x y z [ix iy iz]), Velocities, Masses (a one-word comment
+    after a mass is the type name), Atom Type Labels (type names, preferred over the Masses
+    comments); Pair Coeffs / PairIJ Coeffs are skipped (the potential is pyglass's). Raises
     `FormatError` (a ValueError) naming the file and line for malformed input."""
     path = os.fspath(path)
     with open(path) as fh:
@@ -136,6 +142,7 @@ def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
             raise FormatError(path, f"header has no '{ax}lo {ax}hi' line")
     # ---------------------------------------------------------------- sections
     sections: dict[str, tuple[int, list[tuple[int, list[str]]]]] = {}
+    mass_notes: dict[int, str] = {}   # Masses row -> its comment (type name)
     expected = {"Atoms": n_atoms, "Velocities": n_atoms, "Masses": n_types, "Atom Type Labels": n_types,
                 "Pair Coeffs": n_types, "PairIJ Coeffs": n_types * (n_types + 1) // 2}
     while i < len(lines):
@@ -159,11 +166,13 @@ def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
         rows = []
         i += 1
         while i < len(lines) and len(rows) < count:
-            c, _ = _strip(lines[i])
+            c, note = _strip(lines[i])
             if c:
                 if c in _ALL_SECTIONS:
                     break
                 rows.append((i + 1, c.split()))
+                if content == "Masses":
+                    mass_notes[len(rows) - 1] = note
             i += 1
         if len(rows) < count:
             raise FormatError(path, f"section '{content}' has {len(rows)} lines but the header declares "
@@ -233,9 +242,10 @@ def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
         vel[pos] = v
     # ---------------------------------------------------------------- Masses, labels
     masses = np.ones(n_types)
+    names = [chr(ord("A") + k) if k < 26 else f"T{k + 1}" for k in range(n_types)]
     if "Masses" in sections:
         seen = set()
-        for ln, tok in sections["Masses"][1]:
+        for row, (ln, tok) in enumerate(sections["Masses"][1]):
             if len(tok) != 2:
                 raise FormatError(path, f"Masses line has {len(tok)} columns, expected 2 (type mass)", ln)
             (t,) = _ints(path, ln, tok[:1], "Masses type")
@@ -246,7 +256,9 @@ def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
                 raise FormatError(path, f"mass of type {t} must be positive, got {m}", ln)
             masses[t - 1] = m
             seen.add(t)
-    names = [chr(ord("A") + k) if k < 26 else f"T{k + 1}" for k in range(n_types)]
+            note = mass_notes.get(row, "").split()
+            if len(note) == 1 and _valid_label(note[0]):
+                names[t - 1] = note[0]
     if "Atom Type Labels" in sections:
         for ln, tok in sections["Atom Type Labels"][1]:
             if len(tok) != 2:
@@ -287,10 +299,13 @@ def _valid_label(name: str) -> bool:
     return bool(name) and not name[0].isdigit() and not any(c.isspace() or c in "#*" for c in name)
 
 
-def write_lammps_data(system: System, path, title: str | None = None, velocities: bool = True):
-    """Write a LAMMPS data file (atom_style atomic) with image flags, Masses, Atom Type Labels
-    (when every name is a valid LAMMPS label), and Velocities. Exact round trip with
-    read_lammps_data. A 2D system gets `zlo zhi` = -0.5 0.5 and z = 0 (LAMMPS `dimension 2`)."""
+def write_lammps_data(system: System, path, title: str | None = None, velocities: bool = True,
+                      type_labels: bool = False):
+    """Write a LAMMPS data file (atom_style atomic) with image flags, Masses (type names as
+    comments, `1 1.0 # A`), and Velocities; positions wrapped into the box. type_labels=True adds
+    the `Atom Type Labels` section (LAMMPS >= 15Sep2022; older versions reject it) when every name
+    is a valid LAMMPS label. Exact round trip with read_lammps_data. A 2D system gets
+    `zlo zhi` = -0.5 0.5 and z = 0 (LAMMPS `dimension 2`)."""
     s = system.gather()
     order = np.argsort(s.ids, kind="stable")
     n, d = s.N, s.dim
@@ -301,13 +316,16 @@ def write_lammps_data(system: System, path, title: str | None = None, velocities
         out.append(f"{fmt_float(lo[k])} {fmt_float(hi[k])} {ax}lo {ax}hi")
     if s.box.tilt_xy != 0:
         out.append(f"{fmt_float(s.box.tilt_xy)} 0.0 0.0 xy xz yz")
-    if all(_valid_label(t) for t in s.type_names):
+    labels = all(_valid_label(t) for t in s.type_names)
+    if type_labels and labels:
         out += ["", "Atom Type Labels", ""] + [f"{k + 1} {t}" for k, t in enumerate(s.type_names)]
-    out += ["", "Masses", ""] + [f"{k + 1} {fmt_float(m)}" for k, m in enumerate(s.type_masses)]
+    out += ["", "Masses", ""] + [f"{k + 1} {fmt_float(m)}" + (f" # {s.type_names[k]}" if labels else "")
+                                 for k, m in enumerate(s.type_masses)]
+    xw, iw = wrap_into_box(s.box, s.positions, s.images)
     x = np.zeros((n, 3))
-    x[:, :d] = s.positions
+    x[:, :d] = xw
     img = np.zeros((n, 3), np.int64)
-    img[:, :d] = s.images
+    img[:, :d] = iw
     ids = s.ids[order] + 1
     xs = float_columns(x[order])
     out += ["", "Atoms # atomic", ""]
@@ -473,7 +491,8 @@ def _dump_frame(path, lineno, cols, data, lohi, xy, dim, type_names, masses, ste
 
 def write_lammps_dump(system: System, path, step: int | None = None, append: bool = True):
     """Append (or write) one frame in LAMMPS `dump custom` format with columns
-    id type x y z ix iy iz vx vy vz (wrapped positions, exact doubles). `step` defaults to
+    id type x y z ix iy iz vx vy vz (positions wrapped into the box, image flags adjusted; exact
+    doubles). `step` defaults to
     system.step. An xy-tilted box is written as 'BOX BOUNDS xy xz yz pp pp pp' with the
     bounding-box convention of LAMMPS."""
     s = system.gather()
@@ -491,10 +510,11 @@ def write_lammps_dump(system: System, path, step: int | None = None, append: boo
         out.append("ITEM: BOX BOUNDS pp pp pp")
         out += [f"{fmt_float(lo[k])} {fmt_float(hi[k])}" for k in range(3)]
     out.append("ITEM: ATOMS id type x y z ix iy iz vx vy vz")
+    xw, iw = wrap_into_box(s.box, s.positions, s.images)
     x = np.zeros((n, 3))
-    x[:, :d] = s.positions
+    x[:, :d] = xw
     img = np.zeros((n, 3), np.int64)
-    img[:, :d] = s.images
+    img[:, :d] = iw
     v = np.zeros((n, 3))
     v[:, :d] = s.velocities
     out += [f"{a} {t} {c} {i[0]} {i[1]} {i[2]} {w}" for a, t, c, i, w in

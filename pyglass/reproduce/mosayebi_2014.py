@@ -38,9 +38,9 @@ def _units(index):
 
 def _sample(path):
     from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.io.h5md import RESULTS_ROOT
+    from pyglass.io.h5md import RESULTS_ROOT, file_status
     with h5py.File(path, "r") as f:
-        if f["h5md/provenance"].attrs.get("status") != "complete":
+        if file_status(f) != "complete":
             return None
         r = f[RESULTS_ROOT]
         out = {"gammas": r["shear/gammas"][()], "stress": r["shear/stress_xy"][()],

@@ -33,7 +33,7 @@ def _plt():
 
 def _samples(index):
     from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.io.h5md import RESULTS_ROOT
+    from pyglass.io.h5md import RESULTS_ROOT, file_status
     with h5py.File(index, "r") as f:
         st = f[f"{RESULTS_ROOT}/study"]
         files = list(st["files"].asstr()[()])
@@ -42,7 +42,7 @@ def _samples(index):
     for rel in files:
         path = os.path.join(folder, rel)
         with h5py.File(path, "r") as f:
-            if f["h5md/provenance"].attrs.get("status") != "complete":
+            if file_status(f) != "complete":
                 continue
             r = f[RESULTS_ROOT]
             s = {"ir": r["iso/ir_probability"][-1], "dw": r["iso/debye_waller"][0],

@@ -91,7 +91,8 @@ def schema_markdown() -> str:
             "text, seeds, ranks, date, git commit, status), `/particles/all/{position,image,velocity,species}/"
             "{value,step,time}`,",
             "`/particles/all/box` (`edges/{value,step,time}` as d x d edge vectors), `/observables/thermo/<column>/"
-            "{value,step,time}`; each stage's results in its own group (`pyglass info` lists them).",
+            "{value,step,time}`; each stage's results in its own group under `/pyglass` (`pyglass info` lists them;",
+            "README: reading the output with MDAnalysis, ASE).",
             "Each frame is flushed when written.", "",
             "A study (`[study]` with several samples or state points) writes one file per (state point,",
             "sample), `<output stem>.<state>.s<k>.h5` (state part omitted without state points), and the index",

@@ -25,7 +25,7 @@ SYSTEM = {
     "format": Key((str,), "auto", "file format; auto = from the extension (.data/.lmp = lammps-data, "
                   ".xyz/.extxyz = extxyz, .dump/.lammpstrj = lammps-dump, .h5/.hdf5 = h5)",
                   ("auto", "lammps-data", "lammps-dump", "extxyz", "h5"), when="file"),
-    "frame": Key((int,), -1, "frame of a multi-frame file (extended XYZ, LAMMPS dump); -1 = the last",
+    "frame": Key((int,), -1, "frame of a multi-frame file (extended XYZ, LAMMPS dump, H5MD trajectory); -1 = the last",
                  when="file"),
     "generate": Key((str,), None, "build the configuration: random non-overlapping packing or simple "
                     "cubic/square lattice", ("random", "lattice"), when="instead of file"),
