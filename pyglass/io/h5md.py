@@ -58,6 +58,7 @@ import numpy as np
 
 import pyglass
 from pyglass.io._common import wrap_into_box
+from pyglass.observables.base import StreamingObservable
 from pyglass.registry import OBSERVABLES, Key, ObservableType
 
 # root group of analysis results (stage and observable outputs), see H5MDWriter.results_path
@@ -486,18 +487,15 @@ def _call_with_comm(method, arg, comm, positional=True):
 
 # ================================================================================ observables
 
-class ThermoObservable:
+class ThermoObservable(StreamingObservable):
     """Built-in 'thermo' observable: appends T, energies per particle, pressure and the conserved
     energy (with the thermostat's share) to /observables/thermo at each due step."""
 
-    _stateless = True
     label = "thermo"
 
     def __init__(self, schedule, writer: H5MDWriter, integrator, stage_index: int):
-        self.schedule, self.writer, self.integrator, self.stage_index = schedule, writer, integrator, stage_index
-
-    def due(self, step):
-        return self.schedule.due(step)
+        super().__init__(schedule)
+        self.writer, self.integrator, self.stage_index = writer, integrator, stage_index
 
     def sample(self, system, step, result=None):
         if self.writer.last_thermo_step == step:   # the previous stage ended on this step
@@ -508,30 +506,22 @@ class ThermoObservable:
         values["conserved_energy"] = values["total_energy"] + self.integrator.extra_energy(system) / self.writer.n_global
         self.writer.append_thermo(step, system.time, values, self.stage_index)
 
-    def write(self, h5group=None, comm=None):
-        """Nothing left to write: every sample went to the file when taken."""
 
 
-class TrajectoryObservable:
+class TrajectoryObservable(StreamingObservable):
     """Built-in 'trajectory' observable: one H5MD frame per due step."""
 
-    _stateless = True
     label = "trajectory"
 
     def __init__(self, schedule, writer: H5MDWriter, velocities=True):
-        self.schedule, self.writer, self.velocities = schedule, writer, velocities
-
-    def due(self, step):
-        return self.schedule.due(step)
+        super().__init__(schedule)
+        self.writer, self.velocities = writer, velocities
 
     def sample(self, system, step, result=None):
         if self.writer.last_frame_step == step:
             return
         self.writer.last_frame_step = step
         self.writer.write_frame(system, self.velocities)
-
-    def write(self, h5group=None, comm=None):
-        """Nothing left to write: frames are written as they are taken."""
 
 
 # ================================================================================ MDAnalysis

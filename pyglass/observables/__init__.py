@@ -1,6 +1,7 @@
 """Observables: the Observable base class and schedules, dynamics, structure, rearrangements and
 structure–dynamics statistics. See ARCHITECTURE.md for how to write a new observable."""
-from pyglass.observables.base import Frame, LinearSchedule, LogSchedule, MeanKinetic, NEEDS, Observable, Schedule
+from pyglass.observables.base import Frame, LinearSchedule, LogSchedule, MeanKinetic, NEEDS, Observable, Schedule,
+                                   StreamingObservable
 from pyglass.observables import dynamics, structure, rearrangements, statistics
 from pyglass.observables.dynamics import (SelfDynamics, alpha2, chi4, chi4_peak, diffusion_coefficient, msd,
                                           relaxation_time, reduced_units, self_intermediate_scattering,
@@ -12,7 +13,7 @@ from pyglass.observables.statistics import (IRModeOverlap, bootstrap_ci, extreme
                                             overlap, overlap_random_baseline, overlaps, spearman_by_species,
                                             top_fraction)
 
-__all__ = ["Observable", "MeanKinetic", "Schedule", "LinearSchedule", "LogSchedule", "Frame", "NEEDS", "dynamics", "structure",
+__all__ = ["Observable", "StreamingObservable", "MeanKinetic", "Schedule", "LinearSchedule", "LogSchedule", "Frame", "NEEDS", "dynamics", "structure",
            "rearrangements", "statistics", "SelfDynamics", "msd", "self_intermediate_scattering", "alpha2", "chi4",
            "chi4_peak", "relaxation_time", "tau_alpha", "diffusion_coefficient", "stokes_einstein_exponent",
            "reduced_units", "radial_distribution", "structure_factor", "first_minimum", "neighbour_cutoffs",

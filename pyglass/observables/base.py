@@ -261,6 +261,32 @@ class Observable:
         return grp
 
 
+
+class StreamingObservable(Observable):
+    """An observable that writes each sample to the output as it is taken (the built-in thermo rows
+    and trajectory frames, pyglass.io.h5md): nothing accumulates, so there is nothing to reduce,
+    checkpoint or write at the end. Subclasses override `sample`."""
+
+    _stateless = True
+
+    def prime(self, system):
+        """No implicit starting sample: the MD stage samples the configuration a stage starts from
+        (with its force result), and a restarted run does not write that step again."""
+        return self
+
+    def update(self, frame):
+        pass
+
+    def result(self, comm=None) -> dict:
+        return {}
+
+    def write(self, h5group=None, comm=None):
+        return None
+
+    def get_state(self) -> dict:
+        return {}
+
+
 class MeanKinetic(Observable):
     """Worked example: the mean kinetic energy per particle over the sampled steps. Declare what
     is needed, add sums in `update`, turn sums into results in `finalize`."""
