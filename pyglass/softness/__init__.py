@@ -12,3 +12,9 @@ from pyglass.softness.structure_functions import (StructureFunctions, default_an
 
 __all__ = ["StructureFunctions", "default_angular", "gaussian_rows", "PAPER_MU", "PAPER_SIGMA",
            "PAPER_R_MAX"]
+from pyglass.softness.ml import SoftnessModel, gather_features, load, train, training_examples
+from pyglass.softness import caging, statistics
+from pyglass.softness.caging import CagingPotential
+
+__all__ += ["SoftnessModel", "train", "load", "training_examples", "gather_features", "caging",
+            "statistics", "CagingPotential"]
