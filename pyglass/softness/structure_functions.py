@@ -32,8 +32,9 @@ def default_angular():
     return tuple((xi, lam, z) for xi, z in xz for lam in (-1.0, 1.0))
 
 
-#: our choice: triplets with r_ij, r_ik < 3.0 (paper: r_max; at ξ ≤ 1.5 a triplet beyond 3.0
-#: weighs < 2e-3 of the first shell's, and the triplet count falls ~10× from r = 5)
+#: our choice: triplets with r_ij, r_ik < 3.0 (paper: r_max). At ξ ≤ 1.5 a triplet with r_ij = 3
+#: (r_ik ≈ 1, r_jk ≥ 2) weighs under 1% of a first-shell one (r ≈ 1), and the triplet count, hence
+#: the cost, falls ~20× from r = 5 ((5/3)^6).
 DEFAULT_R_MAX_ANGULAR = 3.0
 
 
@@ -41,6 +42,9 @@ def _system_of(system, positions=None):
     """A private serial copy (the neighbour lists built here must not touch the caller's domain)."""
     if not isinstance(system, System):
         raise TypeError(f"expected a pyglass System, got {type(system).__name__}")
+    if system.comm is not None and system.comm.Get_size() > 1:
+        raise ValueError("structure functions work on a whole system: pass system.gather() "
+                         "(every rank gets the same result)")
     x = system.positions if positions is None else np.asarray(positions, float)
     if x.shape != (system.N, system.dim):
         raise ValueError(f"positions must have shape {(system.N, system.dim)}, got {x.shape}")
