@@ -407,6 +407,29 @@ def test_caging_softness_on_small_ka_system():
     assert np.std(phi[s.types == 0]) > 0.05 * abs(np.mean(phi[s.types == 0]))
 
 
+def test_caging_depth_deeper_and_broader_for_the_colder_structure():
+    """Paper 5 Sec. IV A: "With a decrease in the temperature, we find a broadening and shift of
+    the distribution" to a deeper caging potential (more negative βΦ_r with Eq. 5's sign)."""
+    from pyglass.integrators import NoseHoover
+    from pyglass.minimizers import FIRE
+    from pyglass.potentials import KobAndersen
+    pot = KobAndersen()
+    cold = builders.random_packing(400, 1.2, 3, (0.8, 0.2), seed=2, min_distance=0.7)
+    FIRE(max_iterations=300).minimize(cold, pot)      # near an inherent structure: T -> 0
+    hot = cold.copy()
+    hot.thermalize(2.0, seed=1)
+    NoseHoover(0.004, 2.0, 0.2).run(hot, pot, 300)
+    out = {}
+    for name, s, T in (("cold", cold, 0.47), ("hot", hot, 2.0)):
+        cp = caging.CagingPotential(pot, T, bins=100).fit_reference(s.positions, s.box, s.types)
+        phi = cp.compute(s)[s.types == 0]
+        assert np.all(np.isfinite(phi))
+        out[name] = (phi.mean(), phi.std(), cp.phi_r_average(0))
+    assert out["cold"][0] < out["hot"][0] - 0.5        # deeper
+    assert out["cold"][1] > 2 * out["hot"][1]          # broader
+    assert out["cold"][2] < out["hot"][2]              # the global depth too
+
+
 def test_caging_depth_in_q_space_one_component():
     q = np.linspace(0.05, 30, 3000)
     Sq = 1 + 0.8 * np.exp(-(q - 7) ** 2) - 0.5 * np.exp(-q)

@@ -71,12 +71,13 @@ class CagingPotential:
 
     potential: a PairPotential (for βU_uv(r) via pair_derivatives); temperature: T of the data;
     delta: Gaussian width of the local g (paper: 0.09); r_max, bins: grid of the global g(r) and
-    of the integrals; g_min: lower cutoff where the global g_uv first exceeds it (our choice 0.01).
+    of the integrals (dr = 0.02 by default; a single frame of a few hundred particles needs
+    dr ~ 0.03 for a clean first minimum); g_min: lower cutoff where the global g_uv first exceeds it (our choice 0.01).
     Usage: `fit_reference(frames, box, types)` (global g, C, cutoffs, Φ_r^av), then
     `compute(system)` -> Φ_r per particle, `softness(system)` with a calibration."""
 
     def __init__(self, potential, temperature: float, delta: float = 0.09, r_max: float = 3.0,
-                 bins: int = 300, g_min: float = 0.01, calibration=None):
+                 bins: int = 150, g_min: float = 0.01, calibration=None):
         self.potential = potential
         self.temperature = float(temperature)
         self.delta = float(delta)
