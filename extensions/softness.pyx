@@ -9,8 +9,10 @@ Gaussian row of one pair is evaluated once (a SIMD loop over mu) and added to bo
 Angular: Psi[i, P(X_j, X_k)*n_ang + a] = sum_{j<k; r_ij, r_ik < r_ang}
     exp(-(r_ij^2 + r_ik^2 + r_jk^2) / xi_a^2) (1 + lambda_a cos theta_jik)^zeta_a,
 from a full list (every neighbour of i). Neighbours of i are gathered sorted by species, so for a
-fixed j the k > j of one species are a contiguous block and each function is a dot product of an
-exponential row (one per distinct xi) with a power row (one per distinct (lambda, zeta)).
+fixed j the k > j of one species are a contiguous block; for each j the exponential rows (one per
+distinct xi) are computed over k, then one pass over k evaluates the powers of all distinct
+(lambda, zeta) "lanes" at once and accumulates every (xi, lane) sum of the block
+(`sf_angular_centre` in softness_kernels.h; AVX-512: one register per 8 lanes).
 """
 import numpy as np
 cimport cython
@@ -20,10 +22,16 @@ cdef extern from "softness_kernels.h" nogil:
     void sf_gauss_row(double r, const double* mu, int n, double a, double* w)
     void sf_add_row(double* dst, const double* src, int n)
     void sf_exp_row(const double* s, double a, double* e, int k0, int k1)
-    void sf_pow_row(const double* c, double lam, int z, double* p, double* b, int k0, int k1)
-    double sf_dot(const double* a, const double* b, int k0, int k1)
     void sf_triplet_row(const double* dx, const double* dy, const double* dz, const double* r2,
                         const double* r, int j, int k0, int k1, double* s, double* c)
+    int SF_NL
+    void sf_angular_centre(int n, int nmax, const double* nb, const int* ntyp, const long* tstart,
+                           int ntypes, int nxi, const double* inv_xi2, int ntile, const double* lam,
+                           const int* zeta, int maxbit, const int* pair_index, double* acc,
+                           double* s, double* c, double* E)
+
+#: lanes of (lambda, zeta) evaluated together by angular_lanes
+LANES = SF_NL
 
 
 #: the kernels accumulate e^x * 2^SHIFT (softness_kernels.h); callers multiply by 2^-SHIFT
@@ -64,36 +72,39 @@ def radial_half(const double[:, ::1] x, const int[::1] types_all, const int[::1]
     return npairs
 
 
-def angular_full(const double[:, ::1] x, const int[::1] types_all, const int[::1] row_offsets,
-                 const int[::1] row_neighbours, Py_ssize_t nlocal, int ntypes, double rang2,
-                 const double[::1] inv_xi2, const double[::1] lam, const int[::1] zeta,
-                 const int[::1] fn_xi, const int[::1] fn_lz, const int[:, ::1] pair_index,
-                 double[:, ::1] Psi):
-    """Add the angular functions of every local particle, times 2^SHIFT, to Psi (N, n_pairs*n_ang).
-    inv_xi2: 1/xi^2 per distinct xi; (lam, zeta): distinct (lambda, zeta) combinations; function
-    a uses inv_xi2[fn_xi[a]] and (lam, zeta)[fn_lz[a]]. pair_index[X, Y] = species-pair block.
-    Returns the number of triplets (i; j < k) inside the cutoff."""
-    cdef Py_ssize_t nxi = inv_xi2.shape[0], nlz = lam.shape[0], nang = fn_xi.shape[0]
-    cdef Py_ssize_t i, q, n, jj, kk, a, u, mlz, tb, k0, k1, blk, nmax = 1
-    cdef Py_ssize_t jrow
+def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::1] row_offsets,
+                  const int[::1] row_neighbours, Py_ssize_t nlocal, int ntypes, double rang2,
+                  const double[::1] inv_xi2, const double[::1] lam, const int[::1] zeta,
+                  const int[:, ::1] pair_index, double[:, ::1] acc):
+    """Angular sums of every local particle for every (species pair, xi, lane):
+    acc[i, ((P * n_xi + u) * n_tile + t) * LANES + m] += sum_{j<k} exp(-s/xi_u^2) (1 + lam c)^zeta
+    (times 2^SHIFT) with (lam, zeta) = lane t*LANES + m (lam, zeta padded to whole tiles).
+    Returns the number of triplets."""
+    cdef Py_ssize_t nxi = inv_xi2.shape[0], nl = lam.shape[0]
+    cdef int ntile = <int>(nl // SF_NL)
+    cdef Py_ssize_t i, q, n, kk, tb, jrow, nmax = 1
     cdef long ntrip = 0
     cdef double dx, dy, dz, r2
+    cdef int maxbit = 0, zz
+    if nl % SF_NL != 0 or ntile == 0:
+        raise ValueError(f"lam/zeta must fill whole tiles of {SF_NL} lanes")
+    for q in range(nl):
+        zz = zeta[q]
+        while zz >> (maxbit + 1):
+            maxbit += 1
     for i in range(nlocal):
         n = row_offsets[i + 1] - row_offsets[i]
         if n > nmax:
             nmax = n
-    # neighbour columns (dx, dy, dz, r2, r) sorted by species; rows of scratch
     cdef double[:, ::1] nb = np.zeros((5, nmax))
     cdef double[::1] sbuf = np.zeros(nmax)
     cdef double[::1] cbuf = np.zeros(nmax)
-    cdef double[::1] bbuf = np.zeros(nmax)
-    cdef double[:, ::1] E = np.zeros((max(nxi, 1), nmax))
-    cdef double[:, ::1] P = np.zeros((max(nlz, 1), nmax))
-    cdef Py_ssize_t[::1] start = np.zeros(ntypes + 1, np.intp)
+    cdef double[::1] E = np.zeros(max(nxi, 1) * nmax)
+    cdef long[::1] start = np.zeros(ntypes + 1, np.int_)
     cdef Py_ssize_t[::1] fill = np.zeros(ntypes, np.intp)
     cdef int[::1] ntyp = np.zeros(nmax, np.int32)
+    cdef int[::1] pidx = np.ascontiguousarray(np.asarray(pair_index), dtype=np.int32).ravel()
     for i in range(nlocal):
-        # gather i's neighbours inside r_ang, counting-sorted by species
         for tb in range(ntypes + 1):
             start[tb] = 0
         n = 0
@@ -125,22 +136,9 @@ def angular_full(const double[:, ::1] x, const int[::1] types_all, const int[::1
                 nb[3, kk] = r2
                 nb[4, kk] = sqrt(r2)
                 ntyp[kk] = <int>tb
-        for jj in range(n - 1):
-            ntrip += n - 1 - jj
-            sf_triplet_row(&nb[0, 0], &nb[1, 0], &nb[2, 0], &nb[3, 0], &nb[4, 0], <int>jj,
-                           <int>(jj + 1), <int>n, &sbuf[0], &cbuf[0])
-            for u in range(nxi):
-                sf_exp_row(&sbuf[0], inv_xi2[u], &E[u, 0], <int>(jj + 1), <int>n)
-            for mlz in range(nlz):
-                sf_pow_row(&cbuf[0], lam[mlz], zeta[mlz], &P[mlz, 0], &bbuf[0], <int>(jj + 1), <int>n)
-            for tb in range(ntypes):
-                k0 = start[tb]
-                if k0 < jj + 1:
-                    k0 = jj + 1
-                k1 = start[tb + 1]
-                if k1 <= k0:
-                    continue
-                blk = pair_index[ntyp[jj], tb] * nang
-                for a in range(nang):
-                    Psi[i, blk + a] += sf_dot(&E[fn_xi[a], 0], &P[fn_lz[a], 0], <int>k0, <int>k1)
+        ntrip += n * (n - 1) // 2
+        if n > 1:
+            sf_angular_centre(<int>n, <int>nmax, &nb[0, 0], &ntyp[0], &start[0], ntypes, <int>nxi,
+                              &inv_xi2[0], ntile, &lam[0], &zeta[0], maxbit, &pidx[0], &acc[i, 0],
+                              &sbuf[0], &cbuf[0], &E[0])
     return ntrip

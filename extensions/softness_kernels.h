@@ -15,6 +15,9 @@
 #include <math.h>
 #include <stdint.h>
 #include <string.h>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 #define SF_SHIFT 600
 #define SF_EXP_ZERO (-745.1332191019412)   /* ln 2^-1075: libm's exp rounds to 0 below */
@@ -67,33 +70,6 @@ static inline void sf_exp_row(const double *restrict s, double a, double *restri
     for (int k = k0; k < k1; k++) e[k] = sf_exp(-s[k] * a);
 }
 
-/* p[k] = (1 + lam * c[k])^z for k in [k0, k1), z >= 0 an integer (binary powering, one SIMD
- * pass per bit); b is scratch. */
-static inline void sf_pow_row(const double *restrict c, double lam, int z, double *restrict p,
-                              double *restrict b, int k0, int k1) {
-#pragma omp simd
-    for (int k = k0; k < k1; k++) { p[k] = 1.0; b[k] = 1.0 + lam * c[k]; }
-    while (z) {
-        if (z & 1) {
-#pragma omp simd
-            for (int k = k0; k < k1; k++) p[k] *= b[k];
-        }
-        z >>= 1;
-        if (z) {
-#pragma omp simd
-            for (int k = k0; k < k1; k++) b[k] *= b[k];
-        }
-    }
-}
-
-/* sum_k a[k] b[k] over [k0, k1) */
-static inline double sf_dot(const double *restrict a, const double *restrict b, int k0, int k1) {
-    double acc = 0.0;
-#pragma omp simd reduction(+:acc)
-    for (int k = k0; k < k1; k++) acc += a[k] * b[k];
-    return acc;
-}
-
 /* Triplet geometry for a fixed j against k in [k0, k1): neighbour coordinates are stored by
  * column (dx, dy, dz, r2, r arrays). s[k] = r2_j + r2_k + |d_k - d_j|^2, c[k] = cos(theta_jik). */
 static inline void sf_triplet_row(const double *restrict dx, const double *restrict dy,
@@ -106,6 +82,99 @@ static inline void sf_triplet_row(const double *restrict dx, const double *restr
         double ex = dx[k] - xj, ey = dy[k] - yj, ez = dz[k] - zj;
         s[k] = r2j + r2[k] + ex * ex + ey * ey + ez * ez;
         c[k] = (xj * dx[k] + yj * dy[k] + zj * dz[k]) / (rj * r[k]);
+    }
+}
+
+/* Angular functions of one centre, fused over (lambda, zeta) "lanes" (SF_NL per tile).
+ * nb: neighbour columns dx, dy, dz, r2, r (stride nmax), sorted by species, tstart[ntypes + 1];
+ * ntyp[k] species of neighbour k; inv_xi2[nxi]; lam[ntile*SF_NL], zeta[ntile*SF_NL] (padding
+ * lanes: lam = 0, zeta = 0); pair_index[ntypes*ntypes]; acc[(npairs*nxi*ntile)*SF_NL] gets
+ * sum over j<k of exp(-s/xi_u^2) (1 + lam_m c)^zeta_m (times 2^SF_SHIFT) for the species pair
+ * of (j, k); scratch s, c (nmax) and E (nxi*nmax). For each j the exponential rows are computed
+ * vectorised over k, then one pass over k evaluates all lanes' powers at once (binary powering
+ * vectorised over lanes) and adds e_u(k) * p(k) to the accumulators. */
+#define SF_NL 8
+static void sf_angular_centre(int n, int nmax, const double *restrict nb, const int *restrict ntyp,
+                              const long *restrict tstart, int ntypes, int nxi,
+                              const double *restrict inv_xi2, int ntile, const double *restrict lam,
+                              const int *restrict zeta, int maxbit, const int *restrict pair_index,
+                              double *restrict acc, double *restrict s, double *restrict c,
+                              double *restrict E) {
+    const double *dx = nb, *dy = nb + nmax, *dz = nb + 2 * nmax, *r2 = nb + 3 * nmax, *r = nb + 4 * nmax;
+    for (int j = 0; j + 1 < n; j++) {
+        sf_triplet_row(dx, dy, dz, r2, r, j, j + 1, n, s, c);
+        for (int u = 0; u < nxi; u++) sf_exp_row(s, inv_xi2[u], E + (long)u * nmax, j + 1, n);
+        for (int tb = 0; tb < ntypes; tb++) {
+            int k0 = (int)tstart[tb] > j + 1 ? (int)tstart[tb] : j + 1, k1 = (int)tstart[tb + 1];
+            if (k1 <= k0) continue;
+            double *blk = acc + (long)pair_index[ntyp[j] * ntypes + tb] * nxi * ntile * SF_NL;
+            for (int t = 0; t < ntile; t++) {
+                const double *lt = lam + t * SF_NL;
+                const int *zt = zeta + t * SF_NL;
+#if defined(__AVX512F__)
+                /* one zmm holds the 8 lanes; accumulators stay in registers over the block */
+                if (SF_NL == 8 && nxi <= 4) {
+                    __mmask8 bm[32];
+                    for (int bit = 0; bit <= maxbit; bit++) {
+                        int mk = 0;
+                        for (int m = 0; m < 8; m++) mk |= ((zt[m] >> bit) & 1) << m;
+                        bm[bit] = (__mmask8)mk;
+                    }
+                    const __m512d one = _mm512_set1_pd(1.0), vlam = _mm512_loadu_pd(lt);
+                    __m512d a0 = _mm512_setzero_pd(), a1 = a0, a2 = a0, a3 = a0;
+                    const double *e0 = E, *e1 = E + (nxi > 1 ? nmax : 0),
+                                 *e2 = E + (nxi > 2 ? 2L * nmax : 0), *e3 = E + (nxi > 3 ? 3L * nmax : 0);
+                    for (int bit = maxbit + 1; bit < 5; bit++) bm[bit] = 0;
+                    const int nbit = maxbit < 5 ? 5 : maxbit + 1;   /* a constant trip count unrolls */
+                    for (int k = k0; k < k1; k++) {
+                        __m512d b = _mm512_fmadd_pd(vlam, _mm512_set1_pd(c[k]), one);
+                        __m512d p = one;
+                        if (nbit == 5) {
+#pragma GCC unroll 5
+                            for (int bit = 0; bit < 5; bit++) {
+                                p = _mm512_mask_mul_pd(p, bm[bit], p, b);
+                                b = _mm512_mul_pd(b, b);
+                            }
+                        } else {
+                            for (int bit = 0; bit < nbit; bit++) {
+                                p = _mm512_mask_mul_pd(p, bm[bit], p, b);
+                                b = _mm512_mul_pd(b, b);
+                            }
+                        }
+                        a0 = _mm512_fmadd_pd(_mm512_set1_pd(e0[k]), p, a0);
+                        a1 = _mm512_fmadd_pd(_mm512_set1_pd(e1[k]), p, a1);
+                        a2 = _mm512_fmadd_pd(_mm512_set1_pd(e2[k]), p, a2);
+                        a3 = _mm512_fmadd_pd(_mm512_set1_pd(e3[k]), p, a3);
+                    }
+                    __m512d av[4] = {a0, a1, a2, a3};
+                    for (int u = 0; u < nxi; u++) {
+                        double *a = blk + ((long)u * ntile + t) * SF_NL;
+                        _mm512_storeu_pd(a, _mm512_add_pd(_mm512_loadu_pd(a), av[u]));
+                    }
+                    continue;
+                }
+#endif
+                for (int k = k0; k < k1; k++) {
+                    double b[SF_NL], p[SF_NL];
+                    const double ck = c[k];
+#pragma omp simd
+                    for (int m = 0; m < SF_NL; m++) { b[m] = 1.0 + lt[m] * ck; p[m] = 1.0; }
+                    for (int bit = 0; bit <= maxbit; bit++) {
+#pragma omp simd
+                        for (int m = 0; m < SF_NL; m++) {
+                            p[m] = ((zt[m] >> bit) & 1) ? p[m] * b[m] : p[m];
+                            b[m] = b[m] * b[m];
+                        }
+                    }
+                    for (int u = 0; u < nxi; u++) {
+                        const double e = E[(long)u * nmax + k];
+                        double *a = blk + ((long)u * ntile + t) * SF_NL;
+#pragma omp simd
+                        for (int m = 0; m < SF_NL; m++) a[m] += e * p[m];
+                    }
+                }
+            }
+        }
     }
 }
 #endif

@@ -82,6 +82,21 @@ def test_structure_functions_in_a_box_thinner_than_2_rmax_count_every_image(dim)
     np.testing.assert_allclose(X, ref, rtol=1e-10, atol=0)
 
 
+@pytest.mark.parametrize("xis", [(0.8, 1.0, 1.3), (0.7, 0.9, 1.1, 1.4, 2.0)])
+def test_structure_functions_custom_grid_equal_naive_sums(xis):
+    """Any grid: several (λ, ζ) tiles, ζ = 0 and ζ = 33 (six bits), λ not ±1, one or three species,
+    more ξ than the vectorised path holds (the general path)."""
+    ang = [(xi, lam, z) for xi in xis for lam, z in ((-1.0, 1), (1.0, 0), (0.5, 3), (-0.3, 33),
+                                                    (1.0, 2), (-1.0, 6), (1.0, 16), (0.2, 5), (1.0, 1))]
+    sf = softness.StructureFunctions(sigma=0.1, mu=np.linspace(0.3, 2.5, 12), r_max=2.6,
+                                     angular=ang[::2] if len(xis) > 3 else ang, r_max_angular=2.2)
+    for seed, comp in ((1, (0.5, 0.3, 0.2)), (2, (1.0,))):
+        s = builders.random_packing(150, 0.7, 3, comp, seed=seed, min_distance=0.7)
+        X = sf.compute(s)
+        ref = naive_structure_functions(s.positions, s.box.lengths, s.types, s.n_types, sf)
+        np.testing.assert_allclose(X, ref, rtol=1e-10, atol=0)
+
+
 def test_structure_functions_invariant_to_wrapping_and_particle_order():
     s = _sparse_system(200, 3, 0.25, seed=7)
     sf = softness.StructureFunctions()
@@ -160,6 +175,9 @@ def test_svm_on_structure_functions_and_apply(tmp_path):
     np.testing.assert_allclose(model.apply(s), model.predict(X))
     model.save(tmp_path / "m")
     np.testing.assert_allclose(softness.load(tmp_path / "m").apply(s), model.predict(X))
+    other = System(s.positions, s.box, s.types, ["X", "Y"])
+    with pytest.raises(ValueError):
+        model.apply(other)
 
 
 def test_training_examples_from_phop():
@@ -217,8 +235,11 @@ def test_rearrangement_probability_and_mean_softness_against_naive():
         if m.sum():
             assert p[k] == pytest.approx((m & R).sum() / m.sum())
     T = np.array([0.5, 0.6, 0.8])
-    d = st.mean_softness(T, [rng.normal(0.3 + 0.2 / t, 0.1, 1000) * 0 + 0.3 + 0.2 / t for t in T])
+    samples = [rng.normal(0.0, 0.1, 1000) for _ in T]
+    samples = [x - x.mean() + 0.3 + 0.2 / t for x, t in zip(samples, T)]     # exact means a + b/T
+    d = st.mean_softness(T, samples)
     assert d["a"] == pytest.approx(0.3) and d["b"] == pytest.approx(0.2)
+    np.testing.assert_allclose(d["sem"], [np.std(x, ddof=1) / np.sqrt(1000) for x in samples])
     centres, dens = st.distribution(S, bins=10)
     assert np.sum(dens * np.diff(centres)[0]) == pytest.approx(1.0)
 

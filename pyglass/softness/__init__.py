@@ -8,10 +8,11 @@ rearrangements), and the caging-potential softness of paper 5. docs/softness.md 
     S = model.predict(X)                        # signed distance, > 0 on the rearranging side
 """
 from pyglass.softness.structure_functions import (StructureFunctions, default_angular,
-                                                  gaussian_rows, PAPER_MU, PAPER_SIGMA, PAPER_R_MAX)
+                                                  gaussian_rows, PAPER_MU, PAPER_SIGMA, PAPER_R_MAX,
+                                                  FAST_R_MAX_ANGULAR)
 
 __all__ = ["StructureFunctions", "default_angular", "gaussian_rows", "PAPER_MU", "PAPER_SIGMA",
-           "PAPER_R_MAX"]
+           "PAPER_R_MAX", "FAST_R_MAX_ANGULAR"]
 from pyglass.softness.ml import SoftnessModel, gather_features, load, train, training_examples
 from pyglass.softness import caging, statistics
 from pyglass.softness.caging import CagingPotential

@@ -147,7 +147,13 @@ class SoftnessModel:
     def apply(self, system, positions=None, structure_functions=None) -> np.ndarray:
         """Softness of every particle of a new frame, with the grid the model was trained on."""
         from pyglass.softness.structure_functions import StructureFunctions
+        if structure_functions is None and self.grid is None:
+            raise ValueError("this model was trained without a grid: pass structure_functions=")
         sf = structure_functions or StructureFunctions.from_grid(self.grid)
+        trained = (self.grid or {}).get("type_names")
+        if trained is not None and list(system.type_names) != list(trained):
+            raise ValueError(f"the model was trained on species {trained}, the system has "
+                             f"{list(system.type_names)}")
         return self.predict(sf.compute(system, positions))
 
     def save(self, path) -> tuple[str, str]:
