@@ -72,17 +72,20 @@ def radial_half(const double[:, ::1] x, const int[::1] types_all, const int[::1]
     return npairs
 
 
-def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::1] row_offsets,
-                  const int[::1] row_neighbours, Py_ssize_t nlocal, int ntypes, double rang2,
+def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::1] order,
+                  const int[::1] offsets, const int[::1] neighbours, Py_ssize_t nlocal, int ntypes,
+                  double rang2,
                   const double[::1] inv_xi2, const double[::1] lam, const int[::1] zeta,
                   const int[:, ::1] pair_index, double[:, ::1] acc):
     """Angular sums of every local particle for every (species pair, xi, lane):
     acc[i, ((P * n_xi + u) * n_tile + t) * LANES + m] += sum_{j<k} exp(-s/xi_u^2) (1 + lam c)^zeta
     (times 2^SHIFT) with (lam, zeta) = lane t*LANES + m (lam, zeta padded to whole tiles).
+    The full neighbour list is read in its cell-sorted CSR form (order, offsets, neighbours).
     Returns the number of triplets."""
     cdef Py_ssize_t nxi = inv_xi2.shape[0], nl = lam.shape[0]
     cdef int ntile = <int>(nl // SF_NL)
-    cdef Py_ssize_t i, q, n, kk, tb, jrow, nmax = 1
+    cdef Py_ssize_t m = offsets.shape[0] - 1
+    cdef Py_ssize_t p, i, q, n, kk, tb, jrow, nmax = 1
     cdef long ntrip = 0
     cdef double dx, dy, dz, r2
     cdef int maxbit = 0, zz
@@ -92,8 +95,8 @@ def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::
         zz = zeta[q]
         while zz >> (maxbit + 1):
             maxbit += 1
-    for i in range(nlocal):
-        n = row_offsets[i + 1] - row_offsets[i]
+    for p in range(m):
+        n = offsets[p + 1] - offsets[p]
         if n > nmax:
             nmax = n
     cdef double[:, ::1] nb = np.zeros((5, nmax))
@@ -104,12 +107,15 @@ def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::
     cdef Py_ssize_t[::1] fill = np.zeros(ntypes, np.intp)
     cdef int[::1] ntyp = np.zeros(nmax, np.int32)
     cdef int[::1] pidx = np.ascontiguousarray(np.asarray(pair_index), dtype=np.int32).ravel()
-    for i in range(nlocal):
+    for p in range(m):
+        i = order[p]
+        if i >= nlocal:
+            continue
         for tb in range(ntypes + 1):
             start[tb] = 0
         n = 0
-        for q in range(row_offsets[i], row_offsets[i + 1]):
-            jrow = row_neighbours[q]
+        for q in range(offsets[p], offsets[p + 1]):
+            jrow = order[neighbours[q]]
             dx = x[jrow, 0] - x[i, 0]
             dy = x[jrow, 1] - x[i, 1]
             dz = x[jrow, 2] - x[i, 2]
@@ -120,8 +126,8 @@ def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::
         for tb in range(ntypes):
             start[tb + 1] += start[tb]
             fill[tb] = start[tb]
-        for q in range(row_offsets[i], row_offsets[i + 1]):
-            jrow = row_neighbours[q]
+        for q in range(offsets[p], offsets[p + 1]):
+            jrow = order[neighbours[q]]
             dx = x[jrow, 0] - x[i, 0]
             dy = x[jrow, 1] - x[i, 1]
             dz = x[jrow, 2] - x[i, 2]

@@ -51,12 +51,9 @@ def _system_of(system, positions=None):
     return System(x.copy(), system.box.copy(), system.types.copy(), list(system.type_names))
 
 
-def gaussian_rows(system, centres, width, r_max, positions=None):
-    """Σ_{j∈X, r_ij<r_max} exp[−(r_ij − c_k)²/(2 width²)] for every particle i, neighbour species X
-    and centre c_k: (N, n_types, n_centres). The radial kernel; also the local g_i(r) of the
-    caging-potential softness (pyglass.softness.caging)."""
+def _radial_sums(s, centres, width, r_max):
+    """The radial kernel on a private copy `s`: (N, n_types, n_centres)."""
     from pyglass.potentials.base import NeighbourList
-    s = _system_of(system, positions)
     c = np.ascontiguousarray(centres, dtype=float)
     nt = s.n_types
     nl = NeighbourList(np.full((nt, nt), float(r_max)), skin=0.0, half=True)
@@ -70,6 +67,13 @@ def gaussian_rows(system, centres, width, r_max, positions=None):
                     float(r_max) ** 2, c, 0.5 / float(width) ** 2, G, w)
     G *= 2.0 ** -_sf.SHIFT          # the kernel sums e^x 2^SHIFT (no subnormal terms); exact
     return G.reshape(s.N, nt, len(c))
+
+
+def gaussian_rows(system, centres, width, r_max, positions=None):
+    """Σ_{j∈X, r_ij<r_max} exp[−(r_ij − c_k)²/(2 width²)] for every particle i, neighbour species X
+    and centre c_k: (N, n_types, n_centres). The radial kernel; also the local g_i(r) of the
+    caging-potential softness (pyglass.softness.caging)."""
+    return _radial_sums(_system_of(system, positions), centres, width, r_max)
 
 
 class StructureFunctions:
@@ -159,44 +163,47 @@ class StructureFunctions:
         """(N, M) structure functions of `system` (or of `positions` in its box, e.g. an inherent
         structure). Columns: radial (species-major, then μ), then angular (species pair, then
         (ξ, λ, ζ))."""
+        s = _system_of(system, positions)
         self._type_names = list(system.type_names)
-        G = gaussian_rows(system, self.mu, self.sigma, self.r_max, positions).reshape(system.N, -1)
-        self._features = np.hstack([G, self.compute_angular(system, positions)])
+        self._features = np.hstack([self._radial(s), self._angular(s)])
         return self._features
 
     def compute_radial(self, system, positions=None) -> np.ndarray:
+        """The radial block only: (N, n_radial)."""
         self._type_names = list(system.type_names)
-        return gaussian_rows(system, self.mu, self.sigma, self.r_max, positions).reshape(system.N, -1)
+        return self._radial(_system_of(system, positions))
 
     def compute_angular(self, system, positions=None) -> np.ndarray:
         """The angular block only: (N, n_pairs * len(angular))."""
-        from pyglass.potentials.base import NeighbourList
         self._type_names = list(system.type_names)
+        return self._angular(_system_of(system, positions))
+
+    def _radial(self, s):
+        return _radial_sums(s, self.mu, self.sigma, self.r_max).reshape(s.N, -1)
+
+    def _angular(self, s):
+        from pyglass.potentials.base import NeighbourList
         pairs = self.species_pairs
-        psi = np.zeros((system.N, len(pairs) * len(self.angular)))
         if not self.angular:
-            return psi
-        s = _system_of(system, positions)
+            return np.zeros((s.N, 0))
         nt = s.n_types
-        nl = NeighbourList(np.full((nt, nt), self.r_max_angular), skin=0.0, half=False)
-        nl.update(s)
-        offsets, neigh = nl.row_csr(s)
+        nlist = NeighbourList(np.full((nt, nt), self.r_max_angular), skin=0.0, half=False)
+        nlist.update(s)
         xis = sorted({a[0] for a in self.angular})
         lzs = sorted({(a[1], a[2]) for a in self.angular})
-        nl = -(-len(lzs) // _sf.LANES) * _sf.LANES          # lanes padded with (0, 0): (1 + 0)^0
-        lam = np.zeros(nl)
-        zeta = np.zeros(nl, np.int32)
+        n_lanes = -(-len(lzs) // _sf.LANES) * _sf.LANES    # padding lanes (0, 0): (1 + 0)^0 = 1
+        lam = np.zeros(n_lanes)
+        zeta = np.zeros(n_lanes, np.int32)
         lam[:len(lzs)] = [l for l, _ in lzs]
         zeta[:len(lzs)] = [z for _, z in lzs]
         pidx = np.zeros((nt, nt), np.int32)
         for k, (a, b) in enumerate(pairs):
             pidx[a, b] = pidx[b, a] = k
-        acc = np.zeros((s.N, len(pairs) * len(xis) * nl))
-        _sf.angular_lanes(s._x, np.ascontiguousarray(s.domain.all_types, dtype=np.int32),
-                          np.ascontiguousarray(offsets, dtype=np.int32),
-                          np.ascontiguousarray(neigh, dtype=np.int32), s.N, nt,
-                          self.r_max_angular ** 2, 1.0 / np.asarray(xis) ** 2, lam, zeta, pidx, acc)
-        acc = acc.reshape(s.N, len(pairs), len(xis), nl)
+        acc = np.zeros((s.N, len(pairs) * len(xis) * n_lanes))
+        _sf.angular_lanes(s._x, np.ascontiguousarray(s.domain.all_types, dtype=np.int32), nlist.order,
+                          nlist.offsets, nlist.neighbours, s.N, nt, self.r_max_angular ** 2,
+                          1.0 / np.asarray(xis) ** 2, lam, zeta, pidx, acc)
+        acc = acc.reshape(s.N, len(pairs), len(xis), n_lanes)
         fn_xi = [xis.index(a[0]) for a in self.angular]
         fn_lz = [lzs.index((a[1], a[2])) for a in self.angular]
         psi = np.ascontiguousarray(acc[:, :, fn_xi, fn_lz]).reshape(s.N, -1)
