@@ -163,6 +163,9 @@ def test_svm_accuracy_sign_and_persistence(tmp_path):
     loaded = softness.load(tmp_path / "svm")
     np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
     assert loaded.accuracy == model.accuracy
+    # tiny training sets still give a held-out example of each class
+    tiny = softness.train(Xr[:3], Xs[:3])
+    assert tiny.info["n_test"] == 2 and np.isfinite(tiny.accuracy)
 
 
 def test_svm_on_structure_functions_and_apply(tmp_path):

@@ -221,7 +221,8 @@ def train(X_rearranging, X_stable, Cs=DEFAULT_CS, C: float | None = None, test_f
     if not np.all(np.isfinite(X)):
         raise ValueError("features contain NaN or inf")
     if test_fraction > 0:
-        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=test_fraction, stratify=y, random_state=seed)
+        n_test = max(2, int(round(test_fraction * len(y))))   # at least one example per class
+        Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=n_test, stratify=y, random_state=seed)
     else:
         Xtr, ytr, Xte, yte = X, y, X[:0], y[:0]
     pipe = Pipeline([("scale", StandardScaler()),
