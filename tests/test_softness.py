@@ -156,12 +156,18 @@ def test_svm_accuracy_sign_and_persistence(tmp_path):
     assert np.mean(np.sign(flipped.predict(X)) == -np.sign(model.predict(X))) > 0.95
     # geometric distance = decision / |w|
     np.testing.assert_allclose(model.predict(X, geometric=True) * np.linalg.norm(model.weights), model.predict(X))
-    paths = model.save(tmp_path / "svm")
-    assert all(os.path.exists(p) for p in paths)
-    meta = json.load(open(paths[1]))
+    path = model.save(tmp_path / "svm")
+    assert path.endswith(".json") and os.listdir(tmp_path) == ["svm.json"]   # one data-only file
+    meta = json.load(open(path))
     assert meta["info"]["T"] == 0.47 and meta["info"]["sklearn_version"]
+    assert len(meta["model"]["weights"]) == X.shape[1]
     loaded = softness.load(tmp_path / "svm")
-    np.testing.assert_array_equal(loaded.predict(X), model.predict(X))
+    np.testing.assert_allclose(loaded.predict(X), model.predict(X), rtol=1e-12, atol=1e-12)
+    # a damaged or foreign file is refused with a message, never executed
+    meta["model"]["weights"] = meta["model"]["weights"][:-1]
+    json.dump(meta, open(tmp_path / "bad.json", "w"))
+    with pytest.raises(ValueError, match="inconsistent shapes"):
+        softness.load(tmp_path / "bad.json")
     assert loaded.accuracy == model.accuracy
     # tiny training sets still give a held-out example of each class
     tiny = softness.train(Xr[:3], Xs[:3])

@@ -1,7 +1,7 @@
 """Observables: the Observable base class and schedules, dynamics, structure, rearrangements and
 structure–dynamics statistics. See ARCHITECTURE.md for how to write a new observable."""
-from pyglass.observables.base import Frame, LinearSchedule, LogSchedule, MeanKinetic, NEEDS, Observable, Schedule,
-                                   StreamingObservable
+from pyglass.observables.base import (Frame, LinearSchedule, LogSchedule, MeanKinetic, NEEDS, Observable, Schedule,
+                                    StreamingObservable)
 from pyglass.observables import dynamics, structure, rearrangements, statistics
 from pyglass.observables.dynamics import (SelfDynamics, alpha2, chi4, chi4_peak, diffusion_coefficient, msd,
                                           relaxation_time, reduced_units, self_intermediate_scattering,

@@ -17,9 +17,10 @@ features): paper 4 Eq. (1), S = w0 + Σ w_a g_a, positive on the rearranging sid
 the margins sit at S = ±1. `predict(X, geometric=True)` divides by |w| (Euclidean distance in
 standardised feature space).
 
-Persistence: `save(path)` writes `path.joblib` (the fitted Pipeline, scikit-learn's own
-persistence) and `path.json` (grid + provenance). Loading a joblib/pickle file runs code from it:
-load only files you (or your own runs) wrote.
+Persistence: `save(path)` writes `path.json`, data only: the fitted StandardScaler (mean, scale)
+and LinearSVC (weights, intercept, C, classes) arrays, the structure-function grid and the training
+provenance. `load` rebuilds the scikit-learn Pipeline from those numbers, so a model file received
+from someone else runs no code (scikit-learn's joblib persistence would).
 """
 from __future__ import annotations
 
@@ -156,32 +157,51 @@ class SoftnessModel:
                              f"{list(system.type_names)}")
         return self.predict(sf.compute(system, positions))
 
-    def save(self, path) -> tuple[str, str]:
-        """Write `path.joblib` (scikit-learn Pipeline via joblib) and `path.json` (grid,
-        provenance). Returns both paths."""
-        import joblib
+    def save(self, path) -> str:
+        """Write `path.json` (model arrays, grid, provenance; data only). Returns the path."""
         base = os.fspath(path)
-        for ext in (".joblib", ".json"):
-            if base.endswith(ext):
-                base = base[: -len(ext)]
-        joblib.dump(self.pipeline, base + ".joblib")
+        if base.endswith(".json"):
+            base = base[:-5]
+        scaler, svm = self.pipeline.named_steps["scale"], self.pipeline.named_steps["svm"]
+        model = {"format": "pyglass-linear-softness", "version": 1, "scaler_mean": scaler.mean_.tolist(),
+                 "scaler_scale": scaler.scale_.tolist(), "weights": svm.coef_.ravel().tolist(),
+                 "intercept": float(svm.intercept_[0]), "C": float(svm.C), "classes": svm.classes_.tolist()}
         with open(base + ".json", "w") as fh:
-            json.dump({"grid": self.grid, "info": self.info}, fh, indent=1, default=_json_default)
-        return base + ".joblib", base + ".json"
+            json.dump({"model": model, "grid": self.grid, "info": self.info}, fh, indent=1, default=_json_default)
+        return base + ".json"
 
     @classmethod
     def load(cls, path) -> "SoftnessModel":
-        """Read a model written by `save`. joblib unpickles: load only files you trust."""
-        import joblib
+        """Read a model written by `save` (numbers only; validated before use)."""
+        from sklearn.pipeline import Pipeline
+        from sklearn.preprocessing import StandardScaler
+        from sklearn.svm import LinearSVC
         base = os.fspath(path)
-        for ext in (".joblib", ".json"):
-            if base.endswith(ext):
-                base = base[: -len(ext)]
-        pipe = joblib.load(base + ".joblib")
-        meta = {}
-        if os.path.exists(base + ".json"):
-            with open(base + ".json") as fh:
-                meta = json.load(fh)
+        if not base.endswith(".json"):
+            base += ".json"
+        with open(base) as fh:
+            meta = json.load(fh)
+        m = meta.get("model") if isinstance(meta, dict) else None
+        if not isinstance(m, dict) or m.get("format") != "pyglass-linear-softness":
+            raise ValueError(f"{base}: not a pyglass softness model (no model.format = 'pyglass-linear-softness')")
+        try:
+            mean = np.asarray(m["scaler_mean"], float)
+            scale = np.asarray(m["scaler_scale"], float)
+            w = np.asarray(m["weights"], float)
+            b, C = float(m["intercept"]), float(m["C"])
+            classes = np.asarray(m["classes"], np.int64)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise ValueError(f"{base}: damaged model ({exc})") from None
+        if not (mean.ndim == scale.ndim == w.ndim == 1 and len(mean) == len(scale) == len(w) > 0
+                and classes.shape == (2,) and np.all(np.isfinite(np.r_[mean, scale, w, b])) and np.all(scale > 0)):
+            raise ValueError(f"{base}: model arrays have inconsistent shapes or non-finite values")
+        scaler = StandardScaler()
+        scaler.mean_, scaler.scale_, scaler.var_ = mean, scale, scale ** 2
+        scaler.n_features_in_, scaler.n_samples_seen_ = len(mean), 0
+        svm = LinearSVC(C=C)
+        svm.coef_, svm.intercept_, svm.classes_ = w[None, :], np.array([b]), classes
+        svm.n_features_in_ = len(w)
+        pipe = Pipeline([("scale", scaler), ("svm", svm)])
         return cls(pipe, meta.get("info"), meta.get("grid"))
 
     def __repr__(self):
