@@ -281,6 +281,7 @@ class Runner:
         if append:
             self.writer.truncate_after(self.system.step)
             self._reload_fields(path, first)
+        clean = False   # close the (collective) output only when every rank gets there together
         try:
             if ck and first >= stop:
                 self.print(f"{self.restart_path}: the run was already complete")
@@ -295,13 +296,18 @@ class Runner:
                     raise RunInterrupted(f"SIGTERM: checkpoint after stage {k + 1} written to {self.ckpt_path}",
                                          self.ckpt_path)
             self.writer.set_status("complete")
+            clean = True
             if stop == len(stages):
                 self.print(f"pyglass: done; output {path}")
         except RunInterrupted:
             self.writer.set_status("interrupted")
+            clean = True
             raise
         finally:
-            if writer is None:
+            from pyglass.comm import is_parallel
+            # an exception on one rank: no collective close (it would hang); the error propagates and
+            # the MPI excepthook (pyglass.comm.abort_on_exception) ends every rank with its message
+            if writer is None and (clean or not is_parallel(self.comm)):
                 self.writer.close()
 
     def _reload_fields(self, path, first):

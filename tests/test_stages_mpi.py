@@ -126,3 +126,28 @@ def test_checkpoint_from_two_ranks_restarts_on_one_and_four(tmp_path):
             assert e.shape == ref_e.shape
             np.testing.assert_allclose(e, ref_e, rtol=1e-9, atol=1e-12)
             np.testing.assert_allclose(f[f"{RESULTS_ROOT}/is"].attrs["quench_energy"], ref_is, rtol=1e-9)
+
+
+@pytest.mark.mpi(min_size=2)
+def test_landscape_stages_on_a_decomposed_system_equal_serial():
+    """One replica of 2 ranks: the system is decomposed for MD and quench; landscape stages gather it
+    and compute on the first rank; results agree with the serial run to round-off."""
+    from mpi4py import MPI
+    from test_stages import LANDSCAPE
+    comm = MPI.COMM_WORLD
+    folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
+    stages = LANDSCAPE.split('[[stage]]\nname = "ph"')[0]
+    push_off = '[[stage]]\nname = "push-off"\nkind = "quench"\n[stage.minimizer]\ntype = "fire"\nftol = 1e-2\n\n'
+    text = HEAD.replace("n = 64", "n = 216").replace('[[stage]]\nname = "eq"', push_off + '[[stage]]\nname = "eq"') \
+        + stages + TAIL
+    deck = parse_deck(text, os.path.join(folder, "deck.toml"))
+    run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=_Sink(), handle_signals=False)
+    comm.Barrier()
+    if comm.Get_rank() == 0:
+        run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=_Sink(), handle_signals=False)
+        with h5py.File(os.path.join(folder, "par.h5"), "r") as f, h5py.File(os.path.join(folder, "ser.h5"), "r") as g:
+            for name in ("modes/eigenvalues", "G/G", "kappa/kappa", "rnd/kappa"):
+                np.testing.assert_allclose(f[f"{RESULTS_ROOT}/{name}"][()], g[f"{RESULTS_ROOT}/{name}"][()],
+                                           rtol=1e-6, err_msg=name)
+        shutil.rmtree(folder)
+    comm.Barrier()

@@ -153,7 +153,9 @@ class StageContext:
         return self.system.gather() if is_parallel(self.comm) else self.system.copy()
 
     def inherent_structure(self):
-        """The shared `landscape.InherentStructure` of the current (quenched) configuration."""
+        """The shared `landscape.InherentStructure` of the current (quenched) configuration. Built
+        collectively (the system is gathered) on first use; `on_root` builds it before its function
+        runs for stages that need an inherent structure."""
         return self.runner.inherent_structure()
 
     def is_root(self) -> bool:
@@ -166,6 +168,9 @@ class StageContext:
         from pyglass.comm import is_parallel
         if not is_parallel(self.comm):
             return fn()
+        stage_cls = type(self.runner.stage_objects[self.index])
+        if stage_cls.needs_inherent(self.stage):
+            self.inherent_structure()   # gathering the system is collective: every rank, before fn
         out, err = None, None
         if self.comm.Get_rank() == 0:
             try:
