@@ -16,6 +16,8 @@ import os
 import h5py
 import numpy as np
 
+from pyglass.reproduce.report import results_root
+
 NAME = "mosayebi-2014"
 TITLE = "Mosayebi et al., PRL 112, 105503 (2014): soft modes and non-affine displacements (paper 3)"
 DECK = "inputs/mosayebi_2014.toml"
@@ -28,7 +30,7 @@ N_MODES = (4, 7, 10, 15, 20, 30, 40)   # N_m counting the two zero modes (paper:
 
 def _units(index):
     with h5py.File(index, "r") as f:
-        st = f["pyglass/study"] if "pyglass/study" in f else f["observables/study"]
+        st = results_root(f)["study"]
         files = list(st["files"].asstr()[()])
         states = list(st.attrs["states"])
         state_index = st["state_index"][()]
@@ -38,11 +40,11 @@ def _units(index):
 
 def _sample(path):
     from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.io.h5md import RESULTS_ROOT, file_status
+    from pyglass.io.h5md import file_status
     with h5py.File(path, "r") as f:
         if file_status(f) != "complete":
             return None
-        r = f[RESULTS_ROOT]
+        r = results_root(f)
         out = {"gammas": r["shear/gammas"][()], "stress": r["shear/stress_xy"][()],
                "gamma_c": float(r["shear/gamma_c"][()]), "d": r["shear/nonaffine_magnitude"][()],
                "dw": r["dw/debye_waller_interval"][()], "vectors": r["modes/vectors"][()],

@@ -28,6 +28,13 @@ class Quantity:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+def results_root(f):
+    """The results group of an open output file: /<RESULTS_ROOT>, or /observables in files written
+    before results moved to their own root (runs started with an earlier pyglass)."""
+    from pyglass.io.h5md import RESULTS_ROOT
+    return f[RESULTS_ROOT] if RESULTS_ROOT in f else f["observables"]
+
+
 def save_figure(fig, path, figures):
     """Write a matplotlib figure as PNG and list it among the report's figures."""
     import matplotlib.pyplot as plt

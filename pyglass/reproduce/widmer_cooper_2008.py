@@ -15,6 +15,8 @@ import os
 import h5py
 import numpy as np
 
+from pyglass.reproduce.report import results_root
+
 NAME = "widmer-cooper-2008"
 TITLE = "Widmer-Cooper et al., Nat. Phys. 4, 711 (2008): soft modes and irreversible reorganisation (paper 1)"
 DECK = "inputs/widmer_cooper_2008.toml"
@@ -33,9 +35,9 @@ def _plt():
 
 def _samples(index):
     from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.io.h5md import RESULTS_ROOT, file_status
+    from pyglass.io.h5md import file_status
     with h5py.File(index, "r") as f:
-        st = f[f"{RESULTS_ROOT}/study"]
+        st = results_root(f)["study"]
         files = list(st["files"].asstr()[()])
     folder = os.path.dirname(os.path.abspath(index))
     out = []
@@ -44,7 +46,7 @@ def _samples(index):
         with h5py.File(path, "r") as f:
             if file_status(f) != "complete":
                 continue
-            r = f[RESULTS_ROOT]
+            r = results_root(f)
             s = {"ir": r["iso/ir_probability"][-1], "dw": r["iso/debye_waller"][0],
                  "failed": r["iso/failed"][()], "p": r["modes/participation"][()],
                  "pr": r["modes/participation_ratio"][()], "dw_overlap": float(r["dw-vs-modes/overlap"][()]),
@@ -57,11 +59,10 @@ def _samples(index):
 
 def _tau_alpha(index):
     """tau_alpha at F_s = 1/e from the draw trajectory's production stage (paper 1's definition)."""
-    from pyglass.io.h5md import RESULTS_ROOT
     from pyglass.observables.dynamics import relaxation_time
     draw = os.path.splitext(index)[0] + ".draw.h5"
     with h5py.File(draw, "r") as f:
-        g = f[f"{RESULTS_ROOT}/production/self-dynamics"]
+        g = results_root(f)["production/self-dynamics"]
         t, fs = g["t"][()], g["fs"][()]
     return float(relaxation_time(t, fs, np.exp(-1))), t, fs
 
