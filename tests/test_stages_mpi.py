@@ -136,7 +136,27 @@ def test_landscape_stages_on_a_decomposed_system_equal_serial():
     from test_stages import LANDSCAPE
     comm = MPI.COMM_WORLD
     folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
-    stages = LANDSCAPE.split('[[stage]]\nname = "ph"')[0]
+    stages = LANDSCAPE.split('[[stage]]\nname = "ph"')[0] + """
+[[stage]]
+name = "iso"
+kind = "isoconfigurational"
+n_runs = 2
+T = 0.8
+dt = 0.004
+times = [0.04]
+
+[[stage]]
+name = "cmp"
+kind = "overlap"
+a = "modes/participation"
+b = "iso/propensity"
+baseline_samples = 3
+
+[[stage]]
+name = "sh"
+kind = "shear"
+gammas = [0.01]
+"""
     push_off = '[[stage]]\nname = "push-off"\nkind = "quench"\n[stage.minimizer]\ntype = "fire"\nftol = 1e-2\n\n'
     text = HEAD.replace("n = 64", "n = 216").replace('[[stage]]\nname = "eq"', push_off + '[[stage]]\nname = "eq"') \
         + stages + TAIL
@@ -146,7 +166,8 @@ def test_landscape_stages_on_a_decomposed_system_equal_serial():
     if comm.Get_rank() == 0:
         run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=_Sink(), handle_signals=False)
         with h5py.File(os.path.join(folder, "par.h5"), "r") as f, h5py.File(os.path.join(folder, "ser.h5"), "r") as g:
-            for name in ("modes/eigenvalues", "G/G", "kappa/kappa", "rnd/kappa"):
+            for name in ("modes/eigenvalues", "G/G", "kappa/kappa", "rnd/kappa", "iso/propensity", "cmp/spearman",
+                         "sh/stress_xy"):
                 np.testing.assert_allclose(f[f"{RESULTS_ROOT}/{name}"][()], g[f"{RESULTS_ROOT}/{name}"][()],
                                            rtol=1e-6, err_msg=name)
         shutil.rmtree(folder)
