@@ -508,3 +508,46 @@ progress = false
     a, _ = results(unit_path(out, "", 0), "modes")
     b, _ = results(unit_path(out, "", 1), "modes")
     assert not np.array_equal(a["eigenvalues"], b["eigenvalues"])   # two different frames
+
+
+def test_softness_and_caging_softness_stages(tmp_path):
+    """`softness` applies a saved model (its grid) and equals model.apply; `caging-softness` equals
+    CagingPotential on the same configuration; both feed `overlap`."""
+    from pyglass import softness as sft
+    deck0 = parse_deck(HEAD + TAIL, str(tmp_path / "d0.toml"))
+    run_deck(deck0, output=str(tmp_path / "is.h5"), stream=_Sink(), handle_signals=False)
+    system = read_checkpoint(str(tmp_path / "is.ckpt.h5")).system
+    sf = sft.StructureFunctions(mu=np.arange(0.1, 3.0, 0.1), r_max=3.0, angular=[])
+    X = sf.compute(system)
+    label = X[:, 10] > np.median(X[:, 10])          # a structural label the SVM can learn
+    model = sft.train(X[label], X[~label], C=1.0, grid=sf.grid())
+    model.save(tmp_path / "model")
+    stages = """
+[[stage]]
+name = "S"
+kind = "softness"
+model = "model.json"
+
+[[stage]]
+name = "cage"
+kind = "caging-softness"
+T = 0.8
+c0 = 1.0
+c1 = 0.1
+
+[[stage]]
+name = "cmp"
+kind = "overlap"
+a = "S/softness"
+b = "cage/phi_r"
+baseline_samples = 0
+"""
+    deck, out = run(tmp_path, stages)
+    r, attrs = results(out, "S")
+    np.testing.assert_allclose(r["softness"], model.apply(system), rtol=1e-10, atol=1e-12)
+    c, _ = results(out, "cage")
+    cp = sft.CagingPotential(deck.build_potential(), 0.8)
+    cp.fit_reference([system.positions], system.box, system.types)
+    np.testing.assert_allclose(c["phi_r"], cp.compute(system), rtol=1e-10)
+    np.testing.assert_allclose(c["softness"], 1.0 / (1.0 + 0.1 * c["phi_r"]))
+    assert np.isfinite(results(out, "cmp")[0]["spearman"])
