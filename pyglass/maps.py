@@ -26,10 +26,10 @@ def draw_field_map(positions, box, field, path, title: str = "", highlight=None,
     highlight: (N,) bool mask drawn as open red circles. slab: (z0, thickness) for 3D.
     Interpolation (scipy.interpolate.griddata, linear) uses the particles plus their periodic
     images within 10% of the box, so the map is continuous across the boundary."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
     from scipy.interpolate import griddata
+
+    from pyglass.plots import pyplot
+    plt = pyplot()
 
     field = np.asarray(field, float)
     if field.shape != (len(positions),):

@@ -21,17 +21,19 @@ import numpy as np
 from pyglass.io.h5md import RESULTS_ROOT
 
 
-def _plt():
+def pyplot():
+    """matplotlib.pyplot on the file-only Agg backend (the one place pyglass selects it)."""
     import matplotlib
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     return plt
 
 
-def _save(fig, path, written):
+def save_png(fig, path, written):
+    """Write a figure as PNG, close it, and add its path to `written`."""
     fig.tight_layout()
     fig.savefig(path, dpi=110)
-    _plt().close(fig)
+    pyplot().close(fig)
     written.append(path)
 
 
@@ -64,20 +66,20 @@ def _thermo(f, out, stem, written):
     cols = [c for c in th if isinstance(th[c], h5py.Group) and "value" in th[c] and th[c]["value"].shape[0]]
     if not cols:
         return
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(len(cols), 1, figsize=(6, 1.8 * len(cols)), sharex=True)
     for ax, c in zip(np.atleast_1d(axes), cols):
         ax.plot(th[c]["step"][()], th[c]["value"][()], lw=0.8)
         ax.set_ylabel(c.replace("_", " "), fontsize=8)
     np.atleast_1d(axes)[-1].set_xlabel("step")
-    _save(fig, os.path.join(out, f"{stem}.thermo.png"), written)
+    save_png(fig, os.path.join(out, f"{stem}.thermo.png"), written)
 
 
 def _correlations(name, g, out, stem, written):
     from pyglass.observables.dynamics import chi4_peak, relaxation_time
     t = g["t"][()]
     keys = [k for k in ("msd", "fs", "Q", "chi4", "alpha2") if k in g]
-    plt = _plt()
+    plt = pyplot()
     fig, axes = plt.subplots(1, len(keys), figsize=(3.2 * len(keys), 3))
     for ax, k in zip(np.atleast_1d(axes), keys):
         y = g[k][()]
@@ -103,11 +105,11 @@ def _correlations(name, g, out, stem, written):
                 pass
         ax.set_xlabel("t")
         ax.set_title(k, fontsize=9)
-    _save(fig, os.path.join(out, f"{stem}.{name.replace('/', '.')}.png"), written)
+    save_png(fig, os.path.join(out, f"{stem}.{name.replace('/', '.')}.png"), written)
 
 
 def _modes(name, g, out, stem, written):
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(4.5, 3.2))
     w = np.sqrt(np.abs(g["eigenvalues"][()]))
     ax.plot(w, g["participation_ratio"][()], "o", ms=3)
@@ -115,7 +117,7 @@ def _modes(name, g, out, stem, written):
     ax.set_ylabel("participation ratio")
     ax.set_yscale("log")
     ax.set_title(f"{name}: lowest modes", fontsize=9)
-    _save(fig, os.path.join(out, f"{stem}.{name.replace('/', '.')}.spectrum.png"), written)
+    save_png(fig, os.path.join(out, f"{stem}.{name.replace('/', '.')}.spectrum.png"), written)
 
 
 def _maps(name, g, conf, out, stem, written):
@@ -139,7 +141,7 @@ def _maps(name, g, conf, out, stem, written):
 
 
 def _summary(name, g, out, stem, written):
-    plt = _plt()
+    plt = pyplot()
     for state in g:
         sg = g[state]
         if not isinstance(sg, h5py.Group):
@@ -163,7 +165,7 @@ def _summary(name, g, out, stem, written):
                 ax.errorbar(i, np.ravel(m), yerr=[np.ravel(m - lo), np.ravel(hi - m)], fmt="o", ms=3)
                 ax.set_xlabel("index")
             ax.set_title(h.attrs.get("field", k), fontsize=9)
-        _save(fig, os.path.join(out, f"{stem}.{name}.{state}.png"), written)
+        save_png(fig, os.path.join(out, f"{stem}.{name}.{state}.png"), written)
 
 
 def plot_file(path, out_dir=None) -> list:

@@ -60,23 +60,18 @@ def _participation(vectors, n_modes, dim):
     return np.einsum("kia,kia->i", vectors[:k], vectors[:k])
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
 
 def analyse(index, deck, out, full):
     from pyglass.observables.statistics import overlaps
-    from pyglass.reproduce.report import Quantity, save_figure
+    from pyglass.plots import pyplot, save_png
+    from pyglass.reproduce.report import Quantity
     units = _units(index)
     by_state: dict = {}
     for path, label in units:
         s = _sample(path)
         if s is not None:
             by_state.setdefault(label or "N2000", []).append(s)
-    plt = _plt()
+    plt = pyplot()
     quantities, figures, notes = [], [], []
     label0 = sorted(by_state)[0]
     samples = by_state[label0]
@@ -135,7 +130,7 @@ def analyse(index, deck, out, full):
     ax[1].set_ylabel("overlap")
     ax[1].legend(fontsize=7)
     ax[1].set_title("Fig. 4: overlaps with the mode map", fontsize=9)
-    save_figure(fig, os.path.join(out, "mosayebi2014_stress_overlaps.png"), figures)
+    save_png(fig, os.path.join(out, "mosayebi2014_stress_overlaps.png"), figures)
     from pyglass.maps import draw_field_map
     s0 = samples[0]
     for name, field in (("nonaffine_d", s0["d"][g_small]), ("participation", _participation(s0["vectors"], 40, dim))):

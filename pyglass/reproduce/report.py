@@ -35,15 +35,6 @@ def results_root(f):
     return f[RESULTS_ROOT] if RESULTS_ROOT in f else f["observables"]
 
 
-def save_figure(fig, path, figures):
-    """Write a matplotlib figure as PNG and list it among the report's figures."""
-    import matplotlib.pyplot as plt
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    plt.close(fig)
-    figures.append(path)
-
-
 def write_report(paper, base, quantities, figures, notes, full, deck):
     def clean(v):   # strict JSON: NaN/inf (a number that could not be measured) become null
         if isinstance(v, (float, np.floating)):

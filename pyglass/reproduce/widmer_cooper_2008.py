@@ -26,12 +26,6 @@ SCORE = 50.0          # SI §5, per cent
 TAU_ALPHA = 673.0
 
 
-def _plt():
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
 
 def _samples(index):
     from pyglass.io.checkpoint import read_checkpoint
@@ -70,7 +64,8 @@ def _tau_alpha(index):
 def analyse(index, deck, out, full):
     from pyglass.observables.rearrangements import recovery_histogram
     from pyglass.observables.statistics import ir_mode_overlap
-    from pyglass.reproduce.report import Quantity, save_figure
+    from pyglass.plots import pyplot, save_png
+    from pyglass.reproduce.report import Quantity
     samples = _samples(index)
     n = len(samples)
     quantities, figures, notes = [], [], []
@@ -117,7 +112,7 @@ def analyse(index, deck, out, full):
     except (OSError, KeyError, ValueError) as exc:
         t = fs = None
         notes.append(f"tau_alpha could not be measured from the draw trajectory ({exc}).")
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(1, 3, figsize=(12, 3.4))
     ax[0].bar(np.arange(n), scores, color="C0", label="IR vs modes")
     ax[0].plot(np.arange(n), rand, "k_", ms=20, label="random maps")
@@ -139,7 +134,7 @@ def analyse(index, deck, out, full):
         ax[2].set_xlabel("t")
         ax[2].set_ylabel("F_s(q, t)")
         ax[2].legend(fontsize=7)
-    save_figure(fig, os.path.join(out, "widmercooper2008_overlap_recovery_fs.png"), figures)
+    save_png(fig, os.path.join(out, "widmercooper2008_overlap_recovery_fs.png"), figures)
     from pyglass.maps import draw_field_map
     s0 = samples[0]
     r0 = ir_mode_overlap(s0["ir"], s0["p"], s0["positions"], s0["box"], types=s0["types"])

@@ -198,7 +198,3 @@ class StageContext:
     def checkpoint(self, step_in_stage: int, integrator=None, observables=(), finished: bool = False):
         """Write this sample's checkpoint: at `step_in_stage` of this stage, or past it (finished)."""
         self.runner.checkpoint(self.index + 1 if finished else self.index, step_in_stage, integrator, observables)
-
-
-def stage_fields(stage_obj):
-    return type(stage_obj).fields(stage_obj.params)
