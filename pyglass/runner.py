@@ -31,7 +31,7 @@ from pyglass.io.checkpoint import RestartError, read_checkpoint, write_checkpoin
 from pyglass.io.deck import Deck, DeckError, _format_of
 from pyglass.io.h5md import H5MDWriter, comm_rank, comm_size, provenance
 from pyglass.registry import STAGES
-from pyglass.stages.base import StageContext
+from pyglass.stages.base import StageContext, is_field
 from pyglass.stages.md import RunInterrupted  # noqa: F401  (re-exported: pyglass.runner.RunInterrupted)
 
 
@@ -319,7 +319,7 @@ class Runner:
                 for obj in self.stage_objects[:first]:
                     for name, kind in type(obj).fields(obj.params).items():
                         key = f"{self.writer.results_path(obj.name)}/{name}"
-                        if "per-particle" in kind and key in f:
+                        if is_field(kind) and key in f:
                             out[f"{obj.name}/{name}"] = f[key][()]
         if is_parallel(self.comm):
             out = self.comm.bcast(out, root=0)

@@ -212,6 +212,40 @@ def test_training_examples_from_phop():
     np.testing.assert_array_equal(softness.gather_features(r2, lambda f: feats[f]), feats[r2[:, 0], r2[:, 1]])
 
 
+def test_training_examples_with_frame_stride():
+    """frame_stride = 3: examples on frames 0, 3, 6, ... only; an event's example is its kept frame of
+    largest p_hop (not its peak), an event with no kept frame is dropped, and the stable window is
+    still tested on every frame (a high value on a dropped frame disqualifies the kept frames around it)."""
+    nf, n, k = 30, 5, 3
+    ph = np.full((nf, n), 0.01)
+    ph[:2] = ph[-2:] = np.nan
+    ph[14:22, 0] = [0.7, 0.8, 0.95, 0.7, 0.9, 0.65, 0.7, 0.62]   # peak at 16; kept 15, 18, 21 -> 18
+    ph[7:9, 1] = [0.8, 0.9]                                      # frames 7, 8: no kept frame -> dropped
+    ph[24, 2] = 0.7                                              # one frame, kept -> (24, 2)
+    ph[4:7, 3] = [0.9, 0.7, 0.61]                                # peak at 4; only kept frame 6 -> (6, 3)
+    ph[13, 4] = 0.3                                              # intermediate, on a dropped frame
+    rear, stab = softness.training_examples(ph, 0.6, 0.02, stable_frames=5, balance=False, frame_stride=k)
+    assert sorted(map(tuple, rear)) == [(6, 3), (18, 0), (24, 2)]
+    ref = {(t, i) for i in range(n) for t in range(2, nf - 2) if t % k == 0
+           and np.all(np.nan_to_num(ph[t - 2:t + 3, i], nan=1.0) < 0.02)}
+    assert set(map(tuple, stab)) == ref and len(stab) == len(ref)
+    assert (12, 4) not in ref and (15, 4) not in ref and {(9, 4), (18, 4)} <= ref   # 13 is in their windows
+    assert (21, 0) not in ref and (6, 1) not in ref and (9, 1) not in ref and (12, 1) in ref
+    # stride 1 takes every event at its peak; the strided stable set is the stride-1 set on kept frames
+    r1, s1 = softness.training_examples(ph, 0.6, 0.02, stable_frames=5, balance=False)
+    assert sorted(map(tuple, r1)) == [(4, 3), (8, 1), (16, 0), (24, 2)]
+    assert {tuple(e) for e in s1 if e[0] % k == 0} == ref
+    # balanced draws keep to the kept frames too
+    types = np.array([0, 0, 1, 1, 1])
+    r2, s2 = softness.training_examples(ph, 0.6, 0.02, stable_frames=5, types=types, seed=1, frame_stride=k)
+    assert np.all(r2[:, 0] % k == 0) and np.all(s2[:, 0] % k == 0)
+    assert {tuple(e) for e in s2} <= ref and len(r2) == len(s2) == 3
+    for sp in (0, 1):
+        assert np.sum(types[r2[:, 1]] == sp) == np.sum(types[s2[:, 1]] == sp)
+    with pytest.raises(ValueError, match="frame_stride"):
+        softness.training_examples(ph, frame_stride=0)
+
+
 # ------------------------------------------------------------------------------ statistics
 def test_arrhenius_and_onset_fit_recover_known_parameters():
     S = np.linspace(-2, 2, 9)

@@ -43,9 +43,12 @@ def _runs_above(mask):
 
 def training_examples(phop, p_rearranging: float = 0.6, p_stable: float = 0.02,
                       stable_frames: int = 1, types=None, balance: bool = True, seed: int = 0,
-                      max_per_species: int | None = None):
+                      max_per_species: int | None = None, frame_stride: int = 1):
     """Select (frame, particle) examples from a (frames, N) p_hop array (NaN where undefined).
 
+    `frame_stride` > 1 puts examples only on frames t % frame_stride == 0 (features are then needed at
+    those frames only): an event's example is its kept frame of largest p_hop (events with no kept
+    frame are dropped); the stable windows are still tested on every frame.
     Returns (rearranging, stable): two (n, 2) int arrays of (frame, particle). With `balance`,
     each species contributes as many stable as rearranging examples (fewer if there are not
     enough), drawn with `seed`; `max_per_species` caps both classes."""
@@ -56,12 +59,17 @@ def training_examples(phop, p_rearranging: float = 0.6, p_stable: float = 0.02,
     types = np.zeros(n, np.int64) if types is None else np.asarray(types, np.int64)
     if not p_stable <= p_rearranging:
         raise ValueError(f"p_stable ({p_stable}) must not exceed p_rearranging ({p_rearranging})")
+    stride = int(frame_stride)
+    if stride < 1:
+        raise ValueError(f"frame_stride must be >= 1, got {frame_stride}")
     above = np.nan_to_num(p, nan=-np.inf) > p_rearranging
     rear = []
     for i in np.flatnonzero(above.any(0)):
         s, e = _runs_above(above[:, i])
         for a, b in zip(s, e):
-            rear.append((a + int(np.argmax(p[a:b, i])), i))
+            first = -(-a // stride) * stride           # first kept frame of the excursion
+            if first < b:
+                rear.append((first + stride * int(np.argmax(p[first:b:stride, i])), i))
     rear = np.array(rear, np.int64).reshape(-1, 2)
     w = int(stable_frames)
     if w < 1:
@@ -70,6 +78,7 @@ def training_examples(phop, p_rearranging: float = 0.6, p_stable: float = 0.02,
     c = np.concatenate([np.zeros((1, n), np.int64), np.cumsum(low, 0)])
     h0, h1 = (w - 1) // 2, w - 1 - (w - 1) // 2
     t = np.arange(h0, nf - h1)
+    t = t[t % stride == 0]
     ok = (c[t + h1 + 1] - c[t - h0]) == w            # (len(t), N): whole window below p_stable
     tf, ti = np.nonzero(ok)
     stable = np.stack([t[tf], ti], 1) if tf.size else np.zeros((0, 2), np.int64)

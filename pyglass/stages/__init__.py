@@ -3,6 +3,7 @@ See pyglass.stages.base for the protocol and ARCHITECTURE.md for how to add a ki
 (md and quench first: they are the pipeline's basic kinds and lead the documentation.)"""
 from pyglass.stages import md, quench  # noqa: F401, I001
 from pyglass.stages import (dipole_stiffness, inherent_structures, isoconfigurational, lattice,  # noqa: F401
-                            modes, overlap, pseudoharmonic, shear, shear_modulus, softness, summary)
+                            modes, overlap, pseudoharmonic, rearrangements, shear, shear_modulus, softness,
+                            summary)
 from pyglass.stages.base import Stage, StageContext, register  # noqa: F401
 from pyglass.stages.md import RunInterrupted  # noqa: F401

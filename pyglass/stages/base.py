@@ -39,6 +39,12 @@ def validate_table(val, path, params, key, catalogue, what):
         params[key] = validate_catalogue_table(val, path + (key,), params[key], catalogue, what)
 
 
+def is_field(kind: str) -> bool:
+    """Whether a dataset of this `writes` kind is kept for later stages (ctx.fields): per-particle
+    values and per-frame series (a trajectory's times, frames and p_hop)."""
+    return "per-particle" in kind or "per frame" in kind
+
+
 def register(cls):
     """Register a Stage subclass under `cls.kind` and its `aliases`."""
     for name in (cls.kind, *cls.aliases):
@@ -188,7 +194,7 @@ class StageContext:
         per-particle arrays are recorded as fields for later stages."""
         self.runner.write_results(self.stage["name"], results, attrs or {})
         for name, kind in type(self.runner.stage_objects[self.index]).fields(self.stage).items():
-            if name in results and "per-particle" in kind:
+            if name in results and is_field(kind):
                 self.fields[f"{self.stage['name']}/{name}"] = np.asarray(results[name])
 
     # -- checkpoints and stopping -------------------------------------------------------------

@@ -35,7 +35,7 @@ class Overlap(Stage):
 
     @classmethod
     def check_pipeline(cls, val, path, params, fields):
-        per_particle = sorted(f for f, kind in fields.items() if "per-particle" in kind)
+        per_particle = sorted(f for f, kind in fields.items() if "per-particle" in kind and "vectors" not in kind)
         for key in ("a", "b"):
             name = params.get(key)
             if name is None:
@@ -43,7 +43,7 @@ class Overlap(Stage):
             if name not in fields:
                 val.error(path + (key,), f"no earlier stage writes {name!r}; per-particle fields written before this "
                           f"stage: {', '.join(per_particle) or 'none'}")
-            elif "per-particle" not in fields[name]:
+            elif name not in per_particle:
                 val.error(path + (key,), f"{name!r} is not a per-particle field (it is {fields[name]}); per-particle "
                           f"fields: {', '.join(per_particle) or 'none'}")
 

@@ -6,6 +6,10 @@ on (place it after a quench for inherent-structure softness, as paper 4 does). `
 computes paper 5's caging potential beta Phi_r(i) from the local g_i(r) (Gaussian width `delta`)
 and the HNC direct correlation of this configuration's global g(r), and, with a calibration
 (c0, c1), S_i = 1/(c0 + c1 beta Phi_r(i)) (Eq. 7). Both write per-particle fields for `overlap`.
+`softness-train` trains such a model from an earlier `rearrangements` stage (paper 4, Sec. II): the
+training set from its p_hop (pyglass.softness.training_examples), structure functions of its
+(inherent-structure) frames, a linear SVM with C by cross-validation and a held-out accuracy; the
+model is saved as data-only JSON next to the output and the softness of the last frame is written.
 """
 from __future__ import annotations
 
@@ -58,6 +62,138 @@ class Softness(Stage):
         res = ctx.on_root(compute)
         ctx.write_results(res, {"model": self.params["model"], "held_out_accuracy": model.accuracy})
         ctx.print(f"  <S> = {res['mean']:.4g}, fraction S > 0: {res['fraction_positive']:.3f}")
+
+
+def _structure_function_keys():
+    from pyglass.softness import PAPER_R_MAX, PAPER_SIGMA
+    return {
+        "sigma": Key((int, float), PAPER_SIGMA, "width of the radial Gaussians (paper 4 App. A: 0.05)", lo=0,
+                     lo_open=True),
+        "mu_step": Key((int, float), 0.05, "spacing of the radial centres mu = step, 2 step, ..., r_max (paper 4: "
+                       "0.05)", lo=0, lo_open=True),
+        "r_max": Key((int, float), PAPER_R_MAX, "radial cutoff (paper 4: 5.0)", lo=0, lo_open=True),
+        "angular": Key((bool,), True, "include the 22 angular functions per species pair (softness.default_angular)"),
+        "r_max_angular": Key((int, float), None, "triplet cutoff on r_ij, r_ik (default r_max, as paper 4; 3.0 is "
+                             "~17x cheaper, docs/softness.md)", lo=0, lo_open=True),
+    }
+
+
+@register
+class SoftnessTrain(Stage):
+    kind = "softness-train"
+    doc = ("train the linear-SVM softness (paper 4) on the frames and p_hop of an earlier `rearrangements` stage: "
+           "rearranging = p_hop > `p_rearranging` at its peak, stable = p_hop < `p_stable` over `stable_time`; "
+           "held-out accuracy; the model is saved as data-only JSON")
+    keys = {
+        "source": Key((str,), REQUIRED, "name of the earlier `rearrangements` stage (its frames and p_hop)"),
+        "positions": Key((str,), "inherent", "the frames the structure functions see: inherent or instantaneous "
+                         "(paper 4: inherent)", ("inherent", "instantaneous")),
+        "p_rearranging": Key((int, float), 0.6, "p_hop above which an event is a rearranging example (paper 4: 0.6)",
+                             lo=0, lo_open=True),
+        "p_stable": Key((int, float), 0.02, "p_hop below which (for the whole `stable_time`) a particle is a stable "
+                        "example (paper 4: 0.02)", lo=0, lo_open=True),
+        "stable_time": Key((int, float), REQUIRED, "time window of the stable examples (paper 4: 1000 ~ 2 tau_alpha "
+                           "at T = 0.47)", lo=0, lo_open=True),
+        "species": Key((list,), [0], "species indices trained on (paper 4: the large, A = 0)", items=int),
+        "frame_stride": Key((int,), 1, "examples only at every this many frames (structure functions are "
+                            "computed at those frames only)", lo=1),
+        "max_per_species": Key((int,), None, "cap on the examples of each class and species", lo=1),
+        "test_fraction": Key((int, float), 0.2, "held-out fraction for the accuracy", lo=0, lo_open=True, hi=1),
+        "cv": Key((int,), 5, "cross-validation folds for C", lo=2),
+        "C": Key((list,), [0.001, 0.01, 0.1, 1.0, 10.0], "candidate SVM C values", items=float),
+        "model": Key((str,), None, "model file (default: <output stem>.<stage name>.json next to the output)"),
+        **_structure_function_keys(),
+    }
+    writes = {"accuracy": "scalar", "train_accuracy": "scalar", "C": "scalar", "n_rearranging": "scalar",
+              "n_stable": "scalar", "softness": "per-particle", "cv_accuracy": "array"}
+
+    @classmethod
+    def check_pipeline(cls, val, path, params, fields):
+        src = params.get("source")
+        if src is None:
+            return
+        which = "inherent_positions" if params.get("positions", "inherent") == "inherent" else "positions"
+        for name in ("phop", which, "times"):
+            if f"{src}/{name}" not in fields:
+                have = sorted({f.split("/")[0] for f in fields if f.endswith("/phop")})
+                val.error(path + ("source",), f"no earlier stage {src!r} writes {name!r}"
+                          + (" (set quench = true there)" if name == "inherent_positions" and f"{src}/phop" in fields
+                             else f"; `rearrangements` stages before this one: {', '.join(have) or 'none'}"))
+                return
+
+    @classmethod
+    def estimate(cls, params, n, dim):
+        return "structure functions of the example frames and a cross-validated linear SVM"
+
+    def model_path(self, ctx):
+        if self.params["model"] is not None:
+            return ctx.deck.resolve_path(self.params["model"])
+        return os.path.splitext(ctx.writer.path)[0] + f".{self.name}.json"
+
+    def run(self, ctx):
+        from pyglass import softness
+        p = self.params
+        src = p["source"]
+        which = "inherent_positions" if p["positions"] == "inherent" else "positions"
+        ph = np.asarray(ctx.fields[f"{src}/phop"], float)
+        frames = ctx.fields[f"{src}/{which}"]
+        times = np.asarray(ctx.fields[f"{src}/times"], float)
+        frame_time = float(times[1] - times[0]) if len(times) > 1 else float("nan")
+        stable_frames = int(round(p["stable_time"] / frame_time)) + 1
+        defined = int((~np.isnan(ph).all(axis=1)).sum())
+        if not stable_frames <= defined:
+            raise ValueError(f"stage {self.name!r}: stable_time = {p['stable_time']:g} is {stable_frames} frames; "
+                             f"stage {src!r} has p_hop on {defined} frames only (lengthen its steps or shorten "
+                             "stable_time)")
+        path = self.model_path(ctx)
+        src_stage = next(st for st in ctx.deck.data["stage"] if st["name"] == src)
+        ctx.print(f"stage {self.index + 1} ({self.name}): softness training on {src!r} ({len(times)} frames, "
+                  f"stable window {stable_frames} frames)")
+        whole = ctx.whole_system()
+
+        def compute():
+            types = whole.types
+            rear, stable = softness.training_examples(ph, p["p_rearranging"], p["p_stable"], stable_frames,
+                                                      types=types, seed=ctx.seed_for(0),
+                                                      max_per_species=p["max_per_species"],
+                                                      frame_stride=p["frame_stride"])
+            chosen = np.isin(types, p["species"])
+            rear, stable = rear[chosen[rear[:, 1]]], stable[chosen[stable[:, 1]]]
+            if min(len(rear), len(stable)) < 10:
+                raise ValueError(f"stage {self.name!r}: only {len(rear)} rearranging and {len(stable)} stable "
+                                 f"examples of species {p['species']}; run stage {src!r} longer or lower "
+                                 "p_rearranging / stable_time")
+            mu = np.arange(1, int(round(p["r_max"] / p["mu_step"])) + 1) * p["mu_step"]
+            sf = softness.StructureFunctions(p["sigma"], mu, p["r_max"], None if p["angular"] else (),
+                                             p["r_max_angular"])
+            cache = {}
+
+            def features(f):
+                if f not in cache:
+                    cache[f] = sf.compute(whole, positions=np.asarray(frames[f], float))
+                return cache[f]
+
+            ctx.print(f"  {len(rear)} rearranging, {len(stable)} stable examples over "
+                      f"{len(np.unique(np.r_[rear[:, 0], stable[:, 0]]))} frames")
+            Xr = softness.gather_features(rear, features)
+            Xs = softness.gather_features(stable, features)
+            model = softness.train(Xr, Xs, Cs=p["C"], test_fraction=p["test_fraction"], cv=p["cv"],
+                                   seed=ctx.seed_for(1), grid=sf,
+                                   provenance={"source_stage": src, "positions": p["positions"],
+                                               "p_rearranging": p["p_rearranging"], "p_stable": p["p_stable"],
+                                               "stable_time": p["stable_time"], "species": p["species"],
+                                               "frame_time": frame_time, "output": ctx.writer.path,
+                                               "T": src_stage["integrator"].get("T")})
+            model.save(path)
+            last = sf.compute(whole, positions=np.asarray(frames[-1], float))
+            cv = model.info.get("cv_accuracy_by_C") or {}
+            return {"accuracy": model.accuracy, "train_accuracy": model.info["train_accuracy"], "C": model.C,
+                    "n_rearranging": len(rear), "n_stable": len(stable), "softness": model.predict(last),
+                    "cv_accuracy": np.array([[c, a] for c, a in cv.items()]).reshape(-1, 2)}
+
+        res = ctx.on_root(compute)
+        ctx.write_results(res, {"model": path})
+        ctx.print(f"  held-out accuracy {res['accuracy']:.3f} (C = {res['C']:g}); model {path}")
 
 
 @register
