@@ -174,6 +174,24 @@ def test_svm_accuracy_sign_and_persistence(tmp_path):
     assert tiny.info["n_test"] == 2 and np.isfinite(tiny.accuracy)
 
 
+def test_svm_leaves_out_columns_constant_over_the_training_set(tmp_path):
+    """A radial function below the first shell holds ~1e-200 in training; standardising it would blow
+    a new frame's 1e-5 up to ~1e195. train() leaves such columns out and predict() ignores them."""
+    Xr, Xs, X = _separable()
+    rng = np.random.default_rng(3)
+    tiny = lambda n: 1e-200 * rng.random((n, 1))   # noqa: E731
+    model = softness.train(np.hstack([tiny(len(Xr)), Xr]), np.hstack([tiny(len(Xs)), Xs]), seed=1)
+    assert model.columns.tolist() == list(range(1, X.shape[1] + 1)) and model.n_columns == X.shape[1] + 1
+    plain = softness.train(Xr, Xs, seed=1)
+    new = np.hstack([np.full((len(X), 1), 1e-5), X])
+    np.testing.assert_allclose(model.predict(new), plain.predict(X), rtol=1e-10, atol=1e-10)
+    loaded = softness.load(model.save(tmp_path / "svm"))
+    np.testing.assert_array_equal(loaded.columns, model.columns)
+    np.testing.assert_allclose(loaded.predict(new), model.predict(new), rtol=1e-12, atol=1e-12)
+    with pytest.raises(ValueError, match="trained on 31 feature columns"):
+        loaded.predict(X)
+
+
 def test_svm_on_structure_functions_and_apply(tmp_path):
     s = builders.lattice(216, 1.2, 3, (0.8, 0.2), seed=2, jitter=0.1)
     sf = softness.StructureFunctions(mu=np.linspace(0.1, 3.0, 30), r_max=3.0)

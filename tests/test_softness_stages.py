@@ -259,3 +259,20 @@ b = "rr/phop"
     text = _problem(HEAD + REARRANGEMENTS + stages + TAIL, "stage[4].a", f"{field!r} is not a per-particle field")
     assert "per-particle fields: rr/phop" in text
     parse_deck(HEAD + REARRANGEMENTS + stages.replace(field, "rr/phop") + TAIL, "x.toml")   # p_hop is a field
+
+
+@pytest.mark.parametrize("too_few", ["skip", "error"])
+def test_softness_train_with_too_few_examples_skips_or_stops(tmp_path, too_few):
+    """p_rearranging above every p_hop: no rearranging example. `skip` writes the counts and NaN
+    accuracy and says why (a study's other units go on); `error` stops with the same reason."""
+    train = TRAIN.replace("p_rearranging = 0.1", "p_rearranging = 50.0") + f'too_few = "{too_few}"\n'
+    deck = parse_deck(HEAD + REARRANGEMENTS + train + TAIL, str(tmp_path / "deck.toml"))
+    out = str(tmp_path / "out.h5")
+    if too_few == "error":
+        with pytest.raises(ValueError, match="only 0 rearranging and 0 stable examples"):
+            run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+        return
+    run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+    r, attrs = _results(out, "train")
+    assert r["n_rearranging"] == 0 and np.isnan(r["accuracy"]) and "min_examples = 10" in attrs["skipped"]
+    assert not os.path.exists(str(tmp_path / "out.train.json"))

@@ -121,10 +121,14 @@ class SoftnessModel:
     """A fitted softness hyperplane. `predict(X)` -> S (n,), positive on the rearranging side;
     `accuracy` is the held-out accuracy; `info` the provenance stored with `save`."""
 
-    def __init__(self, pipeline, info: dict | None = None, grid: dict | None = None):
+    def __init__(self, pipeline, info: dict | None = None, grid: dict | None = None, columns=None,
+                 n_columns: int | None = None):
         self.pipeline = pipeline
         self.info = dict(info or {})
         self.grid = grid
+        # the feature columns the SVM uses (train drops constant ones) out of n_columns given
+        self.columns = None if columns is None else np.asarray(columns, np.int64)
+        self.n_columns = n_columns
 
     @property
     def accuracy(self) -> float:
@@ -136,8 +140,15 @@ class SoftnessModel:
 
     @property
     def weights(self) -> np.ndarray:
-        """Hyperplane normal w in standardised feature space (M,)."""
+        """Hyperplane normal w in standardised feature space, over the columns used (`columns`)."""
         return self.pipeline.named_steps["svm"].coef_.ravel().copy()
+
+    def _select(self, X):
+        if self.columns is None:
+            return X
+        if X.shape[1] != self.n_columns:
+            raise ValueError(f"the model was trained on {self.n_columns} feature columns, got {X.shape[1]}")
+        return X[:, self.columns]
 
     @property
     def intercept(self) -> float:
@@ -147,7 +158,7 @@ class SoftnessModel:
         X = np.asarray(X, float)
         if X.ndim == 1:
             X = X[None]
-        s = self.pipeline.decision_function(X)
+        s = self.pipeline.decision_function(self._select(X))
         return s / np.linalg.norm(self.weights) if geometric else s
 
     def classify(self, X) -> np.ndarray:
@@ -174,7 +185,8 @@ class SoftnessModel:
         scaler, svm = self.pipeline.named_steps["scale"], self.pipeline.named_steps["svm"]
         model = {"format": "pyglass-linear-softness", "version": 1, "scaler_mean": scaler.mean_.tolist(),
                  "scaler_scale": scaler.scale_.tolist(), "weights": svm.coef_.ravel().tolist(),
-                 "intercept": float(svm.intercept_[0]), "C": float(svm.C), "classes": svm.classes_.tolist()}
+                 "intercept": float(svm.intercept_[0]), "C": float(svm.C), "classes": svm.classes_.tolist(),
+                 "columns": None if self.columns is None else self.columns.tolist(), "n_columns": self.n_columns}
         with open(base + ".json", "w") as fh:
             json.dump({"model": model, "grid": self.grid, "info": self.info}, fh, indent=1, default=_json_default)
         return base + ".json"
@@ -211,7 +223,16 @@ class SoftnessModel:
         svm.coef_, svm.intercept_, svm.classes_ = w[None, :], np.array([b]), classes
         svm.n_features_in_ = len(w)
         pipe = Pipeline([("scale", scaler), ("svm", svm)])
-        return cls(pipe, meta.get("info"), meta.get("grid"))
+        columns, n_columns = m.get("columns"), m.get("n_columns")
+        if columns is not None:
+            try:
+                columns, n_columns = np.asarray(columns, np.int64), int(n_columns)
+            except (TypeError, ValueError):
+                raise ValueError(f"{base}: damaged model (columns / n_columns)") from None
+            if not (columns.ndim == 1 and len(columns) == len(w) and np.all(np.diff(columns) > 0)
+                    and columns.min() >= 0 and columns.max() < n_columns):
+                raise ValueError(f"{base}: model columns are not {len(w)} increasing indices below n_columns")
+        return cls(pipe, meta.get("info"), meta.get("grid"), columns, n_columns)
 
     def __repr__(self):
         return f"SoftnessModel(C={self.C:g}, held-out accuracy={self.accuracy:.3f})"
@@ -227,9 +248,12 @@ def _json_default(o):
 
 def train(X_rearranging, X_stable, Cs=DEFAULT_CS, C: float | None = None, test_fraction: float = 0.2,
           cv: int = 5, seed: int = 0, max_iter: int = 20000, grid=None, provenance: dict | None = None,
-          class_weight=None) -> SoftnessModel:
+          class_weight=None, min_std: float = 1e-3) -> SoftnessModel:
     """Fit StandardScaler + LinearSVC on rearranging (label 1) vs stable (label 0) examples.
 
+    Columns whose standard deviation over the training part is <= `min_std` are left out (kept in
+    `model.columns`): a radial function at a mu where no neighbour ever sits holds values like
+    1e-200, and standardising such a column would turn any new frame's 1e-5 into a huge z.
     C: fixed, or chosen from `Cs` by stratified `cv`-fold cross-validation (accuracy) on the
     training part. `test_fraction` of the examples (stratified, seeded) is held out and only used
     for `model.accuracy`. `grid`: a StructureFunctions (or its grid() dict) stored with the model."""
@@ -254,6 +278,11 @@ def train(X_rearranging, X_stable, Cs=DEFAULT_CS, C: float | None = None, test_f
         Xtr, Xte, ytr, yte = train_test_split(X, y, test_size=n_test, stratify=y, random_state=seed)
     else:
         Xtr, ytr, Xte, yte = X, y, X[:0], y[:0]
+    columns = np.flatnonzero(Xtr.std(axis=0) > min_std)
+    if columns.size == 0:
+        raise ValueError(f"every feature column is constant (std <= {min_std}) over the training examples")
+    n_columns = X.shape[1]
+    Xtr, Xte = Xtr[:, columns], Xte[:, columns]
     pipe = Pipeline([("scale", StandardScaler()),
                      ("svm", LinearSVC(C=1.0 if C is None else float(C), dual=False, max_iter=max_iter,
                                        class_weight=class_weight))])
@@ -277,12 +306,13 @@ def train(X_rearranging, X_stable, Cs=DEFAULT_CS, C: float | None = None, test_f
             "C": float(pipe.named_steps["svm"].C), "cv_accuracy_by_C": cv_scores,
             "n_rearranging": int(len(Xr)), "n_stable": int(len(Xs)), "n_train": int(len(ytr)),
             "n_test": int(len(yte)), "test_fraction": test_fraction, "cv_folds": cv, "seed": seed,
-            "n_features": int(X.shape[1]), "sklearn_version": sklearn.__version__,
+            "n_features": int(X.shape[1]), "n_features_used": int(columns.size), "min_std": min_std,
+            "sklearn_version": sklearn.__version__,
             "classifier": "StandardScaler + LinearSVC (squared hinge, L2)",
             "softness": "decision_function: w.z + b, > 0 on the rearranging side",
             "created": datetime.datetime.now(datetime.timezone.utc).isoformat(timespec="seconds")}
     info.update(provenance or {})
-    return SoftnessModel(pipe, info, grid)
+    return SoftnessModel(pipe, info, grid, columns, n_columns)
 
 
 def load(path) -> SoftnessModel:

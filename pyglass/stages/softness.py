@@ -102,6 +102,9 @@ class SoftnessTrain(Stage):
         "cv": Key((int,), 5, "cross-validation folds for C", lo=2),
         "C": Key((list,), [0.001, 0.01, 0.1, 1.0, 10.0], "candidate SVM C values", items=float),
         "model": Key((str,), None, "model file (default: <output stem>.<stage name>.json next to the output)"),
+        "min_examples": Key((int,), 10, "fewest examples of each class to train on", lo=2),
+        "too_few": Key((str,), "skip", "with fewer than `min_examples`: skip (write the counts and NaN accuracy, "
+                       "say why, go on: a study's other units still run) or error", ("skip", "error")),
         **_structure_function_keys(),
     }
     writes = {"accuracy": "scalar", "train_accuracy": "scalar", "C": "scalar", "n_rearranging": "scalar",
@@ -159,10 +162,13 @@ class SoftnessTrain(Stage):
                                                       frame_stride=p["frame_stride"])
             chosen = np.isin(types, p["species"])
             rear, stable = rear[chosen[rear[:, 1]]], stable[chosen[stable[:, 1]]]
-            if min(len(rear), len(stable)) < 10:
-                raise ValueError(f"stage {self.name!r}: only {len(rear)} rearranging and {len(stable)} stable "
-                                 f"examples of species {p['species']}; run stage {src!r} longer or lower "
-                                 "p_rearranging / stable_time")
+            if min(len(rear), len(stable)) < p["min_examples"]:
+                why = (f"stage {self.name!r}: only {len(rear)} rearranging and {len(stable)} stable examples of species "
+                       f"{p['species']} (min_examples = {p['min_examples']}); run stage {src!r} longer or lower "
+                       "p_rearranging / stable_time")
+                if p["too_few"] == "error":
+                    raise ValueError(why)
+                return {"skipped": why, "n_rearranging": len(rear), "n_stable": len(stable)}
             mu = np.arange(1, int(round(p["r_max"] / p["mu_step"])) + 1) * p["mu_step"]
             sf = softness.StructureFunctions(p["sigma"], mu, p["r_max"], None if p["angular"] else (),
                                              p["r_max_angular"])
@@ -192,6 +198,11 @@ class SoftnessTrain(Stage):
                     "cv_accuracy": np.array([[c, a] for c, a in cv.items()]).reshape(-1, 2)}
 
         res = ctx.on_root(compute)
+        if "skipped" in res:
+            ctx.write_results({"n_rearranging": res["n_rearranging"], "n_stable": res["n_stable"],
+                               "accuracy": float("nan")}, {"skipped": res["skipped"]})
+            ctx.print(f"  not trained: {res['skipped']}")
+            return
         ctx.write_results(res, {"model": path})
         ctx.print(f"  held-out accuracy {res['accuracy']:.3f} (C = {res['C']:g}); model {path}")
 
