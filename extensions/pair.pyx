@@ -8,12 +8,12 @@ them back onto their owners (domain.py).
 import numpy as np
 cimport numpy as cnp
 from libc.math cimport sqrt
-from pairmodels cimport pair_phi, NPARAM, MODEL_LJ, MODEL_IPL, MODEL_LJ_POLY
+from pairmodels cimport pair_phi, NPARAM, MODEL_LJ, MODEL_IPL, MODEL_LJ_POLY, MODEL_LJ_SF
 
 cnp.import_array()
 
 PARAMS_PER_PAIR = NPARAM
-MODELS = {"lj": MODEL_LJ, "ipl": MODEL_IPL, "lj_poly": MODEL_LJ_POLY}
+MODELS = {"lj": MODEL_LJ, "ipl": MODEL_IPL, "lj_poly": MODEL_LJ_POLY, "lj_sf": MODEL_LJ_SF}
 
 
 cdef double _lj_blocked_loop(Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,

@@ -10,13 +10,19 @@
 #                    s = sigma^2/u (shifted LJ: c2 = c4 = 0; smoothed LJ: all three)
 #   MODEL_IPL        p[1]=eps, p[2]=sigma^2, p[3]=m (integer, phi ~ r^-2m), p[4..7]=c0, c2, c4, c6 (poly in u)
 #   MODEL_LJ_POLY    p[1]=4 eps, p[2]=sigma^2, p[3]=u_switch, p[4]=c_core (constant added to the LJ core),
-#                    p[5..10] = polynomial in u (degree 5) used for u_switch <= u < cutoff^2 (sticky spheres)
+#                    p[5..10] = polynomial in u (degree 5) plus p[11] s^6 + p[12] s^3 (s = sigma^2/u), used
+#                    for u_switch <= u < cutoff^2 (sticky spheres; p[11] = p[12] = 0: the pure polynomial)
+#   MODEL_LJ_SF      p[1]=4 eps, p[2]=sigma^2, p[3]=c0, p[4]=c_r: phi = 4eps(s^6 - s^3) + c0 + c_r r, the
+#                    shifted-force cutoff linear in r (LAMMPS lj/smooth/linear, HOOMD force_shifted_lj, RUMD)
+
+from libc.math cimport sqrt
 
 cdef enum:
-    NPARAM = 12
+    NPARAM = 14
     MODEL_LJ = 0
     MODEL_IPL = 1
     MODEL_LJ_POLY = 2
+    MODEL_LJ_SF = 3
 
 
 cdef inline double _ipow(double s, int m) noexcept nogil:
@@ -60,6 +66,18 @@ cdef inline void _inverse_power(double a, double s, int m, double u, int order, 
         out[3] += -m * (m + 1) * (m + 2) * t * iu * iu * iu
 
 
+cdef inline void _linear_in_r(double c, double u, int order, double* out) noexcept nogil:
+    # c r with r = sqrt(u): d/du r = 1/(2r), d2 = -1/(4 r^3), d3 = 3/(8 r^5)
+    cdef double r = sqrt(u)
+    out[0] += c * r
+    if order >= 1:
+        out[1] += 0.5 * c / r
+    if order >= 2:
+        out[2] += -0.25 * c / (r * u)
+    if order >= 3:
+        out[3] += 0.375 * c / (r * u * u)
+
+
 cdef inline void pair_phi(int model, const double* p, double u, int order, double* out) noexcept nogil:
     out[0] = 0.0
     out[1] = 0.0
@@ -83,3 +101,13 @@ cdef inline void pair_phi(int model, const double* p, double u, int order, doubl
             out[0] += p[4]
         else:
             _poly(p + 5, 5, u, order, out)
+            if p[11] != 0.0 or p[12] != 0.0:
+                s = p[2] / u
+                _inverse_power(p[11], s, 6, u, order, out)
+                _inverse_power(p[12], s, 3, u, order, out)
+    elif model == MODEL_LJ_SF:
+        s = p[2] / u
+        _inverse_power(p[1], s, 6, u, order, out)
+        _inverse_power(p[1] * -1.0, s, 3, u, order, out)
+        out[0] += p[3]
+        _linear_in_r(p[4], u, order, out)

@@ -18,6 +18,11 @@ MODELS = {
     # here, the law and its smoothing are what is tested
     "mblj-smooth": (lambda: P.MBLJ([[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]], 2.5, smoothing="smooth"),
                     "ka", (2, 3)),
+    # paper 2's mBLJ as its first author's code runs it: KA tables, AA/BB cut at 1.5, AB at 2.0,
+    # shifted force linear in r (inputs/kapteijns_2021_mblj.toml)
+    "mblj-linear": (lambda: P.MBLJ([[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]],
+                                   [[1.5, 2.5], [2.5, 1.5 / 0.88]], smoothing="linear-force-shift"), "ka", (2, 3)),
+    "sticky-lj-tail": (lambda: P.StickySpheres(form="lj-tail"), "sticky", (2, 3)),
 }
 CASES = [(name, d) for name, (_, _, dims) in MODELS.items() for d in dims]
 
@@ -168,3 +173,40 @@ def test_cutoff_continuity_reports_the_smoothing_order():
     assert P.StickySpheres().cutoff_continuity == 2
     assert P.StickySpheres(continuity=1).cutoff_continuity == 1
     assert P.StillingerWeber().cutoff_continuity >= 2
+
+
+def test_linear_force_shift_is_lj_minus_its_tangent_at_the_cutoff():
+    """phi_sf(r) = phi(r) - phi(r_c) - phi'(r_c)(r - r_c) (LAMMPS lj/smooth/linear, HOOMD
+    force_shifted_lj), per type pair, with phi and phi' -> 0 at r_c and phi'' jumping there."""
+    eps, sig, rc_rel = [[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]], [[1.5, 2.5], [2.5, 1.5 / 0.88]]
+    pot = P.MBLJ(eps, sig, rc_rel, smoothing="linear-force-shift")
+    for a in range(2):
+        for b in range(2):
+            e, s, rc = eps[a][b], sig[a][b], rc_rel[a][b] * sig[a][b]
+            lj = lambda r: 4 * e * ((s / r) ** 12 - (s / r) ** 6)            # noqa: E731
+            dlj = lambda r: 4 * e * (-12 * s ** 12 / r ** 13 + 6 * s ** 6 / r ** 7)   # noqa: E731
+            r = np.linspace(0.75 * s, rc * 0.999, 40)
+            d = pot.pair_derivatives(a, b, r, order=1)
+            np.testing.assert_allclose(d[0], lj(r) - lj(rc) - dlj(rc) * (r - rc), rtol=1e-12, atol=1e-13)
+            np.testing.assert_allclose(d[1], dlj(r) - dlj(rc), rtol=1e-12, atol=1e-12)
+    assert pot.cutoff_continuity == 1
+
+
+def test_sticky_spheres_lj_tail_equals_the_paper_authors_coefficients():
+    """form = 'lj-tail' solves a x^-12 - b x^-6 + c0 + c2 x^2 + c4 x^4 + c6 x^6 from the six
+    continuity conditions; the paper's own code (KGonzalezLopez/hoomd-blue @ abc437cb,
+    hoomd/md/pair.py, sticky_spheres, x_c = 1.2 x_min) lists these numbers."""
+    ref = {"a": -106.991613526652, "b": -304.918469059567, "c0": -939.388037994211, "c2": 1190.70962256002,
+           "c4": -541.300131587551, "c6": 85.8684936914713}
+    ss = P.StickySpheres(form="lj-tail")
+    p = ss.params[0, 0]                       # lambda_AA = 1: the coefficients in x directly
+    np.testing.assert_allclose(p[5:9], [ref["c0"], ref["c2"], ref["c4"], ref["c6"]], rtol=1e-11)
+    np.testing.assert_allclose(p[11:13], [ref["a"], -ref["b"]], rtol=1e-11)
+    assert ss.cutoff_continuity == 2
+    x = np.linspace(2 ** (1 / 6), 1.2 * 2 ** (1 / 6) * 0.9999, 30)
+    src = ref["a"] * x ** -12 - ref["b"] * x ** -6 + ref["c0"] + ref["c2"] * x ** 2 + ref["c4"] * x ** 4 + ref["c6"] * x ** 6
+    np.testing.assert_allclose(ss.pair_derivatives(0, 0, x * 1.0, order=0)[0], src, rtol=1e-9, atol=1e-11)
+    lam = 1.4                                 # other pairs scale with lambda
+    np.testing.assert_allclose(ss.pair_derivatives(1, 1, x * lam, order=0)[0], src, rtol=1e-9, atol=1e-11)
+    with pytest.raises(ValueError, match="continuity must be 2"):
+        P.StickySpheres(form="lj-tail", continuity=1)

@@ -17,7 +17,7 @@ from pyglass.registry import POTENTIALS
 
 NPARAM = _pair.PARAMS_PER_PAIR
 MODELS = _pair.MODELS
-SMOOTHING = ("none", "shift", "force-shift", "smooth")
+SMOOTHING = ("none", "shift", "force-shift", "smooth", "linear-force-shift")
 _SMOOTHING_ORDER = {"none": -1, "shift": 0, "force-shift": 1, "smooth": 2}
 
 
@@ -154,7 +154,9 @@ def LennardJones(epsilon, sigma, cutoff=2.5, smoothing: str = "shift", type_name
                  relative_cutoff: bool = True, skin: float = 0.3, name="lj") -> PairPotential:
     """phi = 4 eps [(sigma/r)^12 - (sigma/r)^6] + smoothing polynomial, cut at `cutoff` (in units of
     sigma_ab if relative_cutoff). smoothing: 'none', 'shift' (LAMMPS pair_modify shift yes),
-    'force-shift' (phi, phi' -> 0) or 'smooth' (phi, phi', phi'' -> 0 via c0 + c2 r^2 + c4 r^4)."""
+    'force-shift' (phi, phi' -> 0 via c0 + c2 r^2), 'smooth' (phi, phi', phi'' -> 0 via
+    c0 + c2 r^2 + c4 r^4) or 'linear-force-shift' (phi - phi(r_c) - phi'(r_c)(r - r_c): LAMMPS
+    lj/smooth/linear, HOOMD force_shifted_lj, RUMD's shifted force)."""
     n = len(type_names)
     eps = _pair_table(n, epsilon, "epsilon")
     sig = _pair_table(n, sigma, "sigma")
@@ -162,6 +164,15 @@ def LennardJones(epsilon, sigma, cutoff=2.5, smoothing: str = "shift", type_name
         raise ValueError(f"smoothing must be one of {SMOOTHING}, got {smoothing!r}")
     rc = _pair_table(n, cutoff, "cutoff") * (sig if relative_cutoff else 1.0)
     params = np.zeros((n, n, NPARAM))
+    if smoothing == "linear-force-shift":
+        for a in range(n):
+            for b in range(n):
+                e4, s2, r_c = 4 * eps[a, b], sig[a, b] ** 2, rc[a, b]
+                phi_c = e4 * ((s2 / r_c ** 2) ** 6 - (s2 / r_c ** 2) ** 3)
+                dphi_c = e4 * (-12 * (s2 / r_c ** 2) ** 6 + 6 * (s2 / r_c ** 2) ** 3) / r_c
+                params[a, b, 1:5] = e4, s2, -phi_c + dphi_c * r_c, -dphi_c
+        return PairPotential("lj_sf", params, rc, type_names, skin, name,
+                             {"epsilon": eps.tolist(), "sigma": sig.tolist(), "smoothing": smoothing})
     for a in range(n):
         for b in range(n):
             e4, s2 = 4 * eps[a, b], sig[a, b] ** 2
@@ -245,12 +256,18 @@ def IPL10(n: int = 10, q: int = 3, x_c: float = 1.48, lambdas=((1.0, 1.18), (1.1
 
 @POTENTIALS.register("sticky-spheres")
 def StickySpheres(lambdas=((1.0, 1.18), (1.18, 1.4)), epsilon: float = 1.0, x_c: float = 1.2 * 2 ** (1 / 6),
-                  continuity: int = 2, skin: float = 0.3) -> PairPotential:
+                  continuity: int = 2, form: str = "polynomial", skin: float = 0.3) -> PairPotential:
     """Sticky spheres, CSS variant (paper 2): LJ 4 eps[(lambda/r)^12 - (lambda/r)^6] for
-    r/lambda <= 2^(1/6); beyond, an even polynomial in r/lambda that matches the LJ core's value
-    and first `continuity` derivatives at 2^(1/6) and vanishes with as many derivatives at x_c.
-    The coefficients are derived here from those conditions [unverified: paper 2 gives none].
-    lambdas default to the IPL mixture's [unverified]."""
+    x = r/lambda <= 2^(1/6); beyond, with form = 'polynomial', an even polynomial in x (degree
+    4 continuity + 2) that matches the LJ core's value and first `continuity` derivatives at 2^(1/6)
+    and vanishes with as many derivatives at x_c; with form = 'lj-tail' (continuity 2 only), eps[a x^-12
+    - b x^-6 + c0 + c2 x^2 + c4 x^4 + c6 x^6] under the same six conditions: the form of the paper's
+    own code (KGonzalezLopez/hoomd-blue, EvaluatorPairStickySpheres.h, by paper 2's first author).
+    Coefficients are solved here from the conditions, never typed in."""
+    if form not in ("polynomial", "lj-tail"):
+        raise ValueError(f"sticky-spheres form must be 'polynomial' or 'lj-tail', got {form!r}")
+    if form == "lj-tail" and continuity != 2:
+        raise ValueError("sticky-spheres form = 'lj-tail' has six coefficients: continuity must be 2")
     nt = 2
     lam = _pair_table(nt, lambdas, "lambdas")
     if x_c <= 2 ** (1 / 6):
@@ -263,6 +280,18 @@ def StickySpheres(lambdas=((1.0, 1.18), (1.18, 1.4)), epsilon: float = 1.0, x_c:
             l2, e4 = lam[a, b] ** 2, 4 * epsilon
             us, uc = 2 ** (1 / 3) * l2, x_c ** 2 * l2
             c12, c6 = _inverse_power_u(e4, l2, 6), _inverse_power_u(-e4, l2, 3)
+            if form == "lj-tail":   # basis s^6, s^3, 1, u, u^2, u^3 (s = lambda^2/u)
+                basis = [_inverse_power_u(1.0, l2, 6), _inverse_power_u(1.0, l2, 3)] + \
+                    [(lambda j: lambda u, k: math.perm(j, k) * u ** (j - k) if j >= k else 0.0)(j) for j in range(4)]
+                rows, rhs = [], []
+                for k in range(3):
+                    rows += [[f(us, k) for f in basis], [f(uc, k) for f in basis]]
+                    rhs += [c12(us, k) + c6(us, k), 0.0]
+                c = np.linalg.solve(np.array(rows, float), np.array(rhs))
+                params[a, b, 1:5] = e4, l2, us, 0.0
+                params[a, b, 5:9] = c[2:]
+                params[a, b, 11:13] = c[:2]
+                continue
             deg = 2 * continuity + 1
             rows, rhs = [], []
             for k in range(continuity + 1):
@@ -274,4 +303,5 @@ def StickySpheres(lambdas=((1.0, 1.18), (1.18, 1.4)), epsilon: float = 1.0, x_c:
             params[a, b, 1:5] = e4, l2, us, 0.0
             params[a, b, 5:5 + len(c)] = c
     return PairPotential("lj_poly", params, x_c * lam, ("A", "B"), skin, "sticky-spheres",
-                         {"lambdas": lam.tolist(), "epsilon": epsilon, "x_c": x_c, "continuity": continuity})
+                         {"lambdas": lam.tolist(), "epsilon": epsilon, "x_c": x_c, "continuity": continuity,
+                          "form": form})
