@@ -407,7 +407,12 @@ class Runner:
     def _run_study(self):
         study = self.deck.study
         units = self.units()
-        mine = [u for u in units if u[0] % self.n_rep == self.replica]
+        todo = units
+        if self.restart_path and study["source"] in ("seeds", "frames"):
+            # a restart deals out only the units not yet complete, so the replica groups stay busy
+            # (every rank reads the same files: the same list everywhere)
+            todo = [u for u in units if self._unit_status(unit_path(self.output, u[2], u[4])) != "complete"]
+        mine = [u for k, u in enumerate(todo) if k % self.n_rep == self.replica]
         per_sample = [k for k, s in enumerate(self.deck.data["stage"]) if STAGES[s["kind"]].per_sample]
         n_pipeline = (max(per_sample) + 1) if per_sample else 0
         self.print(f"study: {len(self.deck.states)} state point(s) x {study['samples']} sample(s) = {len(units)} "

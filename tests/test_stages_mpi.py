@@ -51,6 +51,40 @@ def test_study_on_two_replica_groups_equals_serial():
     comm.Barrier()
 
 
+@pytest.mark.mpi(min_size=2)
+def test_study_restart_deals_out_only_the_units_left():
+    """A restart on 2 replica groups with units 1 and 3 of 4 missing runs one on each group (not both
+    on the group that first owned them), with the serial results."""
+    import json
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
+    text = HEAD + STUDY.replace("samples = 3", "samples = 4") + TAIL.replace("seed = 7", "seed = 7\nranks_per_replica = 1")
+    deck = parse_deck(text, os.path.join(folder, "deck.toml"))
+    out = os.path.join(folder, "par.h5")
+    if comm.Get_rank() == 0:
+        run_deck(deck, None, output=out, stream=_Sink(), handle_signals=False)
+        reference = {s: _g_and_modes(unit_path(out, "", s)) for s in (1, 3)}
+        for s in (1, 3):
+            os.remove(unit_path(out, "", s))
+            os.remove(os.path.splitext(unit_path(out, "", s))[0] + ".ckpt.h5")
+    comm.Barrier()
+    run_deck(deck, comm, restart=out, output=out, stream=_Sink(), handle_signals=False)
+    comm.Barrier()
+    if comm.Get_rank() == 0:
+        replicas = []
+        for s in (1, 3):
+            path = unit_path(out, "", s)
+            g, modes = _g_and_modes(path)
+            assert g == reference[s][0]
+            np.testing.assert_array_equal(modes, reference[s][1])
+            with h5py.File(path, "r") as f:
+                replicas.append(json.loads(f["h5md/provenance"].attrs["seeds"])["replica"])
+        assert sorted(replicas) == [0, 1]
+        shutil.rmtree(folder)
+    comm.Barrier()
+
+
 MD_DECK = """
 [system]
 generate = "lattice"
