@@ -17,10 +17,10 @@ import copy
 import os
 import tomllib
 
-from pyglass.reproduce import mosayebi_2014, widmer_cooper_2008
+from pyglass.reproduce import mosayebi_2014, sharma_2022, trsp, widmer_cooper_2008
 from pyglass.reproduce.report import Quantity, write_report  # noqa: F401
 
-PAPERS = {m.NAME: m for m in (widmer_cooper_2008, mosayebi_2014)}
+PAPERS = {m.NAME: m for m in (widmer_cooper_2008, mosayebi_2014, trsp, sharma_2022)}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
