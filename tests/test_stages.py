@@ -303,6 +303,42 @@ def test_study_interrupted_then_restarted_equals_uninterrupted(tmp_path):
                                       g[f"{RESULTS_ROOT}/sum/all/G.G/values"][()])
 
 
+def test_restart_from_the_checkpoint_between_a_quench_and_md_equals_uninterrupted(tmp_path, monkeypatch):
+    """Killed after the push-off quench's end-of-stage checkpoint, before the MD stage's first one:
+    the restart starts the MD stage afresh (velocities drawn as in the uninterrupted run)."""
+    from pyglass.stages.md import MD
+    stages = """
+[[stage]]
+name = "eq2"
+kind = "equilibrate"
+steps = 40
+thermo = 0
+temperature = 0.5
+[stage.integrator]
+type = "nosehoover"
+dt = 0.002
+T = 0.5
+tau = 0.2
+"""   # after HEAD's eq and quench "is"
+    _, ref = run(tmp_path, stages, name="ref.h5")
+    original = MD.run
+
+    def killed(self, ctx):
+        if self.name == "eq2":
+            raise KeyboardInterrupt("killed")
+        return original(self, ctx)
+    monkeypatch.setattr(MD, "run", killed)
+    with pytest.raises(KeyboardInterrupt):
+        run(tmp_path, stages, name="cut.h5")
+    monkeypatch.setattr(MD, "run", original)
+    assert read_checkpoint(str(tmp_path / "cut.ckpt.h5")).stage_index == 2
+    run(tmp_path, stages, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
+    a = read_checkpoint(str(tmp_path / "ref.ckpt.h5")).system
+    b = read_checkpoint(str(tmp_path / "cut.ckpt.h5")).system
+    np.testing.assert_array_equal(a.positions, b.positions)
+    np.testing.assert_array_equal(a.velocities, b.velocities)
+
+
 def test_study_samples_from_one_trajectory(tmp_path):
     stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10')
     deck, out = run(tmp_path, stages)

@@ -120,6 +120,8 @@ class MD(Stage):
         integ = ctx.deck.build_integrator(stage)
         steps, thermo = stage["steps"], stage["thermo"]
         resume = ctx.resume
+        if resume is not None and resume.step_in_stage == 0 and not resume.integrator_state:
+            resume = None   # the checkpoint written as the previous stage ended: this stage starts afresh
         if resume is not None:
             done = resume.step_in_stage
             integ.load_state(resume.integrator_state)
