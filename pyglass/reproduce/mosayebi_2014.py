@@ -16,7 +16,7 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import results_root
+from pyglass.reproduce.report import results_root, study_units
 
 NAME = "mosayebi-2014"
 TITLE = "Mosayebi et al., PRL 112, 105503 (2014): soft modes and non-affine displacements (paper 3)"
@@ -28,14 +28,6 @@ GAMMA_C = (0.071, 0.024)        # the paper's gamma_c and its spread
 N_MODES = (4, 7, 10, 15, 20, 30, 40)   # N_m counting the two zero modes (paper: p_i = sum_{j=3}^{N_m})
 
 
-def _units(index):
-    with h5py.File(index, "r") as f:
-        st = results_root(f)["study"]
-        files = list(st["files"].asstr()[()])
-        states = list(st.attrs["states"])
-        state_index = st["state_index"][()]
-    folder = os.path.dirname(os.path.abspath(index))
-    return [(os.path.join(folder, p), states[j] if len(states) else "") for p, j in zip(files, state_index)]
 
 
 def _sample(path):
@@ -65,7 +57,7 @@ def analyse(index, deck, out, full):
     from pyglass.observables.statistics import overlaps
     from pyglass.plots import pyplot, save_png
     from pyglass.reproduce.report import Quantity
-    units = _units(index)
+    units = study_units(index)
     by_state: dict = {}
     for path, label in units:
         s = _sample(path)

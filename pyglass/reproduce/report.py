@@ -35,6 +35,18 @@ def results_root(f):
     return f[RESULTS_ROOT] if RESULTS_ROOT in f else f["observables"]
 
 
+def study_units(index):
+    """[(unit file path, state label)] of a study's index file, in unit order ("" without states)."""
+    import h5py
+    with h5py.File(index, "r") as f:
+        st = results_root(f)["study"]
+        files = list(st["files"].asstr()[()])
+        states = list(st.attrs["states"])
+        state_index = st["state_index"][()]
+    folder = os.path.dirname(os.path.abspath(index))
+    return [(os.path.join(folder, p), states[j] if len(states) else "") for p, j in zip(files, state_index)]
+
+
 def write_report(paper, base, quantities, figures, notes, full, deck):
     def clean(v):   # strict JSON: NaN/inf (a number that could not be measured) become null
         if isinstance(v, (float, np.floating)):

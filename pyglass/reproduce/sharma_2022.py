@@ -45,7 +45,7 @@ import re
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import results_root
+from pyglass.reproduce.report import results_root, study_units
 
 NAME = "sharma-2022"
 TITLE = "Paper 5 (Sharma et al. 2022): local softness of the mean-field caging potential in Kob-Andersen"
@@ -71,14 +71,6 @@ MIN_ORIGINS = 40                     # time origins at the longest lag of alpha_
 
 
 # ------------------------------------------------------------------------------ reading
-def _units(index):
-    with h5py.File(index, "r") as f:
-        st = results_root(f)["study"]
-        files = list(st["files"].asstr()[()])
-        states = list(st.attrs["states"])
-        state_index = st["state_index"][()]
-    folder = os.path.dirname(os.path.abspath(index))
-    return [(os.path.join(folder, p), states[j] if len(states) else "") for p, j in zip(files, state_index)]
 
 
 def _temperature(label, deck):
@@ -344,7 +336,7 @@ def analyse(index, deck, out, full):
     quantities, figures, notes = [], [], []
     potential = deck.build_potential()
     units = []
-    for path, label in _units(index):
+    for path, label in study_units(index):
         if not _complete(path):
             notes.append(f"{os.path.basename(path)} ({label}) is not complete: left out.")
             continue

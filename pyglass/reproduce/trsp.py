@@ -28,7 +28,7 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import Quantity, results_root
+from pyglass.reproduce.report import Quantity, results_root, study_units
 
 NAME = "trsp"
 TITLE = ("Paper 4 (TRSP): machine-learned softness of Kob-Andersen, P(R|S), the onset T0 and the lattice "
@@ -45,18 +45,12 @@ S_EDGES = np.arange(-4.0, 4.01, 0.5)
 MIN_COUNT = 200                 # particles in an S bin before its P(R|S) is used
 LATTICE_T = (0.47, 0.50, 0.55, 0.60, 0.70)
 N_BOOT = 100
+KICK_HALF = 2                   # frames (tau) before and after a rearrangement for Delta S
+KICK_FRAMES = 60                # event frames used for the kicks
 MIN_EVENTS = 200                # rearranging examples (A) needed to train on the paper's p_hop > 0.6
 
 
 # ------------------------------------------------------------------------------------ data
-def _units(index):
-    with h5py.File(index, "r") as f:
-        st = results_root(f)["study"]
-        files = list(st["files"].asstr()[()])
-        states = list(st.attrs["states"])
-        state_index = st["state_index"][()]
-    folder = os.path.dirname(os.path.abspath(index))
-    return [(os.path.join(folder, p), states[j]) for p, j in zip(files, state_index)]
 
 
 def _temperature(label):
@@ -66,7 +60,11 @@ def _temperature(label):
 def _load(path):
     from pyglass.io.checkpoint import read_checkpoint
     from pyglass.io.h5md import file_status
-    with h5py.File(path, "r") as f:
+    try:
+        f = h5py.File(path, "r")
+    except OSError:          # missing, or open for writing by a run in progress
+        return None
+    with f:
         if file_status(f) != "complete":
             return None
         g = results_root(f)["rearrangements"]
@@ -159,7 +157,7 @@ def analyse(index, deck, out, full):
     from pyglass.plots import pyplot, save_png
     from pyglass.softness import statistics
     units = {}
-    for path, label in _units(index):
+    for path, label in study_units(index):
         u = _load(path)
         if u is not None:
             units[_temperature(label)] = (label, u)
@@ -261,7 +259,7 @@ def analyse(index, deck, out, full):
     ok = np.isfinite(C) & (rl >= 0.8) & (C > 0.01)
     (c1, xi), _ = curve_fit(lambda x, a, b: a * np.exp(-x / b), rl[ok], var_S * C[ok], p0=[var_S, 1.0])
     # kicks: Delta S around rearrangements (paper 4 Sec. V, App. E)
-    kick = _kicks(per_T, temps, var_S, spacing)
+    kick = _kicks(per_T, temps, var_S, spacing, model, cache_dir)
     # the lattice deck
     params = {"spacing": spacing, "mean_a": ms["a"], "mean_b": ms["b"], "C0": var_S, "C1": float(c1),
               "xi": float(xi), "fit": fit, "kick": kick, "T_c": float(T_c), "temps": temps.tolist(),
@@ -369,7 +367,8 @@ def analyse(index, deck, out, full):
         f"C1 = {c1:.3f}, xi = {xi:.3f} spacings (paper: C1 > C0).",
         "Kicks: " + kick["note"],
         "The lattice model ran on the fitted deck (trsp_ka.toml beside this report; inputs/trsp_ka.toml is a "
-        f"copy of it) at L = {lat['L']}, {lat['n_runs']} runs per T to t = {lat['t_max']:g}.",
+        f"copy of it) at L = {lat['L']}, {lat['n_runs']} runs per T to t = "
+        + ", ".join(f"{t:g}" for t in lat["t_max"]) + " (each run lengthened x4 until tau4 < t_max/4).",
     ]
     if not acc >= ACCURACY_MIN:
         notes.append(f"Miss: held-out accuracy {acc:.3f} < {ACCURACY_MIN}. Our training set is smaller than the "
@@ -382,27 +381,36 @@ def analyse(index, deck, out, full):
     return quantities, figures, notes
 
 
-def _kicks(per_T, temps, var_S, spacing):
-    """sigma_Delta(r): the standard deviation of Delta S = S(t + STRIDE) - S(t - STRIDE) of A particles
-    at distance r from the closest A particle rearranging at t (p_hop > 0.2), with the App. E
-    background (Eq. E2) taken at the far plateau (r > 3); in lattice spacings."""
+def _kicks(per_T, temps, var_S, spacing, model, cache_dir):
+    """sigma_Delta(r): the standard deviation of Delta S = S(t + KICK_HALF) - S(t - KICK_HALF) (frames a
+    tau apart: a rearrangement lasts ~4 tau, paper 4 Sec. V) of A particles at distance r from the
+    closest A particle rearranging at t (p_hop > 0.2), on KICK_FRAMES event frames, with the App. E
+    background (Eq. E2) taken at the far plateau; distances in lattice spacings."""
     from pyglass.softness import statistics
     T = 0.50 if 0.50 in per_T else temps[0]
     d = per_T[T]
     u, sysc = d["unit"], d["unit"]["system"]
     r_edges = np.array([0.0, 0.01, 1.4, 2.4, 3.4, 4.4, 6.0])
-    Sb, Sa, dist = [], [], []
     a_idx = np.flatnonzero(d["A"])
-    for k in range(1, len(d["frames"]) - 1):
-        f = d["frames"][k]
+    nf = len(u["times"])
+    events = [f for f in d["frames"] if KICK_HALF <= f < nf - KICK_HALF and (u["phop"][f, a_idx] > P_REARRANGING).any()]
+    events = [events[k] for k in np.unique(np.linspace(0, len(events) - 1, min(KICK_FRAMES, len(events))).astype(int))]
+    key = hashlib.sha256(open(model["path"], "rb").read() + np.array(events).tobytes()).hexdigest()[:16]
+    cache = os.path.join(cache_dir, f"kicks_T{T:g}_{key}.npz")
+    if os.path.exists(cache):
+        z = np.load(cache)
+        Sb, Sa = list(z["Sb"]), list(z["Sa"])
+    else:
+        def S_at(f):
+            return model["model"].apply(sysc, positions=np.asarray(u["inherent"][f], float))[a_idx]
+        Sb = [S_at(f - KICK_HALF) for f in events]
+        Sa = [S_at(f + KICK_HALF) for f in events]
+        np.savez_compressed(cache, Sb=np.array(Sb), Sa=np.array(Sa))
+    dist = []
+    for f in events:
         R = np.zeros(sysc.N, bool)
-        R[a_idx] = d["R"][k]
-        if not R.any():
-            continue
-        dd = statistics.distance_to_rearrangement(np.asarray(u["inherent"][f], float), sysc.box, R, 6.0)
-        Sb.append(d["S"][k - 1])
-        Sa.append(d["S"][k + 1])
-        dist.append(dd[a_idx])
+        R[a_idx] = u["phop"][f, a_idx] > P_REARRANGING
+        dist.append(statistics.distance_to_rearrangement(np.asarray(u["inherent"][f], float), sysc.box, R, 6.0)[a_idx])
     ch = statistics.softness_change(np.concatenate(Sb), np.concatenate(Sa), np.concatenate(dist), r_edges)
     var = ch["var"]
     var_bg = float(var[-1])
@@ -421,7 +429,8 @@ def _kicks(per_T, temps, var_S, spacing):
         sigma1, length = float(np.exp(icept)), float(-1.0 / slope) if slope < 0 else float("nan")
     else:
         sigma1, length = float("nan"), float("nan")
-    note = (f"at T = {T:g}, Delta S over 2 x {STRIDE} tau around A particles with p_hop > 0.2; std of Delta S by "
+    note = (f"at T = {T:g}, Delta S over 2 x {KICK_HALF} tau around A particles with p_hop > 0.2 on {len(events)} "
+            f"frames; std of Delta S by "
             f"distance bins {r_edges.tolist()} (sigma_AA): " + ", ".join(f"{np.sqrt(v):.3f}" for v in var) +
             f"; background (r > 4.4) variance {var_bg:.3f} removed with Eq. E2: sigma_Delta = " +
             ", ".join(f"{s:.3f}" for s in sig) + f"; sigma0 = {sigma0:.3f}, sigma1 = {sigma1:.3f}, "
@@ -527,14 +536,20 @@ def _lattice(path, out):
     if os.path.exists(cache):
         with open(cache) as fh:
             return json.load(fh)
-    L, n_runs, t_max = 20, 4, 5000.0
-    tau4, chi4 = [], []
+    L, n_runs = 20, 4
+    tau4, chi4, t_maxes = [], [], []
     for j, T in enumerate(LATTICE_T):
         model = TRSPModel.from_file(path, T, seed=100 + j, L=L)
-        r = model.run(t_max, n_runs=n_runs)
+        t_max = 500.0
+        while True:   # lengthen the runs until the chi4 peak sits well inside them
+            r = model.run(t_max, n_runs=n_runs)
+            if (np.isfinite(r.tau4) and r.tau4 < t_max / 4) or t_max >= 64000:
+                break
+            t_max *= 4
         tau4.append(float(r.tau4))
         chi4.append(float(r.chi4_star))
-    res = {"T": list(LATTICE_T), "tau4": tau4, "chi4_star": chi4, "L": L, "n_runs": n_runs, "t_max": t_max}
+        t_maxes.append(t_max)
+    res = {"T": list(LATTICE_T), "tau4": tau4, "chi4_star": chi4, "L": L, "n_runs": n_runs, "t_max": t_maxes}
     with open(cache, "w") as fh:
         json.dump(res, fh)
     return res

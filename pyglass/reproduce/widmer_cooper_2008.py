@@ -15,7 +15,7 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import results_root
+from pyglass.reproduce.report import results_root, study_units
 
 NAME = "widmer-cooper-2008"
 TITLE = "Widmer-Cooper et al., Nat. Phys. 4, 711 (2008): soft modes and irreversible reorganisation (paper 1)"
@@ -30,13 +30,8 @@ TAU_ALPHA = 673.0
 def _samples(index):
     from pyglass.io.checkpoint import read_checkpoint
     from pyglass.io.h5md import file_status
-    with h5py.File(index, "r") as f:
-        st = results_root(f)["study"]
-        files = list(st["files"].asstr()[()])
-    folder = os.path.dirname(os.path.abspath(index))
     out = []
-    for rel in files:
-        path = os.path.join(folder, rel)
+    for path, _ in study_units(index):
         with h5py.File(path, "r") as f:
             if file_status(f) != "complete":
                 continue
