@@ -16,7 +16,7 @@ from pyglass.lattice.measure import block_susceptibility, first_rearrangement_ti
 from pyglass._ext.lattice import SumTree
 
 ROOT = Path(__file__).resolve().parents[1]
-DECK = ROOT / "tests" / "data" / "trsp_ka_figure_estimates.toml"   # the figure-based estimates: fixed values for these tests
+DECK = ROOT / "tests" / "data" / "lattice" / "trsp_ka_figure_estimates.toml"   # the figure-based estimates: fixed values for these tests
 
 CORR = dict(C0=1.0, C1=1.5, xi=0.8)
 KICK = dict(sigma0=0.6, sigma1=0.8, sigma_length=1.0, rho1=1.5, rho_length=0.8, r_max=2.0,

@@ -411,8 +411,17 @@ def _kicks(per_T, temps, var_S, spacing, model, cache_dir):
         R = np.zeros(sysc.N, bool)
         R[a_idx] = u["phop"][f, a_idx] > P_REARRANGING
         dist.append(statistics.distance_to_rearrangement(np.asarray(u["inherent"][f], float), sysc.box, R, 6.0)[a_idx])
-    ch = statistics.softness_change(np.concatenate(Sb), np.concatenate(Sa), np.concatenate(dist), r_edges)
-    var = ch["var"]
+    Sb_all, Sa_all, d_all = np.concatenate(Sb), np.concatenate(Sa), np.concatenate(dist)
+    ch = statistics.softness_change(Sb_all, Sa_all, d_all, r_edges)
+    # the model's kick is Delta S ~ N(H (mu' - S), K_Delta): sigma_Delta^2 is the variance of Delta S about
+    # its mean given S, i.e. about the per-bin line Delta S = eta (A - S), not the raw variance
+    kb = np.searchsorted(r_edges, d_all, side="right") - 1
+    var = np.full(len(r_edges) - 1, np.nan)
+    for b in range(len(var)):
+        m = kb == b
+        if m.sum() > 3 and np.ptp(Sb_all[m]) > 0:
+            res = (Sa_all[m] - Sb_all[m]) - np.polyval(np.polyfit(Sb_all[m], Sa_all[m] - Sb_all[m], 1), Sb_all[m])
+            var[b] = float(np.var(res, ddof=2))
     var_bg = float(var[-1])
     _, var1 = statistics.subtract_background(ch["eta"], var, ch["eta"][-1], var_bg, var_S)
     sig = np.sqrt(np.clip(var1, 0, None))
@@ -430,7 +439,7 @@ def _kicks(per_T, temps, var_S, spacing, model, cache_dir):
     else:
         sigma1, length = float("nan"), float("nan")
     note = (f"at T = {T:g}, Delta S over 2 x {KICK_HALF} tau around A particles with p_hop > 0.2 on {len(events)} "
-            f"frames; std of Delta S by "
+            f"frames; std of Delta S about its linear dependence on S before (the model's restoring mean) by "
             f"distance bins {r_edges.tolist()} (sigma_AA): " + ", ".join(f"{np.sqrt(v):.3f}" for v in var) +
             f"; background (r > 4.4) variance {var_bg:.3f} removed with Eq. E2: sigma_Delta = " +
             ", ".join(f"{s:.3f}" for s in sig) + f"; sigma0 = {sigma0:.3f}, sigma1 = {sigma1:.3f}, "
