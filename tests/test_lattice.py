@@ -390,3 +390,16 @@ def test_quench_mean_softness_relaxes_toward_new_temperature():
     assert abs(s[0] - mu_hot) < 0.15
     assert s[-1] < s[0] - 0.2              # ages toward the lower <S> of T = 0.5
     assert s[-1] > cold.mu - 0.15
+
+
+def test_shipped_deck_is_the_md_fit_and_runs():
+    """inputs/trsp_ka.toml is written by `pyglass reproduce trsp` from our KA MD: every measured value
+    says so, the rest carry their provenance, and the model builds and runs from it."""
+    path = ROOT / "inputs" / "trsp_ka.toml"
+    text = path.read_text()
+    assert text.count("[fitted") >= 10 and "[read off figure" not in text
+    for key in ("mean_a", "C0", "C1", "xi", "T0", "e0", "sigma0"):
+        line = next(ln for ln in text.splitlines() if ln.split("=")[0].strip() == key)
+        assert "[" in line, f"{key} has no provenance tag: {line}"
+    run = TRSPModel.from_file(path, T=0.6, seed=2, L=6).run(50.0, n_runs=2)
+    assert np.all(np.diff(run.Q) <= 1e-12)
