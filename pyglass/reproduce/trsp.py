@@ -102,7 +102,7 @@ def _train(unit, params, out):
     frame_time = float(unit["times"][1] - unit["times"][0])
     stable_frames = int(round(params["stable_time"] / frame_time)) + 1
     key = hashlib.sha256(unit["phop"].tobytes() + json.dumps(params, sort_keys=True, default=str).encode()
-                         + softness.__name__.encode()).hexdigest()[:16]
+                         ).hexdigest()[:16]   # keyed on the data and the keys: delete cache/ after a library change
     path = os.path.join(out, "cache", f"svm_T0.47_{key}.json")
     if os.path.exists(path):
         return {"path": path, "model": softness.load(path)}
