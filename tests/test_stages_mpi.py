@@ -207,3 +207,23 @@ gammas = [0.01]
                                            rtol=1e-6, err_msg=name)
         shutil.rmtree(folder)
     comm.Barrier()
+
+
+@pytest.mark.mpi(min_size=2)
+def test_structure_functions_and_softness_independent_of_the_rank_count():
+    """Structure functions of a system decomposed over the ranks (gathered, as the stages do) equal
+    the serial ones bitwise, and so does a trained model's softness."""
+    from mpi4py import MPI
+
+    from pyglass import builders, softness
+    from pyglass.comm import distribute
+    comm = MPI.COMM_WORLD
+    serial = builders.random_packing(400, 1.2, 3, (0.8, 0.2), seed=11, min_distance=0.7)
+    sf = softness.StructureFunctions(r_max=3.0, mu=np.arange(1, 61) * 0.05, r_max_angular=2.5)
+    X = sf.compute(serial)
+    decomposed = distribute(serial.copy(), comm)
+    Xd = sf.compute(decomposed.gather())
+    np.testing.assert_array_equal(Xd, X)
+    rng = np.random.default_rng(0)
+    model = softness.train(X[rng.random(len(X)) < 0.5], X[rng.random(len(X)) < 0.5], C=0.1, seed=3, grid=sf)
+    np.testing.assert_array_equal(model.apply(decomposed.gather()), model.apply(serial))
