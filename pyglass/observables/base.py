@@ -106,6 +106,8 @@ class Frame:
     is_positions: np.ndarray | None = None
     reference: np.ndarray | None = None
     result: object = None
+    ids: np.ndarray | None = None        # global particle ids of these rows (rows move between ranks)
+    comm: object = None                  # the system's communicator (None or one rank: serial)
 
 
 class Observable:
@@ -161,7 +163,7 @@ class Observable:
         """Collect what `needs` declares and call `update(frame)`."""
         self._last_sampled_step = step
         frame = Frame(step=step, time=system.time, box=system.box, types=system.types,
-                      masses=system.masses, result=result)
+                      masses=system.masses, result=result, ids=system.ids, comm=system.comm)
         needs = self.needs
         if "positions" in needs:
             frame.positions = system.positions.copy()

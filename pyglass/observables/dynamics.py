@@ -288,24 +288,38 @@ class SelfDynamics(Observable):
     def update(self, frame):
         sch = self.schedule
         origin = sch.origin(frame.step)
+        # Under domain decomposition particles change ranks between an origin and a lag, and alpha2, Q
+        # and chi4 are not sums over particles: every rank works on the whole system in id order (one
+        # allgather per sample of a log schedule, collective: every rank samples the same steps) and
+        # only rank 0 adds, so the reduction over ranks gives the serial result exactly.
+        x, types, masses, ids = frame.unwrapped, frame.types, frame.masses, frame.ids
+        weight = 1.0
+        if frame.comm is not None and frame.comm.Get_size() > 1:
+            parts = frame.comm.allgather((ids, x, types, masses))
+            ids, x, types, masses = (np.concatenate([p[k] for p in parts]) for k in range(4))
+            weight = 1.0 if frame.comm.Get_rank() == 0 else 0.0
+        self._n_whole = len(x)     # chi4 = N Var Q with the whole system's N (not this rank's)
+        if ids is not None:
+            order = np.argsort(ids, kind="stable")
+            x, types, masses = x[order], types[order], masses[order]
         if frame.step == origin:
-            self._origin = frame.unwrapped.copy()
-            self._masses = frame.masses
+            self._origin = x.copy()
+            self._masses = masses
             return
         if self._origin is None:
             return
         k = sch.lag_index(frame.step)
         nl = len(sch.lags)
-        dr = frame.unwrapped - self._origin
+        dr = x - self._origin
         if self.remove_drift:
-            dr = remove_com(dr, frame.masses)
-        t = frame.types.astype(np.int64)
+            dr = remove_com(dr, masses)
+        t = types.astype(np.int64)
         nt = int(t.max()) + 1
         r2 = np.einsum("nd,nd->n", dr, dr)
         one = np.zeros(nl)
-        one[k] = 1.0
+        one[k] = weight
         per = np.zeros((nl, nt))
-        per[k] = np.bincount(t, r2, minlength=nt) / np.bincount(t, minlength=nt)
+        per[k] = weight * np.bincount(t, r2, minlength=nt) / np.bincount(t, minlength=nt)
         self.add("n", one)
         self.add("msd", per)
         self.add("r2", one * r2.mean())
@@ -330,7 +344,7 @@ class SelfDynamics(Observable):
         out["alpha2"] = d * r4 / ((d + 2) * r2 ** 2) - 1
         q1, q2 = acc["Q"][ok] / n[ok], acc["Q2"][ok] / n[ok]
         out["Q"] = q1
-        out["chi4"] = (self.n_particles or 0) * (q2 - q1 ** 2)
+        out["chi4"] = getattr(self, "_n_whole", self.n_particles or 0) * (q2 - q1 ** 2)
         if "fs_sum" in acc:
             cnt = acc["fs_count"][ok]
             if np.any(cnt == 0):
