@@ -4,14 +4,12 @@ model), and the deck validation of both stages (and of `overlap` given a vector 
 import json
 import os
 
-import h5py
 import numpy as np
 import pytest
 
 from pyglass import softness
 from pyglass.io.checkpoint import read_checkpoint
 from pyglass.io.deck import DeckError, parse_deck
-from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.runner import run_deck
 
 # N = 250 at T = 0.6: 41 quenched frames 0.25 apart; p_hop above 0.1 on ~0.5 % of the (frame,
@@ -87,28 +85,8 @@ r_max = 3.0
 angular = false
 """
 
-TAIL = """
-[output]
-thermo = 0
-
-[run]
-seed = 7
-progress = false
-"""
-
-
-class _Sink:
-    def write(self, s):
-        return len(s)
-
-    def flush(self):
-        pass
-
-
-def _results(path, stage):
-    with h5py.File(path, "r") as f:
-        g = f[f"{RESULTS_ROOT}/{stage}"]
-        return {k: g[k][()] for k in g if isinstance(g[k], h5py.Dataset)}, dict(g.attrs)
+from test_stages import TAIL, _Sink  # noqa: E402  (the same deck tail and quiet stream)
+from test_stages import results as _results  # noqa: E402
 
 
 @pytest.fixture(scope="module")
