@@ -106,28 +106,10 @@ def _train(unit, params, out):
     path = os.path.join(out, "cache", f"svm_T0.47_{key}.json")
     if os.path.exists(path):
         return {"path": path, "model": softness.load(path)}
-    s = unit["system"]
-    rear, stable = softness.training_examples(unit["phop"], params["p_rearranging"], params["p_stable"],
-                                              stable_frames, types=s.types, seed=1,
-                                              max_per_species=params["max_per_species"],
-                                              frame_stride=params["frame_stride"])
-    keep = np.isin(s.types, params["species"])
-    rear, stable = rear[keep[rear[:, 1]]], stable[keep[stable[:, 1]]]
-    mu = np.arange(1, int(round(params["r_max"] / params["mu_step"])) + 1) * params["mu_step"]
-    sf = softness.StructureFunctions(params["sigma"], mu, params["r_max"], None if params["angular"] else (),
-                                     params["r_max_angular"])
-    cache = {}
-
-    def features(f):
-        if f not in cache:
-            cache[f] = sf.compute(s, positions=np.asarray(unit["inherent"][f], float))
-        return cache[f]
-
-    model = softness.train(softness.gather_features(rear, features), softness.gather_features(stable, features),
-                           Cs=params["C"], test_fraction=params["test_fraction"], cv=params["cv"], seed=2, grid=sf,
-                           provenance={"T": 0.47, "p_rearranging": params["p_rearranging"],
-                                       "p_stable": params["p_stable"], "stable_time": params["stable_time"],
-                                       "species": params["species"], "frame_time": frame_time})
+    from pyglass.stages.softness import SoftnessTrain
+    rear, stable = SoftnessTrain.examples(params, unit["phop"], unit["system"].types, stable_frames, seed=1)
+    model, _ = SoftnessTrain.fit(params, unit["system"], unit["inherent"], rear, stable, seed=2,
+                                 provenance={"T": 0.47, "frame_time": frame_time})
     model.save(path)
     return {"path": path, "model": model}
 

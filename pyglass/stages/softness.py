@@ -128,13 +128,44 @@ class SoftnessTrain(Stage):
     def estimate(cls, params, n, dim):
         return "structure functions of the example frames and a cross-validated linear SVM"
 
+    # the recipe, shared with re-analyses of stored runs (pyglass.reproduce.trsp)
+    @staticmethod
+    def examples(p, phop, types, stable_frames: int, seed: int):
+        """Training examples (frame, particle) of the species `p["species"]` from a (frames, N) p_hop."""
+        from pyglass import softness
+        rear, stable = softness.training_examples(phop, p["p_rearranging"], p["p_stable"], stable_frames,
+                                                  types=types, seed=seed, max_per_species=p["max_per_species"],
+                                                  frame_stride=p["frame_stride"])
+        chosen = np.isin(types, p["species"])
+        return rear[chosen[rear[:, 1]]], stable[chosen[stable[:, 1]]]
+
+    @staticmethod
+    def fit(p, system, frames, rear, stable, seed: int, provenance: dict):
+        """The SVM on the structure functions (the stage's grid keys) of the example frames only;
+        returns (model, StructureFunctions)."""
+        from pyglass import softness
+        mu = np.arange(1, int(round(p["r_max"] / p["mu_step"])) + 1) * p["mu_step"]
+        sf = softness.StructureFunctions(p["sigma"], mu, p["r_max"], None if p["angular"] else (),
+                                         p["r_max_angular"])
+        cache = {}
+
+        def features(f):
+            if f not in cache:
+                cache[f] = sf.compute(system, positions=np.asarray(frames[f], float))
+            return cache[f]
+
+        prov = {k: p[k] for k in ("p_rearranging", "p_stable", "stable_time", "species")}
+        model = softness.train(softness.gather_features(rear, features), softness.gather_features(stable, features),
+                               Cs=p["C"], test_fraction=p["test_fraction"], cv=p["cv"], seed=seed, grid=sf,
+                               provenance={**prov, **provenance})
+        return model, sf
+
     def model_path(self, ctx):
         if self.params["model"] is not None:
             return ctx.deck.resolve_path(self.params["model"])
         return os.path.splitext(ctx.writer.path)[0] + f".{self.name}.json"
 
     def run(self, ctx):
-        from pyglass import softness
         p = self.params
         src = p["source"]
         which = "inherent_positions" if p["positions"] == "inherent" else "positions"
@@ -155,13 +186,7 @@ class SoftnessTrain(Stage):
         whole = ctx.whole_system()
 
         def compute():
-            types = whole.types
-            rear, stable = softness.training_examples(ph, p["p_rearranging"], p["p_stable"], stable_frames,
-                                                      types=types, seed=ctx.seed_for(0),
-                                                      max_per_species=p["max_per_species"],
-                                                      frame_stride=p["frame_stride"])
-            chosen = np.isin(types, p["species"])
-            rear, stable = rear[chosen[rear[:, 1]]], stable[chosen[stable[:, 1]]]
+            rear, stable = self.examples(p, ph, whole.types, stable_frames, ctx.seed_for(0))
             if min(len(rear), len(stable)) < p["min_examples"]:
                 why = (f"stage {self.name!r}: only {len(rear)} rearranging and {len(stable)} stable examples of species "
                        f"{p['species']} (min_examples = {p['min_examples']}); run stage {src!r} longer or lower "
@@ -169,27 +194,11 @@ class SoftnessTrain(Stage):
                 if p["too_few"] == "error":
                     raise ValueError(why)
                 return {"skipped": why, "n_rearranging": len(rear), "n_stable": len(stable)}
-            mu = np.arange(1, int(round(p["r_max"] / p["mu_step"])) + 1) * p["mu_step"]
-            sf = softness.StructureFunctions(p["sigma"], mu, p["r_max"], None if p["angular"] else (),
-                                             p["r_max_angular"])
-            cache = {}
-
-            def features(f):
-                if f not in cache:
-                    cache[f] = sf.compute(whole, positions=np.asarray(frames[f], float))
-                return cache[f]
-
             ctx.print(f"  {len(rear)} rearranging, {len(stable)} stable examples over "
                       f"{len(np.unique(np.r_[rear[:, 0], stable[:, 0]]))} frames")
-            Xr = softness.gather_features(rear, features)
-            Xs = softness.gather_features(stable, features)
-            model = softness.train(Xr, Xs, Cs=p["C"], test_fraction=p["test_fraction"], cv=p["cv"],
-                                   seed=ctx.seed_for(1), grid=sf,
-                                   provenance={"source_stage": src, "positions": p["positions"],
-                                               "p_rearranging": p["p_rearranging"], "p_stable": p["p_stable"],
-                                               "stable_time": p["stable_time"], "species": p["species"],
-                                               "frame_time": frame_time, "output": ctx.writer.path,
-                                               "T": src_stage["integrator"].get("T")})
+            model, sf = self.fit(p, whole, frames, rear, stable, ctx.seed_for(1),
+                                 {"source_stage": src, "positions": p["positions"], "frame_time": frame_time,
+                                  "output": ctx.writer.path, "T": src_stage["integrator"].get("T")})
             model.save(path)
             last = sf.compute(whole, positions=np.asarray(frames[-1], float))
             cv = model.info.get("cv_accuracy_by_C") or {}
