@@ -65,6 +65,8 @@ def _parser():
     rp.add_argument("--full", action="store_true", help="the paper's scale instead of the reduced one")
     rp.add_argument("-o", "--out-dir", metavar="DIR", default="reproductions", help="default: ./reproductions")
     rp.add_argument("--analyse-only", action="store_true", help="only (re)write the report from a finished run")
+    rp.add_argument("--part", metavar="TAG[,TAG]", help="run only these decks of a multi-deck study (paper 2: one "
+                    "per model), e.g. to spread it over separate jobs; the report is written once every part is done")
     pl = sub.add_parser("plot", help="draw the standard figures of an output file as PNGs",
                         description="Thermo traces, MSD/F_s/chi4 with tau_alpha and tau_4, mode spectra, "
                         "participation/kappa/propensity maps, summaries with confidence intervals.")
@@ -144,7 +146,13 @@ def _reproduce(args):
     if comm is not None:
         install_mpi_excepthook(comm)
     try:
-        qs = reproduce(args.paper, args.full, args.out_dir, comm=comm, analyse_only=args.analyse_only)
+        qs = reproduce(args.paper, args.full, args.out_dir, comm=comm, analyse_only=args.analyse_only,
+                       only=args.part.split(",") if args.part else None)
+    except ValueError as exc:
+        if "has no part" not in str(exc):
+            raise
+        _error(str(exc), rank)
+        return USAGE_ERROR
     except RunInterrupted as exc:
         if rank == 0:
             print(f"pyglass: {exc}; run the same command again to continue", flush=True)

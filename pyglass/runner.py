@@ -10,7 +10,8 @@ A deck without `[study]` is one sample (the pre-study behaviour):
      flag, the shared inherent structure, the fields of earlier stages).
 A study (`[study]`: several samples and/or state points) runs the stage pipeline once per unit
 (state point j, sample s) with seed derive_seed(run.seed, 7000 + j, s), whatever the rank layout;
-units are dealt round robin to the replica groups; each unit writes `<stem>[.<state>].s<k>.h5` and
+units are dealt round robin to the replica groups (with samples drawn from one trajectory per state
+point, whole state points are, when there are enough of them); each unit writes `<stem>[.<state>].s<k>.h5` and
 its own checkpoint; when every unit is done, world rank 0 writes the index file (`output.path`):
 provenance, the unit table, external links to every unit's results, and the summary stages.
 SIGTERM sets a flag that every rank checks together every `run.signal_check` steps; the run then
@@ -43,6 +44,17 @@ def _mpi_max():
 def derive_seed(seed: int, *keys: int) -> int:
     """An independent 32-bit seed for (seed, keys...) (numpy SeedSequence)."""
     return int(np.random.SeedSequence([int(seed), *map(int, keys)]).generate_state(1)[0])
+
+
+def deal_units(units, n_groups: int, group: int, by_state: bool = False) -> list:
+    """The units [(unit, state index, ...)] replica group `group` of `n_groups` runs: round robin, or,
+    with by_state (samples drawn from one trajectory per state point) and at least n_groups state points,
+    whole state points round robin, so that each draw trajectory runs once and not on every group that
+    holds one of its samples."""
+    states = sorted({u[1] for u in units})
+    if by_state and len(states) >= n_groups:
+        return [u for u in units if states.index(u[1]) % n_groups == group]
+    return [u for k, u in enumerate(units) if k % n_groups == group]
 
 
 def unit_seed(deck: Deck, state: int, sample: int) -> int:
@@ -412,7 +424,7 @@ class Runner:
             # a restart deals out only the units not yet complete, so the replica groups stay busy
             # (every rank reads the same files: the same list everywhere)
             todo = [u for u in units if self._unit_status(unit_path(self.output, u[2], u[4])) != "complete"]
-        mine = [u for k, u in enumerate(todo) if k % self.n_rep == self.replica]
+        mine = deal_units(todo, self.n_rep, self.replica, by_state=study["source"] == "trajectory")
         per_sample = [k for k, s in enumerate(self.deck.data["stage"]) if STAGES[s["kind"]].per_sample]
         n_pipeline = (max(per_sample) + 1) if per_sample else 0
         self.print(f"study: {len(self.deck.states)} state point(s) x {study['samples']} sample(s) = {len(units)} "
@@ -501,7 +513,7 @@ class Runner:
                            writer=writer)
             integ = deck.build_integrator(deck.data["stage"][draw])
             for s in range(max(todo) + 1):
-                integ.run(self.system, self.potential, int(study["spacing"]))
+                integ.run(self.system, self.potential, int(deck.study["spacing"]))   # may differ per state
                 if s in todo:
                     u = todo[s]
                     whole = self.system.gather() if self.comm is not None else self.system.copy()

@@ -195,3 +195,44 @@ def test_registering_an_observable(tmp_path, monkeypatch):
         parse_deck(base + "scale = -1\n")
     with pytest.raises(DeckError, match="did you mean 'scale'"):
         parse_deck(base + "scael = 2\n")
+
+
+STATES = GOOD.replace('kind = "production"', 'name = "prod"\nkind = "production"') + """
+[[stage.observable]]
+type = "self-dynamics"
+schedule = "log"
+block = 10
+q = 7.25
+
+[study]
+source = "trajectory"
+draw_after = "prod"
+spacing = 5
+"""
+
+
+def test_state_points_set_observable_keys_by_index_and_the_draw_spacing():
+    text = STATES + """[[study.state]]
+label = "a"
+set = {"stage.prod.observable.0.q" = 6.4, "study.spacing" = 50}
+[[study.state]]
+label = "b"
+"""
+    deck = parse_deck(text, "x.toml")
+    (la, a), (lb, b) = deck.states
+    assert a["stage"][0]["observable"][0]["q"] == 6.4 and b["stage"][0]["observable"][0]["q"] == 7.25
+    assert a["study"]["spacing"] == 50 and b["study"]["spacing"] == 5
+    assert deck.with_data(a).study["spacing"] == 50
+
+
+@pytest.mark.parametrize("path, message", [
+    ("stage.prod.observable.3.q", "must index the 1 table"),
+    ("stage.prod.observable.q", "add the index"),
+    ("stage.prod.observable", "must be array of table"),
+    ("study.samples", "or be study.spacing"),
+])
+def test_state_set_paths_that_name_nothing_are_errors_on_the_key(path, message):
+    text = STATES + f'[[study.state]]\nlabel = "a"\nset = {{"{path}" = 1}}\n'
+    with pytest.raises(DeckError) as info:
+        parse_deck(text, "x.toml")
+    assert message in str(info.value) and "study.state[1].set" in str(info.value)

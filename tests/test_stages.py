@@ -587,3 +587,27 @@ baseline_samples = 0
     np.testing.assert_allclose(c["phi_r"], cp.compute(system), rtol=1e-10)
     np.testing.assert_allclose(c["softness"], 1.0 / (1.0 + 0.1 * c["phi_r"]))
     assert np.isfinite(results(out, "cmp")[0]["spearman"])
+
+
+def test_units_of_a_drawn_study_are_dealt_by_state_point():
+    from pyglass.runner import deal_units
+    units = [(k, j, f"s{j}", None, s) for k, (j, s) in enumerate((j, s) for j in range(3) for s in range(2))]
+    by_state = [deal_units(units, 2, g, by_state=True) for g in range(2)]
+    assert [{u[1] for u in mine} for mine in by_state] == [{0, 2}, {1}]   # each draw runs on one group
+    assert sorted(u[0] for mine in by_state for u in mine) == list(range(6))
+    plain = [deal_units(units, 2, g) for g in range(2)]
+    assert [[u[0] for u in mine] for mine in plain] == [[0, 2, 4], [1, 3, 5]]
+    assert deal_units(units[:2], 2, 1, by_state=True) == [units[1]]   # fewer states than groups: round robin
+
+
+def test_drawn_samples_use_each_state_points_own_spacing(tmp_path):
+    from pyglass.io.checkpoint import read_checkpoint
+    from pyglass.runner import checkpoint_path
+    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10\n'
+                           '[[study.state]]\nlabel = "a"\n[[study.state]]\nlabel = "b"\nset = {"study.spacing" = 30}')
+    _, out = run(tmp_path, stages)
+    gap = {}
+    for lab in ("a", "b"):
+        t = [read_checkpoint(checkpoint_path(unit_path(out, lab, s))).system.time for s in range(2)]
+        gap[lab] = t[1] - t[0]
+    assert gap["b"] == pytest.approx(3 * gap["a"]) and gap["a"] > 0

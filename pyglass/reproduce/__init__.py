@@ -17,37 +17,40 @@ import copy
 import os
 import tomllib
 
-from pyglass.reproduce import mosayebi_2014, sharma_2022, trsp, widmer_cooper_2008
+from pyglass.reproduce import kapteijns_2021, mosayebi_2014, sharma_2022, trsp, widmer_cooper_2008
 from pyglass.reproduce.report import Quantity, write_report  # noqa: F401
 
-PAPERS = {m.NAME: m for m in (widmer_cooper_2008, mosayebi_2014, trsp, sharma_2022)}
+PAPERS = {m.NAME: m for m in (widmer_cooper_2008, kapteijns_2021, mosayebi_2014, trsp, sharma_2022)}
 ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _set(raw: dict, dotted: str, value):
-    """Set a dotted deck path in a raw TOML dict; stages are addressed by name: stage.<name>.key."""
-    parts = dotted.split(".")
-    if parts[0] == "stage":
-        node = next(st for st in raw["stage"] if st.get("name") == parts[1])
-        parts = parts[2:]
-    else:
-        node = raw
-    for p in parts[:-1]:
-        node = node.setdefault(p, {})
-    node[parts[-1]] = value
+    """Set a dotted deck path in a raw TOML dict (the `[[study.state]] set` syntax: stage.<name>.key,
+    arrays of tables indexed)."""
+    from pyglass.io.deck.validate import set_path
+    node, key = set_path(raw, dotted, any_section=True)
+    node[key] = value
 
 
-def study_deck(paper, full: bool, run_dir: str):
-    """The paper's deck with the reduced or full overrides, its output under run_dir."""
+def parts(paper):
+    """[(tag, deck, reduced overrides, full overrides)] of a paper's study: one deck (tag "") for most
+    papers; paper 2 has one per model (PARTS), each run in its own folder run[-full]/<tag>/."""
+    return getattr(paper, "PARTS", None) or [("", paper.DECK, paper.REDUCED, paper.FULL)]
+
+
+def study_deck(paper, full: bool, run_dir: str, part=None):
+    """A deck of the paper (its only one, or `part` of PARTS) with the reduced or full overrides, its
+    output under run_dir."""
     from pyglass.io.deck import dump_toml, parse_deck
-    path = os.path.join(ROOT, paper.DECK)
+    _, deck_file, reduced, full_set = part or parts(paper)[0]
+    path = os.path.join(ROOT, deck_file)
     with open(path, "rb") as fh:
         raw = tomllib.load(fh)
     raw = copy.deepcopy(raw)
-    for k, v in (paper.FULL if full else paper.REDUCED).items():
+    for k, v in (full_set if full else reduced).items():
         _set(raw, k, v)
     _set(raw, "output.path", os.path.join(run_dir, "study.h5"))
-    text = f"# {paper.DECK} with the {'full' if full else 'reduced'}-scale overrides of pyglass.reproduce\n" + \
+    text = f"# {deck_file} with the {'full' if full else 'reduced'}-scale overrides of pyglass.reproduce\n" + \
         dump_toml(raw)
     os.makedirs(run_dir, exist_ok=True)
     deck_path = os.path.join(run_dir, "deck.toml")
@@ -56,23 +59,51 @@ def study_deck(paper, full: bool, run_dir: str):
     return parse_deck(text, deck_path)
 
 
+def _complete(index):
+    import h5py
+    try:
+        with h5py.File(index, "r") as f:
+            st = f["h5md/provenance"].attrs.get("status")
+    except (OSError, KeyError):
+        return False
+    return (st.decode() if isinstance(st, bytes) else st) == "complete"
+
+
 def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", comm=None, stream=None,
-              analyse_only: bool = False, stop_at_step=None):
-    """Run (or continue) the study and write the report; returns the list of Quantity."""
+              analyse_only: bool = False, stop_at_step=None, only=None):
+    """Run (or continue) the study and write the report; returns the list of Quantity, or None on
+    ranks other than 0 and when `only` (a list of part tags: spread a multi-deck study over separate
+    jobs) left parts unfinished."""
     from pyglass.runner import run_deck
     paper = PAPERS[name]
     base = os.path.join(out_dir, name)
-    run_dir = os.path.join(base, "run-full" if full else "run")
-    deck = study_deck(paper, full, run_dir)
-    index = deck.data["output"]["path"]
-    rank = 0 if comm is None else comm.Get_rank()
-    if not analyse_only:
+    top = os.path.join(base, "run-full" if full else "run")
+    todo = parts(paper)
+    unknown = sorted(set(only or ()) - {t for t, *_ in todo})
+    if unknown:
+        raise ValueError(f"{name} has no part(s) {', '.join(unknown)}; its parts: {', '.join(t for t, *_ in todo)}")
+    decks, indexes = {}, {}
+    for part in todo:
+        tag = part[0]
+        run_dir = os.path.join(top, tag) if tag else top
+        deck = study_deck(paper, full, run_dir, part)
+        decks[tag], indexes[tag] = deck, deck.data["output"]["path"]
+        if analyse_only or (only and tag not in only):
+            continue
         if comm is not None and comm.Get_size() > 1:
             deck.data["run"]["ranks_per_replica"] = 1   # one sample per rank
-        restart = index if any(f.startswith("study.") for f in os.listdir(run_dir)) else None
+        restart = indexes[tag] if any(f.startswith("study.") for f in os.listdir(run_dir)) else None
         run_deck(deck, comm, restart=restart, stream=stream, stop_at_step=stop_at_step)
+    rank = 0 if comm is None else comm.Get_rank()
     if rank != 0:
         return None
-    quantities, figures, notes = paper.analyse(index, deck, base, full)
-    write_report(paper, base, quantities, figures, notes, full, deck)
+    if only and not all(_complete(i) for i in indexes.values()):
+        print(f"pyglass: parts {', '.join(only)} done; the report needs every part: "
+              f"{', '.join(t for t in indexes if not _complete(indexes[t]))} still to run", file=stream)
+        return None
+    if getattr(paper, "PARTS", None):
+        quantities, figures, notes = paper.analyse(indexes, decks, base, full)
+    else:
+        quantities, figures, notes = paper.analyse(indexes[""], decks[""], base, full)
+    write_report(paper, base, quantities, figures, notes, full, decks)
     return quantities

@@ -47,7 +47,8 @@ def study_units(index):
     return [(os.path.join(folder, p), states[j] if len(states) else "") for p, j in zip(files, state_index)]
 
 
-def write_report(paper, base, quantities, figures, notes, full, deck):
+def write_report(paper, base, quantities, figures, notes, full, decks):
+    from pyglass.reproduce import parts
     def clean(v):   # strict JSON: NaN/inf (a number that could not be measured) become null
         if isinstance(v, (float, np.floating)):
             return float(v) if np.isfinite(v) else None
@@ -58,8 +59,8 @@ def write_report(paper, base, quantities, figures, notes, full, deck):
         json.dump([{k: clean(v) for k, v in asdict(q).items()} for q in quantities], fh, indent=1, allow_nan=False)
     lines = [f"# Reproduction: {paper.TITLE}", "",
              f"`pyglass reproduce {paper.NAME}{' --full' if full else ''}` ({datetime.date.today().isoformat()}), "
-             f"deck `{paper.DECK}` with the {'full' if full else 'reduced'}-scale overrides "
-             f"{json.dumps(paper.FULL if full else paper.REDUCED)}.", "",
+             + "; ".join(f"deck `{deck}` with the {'full' if full else 'reduced'}-scale overrides "
+                         f"{json.dumps(fs if full else red)}" for _, deck, red, fs in parts(paper)) + ".", "",
              "| quantity | paper | ours | spread | tolerance we claim | holds |", "|---|---|---|---|---|---|"]
     lines += [q.row() for q in quantities]
     lines += ["", "## Figures", ""] + [f"![{os.path.basename(f)}]({os.path.basename(f)})" for f in figures]

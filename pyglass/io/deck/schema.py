@@ -107,7 +107,9 @@ STUDY = {
 }
 STATE = {
     "label": Key((str,), REQUIRED, "name of the state point (file names, output groups)"),
-    "set": Key((dict,), {}, "deck key path -> value for this state point"),
+    "set": Key((dict,), {}, "deck key path -> value for this state point: system.*, potential.*, "
+               "stage.<name>.* (arrays of tables by index: stage.<name>.observable.0.q), output.*, and "
+               "study.spacing"),
 }
 
 

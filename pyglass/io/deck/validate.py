@@ -359,12 +359,14 @@ def _validate_study(val, given, stages):
     return out
 
 
-def _set_path(raw: dict, dotted: str):
+def set_path(raw: dict, dotted: str, any_section: bool = False):
     """(container, key) of a `study.state.set` path in a raw deck: section.key..., with stages named
-    `stage.<name>.key...`; raises KeyError with the reason."""
+    `stage.<name>.key...` and arrays of tables indexed (`stage.<name>.observable.0.q`); other sections only with any_section
+    (whole-deck overrides such as pyglass.reproduce's); raises KeyError with the reason."""
     parts = dotted.split(".")
-    if parts[0] not in ("system", "potential", "stage", "output"):
-        raise KeyError(f"must start with system., potential., stage.<name>. or output., got {dotted!r}")
+    if not any_section and parts[0] not in ("system", "potential", "stage", "output") and dotted != "study.spacing":
+        raise KeyError(f"must start with system., potential., stage.<name>. or output. (or be study.spacing), "
+                       f"got {dotted!r}")
     if parts[0] == "stage":
         if len(parts) < 3:
             raise KeyError(f"must be stage.<name>.<key>..., got {dotted!r}")
@@ -375,10 +377,17 @@ def _set_path(raw: dict, dotted: str):
         node, rest = stages[names.index(parts[1])], parts[2:]
     else:
         node, rest = raw.setdefault(parts[0], {}), parts[1:]
-    for p in rest[:-1]:
-        if not isinstance(node.get(p, {}), dict):
+    for k, p in enumerate(rest[:-1]):
+        if isinstance(node, list):   # an array of tables, addressed by index: stage.<name>.observable.0.q
+            if not p.isdigit() or int(p) >= len(node):
+                raise KeyError(f"{p!r} in {dotted!r} must index the {len(node)} table(s) of {rest[k - 1]!r}")
+            node = node[int(p)]
+        elif isinstance(node.get(p, {}), (dict, list)):
+            node = node.setdefault(p, {})
+        else:
             raise KeyError(f"{p!r} in {dotted!r} is not a table")
-        node = node.setdefault(p, {})
+        if isinstance(node, list) and k == len(rest) - 2:
+            raise KeyError(f"{dotted!r} names the array {p!r}: add the index of one of its tables")
     return node, rest[-1]
 
 
@@ -395,7 +404,7 @@ def resolve_states(raw: dict, data: dict, file, text, folder) -> list:
         key = ("study", "state", j, "set")
         for dotted, value in st["set"].items():
             try:
-                node, k = _set_path(mod, dotted)
+                node, k = set_path(mod, dotted)
             except KeyError as exc:
                 problems.append(DeckError(str(exc.args[0]), _path_str(key + (dotted,)), file,
                                           _line_index(text).get(key[:3] + ("set",))))

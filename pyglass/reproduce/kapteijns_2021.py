@@ -1,0 +1,424 @@
+"""Paper 2: Kapteijns, Richard, Bouchbinder, Schroder, Dyre & Lerner, J. Chem. Phys. 155, 074502 (2021)
+— the mesoscopic dipole stiffness kappa(T_p), G(T_p), the mesoelastic fit and landscape granularity
+across four models (IPL, mBLJ, SS, SW).
+
+One deck per model (PARTS): the liquid along a ladder of temperatures, glasses instantaneously quenched
+from each, G and kappa_ij of random interacting pairs, F_s and MSD of the largest species, an
+inherent-structure trajectory at the lowest temperature; and the SS model at rho = 0.7 and 0.95 for
+the transition rate alone (Fig. 5 c, d).
+
+Headline numbers (the paper's words in docs/reproductions/parameters.md):
+- Fig. 3 / 4 (a3-d3): kappa changes more than G over the T_p range in every model (IPL: ~100 % vs 26 %);
+- Fig. 4 (a4-d4), Eq. 3: log(tau_alpha/t0) = (l a0)^2 kappa(T)/T + log t, with (t, l) = (0.1, 0.4) for
+  IPL and (0.02, 0.4) for mBLJ; the fit fails for SS and SW;
+- Fig. 5 (b, d): the reduced IS transition rate Gamma t_ballistic N0/N: {SS, SW} at least ten times
+  {IPL, mBLJ}, IPL ten times below mBLJ; SS falls by more than two decades from rho = 0.6 to 0.95;
+- Fig. 9: Stokes-Einstein exponent 0.74-0.79; the ballistic regime ends near 0.1 t0.
+"""
+from __future__ import annotations
+
+import os
+
+import h5py
+import numpy as np
+
+from pyglass.reproduce.report import results_root
+
+NAME = "kapteijns-2021"
+TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
+         "landscape granularity (paper 2)")
+_REDUCED = {"system.n": 1000, "study.samples": 4, "stage.kappa.n_pairs": 300}
+PARTS = [
+    ("ipl", "inputs/kapteijns_2021_ipl.toml", _REDUCED, {"study.samples": 40}),
+    ("mblj", "inputs/kapteijns_2021_mblj.toml", _REDUCED, {"study.samples": 40}),
+    ("ss", "inputs/kapteijns_2021_ss.toml", _REDUCED, {"study.samples": 40}),
+    ("sw", "inputs/kapteijns_2021_sw.toml", _REDUCED, {"study.samples": 40}),
+    ("ss-densities", "inputs/kapteijns_2021_ss_densities.toml", {"system.n": 1000}, {"study.samples": 10}),
+]
+MODELS = ("ipl", "mblj", "ss", "sw")
+LABEL = {"ipl": "IPL", "mblj": "mBLJ", "ss": "SS", "sw": "SW"}
+FIT = {"ipl": (0.1, 0.4), "mblj": (0.02, 0.4)}      # (t~, l~) of Eq. 3 [paper, Sec. III A]
+SE_RANGE = (0.74, 0.79)                              # Stokes-Einstein exponents [paper, App. D 1]
+FIT_MIN = 5.0          # Eq. 3 is fitted over states with tau_alpha/t0 >= FIT_MIN (the paper: valid from ~10)
+BALLISTIC_DROP = 0.5   # the ballistic regime ends where MSD falls to this fraction of 3 a0^2 (t/t0)^2
+CONFIDENCE = 0.9       # bootstrap intervals [paper, Fig. 5 caption and App. A 2]
+
+
+def _stage(data, name):
+    return next(s for s in data["stage"] if s["name"] == name)
+
+
+def _states(deck):
+    """[(label, T, density, N)] of a deck's state points."""
+    return [(label, float(_stage(d, "production")["integrator"]["T"]), float(d["system"]["density"]),
+             int(d["system"]["n"])) for label, d in deck.states]
+
+
+def _draw(index, label):
+    """Liquid results of one state point: F_s, MSD, the IS trajectory (in the draw trajectory's file,
+    or in sample 0's where the deck draws no samples)."""
+    from pyglass.runner import unit_path
+    path = os.path.splitext(index)[0] + (f".{label}" if label else "") + ".draw.h5"
+    if not os.path.exists(path):
+        path = unit_path(index, label, 0)
+    out = {}
+    with h5py.File(path, "r") as f:
+        r = results_root(f)
+        if "production/self-dynamics" in r:
+            g = r["production/self-dynamics"]
+            out.update(t=g["t"][()], fs=g["fs"][()], msd=g["msd"][()])
+        if "is-trajectory/energies" in r:
+            g = r["is-trajectory"]
+            out.update(is_t=g["times"][()], is_u=g["energies"][()], n_tr=int(g["n_transitions"][()]),
+                       rate=float(g["rate"][()]), reduced_rate=float(g["reduced_rate"][()]))
+    return out
+
+
+def _glasses(index, deck):
+    """{state label: (G per glass, kappa_ij pooled over glasses)} of the finished units (read while a
+    study still runs too)."""
+    from pyglass.io.h5md import file_status
+    from pyglass.runner import unit_path
+    G, K = {}, {}
+    for label, _ in deck.states:
+        for s in range(int(deck.study["samples"])):
+            try:
+                with h5py.File(unit_path(index, label, s), "r") as f:
+                    if file_status(f) != "complete":
+                        continue
+                    r = results_root(f)
+                    if "G/G" not in r:   # a deck without glasses (the SS densities)
+                        return {}
+                    G.setdefault(label, []).append(float(r["G/G"][()]))
+                    K.setdefault(label, []).append(r["kappa/kappa"][()])
+            except OSError:
+                continue
+    return {lab: (np.array(G[lab]), np.concatenate(K[lab])) for lab in G}
+
+
+def _mean_ci(x):
+    from pyglass.landscape.dipoles import mean_with_ci
+    x = np.asarray(x, float)
+    if len(x) < 2:
+        return float(x.mean()) if len(x) else np.nan, np.nan, np.nan
+    return mean_with_ci(x, confidence=CONFIDENCE)
+
+
+def _ballistic_end(t, msd, a0, t0):
+    """t/t0 where the MSD first falls below BALLISTIC_DROP of its ballistic value 3 a0^2 (t/t0)^2
+    (log-interpolated); NaN if it never does."""
+    x = t / t0
+    ratio = msd / (3.0 * a0 ** 2 * x ** 2)
+    ok = np.flatnonzero((t > 0) & (ratio < BALLISTIC_DROP))
+    if not len(ok) or ok[0] == 0:
+        return np.nan
+    k = ok[0]
+    lx = np.interp(np.log(BALLISTIC_DROP), np.log(ratio[[k, k - 1]]), np.log(x[[k, k - 1]]))
+    return float(np.exp(lx))
+
+
+def _model(tag, index, deck):
+    """Every per-temperature number of one model."""
+    from pyglass.observables.dynamics import diffusion_coefficient, relaxation_time
+    sp = int(_stage(deck.data, "production")["observable"][0].get("species", 0))
+    glasses = _glasses(index, deck)
+    rows = []
+    for label, T, rho, n in _states(deck):
+        a0 = rho ** (-1.0 / 3.0)
+        t0 = a0 / np.sqrt(T)
+        row = {"label": label, "T": T, "rho": rho, "N": n, "a0": a0, "t0": t0}
+        try:
+            row.update(_draw(index, label))
+        except (OSError, KeyError):
+            rows.append(row)
+            continue
+        if "fs" in row:
+            t, fs = row["t"], row["fs"]
+            row["tau"] = float(relaxation_time(t, fs, 0.2))
+            msd = row["msd"][:, sp]
+            row["msd_sp"] = msd
+            row["t_ball"] = _ballistic_end(t, msd, a0, t0)
+            if np.isfinite(row["tau"]) and np.sum(t >= row["tau"]) >= 2:
+                row["D"] = diffusion_coefficient(t, msd, 3, t_min=row["tau"])
+        if label in glasses:
+            G, K = glasses[label]
+            row["G"], row["kappa"] = _mean_ci(G), _mean_ci(K)
+            row["n_glasses"], row["n_kappa"] = len(G), len(K)
+        rows.append(row)
+    return rows
+
+
+def _relative_change(rows, key):
+    """(X(T_low)/X(T_high) - 1, its spread from the two CIs, T_high, T_low) over the states with X."""
+    have = [r for r in rows if key in r and np.isfinite(r[key][0])]
+    if len(have) < 2:
+        return np.nan, np.nan, np.nan, np.nan
+    hi, lo = max(have, key=lambda r: r["T"]), min(have, key=lambda r: r["T"])
+    m_hi, a_hi, b_hi = hi[key]
+    m_lo, a_lo, b_lo = lo[key]
+    rel = m_lo / m_hi - 1.0
+    half = lambda m, a, b: (b - a) / 2.0 / m if np.isfinite(a) else 0.0   # noqa: E731
+    spread = (m_lo / m_hi) * np.hypot(half(m_hi, a_hi, b_hi), half(m_lo, a_lo, b_lo))
+    return float(rel), float(spread), hi["T"], lo["T"]
+
+
+def _mesoelastic(rows):
+    """Eq. 3 fitted over states with tau_alpha/t0 >= FIT_MIN: (t~, l~, their 1-sigma, R^2, max |residual|
+    in ln tau, n points, x, y)."""
+    from scipy.stats import linregress
+    pts = [r for r in rows if np.isfinite(r.get("tau", np.nan)) and "kappa" in r and r["tau"] / r["t0"] >= FIT_MIN]
+    out = {"n": len(pts)}
+    if len(pts) < 3:
+        return out
+    x = np.array([r["a0"] ** 2 * r["kappa"][0] / r["T"] for r in pts])
+    y = np.array([np.log(r["tau"] / r["t0"]) for r in pts])
+    fit = linregress(x, y)
+    if fit.slope <= 0:
+        out.update(x=x, y=y, slope=fit.slope, intercept=fit.intercept, r2=fit.rvalue ** 2, l=np.nan, t=np.nan,
+                   dl=np.nan, dt_log=np.nan, max_res=float(np.max(np.abs(y - fit.intercept - fit.slope * x))))
+        return out
+    res = y - (fit.intercept + fit.slope * x)
+    out.update(x=x, y=y, slope=fit.slope, intercept=fit.intercept, r2=fit.rvalue ** 2,
+               l=float(np.sqrt(fit.slope)), dl=float(fit.stderr / (2 * np.sqrt(fit.slope))),
+               t=float(np.exp(fit.intercept)), dt_log=float(fit.intercept_stderr),
+               max_res=float(np.max(np.abs(res))))
+    return out
+
+
+def _ratio(a, b):
+    """a / b as a float: inf where only b is 0 (no transition seen), NaN where both are."""
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return float(np.float64(a) / np.float64(b))
+
+
+def _rate_row(r):
+    """(reduced rate, Poisson spread, fraction of quench intervals with a transition)."""
+    if "reduced_rate" not in r:
+        return np.nan, np.nan, np.nan
+    n = r["n_tr"]
+    frac = n / max(len(r["is_t"]) - 1, 1)
+    return r["reduced_rate"], r["reduced_rate"] / np.sqrt(max(n, 1)), frac
+
+
+def analyse(indexes, decks, out, full):
+    from pyglass.observables.dynamics import stokes_einstein_exponent
+    from pyglass.reproduce.report import Quantity
+    data = {m: _model(m, indexes[m], decks[m]) for m in MODELS}
+    dens = _model("ss-densities", indexes["ss-densities"], decks["ss-densities"])
+    quantities, figures, notes = [], [], []
+
+    # Fig. 3 / 4 (a3-d3): kappa stiffens more than G
+    changes = {}
+    for m in MODELS:
+        rk, sk, Th, Tl = _relative_change(data[m], "kappa")
+        rg, sg, _, _ = _relative_change(data[m], "G")
+        changes[m] = (rk, sk, rg, sg)
+        paper = "kappa ~100 % vs G 26 % (Fig. 3)" if m == "ipl" else "kappa's > G's"
+        quantities.append(Quantity(
+            f"{LABEL[m]}: relative change of kappa vs of G from T_p = {Th:g} to {Tl:g}, %", paper,
+            f"kappa {100 * rk:.1f}, G {100 * rg:.1f}", f"+-{100 * sk:.1f}, +-{100 * sg:.1f}",
+            "kappa's change > G's, by more than the combined spread",
+            bool(np.isfinite(rk) and rk - rg > np.hypot(sk, sg))))
+
+    # Fig. 4 (a4-d4): the mesoelastic fit
+    fits = {m: _mesoelastic(data[m]) for m in MODELS}
+    for m in ("ipl", "mblj"):
+        f = fits[m]
+        t_p, l_p = FIT[m]
+        if "l" not in f:
+            quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 fit (t~, l~)", f"({t_p}, {l_p})", "n/a",
+                                       f"{f['n']} states with tau_alpha/t0 >= {FIT_MIN:g}", "needs >= 3 states", False))
+            continue
+        quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 length l~", l_p, f["l"], f["dl"],
+                                   "|ours - paper| <= 0.15 (and within 2 sigma of the fit or 0.15)",
+                                   bool(abs(f["l"] - l_p) <= 0.15)))
+        quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 time t~", t_p, f["t"], f"x/ exp({f['dt_log']:.2f})",
+                                   "within a factor 5 of the paper's", bool(t_p / 5 <= f["t"] <= 5 * t_p)))
+    for m in ("ss", "sw"):
+        f = fits[m]
+        if "max_res" not in f:
+            quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 fit fails (Fig. 4 c4/d4)", "fails", "n/a",
+                                       f"{f['n']} states", "needs >= 3 states", False))
+            continue
+        fails = bool(f["max_res"] > 0.3 or not (1e-3 <= f.get("t", np.nan) <= 1.0) or not (0.2 <= f.get("l", np.nan) <= 0.8))
+        quantities.append(Quantity(
+            f"{LABEL[m]}: Eq. 3 fit fails (Fig. 4 c4/d4): max |residual| in ln tau, (t~, l~)", "fails",
+            f"{f['max_res']:.2f}, ({f.get('t', np.nan):.3g}, {f.get('l', np.nan):.3g})", f"R^2 = {f['r2']:.3f}",
+            "fails = a state off the line by > 0.3 in ln tau, or t~ outside [1e-3, 1], or l~ outside [0.2, 0.8]",
+            fails))
+
+    # Fig. 5: transition rates at each model's lowest temperature
+    lowest = {m: min((r for r in data[m] if "reduced_rate" in r), key=lambda r: r["T"], default=None) for m in MODELS}
+    rates = {m: _rate_row(lowest[m]) if lowest[m] else (np.nan,) * 3 for m in MODELS}
+    dr = {r["label"]: r for r in dens}
+    for lab in ("rho0.7", "rho0.95"):
+        rates["ss " + lab] = _rate_row(dr[lab]) if lab in dr else (np.nan,) * 3
+    rates["ss rho0.6"] = rates["ss"]
+    slow = max(rates["ipl"][0], rates["mblj"][0])
+    fast = min(rates["ss"][0], rates["sw"][0])
+    quantities.append(Quantity("Gamma t_b N0/N: min(SS, SW) / max(IPL, mBLJ) (Fig. 5b)", ">= 10",
+                               _ratio(fast, slow), ", ".join(f"{LABEL[m]} {rates[m][0]:.3g}+-{rates[m][1]:.2g}" for m in MODELS),
+                               ">= 10", bool(_ratio(fast, slow) >= 10)))
+    ratio = _ratio(rates["mblj"][0], rates["ipl"][0])
+    quantities.append(Quantity("Gamma t_b N0/N: mBLJ / IPL (Fig. 5b)", "~10", ratio,
+                               f"Poisson: +-{ratio * np.hypot(_ratio(rates['mblj'][1], rates['mblj'][0]), _ratio(rates['ipl'][1], rates['ipl'][0])):.2g}",
+                               "between 3 and 30", bool(3 <= ratio <= 30)))
+    r6, r95 = rates["ss rho0.6"][0], rates["ss rho0.95"][0]
+    quantities.append(Quantity("SS Gamma t_b N0/N: rho = 0.6 / rho = 0.95 (Fig. 5d)", "> 100", _ratio(r6, r95),
+                               f"rho 0.6: {r6:.3g}, 0.7: {rates['ss rho0.7'][0]:.3g}, 0.95: {r95:.3g}", "> 100",
+                               bool(_ratio(r6, r95) > 100)))
+
+    # Fig. 9: Stokes-Einstein exponent and the end of the ballistic regime
+    for m in MODELS:
+        pts = [r for r in data[m] if "D" in r and np.isfinite(r.get("tau", np.nan))]
+        if len(pts) >= 3:
+            xi, _ = stokes_einstein_exponent([r["D"] * r["t0"] / r["a0"] ** 2 for r in pts],
+                                             [r["tau"] / r["t0"] for r in pts])
+        else:
+            xi = np.nan
+        quantities.append(Quantity(f"{LABEL[m]}: Stokes-Einstein exponent xi (D ~ tau_alpha^-xi, reduced units)",
+                                   "0.74-0.79", xi, f"{len(pts)} temperatures", "within 0.64-0.89 (paper's range +- 0.1)",
+                                   bool(0.64 <= xi <= 0.89)))
+    tb = np.array([r["t_ball"] for m in MODELS for r in data[m] if np.isfinite(r.get("t_ball", np.nan))])
+    quantities.append(Quantity("end of the ballistic regime, t/t0 (MSD at half its ballistic value; all models, all T)",
+                               0.1, float(np.median(tb)) if len(tb) else np.nan,
+                               f"{tb.min():.3g}-{tb.max():.3g}" if len(tb) else "n/a", "within a factor 2 of 0.1",
+                               bool(len(tb) and 0.05 <= np.median(tb) <= 0.2)))
+
+    figures += _figures(data, dens, fits, rates, out)
+    notes += _notes(data, dens, fits, rates, changes, full)
+    return quantities, figures, notes
+
+
+def _figures(data, dens, fits, rates, out):
+    from pyglass.plots import pyplot, save_png
+    plt = pyplot()
+    written = []
+    fig, ax = plt.subplots(4, 4, figsize=(14, 12))
+    for i, m in enumerate(MODELS):
+        rows = data[m]
+        cmap = plt.get_cmap("coolwarm")
+        Ts = [r["T"] for r in rows]
+        for r in rows:
+            c = cmap((r["T"] - min(Ts)) / max(np.ptp(Ts), 1e-12))
+            if "fs" in r:
+                ax[i, 0].semilogx(r["t"][1:] / r["t0"], r["fs"][1:], color=c, label=f"T = {r['T']:g}")
+        ax[i, 0].axhline(0.2, color="k", ls="--", lw=0.7)
+        ax[i, 0].set_xlabel("t / t0")
+        ax[i, 0].set_ylabel(f"{LABEL[m]}: F_s(q_max, t)")
+        ax[i, 0].legend(fontsize=6)
+        ok = [r for r in rows if np.isfinite(r.get("tau", np.nan))]
+        ax[i, 1].semilogy([1 / r["T"] for r in ok], [r["tau"] / r["t0"] for r in ok], "o-")
+        ax[i, 1].set_xlabel("1 / T")
+        ax[i, 1].set_ylabel("tau_alpha / t0")
+        for key, mk in (("kappa", "o-"), ("G", "s-")):
+            have = [r for r in rows if key in r]
+            if have:
+                hi = max(have, key=lambda r: r["T"])[key][0]
+                x = [1 / r["T"] for r in have]
+                y = np.array([r[key][0] / hi for r in have])
+                lo = np.array([r[key][1] / hi for r in have])
+                up = np.array([r[key][2] / hi for r in have])
+                ax[i, 2].errorbar(x, y, yerr=[np.nan_to_num(y - lo), np.nan_to_num(up - y)], fmt=mk, ms=4, capsize=2,
+                                  label=f"{key}(T_p) / {key}(T_p,max)")
+        ax[i, 2].set_xlabel("1 / T_p")
+        ax[i, 2].legend(fontsize=7)
+        f = fits[m]
+        if "x" in f:
+            ax[i, 3].plot(f["x"], f["y"], "o")
+            xx = np.linspace(0, f["x"].max() * 1.05, 20)
+            ax[i, 3].plot(xx, f["intercept"] + f["slope"] * xx, "k--",
+                          label=f"t~ = {f.get('t', np.nan):.3g}, l~ = {f.get('l', np.nan):.3g}")
+            if m in FIT:
+                t_p, l_p = FIT[m]
+                ax[i, 3].plot(xx, np.log(t_p) + l_p ** 2 * xx, "r:", label=f"paper ({t_p}, {l_p})")
+            ax[i, 3].legend(fontsize=7)
+        ax[i, 3].set_xlabel("a0^2 kappa(T) / T")
+        ax[i, 3].set_ylabel("ln(tau_alpha / t0)")
+    save_png(fig, os.path.join(out, "kapteijns2021_fig4.png"), written)
+
+    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
+    series = [(LABEL[m], min((r for r in data[m] if "is_u" in r), key=lambda r: r["T"], default=None)) for m in MODELS]
+    series += [(f"SS rho {r['rho']:g}", r) for r in dens if "is_u" in r]
+    for k, (lab, r) in enumerate(series):
+        if r is None:
+            continue
+        x = (r["is_t"] - r["is_t"][0]) * r["N"] / (1000 * 0.1 * r["t0"])
+        ax[0].plot(x, (r["is_u"] - r["is_u"][0]) / r["T"] + 5 * k, lw=0.8, label=f"{lab} (T = {r['T']:g})")
+    ax[0].set_xlabel("N t / (N0 t_ballistic)")
+    ax[0].set_ylabel("(U_IS - U_IS(0)) / T  (offset)")
+    ax[0].legend(fontsize=6)
+    names = [LABEL[m] for m in MODELS]
+    vals = [rates[m] for m in MODELS]
+    ax[1].bar(names, [v[0] for v in vals], yerr=[v[1] for v in vals], color="C0")
+    ax[1].set_yscale("log")
+    ax[1].set_ylabel("Gamma t_ballistic N0 / N")
+    ax[1].set_title("Fig. 5b", fontsize=9)
+    keys = ["ss rho0.6", "ss rho0.7", "ss rho0.95"]
+    ax[2].errorbar([0.6, 0.7, 0.95], [rates[k][0] for k in keys], yerr=[rates[k][1] for k in keys], fmt="o-")
+    ax[2].set_yscale("log")
+    ax[2].set_xlabel("SS density")
+    ax[2].set_ylabel("Gamma t_ballistic N0 / N")
+    ax[2].set_title("Fig. 5d", fontsize=9)
+    save_png(fig, os.path.join(out, "kapteijns2021_fig5.png"), written)
+
+    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+    for i, m in enumerate(MODELS):
+        for r in data[m]:
+            if "msd_sp" in r:
+                ax[0].loglog(r["t"][1:] / r["t0"], r["msd_sp"][1:] / r["a0"] ** 2, color=f"C{i}", lw=0.7,
+                             label=LABEL[m] if r is data[m][0] else None)
+        pts = [r for r in data[m] if "D" in r and np.isfinite(r.get("tau", np.nan))]
+        ax[1].loglog([r["tau"] / r["t0"] for r in pts], [r["D"] * r["t0"] / r["a0"] ** 2 for r in pts], "o-",
+                     color=f"C{i}", label=LABEL[m])
+    xx = np.geomspace(1e-3, 1, 20)
+    ax[0].loglog(xx, 3 * xx ** 2, "k--", lw=0.7, label="3 (t/t0)^2")
+    ax[0].axvline(0.1, color="k", lw=0.5)
+    ax[0].set_xlabel("t / t0")
+    ax[0].set_ylabel("MSD / a0^2 (largest species)")
+    ax[0].legend(fontsize=7)
+    ax[1].set_xlabel("tau_alpha / t0")
+    ax[1].set_ylabel("D t0 / a0^2")
+    ax[1].legend(fontsize=7)
+    save_png(fig, os.path.join(out, "kapteijns2021_fig9.png"), written)
+    return written
+
+
+def _notes(data, dens, fits, rates, changes, full):
+    notes = []
+    for m in MODELS:
+        parts = []
+        for r in data[m]:
+            s = f"T = {r['T']:g}: tau_alpha/t0 = {r.get('tau', np.nan) / r['t0']:.3g}"
+            if "kappa" in r:
+                s += f", kappa = {r['kappa'][0]:.3g} [{r['kappa'][1]:.3g}, {r['kappa'][2]:.3g}] ({r['n_kappa']} pairs)"
+                s += f", G = {r['G'][0]:.3g} [{r['G'][1]:.3g}, {r['G'][2]:.3g}] ({r['n_glasses']} glasses)"
+            parts.append(s)
+        notes.append(f"{LABEL[m]}: " + "; ".join(parts) + ".")
+    for m in MODELS:
+        f = fits[m]
+        if "r2" in f:
+            notes.append(f"{LABEL[m]} Eq. 3 fit over {f['n']} states with tau_alpha/t0 >= {FIT_MIN:g}: slope "
+                         f"{f['slope']:.3g}, intercept {f['intercept']:.3g}, R^2 = {f['r2']:.4f}, max |residual| = "
+                         f"{f['max_res']:.3g} in ln tau.")
+    for k, v in rates.items():
+        if k == "ss":
+            continue
+        if np.isfinite(v[2]):
+            notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} (Poisson), transitions in "
+                         f"{100 * v[2]:.0f} % of the quench intervals" +
+                         (" — resolution-limited: the rate is a lower bound" if v[2] > 0.5 else "") + ".")
+    for r in dens:
+        notes.append(f"SS rho = {r['rho']:g} at T = {r['T']:g}: tau_alpha/t0 = {r.get('tau', np.nan) / r['t0']:.3g}.")
+    notes.append("Scale: N = 1000 for every model (the paper: IPL 2000, mBLJ 8000, SS 3000/4000, SW 8000), 4 glasses "
+                 "per T_p with 300 random kappa_ij each (Table II: 128-10 000 glasses, 80K-2M kappa_ij), 5 temperatures "
+                 "per model spanning tau_alpha/t0 ~ 3-100 (the paper reaches ~10^3-10^4 t0), one IS trajectory per "
+                 "model of 1000 quenches (the paper: ten)." if not full else "Scale: full (Table I sizes, 40 glasses per T_p).")
+    notes.append("Temperatures are ours (the paper states them in figure legends only), picked from pilot runs at "
+                 "N = 500 so that each model spans the same reduced relaxation times; the decks say so.")
+    notes.append("The IS trajectories quench every MD step of dt/10 for SS and SW (as the paper) but every 10 (IPL) "
+                 "and 5 (mBLJ) steps of dt: back-and-forth transitions within those windows are missed.")
+    notes.append("mBLJ uses the paper's own force-shifted cutoff (HOOMD force_shifted_lj): its curvature jumps at r_c, "
+                 "which can split basins into near-degenerate minima and adds transitions (ARCHITECTURE.md); the other "
+                 "three models are smooth to the second derivative.")
+    return notes

@@ -1,0 +1,101 @@
+"""`pyglass reproduce kapteijns-2021` (paper 2): its analysis helpers against analytic cases, and the
+whole multi-deck study end to end at a tiny scale (two temperatures per model, 64-100 particles),
+run part by part as separate jobs would (`--part`), then reported. At this size the numbers mean
+nothing: the plumbing and the shape of the report are checked."""
+import json
+import tomllib
+
+import numpy as np
+import pytest
+from scipy.optimize import brentq
+
+from pyglass import reproduce as R
+from pyglass.reproduce import kapteijns_2021 as K
+
+
+def test_mesoelastic_fit_recovers_eq3_parameters():
+    t_true, l_true = 0.05, 0.45
+    rows = []
+    for T, kappa in ((0.9, 20.0), (0.8, 21.0), (0.7, 23.5), (0.65, 25.0)):
+        a0 = 0.82 ** (-1 / 3)
+        t0 = a0 / np.sqrt(T)
+        tau = t0 * t_true * np.exp(l_true ** 2 * a0 ** 2 * kappa / T)
+        rows.append({"T": T, "a0": a0, "t0": t0, "tau": tau, "kappa": (kappa, kappa, kappa)})
+    rows.append({"T": 2.0, "a0": 1.0, "t0": 0.7, "tau": 0.7, "kappa": (5.0, 5.0, 5.0)})   # tau/t0 < FIT_MIN: left out
+    f = K._mesoelastic(rows)
+    assert f["n"] == 4
+    assert f["l"] == pytest.approx(l_true, rel=1e-10) and f["t"] == pytest.approx(t_true, rel=1e-10)
+    assert f["max_res"] < 1e-10
+
+
+def test_ballistic_end_of_an_ornstein_uhlenbeck_msd():
+    T, gamma, a0 = 0.7, 4.0, 1.1
+    t0 = a0 / np.sqrt(T)
+
+    def msd(t):   # 3D Langevin particle, m = 1: exact
+        return 6 * T / gamma * (t - (1 - np.exp(-gamma * t)) / gamma)
+
+    t = np.geomspace(1e-4, 10, 4000)
+    exact = brentq(lambda s: msd(s) / (3 * T * s * s) - K.BALLISTIC_DROP, 1e-4, 10) / t0
+    assert K._ballistic_end(t, msd(t), a0, t0) == pytest.approx(exact, rel=1e-3)
+
+
+def test_relative_change_takes_the_extreme_temperatures():
+    rows = [{"T": 1.0, "kappa": (10.0, 9.0, 11.0)}, {"T": 0.5, "kappa": (15.0, 14.0, 16.0)},
+            {"T": 0.7, "kappa": (20.0, 19.0, 21.0)}, {"T": 0.4}]
+    rel, spread, hi, lo = K._relative_change(rows, "kappa")
+    assert (rel, hi, lo) == (pytest.approx(0.5), 1.0, 0.5)
+    assert spread == pytest.approx(1.5 * np.hypot(0.1, 1 / 15))
+
+
+def _tiny(part_deck, n):
+    with open(f"{R.ROOT}/{part_deck}", "rb") as fh:
+        raw = tomllib.load(fh)
+    states = []
+    for st in raw["study"]["state"][:2]:
+        s = dict(st["set"])
+        for key in s:
+            if key.endswith(".steps") and "is-trajectory" not in key:
+                s[key] = 200
+        if "stage.is-trajectory.steps" in s or "ss_densities" in part_deck:
+            s["stage.is-trajectory.steps"] = 20
+        if "stage.production.observable.0.block" in s:
+            s["stage.production.observable.0.block"] = 100
+        if "study.spacing" in s:
+            s["study.spacing"] = 50
+        states.append({"label": st["label"], "set": s})
+    over = {"system.n": n, "study.state": states, "output.checkpoint": 0}
+    if "ss_densities" not in part_deck:
+        over.update({"study.samples": 2, "stage.kappa.n_pairs": 20, "stage.equilibrate.thermo": 100,
+                     "stage.production.thermo": 100})
+    else:
+        over["stage.is-trajectory.steps"] = 20
+    return over
+
+
+class _Sink:
+    def write(self, s):
+        return len(s)
+
+    def flush(self):
+        pass
+
+
+def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch):
+    parts = [(tag, deck, _tiny(deck, 64 if tag == "sw" else 100), full) for tag, deck, _, full in K.PARTS]
+    monkeypatch.setattr(K, "PARTS", parts)
+    with pytest.raises(ValueError, match="no part"):
+        R.reproduce("kapteijns-2021", False, str(tmp_path), stream=_Sink(), only=["lj"])
+    tags = [p[0] for p in parts]
+    assert R.reproduce("kapteijns-2021", False, str(tmp_path), stream=_Sink(), only=tags[:2]) is None   # parts left
+    qs = R.reproduce("kapteijns-2021", False, str(tmp_path), stream=_Sink(), only=tags[2:])
+    base = tmp_path / "kapteijns-2021"
+    rows = json.loads((base / "summary.json").read_text())   # strict JSON
+    assert len(rows) == len(qs) >= 12
+    assert all(set(r) == {"quantity", "paper", "ours", "spread", "tolerance", "holds"} for r in rows)
+    assert all(isinstance(r["holds"], bool) for r in rows)
+    assert any(r["quantity"].startswith("IPL: Eq. 3") for r in rows)
+    for f in ("kapteijns2021_fig4.png", "kapteijns2021_fig5.png", "kapteijns2021_fig9.png"):
+        assert (base / f).stat().st_size > 1000
+    report = (base / "report.md").read_text()
+    assert "inputs/kapteijns_2021_sw.toml" in report and "## Notes" in report
