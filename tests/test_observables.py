@@ -370,6 +370,27 @@ def test_lost_neighbour_counter_on_constructed_swap():
     assert np.array_equal(first, tr.first_loss_time) and np.array_equal(failed, tr.failed)
     hist, counts = ob.recovery_histogram(tr.failed[None])
     assert counts[0] == 7 and hist[3, 2] == 1.0
+    assert tr.never_recovered[:, 0].tolist() == [0, 0, 2, 2, -1]
+
+
+def test_neighbours_recovered_one_at_a_time_count_as_recovered_only_in_the_never_reading():
+    """Fig. S1's two readings: two neighbours lost, then each comes back while the other is away:
+    the simultaneous count never drops below 1, but each neighbour was recovered at some time."""
+    L = 12.0
+    ang = np.arange(6) * np.pi / 3
+    shell = np.c_[np.cos(ang), np.sin(ang)]
+    x0 = np.r_[[[6.0, 6.0]], 6.0 + shell]
+    far = 6.0 + 2.2 * shell
+    f = [x0.copy() for _ in range(3)]
+    f[1][[1, 2]] = far[[0, 1]]            # two lost
+    f[2][[2]] = far[[1]]                  # 1 back, 2 away
+    f.append(x0.copy())
+    f[3][[1]] = far[[0]]                  # 2 back, 1 away
+    tr = ob.NeighbourLoss(x0, Box([L, L]), cutoffs=1.3)
+    for k, x in enumerate(f):
+        tr.observe(x, Box([L, L]), 0.5 * k)
+    assert tr.failed[:2, 0].tolist() == [1, 1]
+    assert tr.never_recovered[:2, 0].tolist() == [0, 0]
 
 
 # ------------------------------------------------------------------ statistics

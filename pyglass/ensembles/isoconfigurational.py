@@ -31,6 +31,7 @@ class IsoconfigurationalResult:
         self.reorganised = np.stack([m["reorganised"] for m in members])   # (runs, n_times, N)
         self.first_loss_times = np.stack([m["first_loss_time"] for m in members])  # (runs, max_x, N)
         self.failed = np.stack([m["failed"] for m in members])             # (runs, max_x, N)
+        self.never_recovered = np.stack([m["never_recovered"] for m in members])   # (runs, max_x, N)
         self.threshold = threshold
         r2 = np.einsum("rtnd,rtnd->rtn", self.displacements, self.displacements)
         self.propensity = r2.mean(0)
@@ -69,7 +70,7 @@ class IsoconfigurationalResult:
 
     def write(self, h5group):
         for key in ("times", "seeds", "propensity", "propensity_abs", "debye_waller", "ir_probability",
-                    "first_loss_times", "failed"):
+                    "first_loss_times", "failed", "never_recovered"):
             h5group.create_dataset(key, data=getattr(self, key))
         h5group.attrs["threshold"] = self.threshold
         return h5group
@@ -148,7 +149,8 @@ class IsoconfigurationalEnsemble(Ensemble):
             dr.append(s.unwrapped_positions - x0)
             reorg.append(tracker.reorganised.copy())
         return {"dr": np.array(dr), "reorganised": np.array(reorg),
-                "first_loss_time": tracker.first_loss_time - t_start, "failed": tracker.failed.copy()}
+                "first_loss_time": tracker.first_loss_time - t_start, "failed": tracker.failed.copy(),
+                "never_recovered": tracker.never_recovered}
 
     def run(self, times) -> IsoconfigurationalResult:
         """Run every member to max(times); record the fields at each time (simulation time units

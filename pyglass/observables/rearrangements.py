@@ -71,6 +71,9 @@ class NeighbourLoss(Observable):
       first_loss_time[x-1]  time at which x initial neighbours were first lost (x = 1..max_x), inf if never
       failed[x-1]  Fig. S1's n: the minimum, over the rest of the trajectory, of the number of the
                    neighbours lost at that first time that are still lost (−1 if x never reached)
+      never_recovered[x-1]  the other reading of the SI's words: the number of those neighbours that
+                   are never back within the cutoff at any later sample, each on its own
+                   (<= failed; −1 if x never reached)
     A particle is irreversibly reorganised once it has lost `threshold` (4) neighbours.
     """
 
@@ -107,6 +110,7 @@ class NeighbourLoss(Observable):
         self.failed = np.full((X, n), -1, np.int64)
         self._mark_i = np.zeros((X, P), bool)    # pair lost at particle i's first x-loss
         self._mark_j = np.zeros((X, P), bool)
+        self._back = np.zeros((X, P), bool)      # a marked pair seen within the cutoff since
 
     def lost_pairs(self, positions, box):
         x = np.asarray(positions, float)
@@ -136,6 +140,20 @@ class NeighbourLoss(Observable):
                 still = np.bincount(self.i, self._mark_i[x - 1] & lostp, minlength=n) + \
                     np.bincount(self.j, self._mark_j[x - 1] & lostp, minlength=n)
                 self.failed[x - 1, seen] = np.minimum(self.failed[x - 1, seen], still[seen])
+                self._back[x - 1] |= (self._mark_i[x - 1] | self._mark_j[x - 1]) & ~lostp
+
+    @property
+    def never_recovered(self):
+        """(max_x, N): of the neighbours lost at the first x-loss, how many never came back (−1: x
+        never reached). A pair marked for both its particles counts for each."""
+        n, out = self.n, np.full((self.max_x, self.n), -1, np.int64)
+        for x in range(1, self.max_x + 1):
+            gone = ~self._back[x - 1]
+            cnt = np.bincount(self.i, self._mark_i[x - 1] & gone, minlength=n) + \
+                np.bincount(self.j, self._mark_j[x - 1] & gone, minlength=n)
+            seen = np.isfinite(self.first_loss_time[x - 1])
+            out[x - 1, seen] = cnt[seen]
+        return out
 
     @property
     def reorganised(self):
@@ -149,7 +167,7 @@ class NeighbourLoss(Observable):
 
     def result(self, comm=None):
         return {"max_lost": self.max_lost.copy(), "first_loss_time": self.first_loss_time.copy(),
-                "failed": self.failed.copy(), "reorganised": self.reorganised,
+                "failed": self.failed.copy(), "never_recovered": self.never_recovered, "reorganised": self.reorganised,
                 "n_initial_neighbours": self.n_initial.copy()}
 
 

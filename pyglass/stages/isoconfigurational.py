@@ -77,7 +77,8 @@ class Isoconfigurational(Stage):
         res = self.ensemble(whole, ctx.deck.build_potential(), ctx.comm).run(p["times"])
         out = {"times": res.times, "seeds": res.seeds, "propensity": res.propensity,
                "propensity_abs": res.propensity_abs, "debye_waller": res.debye_waller,
-               "ir_probability": res.ir_probability, "first_loss_times": res.first_loss_times, "failed": res.failed}
+               "ir_probability": res.ir_probability, "first_loss_times": res.first_loss_times, "failed": res.failed,
+               "never_recovered": res.never_recovered}
         if p["dw_interval"] is not None:
             out["debye_waller_interval"] = res.debye_waller_over_interval(p["dw_interval"])
         ctx.write_results(out, {"threshold": res.threshold, "ensemble_seed": self.seed})
