@@ -17,7 +17,9 @@ provenance, the unit table, external links to every unit's results, and the summ
 SIGTERM sets a flag that every rank checks together every `run.signal_check` steps; the run then
 writes a checkpoint and raises `RunInterrupted`. `--restart` continues a single run from its
 checkpoint (on any rank count: see `pyglass.io.checkpoint`); for a study it keeps finished units,
-continues interrupted ones from their checkpoints and runs the rest.
+continues interrupted ones from their checkpoints and runs the rest; a draw trajectory continues
+from its checkpoint, and a finished study restarted with a larger `study.samples` (the deck otherwise
+unchanged) is extended with the new samples.
 """
 from __future__ import annotations
 
@@ -267,7 +269,7 @@ class Runner:
 
     def _read_restart(self, path, n_stages):
         ck = read_checkpoint(path)
-        ck.check_deck(self.deck.text)
+        ck.check_deck(self.deck.text, more_samples=self.deck.is_study)
         if ck.stage_index > n_stages:
             raise RestartError(f"{path} is at stage {ck.stage_index + 1}, the deck has {n_stages} stage(s)")
         if ck.n_ranks != self.n_ranks:
@@ -295,7 +297,7 @@ class Runner:
             self._reload_fields(path, first)
         clean = False   # close the (collective) output only when every rank gets there together
         try:
-            if ck and first >= stop:
+            if ck and first >= stop and self.unit is None:
                 self.print(f"{self.restart_path}: the run was already complete")
             for k in range(first, stop):
                 ctx = StageContext(self, deck, stages[k], k, seed, resume=ck if (ck and k == first) else None,
@@ -504,13 +506,25 @@ class Runner:
             system = build_system(deck, seed)
             seeds = {"run": self.deck.data["run"]["seed"], "draw_seed": seed, "state": label}
             self.unit = (label, -1)
-            self.print(f"== {label + ' ' if label else ''}draw: stages 1-{draw + 1} -> {draw_path}")
             self.potential = deck.build_potential()
             writer = None
             if self.replica != 0:
                 writer = NullWriter(decompose(system.copy(), self.comm), self.comm)
-            self._run_unit(deck, seed, system, draw_path, checkpoint_path(draw_path), seeds, stop=draw + 1,
-                           writer=writer)
+            ck = None
+            if self.restart_path and os.path.exists(checkpoint_path(draw_path)):
+                # the draw continues from its checkpoint: mid-way, or from its end when it was complete
+                # (e.g. a finished study given more samples)
+                ck = self._read_restart(checkpoint_path(draw_path), len(deck.data["stage"]))
+                ck = ck if ck.stage_index <= draw + 1 else None
+            tag = label + " " if label else ""
+            if ck is not None and ck.stage_index == draw + 1:
+                self.print(f"== {tag}draw: complete in {draw_path}, continued from its checkpoint")
+            elif ck is not None:
+                self.print(f"== {tag}draw: stages {ck.stage_index + 1}-{draw + 1} from its checkpoint -> {draw_path}")
+            else:
+                self.print(f"== {tag}draw: stages 1-{draw + 1} -> {draw_path}")
+            self._run_unit(deck, seed, ck.system if ck else system, draw_path, checkpoint_path(draw_path), seeds,
+                           first=ck.stage_index if ck else 0, ck=ck, stop=draw + 1, writer=writer)
             integ = deck.build_integrator(deck.data["stage"][draw])
             for s in range(max(todo) + 1):
                 integ.run(self.system, self.potential, int(deck.study["spacing"]))   # may differ per state

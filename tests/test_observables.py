@@ -541,3 +541,26 @@ def test_self_dynamics_species_fs_and_tau_alpha():
         dyn.SelfDynamics(sch, dt=0.01, species=1)
     with pytest.raises(ValueError, match="q="):
         dyn.SelfDynamics(sch, dt=0.01).tau_alpha()
+
+
+def test_self_dynamics_first_block_against_the_later_ones():
+    """Free particles that speed up threefold after the first block: F_s of the first block and of the
+    later blocks are each the free-flight cos(q.v t) with their own velocities, and the overall F_s is
+    their origin-weighted mean (paper 2's time-translation test tells them apart)."""
+    rng = np.random.default_rng(4)
+    s = System(rng.random((20, 2)) * 8.0, Box([8.0, 8.0]), np.zeros(20, int), ["A"])
+    s.thermalize(1.0, 5)
+    pot = potentials.LennardJones(0.0, 1.0, type_names=("A",))
+    q = 2 * np.pi * 3 / 8.0
+    o = dyn.SelfDynamics(ob.LogSchedule(block=200, factor=1.5), dt=0.01, q=q, box=s.box).prime(s)
+    v0 = s.velocities.copy()
+    integrators.NVE(0.01).run(s, pot, 200, observables=(o,))
+    s.velocities = 3.0 * v0
+    integrators.NVE(0.01).run(s, pot, 400, observables=(o,))
+    res = o.result()
+    qv = o.qvectors
+    first = [np.mean(np.cos((v0 * t) @ qv.T)) for t in res["t"]]
+    later = [np.mean(np.cos((3 * v0 * t) @ qv.T)) for t in res["t"]]
+    np.testing.assert_allclose(res["fs_first_block"], first, atol=1e-9)
+    np.testing.assert_allclose(res["fs_later_blocks"], later, atol=1e-9)
+    np.testing.assert_allclose(res["fs"], (np.array(first) + 2 * np.array(later)) / 3, atol=1e-9)

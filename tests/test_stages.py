@@ -611,3 +611,33 @@ def test_drawn_samples_use_each_state_points_own_spacing(tmp_path):
         t = [read_checkpoint(checkpoint_path(unit_path(out, lab, s))).system.time for s in range(2)]
         gap[lab] = t[1] - t[0]
     assert gap["b"] == pytest.approx(3 * gap["a"]) and gap["a"] > 0
+
+
+def test_a_finished_drawn_study_takes_more_samples_without_redoing_its_draw(tmp_path):
+    """Restarting a finished study with a larger study.samples (and nothing else changed) keeps the
+    finished samples, continues the draw trajectory from its checkpoint, and gives the samples an
+    uninterrupted run with that many samples gives."""
+    from pyglass.io.checkpoint import RestartError
+    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10')
+    _, ref = run(tmp_path, stages.replace("samples = 2", "samples = 3"), name="ref.h5")
+    _, out = run(tmp_path, stages, name="out.h5")
+    before = results(unit_path(out, "", 1), "G")[0]["G"]
+
+    class Log:
+        text = ""
+
+        def write(self, s):
+            Log.text += s
+
+        def flush(self):
+            pass
+    deck = parse_deck(HEAD + stages.replace("samples = 2", "samples = 3") + TAIL, str(tmp_path / "deck.toml"))
+    run_deck(deck, output=out, stream=Log(), handle_signals=False, restart=out)
+    assert "continued from its checkpoint" in Log.text and "stage 1 (eq)" not in Log.text
+    assert results(unit_path(out, "", 1), "G")[0]["G"] == before
+    for s in range(3):
+        assert results(unit_path(out, "", s), "G")[0]["G"] == results(unit_path(ref, "", s), "G")[0]["G"]
+    other = parse_deck(HEAD + stages.replace("samples = 2", "samples = 4").replace("spacing = 10", "spacing = 20")
+                       + TAIL, str(tmp_path / "deck.toml"))
+    with pytest.raises(RestartError, match="another deck"):   # anything else changed: refused
+        run_deck(other, output=out, stream=_Sink(), handle_signals=False, restart=out)

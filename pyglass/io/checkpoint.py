@@ -63,6 +63,18 @@ def deck_hash(text: str) -> str:
     return hashlib.sha256(text.strip().encode()).hexdigest()
 
 
+def _more_samples(old: str, new: str) -> bool:
+    """True if deck text `new` is `old` with a larger study.samples and nothing else changed."""
+    import tomllib
+    try:
+        a, b = tomllib.loads(old), tomllib.loads(new)
+    except tomllib.TOMLDecodeError:
+        return False
+    na = a.get("study", {}).pop("samples", 1)
+    nb = b.get("study", {}).pop("samples", 1)
+    return a == b and nb >= na
+
+
 @dataclass
 class Checkpoint:
     system: System                       # the whole system, particle-id order
@@ -80,9 +92,11 @@ class Checkpoint:
     integrator_state: dict = None        # this rank's, after select_rank
     observable_states: list = None       # this rank's [(label, type, state)], after select_rank
 
-    def check_deck(self, text: str):
-        """RestartError unless `text` is the deck this checkpoint was written by."""
-        if deck_hash(text) != deck_hash(self.deck_text):
+    def check_deck(self, text: str, more_samples: bool = False):
+        """RestartError unless `text` is the deck this checkpoint was written by; with more_samples (a
+        study restart) the deck may also differ in `study.samples` alone, when it asks for more: a
+        finished study is extended with further samples."""
+        if deck_hash(text) != deck_hash(self.deck_text) and not (more_samples and _more_samples(self.deck_text, text)):
             raise RestartError(f"{self.path}: /checkpoint/deck: written by another deck (SHA-256 "
                                f"{deck_hash(self.deck_text)[:12]}, the deck given has {deck_hash(text)[:12]}); restart "
                                "with the deck stored there (h5dump -d /checkpoint/deck)")

@@ -255,7 +255,9 @@ def reduced_units(volume: float, n: int, T: float, dim: int = 3):
 # ------------------------------------------------------------------------------ on-the-fly observable
 class SelfDynamics(Observable):
     """MSD per species, α2, F_s(q) and Q(a) accumulated on the fly over the time origins of a
-    block-logarithmic schedule (each block start is an origin). Displacements from unwrapped
+    block-logarithmic schedule (each block start is an origin); F_s also from the first block alone
+    and from the later ones (fs_first_block, fs_later_blocks: equal within noise when the liquid is
+    time-translation invariant, paper 2's equilibration test). Displacements from unwrapped
     positions; optional centre-of-mass removal. Result keys: t, msd (n_lags, n_types), alpha2,
     fs, Q, chi4 (N Var Q over origins).
 
@@ -332,6 +334,9 @@ class SelfDynamics(Observable):
             cos_sum = float(np.sum(np.cos(sel @ self.qvectors.T))) / len(self.qvectors) if len(sel) else 0.0
             self.add("fs_sum", one * cos_sum)
             self.add("fs_count", one * len(sel))
+            if origin == sch.start:   # the first block alone: against the rest, a time-translation check
+                self.add("fs_first_sum", one * cos_sum)
+                self.add("fs_first_count", one * len(sel))
         self._d = dr.shape[1]
 
     def finalize(self, acc):
@@ -350,6 +355,13 @@ class SelfDynamics(Observable):
             if np.any(cnt == 0):
                 raise ValueError(f"SelfDynamics: no particle of species {self.species} for F_s")
             out["fs"] = acc["fs_sum"][ok] / cnt
+            if "fs_first_sum" in acc:
+                c1 = acc["fs_first_count"][ok]
+                rest = cnt - c1
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    out["fs_first_block"] = np.where(c1 > 0, acc["fs_first_sum"][ok] / c1, np.nan)
+                    out["fs_later_blocks"] = np.where(rest > 0, (acc["fs_sum"][ok] - acc["fs_first_sum"][ok]) / rest,
+                                                      np.nan)
         return out
 
     def tau_alpha(self, level: float = 0.2, comm=None) -> float:

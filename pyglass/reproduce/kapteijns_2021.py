@@ -27,7 +27,7 @@ from pyglass.reproduce.report import results_root
 NAME = "kapteijns-2021"
 TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
          "landscape granularity (paper 2)")
-_REDUCED = {"system.n": 1000, "study.samples": 4, "stage.kappa.n_pairs": 300}
+_REDUCED = {"system.n": 1000, "study.samples": 12, "stage.kappa.n_pairs": 300}
 PARTS = [
     ("ipl", "inputs/kapteijns_2021_ipl.toml", _REDUCED, {"study.samples": 40}),
     ("mblj", "inputs/kapteijns_2021_mblj.toml", _REDUCED, {"study.samples": 40}),
@@ -42,6 +42,7 @@ SE_RANGE = (0.74, 0.79)                              # Stokes-Einstein exponents
 FIT_MIN = 5.0          # Eq. 3 is fitted over states with tau_alpha/t0 >= FIT_MIN (the paper: valid from ~10)
 BALLISTIC_DROP = 0.5   # the ballistic regime ends where MSD falls to this fraction of 3 a0^2 (t/t0)^2
 CONFIDENCE = 0.9       # bootstrap intervals [paper, Fig. 5 caption and App. A 2]
+D_FROM = 0.5           # D from the MSD slope over lags >= D_FROM tau_alpha (the blocks reach ~2.5 tau_alpha)
 
 
 def _stage(data, name):
@@ -67,11 +68,35 @@ def _draw(index, label):
         if "production/self-dynamics" in r:
             g = r["production/self-dynamics"]
             out.update(t=g["t"][()], fs=g["fs"][()], msd=g["msd"][()])
+            if "fs_first_block" in g:
+                out.update(fs_first=g["fs_first_block"][()], fs_later=g["fs_later_blocks"][()])
+        out["path"] = path
         if "is-trajectory/energies" in r:
             g = r["is-trajectory"]
             out.update(is_t=g["times"][()], is_u=g["energies"][()], n_tr=int(g["n_transitions"][()]),
                        rate=float(g["rate"][()]), reduced_rate=float(g["reduced_rate"][()]))
     return out
+
+
+def _block_mean(x, n_blocks=5):
+    """(mean, standard error from n_blocks block means) of a correlated series."""
+    m = np.array([b.mean() for b in np.array_split(np.asarray(x, float), n_blocks)])
+    return float(m.mean()), float(m.std(ddof=1) / np.sqrt(n_blocks))
+
+
+def _stationarity(path, deck):
+    """Equilibration check from the thermo series: the potential energy per particle of the production
+    run minus that of the second half of the equilibration, in standard errors (block means)."""
+    names = [st["name"] for st in deck.data["stage"]]
+    with h5py.File(path, "r") as f:
+        th = f["observables/thermo"]
+        stage, u = th["stage/value"][()], th["potential_energy/value"][()]
+    eq, pr = u[stage == names.index("equilibrate")], u[stage == names.index("production")]
+    eq = eq[len(eq) // 2:]
+    if len(eq) < 10 or len(pr) < 10:
+        return np.nan
+    (m1, e1), (m2, e2) = _block_mean(eq), _block_mean(pr)
+    return float((m2 - m1) / np.hypot(e1, e2))
 
 
 def _glasses(index, deck):
@@ -135,11 +160,18 @@ def _model(tag, index, deck):
         if "fs" in row:
             t, fs = row["t"], row["fs"]
             row["tau"] = float(relaxation_time(t, fs, 0.2))
+            if "fs_first" in row:   # time-translation invariance: tau_alpha of the first block vs the later ones
+                row["tau_first"] = float(relaxation_time(t, row["fs_first"], 0.2))
+                row["tau_later"] = float(relaxation_time(t, row["fs_later"], 0.2))
+            try:
+                row["z_U"] = _stationarity(row["path"], deck)
+            except (KeyError, ValueError):
+                row["z_U"] = np.nan
             msd = row["msd"][:, sp]
             row["msd_sp"] = msd
             row["t_ball"] = _ballistic_end(t, msd, a0, t0)
-            if np.isfinite(row["tau"]) and np.sum(t >= row["tau"]) >= 2:
-                row["D"] = diffusion_coefficient(t, msd, 3, t_min=row["tau"])
+            if np.isfinite(row["tau"]) and np.sum(t >= D_FROM * row["tau"]) >= 3:
+                row["D"] = diffusion_coefficient(t, msd, 3, t_min=D_FROM * row["tau"])
         if label in glasses:
             G, K = glasses[label]
             row["G"], row["kappa"] = _mean_ci(G), _mean_ci(K)
@@ -206,6 +238,20 @@ def analyse(indexes, decks, out, full):
     data = {m: _model(m, indexes[m], decks[m]) for m in MODELS}
     dens = _model("ss-densities", indexes["ss-densities"], decks["ss-densities"])
     quantities, figures, notes = [], [], []
+
+    # Sec. II B: equilibrated liquids (time-translation invariance)
+    z = np.array([r.get("z_U", np.nan) for m in MODELS for r in data[m]] + [r.get("z_U", np.nan) for r in dens])
+    taus = [(r["tau_first"], r["tau_later"]) for m in MODELS for r in data[m] if "tau_first" in r]
+    if taus:
+        dev = np.array([abs(np.log(a / b)) for a, b in taus])
+        quantities.append(Quantity("equilibration: tau_alpha of the first production block vs the later ones, "
+                                   "max |ln ratio| over all states", "time-translation invariant",
+                                   float(np.nanmax(dev)), f"{len(taus)} states", "< ln 1.5 (50 %)",
+                                   bool(np.nanmax(dev) < np.log(1.5))))
+    quantities.append(Quantity("equilibration: potential energy of the production run minus the second half of the "
+                               "equilibration, max |difference| in standard errors over all states",
+                               "time-translation invariant", float(np.nanmax(np.abs(z))) if np.any(np.isfinite(z)) else np.nan,
+                               f"{int(np.sum(np.isfinite(z)))} states", "< 3", bool(np.nanmax(np.abs(z)) < 3)))
 
     # Fig. 3 / 4 (a3-d3): kappa stiffens more than G
     changes = {}

@@ -107,5 +107,7 @@ def schema_markdown() -> str:
             "to round-off on another (neighbour lists are rebuilt at every checkpoint step in every run so both",
             "paths sum forces in the same order). The output file is reopened and frames after the checkpoint",
             "step are dropped. A study restarts with the index checkpoint: finished samples are kept, the",
-            "interrupted one continues from its checkpoint, the rest run.", ""]
+            "interrupted one continues from its checkpoint, the rest run; a draw trajectory continues from its",
+            "checkpoint. Restarted with a larger `study.samples` and nothing else changed, a finished study",
+            "is extended: its samples are kept and the new ones run (drawn ones continue the draw trajectory).", ""]
     return "\n".join(out)
