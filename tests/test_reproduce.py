@@ -44,12 +44,15 @@ def test_paper3_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
 
 def test_paper1_reproduction_runs_and_reports_at_a_tiny_scale(tmp_path, monkeypatch):
     from pyglass.reproduce import widmer_cooper_2008 as W
-    monkeypatch.setattr(W, "REDUCED", {
-        "system.n": 256, "stage.equilibrate.steps": 400, "stage.production.steps": 400,
-        "stage.production.observable": [{"type": "self-dynamics", "schedule": "log", "block": 400, "q": 6.0}],
-        "study.samples": 2, "study.spacing": 200, "stage.iso.n_runs": 3, "stage.iso.times": [1.0, 2.0],
-        "stage.dw-vs-modes.baseline_samples": 5, "output.checkpoint": 0})
+    tiny = {"system.n": 256, "stage.equilibrate.steps": 400, "stage.production.steps": 400,
+            "stage.production.observable": [{"type": "self-dynamics", "schedule": "log", "block": 400, "q": 6.0}],
+            "study.samples": 2, "study.spacing": 200, "stage.iso.n_runs": 3, "stage.iso.times": [1.0, 2.0],
+            "stage.dw-vs-modes.baseline_samples": 5, "output.checkpoint": 0}
+    tiny_3d = dict(tiny, **{"system.n": 128, "stage.iso.times": [1.0], "stage.modes.k": 20})
+    monkeypatch.setattr(W, "PARTS", [("", W.DECK, tiny, W.FULL), ("3d", W.PARTS[1][1], tiny_3d, W.PARTS[1][3])])
     R.reproduce("widmer-cooper-2008", False, str(tmp_path), stream=_Sink())
     rows = json.loads((tmp_path / "widmer-cooper-2008" / "summary.json").read_text())   # strict JSON
     assert [r["paper"] for r in rows][:1] == [50.0]
+    assert any(r["quantity"].startswith("SI §4 3D soft spheres") for r in rows)
+    assert any(r["quantity"].startswith("Fig. S1") and "any later time" in r["quantity"] for r in rows)
     assert all(set(r) == {"quantity", "paper", "ours", "spread", "tolerance", "holds"} for r in rows)
