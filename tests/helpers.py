@@ -87,3 +87,17 @@ class ISEnergy(Observable):
 
     def finalize(self, acc):
         return {"energy": acc["energy"] / acc["count"]}
+
+
+class Sink:
+    """A stream for a run's printed output that keeps it (`text`) instead of printing it."""
+
+    def __init__(self):
+        self.text = ""
+
+    def write(self, s):
+        self.text += s
+        return len(s)
+
+    def flush(self):
+        pass

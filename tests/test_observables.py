@@ -345,13 +345,16 @@ def naive_neighbour_loss(frames, times, pairs, cut, L, max_x=5):
     return first, failed
 
 
-def test_lost_neighbour_counter_on_constructed_swap():
-    """Particle 0 sits in a hexagonal shell of six neighbours; they are moved out and partly back."""
-    L = 12.0
+def _hexagonal_shell():
+    """Particle 0 in a hexagonal shell of six neighbours (box side L): (L, positions, far sites)."""
     ang = np.arange(6) * np.pi / 3
     shell = np.c_[np.cos(ang), np.sin(ang)]
-    x0 = np.r_[[[6.0, 6.0]], 6.0 + shell]
-    far = 6.0 + 2.2 * shell
+    return 12.0, np.r_[[[6.0, 6.0]], 6.0 + shell], 6.0 + 2.2 * shell
+
+
+def test_lost_neighbour_counter_on_constructed_swap():
+    """Particle 0 sits in a hexagonal shell of six neighbours; they are moved out and partly back."""
+    L, x0, far = _hexagonal_shell()
     f = [x0.copy() for _ in range(5)]
     f[1][[1, 2]] = far[[0, 1]]             # two lost at once
     f[2][[2]] = far[[1]]                   # one recovered
@@ -376,11 +379,7 @@ def test_lost_neighbour_counter_on_constructed_swap():
 def test_neighbours_recovered_one_at_a_time_count_as_recovered_only_in_the_never_reading():
     """Fig. S1's two readings: two neighbours lost, then each comes back while the other is away:
     the simultaneous count never drops below 1, but each neighbour was recovered at some time."""
-    L = 12.0
-    ang = np.arange(6) * np.pi / 3
-    shell = np.c_[np.cos(ang), np.sin(ang)]
-    x0 = np.r_[[[6.0, 6.0]], 6.0 + shell]
-    far = 6.0 + 2.2 * shell
+    L, x0, far = _hexagonal_shell()
     f = [x0.copy() for _ in range(3)]
     f[1][[1, 2]] = far[[0, 1]]            # two lost
     f[2][[2]] = far[[1]]                  # 1 back, 2 away

@@ -8,26 +8,20 @@ import pytest
 from pyglass import reproduce as R
 from pyglass.reproduce import mosayebi_2014 as M
 from pyglass.runner import RunInterrupted
+from helpers import Sink
 
 TINY = {"system.n": 128, "stage.equilibrate.steps": 400, "stage.equilibrate.observable": [], "study.samples": 3,
         "study.spacing": 200, "stage.dw.n_runs": 2, "stage.dw.times": [0.5, 1.0], "stage.dw.dw_interval": 1.0,
         "stage.shear.gammas": [0.0001, 0.05, 0.1, 0.2], "stage.modes.k": 18, "output.checkpoint": 0}
 
 
-class _Sink:
-    def write(self, s):
-        return len(s)
-
-    def flush(self):
-        pass
-
 
 def test_paper3_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     monkeypatch.setattr(M, "REDUCED", TINY)
     monkeypatch.setattr(M, "N_MODES", (4, 10, 20))
     with pytest.raises(RunInterrupted):   # interrupted while the samples are being drawn
-        R.reproduce("mosayebi-2014", False, str(tmp_path), stream=_Sink(), stop_at_step=200)
-    qs = R.reproduce("mosayebi-2014", False, str(tmp_path), stream=_Sink())
+        R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), stop_at_step=200)
+    qs = R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink())
     base = tmp_path / "mosayebi-2014"
     rows = json.loads((base / "summary.json").read_text())
     assert len(rows) == len(qs) >= 5
@@ -50,7 +44,7 @@ def test_paper1_reproduction_runs_and_reports_at_a_tiny_scale(tmp_path, monkeypa
             "stage.dw-vs-modes.baseline_samples": 5, "output.checkpoint": 0}
     tiny_3d = dict(tiny, **{"system.n": 128, "stage.iso.times": [1.0], "stage.modes.k": 20})
     monkeypatch.setattr(W, "PARTS", [("", W.DECK, tiny, W.FULL), ("3d", W.PARTS[1][1], tiny_3d, W.PARTS[1][3])])
-    R.reproduce("widmer-cooper-2008", False, str(tmp_path), stream=_Sink())
+    R.reproduce("widmer-cooper-2008", False, str(tmp_path), stream=Sink())
     rows = json.loads((tmp_path / "widmer-cooper-2008" / "summary.json").read_text())   # strict JSON
     assert [r["paper"] for r in rows][:1] == [50.0]
     assert any(r["quantity"].startswith("SI §4 3D soft spheres") for r in rows)

@@ -11,6 +11,7 @@ from scipy.optimize import brentq
 
 from pyglass import reproduce as R
 from pyglass.reproduce import kapteijns_2021 as K
+from helpers import Sink
 
 
 def test_mesoelastic_fit_recovers_eq3_parameters():
@@ -73,22 +74,15 @@ def _tiny(part_deck, n):
     return over
 
 
-class _Sink:
-    def write(self, s):
-        return len(s)
-
-    def flush(self):
-        pass
-
 
 def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch):
     parts = [(tag, deck, _tiny(deck, 64 if tag == "sw" else 100), full) for tag, deck, _, full in K.PARTS]
     monkeypatch.setattr(K, "PARTS", parts)
     with pytest.raises(ValueError, match="no part"):
-        R.reproduce("kapteijns-2021", False, str(tmp_path), stream=_Sink(), only=["lj"])
+        R.reproduce("kapteijns-2021", False, str(tmp_path), stream=Sink(), only=["lj"])
     tags = [p[0] for p in parts]
-    assert R.reproduce("kapteijns-2021", False, str(tmp_path), stream=_Sink(), only=tags[:2]) is None   # parts left
-    qs = R.reproduce("kapteijns-2021", False, str(tmp_path), stream=_Sink(), only=tags[2:])
+    assert R.reproduce("kapteijns-2021", False, str(tmp_path), stream=Sink(), only=tags[:2]) is None   # parts left
+    qs = R.reproduce("kapteijns-2021", False, str(tmp_path), stream=Sink(), only=tags[2:])
     base = tmp_path / "kapteijns-2021"
     rows = json.loads((base / "summary.json").read_text())   # strict JSON
     assert len(rows) == len(qs) >= 12

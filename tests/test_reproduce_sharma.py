@@ -6,6 +6,7 @@ import json
 
 from pyglass import reproduce as R
 from pyglass.reproduce import sharma_2022 as M
+from helpers import Sink
 
 
 def _state(T):
@@ -19,13 +20,6 @@ TINY = {"system.n": 100, "study.state": [_state(T) for T in (0.8, 0.6, 0.47)],
         "stage.rearrangements.window": 2.5}
 
 
-class _Sink:
-    def write(self, s):
-        return len(s)
-
-    def flush(self):
-        pass
-
 
 def test_paper5_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     monkeypatch.setattr(M, "REDUCED", TINY)
@@ -33,7 +27,7 @@ def test_paper5_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     monkeypatch.setattr(M, "Q_MAX", 12.0)
     monkeypatch.setattr(M, "Q_PER_BIN", ((6.0, 40), (12.0, 20)))
     monkeypatch.setattr(M, "N_BOOT", 20)
-    qs = R.reproduce("sharma-2022", False, str(tmp_path), stream=_Sink())
+    qs = R.reproduce("sharma-2022", False, str(tmp_path), stream=Sink())
     base = tmp_path / "sharma-2022"
     rows = json.loads((base / "summary.json").read_text())
     assert len(rows) == len(qs) >= 8

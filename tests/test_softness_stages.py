@@ -85,7 +85,8 @@ r_max = 3.0
 angular = false
 """
 
-from test_stages import TAIL, _Sink  # noqa: E402  (the same deck tail and quiet stream)
+from helpers import Sink  # noqa: E402
+from test_stages import TAIL  # noqa: E402  (the same deck tail)
 from test_stages import results as _results  # noqa: E402
 
 
@@ -95,7 +96,7 @@ def trained(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("softness_deck")
     deck = parse_deck(HEAD + REARRANGEMENTS + TRAIN + TAIL, str(tmp / "deck.toml"))
     out = str(tmp / "out.h5")
-    run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+    run_deck(deck, output=out, stream=Sink(), handle_signals=False)
     # the stages leave the deck's system where "eq" left it: the checkpoint is the template (box, types)
     system = read_checkpoint(str(tmp / "out.ckpt.h5")).system
     return deck, out, system
@@ -248,9 +249,9 @@ def test_softness_train_with_too_few_examples_skips_or_stops(tmp_path, too_few):
     out = str(tmp_path / "out.h5")
     if too_few == "error":
         with pytest.raises(ValueError, match="only 0 rearranging and 0 stable examples"):
-            run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+            run_deck(deck, output=out, stream=Sink(), handle_signals=False)
         return
-    run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+    run_deck(deck, output=out, stream=Sink(), handle_signals=False)
     r, attrs = _results(out, "train")
     assert r["n_rearranging"] == 0 and np.isnan(r["accuracy"]) and "min_examples = 10" in attrs["skipped"]
     assert not os.path.exists(str(tmp_path / "out.train.json"))

@@ -11,6 +11,7 @@ from pyglass.io.checkpoint import read_checkpoint
 from pyglass.io.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.runner import RunInterrupted, run_deck, unit_path
+from helpers import Sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -56,19 +57,12 @@ progress = false
 """
 
 
-class _Sink:
-    def write(self, s):
-        return len(s)
-
-    def flush(self):
-        pass
-
 
 def run(tmp_path, stages, head=HEAD, tail=TAIL, name="out.h5", **kw):
     text = head + stages + tail
     deck = parse_deck(text, str(tmp_path / "deck.toml"))
     out = str(tmp_path / name)
-    run_deck(deck, output=out, stream=_Sink(), handle_signals=False, **kw)
+    run_deck(deck, output=out, stream=Sink(), handle_signals=False, **kw)
     return deck, out
 
 
@@ -530,7 +524,7 @@ progress = false
 """
     deck = parse_deck(text, str(tmp_path / "deck.toml"))
     out = str(tmp_path / "re.h5")
-    run_deck(deck, output=out, stream=_Sink(), handle_signals=False)
+    run_deck(deck, output=out, stream=Sink(), handle_signals=False)
     stored = [f for _, f in pio.read_lammps_dump(str(tmp_path / "traj.dump"))]
     for k in range(2):
         r, _ = results(unit_path(out, "", k), "modes")
@@ -551,7 +545,7 @@ def test_softness_and_caging_softness_stages(tmp_path):
     CagingPotential on the same configuration; both feed `overlap`."""
     from pyglass import softness as sft
     deck0 = parse_deck(HEAD + TAIL, str(tmp_path / "d0.toml"))
-    run_deck(deck0, output=str(tmp_path / "is.h5"), stream=_Sink(), handle_signals=False)
+    run_deck(deck0, output=str(tmp_path / "is.h5"), stream=Sink(), handle_signals=False)
     system = read_checkpoint(str(tmp_path / "is.ckpt.h5")).system
     sf = sft.StructureFunctions(mu=np.arange(0.1, 3.0, 0.1), r_max=3.0, angular=[])
     X = sf.compute(system)
@@ -623,21 +617,14 @@ def test_a_finished_drawn_study_takes_more_samples_without_redoing_its_draw(tmp_
     _, out = run(tmp_path, stages, name="out.h5")
     before = results(unit_path(out, "", 1), "G")[0]["G"]
 
-    class Log:
-        text = ""
-
-        def write(self, s):
-            Log.text += s
-
-        def flush(self):
-            pass
     deck = parse_deck(HEAD + stages.replace("samples = 2", "samples = 3") + TAIL, str(tmp_path / "deck.toml"))
-    run_deck(deck, output=out, stream=Log(), handle_signals=False, restart=out)
-    assert "continued from its checkpoint" in Log.text and "stage 1 (eq)" not in Log.text
+    log = Sink()
+    run_deck(deck, output=out, stream=log, handle_signals=False, restart=out)
+    assert "continued from its checkpoint" in log.text and "stage 1 (eq)" not in log.text
     assert results(unit_path(out, "", 1), "G")[0]["G"] == before
     for s in range(3):
         assert results(unit_path(out, "", s), "G")[0]["G"] == results(unit_path(ref, "", s), "G")[0]["G"]
     other = parse_deck(HEAD + stages.replace("samples = 2", "samples = 4").replace("spacing = 10", "spacing = 20")
                        + TAIL, str(tmp_path / "deck.toml"))
     with pytest.raises(RestartError, match="another deck"):   # anything else changed: refused
-        run_deck(other, output=out, stream=_Sink(), handle_signals=False, restart=out)
+        run_deck(other, output=out, stream=Sink(), handle_signals=False, restart=out)

@@ -20,7 +20,8 @@ from pyglass.runner import run_deck, unit_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
-from test_stages import HEAD, STUDY, TAIL, _Sink  # noqa: E402
+from helpers import Sink  # noqa: E402
+from test_stages import HEAD, STUDY, TAIL  # noqa: E402
 
 
 def _g_and_modes(path):
@@ -35,10 +36,10 @@ def test_study_on_two_replica_groups_equals_serial():
     folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
     text = HEAD + STUDY.replace("samples = 3", "samples = 4") + TAIL.replace("seed = 7", "seed = 7\nranks_per_replica = 1")
     deck = parse_deck(text, os.path.join(folder, "deck.toml"))
-    run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=_Sink(), handle_signals=False)
+    run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=Sink(), handle_signals=False)
     comm.Barrier()
     if comm.Get_rank() == 0:
-        run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=_Sink(), handle_signals=False)
+        run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=Sink(), handle_signals=False)
         for s in range(4):
             gp, mp = _g_and_modes(unit_path(os.path.join(folder, "par.h5"), "", s))
             gs, ms = _g_and_modes(unit_path(os.path.join(folder, "ser.h5"), "", s))
@@ -63,13 +64,13 @@ def test_study_restart_deals_out_only_the_units_left():
     deck = parse_deck(text, os.path.join(folder, "deck.toml"))
     out = os.path.join(folder, "par.h5")
     if comm.Get_rank() == 0:
-        run_deck(deck, None, output=out, stream=_Sink(), handle_signals=False)
+        run_deck(deck, None, output=out, stream=Sink(), handle_signals=False)
         reference = {s: _g_and_modes(unit_path(out, "", s)) for s in (1, 3)}
         for s in (1, 3):
             os.remove(unit_path(out, "", s))
             os.remove(os.path.splitext(unit_path(out, "", s))[0] + ".ckpt.h5")
     comm.Barrier()
-    run_deck(deck, comm, restart=out, output=out, stream=_Sink(), handle_signals=False)
+    run_deck(deck, comm, restart=out, output=out, stream=Sink(), handle_signals=False)
     comm.Barrier()
     if comm.Get_rank() == 0:
         replicas = []
@@ -196,10 +197,10 @@ gammas = [0.01]
         .replace("jitter = 0.1", "min_distance = 0.75")   # no overlaps: a short push-off
     text = head.replace('[[stage]]\nname = "eq"', push_off + '[[stage]]\nname = "eq"') + stages + TAIL
     deck = parse_deck(text, os.path.join(folder, "deck.toml"))
-    run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=_Sink(), handle_signals=False)
+    run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=Sink(), handle_signals=False)
     comm.Barrier()
     if comm.Get_rank() == 0:
-        run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=_Sink(), handle_signals=False)
+        run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=Sink(), handle_signals=False)
         with h5py.File(os.path.join(folder, "par.h5"), "r") as f, h5py.File(os.path.join(folder, "ser.h5"), "r") as g:
             for name in ("modes/eigenvalues", "G/G", "kappa/kappa", "rnd/kappa", "iso/propensity", "cmp/spearman",
                          "sh/stress_xy"):
