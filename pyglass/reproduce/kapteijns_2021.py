@@ -28,11 +28,13 @@ NAME = "kapteijns-2021"
 TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
          "landscape granularity (paper 2)")
 _REDUCED = {"system.n": 1000, "study.samples": 12, "stage.kappa.n_pairs": 300}
+# full scale: Table I sizes (the decks' N) and Table II's ensembles per T_p (glasses; kappa_ij per glass =
+# Table II's count / glasses: the decks' n_pairs); ten IS trajectories per SS density [paper, Sec. III B]
 PARTS = [
-    ("ipl", "inputs/kapteijns_2021_ipl.toml", _REDUCED, {"study.samples": 40}),
-    ("mblj", "inputs/kapteijns_2021_mblj.toml", _REDUCED, {"study.samples": 40}),
-    ("ss", "inputs/kapteijns_2021_ss.toml", _REDUCED, {"study.samples": 40}),
-    ("sw", "inputs/kapteijns_2021_sw.toml", _REDUCED, {"study.samples": 40}),
+    ("ipl", "inputs/kapteijns_2021_ipl.toml", _REDUCED, {"study.samples": 10000}),
+    ("mblj", "inputs/kapteijns_2021_mblj.toml", _REDUCED, {"study.samples": 128}),
+    ("ss", "inputs/kapteijns_2021_ss.toml", _REDUCED, {"study.samples": 238}),
+    ("sw", "inputs/kapteijns_2021_sw.toml", _REDUCED, {"study.samples": 200}),
     ("ss-densities", "inputs/kapteijns_2021_ss_densities.toml", {"system.n": 1000}, {"study.samples": 10}),
 ]
 MODELS = ("ipl", "mblj", "ss", "sw")
@@ -459,7 +461,7 @@ def _notes(data, dens, fits, rates, changes, full):
     notes.append("Scale: N = 1000 for every model (the paper: IPL 2000, mBLJ 8000, SS 3000/4000, SW 8000), 4 glasses "
                  "per T_p with 300 random kappa_ij each (Table II: 128-10 000 glasses, 80K-2M kappa_ij), 5 temperatures "
                  "per model spanning tau_alpha/t0 ~ 3-100 (the paper reaches ~10^3-10^4 t0), one IS trajectory per "
-                 "model of 1000 quenches (the paper: ten)." if not full else "Scale: full (Table I sizes, 40 glasses per T_p).")
+                 "model of 1000 quenches (the paper: ten)." if not full else "Scale: full (Table I sizes, Table II ensembles).")
     notes.append("Temperatures are ours (the paper states them in figure legends only), picked from pilot runs at "
                  "N = 500 so that each model spans the same reduced relaxation times; the decks say so.")
     notes.append("The IS trajectories quench every MD step of dt/10 for SS and SW (as the paper) but every 10 (IPL) "
