@@ -442,7 +442,9 @@ def _notes(data, dens, fits, rates, changes, full):
                 s += f", kappa = {r['kappa'][0]:.3g} [{r['kappa'][1]:.3g}, {r['kappa'][2]:.3g}] ({r['n_kappa']} pairs)"
                 s += f", G = {r['G'][0]:.3g} [{r['G'][1]:.3g}, {r['G'][2]:.3g}] ({r['n_glasses']} glasses)"
             parts.append(s)
-        notes.append(f"{LABEL[m]}: " + "; ".join(parts) + ".")
+        a0 = data[m][0]["a0"] if data[m] else np.nan
+        notes.append(f"{LABEL[m]} (a0 = {a0:.4f}; t0 = a0/sqrt(T) = " +
+                     ", ".join(f"{r['t0']:.3g}" for r in data[m]) + "): " + "; ".join(parts) + ".")
     for m in MODELS:
         f = fits[m]
         if "r2" in f:
