@@ -41,12 +41,14 @@ def test_ballistic_end_of_an_ornstein_uhlenbeck_msd():
     assert K._ballistic_end(t, msd(t), a0, t0) == pytest.approx(exact, rel=1e-3)
 
 
-def test_relative_change_takes_the_extreme_temperatures():
-    rows = [{"T": 1.0, "kappa": (10.0, 9.0, 11.0)}, {"T": 0.5, "kappa": (15.0, 14.0, 16.0)},
-            {"T": 0.7, "kappa": (20.0, 19.0, 21.0)}, {"T": 0.4}]
+def test_relative_change_from_a_weighted_line_in_inverse_temperature():
+    rows = [{"T": T, "kappa": (10 + 5 / T, 9.9 + 5 / T, 10.1 + 5 / T)} for T in (1.0, 0.8, 0.5)] + [{"T": 0.4}]
     rel, spread, hi, lo = K._relative_change(rows, "kappa")
-    assert (rel, hi, lo) == (pytest.approx(0.5), 1.0, 0.5)
-    assert spread == pytest.approx(1.5 * np.hypot(0.1, 1 / 15))
+    assert rel == pytest.approx(20 / 15 - 1, rel=1e-12) and (hi, lo) == (1.0, 0.5)
+    assert 0 < spread < 0.02
+    noisy = [dict(r, kappa=(r["kappa"][0] + d, r["kappa"][1] + d, r["kappa"][2] + d))
+             for r, d in zip(rows[:3], (0.0, 3.0, 0.0))]
+    assert K._relative_change(noisy, "kappa")[1] > 10 * spread   # scatter beyond the CIs widens the spread
 
 
 def _tiny(part_deck, n):
