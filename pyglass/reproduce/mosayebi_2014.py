@@ -21,7 +21,7 @@ from pyglass.reproduce.report import results_root, study_units
 NAME = "mosayebi-2014"
 TITLE = "Mosayebi et al., PRL 112, 105503 (2014): soft modes and non-affine displacements (paper 3)"
 DECK = "inputs/mosayebi_2014.toml"
-REDUCED = {"system.n": 2000, "study.samples": 20}
+REDUCED = {"system.n": 2000, "study.samples": 12}
 FULL = {"system.n": 2000, "study.samples": 50,
         "study.state": [{"label": "N2000", "set": {}}, {"label": "N8000", "set": {"system.n": 8000}}]}
 GAMMA_C = (0.071, 0.024)        # the paper's gamma_c and its spread
