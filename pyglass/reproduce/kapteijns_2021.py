@@ -406,13 +406,18 @@ def _figures(data, dens, fits, rates, out):
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
     series = [(LABEL[m], min((r for r in data[m] if "is_u" in r), key=lambda r: r["T"], default=None)) for m in MODELS]
     series += [(f"SS rho {r['rho']:g}", r) for r in dens if "is_u" in r]
+    window = np.inf   # the common window: the shortest trajectory in reduced time (as Fig. 5a's one axis)
     for k, (lab, r) in enumerate(series):
         if r is None:
             continue
         x = (r["is_t"] - r["is_t"][0]) * r["N"] / (1000 * 0.1 * r["t0"])
-        ax[0].plot(x, (r["is_u"] - r["is_u"][0]) / r["T"] + 5 * k, lw=0.8, label=f"{lab} (T = {r['T']:g})")
+        window = min(window, x[-1])
+        ax[0].step(x, (r["is_u"] - r["is_u"][0]) / r["T"] + 20 * k, lw=0.8, where="post",
+                   label=f"{lab} (T = {r['T']:g})")
+    if np.isfinite(window):
+        ax[0].set_xlim(0, window)
     ax[0].set_xlabel("N t / (N0 t_ballistic)")
-    ax[0].set_ylabel("(U_IS - U_IS(0)) / T  (offset)")
+    ax[0].set_ylabel("(U_IS - U_IS(0)) / T  (offset by 20)")
     ax[0].legend(fontsize=6)
     names = [LABEL[m] for m in MODELS]
     vals = [rates[m] for m in MODELS]
