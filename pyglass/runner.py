@@ -411,12 +411,8 @@ class Runner:
 
     def _unit_status(self, path):
         """'complete', 'interrupted', 'running' or None (no readable file)."""
-        try:
-            with h5py.File(path, "r") as f:
-                st = f["h5md/provenance"].attrs.get("status")
-        except (OSError, KeyError):
-            return None
-        return st.decode() if isinstance(st, bytes) else st
+        from pyglass.io.h5md import path_status
+        return path_status(path) or None
 
     def _run_study(self):
         study = self.deck.study

@@ -730,6 +730,15 @@ def file_status(f) -> str:
     return _s(prov.attrs.get("status")) if prov is not None else ""
 
 
+def path_status(path) -> str | None:
+    """file_status of the file at `path`; None when it cannot be read (absent, or being written)."""
+    try:
+        with h5py.File(path, "r") as f:
+            return file_status(f)
+    except OSError:
+        return None
+
+
 def _s(v):
     if isinstance(v, bytes):
         return v.decode()

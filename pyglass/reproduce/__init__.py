@@ -60,13 +60,8 @@ def study_deck(paper, full: bool, run_dir: str, part=None):
 
 
 def _complete(index):
-    import h5py
-    try:
-        with h5py.File(index, "r") as f:
-            st = f["h5md/provenance"].attrs.get("status")
-    except (OSError, KeyError):
-        return False
-    return (st.decode() if isinstance(st, bytes) else st) == "complete"
+    from pyglass.io.h5md import path_status
+    return path_status(index) == "complete"
 
 
 def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", comm=None, stream=None,

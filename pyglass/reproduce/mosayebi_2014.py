@@ -135,8 +135,10 @@ def analyse(index, deck, out, full):
                      f"{float(np.nanstd(o_d, 0).mean() / np.sqrt(n_samples)):.2g} per unit ln N_m; means "
                      + ", ".join(f"{v:.3f}" for v in np.nanmean(o_d, 0)) + f" at N_m = {list(N_MODES)}). The "
                      "paper's Fig. 4 decrease is over N_m up to 1 % of the modes at N = 8000 (160 modes); at N = 2000 "
-                     "1 % is 40 modes, a short range, and |d| at gamma = 1e-4 comes from one CG quench per sample "
-                     "(no Newton refinement), whose residual forces add noise to d. Both are to be checked at full scale.")
+                     "1 % is 40 modes, a short range. The paper also takes the participation p^dq of the modes of the "
+                     "sheared inherent structure X^dq; we use those of X^q, which equal them only when the gamma = "
+                     "1e-4 quench stays in X's basin (residual forces, 1e-10, are far too small to matter). Both are "
+                     "to be checked at full scale (N = 8000, --full).")
     notes.append("O_DW,p(N_m) means: " + ", ".join(f"{v:.3f}" for v in np.nanmean(o_dw, 0)) +
                  f" at N_m = {list(N_MODES)}.")
     n = int(samples[0]["positions"].shape[0])

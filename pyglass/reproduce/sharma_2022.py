@@ -88,12 +88,8 @@ def _temperature(label, deck):
 
 
 def _complete(path):
-    from pyglass.io.h5md import file_status
-    try:
-        with h5py.File(path, "r") as f:
-            return file_status(f) == "complete"
-    except OSError:               # being written, or absent
-        return False
+    from pyglass.io.h5md import path_status
+    return path_status(path) == "complete"   # None: being written, or absent
 
 
 def _load(path):
