@@ -194,7 +194,7 @@ def test_debye_waller_over_interval_is_time_variance_averaged_over_runs():
     rng = np.random.default_rng(0)
     times = np.array([1.0, 2.0, 3.0, 10.0])
     members = [{"dr": rng.normal(size=(4, 5, 2)), "reorganised": np.zeros((4, 5), bool),
-                "first_loss_time": np.full((5, 5), np.inf), "failed": np.zeros((5, 5), int)} for _ in range(3)]
+                "first_loss_time": np.full((5, 5), np.inf), "failed": np.zeros((5, 5), int), "never_recovered": np.zeros((5, 5), int)} for _ in range(3)]
     res = IsoconfigurationalResult(times, [1, 2, 3], members, 4)
     got = res.debye_waller_over_interval(3.0)
     naive = np.zeros(5)
