@@ -5,6 +5,8 @@ import numpy as np
 
 from pyglass.system import Box, System
 
+JITTER_MAX = 0.25   # lattice spacings; neighbours could touch at 1 / (2 sqrt(3)) = 0.289
+
 
 def _composition_types(n, composition, rng):
     fractions = np.asarray(composition, float)
@@ -19,7 +21,10 @@ def _composition_types(n, composition, rng):
 def lattice(n: int, density: float, dim: int = 3, composition=(1.0,), seed: int = 0,
             jitter: float = 0.0, type_names=None, masses=None) -> System:
     """n particles on a simple cubic/square lattice filling a cubic box at `density`, species
-    assigned at random in the given fractions; optional Gaussian jitter (in lattice spacings)."""
+    assigned at random in the given fractions. `jitter`: the rms displacement per component, in
+    lattice spacings, drawn uniformly from [-sqrt(3) jitter, sqrt(3) jitter] so that the closest
+    approach, at least a (1 - 2 sqrt(3) jitter), does not shrink with n (a Gaussian's tail put
+    particles of N = 10^5 so close that the first MD steps blew up)."""
     if n < 1 or density <= 0 or dim not in (2, 3):
         raise ValueError(f"lattice needs n >= 1, density > 0 and dim 2 or 3 (got {n}, {density}, {dim})")
     rng = np.random.default_rng(seed)
@@ -28,8 +33,10 @@ def lattice(n: int, density: float, dim: int = 3, composition=(1.0,), seed: int 
     grid = np.stack(np.meshgrid(*[np.arange(m)] * dim, indexing="ij"), -1).reshape(-1, dim)[:n]
     a = side / m
     x = (grid + 0.5) * a
+    if not 0 <= jitter <= JITTER_MAX:
+        raise ValueError(f"lattice: jitter must be in [0, {JITTER_MAX}] lattice spacings, got {jitter}")
     if jitter:
-        x += rng.normal(scale=jitter * a, size=x.shape)
+        x += rng.uniform(-1.0, 1.0, size=x.shape) * (np.sqrt(3.0) * jitter * a)
     return System(x % side, Box([side] * dim), _composition_types(n, composition, rng), type_names, masses)
 
 

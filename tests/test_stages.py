@@ -283,18 +283,25 @@ set = { "system.density" = 1.3 }""")
     assert float(hi["G"]) > float(lo["G"])   # denser glass is stiffer
 
 
-def test_study_interrupted_then_restarted_equals_uninterrupted(tmp_path):
-    _, ref = run(tmp_path, STUDY, name="ref.h5")
+@pytest.mark.parametrize("checkpoint", [20, 0])
+def test_study_interrupted_then_restarted_equals_uninterrupted(tmp_path, checkpoint):
+    """Stopped at step 20 of the first sample's MD. On a checkpoint step (the straight run also
+    rebuilds its neighbour lists there) the restart is bit for bit; between checkpoint steps the
+    restart rebuilds lists and ghosts that the straight run still carries from an earlier step, so
+    force sums run in another order and the results agree to round-off only (ARCHITECTURE.md)."""
+    tail = TAIL.replace("thermo = 0", f"thermo = 0\ncheckpoint = {checkpoint}")
+    _, ref = run(tmp_path, STUDY, tail=tail, name="ref.h5")
     with pytest.raises(RunInterrupted):
-        run(tmp_path, STUDY, name="cut.h5", stop_at_step=20)
-    run(tmp_path, STUDY, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
+        run(tmp_path, STUDY, tail=tail, name="cut.h5", stop_at_step=20)
+    run(tmp_path, STUDY, tail=tail, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
+    same = np.testing.assert_array_equal if checkpoint else \
+        (lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-8, atol=0))
     for s in range(3):
         a, _ = results(unit_path(ref, "", s), "modes")
         b, _ = results(unit_path(str(tmp_path / "cut.h5"), "", s), "modes")
-        np.testing.assert_array_equal(a["eigenvalues"], b["eigenvalues"])
+        same(a["eigenvalues"], b["eigenvalues"])
     with h5py.File(ref, "r") as f, h5py.File(tmp_path / "cut.h5", "r") as g:
-        np.testing.assert_array_equal(f[f"{RESULTS_ROOT}/sum/all/G.G/values"][()],
-                                      g[f"{RESULTS_ROOT}/sum/all/G.G/values"][()])
+        same(f[f"{RESULTS_ROOT}/sum/all/G.G/values"][()], g[f"{RESULTS_ROOT}/sum/all/G.G/values"][()])
 
 
 def test_restart_from_the_checkpoint_between_a_quench_and_md_equals_uninterrupted(tmp_path, monkeypatch):

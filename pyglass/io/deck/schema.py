@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import inspect
 
+from pyglass.builders import JITTER_MAX
 from pyglass.registry import (INTEGRATORS, MINIMIZERS, NUM, POTENTIALS, REQUIRED, SCHEDULE_KINDS,  # noqa: F401
                               STAGES, Key)
 
@@ -38,7 +39,9 @@ SYSTEM = {
     "seed": Key((int,), None, "seed of the generator (default: run.seed)", lo=0, when="generate"),
     "min_distance": Key(NUM, 0.8, "smallest distance between two particles", lo=0, lo_open=True,
                         when='generate = "random"'),
-    "jitter": Key(NUM, 0.0, "Gaussian displacement in lattice spacings", lo=0, when='generate = "lattice"'),
+    "jitter": Key(NUM, 0.0, "rms displacement per component in lattice spacings, uniform and bounded (the closest "
+                  "approach a (1 - 2 sqrt(3) jitter) does not shrink with n)", lo=0, hi=JITTER_MAX,
+                  when='generate = "lattice"'),
     "temperature": Key(NUM, None, "draw Maxwell-Boltzmann velocities at this temperature (zero momentum)",
                        lo=0),
 }
