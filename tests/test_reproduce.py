@@ -17,7 +17,8 @@ TINY = {"system.n": 128, "stage.equilibrate.steps": 400, "stage.equilibrate.obse
 
 
 def test_paper3_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
-    monkeypatch.setattr(M, "REDUCED", TINY)
+    monkeypatch.setattr(M, "PARTS", [("", M.DECK, TINY, M.FULL),
+                                     ("n8000", M.DECK, dict(TINY, **{"system.n": 160, "study.samples": 2}), M.FULL)])
     monkeypatch.setattr(M, "N_MODES", (4, 10, 20))
     with pytest.raises(RunInterrupted):   # interrupted while the samples are being drawn
         R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), stop_at_step=200)
@@ -30,6 +31,9 @@ def test_paper3_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
         assert isinstance(row["holds"], bool)
     gc = rows[0]
     assert gc["paper"] == 0.071 and 0 < gc["ours"] <= 0.2
+    quantity = [r["quantity"] for r in rows]
+    assert any(q.startswith("gamma_c(N = 160) - gamma_c(N = 128)") for q in quantity)
+    assert sum("O_|d|,p" in q for q in quantity) == 2   # Fig. 4 at each N
     report = (base / "report.md").read_text()
     assert "| quantity | paper | ours |" in report and "## Notes" in report
     for f in ("mosayebi2014_stress_overlaps.png", "mosayebi2014_map_nonaffine_d.png"):

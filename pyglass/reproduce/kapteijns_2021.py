@@ -23,7 +23,7 @@ import h5py
 import numpy as np
 from scipy.stats import linregress
 
-from pyglass.reproduce.report import results_root
+from pyglass.reproduce.report import miss_notes, results_root
 
 NAME = "kapteijns-2021"
 TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
@@ -354,7 +354,7 @@ def analyse(indexes, decks, out, full):
                                bool(len(tb) and 0.05 <= np.median(tb) <= 0.2)))
 
     figures += _figures(data, dens, fits, rates, out)
-    notes += _miss_notes(quantities, data, dens, rates) + _notes(data, dens, fits, rates, changes, full)
+    notes += miss_notes(quantities, WHY) + _notes(data, dens, fits, rates, changes, full)
     return quantities, figures, notes
 
 
@@ -378,19 +378,6 @@ WHY = {
         "Stokes-Einstein breaks down only weakly (xi near 1); the paper's 0.74-0.79 comes from ranges reaching "
         "10^3-10^4 t0.",
 }
-
-
-def _miss_notes(quantities, data, dens, rates):
-    """A 'Miss:' note for every row that does not hold: ours against the paper's, and why."""
-    out = []
-    for q in quantities:
-        if q.holds:
-            continue
-        why = next((w for k, w in WHY.items() if k in q.quantity), "see the notes below.")
-        ours = f"{q.ours:.4g}" if isinstance(q.ours, float) else str(q.ours)
-        out.append(f"Miss: {q.quantity}: ours {ours} (spread {q.spread}) against the paper's {q.paper} "
-                   f"(tolerance: {q.tolerance}). Why: {why}")
-    return out
 
 
 def _figures(data, dens, fits, rates, out):

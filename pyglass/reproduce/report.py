@@ -28,6 +28,20 @@ class Quantity:
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 
 
+def miss_notes(quantities, why: dict):
+    """A 'Miss:' note for every row that does not hold: ours against the paper's, and why (the first
+    entry of `why` whose key occurs in the quantity's name)."""
+    out = []
+    for q in quantities:
+        if q.holds:
+            continue
+        reason = next((w for k, w in why.items() if k in q.quantity), "see the notes below.")
+        ours = f"{q.ours:.4g}" if isinstance(q.ours, float) else str(q.ours)
+        out.append(f"Miss: {q.quantity}: ours {ours} (spread {q.spread}) against the paper's {q.paper} "
+                   f"(tolerance: {q.tolerance}). Why: {reason}")
+    return out
+
+
 def results_root(f):
     """The results group of an open output file: /<RESULTS_ROOT>, or /observables in files written
     before results moved to their own root (runs started with an earlier pyglass)."""
