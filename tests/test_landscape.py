@@ -165,6 +165,7 @@ def test_low_modes_methods_agree(dim):
             got["lobpcg-gamg"] = landscape.lowest_modes(s, pot, k=k, method="lobpcg", tol=1e-7)
     if HAVE_SLEPC:
         got["slepc"] = landscape.lowest_modes(s, pot, k=k, method="slepc", tol=1e-12)
+        got["krylov"] = landscape.lowest_modes(s, pot, k=k, method="krylov", tol=1e-12)
     for name, m in got.items():
         assert m.vectors.shape == (k, s.N, dim), name
         np.testing.assert_allclose(np.linalg.norm(m.vectors.reshape(k, -1), axis=1), 1.0, rtol=1e-12)
@@ -433,3 +434,19 @@ def test_paper3_overlap_of_nonaffine_field_with_soft_modes_vs_n_modes():
     o = ob.overlaps(res.magnitudes()[0], ps, xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)
     assert o.shape == (3,) and np.all((o >= 0) & (o <= 1))
     assert o[0] == ob.overlap(res.magnitudes()[0], ps[0], xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)
+
+
+@pytest.mark.skipif(not HAVE_SLEPC, reason="method 'krylov' needs slepc4py")
+def test_auto_method_falls_back_to_the_factor_free_solver_when_the_factor_does_not_fit(monkeypatch):
+    from pyglass.landscape.inherent import InherentStructure
+    s, pot = inherent_structure("ka", 3, 300)    # 900 rows: past the dense limit
+    monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "64")
+    fits = landscape.lowest_modes(s, pot, k=6)
+    assert fits.method == "block" and fits.info["choice"].startswith("auto: block (factor estimated at")
+    monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "1e-6")
+    tight = landscape.lowest_modes(s, pot, k=6)
+    assert tight.method == "krylov" and "does not fit" in tight.info["choice"]
+    np.testing.assert_allclose(tight.eigenvalues, fits.eigenvalues, rtol=1e-9)
+    ist = InherentStructure(s, pot)     # the shared structure chooses the same way and says why
+    m = ist.modes(6)
+    assert m.method == "krylov" and ist._pinv is None and "does not fit" in m.info["choice"]

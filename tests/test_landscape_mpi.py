@@ -44,4 +44,6 @@ def test_distributed_hessian_matvec_and_lowest_eigenvalues():
     vals, _, _ = landscape.slepc_lowest(mat, s.dim, 6, tol=1e-12, solver="mumps")
     serial = landscape.lowest_modes(s, pot, k=6, method="dense").eigenvalues
     np.testing.assert_allclose(vals, serial, rtol=1e-9)
+    krylov, _, _ = landscape.slepc_lowest(mat, s.dim, 6, tol=1e-12, solver=None)   # no factor
+    np.testing.assert_allclose(krylov, serial, rtol=1e-9)
     assert PETSc.COMM_WORLD.getSize() == comm.Get_size()

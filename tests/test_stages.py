@@ -635,3 +635,23 @@ def test_a_finished_drawn_study_takes_more_samples_without_redoing_its_draw(tmp_
                        + TAIL, str(tmp_path / "deck.toml"))
     with pytest.raises(RestartError, match="another deck"):   # anything else changed: refused
         run_deck(other, output=out, stream=Sink(), handle_signals=False, restart=out)
+
+
+def test_modes_auto_goes_factor_free_where_the_factor_does_not_fit(tmp_path, monkeypatch):
+    """A factor that does not fit: an explicit factor method is refused when the deck is read (before
+    any work); method = "auto" runs SLEPc's factor-free Krylov-Schur and records why."""
+    pytest.importorskip("slepc4py")
+    from pyglass.io.deck import DeckError
+    monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "1e-6")
+    head = HEAD.replace("n = 64", "n = 250")       # 750 rows: past the dense limit
+    stages = '\n[[stage]]\nname = "modes"\nkind = "modes"\nk = 4\n'
+    with pytest.raises(DeckError, match=r'method.*needs about .* GiB.*method = "krylov"'):
+        parse_deck(head + stages + 'method = "block"\n' + TAIL, str(tmp_path / "deck.toml"))
+    _, out = run(tmp_path, stages, head=head)
+    r, attrs = results(out, "modes")
+    assert attrs["method"] == "krylov" and "does not fit" in attrs["method_choice"]
+    monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "64")
+    _, out = run(tmp_path, stages, head=head, name="fits.h5")
+    r2, attrs2 = results(out, "modes")
+    assert attrs2["method"] == "block" and attrs2["method_choice"].startswith("auto: block")
+    np.testing.assert_allclose(r["eigenvalues"], r2["eigenvalues"], rtol=1e-9)

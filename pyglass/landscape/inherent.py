@@ -24,7 +24,11 @@ def factor_memory_estimate(n: int, dim: int) -> float:
 
 
 def available_memory() -> float:
-    """Bytes of memory available now (MemAvailable), or +inf when it cannot be read."""
+    """Bytes of memory available now: $PYGLASS_MEMORY_LIMIT_GIB where set (batch jobs and tests state
+    their limit), else MemAvailable, else +inf when it cannot be read."""
+    limit = os.environ.get("PYGLASS_MEMORY_LIMIT_GIB")
+    if limit:
+        return float(limit) * GIB
     try:
         with open("/proc/meminfo") as fh:
             for line in fh:
@@ -66,10 +70,15 @@ class InherentStructure:
         key = (int(k), method, float(tol), int(seed))
         if key not in self._modes:
             from pyglass.landscape.modes import lowest_modes
-            use_factor = method in ("block", "scipy") or (method == "auto" and self.hessian.shape[0] > 600)
-            self._modes[key] = lowest_modes(self.system, self.potential, k=k, method=method, tol=tol,
-                                            backend=self.backend, hessian_matrix=self.hessian, seed=seed,
-                                            pseudo_inverse=self.pseudo_inverse() if use_factor else None)
+            from pyglass.landscape.modes import choose_method
+            chosen, why = choose_method(self.system.N, self.system.dim, self._pinv is not None) \
+                if method == "auto" else (method, "")
+            m = lowest_modes(self.system, self.potential, k=k, method=chosen, tol=tol, backend=self.backend,
+                             hessian_matrix=self.hessian, seed=seed,
+                             pseudo_inverse=self.pseudo_inverse() if chosen in ("block", "scipy") else None)
+            if why:
+                m.info["choice"] = why
+            self._modes[key] = m
         return self._modes[key]
 
     def shear_modulus(self, return_parts: bool = False):
@@ -92,6 +101,4 @@ def memory_note(n: int, dim: int) -> str:
 
 
 def factor_fits(n: int, dim: int, fraction: float = 0.8) -> bool:
-    limit = os.environ.get("PYGLASS_MEMORY_LIMIT_GIB")   # tests and batch jobs can state their limit
-    avail = float(limit) * GIB if limit else available_memory()
-    return factor_memory_estimate(n, dim) <= fraction * avail
+    return factor_memory_estimate(n, dim) <= fraction * available_memory()

@@ -18,6 +18,10 @@ excluded. Methods (`lowest_modes(method=...)`):
   the same factorisation, one vector per solve (~123 solves for 33 modes).
 * 'slepc': SLEPc Krylov-Schur, shift-and-invert about sigma = -shift (a small negative shift, so
   M - sigma I is SPD) with the translations given as the deflation space.
+* 'krylov': no factorisation: SLEPc Krylov-Schur on M itself for its smallest eigenvalues (ncv = 2k + 30),
+  translations as the deflation space, serial or distributed (`slepc_lowest(solver=None)`). 3D KA, 30
+  modes, one core: N = 8000 in 32 s (block: 12.6 s; eigenvalues equal to 4e-13), N = 32000 in 252 s,
+  ~80 % of it in matrix-vector products. `auto` takes it where the factor does not fit (`choose_method`).
 * 'lobpcg': no factorisation (large 3D N where a Cholesky factor does not fit): scipy LOBPCG with
   the translations as constraints, preconditioned by PETSc GAMG (algebraic multigrid, one V-cycle)
   on M + shift I.
@@ -32,7 +36,8 @@ import scipy.sparse.linalg as spla
 from pyglass.landscape.hessian import hessian, translation_basis
 from pyglass.landscape.solvers import PseudoInverse, have_petsc, petsc_aij
 
-METHODS = ("auto", "block", "slepc", "scipy", "lobpcg", "dense")
+METHODS = ("auto", "block", "slepc", "scipy", "krylov", "lobpcg", "dense")
+FACTOR_METHODS = ("block", "scipy", "slepc")
 QUASI_LOCALISED_P = 0.34  # paper 1: modes with P < 0.34 are quasi-localised
 
 
@@ -102,6 +107,8 @@ class Modes:
         if vectors:
             group.create_dataset("vectors", data=self.vectors, compression="gzip")
         group.attrs["method"] = self.method
+        if self.info.get("choice"):
+            group.attrs["method_choice"] = self.info["choice"]
 
 
 def _orthonormalise(x, against=()):
@@ -199,9 +206,11 @@ def _dense(h, dim, k):
 
 def slepc_lowest(mat, dim, k, tol=1e-8, shift=1e-3, solver="mumps", ncv=None):
     """k lowest non-zero eigenpairs of a (possibly distributed) PETSc Hessian `mat` by SLEPc
-    Krylov-Schur, shift-and-invert about -shift with the Cholesky `solver` ('mumps' runs on any
-    number of ranks, 'cholmod' on one), translations deflated. Returns (eigenvalues (k,),
-    this rank's rows of the eigenvectors (n_local, k), info)."""
+    Krylov-Schur, translations deflated. With a Cholesky `solver` ('mumps' runs on any number of
+    ranks, 'cholmod' on one): shift-and-invert about -shift. With solver=None: no factor, Krylov-Schur
+    on M itself for its smallest eigenvalues (method 'krylov'; ncv defaults to 2k + 30, as measured in
+    the module docstring). Returns (eigenvalues (k,), this rank's rows of the eigenvectors
+    (n_local, k), info)."""
     from petsc4py import PETSc
     from slepc4py import SLEPc
     comm = mat.getComm()
@@ -209,18 +218,23 @@ def slepc_lowest(mat, dim, k, tol=1e-8, shift=1e-3, solver="mumps", ncv=None):
     eps.setOperators(mat)
     eps.setProblemType(SLEPc.EPS.ProblemType.HEP)
     eps.setType(SLEPc.EPS.Type.KRYLOVSCHUR)
-    eps.setDimensions(k, ncv if ncv else PETSc.DECIDE)
-    eps.setTolerances(tol=tol, max_it=10000)
-    eps.setTarget(-shift)
-    eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
-    st = eps.getST()
-    st.setType(SLEPc.ST.Type.SINVERT)
-    st.setShift(-shift)
-    ksp = st.getKSP()
-    ksp.setType("preonly")
-    pc = ksp.getPC()
-    pc.setType("cholesky")
-    pc.setFactorSolverType(solver)
+    if solver is None:
+        eps.setDimensions(k, ncv if ncv else 2 * k + 30)
+        eps.setTolerances(tol=tol, max_it=100000)
+        eps.setWhichEigenpairs(SLEPc.EPS.Which.SMALLEST_REAL)
+    else:
+        eps.setDimensions(k, ncv if ncv else PETSc.DECIDE)
+        eps.setTolerances(tol=tol, max_it=10000)
+        eps.setTarget(-shift)
+        eps.setWhichEigenpairs(SLEPc.EPS.Which.TARGET_MAGNITUDE)
+        st = eps.getST()
+        st.setType(SLEPc.ST.Type.SINVERT)
+        st.setShift(-shift)
+        ksp = st.getKSP()
+        ksp.setType("preonly")
+        pc = ksp.getPC()
+        pc.setType("cholesky")
+        pc.setFactorSolverType(solver)
     n = mat.getSize()[0]
     start, stop = mat.getOwnershipRange()
     t = translation_basis(n // dim, dim)
@@ -240,7 +254,8 @@ def slepc_lowest(mat, dim, k, tol=1e-8, shift=1e-3, solver="mumps", ncv=None):
         vals.append(eps.getEigenpair(i, vr).real)
         vecs.append(vr.getArray().copy())
     order = np.argsort(vals)
-    return np.array(vals)[order], np.array(vecs).T[:, order], {"iterations": eps.getIterationNumber()}
+    return np.array(vals)[order], np.array(vecs).T[:, order], {"iterations": eps.getIterationNumber(),
+                                                                "solver": solver or "krylov-schur, no factor"}
 
 
 def _slepc(h, dim, k, tol, shift, solver, ncv=None):
@@ -297,8 +312,9 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
     h = hessian(system, pot) if hessian_matrix is None else hessian_matrix
     n = h.shape[0]
     _check_k(k, n - d)
+    choice = ""
     if method == "auto":
-        method = "dense" if n <= 600 else "block"
+        method, choice = choose_method(n_part, d, have_factor=pseudo_inverse is not None)
     if method == "dense":
         vals, vecs, info = _dense(h, d, k)
     elif method == "slepc":
@@ -306,6 +322,13 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
             raise ImportError("method='slepc' needs petsc4py/slepc4py")
         solver = backend if backend in ("cholmod", "mumps") else "cholmod"
         vals, vecs, info = _slepc(h, d, k, tol, shift, solver)
+    elif method == "krylov":
+        if not have_petsc():
+            raise ImportError("method='krylov' needs petsc4py/slepc4py")
+        from petsc4py import PETSc
+        mat = petsc_aij(h)
+        mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
+        vals, vecs, info = slepc_lowest(mat, d, k, tol, solver=None)
     elif method == "lobpcg":
         prec = amg_preconditioner(h, d)
         t = translation_basis(n_part, d)
@@ -336,4 +359,25 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
     order = np.argsort(vals)
     vals, vecs = np.asarray(vals)[order], np.asarray(vecs)[:, order]
     vecs = vecs / np.linalg.norm(vecs, axis=0)
+    if choice:
+        info["choice"] = choice
     return Modes(vals, vecs.T.reshape(k, n_part, d), method, info)
+
+
+def choose_method(n_part: int, dim: int, have_factor: bool = False):
+    """(method, why) for method='auto': 'dense' up to 600 rows; 'block' on the Cholesky factor when
+    one is given or its estimated size fits (landscape.inherent.factor_fits: 80 % of the memory
+    available, or $PYGLASS_MEMORY_LIMIT_GIB); otherwise the factor-free 'krylov' (SLEPc; scipy's
+    'lobpcg' without PETSc)."""
+    from pyglass.landscape.inherent import GIB, available_memory, factor_fits, factor_memory_estimate
+    if n_part * dim <= 600:
+        return "dense", f"auto: dense ({n_part * dim} rows <= 600)"
+    if have_factor:
+        return "block", "auto: block (a factor is at hand)"
+    est = factor_memory_estimate(n_part, dim) / GIB
+    avail = available_memory() / GIB
+    if factor_fits(n_part, dim):
+        return "block", f"auto: block (factor estimated at {est:.3g} GiB; {avail:.3g} GiB available)"
+    iterative = "krylov" if have_petsc() else "lobpcg"
+    return iterative, (f"auto: {iterative} (a factor, estimated at {est:.3g} GiB, does not fit in 80 % of the "
+                       f"{avail:.3g} GiB available)")

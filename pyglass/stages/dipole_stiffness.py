@@ -53,7 +53,7 @@ class DipoleStiffness(Stage):
 
     @classmethod
     def check_cost(cls, val, path, params, n, dim):
-        check_factor_fits(val, path, {"method": "auto"}, n, dim, key="kind")
+        check_factor_fits(val, path, n, dim, "kind")
         if params.get("pairs") == "explicit" and params.get("list"):
             bad = [p for p in params["list"] if not (0 <= p[0] < n and 0 <= p[1] < n) or p[0] == p[1]]
             if bad:

@@ -2,19 +2,17 @@
 from __future__ import annotations
 
 from pyglass.landscape.inherent import factor_fits, factor_memory_estimate, memory_note
+from pyglass.landscape.modes import FACTOR_METHODS, METHODS
 from pyglass.registry import Key
 from pyglass.stages.base import Stage, register
 
-FACTOR_METHODS = ("auto", "block", "scipy", "slepc")
-
-
-def check_factor_fits(val, path, params, n, dim, key="method"):
-    """Shared by the landscape stages: refuse a direct factorisation that will not fit."""
-    if params.get(key, "auto") in FACTOR_METHODS and n * dim > 600 and not factor_fits(n, dim):
+def check_factor_fits(val, path, n, dim, key, remedy="fewer particles"):
+    """Shared by the landscape stages that factorise the Hessian: refuse, before any work, a direct
+    factorisation that will not fit."""
+    if n * dim > 600 and not factor_fits(n, dim):
         gib = factor_memory_estimate(n, dim) / 1024 ** 3
         val.error(path + (key,), f"a direct factorisation of the N = {n} Hessian needs about {gib:.3g} GiB, more "
-                  "than 80 % of the memory available; use method = \"lobpcg\" (iterative, no factor) or fewer "
-                  "particles")
+                  f"than 80 % of the memory available; use {remedy}")
 
 
 @register
@@ -27,8 +25,8 @@ class Modes(Stage):
     keys = {
         "k": Key((int,), 30, "number of non-zero modes", lo=1),
         "method": Key((str,), "auto", "solver (landscape.lowest_modes): auto = dense below 600 rows, else "
-                      "block shift-invert on the shared factor", ("auto", "dense", "block", "scipy", "slepc",
-                                                                  "lobpcg")),
+                      "block shift-invert on the shared factor where its estimated size fits the memory, else "
+                      "krylov (SLEPc Krylov-Schur, no factor)", METHODS),
         "tol": Key((int, float), 1e-8, "eigenvalue tolerance", lo=0, lo_open=True),
         "map_modes": Key((int,), None, "modes summed in the participation map (default: k)", lo=1),
         "vectors": Key((bool,), False, "also write the mode vectors (k, N, d)"),
@@ -43,12 +41,17 @@ class Modes(Stage):
 
     @classmethod
     def check_cost(cls, val, path, params, n, dim):
-        check_factor_fits(val, path, params, n, dim)
+        if params["method"] in FACTOR_METHODS:
+            check_factor_fits(val, path, n, dim, "method", 'method = "krylov" or "auto" (iterative, no factor)')
 
     @classmethod
     def estimate(cls, params, n, dim):
-        return f"{params['k']} modes; " + (memory_note(n, dim) if n * dim > 600 and params["method"] != "lobpcg"
-                                           else "dense or iterative")
+        if n * dim <= 600 or params["method"] in ("dense", "krylov", "lobpcg"):
+            return f"{params['k']} modes; dense or iterative"
+        if params["method"] == "auto":
+            from pyglass.landscape.modes import choose_method
+            return f"{params['k']} modes; " + choose_method(n, dim)[1]
+        return f"{params['k']} modes; " + memory_note(n, dim)
 
     def run(self, ctx):
         p = self.params
@@ -61,9 +64,10 @@ class Modes(Stage):
                    "participation": m.participation_fractions(p["map_modes"] or p["k"])}
             if p["vectors"]:
                 out["vectors"] = m.vectors
-            return out, {"method": m.method}
+            return out, {"method": m.method, "method_choice": m.info.get("choice", "as the deck says")}
 
         res, attrs = ctx.on_root(compute)
+        ctx.print(f"  method {attrs['method']}: {attrs['method_choice']}")
         ctx.write_results(res, attrs)
         ctx.print(f"  lowest eigenvalues {', '.join(f'{v:.5g}' for v in res['eigenvalues'][:4])} ...; "
                   f"min participation ratio {res['participation_ratio'].min():.3g}")

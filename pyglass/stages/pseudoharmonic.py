@@ -26,7 +26,7 @@ class Pseudoharmonic(Stage):
 
     @classmethod
     def check_cost(cls, val, path, params, n, dim):
-        check_factor_fits(val, path, {"method": "auto"}, n, dim, key="kind")
+        check_factor_fits(val, path, n, dim, "kind")
 
     @classmethod
     def estimate(cls, params, n, dim):

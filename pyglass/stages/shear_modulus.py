@@ -17,7 +17,7 @@ class ShearModulus(Stage):
 
     @classmethod
     def check_cost(cls, val, path, params, n, dim):
-        check_factor_fits(val, path, {"method": "auto"}, n, dim, key="kind")
+        check_factor_fits(val, path, n, dim, "kind")
 
     @classmethod
     def estimate(cls, params, n, dim):
