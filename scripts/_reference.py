@@ -14,6 +14,24 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 
 
+# Kob-Andersen as LAMMPS `lj/cut` shifted at 2.5 sigma_ab on start.data (pyglass's KobAndersen()), with
+# pyglass's neighbour settings (skin 0.3, checked every step); the benchmarks append their run commands
+LAMMPS_KA_SETUP = """
+units lj
+atom_style atomic
+boundary p p p
+read_data start.data
+mass * 1.0
+pair_style lj/cut 2.5
+pair_coeff 1 1 1.0 1.0 2.5
+pair_coeff 1 2 1.5 0.8 2.0
+pair_coeff 2 2 0.5 0.88 2.2
+pair_modify shift yes
+neighbor 0.3 bin
+neigh_modify every 1 delay 0 check yes
+"""
+
+
 def reference_venv() -> Path:
     for cand in (os.environ.get("PYGLASS_REF_VENV"), ROOT / ".venv-ref", "/tmp/venv-ref"):
         if cand and (Path(cand) / "bin" / "lmp").exists():

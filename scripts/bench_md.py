@@ -27,27 +27,14 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _reference import lammps_loop_time, run_lammps  # noqa: E402
+from _reference import LAMMPS_KA_SETUP, lammps_loop_time, run_lammps  # noqa: E402
 
 import pyglass  # noqa: E402
 from pyglass import builders  # noqa: E402
 from pyglass.integrators import NoseHoover  # noqa: E402
 from pyglass.potentials import KobAndersen, SoftDisks2D  # noqa: E402
 
-LAMMPS_KA = """
-units lj
-atom_style atomic
-boundary p p p
-read_data start.data
-mass * 1.0
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-pair_coeff 1 2 1.5 0.8 2.0
-pair_coeff 2 2 0.5 0.88 2.2
-pair_modify shift yes
-neighbor 0.3 bin
-neigh_modify every 1 delay 0 check yes
-timestep 0.005
+LAMMPS_KA = LAMMPS_KA_SETUP + """timestep 0.005
 fix 1 all nvt temp 0.6 0.6 0.5
 thermo {steps}
 run {steps}

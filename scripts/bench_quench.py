@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 sys.path.insert(0, str(HERE.parent))
 
-from _reference import run_lammps  # noqa: E402
+from _reference import LAMMPS_KA_SETUP, run_lammps  # noqa: E402
 
 import pyglass  # noqa: E402
 from pyglass import builders  # noqa: E402
@@ -34,20 +34,7 @@ from pyglass.minimizers import FIRE, ConjugateGradient  # noqa: E402
 from pyglass.potentials import KobAndersen  # noqa: E402
 
 MAX_ITER = 200_000
-LAMMPS_MIN = """
-units lj
-atom_style atomic
-boundary p p p
-read_data start.data
-mass * 1.0
-pair_style lj/cut 2.5
-pair_coeff 1 1 1.0 1.0 2.5
-pair_coeff 1 2 1.5 0.8 2.0
-pair_coeff 2 2 0.5 0.88 2.2
-pair_modify shift yes
-neighbor 0.3 bin
-neigh_modify every 1 delay 0 check yes
-min_style {style}
+LAMMPS_MIN = LAMMPS_KA_SETUP + """min_style {style}
 min_modify norm inf
 thermo 100000
 minimize 0.0 {ftol} {maxiter} {maxeval}
