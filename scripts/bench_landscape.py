@@ -9,8 +9,9 @@
 3. Large N: 30 lowest modes of a 2D soft-disk inherent structure with N = 10^5 (time, peak RSS).
 4. 3D N = 10^5 (--only large3d): how the Cholesky factor grows with N (8000, 16000, 32000,
    extrapolated to 10^5) and the factor-free paths (krylov, LOBPCG + GAMG) timed on N = 8000.
-5. --only krylov3d [--sizes 8000 32000 100000] [--ranks 1 2] [--k 30]: the factor-free 'krylov' mode
-   solver on KA 3D inherent structures, time and peak RSS per rank, 1 and 2 ranks.
+5. --only krylov3d [--sizes 8000 32000 100000] [--ranks 1 2] [--k 30] [--tol 1e-8]: the factor-free
+   'krylov' mode solver on KA 3D inherent structures, time and peak RSS per rank, 1 and 2 ranks; the
+   eigenvalues go to $PYGLASS_BENCH_CACHE/krylov_ka3d_<N>_<ranks>_<tol>.npy for comparison.
 
 BLAS threads: pyglass.threads' policy (every core of a serial run); PYGLASS_BLAS_THREADS=1 measures
 on one core. The threads in use are printed first; all three solvers share that BLAS.
@@ -146,15 +147,15 @@ def bench_large_3d(k, sizes=(8000, 16000, 32000)):
               f"difference to block Lanczos {np.max(np.abs(m.eigenvalues / ref.eigenvalues - 1)):.1e}", flush=True)
 
 
-def krylov_3d(sizes, k, ranks):
+def krylov_3d(sizes, k, ranks, tol=1e-8):
     """The factor-free mode solver (method 'krylov') on KA 3D inherent structures of the given sizes, on
     each rank count in `ranks` (a fresh `mpirun` process per run: time and peak RSS per rank)."""
     import subprocess
-    print(f"\n== factor-free modes (SLEPc Krylov-Schur, no factor): KA 3D, {k} modes, tol 1e-8")
+    print(f"\n== factor-free modes (SLEPc Krylov-Schur, no factor): KA 3D, {k} modes, tol {tol:g}")
     for n in sizes:
         inherent_structure("ka3d", n, newton=False)          # cached before the timed processes start
         for p in ranks:
-            cmd = [sys.executable, __file__, "--krylov-worker", str(n), "--k", str(k)]
+            cmd = [sys.executable, __file__, "--krylov-worker", str(n), "--k", str(k), "--tol", str(tol)]
             if p > 1:
                 cmd = ["mpirun", "--oversubscribe", "-n", str(p)] + cmd
             env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -165,7 +166,7 @@ def krylov_3d(sizes, k, ranks):
             print(f"N={n}, {p} rank(s): {out.stdout.strip().splitlines()[-1]}", flush=True)
 
 
-def krylov_worker(n, k):
+def krylov_worker(n, k, tol):
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
     s, pot = inherent_structure("ka3d", n, newton=False)
@@ -173,11 +174,11 @@ def krylov_worker(n, k):
     mat = landscape.petsc_hessian(s, pot, comm if comm.Get_size() > 1 else None)
     t_h = time.perf_counter() - t
     t = time.perf_counter()
-    vals, _, info = landscape.slepc_lowest(mat, 3, k, tol=1e-8, solver=None)
+    vals, _, info = landscape.slepc_lowest(mat, 3, k, tol=tol, solver=None)
     t_m = time.perf_counter() - t
     rss = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, op=MPI.MAX)
     np.save(os.path.join(os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench"),
-                         f"krylov_ka3d_{n}_{comm.Get_size()}.npy"), vals)
+                         f"krylov_ka3d_{n}_{comm.Get_size()}_{tol:g}.npy"), vals)
     if comm.Get_rank() == 0:
         print(f"Hessian {t_h:.1f} s, modes {t_m:.1f} s ({info['iterations']} restarts), peak RSS per rank "
               f"{rss:.2f} GiB, lowest {vals[:3]}, 30th {vals[-1]:.6g}")
@@ -214,15 +215,16 @@ def main():
     ap.add_argument("--only", choices=("modes", "dipoles", "large", "large3d", "krylov3d"), default=None)
     ap.add_argument("--sizes", type=int, nargs="+", default=[8000, 32000, 100000], help="--only krylov3d")
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="--only krylov3d")
+    ap.add_argument("--tol", type=float, default=1e-8, help="--only krylov3d: SLEPc's relative residual tolerance")
     ap.add_argument("--factor-probe", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--krylov-worker", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.factor_probe:
         return factor_probe(a.factor_probe)
     if a.krylov_worker:
-        return krylov_worker(a.krylov_worker, a.k)
+        return krylov_worker(a.krylov_worker, a.k, a.tol)
     if a.only == "krylov3d":
-        return krylov_3d(a.sizes, a.k, a.ranks)
+        return krylov_3d(a.sizes, a.k, a.ranks, a.tol)
     from pyglass.threads import blas_info
     print("BLAS:", ", ".join(f"{b['internal_api']} ({b['threading_layer']}) {b['num_threads']} thread(s)"
                              for b in blas_info()))

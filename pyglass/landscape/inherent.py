@@ -69,8 +69,7 @@ class InherentStructure:
         """`landscape.lowest_modes` on this structure, sharing the Hessian and the factor."""
         key = (int(k), method, float(tol), int(seed))
         if key not in self._modes:
-            from pyglass.landscape.modes import lowest_modes
-            from pyglass.landscape.modes import choose_method
+            from pyglass.landscape.modes import choose_method, lowest_modes
             chosen, why = choose_method(self.system.N, self.system.dim, self._pinv is not None) \
                 if method == "auto" else (method, "")
             m = lowest_modes(self.system, self.potential, k=k, method=chosen, tol=tol, backend=self.backend,

@@ -367,8 +367,7 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
 def choose_method(n_part: int, dim: int, have_factor: bool = False):
     """(method, why) for method='auto': 'dense' up to 600 rows; 'block' on the Cholesky factor when
     one is given or its estimated size fits (landscape.inherent.factor_fits: 80 % of the memory
-    available, or $PYGLASS_MEMORY_LIMIT_GIB); otherwise the factor-free 'krylov' (SLEPc; scipy's
-    'lobpcg' without PETSc)."""
+    available, or $PYGLASS_MEMORY_LIMIT_GIB); otherwise the factor-free 'krylov' (which needs SLEPc)."""
     from pyglass.landscape.inherent import GIB, available_memory, factor_fits, factor_memory_estimate
     if n_part * dim <= 600:
         return "dense", f"auto: dense ({n_part * dim} rows <= 600)"
@@ -378,6 +377,5 @@ def choose_method(n_part: int, dim: int, have_factor: bool = False):
     avail = available_memory() / GIB
     if factor_fits(n_part, dim):
         return "block", f"auto: block (factor estimated at {est:.3g} GiB; {avail:.3g} GiB available)"
-    iterative = "krylov" if have_petsc() else "lobpcg"
-    return iterative, (f"auto: {iterative} (a factor, estimated at {est:.3g} GiB, does not fit in 80 % of the "
-                       f"{avail:.3g} GiB available)")
+    return "krylov", (f"auto: krylov (a factor, estimated at {est:.3g} GiB, does not fit in 80 % of the "
+                      f"{avail:.3g} GiB available)")

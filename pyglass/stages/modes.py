@@ -6,6 +6,7 @@ from pyglass.landscape.modes import FACTOR_METHODS, METHODS
 from pyglass.registry import Key
 from pyglass.stages.base import Stage, register
 
+
 def check_factor_fits(val, path, n, dim, key, remedy="fewer particles"):
     """Shared by the landscape stages that factorise the Hessian: refuse, before any work, a direct
     factorisation that will not fit."""
