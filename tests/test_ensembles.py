@@ -174,7 +174,7 @@ def test_inherent_structure_trajectory(liquid):
     m = s.copy()
     m.thermalize(0.8, 9)
     traj = ensembles.inherent_structure_trajectory(m, pot, integrators.NoseHoover(0.005, 0.8, 0.5), steps=60,
-                                                   every=10, keep_positions=True)   # default FIRE(ftol=1e-10)
+                                                   every=10, keep_positions=True)   # the default quench (CG to 1e-10)
     assert len(traj.energies) == 7 and traj.times[-1] == pytest.approx(m.time)
     for x, e in zip(traj.positions, traj.energies):
         q = m.copy()

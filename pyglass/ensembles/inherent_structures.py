@@ -4,7 +4,7 @@ and inherent-structure trajectories (paper 2, Fig. 5: quench every k MD steps, U
 transitions ΔU_IS > ε = 1e-5, rate Γ reported as Γ t_ballistic N0/N with N0 = 1000,
 t_ballistic = 0.1 t0).
 
-Quenches use a `pyglass.minimizers` minimizer (FIRE(ftol=1e-10) by default); any object with
+Quenches use a `pyglass.minimizers` minimizer (`minimizers.DEFAULT_QUENCH`, CG to 1e-10, by default); any object with
 `minimize(system, potential) -> result(converged, reason, energy, max_force, iterations)` works.
 """
 from __future__ import annotations
@@ -16,11 +16,8 @@ from pyglass.observables.dynamics import reduced_units
 
 
 def default_minimizer():
-    try:
-        from pyglass.minimizers import FIRE
-    except ImportError as exc:  # pragma: no cover - depends on the minimizers branch
-        raise ImportError("inherent structures need pyglass.minimizers (FIRE); pass minimizer= explicitly") from exc
-    return FIRE(ftol=1e-10)
+    from pyglass.minimizers import default_quench_minimizer
+    return default_quench_minimizer()
 
 
 def quench(system, potential, minimizer=None):

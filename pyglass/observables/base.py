@@ -116,7 +116,7 @@ class Observable:
     Parameters
     ----------
     schedule : Schedule or int (every n steps; default every step)
-    minimizer : quench used when `needs` contains "is_positions" (FIRE by default)
+    minimizer : quench used when `needs` contains "is_positions" (minimizers.DEFAULT_QUENCH, CG to 1e-10, by default)
     potential : the potential the quench uses (needed for "is_positions")
     reference : (N, d) reference configuration (unwrapped); default: the first sample's
     """
@@ -185,8 +185,8 @@ class Observable:
         if self.potential is None:
             raise ValueError(f"{self.label} needs inherent-structure positions: pass potential=")
         if self.minimizer is None:
-            from pyglass.minimizers import FIRE
-            self.minimizer = FIRE(ftol=1e-10)
+            from pyglass.minimizers import default_quench_minimizer
+            self.minimizer = default_quench_minimizer()
         q = system.copy()
         self.minimizer.minimize(q, self.potential)
         return q.unwrapped_positions

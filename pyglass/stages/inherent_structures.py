@@ -6,6 +6,7 @@ system of the deck is left where it was.
 """
 from __future__ import annotations
 
+from pyglass.minimizers import DEFAULT_QUENCH
 from pyglass.registry import INTEGRATORS, MINIMIZERS, REQUIRED, Key
 from pyglass.stages.base import Stage, register, validate_table
 
@@ -22,7 +23,8 @@ class InherentStructures(Stage):
         "epsilon": Key((int, float), 1e-5, "smallest |dU_IS| counted as a transition (paper 2)", lo=0),
         "n0": Key((int,), 1000, "N0 of the reduced rate", lo=1),
         "integrator": Key((dict,), REQUIRED, "table: the MD integrator (type, dt, T, ...)"),
-        "minimizer": Key((dict,), {"type": "fire", "ftol": 1e-10}, "table: the quench minimizer"),
+        "minimizer": Key((dict,), dict(DEFAULT_QUENCH), "table: the quench minimizer (default: "
+                         "minimizers.DEFAULT_QUENCH, measured by scripts/bench_quench.py)"),
     }
     writes = {"times": "array", "energies": "array", "transitions": "array", "n_transitions": "scalar",
               "rate": "scalar", "reduced_rate": "scalar"}
