@@ -29,6 +29,7 @@ $(VENV)/.stamp: requirements.txt
 	@[ -x $(PY) ] || /usr/bin/python3 -m venv --system-site-packages $(VENV)
 	@/usr/bin/python3 -c "import numpy; print('numpy==' + numpy.__version__)" > $(VENV)/constraints.txt
 	$(PY) -m pip install -q -c $(VENV)/constraints.txt -r requirements.txt
+	$(PY) -m pip install -q --no-deps pyh5md
 	@touch $@
 
 venv: $(VENV)/.stamp
