@@ -353,7 +353,8 @@ def analyse(index, deck, out, full):
         f"P(R|S) uses S bins of width 0.5 holding >= {MIN_COUNT} particle-frames; the onset fit is Eqs. 27-28 "
         "with Sigma(S) = Sigma0 + (e1 S + e2 S^2)/T0, our reading of the garbled Eq. 28 (every line crosses at "
         f"T0). Fit: e0 = {fit['e0']:.3f}, e1 = {fit['e1']:.3f}, e2 = {fit['e2']:.3f}, Sigma0 = {fit['sigma0']:.3f}.",
-        f"The onset fit uses T <= {T_FIT_MAX:g}, paper 4's MD range (Fig. 4: 0.42-0.70); above the onset P(R|S) "
+        (f"Miss: T0 = {T0_all:.3f} from the global fit with every temperature, outside {T0_RANGE[0]}-{T0_RANGE[1]} "
+         f"(the paper: {T0_PAPER}). Why: " if not T0_RANGE[0] <= T0_all <= T0_RANGE[1] else "") + f"The onset fit uses T <= {T_FIT_MAX:g}, paper 4's MD range (Fig. 4: 0.42-0.70); above the onset P(R|S) "
         "saturates (at T = 0.8 about a sixth of the A particles have p_hop > 0.2 on any frame, the IS p_hop "
         "counting every cage escape within t_R) and flattens in S, which pulls the fitted crossing towards that "
         f"temperature: with every temperature the global fit gives T0 = {T0_all:.3f}. This range was chosen "
