@@ -47,3 +47,23 @@ def test_distributed_hessian_matvec_and_lowest_eigenvalues():
     krylov, _, _ = landscape.slepc_lowest(mat, s.dim, 6, tol=1e-12, solver=None)   # no factor
     np.testing.assert_allclose(krylov, serial, rtol=1e-9)
     assert PETSc.COMM_WORLD.getSize() == comm.Get_size()
+
+
+@pytest.mark.mpi
+def test_block_cg_kappa_and_G_across_ranks_equal_the_serial_factor():
+    """Block PCG on the distributed Hessian (block Jacobi / ICC(0) per rank): kappa_ij and G on every
+    rank equal the serial factor to the stopping rule's accuracy, and the ranks agree exactly."""
+    from mpi4py import MPI
+    comm = MPI.COMM_WORLD
+    pot = P.KobAndersen(smoothing="smooth")
+    s = small_system("ka", 3, n=300, seed=4)
+    landscape.quench(s, pot, ftol=1e-10)
+    pairs = landscape.random_pairs(s, pot, 30, seed=5)
+    kappa = landscape.dipole_stiffness(s, pot, pairs, method="cg", comm=comm, block=16)
+    np.testing.assert_allclose(kappa, landscape.dipole_stiffness(s, pot, pairs, backend="superlu"), rtol=1e-6)
+    g = landscape.shear_modulus(s, pot, method="cg", comm=comm)
+    assert g == pytest.approx(landscape.shear_modulus(s, pot, backend="superlu"), rel=1e-8)
+    everywhere = comm.allgather((kappa, g))
+    for other in everywhere[1:]:
+        np.testing.assert_array_equal(other[0], everywhere[0][0])
+        assert other[1] == everywhere[0][1]

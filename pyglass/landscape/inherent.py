@@ -49,6 +49,7 @@ class InherentStructure:
         self.backend = backend
         self._hessian = None
         self._pinv = None
+        self._cg = None
         self._modes = {}
 
     @property
@@ -80,15 +81,55 @@ class InherentStructure:
             self._modes[key] = m
         return self._modes[key]
 
-    def shear_modulus(self, return_parts: bool = False):
-        from pyglass.landscape.elasticity import shear_modulus
-        return shear_modulus(self.system, self.potential, solver=self.pseudo_inverse(),
-                             hessian_matrix=self.hessian, return_parts=return_parts)
+    def linear_solver(self, method: str = "auto"):
+        """(solver of M+ b, why) for the dipole and shear-modulus solves: 'factor' (the shared Cholesky
+        factor), 'cg' (block PCG without a factor, deflated by the lowest modes already computed here),
+        or 'auto' (the factor when one is at hand or its estimated size fits, else 'cg')."""
+        if method not in LINEAR_METHODS:
+            raise ValueError(f"method must be one of {LINEAR_METHODS}, got {method!r}")
+        why = ""
+        if method == "auto":
+            method, why = choose_linear_method(self.system.N, self.system.dim, self._pinv is not None)
+        if method == "factor":
+            return self.pseudo_inverse(), why
+        if self._cg is None:
+            from pyglass.landscape.solvers import BlockPCG
+            deflation = None
+            with_vectors = [m for m in self._modes.values() if m.vectors is not None]
+            if with_vectors:
+                m = max(with_vectors, key=len)
+                deflation = (m.eigenvalues, m.vectors.reshape(len(m), -1).T)
+            self._cg = BlockPCG(self.hessian, self.system.dim, deflation=deflation)
+        return self._cg, why
 
-    def dipole_stiffness(self, pairs):
+    def shear_modulus(self, return_parts: bool = False, method: str = "auto"):
+        from pyglass.landscape.elasticity import shear_modulus
+        solver, _ = self.linear_solver(method)
+        return shear_modulus(self.system, self.potential, solver=solver, hessian_matrix=self.hessian,
+                             return_parts=return_parts)
+
+    def dipole_stiffness(self, pairs, method: str = "auto"):
         from pyglass.landscape.dipoles import dipole_stiffness
-        return dipole_stiffness(self.system, self.potential, pairs, hessian_matrix=self.hessian,
-                                solver=self.pseudo_inverse())
+        solver, _ = self.linear_solver(method)
+        return dipole_stiffness(self.system, self.potential, pairs, hessian_matrix=self.hessian, solver=solver)
+
+
+LINEAR_METHODS = ("auto", "factor", "cg")
+
+
+def choose_linear_method(n: int, dim: int, have_factor: bool = False):
+    """(method, why) for the dipole and shear-modulus solves with method='auto': the Cholesky factor when
+    one is at hand, below 600 rows, or when its estimated size fits 80 % of the memory available
+    (`factor_fits`); else block PCG ('cg')."""
+    if have_factor:
+        return "factor", "auto: factor (one is at hand)"
+    if n * dim <= 600:
+        return "factor", f"auto: factor ({n * dim} rows <= 600)"
+    est, avail = factor_memory_estimate(n, dim) / GIB, available_memory() / GIB
+    if factor_fits(n, dim):
+        return "factor", f"auto: factor (estimated at {est:.3g} GiB; {avail:.3g} GiB available)"
+    return "cg", (f"auto: cg (block PCG; a factor, estimated at {est:.3g} GiB, does not fit in 80 % of the "
+                  f"{avail:.3g} GiB available)")
 
 
 def memory_note(n: int, dim: int) -> str:

@@ -21,6 +21,9 @@ class DipoleStiffness(Stage):
         "pairs": Key((str,), "random", "which pairs", ("random", "all", "explicit")),
         "n_pairs": Key((int,), 1000, "number of random interacting pairs", lo=1, when='pairs = "random"'),
         "list": Key((list,), None, "explicit pairs [[i, j], ...] (particle ids)", when='pairs = "explicit"'),
+        "method": Key((str,), "auto", "linear solver for M+ d: auto = the Cholesky factor where its estimated size "
+                      "fits the memory (or one is at hand), else cg (block preconditioned CG, no factor, each "
+                      "kappa_ij accurate to 1e-6 relative)", ("auto", "factor", "cg")),
         "local": Key((bool,), False, "also write kappa_local (N,), the mean over each particle's interacting "
                      "pairs (needs pairs = \"all\")"),
     }
@@ -53,7 +56,8 @@ class DipoleStiffness(Stage):
 
     @classmethod
     def check_cost(cls, val, path, params, n, dim):
-        check_factor_fits(val, path, n, dim, "kind")
+        if params.get("method") == "factor":
+            check_factor_fits(val, path, n, dim, "method", 'method = "cg" or "auto" (iterative, no factor)')
         if params.get("pairs") == "explicit" and params.get("list"):
             bad = [p for p in params["list"] if not (0 <= p[0] < n and 0 <= p[1] < n) or p[0] == p[1]]
             if bad:
@@ -63,7 +67,10 @@ class DipoleStiffness(Stage):
     def estimate(cls, params, n, dim):
         what = {"random": f"{params.get('n_pairs')} random pairs", "all": "every interacting pair",
                 "explicit": f"{len(params.get('list') or [])} pairs"}[params["pairs"]]
-        return f"{what}; {memory_note(n, dim)}"
+        if params.get("method", "auto") == "auto":
+            from pyglass.landscape.inherent import choose_linear_method
+            return f"{what}; " + choose_linear_method(n, dim)[1]
+        return f"{what}; " + ("block CG, no factor" if params["method"] == "cg" else memory_note(n, dim))
 
     def run(self, ctx):
         p = self.params
@@ -79,8 +86,10 @@ class DipoleStiffness(Stage):
                 pairs = interacting_pairs(ist.system, ist.potential)
             else:
                 pairs = np.asarray(p["list"], np.int64)
-            kappa = ist.dipole_stiffness(pairs)
-            out = {"pairs": pairs, "kappa": kappa, "kappa_mean": float(np.mean(kappa))}
+            _, why = ist.linear_solver(p["method"])
+            kappa = ist.dipole_stiffness(pairs, method=p["method"])
+            out = {"pairs": pairs, "kappa": kappa, "kappa_mean": float(np.mean(kappa)),
+                   "method_choice": why or f"as the deck says ({p['method']})"}
             if p["local"]:
                 n = ist.system.N
                 total = np.bincount(pairs[:, 0], kappa, n) + np.bincount(pairs[:, 1], kappa, n)
@@ -90,5 +99,10 @@ class DipoleStiffness(Stage):
             return out
 
         res = ctx.on_root(compute)
-        ctx.write_results(res, {"pair_seed": seed} if p["pairs"] == "random" else {})
+        choice = res.pop("method_choice")
+        ctx.print(f"  method {p['method']}: {choice}")
+        attrs = {"method_choice": choice}
+        if p["pairs"] == "random":
+            attrs["pair_seed"] = seed
+        ctx.write_results(res, attrs)
         ctx.print(f"  {len(res['kappa'])} pairs, mean kappa = {res['kappa_mean']:.6g}")
