@@ -12,6 +12,11 @@
 5. --only krylov3d [--sizes 8000 32000 100000] [--ranks 1 2] [--k 30] [--tol 1e-8]: the factor-free
    'krylov' mode solver on KA 3D inherent structures, time and peak RSS per rank, 1 and 2 ranks; the
    eigenvalues go to $PYGLASS_BENCH_CACHE/krylov_ka3d_<N>_<ranks>_<tol>.npy for comparison.
+6. --only cg3d [--sizes ...] [--ranks 1 2] [--pairs 1000] [--factor-max 32000]: kappa_ij of --pairs random
+   pairs and G without a factor (block PCG, ICC(0) / block-Jacobi ICC(0), the library's default
+   tolerances) on KA 3D inherent structures, time and peak RSS per rank, 1 and 2 ranks, each against the
+   Cholesky factor (the peer, in its own process) where the factor fits (N <= --factor-max): time and
+   the largest relative differences of kappa_ij and G.
 
 BLAS threads: pyglass.threads' policy (every core of a serial run); PYGLASS_BLAS_THREADS=1 measures
 on one core. The threads in use are printed first; all three solvers share that BLAS.
@@ -184,6 +189,84 @@ def krylov_worker(n, k, tol):
               f"{rss:.2f} GiB, lowest {vals[:3]}, 30th {vals[-1]:.6g}")
 
 
+def cg_3d(sizes, ranks, n_pairs, factor_max):
+    """kappa_ij of n_pairs random pairs and G by block PCG (no factor) on 1 and 2 ranks, against the factor."""
+    import subprocess
+    print(f"\n== factor-free kappa_ij and G (block PCG): KA 3D, {n_pairs} random pairs")
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    cache = os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench")
+    for n in sizes:
+        inherent_structure("ka3d", n, newton=False)          # cached before the timed processes start
+        ref = None
+        if n <= factor_max:
+            out = subprocess.run([sys.executable, __file__, "--cg-worker", str(n), "--pairs", str(n_pairs),
+                                  "--factor"], capture_output=True, text=True, env=env)
+            if out.returncode:
+                raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
+            print(f"N={n}, Cholesky factor (peer), 1 rank: {out.stdout.strip().splitlines()[-1]}", flush=True)
+            ref = np.load(os.path.join(cache, f"kappa_ka3d_{n}_{n_pairs}_factor.npz"))
+        for p in ranks:
+            cmd = [sys.executable, __file__, "--cg-worker", str(n), "--pairs", str(n_pairs)]
+            if p > 1:
+                cmd = ["mpirun", "--oversubscribe", "-n", str(p)] + cmd
+            out = subprocess.run(cmd, capture_output=True, text=True, env=env)
+            if out.returncode:
+                raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
+            line = out.stdout.strip().splitlines()[-1]
+            got = np.load(os.path.join(cache, f"kappa_ka3d_{n}_{n_pairs}_cg{p}.npz"))
+            if ref is not None:
+                line += (f"; vs factor: kappa max rel {np.max(np.abs(got['kappa'] / ref['kappa'] - 1)):.1e}, "
+                         f"G rel {abs(got['G'] / ref['G'] - 1):.1e}, time ratio cg/factor "
+                         f"{float(got['seconds']) / float(ref['seconds']):.1f}")
+            if p > 1:
+                one = os.path.join(cache, f"kappa_ka3d_{n}_{n_pairs}_cg1.npz")
+                if os.path.exists(one):
+                    one = np.load(one)
+                    line += (f"; vs 1 rank: kappa max rel {np.max(np.abs(got['kappa'] / one['kappa'] - 1)):.1e}, "
+                             f"G rel {abs(got['G'] / one['G'] - 1):.1e}")
+            print(f"N={n}, block PCG, {p} rank(s): {line}", flush=True)
+
+
+def cg_worker(n, n_pairs, factor):
+    from mpi4py import MPI
+    from pyglass.landscape.solvers import BlockPCG
+    comm = MPI.COMM_WORLD
+    s, pot = inherent_structure("ka3d", n, newton=False)
+    pairs = landscape.random_pairs(s, pot, n_pairs, seed=1)
+    t0 = time.perf_counter()
+    if factor:
+        h = landscape.hessian(s, pot)
+        t_h = time.perf_counter() - t0
+        t = time.perf_counter()
+        solver = PseudoInverse(h, 3, backend="cholmod", block=128)
+        t_s = time.perf_counter() - t
+        its = "factor"
+    else:
+        mat = landscape.petsc_hessian(s, pot, comm if comm.Get_size() > 1 else None)
+        t_h = time.perf_counter() - t0
+        t = time.perf_counter()
+        solver = BlockPCG(mat, 3, block=128)
+        t_s = time.perf_counter() - t
+    t = time.perf_counter()
+    g = landscape.shear_modulus(s, pot, solver=solver)
+    t_g = time.perf_counter() - t
+    g_its = "" if factor else f" ({solver.iterations[-1]} iterations)"
+    t = time.perf_counter()
+    kappa = landscape.dipole_stiffness(s, pot, pairs, solver=solver, block=128)
+    t_k = time.perf_counter() - t
+    if not factor:
+        its = f"median {int(np.median(solver.iterations))} iterations"
+    total = time.perf_counter() - t0
+    rss = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, op=MPI.MAX)
+    if comm.Get_rank() == 0:
+        tag = "factor" if factor else f"cg{comm.Get_size()}"
+        np.savez(os.path.join(os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench"),
+                              f"kappa_ka3d_{n}_{n_pairs}_{tag}.npz"), kappa=kappa, G=g, seconds=total)
+        print(f"Hessian {t_h:.1f} s, set-up {t_s:.1f} s, G {t_g:.1f} s{g_its}, {n_pairs} kappa {t_k:.1f} s ({its}), "
+              f"total {total:.1f} s, peak RSS per rank {rss:.2f} GiB, G = {g:.8g}, mean kappa {kappa.mean():.6g}")
+
+
 def factor_probe(n):
     """(child process of bench_large_3d) nnz(L), factor s, 8-column solve s, peak RSS GiB."""
     import scipy.sparse as sp
@@ -212,19 +295,26 @@ def main():
     ap.add_argument("--cg-dipoles", type=int, default=5)
     ap.add_argument("--skip-scipy", action="store_true")
     ap.add_argument("--skip-large", action="store_true")
-    ap.add_argument("--only", choices=("modes", "dipoles", "large", "large3d", "krylov3d"), default=None)
+    ap.add_argument("--only", choices=("modes", "dipoles", "large", "large3d", "krylov3d", "cg3d"), default=None)
     ap.add_argument("--sizes", type=int, nargs="+", default=[8000, 32000, 100000], help="--only krylov3d")
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="--only krylov3d")
     ap.add_argument("--tol", type=float, default=1e-8, help="--only krylov3d: SLEPc's relative residual tolerance")
+    ap.add_argument("--factor-max", type=int, default=32000, help="--only cg3d: largest N compared with the factor")
     ap.add_argument("--factor-probe", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--cg-worker", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--factor", action="store_true", help=argparse.SUPPRESS)
     ap.add_argument("--krylov-worker", type=int, help=argparse.SUPPRESS)
     a = ap.parse_args()
     if a.factor_probe:
         return factor_probe(a.factor_probe)
     if a.krylov_worker:
         return krylov_worker(a.krylov_worker, a.k, a.tol)
+    if a.cg_worker:
+        return cg_worker(a.cg_worker, a.pairs, a.factor)
     if a.only == "krylov3d":
         return krylov_3d(a.sizes, a.k, a.ranks, a.tol)
+    if a.only == "cg3d":
+        return cg_3d(a.sizes, a.ranks, a.pairs, a.factor_max)
     from pyglass.threads import blas_info
     print("BLAS:", ", ".join(f"{b['internal_api']} ({b['threading_layer']}) {b['num_threads']} thread(s)"
                              for b in blas_info()))

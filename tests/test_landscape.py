@@ -454,7 +454,7 @@ def test_auto_method_falls_back_to_the_factor_free_solver_when_the_factor_does_n
 
 # ---------------------------------------------------------------- block CG (no factor, issue 16)
 @pytest.mark.skipif(not HAVE_PETSC, reason="petsc4py not installed")
-@pytest.mark.parametrize("kind,dim,n", [("ka", 3, 400), ("ipl", 2, 300)])
+@pytest.mark.parametrize("kind,dim,n", [("ka", 3, 400), ("ipl", 2, 300), ("sw", 3, 216)])
 def test_block_cg_kappa_and_G_equal_the_factor_to_the_asked_accuracy(kind, dim, n):
     """The stopping rule is on kappa_ij and G, not on a residual: a looser tol takes fewer iterations and
     still meets its own accuracy; the default meets the factor to 1e-6 (kappa) and 1e-8 (G)."""

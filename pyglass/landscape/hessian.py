@@ -130,19 +130,32 @@ def petsc_hessian(system, pot, comm=None, hessian_matrix=None):
 
     Rows are split by particles: each rank owns the rows of a contiguous block of particles
     (PETSc's default split of N, times d). Until the MPI domain decomposition lands every rank holds
-    the whole system and assembles only its owned rows from the serial CSR matrix."""
+    the whole system; for a pair potential each rank builds the blocks of only the pairs that touch
+    its particles and keeps its own rows (about 1/ranks of the whole matrix's memory), otherwise it
+    slices its rows from the whole matrix."""
     from petsc4py import PETSc
     if comm is None:
         comm = PETSc.COMM_WORLD
     elif not isinstance(comm, PETSc.Comm):
         comm = PETSc.Comm(comm)
     d, n = system.dim, system.N
-    h = hessian(system, pot) if hessian_matrix is None else hessian_matrix.tocsr()
     size, rank = comm.getSize(), comm.getRank()
     counts = np.full(size, n // size) + (np.arange(size) < n % size)
-    start = int(counts[:rank].sum()) * d
-    stop = start + int(counts[rank]) * d
-    sub = h[start:stop]
+    first = int(counts[:rank].sum())
+    last = first + int(counts[rank])
+    start, stop = first * d, last * d
+    if hessian_matrix is not None or size == 1 or not _is_pair_potential(pot):
+        h = hessian(system, pot) if hessian_matrix is None else hessian_matrix.tocsr()
+        sub = h[start:stop]
+    else:
+        g = pair_geometry(system, pot)
+        touch = ((g.i >= first) & (g.i < last)) | ((g.j >= first) & (g.j < last))
+        rows, cols, vals = _hess.pair_hessian_coo(g.i[touch], g.j[touch], np.ascontiguousarray(g.dr[touch]),
+                                                  g.r[touch], g.phi1[touch], g.phi2[touch], d)
+        mine = (rows >= start) & (rows < stop)
+        sub = sp.csr_matrix((vals[mine], (rows[mine] - start, cols[mine])), shape=(stop - start, d * n))
+        sub.sum_duplicates()
+    sub.sort_indices()
     csr = (sub.indptr.astype(PETSc.IntType), sub.indices.astype(PETSc.IntType), sub.data)
     mat = PETSc.Mat().createAIJ(size=((stop - start, d * n), (stop - start, d * n)), csr=csr,
                                 bsize=d, comm=comm)

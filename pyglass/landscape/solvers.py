@@ -226,14 +226,14 @@ class BlockPCG:
         right-hand sides and solutions are then this rank's rows)
     dim : spatial dimension d
     tol : relative accuracy of the quadratic forms (see above)
-    pc : 'icc' (ICC(0); under MPI block Jacobi with ICC(0) on each rank's diagonal block) or 'jacobi'
+    pc : 'icc' (ICC(0); under MPI additive Schwarz, overlap 1, ICC(0) on each rank's block) or 'jacobi'
     block : columns advanced together
     deflation : optional (eigenvalues (k,), this rank's rows of the orthonormal eigenvectors (n_local,
         k)) of the lowest modes: their part of M+b is applied exactly and CG works on the rest
     """
 
     def __init__(self, matrix, dim: int, tol: float = 1e-6, pc: str = "icc", block: int = 64,
-                 max_it: int = 20000, deflation=None, window: int = 10):
+                 max_it: int = 5000, deflation=None, window: int = 10):
         from petsc4py import PETSc
         if not 0 < tol < 1:
             raise ValueError(f"tol must be in (0, 1), got {tol}")
@@ -263,12 +263,18 @@ class BlockPCG:
         if pc == "icc" and self.parallel:
             prefix = f"pyglass_bpcg{id(self)}_"
             opts = PETSc.Options()
-            opts[prefix + "sub_pc_type"] = "icc"
+            # additive Schwarz, overlap 1, symmetric ('basic'; PETSc's default restricted variant is not,
+            # and CG then fails): N = 8000 KA 3D, 2 ranks, 47 iterations against 39 serial ICC(0) and 75
+            # with block Jacobi; overlap 2 cuts 5 iterations but costs more time than it saves
+            extra = {"sub_pc_type": "icc", "pc_asm_type": "basic", "pc_asm_overlap": "1"}
+            for key, v in extra.items():
+                opts[prefix + key] = v
             self._pc.setOptionsPrefix(prefix)
-            self._pc.setType("bjacobi")
+            self._pc.setType("asm")
             self._pc.setFromOptions()
             self._pc.setUp()
-            opts.delValue(prefix + "sub_pc_type")
+            for key in extra:
+                opts.delValue(prefix + key)
         else:
             self._pc.setType(pc)
             self._pc.setUp()
