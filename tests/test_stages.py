@@ -655,3 +655,37 @@ def test_modes_auto_goes_factor_free_where_the_factor_does_not_fit(tmp_path, mon
     r2, attrs2 = results(out, "modes")
     assert attrs2["method"] == "block" and attrs2["method_choice"].startswith("auto: block")
     np.testing.assert_allclose(r["eigenvalues"], r2["eigenvalues"], rtol=1e-9)
+
+
+CG_LANDSCAPE = """
+[[stage]]
+name = "G"
+kind = "shear-modulus"
+method = "cg"
+
+[[stage]]
+name = "G_factor"
+kind = "shear-modulus"
+method = "factor"
+
+[[stage]]
+name = "rnd"
+kind = "dipole-stiffness"
+n_pairs = 20
+method = "cg"
+tol = 1e-7
+"""
+
+
+def test_landscape_stages_without_a_factor_equal_the_factor(tmp_path):
+    """method = "cg" in the shear-modulus and dipole-stiffness stages: block PCG, stopped on G and kappa_ij,
+    equal to the factor to the accuracy asked; the choice is recorded."""
+    deck, out = run(tmp_path, CG_LANDSCAPE)
+    system, pot = quenched(tmp_path, deck)
+    g, attrs = results(out, "G")
+    assert attrs["method_choice"] == "as the deck says (cg)"
+    np.testing.assert_allclose(g["G"], results(out, "G_factor")[0]["G"], rtol=1e-8)
+    np.testing.assert_allclose(g["G"], landscape.shear_modulus(system, pot), rtol=1e-8)
+    k, attrs = results(out, "rnd")
+    assert attrs["method_choice"] == "as the deck says (cg)"
+    np.testing.assert_allclose(k["kappa"], landscape.dipole_stiffness(system, pot, k["pairs"]), rtol=1e-7)

@@ -108,10 +108,12 @@ class InherentStructure:
         return shear_modulus(self.system, self.potential, solver=solver, hessian_matrix=self.hessian,
                              return_parts=return_parts)
 
-    def dipole_stiffness(self, pairs, method: str = "auto"):
-        from pyglass.landscape.dipoles import dipole_stiffness
+    def dipole_stiffness(self, pairs, method: str = "auto", tol: float | None = None):
+        """kappa_ij of the pairs; `tol`: kappa's relative accuracy on the cg path (default dipoles.CG_TOL)."""
+        from pyglass.landscape.dipoles import CG_TOL, dipole_stiffness
         solver, _ = self.linear_solver(method)
-        return dipole_stiffness(self.system, self.potential, pairs, hessian_matrix=self.hessian, solver=solver)
+        return dipole_stiffness(self.system, self.potential, pairs, hessian_matrix=self.hessian, solver=solver,
+                                tol=CG_TOL if tol is None else tol)
 
 
 LINEAR_METHODS = ("auto", "factor", "cg")

@@ -24,6 +24,8 @@ class DipoleStiffness(Stage):
         "method": Key((str,), "auto", "linear solver for M+ d: auto = the Cholesky factor where its estimated size "
                       "fits the memory (or one is at hand), else cg (block preconditioned CG, no factor, each "
                       "kappa_ij accurate to 1e-6 relative)", ("auto", "factor", "cg")),
+        "tol": Key((int, float), 1e-6, "relative accuracy of each kappa_ij on the cg path (the stopping rule of "
+                   "landscape.solvers.BlockPCG)", lo=0, lo_open=True, hi=0.1),
         "local": Key((bool,), False, "also write kappa_local (N,), the mean over each particle's interacting "
                      "pairs (needs pairs = \"all\")"),
     }
@@ -87,7 +89,7 @@ class DipoleStiffness(Stage):
             else:
                 pairs = np.asarray(p["list"], np.int64)
             _, why = ist.linear_solver(p["method"])
-            kappa = ist.dipole_stiffness(pairs, method=p["method"])
+            kappa = ist.dipole_stiffness(pairs, method=p["method"], tol=p["tol"])
             out = {"pairs": pairs, "kappa": kappa, "kappa_mean": float(np.mean(kappa)),
                    "method_choice": why or f"as the deck says ({p['method']})"}
             if p["local"]:
