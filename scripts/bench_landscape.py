@@ -17,6 +17,7 @@
    tolerances) on KA 3D inherent structures, time and peak RSS per rank, 1 and 2 ranks, each against the
    Cholesky factor (the peer, in its own process) where the factor fits (N <= --factor-max): time and
    the largest relative differences of kappa_ij and G.
+   --model sw3d runs 5 and 6 on paper 2's Stillinger-Weber glass (rho 0.52) instead of KA.
 
 BLAS threads: pyglass.threads' policy (every core of a serial run); PYGLASS_BLAS_THREADS=1 measures
 on one core. The threads in use are printed first; all three solvers share that BLAS.
@@ -152,15 +153,16 @@ def bench_large_3d(k, sizes=(8000, 16000, 32000)):
               f"difference to block Lanczos {np.max(np.abs(m.eigenvalues / ref.eigenvalues - 1)):.1e}", flush=True)
 
 
-def krylov_3d(sizes, k, ranks, tol=1e-8):
+def krylov_3d(sizes, k, ranks, tol=1e-8, model="ka3d"):
     """The factor-free mode solver (method 'krylov') on KA 3D inherent structures of the given sizes, on
     each rank count in `ranks` (a fresh `mpirun` process per run: time and peak RSS per rank)."""
     import subprocess
-    print(f"\n== factor-free modes (SLEPc Krylov-Schur, no factor): KA 3D, {k} modes, tol {tol:g}")
+    print(f"\n== factor-free modes (SLEPc Krylov-Schur, no factor): {model}, {k} modes, tol {tol:g}")
     for n in sizes:
-        inherent_structure("ka3d", n, newton=False)          # cached before the timed processes start
+        inherent_structure(model, n, newton=False)          # cached before the timed processes start
         for p in ranks:
-            cmd = [sys.executable, __file__, "--krylov-worker", str(n), "--k", str(k), "--tol", str(tol)]
+            cmd = [sys.executable, __file__, "--krylov-worker", str(n), "--k", str(k), "--tol", str(tol),
+                   "--model", model]
             if p > 1:
                 cmd = ["mpirun", "--oversubscribe", "-n", str(p)] + cmd
             env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
@@ -171,10 +173,10 @@ def krylov_3d(sizes, k, ranks, tol=1e-8):
             print(f"N={n}, {p} rank(s): {out.stdout.strip().splitlines()[-1]}", flush=True)
 
 
-def krylov_worker(n, k, tol):
+def krylov_worker(n, k, tol, model="ka3d"):
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
-    s, pot = inherent_structure("ka3d", n, newton=False)
+    s, pot = inherent_structure(model, n, newton=False)
     t = time.perf_counter()
     mat = landscape.petsc_hessian(s, pot, comm if comm.Get_size() > 1 else None)
     t_h = time.perf_counter() - t
@@ -183,44 +185,44 @@ def krylov_worker(n, k, tol):
     t_m = time.perf_counter() - t
     rss = comm.allreduce(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20, op=MPI.MAX)
     np.save(os.path.join(os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench"),
-                         f"krylov_ka3d_{n}_{comm.Get_size()}_{tol:g}.npy"), vals)
+                         f"krylov_{model}_{n}_{comm.Get_size()}_{tol:g}.npy"), vals)
     if comm.Get_rank() == 0:
         print(f"Hessian {t_h:.1f} s, modes {t_m:.1f} s ({info['iterations']} restarts), peak RSS per rank "
               f"{rss:.2f} GiB, lowest {vals[:3]}, 30th {vals[-1]:.6g}")
 
 
-def cg_3d(sizes, ranks, n_pairs, factor_max):
+def cg_3d(sizes, ranks, n_pairs, factor_max, model="ka3d"):
     """kappa_ij of n_pairs random pairs and G by block PCG (no factor) on 1 and 2 ranks, against the factor."""
     import subprocess
-    print(f"\n== factor-free kappa_ij and G (block PCG): KA 3D, {n_pairs} random pairs")
+    print(f"\n== factor-free kappa_ij and G (block PCG): {model}, {n_pairs} random pairs")
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     cache = os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench")
     for n in sizes:
-        inherent_structure("ka3d", n, newton=False)          # cached before the timed processes start
+        inherent_structure(model, n, newton=False)          # cached before the timed processes start
         ref = None
         if n <= factor_max:
             out = subprocess.run([sys.executable, __file__, "--cg-worker", str(n), "--pairs", str(n_pairs),
-                                  "--factor"], capture_output=True, text=True, env=env)
+                                  "--factor", "--model", model], capture_output=True, text=True, env=env)
             if out.returncode:
                 raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
             print(f"N={n}, Cholesky factor (peer), 1 rank: {out.stdout.strip().splitlines()[-1]}", flush=True)
-            ref = np.load(os.path.join(cache, f"kappa_ka3d_{n}_{n_pairs}_factor.npz"))
+            ref = np.load(os.path.join(cache, f"kappa_{model}_{n}_{n_pairs}_factor.npz"))
         for p in ranks:
-            cmd = [sys.executable, __file__, "--cg-worker", str(n), "--pairs", str(n_pairs)]
+            cmd = [sys.executable, __file__, "--cg-worker", str(n), "--pairs", str(n_pairs), "--model", model]
             if p > 1:
                 cmd = ["mpirun", "--oversubscribe", "-n", str(p)] + cmd
             out = subprocess.run(cmd, capture_output=True, text=True, env=env)
             if out.returncode:
                 raise RuntimeError(out.stdout[-2000:] + out.stderr[-2000:])
             line = out.stdout.strip().splitlines()[-1]
-            got = np.load(os.path.join(cache, f"kappa_ka3d_{n}_{n_pairs}_cg{p}.npz"))
+            got = np.load(os.path.join(cache, f"kappa_{model}_{n}_{n_pairs}_cg{p}.npz"))
             if ref is not None:
                 line += (f"; vs factor: kappa max rel {np.max(np.abs(got['kappa'] / ref['kappa'] - 1)):.1e}, "
                          f"G rel {abs(got['G'] / ref['G'] - 1):.1e}, time ratio cg/factor "
                          f"{float(got['seconds']) / float(ref['seconds']):.1f}")
             if p > 1:
-                one = os.path.join(cache, f"kappa_ka3d_{n}_{n_pairs}_cg1.npz")
+                one = os.path.join(cache, f"kappa_{model}_{n}_{n_pairs}_cg1.npz")
                 if os.path.exists(one):
                     one = np.load(one)
                     line += (f"; vs 1 rank: kappa max rel {np.max(np.abs(got['kappa'] / one['kappa'] - 1)):.1e}, "
@@ -228,11 +230,11 @@ def cg_3d(sizes, ranks, n_pairs, factor_max):
             print(f"N={n}, block PCG, {p} rank(s): {line}", flush=True)
 
 
-def cg_worker(n, n_pairs, factor):
+def cg_worker(n, n_pairs, factor, model="ka3d"):
     from mpi4py import MPI
     from pyglass.landscape.solvers import BlockPCG
     comm = MPI.COMM_WORLD
-    s, pot = inherent_structure("ka3d", n, newton=False)
+    s, pot = inherent_structure(model, n, newton=False)
     pairs = landscape.random_pairs(s, pot, n_pairs, seed=1)
     t0 = time.perf_counter()
     if factor:
@@ -243,7 +245,8 @@ def cg_worker(n, n_pairs, factor):
         t_s = time.perf_counter() - t
         its = "factor"
     else:
-        mat = landscape.petsc_hessian(s, pot, comm if comm.Get_size() > 1 else None)
+        # as the library runs it: the scipy Hessian on one rank, the distributed one on several
+        mat = landscape.petsc_hessian(s, pot, comm) if comm.Get_size() > 1 else landscape.hessian(s, pot)
         t_h = time.perf_counter() - t0
         t = time.perf_counter()
         solver = BlockPCG(mat, 3, block=128)
@@ -262,7 +265,7 @@ def cg_worker(n, n_pairs, factor):
     if comm.Get_rank() == 0:
         tag = "factor" if factor else f"cg{comm.Get_size()}"
         np.savez(os.path.join(os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench"),
-                              f"kappa_ka3d_{n}_{n_pairs}_{tag}.npz"), kappa=kappa, G=g, seconds=total)
+                              f"kappa_{model}_{n}_{n_pairs}_{tag}.npz"), kappa=kappa, G=g, seconds=total)
         print(f"Hessian {t_h:.1f} s, set-up {t_s:.1f} s, G {t_g:.1f} s{g_its}, {n_pairs} kappa {t_k:.1f} s ({its}), "
               f"total {total:.1f} s, peak RSS per rank {rss:.2f} GiB, G = {g:.8g}, mean kappa {kappa.mean():.6g}")
 
@@ -299,6 +302,8 @@ def main():
     ap.add_argument("--sizes", type=int, nargs="+", default=[8000, 32000, 100000], help="--only krylov3d")
     ap.add_argument("--ranks", type=int, nargs="+", default=[1, 2], help="--only krylov3d")
     ap.add_argument("--tol", type=float, default=1e-8, help="--only krylov3d: SLEPc's relative residual tolerance")
+    ap.add_argument("--model", choices=("ka3d", "sw3d"), default="ka3d",
+                    help="--only krylov3d / cg3d: KA or paper 2's Stillinger-Weber (rho 0.52)")
     ap.add_argument("--factor-max", type=int, default=32000, help="--only cg3d: largest N compared with the factor")
     ap.add_argument("--factor-probe", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--cg-worker", type=int, help=argparse.SUPPRESS)
@@ -308,13 +313,13 @@ def main():
     if a.factor_probe:
         return factor_probe(a.factor_probe)
     if a.krylov_worker:
-        return krylov_worker(a.krylov_worker, a.k, a.tol)
+        return krylov_worker(a.krylov_worker, a.k, a.tol, a.model)
     if a.cg_worker:
-        return cg_worker(a.cg_worker, a.pairs, a.factor)
+        return cg_worker(a.cg_worker, a.pairs, a.factor, a.model)
     if a.only == "krylov3d":
-        return krylov_3d(a.sizes, a.k, a.ranks, a.tol)
+        return krylov_3d(a.sizes, a.k, a.ranks, a.tol, a.model)
     if a.only == "cg3d":
-        return cg_3d(a.sizes, a.ranks, a.pairs, a.factor_max)
+        return cg_3d(a.sizes, a.ranks, a.pairs, a.factor_max, a.model)
     from pyglass.threads import blas_info
     print("BLAS:", ", ".join(f"{b['internal_api']} ({b['threading_layer']}) {b['num_threads']} thread(s)"
                              for b in blas_info()))

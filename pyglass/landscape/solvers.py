@@ -241,12 +241,10 @@ class BlockPCG:
             raise ValueError(f"pc must be 'icc' or 'jacobi', got {pc!r}")
         if block < 1 or window < 1 or max_it < 1:
             raise ValueError(f"block, window and max_it must be >= 1, got {block}, {window}, {max_it}")
-        self._csr = None
-        if sp.issparse(matrix):
-            self._csr = matrix.tocsr()
-            self._mat = petsc_aij(self._csr)
-        else:
-            self._mat = matrix
+        self._mat = petsc_aij(matrix) if sp.issparse(matrix) else matrix
+        # serial products in scipy: M is symmetric, so the transpose of its CSR form is M in CSC, whose
+        # product with a column-major block runs 1.5x faster than PETSc's AIJ x dense (N = 8000 KA 3D)
+        self._csc = matrix.tocsr().T if sp.issparse(matrix) else None
         self._mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
         self.comm = self._mat.getComm()
         self._mpi = self.comm.tompi4py()
@@ -299,34 +297,39 @@ class BlockPCG:
         return self._sum(np.einsum("ij,ij->j", a, b))
 
     def _project(self, b, modes=True):
-        """b less its translational components (and, with modes, its deflated modes' ones)."""
+        """Remove from b (this rank's rows) its translational components (and, with modes, its deflated
+        modes' ones), in place; returns b."""
         d = self.dim
-        means = self._sum(b.reshape(-1, d, b.shape[1]).sum(axis=0)) / (self.n // d)
-        out = (b.reshape(-1, d, b.shape[1]) - means).reshape(b.shape)
+        means = self._sum(np.stack([b[a::d].sum(axis=0) for a in range(d)])) / (self.n // d)
+        for a in range(d):
+            b[a::d] -= means[a]
         if modes and self._defl is not None:
             w = self._defl[1]
-            out -= w @ self._sum(w.T @ out)
-        return out
+            b -= w @ self._sum(w.T @ b)
+        return b
 
     def _matmat(self, p):
-        if self._csr is not None:
-            return self._csr @ p
+        """A p for a column-major block p (PETSc's dense layout: no copies on the way in or out)."""
+        if self._csc is not None:
+            return np.asfortranarray(self._csc @ p)
         from petsc4py import PETSc
-        pm = PETSc.Mat().createDense(((self.n_local, self.n), (PETSc.DECIDE, p.shape[1])),
-                                     array=np.asfortranarray(p), comm=self.comm)
+        pm = PETSc.Mat().createDense(((self.n_local, self.n), (PETSc.DECIDE, p.shape[1])), array=p,
+                                     comm=self.comm)
         prod = self._mat.matMult(pm)
-        out = np.array(prod.getDenseArray())
+        out = np.array(prod.getDenseArray(), order="F")
         pm.destroy()
         prod.destroy()
         return out
 
     def _precondition(self, r):
-        r = np.asfortranarray(r)                 # contiguous columns for PETSc
-        out = np.empty_like(r)
-        for c in range(r.shape[1]):
-            self._x.setArray(r[:, c])
-            self._pc.apply(self._x, self._y)
-            out[:, c] = self._y.getArray()
+        out = np.empty_like(r, order="F")
+        x, y = self._x, self._y
+        for c in range(r.shape[1]):          # columns of column-major blocks: placed, not copied
+            x.placeArray(r[:, c])
+            y.placeArray(out[:, c])
+            self._pc.apply(x, y)
+            x.resetArray()
+            y.resetArray()
         return self._project(out)
 
     def _window(self, n_hist):
@@ -376,9 +379,9 @@ class BlockPCG:
     __call__ = solve
 
     def _solve_block(self, b, norm, ref):
-        b = self._project(b, modes=False)
+        b = self._project(np.array(b, float, order="F"), modes=False)
         m = b.shape[1]
-        out = np.zeros_like(b)
+        out = np.zeros_like(b, order="F")
         q1_modes, q2_modes = np.zeros(m), np.zeros(m)
         if self._defl is not None:              # the lowest modes' part of M+b, exactly
             vals, w = self._defl
@@ -387,14 +390,14 @@ class BlockPCG:
             q1_modes = (c ** 2 / vals[:, None]).sum(axis=0)
             q2_modes = (c ** 2 / vals[:, None] ** 2).sum(axis=0)
             b = self._project(b)
-        r = b.copy()
+        r = b.copy(order="F")
         p = self._precondition(r)
         rz = self._dots(r, p)
         keep = rz > 0
         cols = np.flatnonzero(keep)              # the original columns still iterating
-        b, r, p, rz, ref = b[:, keep], r[:, keep], p[:, keep], rz[keep], ref[keep]
-        q1_modes, q2_modes = q1_modes[keep], q2_modes[keep]
-        x = np.zeros_like(b)
+        b, r, p = (np.asfortranarray(a[:, keep]) for a in (b, r, p))
+        rz, ref, q1_modes, q2_modes = rz[keep], ref[keep], q1_modes[keep], q2_modes[keep]
+        x = np.zeros_like(b, order="F")
         its = np.zeros(m, int)
         q1h, q2h = [], []
         for k in range(self.max_it):
@@ -402,8 +405,9 @@ class BlockPCG:
                 break
             ap = self._matmat(p)
             alpha = rz / self._dots(p, ap)
-            x += alpha * p
-            r -= alpha * ap
+            x += p * alpha
+            ap *= alpha
+            r -= ap
             its[cols] += 1
             q1h.append(q1_modes + self._dots(b, x))
             q2h.append(q2_modes + self._dots(x, x))
@@ -417,8 +421,9 @@ class BlockPCG:
                 if done.any():
                     out[:, cols[done]] += x[:, done]
                     keep = ~done
-                    cols, b, x, r, p, rz, ref = cols[keep], b[:, keep], x[:, keep], r[:, keep], p[:, keep], rz[keep], ref[keep]
-                    q1_modes, q2_modes = q1_modes[keep], q2_modes[keep]
+                    cols = cols[keep]
+                    b, x, r, p = (np.asfortranarray(a[:, keep]) for a in (b, x, r, p))
+                    rz, ref, q1_modes, q2_modes = rz[keep], ref[keep], q1_modes[keep], q2_modes[keep]
                     q1h = [q[keep] for q in q1h]
                     q2h = [q[keep] for q in q2h]
                     if cols.size == 0:
