@@ -246,10 +246,11 @@ def cg_worker(n, n_pairs, factor, model="ka3d"):
         its = "factor"
     else:
         # as the library runs it: the scipy Hessian on one rank, the distributed one on several
-        mat = landscape.petsc_hessian(s, pot, comm) if comm.Get_size() > 1 else landscape.hessian(s, pot)
+        order = landscape.spatial_order(s) if comm.Get_size() > 1 else None
+        mat = landscape.petsc_hessian(s, pot, comm, order=order) if order is not None else landscape.hessian(s, pot)
         t_h = time.perf_counter() - t0
         t = time.perf_counter()
-        solver = BlockPCG(mat, 3, block=128)
+        solver = BlockPCG(mat, 3, block=128, order=order)
         t_s = time.perf_counter() - t
     t = time.perf_counter()
     g = landscape.shear_modulus(s, pot, solver=solver)

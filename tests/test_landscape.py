@@ -511,3 +511,20 @@ def test_inherent_structure_auto_takes_block_cg_when_the_factor_does_not_fit(mon
     assert ist._pinv is None
     monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "64")
     assert InherentStructure(s, pot).linear_solver()[1].startswith("auto: factor (estimated at")
+
+
+def test_spatial_order_puts_contiguous_index_blocks_in_slabs():
+    s, pot = inherent_structure("ka", 3, 300)
+    rng = np.random.default_rng(0)
+    s = System(s.positions[rng.permutation(s.N)], s.box, s.types)     # an incoherent numbering
+    order = landscape.spatial_order(s)
+    assert np.array_equal(np.sort(order), np.arange(s.N))
+    x = np.mod(s.positions[order, 0], s.box.lengths[0])
+    half = s.N // 2
+    cell = s.box.lengths[0] / int(s.box.plane_spacings[0])
+    assert x[:half].max() <= x[half:].min() + cell       # the two halves overlap by at most one cell
+    dofs = landscape.dof_order(order, 3)
+    np.testing.assert_array_equal(dofs[:6], [3 * order[0], 3 * order[0] + 1, 3 * order[0] + 2,
+                                             3 * order[1], 3 * order[1] + 1, 3 * order[1] + 2])
+    with pytest.raises(ValueError, match="permutation"):
+        landscape.petsc_hessian(s, pot, order=np.zeros(s.N, int))

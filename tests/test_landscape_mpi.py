@@ -48,6 +48,20 @@ def test_distributed_hessian_matvec_and_lowest_eigenvalues():
     mat.mult(x, y)
     expect = h @ x_global
     np.testing.assert_allclose(y.getArray(), expect[start:stop], rtol=1e-13, atol=1e-12 * abs(h).max())
+    # in a spatial order: the rows of P M P^T, each rank's particles a slab
+    order = landscape.spatial_order(s)
+    permuted = landscape.petsc_hessian(s, pot, comm, order=order)
+    dofs = landscape.dof_order(order, s.dim)
+    want = h[dofs[start:stop]][:, dofs].tocsr()
+    want.sort_indices()
+    indptr, indices, values = permuted.getValuesCSR()
+    np.testing.assert_array_equal(indptr, want.indptr)
+    np.testing.assert_array_equal(indices, want.indices)
+    np.testing.assert_allclose(values, want.data, rtol=1e-14, atol=1e-14 * abs(h).max())
+    x_perm = mat.createVecRight()
+    x_perm.setArray(x_global[dofs][start:stop])
+    permuted.mult(x_perm, y)
+    np.testing.assert_allclose(y.getArray(), expect[dofs][start:stop], rtol=1e-13, atol=1e-12 * abs(h).max())
     vals, _, _ = landscape.slepc_lowest(mat, s.dim, 6, tol=1e-12, solver="mumps")
     serial = landscape.lowest_modes(s, pot, k=6, method="dense").eigenvalues
     np.testing.assert_allclose(vals, serial, rtol=1e-9)

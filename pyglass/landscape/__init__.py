@@ -11,8 +11,9 @@ from pyglass.landscape.dipoles import (dipole_responses, dipole_stiffness, dipol
                                        local_dipole_stiffness, mean_with_ci, random_pairs)
 from pyglass.landscape.elasticity import nonaffine_response, shear_modulus  # noqa: F401
 from pyglass.landscape.inherent import InherentStructure, factor_memory_estimate  # noqa: F401
-from pyglass.landscape.hessian import (affine_shear_derivatives, hessian, interacting_pairs,  # noqa: F401
-                                       pair_geometry, petsc_hessian, shear_stress, translation_basis)
+from pyglass.landscape.hessian import (affine_shear_derivatives, dof_order, hessian, interacting_pairs,  # noqa: F401
+                                       pair_geometry, petsc_hessian, shear_stress, spatial_order,
+                                       translation_basis)
 from pyglass.landscape.modes import Modes, lowest_modes, participation_ratio, slepc_lowest  # noqa: F401
 from pyglass.landscape.pseudoharmonic import (PseudoharmonicCost, minimise_pseudoharmonic,  # noqa: F401
                                               pseudoharmonic_modes)

@@ -62,8 +62,10 @@ def _solve(system, pot, pairs, method, backend, block, hessian_matrix, solver, r
     pairs = _check_pairs(system, pairs)
     if solver is None:
         if method == "cg" and comm is not None:
-            from pyglass.landscape.hessian import petsc_hessian
-            solver = S.BlockPCG(petsc_hessian(system, pot, comm, hessian_matrix), system.dim, tol=tol, block=block)
+            from pyglass.landscape.hessian import petsc_hessian, spatial_order
+            order = spatial_order(system)      # each rank's rows a compact slab: local Schwarz blocks
+            solver = S.BlockPCG(petsc_hessian(system, pot, comm, hessian_matrix, order=order), system.dim, tol=tol,
+                                block=block, order=order)
         else:
             if comm is not None:
                 raise ValueError(f"comm: only method 'cg' runs distributed, got method {method!r}")

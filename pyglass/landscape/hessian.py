@@ -125,20 +125,41 @@ def translation_basis(n_particles: int, dim: int) -> np.ndarray:
     return t.reshape(n_particles * dim, dim)
 
 
-def petsc_hessian(system, pot, comm=None, hessian_matrix=None):
+def spatial_order(system, cell: float = 1.0) -> np.ndarray:
+    """Particle indices sorted by cells of side about `cell` (x slowest, then y, then z): contiguous
+    blocks of the new order are compact slabs of space, which is what a split of a matrix's rows over
+    ranks needs for its per-rank preconditioner blocks to be local."""
+    frac = np.mod(system.box.fractional(system.positions), 1.0)
+    n_cells = np.maximum(1, (system.box.plane_spacings / cell).astype(int))
+    idx = np.minimum((frac * n_cells).astype(np.int64), n_cells - 1)
+    return np.lexsort(tuple(idx[:, a] for a in reversed(range(system.dim)))).astype(np.int64)
+
+
+def dof_order(order, dim: int) -> np.ndarray:
+    """The dN row indices of a particle order (particle-major, d components each)."""
+    return (np.asarray(order, np.int64)[:, None] * dim + np.arange(dim)).ravel()
+
+
+def petsc_hessian(system, pot, comm=None, hessian_matrix=None, order=None):
     """The Hessian as a distributed PETSc Mat (MPIAIJ on `comm`, SeqAIJ on one rank).
 
     Rows are split by particles: each rank owns the rows of a contiguous block of particles
-    (PETSc's default split of N, times d). Until the MPI domain decomposition lands every rank holds
-    the whole system; for a pair potential each rank builds the blocks of only the pairs that touch
-    its particles and keeps its own rows (about 1/ranks of the whole matrix's memory), otherwise it
-    slices its rows from the whole matrix."""
+    (PETSc's default split of N, times d), in index order or, with `order` (new -> old particle
+    indices, e.g. `spatial_order`), in that order: the Mat is then P M P^T and vectors must be
+    permuted alike (`dof_order`). Until the MPI domain decomposition lands every rank holds the whole
+    system; for a pair potential each rank builds the blocks of only the pairs that touch its
+    particles and keeps its own rows (about 1/ranks of the whole matrix's memory), otherwise it slices
+    its rows from the whole matrix."""
     from petsc4py import PETSc
     if comm is None:
         comm = PETSc.COMM_WORLD
     elif not isinstance(comm, PETSc.Comm):
         comm = PETSc.Comm(comm)
     d, n = system.dim, system.N
+    if order is not None:
+        order = np.asarray(order, np.int64)
+        if order.shape != (n,) or not np.array_equal(np.sort(order), np.arange(n)):
+            raise ValueError(f"order must be a permutation of the {n} particle indices")
     size, rank = comm.getSize(), comm.getRank()
     counts = np.full(size, n // size) + (np.arange(size) < n % size)
     first = int(counts[:rank].sum())
@@ -146,12 +167,22 @@ def petsc_hessian(system, pot, comm=None, hessian_matrix=None):
     start, stop = first * d, last * d
     if hessian_matrix is not None or size == 1 or not _is_pair_potential(pot):
         h = hessian(system, pot) if hessian_matrix is None else hessian_matrix.tocsr()
-        sub = h[start:stop]
+        if order is None:
+            sub = h[start:stop]
+        else:
+            dofs = dof_order(order, d)
+            sub = h[dofs[start:stop]][:, dofs].tocsr()
     else:
         g = pair_geometry(system, pot)
-        touch = ((g.i >= first) & (g.i < last)) | ((g.j >= first) & (g.j < last))
-        rows, cols, vals = _hess.pair_hessian_coo(g.i[touch], g.j[touch], np.ascontiguousarray(g.dr[touch]),
-                                                  g.r[touch], g.phi1[touch], g.phi2[touch], d)
+        i, j = g.i, g.j
+        if order is not None:
+            new = np.empty(n, np.int64)
+            new[order] = np.arange(n)
+            i, j = new[i], new[j]
+        touch = ((i >= first) & (i < last)) | ((j >= first) & (j < last))
+        rows, cols, vals = _hess.pair_hessian_coo(np.ascontiguousarray(i[touch]), np.ascontiguousarray(j[touch]),
+                                                  np.ascontiguousarray(g.dr[touch]), g.r[touch], g.phi1[touch],
+                                                  g.phi2[touch], d)
         mine = (rows >= start) & (rows < stop)
         sub = sp.csr_matrix((vals[mine], (rows[mine] - start, cols[mine])), shape=(stop - start, d * n))
         sub.sum_duplicates()

@@ -16,7 +16,7 @@ import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
 
-from pyglass.landscape.hessian import translation_basis
+from pyglass.landscape.hessian import dof_order, translation_basis
 
 BACKENDS = ("auto", "cholmod", "mumps", "superlu")
 
@@ -230,10 +230,12 @@ class BlockPCG:
     block : columns advanced together
     deflation : optional (eigenvalues (k,), this rank's rows of the orthonormal eigenvectors (n_local,
         k)) of the lowest modes: their part of M+b is applied exactly and CG works on the rest
+    order : the particle order the PETSc Mat was built in (`petsc_hessian(..., order=)`), so that
+        `local_rows` takes a whole vector's rows in the same order
     """
 
     def __init__(self, matrix, dim: int, tol: float = 1e-6, pc: str = "icc", block: int = 64,
-                 max_it: int = 5000, deflation=None, window: int = 10):
+                 max_it: int = 5000, deflation=None, window: int = 10, order=None):
         from petsc4py import PETSc
         if not 0 < tol < 1:
             raise ValueError(f"tol must be in (0, 1), got {tol}")
@@ -254,6 +256,7 @@ class BlockPCG:
             raise ValueError(f"matrix must have a multiple of dim={dim} rows, got {self.n}")
         self.dim, self.tol, self.block, self.max_it, self.window = dim, float(tol), int(block), int(max_it), int(window)
         self.start, self.stop = self._mat.getOwnershipRange()
+        self._rows = None if order is None else dof_order(order, dim)[self.start:self.stop]
         self.n_local = self.stop - self.start
         self.pc_name = pc
         self._pc = PETSc.PC().create(self.comm)
@@ -350,8 +353,8 @@ class BlockPCG:
         return self._dots(np.asarray(a, float).reshape(self.n_local, -1), np.asarray(b, float).reshape(self.n_local, -1))
 
     def local_rows(self, b):
-        """This rank's rows of a whole (n,) or (n, m) array."""
-        return np.asarray(b)[self.start:self.stop]
+        """This rank's rows of a whole (n,) or (n, m) array (in the Mat's particle order)."""
+        return np.asarray(b)[self.start:self.stop] if self._rows is None else np.asarray(b)[self._rows]
 
     def solve(self, b, norm: bool = True, reference=0.0, tol: float | None = None):
         """M+ b for this rank's rows b, (n_local,) or (n_local, m), in blocks of `block` columns; see the
