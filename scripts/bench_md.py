@@ -12,6 +12,12 @@ showed no difference beyond the machine's run-to-run spread. Also reports 2D sof
 throughput.
 
   python scripts/bench_md.py [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
+
+--split: instead of the comparison, where a pyglass step's time goes on each rank count of --ranks
+(median over --repeats runs of rank 0's split): the pair kernel, neighbour-list builds, ghost
+rebuilds (with migration under MPI), per-step ghost updates and force folding (communication under
+MPI), and the rest (integrator kernels and Python). Each part is timed by wrapping its function, so
+the parts add up to the measured wall time.
 """
 from __future__ import annotations
 
@@ -63,6 +69,57 @@ def worker(data, steps, repeats):
         print(json.dumps([whole.N * steps / w for w in rates]))
 
 
+SPLIT_PARTS = ("pair kernel", "neighbour build", "ghost rebuild/migration", "ghost update/fold")
+
+
+def split_worker(data, steps, repeats):
+    """Rank 0 prints, as JSON, the per-step seconds of each part (SPLIT_PARTS + 'rest') for each run."""
+    import time
+    from mpi4py import MPI
+    from pyglass import domain as D
+    from pyglass.potentials import base as B
+    from pyglass.potentials import pair as PP
+    world = MPI.COMM_WORLD
+    spent = dict.fromkeys(SPLIT_PARTS, 0.0)
+    calls = dict.fromkeys(SPLIT_PARTS, 0)
+
+    def timed(fn, part):
+        def wrapper(*a, **k):
+            t = time.perf_counter()
+            try:
+                return fn(*a, **k)
+            finally:
+                spent[part] += time.perf_counter() - t
+                calls[part] += 1
+        return wrapper
+
+    import types
+    kernels = types.SimpleNamespace(**{k: getattr(PP._pair, k) for k in dir(PP._pair) if not k.startswith("__")})
+    kernels.compute_pair_forces = timed(PP._pair.compute_pair_forces, "pair kernel")
+    PP._pair = kernels                  # the extension module's functions, the force kernel timed
+    B.NeighbourList.build = timed(B.NeighbourList.build, "neighbour build")
+    for cls in (D.Domain, D.DecomposedDomain):
+        rebuild = cls.rebuild
+        cls.rebuild = timed(rebuild, "ghost rebuild/migration")
+        if "forward" in cls.__dict__:
+            cls.forward = timed(cls.forward, "ghost update/fold")
+        if "fold_forces" in cls.__dict__:
+            cls.fold_forces = timed(cls.fold_forces, "ghost update/fold")
+    runs = []
+    for _ in range(repeats):
+        for k in spent:
+            spent[k], calls[k] = 0.0, 0
+        local = pyglass.comm.distribute(pyglass.io.read_lammps_data(data), world)
+        stats = NoseHoover(0.005, 0.6, 0.5).run(local, KobAndersen(), steps)
+        row = {k: v / steps for k, v in spent.items()}
+        row["rest"] = stats.wall / steps - sum(row.values())
+        row["wall"] = stats.wall / steps
+        row["builds"] = calls["neighbour build"]
+        runs.append(row)
+    if world.Get_rank() == 0:
+        print(json.dumps(runs))
+
+
 def time_pyglass(data, steps, repeats, ranks):
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_mpi_yield_when_idle=os.environ.get("OMPI_MCA_mpi_yield_when_idle", "1"),
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
@@ -85,6 +142,29 @@ def time_lammps(workdir, n, steps, repeats, ranks):
     return statistics.median(rates), rates
 
 
+def print_split(data, args):
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_mpi_yield_when_idle=os.environ.get("OMPI_MCA_mpi_yield_when_idle", "1"),
+               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
+    for p in args.ranks:
+        cmd = [sys.executable, str(Path(__file__).resolve()), "--split-worker", str(data), "--steps",
+               str(args.steps), "--repeats", str(args.repeats)]
+        if p > 1:
+            cmd = MPIRUN + ["-n", str(p)] + cmd
+        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
+        if out.returncode:
+            raise RuntimeError(f"split worker failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
+        runs = json.loads(out.stdout.strip().splitlines()[-1])
+        med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
+        print(f"KA 3D N={args.n}, {p} rank(s), rank 0, median of {args.repeats} runs of {args.steps} steps: "
+              f"{med['wall'] * 1e3:.2f} ms per step")
+        for k in SPLIT_PARTS + ("rest",):
+            print(f"  {k:26s} {med[k] * 1e3:7.3f} ms  {med[k] / med['wall']:6.1%}")
+        per_build = med["neighbour build"] * args.steps / max(med["builds"], 1)
+        print(f"  neighbour builds: {med['builds']:.0f} in {args.steps} steps, {per_build * 1e3:.1f} ms each "
+              f"({per_build / med['pair kernel']:.1f} force evaluations)")
+
+
 def _fmt(rates):
     return "[" + ", ".join(f"{r / 1e6:.3f}" for r in rates) + "]"
 
@@ -96,10 +176,14 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ranks", type=int, nargs="+", default=[1])
     ap.add_argument("--skip-2d", action="store_true")
+    ap.add_argument("--split", action="store_true", help="where pyglass's step time goes (see above)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
+    ap.add_argument("--split-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.steps, args.repeats)
+    if args.split_worker:
+        return split_worker(args.split_worker, args.steps, args.repeats)
 
     print(f"preparing KA N={args.n} at T=0.6 ...", flush=True)
     system = equilibrated_ka(args.n)
@@ -107,6 +191,8 @@ def main(argv=None):
     with tempfile.TemporaryDirectory() as tmp:
         data = Path(tmp) / "start.data"
         pyglass.io.write_lammps_data(system, data)
+        if args.split:
+            return print_split(data, args)
         for p in args.ranks:
             # interleave the two codes run by run, so load from other jobs hits both alike
             pg_runs, lm_runs = [], []
