@@ -13,7 +13,7 @@ throughput.
 
   python scripts/bench_md.py [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
 
---split: instead of the comparison, where a pyglass step's time goes on each rank count of --ranks
+--split [--skin 0.3]: instead of the comparison, where a pyglass step's time goes on each rank count of --ranks
 (median over --repeats runs of rank 0's split): the pair kernel, neighbour-list builds, ghost
 rebuilds (with migration under MPI), per-step ghost updates and force folding (communication under
 MPI), and the rest (integrator kernels and Python). Each part is timed by wrapping its function, so
@@ -72,7 +72,7 @@ def worker(data, steps, repeats):
 SPLIT_PARTS = ("pair kernel", "neighbour build", "ghost rebuild/migration", "ghost update/fold")
 
 
-def split_worker(data, steps, repeats):
+def split_worker(data, steps, repeats, skin=0.3):
     """Rank 0 prints, as JSON, the per-step seconds of each part (SPLIT_PARTS + 'rest') for each run."""
     import time
     from mpi4py import MPI
@@ -110,7 +110,7 @@ def split_worker(data, steps, repeats):
         for k in spent:
             spent[k], calls[k] = 0.0, 0
         local = pyglass.comm.distribute(pyglass.io.read_lammps_data(data), world)
-        stats = NoseHoover(0.005, 0.6, 0.5).run(local, KobAndersen(), steps)
+        stats = NoseHoover(0.005, 0.6, 0.5).run(local, KobAndersen(skin=skin), steps)
         row = {k: v / steps for k, v in spent.items()}
         row["rest"] = stats.wall / steps - sum(row.values())
         row["wall"] = stats.wall / steps
@@ -148,7 +148,7 @@ def print_split(data, args):
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     for p in args.ranks:
         cmd = [sys.executable, str(Path(__file__).resolve()), "--split-worker", str(data), "--steps",
-               str(args.steps), "--repeats", str(args.repeats)]
+               str(args.steps), "--repeats", str(args.repeats), "--skin", str(args.skin)]
         if p > 1:
             cmd = MPIRUN + ["-n", str(p)] + cmd
         out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -156,7 +156,7 @@ def print_split(data, args):
             raise RuntimeError(f"split worker failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
         runs = json.loads(out.stdout.strip().splitlines()[-1])
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"KA 3D N={args.n}, {p} rank(s), rank 0, median of {args.repeats} runs of {args.steps} steps: "
+        print(f"KA 3D N={args.n}, skin {args.skin:g}, {p} rank(s), rank 0, median of {args.repeats} runs of {args.steps} steps: "
               f"{med['wall'] * 1e3:.2f} ms per step")
         for k in SPLIT_PARTS + ("rest",):
             print(f"  {k:26s} {med[k] * 1e3:7.3f} ms  {med[k] / med['wall']:6.1%}")
@@ -177,13 +177,14 @@ def main(argv=None):
     ap.add_argument("--ranks", type=int, nargs="+", default=[1])
     ap.add_argument("--skip-2d", action="store_true")
     ap.add_argument("--split", action="store_true", help="where pyglass's step time goes (see above)")
+    ap.add_argument("--skin", type=float, default=0.3, help="--split: neighbour-list skin (A/B of the build cost)")
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--split-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
         return worker(args.worker, args.steps, args.repeats)
     if args.split_worker:
-        return split_worker(args.split_worker, args.steps, args.repeats)
+        return split_worker(args.split_worker, args.steps, args.repeats, args.skin)
 
     print(f"preparing KA N={args.n} at T=0.6 ...", flush=True)
     system = equilibrated_ka(args.n)
