@@ -13,6 +13,9 @@ from libc.math cimport floor, nearbyint
 
 cnp.import_array()
 
+cdef enum:
+    REACH = 3   # cells of 1/REACH of the list cutoff, a +-REACH stencil: 8.0 ms per build at N = 8000 KA, against 9.35 with halves and 8.6 with quarters
+
 
 def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
                       const double[:, ::1] list_cut2, double cell_size, bint half,
@@ -39,8 +42,8 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
             if x[i, a] > hi[a]:
                 hi[a] = x[i, a]
     for a in range(3):
-        # cells of at least half the list cutoff: a +-2 cell stencil covers it
-        nc[a] = max(1, <int>((hi[a] - lo[a]) / (0.5 * cell_size)))
+        # cells of at least 1/REACH of the list cutoff: a +-REACH cell stencil covers it
+        nc[a] = max(1, <int>((hi[a] - lo[a]) / (cell_size / REACH)))
         if nc[a] > 1000:
             nc[a] = 1000
     cdef double inv[3]
@@ -110,12 +113,12 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
             # half lists search only cells that can hold particles 'above' i: binning is monotone,
             # so dz > 0 implies a cell layer >= i's (and, for planar systems, dy > 0 a row >= i's).
             # The ordering rule is needed only where dz (or dy) can have either sign.
-            for c in range((cz if half else max(cz - 2, 0)), min(cz + 3, nc[2])):
-                for b in range((cy if half and planar else max(cy - 2, 0)), min(cy + 3, nc[1])):
+            for c in range((cz if half else max(cz - REACH, 0)), min(cz + REACH + 1, nc[2])):
+                for b in range((cy if half and planar else max(cy - REACH, 0)), min(cy + REACH + 1, nc[1])):
                     cj = (c * nc[1] + b) * nc[0]
                     check = half and (c == cz and (not planar or b == cy))   # else all are 'above' i
-                    r0 = start[cj + max(cx - 2, 0)]
-                    r1 = start[cj + min(cx + 3, nc[0])]
+                    r0 = start[cj + max(cx - REACH, 0)]
+                    r1 = start[cj + min(cx + REACH + 1, nc[0])]
                     # distances over a contiguous run of cell-sorted particles (vectorised),
                     # then a scalar pass that applies the half rule and compacts
                     for kk in range(r0, r1):
