@@ -120,17 +120,22 @@ def split_worker(data, steps, repeats, skin=0.3):
         print(json.dumps(runs))
 
 
-def time_pyglass(data, steps, repeats, ranks):
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1", OMPI_MCA_mpi_yield_when_idle=os.environ.get("OMPI_MCA_mpi_yield_when_idle", "1"),
+def run_worker(ranks, *args):
+    """This script with worker arguments on `ranks` MPI ranks; the JSON its rank 0 prints last."""
+    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
+               OMPI_MCA_mpi_yield_when_idle=os.environ.get("OMPI_MCA_mpi_yield_when_idle", "1"),
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    cmd = [sys.executable, str(Path(__file__).resolve()), "--worker", str(data), "--steps", str(steps),
-           "--repeats", str(repeats)]
+    cmd = [sys.executable, str(Path(__file__).resolve())] + [str(a) for a in args]
     if ranks > 1:
         cmd = MPIRUN + ["-n", str(ranks)] + cmd
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if out.returncode:
         raise RuntimeError(f"pyglass worker failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
-    rates = json.loads(out.stdout.strip().splitlines()[-1])
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+def time_pyglass(data, steps, repeats, ranks):
+    rates = run_worker(ranks, "--worker", data, "--steps", steps, "--repeats", repeats)
     return statistics.median(rates), rates
 
 
@@ -143,18 +148,9 @@ def time_lammps(workdir, n, steps, repeats, ranks):
 
 
 def print_split(data, args):
-    env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
-               OMPI_MCA_mpi_yield_when_idle=os.environ.get("OMPI_MCA_mpi_yield_when_idle", "1"),
-               OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
     for p in args.ranks:
-        cmd = [sys.executable, str(Path(__file__).resolve()), "--split-worker", str(data), "--steps",
-               str(args.steps), "--repeats", str(args.repeats), "--skin", str(args.skin)]
-        if p > 1:
-            cmd = MPIRUN + ["-n", str(p)] + cmd
-        out = subprocess.run(cmd, env=env, capture_output=True, text=True)
-        if out.returncode:
-            raise RuntimeError(f"split worker failed:\n{out.stdout[-2000:]}\n{out.stderr[-3000:]}")
-        runs = json.loads(out.stdout.strip().splitlines()[-1])
+        runs = run_worker(p, "--split-worker", data, "--steps", args.steps, "--repeats", args.repeats,
+                          "--skin", args.skin)
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
         print(f"KA 3D N={args.n}, skin {args.skin:g}, {p} rank(s), rank 0, median of {args.repeats} runs of {args.steps} steps: "
               f"{med['wall'] * 1e3:.2f} ms per step")
