@@ -453,7 +453,6 @@ def test_auto_method_falls_back_to_the_factor_free_solver_when_the_factor_does_n
 
 
 # ---------------------------------------------------------------- block CG (no factor, issue 16)
-@pytest.mark.skipif(not HAVE_PETSC, reason="petsc4py not installed")
 @pytest.mark.parametrize("kind,dim,n", [("ka", 3, 400), ("ipl", 2, 300), ("sw", 3, 216)])
 def test_block_cg_kappa_and_G_equal_the_factor_to_the_asked_accuracy(kind, dim, n):
     """The stopping rule is on kappa_ij and G, not on a residual: a looser tol takes fewer iterations and
@@ -484,7 +483,6 @@ def test_block_cg_kappa_and_G_equal_the_factor_to_the_asked_accuracy(kind, dim, 
     np.testing.assert_allclose(landscape.dipole_stiffness(s, pot, pairs, solver=jacobi), ref, rtol=1e-6)
 
 
-@pytest.mark.skipif(not HAVE_PETSC, reason="petsc4py not installed")
 def test_block_cg_errors_name_the_problem():
     s, pot = inherent_structure("ipl", 2, 100)
     h = landscape.hessian(s, pot)

@@ -61,19 +61,14 @@ def _solve(system, pot, pairs, method, backend, block, hessian_matrix, solver, r
         raise ValueError(f"method must be one of {METHODS}, got {method!r}")
     pairs = _check_pairs(system, pairs)
     if solver is None:
-        if method == "cg" and comm is not None:
-            from pyglass.landscape.hessian import petsc_hessian, spatial_order
-            order = spatial_order(system)      # each rank's rows a compact slab: local Schwarz blocks
-            solver = S.BlockPCG(petsc_hessian(system, pot, comm, hessian_matrix, order=order), system.dim, tol=tol,
-                                block=block, order=order)
+        if method == "cg":
+            solver = S.BlockPCG.for_system(system, pot, comm, hessian_matrix, tol=tol, block=block)
+        elif comm is not None:
+            raise ValueError(f"comm: only method 'cg' runs distributed, got method {method!r}")
         else:
-            if comm is not None:
-                raise ValueError(f"comm: only method 'cg' runs distributed, got method {method!r}")
             h = hessian(system, pot) if hessian_matrix is None else hessian_matrix
             if method == "factor":
                 solver = S.PseudoInverse(h, system.dim, backend=backend, block=block)
-            elif method == "cg":
-                solver = S.BlockPCG(h, system.dim, tol=tol, block=block)
             elif method == "ksp":
                 solver = S.KSPSolver(h, system.dim, rtol=rtol)
             else:

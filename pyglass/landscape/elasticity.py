@@ -22,11 +22,7 @@ def _solver(system, pot, solver, backend, hessian_matrix, method="factor", comm=
         return solver
     from pyglass.landscape import solvers as S
     if method == "cg":
-        if comm is not None:
-            from pyglass.landscape.hessian import petsc_hessian, spatial_order
-            order = spatial_order(system)      # each rank's rows a compact slab: local Schwarz blocks
-            return S.BlockPCG(petsc_hessian(system, pot, comm, hessian_matrix, order=order), system.dim, order=order)
-        return S.BlockPCG(hessian(system, pot) if hessian_matrix is None else hessian_matrix, system.dim)
+        return S.BlockPCG.for_system(system, pot, comm, hessian_matrix)
     if comm is not None:
         raise ValueError("comm: only method 'cg' runs distributed")
     h = hessian(system, pot) if hessian_matrix is None else hessian_matrix

@@ -289,6 +289,16 @@ class BlockPCG:
             self._defl = (vals, vecs)
         self.iterations = []
 
+    @classmethod
+    def for_system(cls, system, pot, comm=None, hessian_matrix=None, **kwargs):
+        """The solver for a whole system: on the scipy Hessian serially, or with `comm` on the Hessian
+        distributed in `spatial_order` (each rank's rows a compact slab, so its Schwarz block is local)."""
+        from pyglass.landscape.hessian import hessian, petsc_hessian, spatial_order
+        if comm is None:
+            return cls(hessian(system, pot) if hessian_matrix is None else hessian_matrix, system.dim, **kwargs)
+        order = spatial_order(system)
+        return cls(petsc_hessian(system, pot, comm, hessian_matrix, order=order), system.dim, order=order, **kwargs)
+
     def _sum(self, local):
         if self.parallel:
             from mpi4py import MPI
