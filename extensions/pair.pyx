@@ -8,7 +8,7 @@ them back onto their owners (domain.py).
 import numpy as np
 cimport numpy as cnp
 from libc.math cimport sqrt
-from pairmodels cimport pair_phi, NPARAM, MODEL_LJ, MODEL_IPL, MODEL_LJ_POLY, MODEL_LJ_SF
+from pairmodels cimport pair_phi_block, NPARAM, MODEL_LJ, MODEL_IPL, MODEL_LJ_POLY, MODEL_LJ_SF
 
 cnp.import_array()
 
@@ -16,35 +16,32 @@ PARAMS_PER_PAIR = NPARAM
 MODELS = {"lj": MODEL_LJ, "ipl": MODEL_IPL, "lj_poly": MODEL_LJ_POLY, "lj_sf": MODEL_LJ_SF}
 
 
-cdef double _lj_blocked_loop(Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
-                             bint want_peratom, const int* offsets, const int* nb, const double* pp,
-                             int ntypes, double* buf) noexcept nogil:
-    """LJ pair loop written for SIMD. Each particle's neighbours are grouped by type (the list
-    builder does this), so within a block the parameters are constants: gather the separations
-    into contiguous scratch (scalar), evaluate the law with the cutoff as a mask (vectorised by
-    the compiler: no branch to mispredict), then scatter the forces (scalar)."""
-    cdef int k, j, q, nq, jj, b0, b1, tj, ti
-    cdef double xi, yi, zi, u, iu, s, s3, s6, e, fpair, inside, fxi, fyi, fzi, eblock
-    cdef double rc2, e4, s2, c0, c2, c4
+cdef enum:
+    BLOCK = 64   # pairs per law evaluation: scratch on the stack, in L1
+
+
+cdef double _blocked_loop(Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
+                          bint want_peratom, const int* offsets, const int* nb, const double* pp,
+                          int ntypes, int model) noexcept nogil:
+    """The pair loop of every model, written for SIMD. Each particle's neighbours are grouped by
+    type (the list builder does this), so within a block the parameters are constants: gather the
+    separations into contiguous scratch (scalar), evaluate the law over the block
+    (pairmodels.pair_phi_block, vectorised), apply the cutoff as a mask and accumulate (vectorised:
+    no branch to mispredict), then scatter the forces onto the neighbours (scalar)."""
+    cdef int k, j, q, nq, b0, b1, bend, tj, ti
+    cdef double xi, yi, zi, inside, fpair, e, fxi, fyi, fzi, eblock, rc2
     cdef double energy = 0.0
     cdef const double* p
-    cdef double* bx
-    cdef double* by
-    cdef double* bz
-    cdef double* bf
-    cdef double* be
-    cdef int cap = 0
-    for k in range(M):
-        if offsets[k + 1] - offsets[k] > cap:
-            cap = offsets[k + 1] - offsets[k]
-    bx = buf
-    by = buf + cap
-    bz = buf + 2 * cap
-    bf = buf + 3 * cap
-    be = buf + 4 * cap
+    cdef double bx[BLOCK]
+    cdef double by[BLOCK]
+    cdef double bz[BLOCK]
+    cdef double bu[BLOCK]
+    cdef double be[BLOCK]
+    cdef double bd[BLOCK]
     for k in range(M):
         b0 = offsets[k]
-        if b0 == offsets[k + 1]:
+        bend = offsets[k + 1]
+        if b0 == bend:
             continue
         xi = xp[3 * k]
         yi = xp[3 * k + 1]
@@ -53,101 +50,44 @@ cdef double _lj_blocked_loop(Py_ssize_t M, const double* xp, const int* tp, doub
         fxi = 0.0
         fyi = 0.0
         fzi = 0.0
-        while b0 < offsets[k + 1]:
+        while b0 < bend:
             tj = tp[nb[b0]]
             b1 = b0 + 1
-            while b1 < offsets[k + 1] and tp[nb[b1]] == tj:
+            while b1 < bend and b1 - b0 < BLOCK and tp[nb[b1]] == tj:
                 b1 += 1
             nq = b1 - b0
             p = pp + (ti + tj) * NPARAM
             rc2 = p[0]
-            e4 = p[1]
-            s2 = p[2]
-            c0 = p[3]
-            c2 = p[4]
-            c4 = p[5]
             for q in range(nq):
                 j = nb[b0 + q]
                 bx[q] = xp[3 * j] - xi
                 by[q] = xp[3 * j + 1] - yi
                 bz[q] = xp[3 * j + 2] - zi
+            for q in range(nq):
+                bu[q] = bx[q] * bx[q] + by[q] * by[q] + bz[q] * bz[q]
+            pair_phi_block(model, p, nq, bu, 1, be, bd, NULL, NULL)
             eblock = 0.0
             for q in range(nq):
-                u = bx[q] * bx[q] + by[q] * by[q] + bz[q] * bz[q]
-                inside = 1.0 if u < rc2 else 0.0
-                iu = 1.0 / u
-                s = s2 * iu
-                s3 = s * s * s
-                s6 = s3 * s3
-                e = inside * (e4 * (s6 - s3) + c0 + u * (c2 + u * c4))
-                fpair = inside * (e4 * (12.0 * s6 - 6.0 * s3) * iu - 2.0 * (c2 + 2.0 * u * c4))
+                inside = 1.0 if bu[q] < rc2 else 0.0
+                e = inside * be[q]
+                fpair = -2.0 * inside * bd[q]
                 eblock += e
                 be[q] = e
-                bf[q] = fpair
+                bd[q] = fpair
                 fxi -= fpair * bx[q]
                 fyi -= fpair * by[q]
                 fzi -= fpair * bz[q]
             energy += eblock
             for q in range(nq):
                 j = nb[b0 + q]
-                fp[3 * j] += bf[q] * bx[q]
-                fp[3 * j + 1] += bf[q] * by[q]
-                fp[3 * j + 2] += bf[q] * bz[q]
+                fp[3 * j] += bd[q] * bx[q]
+                fp[3 * j + 1] += bd[q] * by[q]
+                fp[3 * j + 2] += bd[q] * bz[q]
             if want_peratom:
                 for q in range(nq):
                     ep[k] += 0.5 * be[q]
                     ep[nb[b0 + q]] += 0.5 * be[q]
             b0 = b1
-        fp[3 * k] += fxi
-        fp[3 * k + 1] += fyi
-        fp[3 * k + 2] += fzi
-    return energy
-
-
-cdef double _pair_loop(Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
-                       bint want_peratom, const int* offsets, const int* nb, const double* pp, int ntypes,
-                       int model) noexcept nogil:
-    """The pair loop for every model, through pair_phi (LJ has its own SIMD loop above)."""
-    cdef int k, j, jj, ti
-    cdef double xi, yi, zi, dx, dy, dz, u, fx, fy, fz, fxi, fyi, fzi, fpair, e, s, s3, s6, iu
-    cdef double energy = 0.0
-    cdef const double* p
-    cdef double out[4]
-    for k in range(M):
-        if offsets[k] == offsets[k + 1]:
-            continue
-        xi = xp[3 * k]
-        yi = xp[3 * k + 1]
-        zi = xp[3 * k + 2]
-        ti = tp[k] * ntypes
-        fxi = 0.0
-        fyi = 0.0
-        fzi = 0.0
-        for jj in range(offsets[k], offsets[k + 1]):
-            j = nb[jj]
-            dx = xp[3 * j] - xi
-            dy = xp[3 * j + 1] - yi
-            dz = xp[3 * j + 2] - zi
-            u = dx * dx + dy * dy + dz * dz
-            p = pp + (ti + tp[j]) * NPARAM
-            if u >= p[0]:
-                continue
-            pair_phi(model, p, u, 1, out)
-            e = out[0]
-            fpair = -2.0 * out[1]
-            energy += e
-            fx = fpair * dx
-            fy = fpair * dy
-            fz = fpair * dz
-            fxi -= fx
-            fyi -= fy
-            fzi -= fz
-            fp[3 * j] += fx
-            fp[3 * j + 1] += fy
-            fp[3 * j + 2] += fz
-            if want_peratom:
-                ep[k] += 0.5 * e
-                ep[j] += 0.5 * e
         fp[3 * k] += fxi
         fp[3 * k + 1] += fyi
         fp[3 * k + 2] += fzi
@@ -177,8 +117,6 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
     cdef int* tp = <int*> cnp.PyArray_DATA(ts_arr)
     cdef double* ep = <double*> cnp.PyArray_DATA(es_arr)
     cdef const int* nb = &neigh[0] if neigh.shape[0] > 0 else NULL
-    scratch = np.empty(5 * (int(np.max(np.diff(offsets))) if M > 0 else 0) + 8)
-    cdef double* bp = <double*> cnp.PyArray_DATA(scratch)
     cdef const double* pp = &params[0]
     with nogil:
         for k in range(M):
@@ -187,10 +125,7 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
             xp[3 * k + 1] = x[i, 1]
             xp[3 * k + 2] = x[i, 2]
             tp[k] = types[i]
-        if model == MODEL_LJ:
-            energy = _lj_blocked_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, bp)
-        else:
-            energy = _pair_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model)
+        energy = _blocked_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model)
         # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
         # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
         for k in range(M):
@@ -222,26 +157,46 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
 def pair_derivatives(int model, const double[:, :, ::1] params, const int[::1] ta, const int[::1] tb,
                      const double[::1] r, int order):
     """phi and its r-derivatives up to `order` (<= 3) for pairs of types (ta, tb) at distances r.
-    Returns an array (order + 1, n); zero beyond the cutoff."""
-    cdef Py_ssize_t n = r.shape[0], k
+    Returns an array (order + 1, n); zero beyond the cutoff. Pairs are evaluated in blocks of one
+    type pair (the vectorised pair_phi_block, as in the force kernel)."""
+    cdef Py_ssize_t n = r.shape[0], k, k2, q, nq
+    cdef int ntypes = params.shape[0], a, b
     out_arr = np.zeros((order + 1, n))
     cdef double[:, ::1] res = out_arr
-    cdef double out[4]
+    cdef double bu[BLOCK]
+    cdef double o0[BLOCK]
+    cdef double o1[BLOCK]
+    cdef double o2[BLOCK]
+    cdef double o3[BLOCK]
+    cdef Py_ssize_t idx[BLOCK]
     cdef double u, rr
     cdef const double* p
     with nogil:
-        for k in range(n):
-            rr = r[k]
-            u = rr * rr
-            p = &params[ta[k], tb[k], 0]
-            if u >= p[0]:
-                continue
-            pair_phi(model, p, u, order, out)
-            res[0, k] = out[0]
-            if order >= 1:
-                res[1, k] = 2.0 * rr * out[1]
-            if order >= 2:
-                res[2, k] = 2.0 * out[1] + 4.0 * u * out[2]
-            if order >= 3:
-                res[3, k] = 12.0 * rr * out[2] + 8.0 * rr * u * out[3]
+        for a in range(ntypes):
+            for b in range(ntypes):
+                p = &params[a, b, 0]
+                k = 0
+                while k < n:
+                    # the next block of pairs of this type pair inside the cutoff
+                    nq = 0
+                    while k < n and nq < BLOCK:
+                        if ta[k] == a and tb[k] == b and r[k] * r[k] < p[0]:
+                            idx[nq] = k
+                            bu[nq] = r[k] * r[k]
+                            nq += 1
+                        k += 1
+                    if nq == 0:
+                        continue
+                    pair_phi_block(model, p, <int>nq, bu, order, o0, o1, o2, o3)
+                    for q in range(nq):
+                        k2 = idx[q]
+                        rr = r[k2]
+                        u = bu[q]
+                        res[0, k2] = o0[q]
+                        if order >= 1:
+                            res[1, k2] = 2.0 * rr * o1[q]
+                        if order >= 2:
+                            res[2, k2] = 2.0 * o1[q] + 4.0 * u * o2[q]
+                        if order >= 3:
+                            res[3, k2] = 12.0 * rr * o2[q] + 8.0 * rr * u * o3[q]
     return out_arr

@@ -1,11 +1,15 @@
 # Pair-potential laws shared by the MD force kernel (pair.pyx) and the landscape kernels.
 #
-# Every model is written as a function of u = r^2 so no square root is needed in the force loop.
-# pair_phi fills out[0..order] with phi, dphi/du, d2phi/du2, d3phi/du3; the conversions to
-# r-derivatives (phi' = 2 r phi_u, phi'' = 2 phi_u + 4 u phi_uu, phi''' = 12 r phi_uu + 8 r u phi_uuu)
-# live in one place: pair.pyx:pair_derivatives.
+# Every model is written once, as a scalar inline function of u = r^2 (no square root in the force
+# loop) that fills out[0..order] with phi, dphi/du, d2phi/du2, d3phi/du3 and never branches on the
+# data, so the compiler vectorises the loops that call it: pair_phi_block evaluates one law over a
+# block of pairs with the same parameters (the force kernel's type blocks, the landscape's pairs
+# grouped by type pair), pair_phi one pair. The conversions to r-derivatives (phi' = 2 r phi_u,
+# phi'' = 2 phi_u + 4 u phi_uu, phi''' = 12 r phi_uu + 8 r u phi_uuu) live in one place:
+# pair.pyx:pair_derivatives.
 #
-# Parameter block per type pair: NPARAM doubles, p[0] = cutoff^2 (interaction zero beyond).
+# Parameter block per type pair: NPARAM doubles, p[0] = cutoff^2 (interaction zero beyond; callers
+# mask, the laws do not look at it).
 #   MODEL_LJ         p[1]=4 eps, p[2]=sigma^2, p[3..5]= c0, c2, c4: phi = 4eps(s^6 - s^3) + c0 + c2 u + c4 u^2,
 #                    s = sigma^2/u (shifted LJ: c2 = c4 = 0; smoothed LJ: all three)
 #   MODEL_IPL        p[1]=eps, p[2]=sigma^2, p[3]=m (integer, phi ~ r^-2m), p[4..7]=c0, c2, c4, c6 (poly in u)
@@ -26,6 +30,7 @@ cdef enum:
 
 
 cdef inline double _ipow(double s, int m) noexcept nogil:
+    # s^m; with a constant m (the IPL dispatch below) the compiler unrolls it into multiplications
     cdef double r = 1.0
     while m > 0:
         if m & 1:
@@ -36,7 +41,7 @@ cdef inline double _ipow(double s, int m) noexcept nogil:
 
 
 cdef inline void _poly(const double* c, int deg, double u, int order, double* out) noexcept nogil:
-    # Horner for sum_k c[k] u^k and its first `order` derivatives (order <= 3)
+    # adds sum_k c[k] u^k and its first `order` u-derivatives (order <= 3), Horner
     cdef int k
     cdef double p0 = 0.0, p1 = 0.0, p2 = 0.0, p3 = 0.0
     for k in range(deg, -1, -1):
@@ -53,10 +58,8 @@ cdef inline void _poly(const double* c, int deg, double u, int order, double* ou
         out[3] += p3
 
 
-cdef inline void _inverse_power(double a, double s, int m, double u, int order, double* out) noexcept nogil:
-    # a * s^m with s = sigma^2/u; d/du s^m = -m s^m / u
-    cdef double t = a * _ipow(s, m)
-    cdef double iu = 1.0 / u
+cdef inline void _power_terms(double t, double iu, int m, int order, double* out) noexcept nogil:
+    # adds t = a s^m (s = sigma^2/u) and its u-derivatives: d/du s^m = -m s^m / u
     out[0] += t
     if order >= 1:
         out[1] += -m * t * iu
@@ -66,10 +69,65 @@ cdef inline void _inverse_power(double a, double s, int m, double u, int order, 
         out[3] += -m * (m + 1) * (m + 2) * t * iu * iu * iu
 
 
-cdef inline void _linear_in_r(double c, double u, int order, double* out) noexcept nogil:
-    # c r with r = sqrt(u): d/du r = 1/(2r), d2 = -1/(4 r^3), d3 = 3/(8 r^5)
+cdef inline void _zero(int order, double* out) noexcept nogil:
+    out[0] = 0.0
+    if order >= 1:
+        out[1] = 0.0
+    if order >= 2:
+        out[2] = 0.0
+    if order >= 3:
+        out[3] = 0.0
+
+
+cdef inline void _lj(const double* p, double u, int order, double* out) noexcept nogil:
+    cdef double iu = 1.0 / u
+    cdef double s = p[2] * iu
+    cdef double s3 = s * s * s
+    _zero(order, out)
+    _power_terms(p[1] * s3 * s3, iu, 6, order, out)
+    _power_terms(-p[1] * s3, iu, 3, order, out)
+    _poly(p + 3, 2, u, order, out)
+
+
+cdef inline void _ipl(const double* p, int m, double u, int order, double* out) noexcept nogil:
+    cdef double iu = 1.0 / u
+    _zero(order, out)
+    _power_terms(p[1] * _ipow(p[2] * iu, m), iu, m, order, out)
+    _poly(p + 4, 3, u, order, out)
+
+
+cdef inline void _lj_poly(const double* p, double u, int order, double* out) noexcept nogil:
+    # both branches, then a select: branch-free, so the block loop vectorises
+    cdef double core[4]
+    cdef double tail[4]
+    cdef double iu = 1.0 / u
+    cdef double s = p[2] * iu
+    cdef double s3 = s * s * s
+    cdef bint in_core = u < p[3]
+    cdef int a
+    _zero(order, core)
+    _power_terms(p[1] * s3 * s3, iu, 6, order, core)
+    _power_terms(-p[1] * s3, iu, 3, order, core)
+    core[0] += p[4]
+    _zero(order, tail)
+    _poly(p + 5, 5, u, order, tail)
+    _power_terms(p[11] * s3 * s3, iu, 6, order, tail)
+    _power_terms(p[12] * s3, iu, 3, order, tail)
+    for a in range(order + 1):
+        out[a] = core[a] if in_core else tail[a]
+
+
+cdef inline void _lj_sf(const double* p, double u, int order, double* out) noexcept nogil:
+    # + c r with r = sqrt(u): d/du r = 1/(2r), d2 = -1/(4 r^3), d3 = 3/(8 r^5)
+    cdef double iu = 1.0 / u
+    cdef double s = p[2] * iu
+    cdef double s3 = s * s * s
     cdef double r = sqrt(u)
-    out[0] += c * r
+    cdef double c = p[4]
+    _zero(order, out)
+    _power_terms(p[1] * s3 * s3, iu, 6, order, out)
+    _power_terms(-p[1] * s3, iu, 3, order, out)
+    out[0] += p[3] + c * r
     if order >= 1:
         out[1] += 0.5 * c / r
     if order >= 2:
@@ -79,35 +137,82 @@ cdef inline void _linear_in_r(double c, double u, int order, double* out) noexce
 
 
 cdef inline void pair_phi(int model, const double* p, double u, int order, double* out) noexcept nogil:
-    out[0] = 0.0
-    out[1] = 0.0
-    out[2] = 0.0
-    out[3] = 0.0
-    cdef double s
+    """phi and its u-derivatives up to `order` for one pair (inside the cutoff)."""
     if model == MODEL_LJ:
-        s = p[2] / u
-        _inverse_power(p[1], s, 6, u, order, out)
-        _inverse_power(-p[1], s, 3, u, order, out)
-        _poly(p + 3, 2, u, order, out)
+        _lj(p, u, order, out)
     elif model == MODEL_IPL:
-        s = p[2] / u
-        _inverse_power(p[1], s, <int>p[3], u, order, out)
-        _poly(p + 4, 3, u, order, out)
+        _ipl(p, <int>p[3], u, order, out)
     elif model == MODEL_LJ_POLY:
-        if u < p[3]:
-            s = p[2] / u
-            _inverse_power(p[1], s, 6, u, order, out)
-            _inverse_power(-p[1], s, 3, u, order, out)
-            out[0] += p[4]
-        else:
-            _poly(p + 5, 5, u, order, out)
-            if p[11] != 0.0 or p[12] != 0.0:
-                s = p[2] / u
-                _inverse_power(p[11], s, 6, u, order, out)
-                _inverse_power(p[12], s, 3, u, order, out)
+        _lj_poly(p, u, order, out)
     elif model == MODEL_LJ_SF:
-        s = p[2] / u
-        _inverse_power(p[1], s, 6, u, order, out)
-        _inverse_power(p[1] * -1.0, s, 3, u, order, out)
-        out[0] += p[3]
-        _linear_in_r(p[4], u, order, out)
+        _lj_sf(p, u, order, out)
+
+
+# One loop per (model, order) with the law inlined: the loop-invariant model and order are
+# resolved outside the loop, so each body is straight-line code the compiler turns into SIMD.
+cdef inline void _store(int q, int order, const double* out, double* o0, double* o1, double* o2,
+                        double* o3) noexcept nogil:
+    o0[q] = out[0]
+    if order >= 1:
+        o1[q] = out[1]
+    if order >= 2:
+        o2[q] = out[2]
+    if order >= 3:
+        o3[q] = out[3]
+
+
+cdef inline void _ipl_block(const double* p, int m, int n, const double* u, int order, double* o0,
+                            double* o1, double* o2, double* o3) noexcept nogil:
+    cdef int q
+    cdef double out[4]
+    for q in range(n):
+        _ipl(p, m, u[q], order, out)
+        _store(q, order, out, o0, o1, o2, o3)
+
+
+cdef inline void pair_phi_block(int model, const double* p, int n, const double* u, int order,
+                                double* o0, double* o1, double* o2, double* o3) noexcept nogil:
+    """phi (o0) and its u-derivatives (o1.. up to `order`; unused ones may be NULL) for n pairs
+    sharing the parameter block p, all inside the cutoff or masked by the caller."""
+    cdef int q, m
+    cdef double out[4]
+    if model == MODEL_LJ:
+        if order == 1:
+            for q in range(n):
+                _lj(p, u[q], 1, out)
+                _store(q, 1, out, o0, o1, o2, o3)
+        else:
+            for q in range(n):
+                _lj(p, u[q], order, out)
+                _store(q, order, out, o0, o1, o2, o3)
+    elif model == MODEL_IPL:
+        # the exponents in use, as constants, so s^m unrolls into multiplications
+        m = <int>p[3]
+        if m == 6:
+            _ipl_block(p, 6, n, u, order, o0, o1, o2, o3)
+        elif m == 5:
+            _ipl_block(p, 5, n, u, order, o0, o1, o2, o3)
+        elif m == 9:
+            _ipl_block(p, 9, n, u, order, o0, o1, o2, o3)
+        elif m == 12:
+            _ipl_block(p, 12, n, u, order, o0, o1, o2, o3)
+        else:
+            _ipl_block(p, m, n, u, order, o0, o1, o2, o3)
+    elif model == MODEL_LJ_POLY:
+        if order == 1:
+            for q in range(n):
+                _lj_poly(p, u[q], 1, out)
+                _store(q, 1, out, o0, o1, o2, o3)
+        else:
+            for q in range(n):
+                _lj_poly(p, u[q], order, out)
+                _store(q, order, out, o0, o1, o2, o3)
+    elif model == MODEL_LJ_SF:
+        if order == 1:
+            for q in range(n):
+                _lj_sf(p, u[q], 1, out)
+                _store(q, 1, out, o0, o1, o2, o3)
+        else:
+            for q in range(n):
+                _lj_sf(p, u[q], order, out)
+                _store(q, order, out, o0, o1, o2, o3)
