@@ -1,4 +1,5 @@
 # cython: language_level=3
+# distutils: depends = extensions/pair_simd.h extensions/pairmodels.pxd
 """Pair-potential kernels: energy/forces/virial over a half neighbour list, and pair derivatives.
 
 Positions are stored (M, 3) for local + ghost particles (z = 0 in 2D). A half list holds each
@@ -16,102 +17,106 @@ PARAMS_PER_PAIR = NPARAM
 MODELS = {"lj": MODEL_LJ, "ipl": MODEL_IPL, "lj_poly": MODEL_LJ_POLY, "lj_sf": MODEL_LJ_SF}
 
 
+cdef extern from "pair_simd.h" nogil:
+    void gather4(const double* xp4, const int* j, const double* xi4, double* dx, double* dy, double* dz)
+    void scatter4(double* fp4, const int* j, const double* f, const double* dx, const double* dy,
+                  const double* dz)
+
 cdef enum:
-    BLOCK = 64   # pairs per law evaluation: scratch on the stack, in L1
+    BLOCK = 64   # pairs per law evaluation (a multiple of 4): scratch on the stack, in L1
+
+#: coordinates of the padding row that fills a type block up to a multiple of 4 lanes: far from
+#: every particle (u ~ 3e20, every law finite there), so the cutoff mask zeroes its lanes
+cdef double PAD_COORDINATE = 1e10
 
 
-cdef double _blocked_loop(Py_ssize_t M, const double* xp, const int* tp, double* fp, double* ep,
-                          bint want_peratom, const int* offsets, const int* nb, const double* pp,
-                          int ntypes, int model) noexcept nogil:
-    """The pair loop of every model, written for SIMD. Each particle's neighbours are grouped by
-    type (the list builder does this), so within a block the parameters are constants: gather the
-    separations into contiguous scratch (scalar), evaluate the law over the block
-    (pairmodels.pair_phi_block, vectorised), apply the cutoff as a mask and accumulate (vectorised:
-    no branch to mispredict), then scatter the forces onto the neighbours (scalar)."""
-    cdef int k, j, q, nq, b0, b1, bend, tj, ti
-    cdef double xi, yi, zi, inside, fpair, e, fxi, fyi, fzi, eblock, rc2
+cdef double _blocked_loop(Py_ssize_t M, const double* xp4, const int* tp, double* fp4, double* ep,
+                          bint want_peratom, const int* offsets, const int* segments, const int* nb,
+                          const double* pp, int ntypes, int model) noexcept nogil:
+    """The pair loop of every model, written for SIMD. The list holds each particle's neighbours
+    grouped by type and padded to multiples of 4 with the padding row M (neighbours.pyx), so
+    within a group the parameters are constants. Rows are padded to 4 doubles (x, y, z, 0): four
+    neighbours at a time are loaded and transposed into SoA scratch (pair_simd.h:gather4), the
+    law is evaluated over the block (pairmodels.pair_phi_block), the cutoff applied as a mask and
+    i's force accumulated (vectorised, no branch to mispredict), and the neighbours' forces added
+    back four rows at a time (scatter4)."""
+    cdef int k, q, nq, b0, b1, t, ti
+    cdef double inside, fpair, e, fxi, fyi, fzi, eblock, rc2
     cdef double energy = 0.0
     cdef const double* p
+    cdef double xi4[4]
     cdef double bx[BLOCK]
     cdef double by[BLOCK]
     cdef double bz[BLOCK]
     cdef double bu[BLOCK]
     cdef double be[BLOCK]
     cdef double bd[BLOCK]
+    xi4[3] = 0.0
     for k in range(M):
-        b0 = offsets[k]
-        bend = offsets[k + 1]
-        if b0 == bend:
+        if offsets[k] == offsets[k + 1]:
             continue
-        xi = xp[3 * k]
-        yi = xp[3 * k + 1]
-        zi = xp[3 * k + 2]
+        xi4[0] = xp4[4 * k]
+        xi4[1] = xp4[4 * k + 1]
+        xi4[2] = xp4[4 * k + 2]
         ti = tp[k] * ntypes
         fxi = 0.0
         fyi = 0.0
         fzi = 0.0
-        while b0 < bend:
-            tj = tp[nb[b0]]
-            b1 = b0 + 1
-            while b1 < bend and b1 - b0 < BLOCK and tp[nb[b1]] == tj:
-                b1 += 1
-            nq = b1 - b0
-            p = pp + (ti + tj) * NPARAM
+        for t in range(ntypes):
+            p = pp + (ti + t) * NPARAM
             rc2 = p[0]
-            for q in range(nq):
-                j = nb[b0 + q]
-                bx[q] = xp[3 * j] - xi
-                by[q] = xp[3 * j + 1] - yi
-                bz[q] = xp[3 * j + 2] - zi
-            for q in range(nq):
-                bu[q] = bx[q] * bx[q] + by[q] * by[q] + bz[q] * bz[q]
-            pair_phi_block(model, p, nq, bu, 1, be, bd, NULL, NULL)
-            eblock = 0.0
-            for q in range(nq):
-                inside = 1.0 if bu[q] < rc2 else 0.0
-                e = inside * be[q]
-                fpair = -2.0 * inside * bd[q]
-                eblock += e
-                be[q] = e
-                bd[q] = fpair
-                fxi -= fpair * bx[q]
-                fyi -= fpair * by[q]
-                fzi -= fpair * bz[q]
-            energy += eblock
-            for q in range(nq):
-                j = nb[b0 + q]
-                fp[3 * j] += bd[q] * bx[q]
-                fp[3 * j + 1] += bd[q] * by[q]
-                fp[3 * j + 2] += bd[q] * bz[q]
-            if want_peratom:
+            b0 = segments[k * ntypes + t]
+            b1 = segments[k * ntypes + t + 1]
+            while b0 < b1:
+                nq = b1 - b0 if b1 - b0 < BLOCK else BLOCK
+                for q in range(0, nq, 4):
+                    gather4(xp4, &nb[b0 + q], xi4, &bx[q], &by[q], &bz[q])
                 for q in range(nq):
-                    ep[k] += 0.5 * be[q]
-                    ep[nb[b0 + q]] += 0.5 * be[q]
-            b0 = b1
-        fp[3 * k] += fxi
-        fp[3 * k + 1] += fyi
-        fp[3 * k + 2] += fzi
+                    bu[q] = bx[q] * bx[q] + by[q] * by[q] + bz[q] * bz[q]
+                pair_phi_block(model, p, nq, bu, 1, be, bd, NULL, NULL)
+                eblock = 0.0
+                for q in range(nq):
+                    inside = 1.0 if bu[q] < rc2 else 0.0
+                    e = inside * be[q]
+                    fpair = -2.0 * inside * bd[q]
+                    eblock += e
+                    be[q] = e
+                    bd[q] = fpair
+                    fxi -= fpair * bx[q]
+                    fyi -= fpair * by[q]
+                    fzi -= fpair * bz[q]
+                energy += eblock
+                for q in range(0, nq, 4):
+                    scatter4(fp4, &nb[b0 + q], &bd[q], &bx[q], &by[q], &bz[q])
+                if want_peratom:
+                    for q in range(nq):
+                        ep[k] += 0.5 * be[q]
+                        ep[nb[b0 + q]] += 0.5 * be[q]
+                b0 += nq
+        fp4[4 * k] += fxi
+        fp4[4 * k + 1] += fyi
+        fp4[4 * k + 2] += fzi
     return energy
 
 
 def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal,
-                        const int[::1] order, const int[::1] offsets, const int[::1] neigh,
-                        const double[::1] params, int ntypes, int model,
+                        const int[::1] order, const int[::1] offsets, const int[::1] segments,
+                        const int[::1] neigh, const double[::1] params, int ntypes, int model,
                         double[:, ::1] f, double[::1] virial, double[::1] peratom):
     """Forces into f (M, 3; overwritten), the virial tensor W = sum r_ij (x) f_ij into virial[9],
     and, if peratom has length > 0, half of each pair energy onto each partner (M rows).
     The list is in cell-sorted order (see neighbours.build_verlet_list): coordinates are gathered
-    into that order, the pair loop runs on contiguous memory, and forces are scattered back.
-    Returns the total energy of the listed pairs."""
+    into that order (rows padded to 4 doubles, plus the padding row M, where the list's padding entries point), the pair loop runs on
+    contiguous memory, and forces are scattered back. Returns the total energy of the listed pairs."""
     cdef Py_ssize_t M = x.shape[0]
     cdef int i, k, a
     cdef double energy = 0.0
     cdef double w00 = 0.0, w01 = 0.0, w02 = 0.0, w11 = 0.0, w12 = 0.0, w22 = 0.0
     cdef bint want_peratom = peratom.shape[0] > 0
-    xs_arr = np.empty((M, 3))
-    fs_arr = np.zeros((M, 3))
-    ts_arr = np.empty(M, dtype=np.int32)
-    es_arr = np.zeros(M if want_peratom else 1)
+    xs_arr = np.empty((M + 1, 4))
+    fs_arr = np.zeros((M + 1, 4))
+    ts_arr = np.zeros(M + 1, dtype=np.int32)
+    es_arr = np.zeros(M + 1 if want_peratom else 1)
     cdef double* xp = <double*> cnp.PyArray_DATA(xs_arr)
     cdef double* fp = <double*> cnp.PyArray_DATA(fs_arr)
     cdef int* tp = <int*> cnp.PyArray_DATA(ts_arr)
@@ -121,25 +126,30 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
     with nogil:
         for k in range(M):
             i = order[k]
-            xp[3 * k] = x[i, 0]
-            xp[3 * k + 1] = x[i, 1]
-            xp[3 * k + 2] = x[i, 2]
+            xp[4 * k] = x[i, 0]
+            xp[4 * k + 1] = x[i, 1]
+            xp[4 * k + 2] = x[i, 2]
+            xp[4 * k + 3] = 0.0
             tp[k] = types[i]
-        energy = _blocked_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], nb, pp, ntypes, model)
+        for a in range(3):
+            xp[4 * M + a] = PAD_COORDINATE
+        xp[4 * M + 3] = 0.0
+        energy = _blocked_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], &segments[0], nb, pp,
+                               ntypes, model)
         # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
         # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
         for k in range(M):
-            w00 += xp[3 * k] * fp[3 * k]
-            w01 += xp[3 * k] * fp[3 * k + 1]
-            w02 += xp[3 * k] * fp[3 * k + 2]
-            w11 += xp[3 * k + 1] * fp[3 * k + 1]
-            w12 += xp[3 * k + 1] * fp[3 * k + 2]
-            w22 += xp[3 * k + 2] * fp[3 * k + 2]
+            w00 += xp[4 * k] * fp[4 * k]
+            w01 += xp[4 * k] * fp[4 * k + 1]
+            w02 += xp[4 * k] * fp[4 * k + 2]
+            w11 += xp[4 * k + 1] * fp[4 * k + 1]
+            w12 += xp[4 * k + 1] * fp[4 * k + 2]
+            w22 += xp[4 * k + 2] * fp[4 * k + 2]
         for k in range(M):
             i = order[k]
-            f[i, 0] = fp[3 * k]
-            f[i, 1] = fp[3 * k + 1]
-            f[i, 2] = fp[3 * k + 2]
+            f[i, 0] = fp[4 * k]
+            f[i, 1] = fp[4 * k + 1]
+            f[i, 2] = fp[4 * k + 2]
             if want_peratom:
                 peratom[i] = ep[k]
     virial[0] = w00

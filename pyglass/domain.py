@@ -14,6 +14,30 @@ import numpy as np
 from pyglass._ext import neighbours as _nb
 
 
+#: a particle this many box lengths from the origin at a rebuild means the run diverged (no real
+#: trajectory moves that far: unwrapped diffusive displacements stay within a few box lengths)
+RUNAWAY_BOX_LENGTHS = 1e6
+
+
+def require_finite_positions(system):
+    """Stop a diverged run at the next rebuild with the particle named: a particle launched to
+    infinity, or 10^6 box lengths away (a time step too large for the forces), has no neighbours,
+    so its energy stays finite and nothing else would notice; wrapping it would overflow the image
+    counters. Collective under MPI (every rank raises)."""
+    from pyglass.comm import anytrue
+    x = system._x[: system.N]
+    limit = RUNAWAY_BOX_LENGTHS * float(np.max(system.box.lengths))
+    bad = np.flatnonzero(~(np.abs(x) < limit).all(axis=1))     # also catches NaN
+    if anytrue(system.comm, bad.size > 0):
+        if bad.size:
+            i = int(bad[0])
+            where = f"particle {i} (id {int(system.ids[i])}) is at {x[i, : system.dim].tolist()}"
+        else:
+            where = "a particle on another rank has a non-finite position"
+        raise FloatingPointError(f"{where} at step {system.step}: the run diverged (too large a time "
+                                 "step for the forces, or overlapping particles?)")
+
+
 class Domain:
     def __init__(self, system):
         self.system = system
@@ -77,6 +101,7 @@ class Domain:
         s = self.system
         box = s.box
         spacings = box.plane_spacings
+        require_finite_positions(s)
         s.wrap()
         frac = box.fractional_rows(s._x[: s.N])
         source = np.arange(s.N, dtype=np.int64)
@@ -366,6 +391,7 @@ class DecomposedDomain(Domain):
 
     def rebuild(self):
         s = self.system
+        require_finite_positions(s)
         if not self.freeze_ownership:   # no s.wrap(): migration is periodic-aware, and
             self._migrate()             # _wrap_to_domain puts every particle at its domain's image
         frac = self._wrap_to_domain()

@@ -194,7 +194,7 @@ gammas = [0.01]
 """
     push_off = '[[stage]]\nname = "push-off"\nkind = "quench"\n[stage.minimizer]\ntype = "fire"\nftol = 1e-2\n\n'
     head = HEAD.replace("n = 64", "n = 216").replace('generate = "lattice"', 'generate = "random"') \
-        .replace("jitter = 0.1", "min_distance = 0.75")   # no overlaps: a short push-off
+        .replace("jitter = 0.02", "min_distance = 0.75")   # no overlaps: a short push-off
     text = head.replace('[[stage]]\nname = "eq"', push_off + '[[stage]]\nname = "eq"') + stages + TAIL
     deck = parse_deck(text, os.path.join(folder, "deck.toml"))
     run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=Sink(), handle_signals=False)

@@ -34,18 +34,20 @@ class NeighbourList:
     Rebuilt whenever the domain re-identifies ghosts (a particle moved more than skin/2, or the
     positions/box changed from outside)."""
 
-    def __init__(self, cutoffs: np.ndarray, skin: float, half: bool = True):
+    def __init__(self, cutoffs: np.ndarray, skin: float, half: bool = True, pad: bool = False):
         cutoffs = np.asarray(cutoffs, float)
         if skin < 0:
             raise ValueError(f"neighbour skin must be >= 0, got {skin}")
         self.cutoffs = cutoffs
         self.skin = float(skin)
         self.half = half
+        self.pad = pad      # type groups padded to multiples of 4 (the pair force kernel's layout)
         self.list_cut2 = np.ascontiguousarray((cutoffs + skin) ** 2)
         self.max_cutoff = float(cutoffs.max())
         self.offsets = np.zeros(1, np.int32)   # CSR offsets over cell-sorted rows (M + 1)
         self.order = np.zeros(0, np.int32)     # rows of the local + ghost buffer in cell order
         self.neighbours = np.zeros(0, np.int32)
+        self.segments = np.zeros(1, np.int32)  # start of each type's group per sorted row (M * ntypes + 1)
         self.types_all = np.zeros(0, np.int32)
         self._build_id = None
         self._system_id = None
@@ -69,12 +71,13 @@ class NeighbourList:
         self.types_all = domain_of(system).all_types
         self.offsets = np.zeros(m + 1, np.int32)
         self.order = np.empty(m, np.int32)
+        self.segments = np.empty(m * self.list_cut2.shape[0] + 1, np.int32)
         cap = max(len(self.neighbours), 64 * n + 16)
         while True:
             neigh = np.empty(cap, np.int32)
             count = _nb.build_verlet_list(system._x, self.types_all, n, self.list_cut2,
                                           self.max_cutoff + self.skin, self.half, self.order,
-                                          self.offsets, neigh)
+                                          self.offsets, self.segments, neigh, self.pad)
             if count <= cap:
                 break
             cap = int(count * 1.2) + 16
@@ -98,8 +101,9 @@ class NeighbourList:
         buffer (system._x). The list itself is stored in cell-sorted order (`order`)."""
         counts = np.diff(self.offsets)
         i = np.repeat(self.order.astype(np.int64), counts)
-        j = self.order[self.neighbours[: self.offsets[-1]]].astype(np.int64)
-        return i, j
+        k = self.neighbours[: self.offsets[-1]]
+        real = k < len(self.order)            # drop the padding entries (index M)
+        return i[real], self.order[k[real]].astype(np.int64)
 
 
 class Potential:

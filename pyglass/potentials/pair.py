@@ -81,7 +81,7 @@ class PairPotential(Potential):
         self.name = name
         self.skin = float(skin)
         self._description = dict(description or {})
-        self.neighbour_list = NeighbourList(self.cutoffs, self.skin, half=True)
+        self.neighbour_list = NeighbourList(self.cutoffs, self.skin, half=True, pad=True)
 
     @property
     def cutoff(self) -> float:
@@ -107,7 +107,8 @@ class PairPotential(Potential):
         f_all = np.empty((m, 3))
         vir = np.zeros(9)
         pe = np.zeros(m) if per_particle else np.zeros(0)
-        energy = _pair.compute_pair_forces(system._x, nl.types_all, system.N, nl.order, nl.offsets, nl.neighbours,
+        energy = _pair.compute_pair_forces(system._x, nl.types_all, system.N, nl.order, nl.offsets, nl.segments,
+                                           nl.neighbours,
                                            self.params.reshape(-1), self.n_types, self._model_code,
                                            f_all, vir, pe)
         return finish_result(self, system, energy, f_all, vir, pe, per_particle)
