@@ -10,12 +10,17 @@ COMPILE_ARGS = ["-O3", "-ffast-math", "-fno-finite-math-only", "-march=native", 
 if os.environ.get("PYGLASS_PORTABLE"):  # wheels for other machines: no -march=native
     COMPILE_ARGS.remove("-march=native")
 
+# The pair kernel's blocks are short (a particle's neighbours of one type, padded to 4): 256-bit
+# vectors fit them without remainder loops. A/B at N = 8000, kernel only: IPL 0.70 -> 0.60 ms,
+# 2D soft disks 0.73 -> 0.68 ms, KA unchanged (only where -march=native picks AVX-512)
+EXTRA_ARGS = {"pair": ["-mprefer-vector-width=256"]}
+
 extensions = [
     Extension(
         "pyglass._ext." + os.path.splitext(os.path.basename(src))[0],
         [src],
         include_dirs=[numpy.get_include(), "extensions"],
-        extra_compile_args=COMPILE_ARGS,
+        extra_compile_args=COMPILE_ARGS + EXTRA_ARGS.get(os.path.splitext(os.path.basename(src))[0], []),
         define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
     )
     for src in sorted(glob.glob("extensions/*.pyx"))

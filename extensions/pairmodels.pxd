@@ -30,13 +30,13 @@ cdef enum:
 
 
 cdef inline double _ipow(double s, int m) noexcept nogil:
-    # s^m; with a constant m (the IPL dispatch below) the compiler unrolls it into multiplications
+    # s^m as a plain product: with a constant m (the IPL dispatch in pair_phi_block) the compiler
+    # unrolls it completely and the calling loop vectorises (a squaring loop, m >>= 1, has a trip
+    # count the compiler cannot see and kept the IPL loop scalar: 6.5 against 2.4 ns per pair)
     cdef double r = 1.0
-    while m > 0:
-        if m & 1:
-            r *= s
-        s *= s
-        m >>= 1
+    cdef int k
+    for k in range(m):
+        r *= s
     return r
 
 
@@ -161,15 +161,6 @@ cdef inline void _store(int q, int order, const double* out, double* o0, double*
         o3[q] = out[3]
 
 
-cdef inline void _ipl_block(const double* p, int m, int n, const double* u, int order, double* o0,
-                            double* o1, double* o2, double* o3) noexcept nogil:
-    cdef int q
-    cdef double out[4]
-    for q in range(n):
-        _ipl(p, m, u[q], order, out)
-        _store(q, order, out, o0, o1, o2, o3)
-
-
 cdef inline void pair_phi_block(int model, const double* p, int n, const double* u, int order,
                                 double* o0, double* o1, double* o2, double* o3) noexcept nogil:
     """phi (o0) and its u-derivatives (o1.. up to `order`; unused ones may be NULL) for n pairs
@@ -186,18 +177,21 @@ cdef inline void pair_phi_block(int model, const double* p, int n, const double*
                 _lj(p, u[q], order, out)
                 _store(q, order, out, o0, o1, o2, o3)
     elif model == MODEL_IPL:
-        # the exponents in use, as constants, so s^m unrolls into multiplications
+        # the force kernel's exponents (r^-12, r^-10) as literal constants, so s^m unrolls into
+        # multiplications and the loop vectorises; others, and the landscape's orders, generic
         m = <int>p[3]
-        if m == 6:
-            _ipl_block(p, 6, n, u, order, o0, o1, o2, o3)
-        elif m == 5:
-            _ipl_block(p, 5, n, u, order, o0, o1, o2, o3)
-        elif m == 9:
-            _ipl_block(p, 9, n, u, order, o0, o1, o2, o3)
-        elif m == 12:
-            _ipl_block(p, 12, n, u, order, o0, o1, o2, o3)
+        if order == 1 and m == 6:
+            for q in range(n):
+                _ipl(p, 6, u[q], 1, out)
+                _store(q, 1, out, o0, o1, o2, o3)
+        elif order == 1 and m == 5:
+            for q in range(n):
+                _ipl(p, 5, u[q], 1, out)
+                _store(q, 1, out, o0, o1, o2, o3)
         else:
-            _ipl_block(p, m, n, u, order, o0, o1, o2, o3)
+            for q in range(n):
+                _ipl(p, m, u[q], order, out)
+                _store(q, order, out, o0, o1, o2, o3)
     elif model == MODEL_LJ_POLY:
         if order == 1:
             for q in range(n):

@@ -11,6 +11,8 @@ import re
 import subprocess
 from pathlib import Path
 
+import numpy as np
+
 ROOT = Path(__file__).resolve().parents[1]
 
 
@@ -46,6 +48,26 @@ def reference_env() -> dict:
     env["LD_LIBRARY_PATH"] = str(venv / "lib")
     env["OMP_NUM_THREADS"] = "1"
     return env
+
+
+def lammps_pair_table(pot, path, n: int = 4000, r_lo: float = 0.5) -> str:
+    """A LAMMPS `pair_style table` for a pyglass pair potential: phi and -phi' from the potential's
+    own pair_derivatives at n points linear in r from r_lo sigma-less units to each pair's cutoff,
+    one section per type pair (T<a><b>). Returns the pair_style/pair_coeff lines."""
+    lines = [f"pair_style table linear {n}"]
+    with open(path, "w") as f:
+        for a in range(pot.n_types):
+            for b in range(a, pot.n_types):
+                rc = float(pot.cutoffs[a, b])
+                r = np.linspace(r_lo, rc, n)
+                r[-1] = rc * (1 - 1e-12)            # the law is zero at and beyond the cutoff itself
+                der = pot.pair_derivatives(a, b, r, order=1)
+                f.write(f"T{a + 1}{b + 1}\nN {n} R {r_lo} {rc}\n\n")
+                for k in range(n):
+                    f.write(f"{k + 1} {r[k]:.14g} {der[0, k]:.14e} {-der[1, k]:.14e}\n")
+                f.write("\n")
+                lines.append(f"pair_coeff {a + 1} {b + 1} {path} T{a + 1}{b + 1} {rc}")
+    return "\n".join(lines)
 
 
 def run_lammps(input_text: str, workdir: Path, args=(), nprocs: int = 1) -> str:

@@ -1,17 +1,20 @@
 #!/usr/bin/env python
 """MD throughput: pyglass vs LAMMPS on the same configuration, measured in the same run.
 
-Kob-Andersen LJ (rho = 1.2, T = 0.6, Nose-Hoover tau = 0.5, dt = 0.005, skin 0.3, shifted at
-2.5 sigma_ab); LAMMPS runs `lj/cut` with `-sf opt`, neighbour checks every step as pyglass.
-For every rank count in --ranks both codes run --repeats times; the script prints atom-steps/s
-(median), the ratio pyglass/LAMMPS, and the strong-scaling efficiency from 1 rank. pyglass on P
-ranks runs as `mpirun -n P python bench_md.py --worker ...` (spatial decomposition), LAMMPS as
-`mpiexec -n P lmp` from the reference venv (MPICH). pyglass's ranks yield the core while they wait
-(OMPI_MCA_mpi_yield_when_idle=1, as `make test`) unless that variable is set; A/B runs at N = 32000
-showed no difference beyond the machine's run-to-run spread. Also reports 2D soft disks (N = 1024)
-throughput.
+Each model against its closest LAMMPS equivalent, Nose-Hoover NVT (tau = 0.5, dt = 0.005), skin 0.3
+with neighbour checks every step in both codes, equal masses:
+  ka          Kob-Andersen 3D (rho = 1.2, T = 0.6), shifted at 2.5 sigma_ab: LAMMPS `lj/cut` with `-sf opt`
+  soft-disks  paper 1's 2D soft disks (rho = 0.765, T = 0.4), (sigma_ab/r)^12 shifted at 4.5:
+              LAMMPS `pair_style table` (4000 points, linear in r, from pyglass's own law) + enforce2d
+  ipl         paper 2's IPL (3D, rho = 0.82, T = 0.6), smoothed r^-10: LAMMPS `pair_style table`
+For every rank count in --ranks both codes run --repeats times, interleaved run by run; the script
+prints atom-steps/s (median), the ratio pyglass/LAMMPS, and the strong-scaling efficiency from 1
+rank. pyglass on P ranks runs as `mpirun -n P python bench_md.py --worker ...` (spatial
+decomposition), LAMMPS as `mpiexec -n P lmp` from the reference venv (MPICH). pyglass's ranks yield
+the core while they wait (OMPI_MCA_mpi_yield_when_idle=1, as `make test`) unless that variable is set;
+A/B runs at N = 32000 showed no difference beyond the machine's run-to-run spread.
 
-  python scripts/bench_md.py [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
+  python scripts/bench_md.py [--models ka soft-disks ipl] [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
 
 --split [--skin 0.3]: instead of the comparison, where a pyglass step's time goes on each rank count of --ranks
 (median over --repeats runs of rank 0's split): the pair kernel, neighbour-list builds, ghost
@@ -33,37 +36,61 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
 
-from _reference import LAMMPS_KA_SETUP, lammps_loop_time, run_lammps  # noqa: E402
+from _reference import LAMMPS_KA_SETUP, lammps_loop_time, lammps_pair_table, run_lammps  # noqa: E402
 
 import pyglass  # noqa: E402
 from pyglass import builders  # noqa: E402
 from pyglass.integrators import NoseHoover  # noqa: E402
-from pyglass.potentials import KobAndersen, SoftDisks2D  # noqa: E402
+from pyglass.potentials import IPL10, KobAndersen, SoftDisks2D  # noqa: E402
 
 LAMMPS_KA = LAMMPS_KA_SETUP + """timestep 0.005
-fix 1 all nvt temp 0.6 0.6 0.5
+fix 1 all nvt temp {T} {T} 0.5
+thermo {steps}
+run {steps}
+"""
+LAMMPS_TABLE = """units lj
+atom_style atomic
+dimension {dim}
+boundary p p p
+read_data start.data
+mass * 1.0
+{pair}
+neighbor 0.3 bin
+neigh_modify every 1 delay 0 check yes
+timestep 0.005
+fix 1 all nvt temp {T} {T} 0.5
+{enforce2d}
 thermo {steps}
 run {steps}
 """
 MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"]
 
+# model: (label, dim, density, composition, T, pyglass potential, LAMMPS equivalent)
+MODELS = {
+    "ka": ("KA 3D", 3, 1.2, (0.8, 0.2), 0.6, KobAndersen, "lj/cut/opt"),
+    "soft-disks": ("2D soft disks", 2, 0.765, (0.5, 0.5), 0.4, SoftDisks2D, "table"),
+    "ipl": ("IPL 3D", 3, 0.82, (0.5, 0.5), 0.6, IPL10, "table"),
+}
 
-def equilibrated_ka(n, seed=1, steps=1500):
-    s = builders.lattice(n, 1.2, 3, (0.8, 0.2), seed=seed, jitter=0.02)
-    s.thermalize(0.6, seed)
-    NoseHoover(0.005, 0.6, 0.5).run(s, KobAndersen(), steps)
+
+def equilibrated(model, n, seed=1, steps=1500):
+    _, dim, rho, comp, T, make_potential, _ = MODELS[model]
+    s = builders.lattice(n, rho, dim, comp, seed=seed, jitter=0.02)
+    s.thermalize(T, seed)
+    NoseHoover(0.005, T, 0.5).run(s, make_potential(), steps)
     return s
 
 
-def worker(data, steps, repeats):
+def worker(data, steps, repeats, model="ka"):
     """Time pyglass on this MPI communicator; rank 0 prints the rates as JSON."""
     from mpi4py import MPI
     world = MPI.COMM_WORLD
+    T, make_potential = MODELS[model][4], MODELS[model][5]
     rates = []
     for _ in range(repeats):
         whole = pyglass.io.read_lammps_data(data)
         local = pyglass.comm.distribute(whole, world)
-        stats = NoseHoover(0.005, 0.6, 0.5).run(local, KobAndersen(), steps)
+        stats = NoseHoover(0.005, T, 0.5).run(local, make_potential(), steps)
         rates.append(world.allreduce(stats.wall, op=MPI.MAX))
     if world.Get_rank() == 0:
         print(json.dumps([whole.N * steps / w for w in rates]))
@@ -72,7 +99,7 @@ def worker(data, steps, repeats):
 SPLIT_PARTS = ("pair kernel", "neighbour build", "ghost rebuild/migration", "ghost update/fold")
 
 
-def split_worker(data, steps, repeats, skin=0.3):
+def split_worker(data, steps, repeats, skin=0.3, model="ka"):
     """Rank 0 prints, as JSON, the per-step seconds of each part (SPLIT_PARTS + 'rest') for each run."""
     import time
     from mpi4py import MPI
@@ -110,7 +137,7 @@ def split_worker(data, steps, repeats, skin=0.3):
         for k in spent:
             spent[k], calls[k] = 0.0, 0
         local = pyglass.comm.distribute(pyglass.io.read_lammps_data(data), world)
-        stats = NoseHoover(0.005, 0.6, 0.5).run(local, KobAndersen(skin=skin), steps)
+        stats = NoseHoover(0.005, MODELS[model][4], 0.5).run(local, MODELS[model][5](skin=skin), steps)
         row = {k: v / steps for k, v in spent.items()}
         row["rest"] = stats.wall / steps - sum(row.values())
         row["wall"] = stats.wall / steps
@@ -134,15 +161,26 @@ def run_worker(ranks, *args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def time_pyglass(data, steps, repeats, ranks):
-    rates = run_worker(ranks, "--worker", data, "--steps", steps, "--repeats", repeats)
+def time_pyglass(data, steps, repeats, ranks, model="ka"):
+    rates = run_worker(ranks, "--worker", data, "--steps", steps, "--repeats", repeats, "--model", model)
     return statistics.median(rates), rates
 
 
-def time_lammps(workdir, n, steps, repeats, ranks):
+def lammps_input(model, workdir, steps):
+    """LAMMPS input and command-line arguments for a model's closest equivalent."""
+    _, dim, _, _, T, make_potential, _ = MODELS[model]
+    if model == "ka":
+        return LAMMPS_KA.format(steps=steps, T=T), ("-sf", "opt")
+    pair = lammps_pair_table(make_potential(), Path(workdir) / f"{model}.table")
+    return LAMMPS_TABLE.format(dim=dim, pair=pair, T=T, steps=steps,
+                               enforce2d="fix 2 all enforce2d" if dim == 2 else ""), ()
+
+
+def time_lammps(workdir, n, steps, repeats, ranks, model="ka"):
+    text, args = lammps_input(model, workdir, steps)
     rates = []
     for _ in range(repeats):
-        screen = run_lammps(LAMMPS_KA.format(steps=steps), workdir, args=("-sf", "opt"), nprocs=ranks)
+        screen = run_lammps(text, workdir, args=args, nprocs=ranks)
         rates.append(n * steps / lammps_loop_time(screen))
     return statistics.median(rates), rates
 
@@ -150,9 +188,9 @@ def time_lammps(workdir, n, steps, repeats, ranks):
 def print_split(data, args):
     for p in args.ranks:
         runs = run_worker(p, "--split-worker", data, "--steps", args.steps, "--repeats", args.repeats,
-                          "--skin", args.skin)
+                          "--skin", args.skin, "--model", args.models[0])
         med = {k: statistics.median(r[k] for r in runs) for k in runs[0]}
-        print(f"KA 3D N={args.n}, skin {args.skin:g}, {p} rank(s), rank 0, median of {args.repeats} runs of {args.steps} steps: "
+        print(f"{MODELS[args.models[0]][0]} N={args.n}, skin {args.skin:g}, {p} rank(s), rank 0, median of {args.repeats} runs of {args.steps} steps: "
               f"{med['wall'] * 1e3:.2f} ms per step")
         for k in SPLIT_PARTS + ("rest",):
             print(f"  {k:26s} {med[k] * 1e3:7.3f} ms  {med[k] / med['wall']:6.1%}")
@@ -167,57 +205,51 @@ def _fmt(rates):
 
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--models", nargs="+", default=["ka"], choices=sorted(MODELS))
     ap.add_argument("--n", type=int, default=8000)
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ranks", type=int, nargs="+", default=[1])
-    ap.add_argument("--skip-2d", action="store_true")
-    ap.add_argument("--split", action="store_true", help="where pyglass's step time goes (see above)")
+    ap.add_argument("--split", action="store_true", help="where pyglass's step time goes (first of --models; see above)")
     ap.add_argument("--skin", type=float, default=0.3, help="--split: neighbour-list skin (A/B of the build cost)")
+    ap.add_argument("--model", default="ka", help=argparse.SUPPRESS)
     ap.add_argument("--worker", help=argparse.SUPPRESS)
     ap.add_argument("--split-worker", help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.worker:
-        return worker(args.worker, args.steps, args.repeats)
+        return worker(args.worker, args.steps, args.repeats, args.model)
     if args.split_worker:
-        return split_worker(args.split_worker, args.steps, args.repeats, args.skin)
+        return split_worker(args.split_worker, args.steps, args.repeats, args.skin, args.model)
 
-    print(f"preparing KA N={args.n} at T=0.6 ...", flush=True)
-    system = equilibrated_ka(args.n)
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        data = Path(tmp) / "start.data"
-        pyglass.io.write_lammps_data(system, data)
-        if args.split:
-            return print_split(data, args)
-        for p in args.ranks:
-            # interleave the two codes run by run, so load from other jobs hits both alike
-            pg_runs, lm_runs = [], []
-            for _ in range(args.repeats):
-                pg_runs += time_pyglass(data, args.steps, 1, p)[1]
-                lm_runs += time_lammps(Path(tmp), system.N, args.steps, 1, p)[1]
-            pg = (statistics.median(pg_runs), pg_runs)
-            lm = (statistics.median(lm_runs), lm_runs)
-            results[p] = (pg, lm)
-            print(f"KA 3D N={args.n}, {args.steps} NVT steps, {p} rank(s), median of {args.repeats}:")
-            print(f"  pyglass {pg[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(pg[1])}")
-            print(f"  LAMMPS  {lm[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(lm[1])}  (lj/cut/opt)")
-            print(f"  ratio pyglass/LAMMPS = {pg[0] / lm[0]:.2f}", flush=True)
-    if 1 in results:
-        for p in args.ranks:
-            if p > 1:
-                e_pg = results[p][0][0] / (p * results[1][0][0])
-                e_lm = results[p][1][0] / (p * results[1][1][0])
-                print(f"strong-scaling efficiency 1 -> {p} ranks: pyglass {e_pg:.0%}, LAMMPS {e_lm:.0%}")
-    if not args.skip_2d:
-        s2 = builders.lattice(1024, 0.85, 2, (0.5, 0.5), seed=3, jitter=0.02)
-        s2.thermalize(0.4, 3)
-        pot2 = SoftDisks2D(cutoff=2.5)
-        NoseHoover(0.005, 0.4, 0.5).run(s2, pot2, 2000)
-        rates = [NoseHoover(0.005, 0.4, 0.5).run(s2.copy(), SoftDisks2D(cutoff=2.5), 4 * args.steps).atom_steps_per_second
-                 for _ in range(args.repeats)]
-        print(f"2D soft disks N=1024, rho=0.85, T=0.4, one rank: pyglass {statistics.median(rates) / 1e6:.3f} "
-              f"M atom-steps/s (runs {_fmt(rates)})")
+    for model in args.models[:1] if args.split else args.models:
+        label, lammps_style = MODELS[model][0], MODELS[model][6]
+        print(f"preparing {label} N={args.n} at T={MODELS[model][4]} ...", flush=True)
+        system = equilibrated(model, args.n)
+        results = {}
+        with tempfile.TemporaryDirectory() as tmp:
+            data = Path(tmp) / "start.data"
+            pyglass.io.write_lammps_data(system, data)
+            if args.split:
+                return print_split(data, args)
+            for p in args.ranks:
+                # interleave the two codes run by run, so load from other jobs hits both alike
+                pg_runs, lm_runs = [], []
+                for _ in range(args.repeats):
+                    pg_runs += time_pyglass(data, args.steps, 1, p, model)[1]
+                    lm_runs += time_lammps(Path(tmp), system.N, args.steps, 1, p, model)[1]
+                pg = (statistics.median(pg_runs), pg_runs)
+                lm = (statistics.median(lm_runs), lm_runs)
+                results[p] = (pg, lm)
+                print(f"{label} N={system.N}, {args.steps} NVT steps, {p} rank(s), median of {args.repeats}:")
+                print(f"  pyglass {pg[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(pg[1])}")
+                print(f"  LAMMPS  {lm[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(lm[1])}  ({lammps_style})")
+                print(f"  ratio pyglass/LAMMPS = {pg[0] / lm[0]:.2f}", flush=True)
+        if 1 in results:
+            for p in args.ranks:
+                if p > 1:
+                    e_pg = results[p][0][0] / (p * results[1][0][0])
+                    e_lm = results[p][1][0] / (p * results[1][1][0])
+                    print(f"  strong-scaling efficiency 1 -> {p} ranks: pyglass {e_pg:.0%}, LAMMPS {e_lm:.0%}")
 
 
 if __name__ == "__main__":
