@@ -210,3 +210,64 @@ def test_sticky_spheres_lj_tail_equals_the_paper_authors_coefficients():
     np.testing.assert_allclose(ss.pair_derivatives(1, 1, x * lam, order=0)[0], src, rtol=1e-9, atol=1e-11)
     with pytest.raises(ValueError, match="continuity must be 2"):
         P.StickySpheres(form="lj-tail", continuity=1)
+
+
+@pytest.mark.parametrize("name,dim,n,density", [("ka-shift", 3, 216, 1.0), ("ipl10", 3, 216, 0.82),
+                                                ("softdisks", 2, 144, 0.85), ("sticky", 2, 144, 0.6)])
+@pytest.mark.parametrize("jitter", [0.0, 0.05])
+def test_forces_match_brute_force_pair_sum(name, dim, n, density, jitter):
+    """The list builder (SIMD candidate selection, the half rule's exact ties on a perfect lattice,
+    type groups padded to 4) and the force kernel against an O(N^2) minimum-image pair sum. The
+    densities keep lattice distances off the cutoffs (soft disks at 0.8 put pairs at exactly
+    r = 2.5, where the shifted law's force jumps and rounding decides)."""
+    from pyglass.builders import lattice
+    pot = MODELS[name][0]()
+    s = lattice(n, density, dim, (0.6, 0.4), seed=3, jitter=jitter)
+    L = s.box.lengths
+    assert 2 * pot.cutoff < L.min()
+    res = pot.compute(s, per_particle=True)
+    x = s.positions
+    d = x[None, :, :] - x[:, None, :]
+    d -= L * np.round(d / L)
+    r = np.sqrt((d ** 2).sum(-1))
+    i, j = np.nonzero(np.triu(r < pot.cutoff + 1.0, 1))
+    der = pot.pair_derivatives(s.types[i], s.types[j], r[i, j], order=1)
+    f = np.zeros_like(x)
+    fij = (-der[1] / r[i, j])[:, None] * d[i, j]        # force on j from i
+    np.add.at(f, j, fij)
+    np.add.at(f, i, -fij)
+    pe = np.zeros(s.N)
+    np.add.at(pe, i, 0.5 * der[0])
+    np.add.at(pe, j, 0.5 * der[0])
+    scale = np.abs(f).max()
+    np.testing.assert_allclose(res.energy, der[0].sum(), rtol=1e-12)
+    np.testing.assert_allclose(res.forces, f, rtol=0, atol=1e-12 * scale)
+    np.testing.assert_allclose(res.per_particle_energy, pe, rtol=0, atol=1e-12 * np.abs(pe).max())
+
+
+def test_pair_derivatives_of_mixed_type_pairs_in_one_call():
+    """Pairs of every type pair, interleaved and partly beyond the cutoff, in one call (evaluated in
+    blocks of one type pair and scattered back) equal the calls per type pair."""
+    pot = P.KobAndersen(smoothing="smooth")
+    rng = np.random.default_rng(4)
+    ta, tb = rng.integers(0, 2, 300), rng.integers(0, 2, 300)
+    r = rng.uniform(0.8, 3.0, 300)
+    mixed = pot.pair_derivatives(ta, tb, r, order=3)
+    for a in range(2):
+        for b in range(2):
+            sel = (ta == a) & (tb == b)
+            np.testing.assert_array_equal(mixed[:, sel], pot.pair_derivatives(a, b, r[sel], order=3))
+    assert np.all(mixed[:, r >= pot.cutoffs[ta, tb]] == 0.0)
+
+
+def test_a_particle_launched_to_infinity_stops_the_run_naming_it():
+    """A runaway particle has no neighbours, so its energy stays finite: the next rebuild stops."""
+    from pyglass.builders import lattice
+    from pyglass.integrators import NVE
+    s = lattice(64, 1.0, 3, (0.8, 0.2), seed=1, jitter=0.02)
+    pot = P.KobAndersen()
+    x = s.positions.copy()
+    x[5] = [3e8, 1.0, 1.0]
+    s.positions = x
+    with pytest.raises(FloatingPointError, match=r"particle 5 \(id 5\) is at .* the run diverged"):
+        NVE(0.005).run(s, pot, 10)
