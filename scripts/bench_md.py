@@ -7,6 +7,9 @@ with neighbour checks every step in both codes, equal masses:
   soft-disks  paper 1's 2D soft disks (rho = 0.765, T = 0.4), (sigma_ab/r)^12 shifted at 4.5:
               LAMMPS `pair_style table` (4000 points, linear in r, from pyglass's own law) + enforce2d
   ipl         paper 2's IPL (3D, rho = 0.82, T = 0.6), smoothed r^-10: LAMMPS `pair_style table`
+  mblj        paper 2's mBLJ (3D, rho = 1.2, T = 1.0), AA/BB cut at 1.5, shifted force linear in r:
+              LAMMPS `lj/smooth/linear`
+  sticky      paper 2's sticky spheres (3D, rho = 0.6, T = 1.0): LAMMPS `pair_style table`
 For every rank count in --ranks both codes run --repeats times, interleaved run by run; the script
 prints atom-steps/s (median), the ratio pyglass/LAMMPS, and the strong-scaling efficiency from 1
 rank. pyglass on P ranks runs as `mpirun -n P python bench_md.py --worker ...` (spatial
@@ -14,7 +17,7 @@ decomposition), LAMMPS as `mpiexec -n P lmp` from the reference venv (MPICH). py
 the core while they wait (OMPI_MCA_mpi_yield_when_idle=1, as `make test`) unless that variable is set;
 A/B runs at N = 32000 showed no difference beyond the machine's run-to-run spread.
 
-  python scripts/bench_md.py [--models ka soft-disks ipl] [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
+  python scripts/bench_md.py [--models ka soft-disks ipl mblj sticky] [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
 
 --split [--skin 0.3]: instead of the comparison, where a pyglass step's time goes on each rank count of --ranks
 (median over --repeats runs of rank 0's split): the pair kernel, neighbour-list builds, ghost
@@ -41,7 +44,7 @@ from _reference import LAMMPS_KA_SETUP, lammps_loop_time, lammps_pair_table, run
 import pyglass  # noqa: E402
 from pyglass import builders  # noqa: E402
 from pyglass.integrators import NoseHoover  # noqa: E402
-from pyglass.potentials import IPL10, KobAndersen, SoftDisks2D  # noqa: E402
+from pyglass.potentials import IPL10, MBLJ, KobAndersen, SoftDisks2D, StickySpheres  # noqa: E402
 
 LAMMPS_KA = LAMMPS_KA_SETUP + """timestep 0.005
 fix 1 all nvt temp {T} {T} 0.5
@@ -65,11 +68,32 @@ run {steps}
 """
 MPIRUN = ["mpirun", "--oversubscribe", "--bind-to", "none"]
 
-# model: (label, dim, density, composition, T, pyglass potential, LAMMPS equivalent)
+# paper 2's mBLJ as inputs/kapteijns_2021_mblj.toml runs it (cutoffs in sigma_ab)
+MBLJ_EPS, MBLJ_SIGMA = [[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]]
+MBLJ_CUT = [[1.5, 2.5], [2.5, 1.5 / 0.88]]
+
+
+def paper2_mblj(skin=0.3):
+    return MBLJ(MBLJ_EPS, MBLJ_SIGMA, MBLJ_CUT, smoothing="linear-force-shift", skin=skin)
+
+
+def lammps_mblj():
+    pot = paper2_mblj()
+    lines = [f"pair_style lj/smooth/linear {pot.cutoff}"]
+    for a in range(2):
+        for b in range(a, 2):
+            lines.append(f"pair_coeff {a + 1} {b + 1} {MBLJ_EPS[a][b]} {MBLJ_SIGMA[a][b]} {pot.cutoffs[a, b]}")
+    return "\n".join(lines)
+
+
+# model: (label, dim, density, composition, T, pyglass potential, LAMMPS equivalent); densities
+# from the papers' decks, temperatures liquid states (throughput barely depends on them)
 MODELS = {
     "ka": ("KA 3D", 3, 1.2, (0.8, 0.2), 0.6, KobAndersen, "lj/cut/opt"),
     "soft-disks": ("2D soft disks", 2, 0.765, (0.5, 0.5), 0.4, SoftDisks2D, "table"),
     "ipl": ("IPL 3D", 3, 0.82, (0.5, 0.5), 0.6, IPL10, "table"),
+    "mblj": ("mBLJ 3D", 3, 1.2, (0.8, 0.2), 1.0, paper2_mblj, "lj/smooth/linear"),
+    "sticky": ("sticky spheres 3D", 3, 0.6, (0.5, 0.5), 1.0, StickySpheres, "table"),
 }
 
 
@@ -171,7 +195,10 @@ def lammps_input(model, workdir, steps):
     _, dim, _, _, T, make_potential, _ = MODELS[model]
     if model == "ka":
         return LAMMPS_KA.format(steps=steps, T=T), ("-sf", "opt")
-    pair = lammps_pair_table(make_potential(), Path(workdir) / f"{model}.table")
+    if model == "mblj":
+        pair = lammps_mblj()
+    else:
+        pair = lammps_pair_table(make_potential(), Path(workdir) / f"{model}.table")
     return LAMMPS_TABLE.format(dim=dim, pair=pair, T=T, steps=steps,
                                enforce2d="fix 2 all enforce2d" if dim == 2 else ""), ()
 
