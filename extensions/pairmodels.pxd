@@ -136,20 +136,23 @@ cdef inline void _lj_sf(const double* p, double u, int order, double* out) noexc
         out[3] += 0.375 * c / (r * u * u)
 
 
-cdef inline void pair_phi(int model, const double* p, double u, int order, double* out) noexcept nogil:
-    """phi and its u-derivatives up to `order` for one pair (inside the cutoff)."""
+cdef inline void _law(int model, const double* p, int m, double u, int order, double* out) noexcept nogil:
+    # m: IPL's exponent, passed separately so callers can make it a constant
     if model == MODEL_LJ:
         _lj(p, u, order, out)
     elif model == MODEL_IPL:
-        _ipl(p, <int>p[3], u, order, out)
+        _ipl(p, m, u, order, out)
     elif model == MODEL_LJ_POLY:
         _lj_poly(p, u, order, out)
     elif model == MODEL_LJ_SF:
         _lj_sf(p, u, order, out)
 
 
-# One loop per (model, order) with the law inlined: the loop-invariant model and order are
-# resolved outside the loop, so each body is straight-line code the compiler turns into SIMD.
+cdef inline void pair_phi(int model, const double* p, double u, int order, double* out) noexcept nogil:
+    """phi and its u-derivatives up to `order` for one pair (inside the cutoff)."""
+    _law(model, p, <int>p[3] if model == MODEL_IPL else 0, u, order, out)
+
+
 cdef inline void _store(int q, int order, const double* out, double* o0, double* o1, double* o2,
                         double* o3) noexcept nogil:
     o0[q] = out[0]
@@ -161,52 +164,31 @@ cdef inline void _store(int q, int order, const double* out, double* o0, double*
         o3[q] = out[3]
 
 
+cdef inline void _block(int model, const double* p, int m, int n, const double* u, int order,
+                        double* o0, double* o1, double* o2, double* o3) noexcept nogil:
+    cdef int q
+    cdef double out[4]
+    for q in range(n):
+        _law(model, p, m, u[q], order, out)
+        _store(q, order, out, o0, o1, o2, o3)
+
+
 cdef inline void pair_phi_block(int model, const double* p, int n, const double* u, int order,
                                 double* o0, double* o1, double* o2, double* o3) noexcept nogil:
     """phi (o0) and its u-derivatives (o1.. up to `order`; unused ones may be NULL) for n pairs
-    sharing the parameter block p, all inside the cutoff or masked by the caller."""
-    cdef int q, m
-    cdef double out[4]
-    if model == MODEL_LJ:
-        if order == 1:
-            for q in range(n):
-                _lj(p, u[q], 1, out)
-                _store(q, 1, out, o0, o1, o2, o3)
-        else:
-            for q in range(n):
-                _lj(p, u[q], order, out)
-                _store(q, order, out, o0, o1, o2, o3)
-    elif model == MODEL_IPL:
-        # the force kernel's exponents (r^-12, r^-10) as literal constants, so s^m unrolls into
-        # multiplications and the loop vectorises; others, and the landscape's orders, generic
-        m = <int>p[3]
-        if order == 1 and m == 6:
-            for q in range(n):
-                _ipl(p, 6, u[q], 1, out)
-                _store(q, 1, out, o0, o1, o2, o3)
-        elif order == 1 and m == 5:
-            for q in range(n):
-                _ipl(p, 5, u[q], 1, out)
-                _store(q, 1, out, o0, o1, o2, o3)
-        else:
-            for q in range(n):
-                _ipl(p, m, u[q], order, out)
-                _store(q, order, out, o0, o1, o2, o3)
-    elif model == MODEL_LJ_POLY:
-        if order == 1:
-            for q in range(n):
-                _lj_poly(p, u[q], 1, out)
-                _store(q, 1, out, o0, o1, o2, o3)
-        else:
-            for q in range(n):
-                _lj_poly(p, u[q], order, out)
-                _store(q, order, out, o0, o1, o2, o3)
-    elif model == MODEL_LJ_SF:
-        if order == 1:
-            for q in range(n):
-                _lj_sf(p, u[q], 1, out)
-                _store(q, 1, out, o0, o1, o2, o3)
-        else:
-            for q in range(n):
-                _lj_sf(p, u[q], order, out)
-                _store(q, order, out, o0, o1, o2, o3)
+    sharing the parameter block p, all inside the cutoff or masked by the caller. The force
+    kernel's cases (order 1; IPL's exponents of r^-12 and r^-10) pass model, order and m as literal
+    constants, so the law is straight-line code in the loop (s^m unrolled) and the loop vectorises."""
+    cdef int m = <int>p[3] if model == MODEL_IPL else 0
+    if order == 1 and model == MODEL_LJ:
+        _block(MODEL_LJ, p, 0, n, u, 1, o0, o1, o2, o3)
+    elif order == 1 and model == MODEL_IPL and m == 6:
+        _block(MODEL_IPL, p, 6, n, u, 1, o0, o1, o2, o3)
+    elif order == 1 and model == MODEL_IPL and m == 5:
+        _block(MODEL_IPL, p, 5, n, u, 1, o0, o1, o2, o3)
+    elif order == 1 and model == MODEL_LJ_POLY:
+        _block(MODEL_LJ_POLY, p, 0, n, u, 1, o0, o1, o2, o3)
+    elif order == 1 and model == MODEL_LJ_SF:
+        _block(MODEL_LJ_SF, p, 0, n, u, 1, o0, o1, o2, o3)
+    else:
+        _block(model, p, m, n, u, order, o0, o1, o2, o3)
