@@ -12,6 +12,8 @@ the factorisation then fails with an error that says so.
 """
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -204,25 +206,35 @@ class KSPSolver:
     __call__ = solve
 
 
-class _SerialOperators:
-    """BlockPCG's products and preconditioner on one rank, on row-major blocks: A x by CSR and
-    (pc='icc') IC(0) with a diagonal shift raised from 0 until every pivot is positive (as PETSc's
-    positive-definite shift), or (pc='jacobi') the inverse diagonal."""
+class _BlockOperators:
+    """BlockPCG's product and preconditioner on row-major blocks of this rank's rows, in our own
+    kernels (extensions/sparse_block.pyx): A x by CSR, one pass over the matrix for the whole block,
+    and (pc='icc') IC(0) of this rank's diagonal block (block Jacobi across ranks; the whole matrix
+    on one rank), its diagonal shifted from 0 upwards until every pivot is positive (as PETSc's
+    positive-definite shift), or (pc='jacobi') the inverse diagonal. Under MPI, `csr` holds this
+    rank's rows with global column indices; the rows of x that other ranks own and the product
+    needs (ghost rows) are exchanged with one Alltoallv per product."""
 
     SHIFTS = (0.0, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
 
-    def __init__(self, matrix, pc):
+    def __init__(self, csr, pc, comm=None, start=0):
         from pyglass._ext import sparse_block
         self._k = sparse_block
-        a = sp.csr_matrix(matrix)
-        a.sort_indices()
-        self.indptr, self.indices = a.indptr.astype(np.int32), a.indices.astype(np.int32)
-        self.data = np.ascontiguousarray(a.data, dtype=float)
         self.pc = pc
+        self.comm = comm
+        n_local = csr.shape[0]
+        csr = sp.csr_matrix(csr)
+        self._ghost_plan = None
+        if comm is not None and comm.Get_size() > 1:
+            csr = self._plan_ghosts(csr, comm, start, n_local)
+        csr.sort_indices()
+        self.indptr, self.indices = csr.indptr.astype(np.int32), csr.indices.astype(np.int32)
+        self.data = np.ascontiguousarray(csr.data, dtype=float)
+        diag_block = csr[:, :n_local].tocsr()
         if pc == "jacobi":
-            self.inv_diag = 1.0 / a.diagonal()
+            self.inv_diag = 1.0 / diag_block.diagonal()
             return
-        low = sp.tril(a, format="csr")
+        low = sp.tril(diag_block, format="csr")
         low.sort_indices()
         self.l_indptr, self.l_indices = low.indptr.astype(np.int32), low.indices.astype(np.int32)
         for shift in self.SHIFTS:
@@ -233,10 +245,40 @@ class _SerialOperators:
         raise np.linalg.LinAlgError(f"IC(0) breaks down at row {failed} even with the diagonal shifted by "
                                     f"{self.SHIFTS[-1]:g}: the matrix is far from positive definite")
 
+    def _plan_ghosts(self, csr, comm, start, n_local):
+        """Renumber columns: owned ones 0..n_local-1, ghosts after them (sorted by global index, so
+        grouped by owner); record which of our rows every other rank needs."""
+        size = comm.Get_size()
+        stops = np.array(comm.allgather(start + n_local))
+        cols = csr.indices
+        outside = (cols < start) | (cols >= start + n_local)
+        ghosts = np.unique(cols[outside])
+        owner = np.searchsorted(stops, ghosts, side="right")
+        need = [ghosts[owner == q] for q in range(size)]
+        wanted = comm.alltoall(need)                       # the rows each rank needs from us
+        self._ghost_plan = ([len(g) for g in need], [np.asarray(w, np.int64) - start for w in wanted])
+        new = np.empty_like(cols)
+        new[~outside] = cols[~outside] - start
+        new[outside] = n_local + np.searchsorted(ghosts, cols[outside])
+        return sp.csr_matrix((csr.data, new, csr.indptr), shape=(n_local, n_local + len(ghosts)))
+
+    def _with_ghosts(self, x):
+        if self._ghost_plan is None:
+            return x
+        from mpi4py import MPI
+        recv_counts, send_rows = self._ghost_plan
+        m = x.shape[1]
+        send = np.ascontiguousarray(np.concatenate([x[rows] for rows in send_rows]))
+        out = np.empty((x.shape[0] + sum(recv_counts), m))
+        out[: x.shape[0]] = x
+        self.comm.Alltoallv([send, [len(r) * m for r in send_rows], MPI.DOUBLE],
+                            [out[x.shape[0]:], [c * m for c in recv_counts], MPI.DOUBLE])
+        return out
+
     def matmat(self, x):
         x = np.ascontiguousarray(x)
         y = np.empty_like(x)
-        self._k.csr_matmat(self.indptr, self.indices, self.data, x, y)
+        self._k.csr_matmat(self.indptr, self.indices, self.data, self._with_ghosts(x), y)
         return y
 
     def precondition(self, r):
@@ -269,7 +311,7 @@ class BlockPCG:
         right-hand sides and solutions are then this rank's rows)
     dim : spatial dimension d
     tol : relative accuracy of the quadratic forms (see above)
-    pc : 'icc' (ICC(0); under MPI additive Schwarz, overlap 1, ICC(0) on each rank's block) or 'jacobi'
+    pc : 'icc' (IC(0); under MPI block Jacobi, IC(0) of each rank's diagonal block) or 'jacobi'
     block : columns advanced together
     deflation : optional (eigenvalues (k,), this rank's rows of the orthonormal eigenvectors (n_local,
         k)) of the lowest modes: their part of M+b is applied exactly and CG works on the rest
@@ -299,43 +341,16 @@ class BlockPCG:
         self._rows = None if order is None else dof_order(order, dim)[self.start:self.stop]
         self.n_local = self.stop - self.start
         self.pc_name = pc
-        # one rank: row-major blocks, the product and the preconditioner in our own kernels, one pass
-        # over the matrix or the factor per block (extensions/sparse_block.pyx). N = 8000 KA 3D, 128
-        # dipoles: 11.3 s against 21.8 s with scipy's product and PETSc's ICC(0) applied column by
-        # column, the same 55 iterations. Under MPI, column-major blocks placed into PETSc vectors.
-        self._serial = None
-        if not self.parallel:
-            if not sp.issparse(matrix):          # a SeqAIJ from petsc_hessian
-                indptr, indices, values = matrix.getValuesCSR()
-                matrix = sp.csr_matrix((values, indices, indptr), shape=matrix.getSize())
-            self._serial = _SerialOperators(matrix, pc)
-        self._layout = "F" if self.parallel else "C"
-        self._pc = None
-        if not self.parallel:
-            pass
-        elif pc == "icc":
-            prefix = f"pyglass_bpcg{id(self)}_"
-            opts = PETSc.Options()
-            # additive Schwarz, overlap 1, symmetric ('basic'; PETSc's default restricted variant is not,
-            # and CG then fails): N = 8000 KA 3D, 2 ranks, 47 iterations against 39 serial ICC(0) and 75
-            # with block Jacobi; overlap 2 cuts 5 iterations but costs more time than it saves
-            extra = {"sub_pc_type": "icc", "pc_asm_type": "basic", "pc_asm_overlap": "1"}
-            for key, v in extra.items():
-                opts[prefix + key] = v
-            self._pc = PETSc.PC().create(self.comm)
-            self._pc.setOperators(self._mat)
-            self._pc.setOptionsPrefix(prefix)
-            self._pc.setType("asm")
-            self._pc.setFromOptions()
-            self._pc.setUp()
-            for key in extra:
-                opts.delValue(prefix + key)
-        else:
-            self._pc = PETSc.PC().create(self.comm)
-            self._pc.setOperators(self._mat)
-            self._pc.setType(pc)
-            self._pc.setUp()
-        self._x, self._y = self._mat.createVecRight(), self._mat.createVecLeft()
+        # row-major blocks, the product and the preconditioner in our own kernels, one pass over the
+        # matrix or the factor per block (_BlockOperators). N = 8000 KA 3D, 128 dipoles, one rank:
+        # 10.5 s against 21.8 s with scipy's product and PETSc's ICC(0) applied column by column,
+        # the same 55 iterations
+        if sp.issparse(matrix):
+            csr = matrix
+        else:                                   # a Mat from petsc_hessian: this rank's rows
+            indptr, indices, values = self._mat.getValuesCSR()
+            csr = sp.csr_matrix((values, indices, indptr), shape=(self.n_local, self.n))
+        self._ops = _BlockOperators(csr, pc, self._mpi if self.parallel else None, self.start)
         self._defl = None
         if deflation is not None:
             vals, vecs = np.asarray(deflation[0], float), np.asarray(deflation[1], float)
@@ -348,7 +363,8 @@ class BlockPCG:
     @classmethod
     def for_system(cls, system, pot, comm=None, hessian_matrix=None, **kwargs):
         """The solver for a whole system: on the scipy Hessian serially, or with `comm` on the Hessian
-        distributed in `spatial_order` (each rank's rows a compact slab, so its Schwarz block is local)."""
+        distributed in `spatial_order` (each rank's rows a compact slab: its diagonal block, the block
+        Jacobi preconditioner's, holds most of its couplings, and few rows are ghosts)."""
         from pyglass.landscape.hessian import hessian, petsc_hessian, spatial_order
         if comm is None:
             return cls(hessian(system, pot) if hessian_matrix is None else hessian_matrix, system.dim, **kwargs)
@@ -378,31 +394,10 @@ class BlockPCG:
         return b
 
     def _matmat(self, p):
-        """A p: a row-major block on one rank; under MPI a column-major block (PETSc's dense layout: no
-        copies on the way in or out)."""
-        if self._serial is not None:
-            return self._serial.matmat(p)
-        from petsc4py import PETSc
-        pm = PETSc.Mat().createDense(((self.n_local, self.n), (PETSc.DECIDE, p.shape[1])), array=p,
-                                     comm=self.comm)
-        prod = self._mat.matMult(pm)
-        out = np.array(prod.getDenseArray(), order="F")
-        pm.destroy()
-        prod.destroy()
-        return out
+        return self._ops.matmat(p)
 
     def _precondition(self, r):
-        if self._serial is not None:
-            return self._project(self._serial.precondition(r))
-        out = np.empty_like(r, order="F")
-        x, y = self._x, self._y
-        for c in range(r.shape[1]):          # columns of column-major blocks: placed, not copied
-            x.placeArray(r[:, c])
-            y.placeArray(out[:, c])
-            self._pc.apply(x, y)
-            x.resetArray()
-            y.resetArray()
-        return self._project(out)
+        return self._project(self._ops.precondition(r))
 
     def _window(self, n_hist):
         """Iterations per window: `window`, or a quarter of the iterations so far when more (a slowly
@@ -451,9 +446,9 @@ class BlockPCG:
     __call__ = solve
 
     def _solve_block(self, b, norm, ref):
-        b = self._project(np.array(b, float, order=self._layout), modes=False)
+        b = self._project(np.array(b, float, order="C"), modes=False)
         m = b.shape[1]
-        out = np.zeros_like(b, order=self._layout)
+        out = np.zeros_like(b, order="C")
         q1_modes, q2_modes = np.zeros(m), np.zeros(m)
         if self._defl is not None:              # the lowest modes' part of M+b, exactly
             vals, w = self._defl
@@ -462,14 +457,14 @@ class BlockPCG:
             q1_modes = (c ** 2 / vals[:, None]).sum(axis=0)
             q2_modes = (c ** 2 / vals[:, None] ** 2).sum(axis=0)
             b = self._project(b)
-        r = b.copy(order=self._layout)
+        r = b.copy(order="C")
         p = self._precondition(r)
         rz = self._dots(r, p)
         keep = rz > 0
         cols = np.flatnonzero(keep)              # the original columns still iterating
-        b, r, p = (np.asarray(a[:, keep], order=self._layout) for a in (b, r, p))
+        b, r, p = (np.asarray(a[:, keep], order="C") for a in (b, r, p))
         rz, ref, q1_modes, q2_modes = rz[keep], ref[keep], q1_modes[keep], q2_modes[keep]
-        x = np.zeros_like(b, order=self._layout)
+        x = np.zeros_like(b, order="C")
         its = np.zeros(m, int)
         q1h, q2h = [], []
         for k in range(self.max_it):
@@ -494,7 +489,7 @@ class BlockPCG:
                     out[:, cols[done]] += x[:, done]
                     keep = ~done
                     cols = cols[keep]
-                    b, x, r, p = (np.asarray(a[:, keep], order=self._layout) for a in (b, x, r, p))
+                    b, x, r, p = (np.asarray(a[:, keep], order="C") for a in (b, x, r, p))
                     rz, ref, q1_modes, q2_modes = rz[keep], ref[keep], q1_modes[keep], q2_modes[keep]
                     q1h = [q[keep] for q in q1h]
                     q2h = [q[keep] for q in q2h]
