@@ -246,14 +246,14 @@ def cg_worker(n, n_pairs, factor, model="ka3d"):
         its = "factor"
     else:
         # as the library runs it: the scipy Hessian on one rank, the distributed one on several
-        solver = BlockPCG.for_system(s, pot, comm if comm.Get_size() > 1 else None, block=128)
+        solver = BlockPCG.for_system(s, pot, comm if comm.Get_size() > 1 else None)
         t_h = time.perf_counter() - t0
     t = time.perf_counter()
     g = landscape.shear_modulus(s, pot, solver=solver)
     t_g = time.perf_counter() - t
     g_its = "" if factor else f" ({solver.iterations[-1]} iterations)"
     t = time.perf_counter()
-    kappa = landscape.dipole_stiffness(s, pot, pairs, solver=solver, block=128)
+    kappa = landscape.dipole_stiffness(s, pot, pairs, solver=solver)
     t_k = time.perf_counter() - t
     if not factor:
         its = f"median {int(np.median(solver.iterations))} iterations"

@@ -18,6 +18,7 @@ import numpy as np
 from pyglass.landscape.hessian import hessian, interacting_pairs
 
 METHODS = ("factor", "cg", "ksp", "dense")
+FACTOR_BLOCK = 128     # right-hand sides per block of a factor's triangular solves (cg: solvers.CG_BLOCK)
 CG_TOL = 1e-6      # relative accuracy of kappa_ij on the factor-free path (measured: realised <= 3e-7)
 
 
@@ -48,7 +49,7 @@ def dipole_vectors(system, pairs) -> np.ndarray:
     return out
 
 
-def dipole_responses(system, pot, pairs, method: str = "factor", backend: str = "auto", block: int = 128,
+def dipole_responses(system, pot, pairs, method: str = "factor", backend: str = "auto", block: int | None = None,
                      hessian_matrix=None, solver=None, rtol: float = 1e-10, tol: float = CG_TOL):
     """(kappa (M,), responses z (dN, M)) for the given pairs; see the module docstring (serial)."""
     kappa, z = _solve(system, pot, pairs, method, backend, block, hessian_matrix, solver, rtol, tol, None, keep=True)
@@ -62,19 +63,21 @@ def _solve(system, pot, pairs, method, backend, block, hessian_matrix, solver, r
     pairs = _check_pairs(system, pairs)
     if solver is None:
         if method == "cg":
-            solver = S.BlockPCG.for_system(system, pot, comm, hessian_matrix, tol=tol, block=block)
+            solver = S.BlockPCG.for_system(system, pot, comm, hessian_matrix, tol=tol, block=block or S.CG_BLOCK)
         elif comm is not None:
             raise ValueError(f"comm: only method 'cg' runs distributed, got method {method!r}")
         else:
             h = hessian(system, pot) if hessian_matrix is None else hessian_matrix
             if method == "factor":
-                solver = S.PseudoInverse(h, system.dim, backend=backend, block=block)
+                solver = S.PseudoInverse(h, system.dim, backend=backend, block=block or FACTOR_BLOCK)
             elif method == "ksp":
                 solver = S.KSPSolver(h, system.dim, rtol=rtol)
             else:
                 pinv = S.dense_pseudo_inverse(h, system.dim)
                 solver = lambda b: pinv @ b  # noqa: E731
     iterative = isinstance(solver, S.BlockPCG)
+    if block is None:
+        block = solver.block if iterative else FACTOR_BLOCK
     kappa = np.empty(len(pairs))
     zs = [] if keep else None
     for s in range(0, len(pairs), block):
@@ -91,7 +94,7 @@ def _solve(system, pot, pairs, method, backend, block, hessian_matrix, solver, r
     return kappa, (np.hstack(zs) if keep and zs else None)
 
 
-def dipole_stiffness(system, pot, pairs, method: str = "factor", backend: str = "auto", block: int = 128,
+def dipole_stiffness(system, pot, pairs, method: str = "factor", backend: str = "auto", block: int | None = None,
                      hessian_matrix=None, solver=None, rtol: float = 1e-10, tol: float = CG_TOL,
                      comm=None) -> np.ndarray:
     """kappa_ij = (d.M+ d)/(d.M+^2 d) for an (M, 2) int array of pairs -> (M,), on every rank of `comm`
