@@ -13,7 +13,7 @@
    'krylov' mode solver on KA 3D inherent structures, time and peak RSS per rank, 1 and 2 ranks; the
    eigenvalues go to $PYGLASS_BENCH_CACHE/krylov_ka3d_<N>_<ranks>_<tol>.npy for comparison.
 6. --only cg3d [--sizes ...] [--ranks 1 2] [--pairs 1000] [--factor-max 32000]: kappa_ij of --pairs random
-   pairs and G without a factor (block PCG, ICC(0) / block-Jacobi ICC(0), the library's default
+   pairs and G without a factor (block PCG, IC(0) / block-Jacobi IC(0) on row-major blocks, the library's default
    tolerances) on KA 3D inherent structures, time and peak RSS per rank, 1 and 2 ranks, each against the
    Cholesky factor (the peer, in its own process) where the factor fits (N <= --factor-max): time and
    the largest relative differences of kappa_ij and G.
@@ -263,7 +263,7 @@ def cg_worker(n, n_pairs, factor, model="ka3d"):
         tag = "factor" if factor else f"cg{comm.Get_size()}"
         np.savez(os.path.join(os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench"),
                               f"kappa_{model}_{n}_{n_pairs}_{tag}.npz"), kappa=kappa, G=g, seconds=total)
-        prep = f"Hessian {t_h:.1f} s, factorisation {t_s:.1f} s" if factor else f"Hessian and ICC {t_h:.1f} s"
+        prep = f"Hessian {t_h:.1f} s, factorisation {t_s:.1f} s" if factor else f"Hessian and IC(0) {t_h:.1f} s"
         print(f"{prep}, G {t_g:.1f} s{g_its}, {n_pairs} kappa {t_k:.1f} s ({its}), "
               f"total {total:.1f} s, peak RSS per rank {rss:.2f} GiB, G = {g:.8g}, mean kappa {kappa.mean():.6g}")
 
