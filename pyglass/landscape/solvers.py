@@ -12,8 +12,6 @@ the factorisation then fails with an error that says so.
 """
 from __future__ import annotations
 
-import os
-
 import numpy as np
 import scipy.sparse as sp
 import scipy.sparse.linalg as spla
@@ -334,16 +332,21 @@ class BlockPCG:
             raise ValueError(f"pc must be 'icc' or 'jacobi', got {pc!r}")
         if block < 1 or window < 1 or max_it < 1:
             raise ValueError(f"block, window and max_it must be >= 1, got {block}, {window}, {max_it}")
-        self._mat = petsc_aij(matrix) if sp.issparse(matrix) else matrix
-        self._mat.setOption(PETSc.Mat.Option.SYMMETRIC, True)
-        self.comm = self._mat.getComm()
+        if sp.issparse(matrix):                 # one rank: no PETSc copy of the matrix
+            self.comm, csr = PETSc.COMM_SELF, sp.csr_matrix(matrix)
+            self.n = csr.shape[0]
+            self.start, self.stop = 0, self.n
+        else:                                   # a Mat from petsc_hessian: this rank's rows
+            self.comm = matrix.getComm()
+            self.n = matrix.getSize()[0]
+            self.start, self.stop = matrix.getOwnershipRange()
+            indptr, indices, values = matrix.getValuesCSR()
+            csr = sp.csr_matrix((values, indices, indptr), shape=(self.stop - self.start, self.n))
         self._mpi = self.comm.tompi4py()
         self.parallel = self.comm.getSize() > 1
-        self.n = self._mat.getSize()[0]
         if self.n % dim:
             raise ValueError(f"matrix must have a multiple of dim={dim} rows, got {self.n}")
         self.dim, self.tol, self.block, self.max_it, self.window = dim, float(tol), int(block), int(max_it), int(window)
-        self.start, self.stop = self._mat.getOwnershipRange()
         self._rows = None if order is None else dof_order(order, dim)[self.start:self.stop]
         self.n_local = self.stop - self.start
         self.pc_name = pc
@@ -351,11 +354,6 @@ class BlockPCG:
         # matrix or the factor per block (_BlockOperators). N = 8000 KA 3D, 128 dipoles, one rank:
         # 10.5 s against 21.8 s with scipy's product and PETSc's ICC(0) applied column by column,
         # the same 55 iterations
-        if sp.issparse(matrix):
-            csr = matrix
-        else:                                   # a Mat from petsc_hessian: this rank's rows
-            indptr, indices, values = self._mat.getValuesCSR()
-            csr = sp.csr_matrix((values, indices, indptr), shape=(self.n_local, self.n))
         self._ops = _BlockOperators(csr, pc, self._mpi if self.parallel else None, self.start)
         self._defl = None
         if deflation is not None:
