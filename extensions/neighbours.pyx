@@ -52,7 +52,7 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
     cdef double lo[3]
     cdef double hi[3]
     cdef int nc[3]
-    cdef double dx, dy, dz, u, xi, yi, zi
+    cdef double xi, yi, zi
     for a in range(3):
         lo[a] = 1e300
         hi[a] = -1e300
@@ -88,7 +88,6 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
     cdef int idx[3]
     cdef int ti, t, m, n_start, ntypes_list = list_cut2.shape[0]
     cdef bint check
-    cdef int keep
     cdef int r0, r1
     cdef double* xs0 = <double*> cnp.PyArray_DATA(xs_arr)
     cdef double* xs1 = xs0 + M + 8

@@ -8,7 +8,6 @@ them back onto their owners (domain.py).
 """
 import numpy as np
 cimport numpy as cnp
-from libc.math cimport sqrt
 from pairmodels cimport pair_phi_block, NPARAM, MODEL_LJ, MODEL_IPL, MODEL_LJ_POLY, MODEL_LJ_SF
 
 cnp.import_array()
