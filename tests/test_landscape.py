@@ -529,20 +529,17 @@ def test_spatial_order_puts_contiguous_index_blocks_in_slabs():
 
 
 def test_block_sparse_kernels_against_scipy_and_dense_algebra():
-    """extensions/sparse_block: A x for a row-major block equals scipy's; IC(0) reproduces A on its
-    own pattern ((L L^T)_ij = A_ij there) and is the exact Cholesky factor where the pattern has no
-    fill (a tridiagonal matrix), so its block solve equals a dense solve."""
+    """extensions/sparse_block: A x in d x d blocks equals scipy's; IC(0) reproduces A on its own
+    pattern ((L L^T)_ij = A_ij there) and is the exact Cholesky factor where the pattern has no fill
+    (a tridiagonal matrix), so its block solve equals a dense solve; the factor of a random pattern
+    applied in blocks equals (L L^T)^-1; for d = 2 and 3 and several block widths."""
     import scipy.sparse as sp
     from pyglass._ext import sparse_block as K
     rng = np.random.default_rng(2)
-    n, m = 60, 7
+    n = 60
     r = sp.random(n, n, density=0.08, random_state=3, format="csr")
     a = (r + r.T + sp.identity(n) * 10.0).tocsr()
     a.sort_indices()
-    x = rng.normal(size=(n, m))
-    y = np.empty_like(x)
-    K.csr_matmat(a.indptr.astype(np.int32), a.indices.astype(np.int32), a.data, x, y)
-    np.testing.assert_allclose(y, a @ x, rtol=1e-13, atol=1e-13)
     low = sp.tril(a, format="csr")
     low.sort_indices()
     ip, ix = low.indptr.astype(np.int32), low.indices.astype(np.int32)
@@ -554,11 +551,25 @@ def test_block_sparse_kernels_against_scipy_and_dense_algebra():
     t = sp.diags([-np.ones(n - 1), 4.0 * np.ones(n), -np.ones(n - 1)], [-1, 0, 1], format="csr")
     tl = sp.tril(t, format="csr")
     tl.sort_indices()
-    ip, ix = tl.indptr.astype(np.int32), tl.indices.astype(np.int32)
-    vals, failed = K.ic0(ip, ix, tl.data.copy(), 0.0)
-    z = x.copy()
-    K.ic0_apply(ip, ix, vals, z)
-    np.testing.assert_allclose(z, np.linalg.solve(t.toarray(), x), rtol=1e-12)
+    tip, tix = tl.indptr.astype(np.int32), tl.indices.astype(np.int32)
+    tvals, failed = K.ic0(tip, tix, tl.data.copy(), 0.0)
+    assert failed == -1
+    for d in (2, 3):
+        product = K.BlockSparse(a, d)
+        factor = K.IC0Factor(tip, tix, tvals, d)
+        for m in (1, 3, 8, 37):
+            x = rng.normal(size=(n, m))
+            y = np.empty_like(x)
+            product.matmat(x, y)
+            np.testing.assert_allclose(y, a @ x, rtol=1e-13, atol=1e-13)
+            z = x.copy()
+            factor.apply(z)
+            np.testing.assert_allclose(z, np.linalg.solve(t.toarray(), x), rtol=1e-12, atol=1e-14)
+        z = x.copy()
+        K.IC0Factor(ip, ix, vals, d).apply(z)
+        np.testing.assert_allclose(z, np.linalg.solve(L @ L.T, x), rtol=1e-10, atol=1e-12)
+    with pytest.raises(ValueError, match="blocks"):
+        K.BlockSparse(a[:59, :59], 3)
     # a pivot that is not positive is reported, not silently used
     bad = sp.csr_matrix(np.array([[1.0, 0.0], [2.0, 1.0]]))
     assert K.ic0(bad.indptr.astype(np.int32), bad.indices.astype(np.int32), bad.data.copy(), 0.0)[1] == 1
