@@ -65,6 +65,27 @@ static inline void sb_bsr_matmat_##D(ptrdiff_t nb, const int *block_ptr, const i
 SB_DEFINE_MATMAT(2)
 SB_DEFINE_MATMAT(3)
 
+/* Solve the D rows zr of a block row against its triangular diagonal block d (D x D, row-major):
+   lower (forward sweep, rows in order) or upper (backward sweep, rows in reverse). */
+static inline void sb_solve_diagonal(double *restrict const *zr, const double *d, int D, int lower,
+                                     ptrdiff_t m) {
+    for (int k = 0; k < D; k++) {
+        const int r = lower ? k : D - 1 - k;
+        double *restrict zt = zr[r];
+        for (int s = 0; s < D; s++) {
+            if (lower ? s >= r : s <= r)
+                continue;
+            const double a = d[r * D + s];
+            const double *restrict zs = zr[s];
+            _Pragma("omp simd")
+            for (ptrdiff_t c = 0; c < m; c++) zt[c] -= a * zs[c];
+        }
+        const double inv = 1.0 / d[r * D + r];
+        _Pragma("omp simd")
+        for (ptrdiff_t c = 0; c < m; c++) zt[c] *= inv;
+    }
+}
+
 /* z <- (L L^T)^-1 z. L: BSR, block rows with their blocks J <= I, the diagonal block (lower
    triangular) last; U = L^T: BSR, blocks J >= I, the diagonal block (upper triangular) first.
    Both sweeps gather into the D rows of z being solved, which are then solved against the
@@ -80,20 +101,7 @@ static inline void sb_bsr_ic0_apply_##D(ptrdiff_t nb, const int *l_ptr, const in
         ptrdiff_t last = l_ptr[I + 1] - 1;                                                      \
         for (ptrdiff_t p = l_ptr[I]; p < last; p++)                                             \
             SB_BLOCK_##D(zr, l_vals + (size_t)p * D * D, z, l_col[p], m, -);                    \
-        const double *d = l_vals + (size_t)last * D * D;                                        \
-        for (int r = 0; r < D; r++) {                                                           \
-            const double inv = 1.0 / d[r * D + r];                                              \
-            for (int s = 0; s < r; s++) {                                                       \
-                const double a = d[r * D + s];                                                  \
-                double *restrict zt = zr[r];                                                    \
-                const double *restrict zs = zr[s];                                              \
-                _Pragma("omp simd")                                                             \
-                for (ptrdiff_t c = 0; c < m; c++) zt[c] -= a * zs[c];                           \
-            }                                                                                   \
-            double *restrict zt = zr[r];                                                        \
-            _Pragma("omp simd")                                                                 \
-            for (ptrdiff_t c = 0; c < m; c++) zt[c] *= inv;                                     \
-        }                                                                                       \
+        sb_solve_diagonal(zr, l_vals + (size_t)last * D * D, D, 1, m);                          \
     }                                                                                           \
     for (ptrdiff_t I = nb - 1; I >= 0; I--) {                                                   \
         double *restrict zr[D];                                                                 \
@@ -101,20 +109,7 @@ static inline void sb_bsr_ic0_apply_##D(ptrdiff_t nb, const int *l_ptr, const in
         ptrdiff_t first = u_ptr[I];                                                             \
         for (ptrdiff_t p = first + 1; p < u_ptr[I + 1]; p++)                                    \
             SB_BLOCK_##D(zr, u_vals + (size_t)p * D * D, z, u_col[p], m, -);                    \
-        const double *d = u_vals + (size_t)first * D * D;                                       \
-        for (int r = D - 1; r >= 0; r--) {                                                      \
-            const double inv = 1.0 / d[r * D + r];                                              \
-            for (int s = r + 1; s < D; s++) {                                                   \
-                const double a = d[r * D + s];                                                  \
-                double *restrict zt = zr[r];                                                    \
-                const double *restrict zs = zr[s];                                              \
-                _Pragma("omp simd")                                                             \
-                for (ptrdiff_t c = 0; c < m; c++) zt[c] -= a * zs[c];                           \
-            }                                                                                   \
-            double *restrict zt = zr[r];                                                        \
-            _Pragma("omp simd")                                                                 \
-            for (ptrdiff_t c = 0; c < m; c++) zt[c] *= inv;                                     \
-        }                                                                                       \
+        sb_solve_diagonal(zr, u_vals + (size_t)first * D * D, D, 0, m);                         \
     }                                                                                           \
 }
 

@@ -212,12 +212,13 @@ CG_BLOCK = 256
 
 class _BlockOperators:
     """BlockPCG's product and preconditioner on row-major blocks of this rank's rows, in our own
-    kernels (extensions/sparse_block.pyx): A x by CSR, one pass over the matrix for the whole block,
-    and (pc='icc') IC(0) of this rank's diagonal block (block Jacobi across ranks; the whole matrix
-    on one rank), its diagonal shifted from 0 upwards until every pivot is positive (as PETSc's
-    positive-definite shift), or (pc='jacobi') the inverse diagonal. Under MPI, `csr` holds this
-    rank's rows with global column indices; the rows of x that other ranks own and the product
-    needs (ghost rows) are exchanged with one Alltoallv per product."""
+    kernels (extensions/sparse_block.pyx): A x with A stored in dim x dim particle blocks, one pass
+    over the matrix for the whole block, and (pc='icc') IC(0) of this rank's diagonal block (block
+    Jacobi across ranks; the whole matrix on one rank), factored on the scalar pattern with its
+    diagonal shifted from 0 upwards until every pivot is positive (as PETSc's positive-definite
+    shift) and applied in the same particle blocks, or (pc='jacobi') the inverse diagonal. Under
+    MPI, `csr` holds this rank's rows with global column indices; the rows of x that other ranks own
+    and the product needs (ghost rows) are exchanged with one Alltoallv per product."""
 
     SHIFTS = (0.0, 1e-6, 1e-4, 1e-3, 1e-2, 1e-1)
 
