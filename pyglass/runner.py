@@ -158,8 +158,8 @@ class _Printer:
 
 
 class NullWriter:
-    """Stands in for H5MDWriter where nothing is kept (the draw phase of a study on replicas other
-    than the first, which repeat it only to reach their samples)."""
+    """Stands in for H5MDWriter where nothing is kept (the draw phase of a study on replicas that
+    repeat it only to reach their samples; another replica writes it)."""
     writes = False
     f = None
 
@@ -422,7 +422,8 @@ class Runner:
             # a restart deals out only the units not yet complete, so the replica groups stay busy
             # (every rank reads the same files: the same list everywhere)
             todo = [u for u in units if self._unit_status(unit_path(self.output, u[2], u[4])) != "complete"]
-        mine = deal_units(todo, self.n_rep, self.replica, by_state=study["source"] == "trajectory")
+        by_state = study["source"] == "trajectory"
+        mine = deal_units(todo, self.n_rep, self.replica, by_state=by_state)
         per_sample = [k for k, s in enumerate(self.deck.data["stage"]) if STAGES[s["kind"]].per_sample]
         n_pipeline = (max(per_sample) + 1) if per_sample else 0
         self.print(f"study: {len(self.deck.states)} state point(s) x {study['samples']} sample(s) = {len(units)} "
@@ -433,7 +434,12 @@ class Runner:
                 for (u, j, label, deck, s) in mine:
                     self._study_unit(u, j, label, deck, s, None, 0, n_pipeline)
             else:
-                self._study_trajectory(mine, n_pipeline)
+                # the draw file of a state point is written by the first replica group holding its units
+                # (state points dealt whole: the only one; split over groups: each repeats the draw)
+                writer_of = {}
+                for g in reversed(range(self.n_rep)):
+                    writer_of.update({u[1]: g for u in deal_units(todo, self.n_rep, g, by_state=by_state)})
+                self._study_trajectory(mine, n_pipeline, writer_of)
         except RunInterrupted as exc:
             interrupted = str(exc)
         from pyglass.comm import is_parallel
@@ -480,10 +486,11 @@ class Runner:
         self._run_unit(deck, seed, system, path, ck_path, seeds, first=first_stage, ck=ck, stop=n_pipeline)
         self.writer = None
 
-    def _study_trajectory(self, mine, n_pipeline):
+    def _study_trajectory(self, mine, n_pipeline, writer_of):
         """Samples drawn from one trajectory per state point: the stages up to `draw_after` run once,
         then sample s is the configuration after s+1 further blocks of `spacing` steps. Every replica
-        with units at a state point repeats the draw (deterministic), keeping its own samples."""
+        with units at a state point repeats the draw (deterministic), keeping its own samples; the
+        replica writer_of[state index] writes the draw's file."""
         study = self.deck.study
         names = [s["name"] for s in self.deck.data["stage"]]
         draw = names.index(study["draw_after"])
@@ -504,7 +511,7 @@ class Runner:
             self.unit = (label, -1)
             self.potential = deck.build_potential()
             writer = None
-            if self.replica != 0:
+            if self.replica != writer_of[j]:
                 writer = NullWriter(decompose(system.copy(), self.comm), self.comm)
             ck = None
             if self.restart_path and os.path.exists(checkpoint_path(draw_path)):

@@ -53,6 +53,38 @@ def test_study_on_two_replica_groups_equals_serial():
 
 
 @pytest.mark.mpi(min_size=2)
+def test_drawn_study_dealt_by_state_point_writes_every_draw_file():
+    """Samples drawn from one trajectory per state point, two state points on two replica groups: each
+    group runs one state point whole and writes its draw file (the only record of the draw's stages,
+    e.g. a production run's dynamics), the same file a serial run writes."""
+    from mpi4py import MPI
+    from pyglass.io.h5md import path_status
+    comm = MPI.COMM_WORLD
+    folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
+    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10\n'
+                           '[[study.state]]\nlabel = "a"\n[[study.state]]\nlabel = "b"\nset = {"study.spacing" = 20}')
+    tail = TAIL.replace("[output]\nthermo = 0", "[output]\nthermo = 10")     # the draw records its energies
+    assert tail != TAIL
+    deck = parse_deck(HEAD + stages + tail.replace("seed = 7", "seed = 7\nranks_per_replica = 1"),
+                      os.path.join(folder, "deck.toml"))
+    run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=Sink(), handle_signals=False)
+    comm.Barrier()
+    try:            # the other rank waits for rank 0's checks, failed or not
+        if comm.Get_rank() == 0:
+            run_deck(deck, None, output=os.path.join(folder, "ser.h5"), stream=Sink(), handle_signals=False)
+            for lab in ("a", "b"):
+                par, ser = (os.path.join(folder, f"{name}.{lab}.draw.h5") for name in ("par", "ser"))
+                assert path_status(par) == "complete", lab
+                with h5py.File(par, "r") as f, h5py.File(ser, "r") as g:
+                    u = f["observables/thermo/potential_energy/value"][()]
+                    assert len(u) >= 4
+                    np.testing.assert_array_equal(u, g["observables/thermo/potential_energy/value"][()])
+            shutil.rmtree(folder)
+    finally:
+        comm.Barrier()
+
+
+@pytest.mark.mpi(min_size=2)
 def test_study_restart_deals_out_only_the_units_left():
     """A restart on 2 replica groups with units 1 and 3 of 4 missing runs one on each group (not both
     on the group that first owned them), with the serial results."""

@@ -19,7 +19,7 @@ from pyglass.landscape.hessian import hessian, interacting_pairs
 
 METHODS = ("factor", "cg", "ksp", "dense")
 FACTOR_BLOCK = 128     # right-hand sides per block of a factor's triangular solves (cg: solvers.CG_BLOCK)
-CG_TOL = 1e-6      # relative accuracy of kappa_ij on the factor-free path (measured: realised <= 3e-7)
+CG_TOL = 1e-6      # relative accuracy of kappa_ij on the factor-free path (its two forms each to CG_TOL/2)
 
 
 def _check_pairs(system, pairs):
@@ -84,7 +84,7 @@ def _solve(system, pot, pairs, method, backend, block, hessian_matrix, solver, r
         dv = dipole_vectors(system, pairs[s: s + block])
         if iterative:       # this rank's rows; the dot products are summed over the ranks
             dv = solver.local_rows(dv)
-            z = solver.solve(dv, tol=tol)
+            z = solver.solve(dv, tol=tol / 2)    # q1 = d.z and q2 = z.z each to tol/2: kappa = q1/q2 to tol
             kappa[s: s + block] = solver.dots(dv, z) / solver.dots(z, z)
         else:
             z = solver(dv)
