@@ -205,8 +205,9 @@ class KSPSolver:
 
 
 #: right-hand sides advanced together by BlockPCG: one pass over the matrix and the IC(0) factor
-#: serves the whole block (N = 8000 KA 3D, one rank: 0.099 / 0.083 / 0.069 s per kappa_ij with
-#: blocks of 32 / 128 / 256; N = 10^5 on two ranks, 256: 0.87 s per kappa_ij, ~0.3 GB per array)
+#: serves the whole block (N = 8000 KA 3D, one rank, particle-block kernels: 0.033 / 0.034 / 0.034 s
+#: per kappa_ij with blocks of 128 / 256 / 512, flat; with the row-by-row kernels 0.099 / 0.083 / 0.069
+#: s with 32 / 128 / 256; N = 10^5 on two ranks, 256: 0.47 s per kappa_ij, ~0.3 GB per array)
 CG_BLOCK = 256
 
 
@@ -350,9 +351,9 @@ class BlockPCG:
         self.n_local = self.stop - self.start
         self.pc_name = pc
         # row-major blocks, the product and the preconditioner in our own kernels, one pass over the
-        # matrix or the factor per block (_BlockOperators). N = 8000 KA 3D, 128 dipoles, one rank:
-        # 10.5 s against 21.8 s with scipy's product and PETSc's ICC(0) applied column by column,
-        # the same 55 iterations
+        # matrix or the factor per block (_BlockOperators). N = 32 000 KA 3D, one rank, the same
+        # iterations: 256 dipoles 45 s, against 89 s with row-by-row kernels; 128 dipoles 42 s with
+        # those, against 96 s with scipy's product and PETSc's ICC(0) applied column by column
         self._ops = _BlockOperators(csr, pc, dim, self._mpi if self.parallel else None, self.start)
         self._defl = None
         if deflation is not None:
