@@ -382,9 +382,6 @@ class BlockPCG:
             self._mpi.Allreduce(MPI.IN_PLACE, local)
         return local
 
-    def _dots(self, a, b):
-        return self._sum(np.einsum("ij,ij->j", a, b))
-
     def _project(self, b, modes=True):
         """Remove from b (this rank's rows) its translational components (and, with modes, its deflated
         modes' ones), in place; returns b."""
@@ -431,7 +428,9 @@ class BlockPCG:
 
     def dots(self, a, b):
         """Column-wise dot products of two (n_local, m) arrays of this rank's rows, summed over ranks."""
-        return self._dots(np.asarray(a, float).reshape(self.n_local, -1), np.asarray(b, float).reshape(self.n_local, -1))
+        from pyglass._ext import sparse_block as K
+        a, b = (np.ascontiguousarray(np.asarray(v, float).reshape(self.n_local, -1)) for v in (a, b))
+        return self._sum(K.dots(a, b))
 
     def local_rows(self, b):
         """This rank's rows of a whole (n,) or (n, m) array (in the Mat's particle order)."""
