@@ -563,3 +563,24 @@ def test_self_dynamics_first_block_against_the_later_ones():
     np.testing.assert_allclose(res["fs_first_block"], first, atol=1e-9)
     np.testing.assert_allclose(res["fs_later_blocks"], later, atol=1e-9)
     np.testing.assert_allclose(res["fs"], (np.array(first) + 2 * np.array(later)) / 3, atol=1e-9)
+    # three origins (one per block): their F_s are first, later, later; the spread is their sample sd
+    np.testing.assert_array_equal(res["origins"][1:], 3)
+    np.testing.assert_allclose(res["fs_origin_sd"], np.std([first, later, later], axis=0, ddof=1), atol=1e-9)
+    assert np.max(res["fs_origin_sd"]) > 0.1
+
+
+def test_log_relaxation_time_sd_is_the_delta_method():
+    """f = exp(-t/tau) on a fine log grid with scatter s: sd(ln tau) at level 0.2 is s / |df/d ln t| =
+    s / (0.2 ln 5); and Monte-Carlo: tau read from copies of a coarse f shifted by noise (one origin's F_s
+    errs alike at neighbouring lags) scatters by the same amount."""
+    t = np.geomspace(0.01, 100, 4001)
+    f = np.exp(-t / 3.0)
+    s = 0.01
+    assert dyn.log_relaxation_time_sd(t, f, np.full_like(t, s), 0.2) == pytest.approx(s / (0.2 * np.log(5)), rel=1e-3)
+    rng = np.random.default_rng(7)
+    tc = np.geomspace(0.01, 100, 41)
+    fc = np.exp(-(tc / 3.0) ** 0.8)
+    sd = dyn.log_relaxation_time_sd(tc, fc, np.full_like(tc, 0.005), 0.2)
+    draws = [np.log(dyn.relaxation_time(tc, fc + rng.normal(0, 0.005), 0.2)) for _ in range(4000)]
+    assert np.std(draws) == pytest.approx(sd, rel=0.1)
+    assert np.isnan(dyn.log_relaxation_time_sd(tc, fc + 1.0, np.ones_like(tc), 0.2))     # never crosses

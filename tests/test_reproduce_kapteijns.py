@@ -95,3 +95,12 @@ def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch)
         assert (base / f).stat().st_size > 1000
     report = (base / "report.md").read_text()
     assert "inputs/kapteijns_2021_sw.toml" in report and "## Notes" in report
+    # the decks change after the run: --analyse-only describes the run as it was made (the deck in its
+    # index file), says so, and leaves the run's deck.toml alone
+    kept = (base / "run" / "ipl" / "deck.toml").read_text()
+    monkeypatch.setattr(K, "PARTS", [(t, d, {**o, "output.checkpoint": 5000}, f) for t, d, o, f in parts])
+    out = Sink()
+    assert R.reproduce("kapteijns-2021", False, str(tmp_path), stream=out, analyse_only=True) is not None
+    assert out.text.count("earlier version of its deck") == len(parts)
+    assert (base / "run" / "ipl" / "deck.toml").read_text() == kept
+    assert json.loads((base / "summary.json").read_text()) == rows

@@ -730,6 +730,17 @@ def file_status(f) -> str:
     return _s(prov.attrs.get("status")) if prov is not None else ""
 
 
+def stored_deck(path) -> str | None:
+    """The deck text a run wrote into /h5md/provenance/deck of its file at `path` (None when the file
+    cannot be read or holds none)."""
+    try:
+        with h5py.File(path, "r") as f:
+            d = f.get("h5md/provenance/deck")
+            return None if d is None else _s(d[()])
+    except OSError:
+        return None
+
+
 def path_status(path) -> str | None:
     """file_status of the file at `path`; None when it cannot be read (absent, or being written)."""
     try:

@@ -3,8 +3,8 @@ structure–dynamics statistics. See ARCHITECTURE.md for how to write a new obse
 from pyglass.observables.base import (Frame, LinearSchedule, LogSchedule, MeanKinetic, NEEDS, Observable, Schedule,
                                     StreamingObservable)
 from pyglass.observables import dynamics, structure, rearrangements, statistics
-from pyglass.observables.dynamics import (SelfDynamics, alpha2, chi4, chi4_peak, diffusion_coefficient, msd,
-                                          relaxation_time, reduced_units, self_intermediate_scattering,
+from pyglass.observables.dynamics import (SelfDynamics, alpha2, chi4, chi4_peak, diffusion_coefficient,
+                                          log_relaxation_time_sd, msd, relaxation_time, reduced_units, self_intermediate_scattering,
                                           stokes_einstein_exponent, tau_alpha)
 from pyglass.observables.structure import (first_minimum, neighbour_cutoffs, neighbour_pairs, radial_distribution,
                                            structure_factor, q_max)
@@ -15,7 +15,7 @@ from pyglass.observables.statistics import (IRModeOverlap, bootstrap_ci, extreme
 
 __all__ = ["Observable", "StreamingObservable", "MeanKinetic", "Schedule", "LinearSchedule", "LogSchedule", "Frame", "NEEDS", "dynamics", "structure",
            "rearrangements", "statistics", "SelfDynamics", "msd", "self_intermediate_scattering", "alpha2", "chi4",
-           "chi4_peak", "relaxation_time", "tau_alpha", "diffusion_coefficient", "stokes_einstein_exponent",
+           "chi4_peak", "relaxation_time", "log_relaxation_time_sd", "tau_alpha", "diffusion_coefficient", "stokes_einstein_exponent",
            "reduced_units", "radial_distribution", "structure_factor", "first_minimum", "neighbour_cutoffs",
            "neighbour_pairs", "q_max", "phop", "phop_threshold", "NeighbourLoss", "recovery_histogram", "overlap",
            "overlaps", "top_fraction", "ir_mode_overlap", "IRModeOverlap", "overlap_random_baseline", "spearman_by_species", "extremes_per_sphere", "bootstrap_ci"]

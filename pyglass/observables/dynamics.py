@@ -141,6 +141,22 @@ def relaxation_time(t, f, level: float = np.exp(-1)):
     return float(t0 + frac * (t1 - t0))
 
 
+def log_relaxation_time_sd(t, f, f_sd, level: float = np.exp(-1)):
+    """Standard deviation of ln τ (τ from `relaxation_time` at `level`) for a correlation whose values
+    scatter by f_sd: the delta method, f_sd at the crossing over |df/d ln t| there, both interpolated
+    between the two lags that bracket it. NaN where f never crosses `level` or crosses it at the first
+    lag (no slope to read)."""
+    t, f, f_sd = (np.asarray(a, float) for a in (t, f, f_sd))
+    below = np.flatnonzero(f <= level)
+    if below.size == 0 or below[0] == 0 or t[below[0] - 1] <= 0:
+        return float("nan")
+    k = below[0]
+    slope = (f[k] - f[k - 1]) / (np.log(t[k]) - np.log(t[k - 1]))
+    frac = (f[k - 1] - level) / (f[k - 1] - f[k])
+    sd = f_sd[k - 1] + frac * (f_sd[k] - f_sd[k - 1])
+    return float(sd / abs(slope)) if slope != 0 else float("nan")
+
+
 def tau_alpha(t, fs):
     """(τα at F_s = 1/e, τα at F_s = 0.2). Paper 2 uses the second, on F_s of the largest species
     at its q_max: `SelfDynamics(..., q=q_max, species=<largest>).tau_alpha()` reads it directly."""
@@ -257,9 +273,10 @@ class SelfDynamics(Observable):
     """MSD per species, α2, F_s(q) and Q(a) accumulated on the fly over the time origins of a
     block-logarithmic schedule (each block start is an origin); F_s also from the first block alone
     and from the later ones (fs_first_block, fs_later_blocks: equal within noise when the liquid is
-    time-translation invariant, paper 2's equilibration test). Displacements from unwrapped
-    positions; optional centre-of-mass removal. Result keys: t, msd (n_lags, n_types), alpha2,
-    fs, Q, chi4 (N Var Q over origins).
+    time-translation invariant, paper 2's equilibration test) and the standard deviation of one
+    origin's F_s over the origins (fs_origin_sd: the yardstick of that test). Displacements from
+    unwrapped positions; optional centre-of-mass removal. Result keys: t, msd (n_lags, n_types),
+    alpha2, fs, fs_origin_sd, origins (per lag), Q, chi4 (N Var Q over origins).
 
     species: None (default) averages F_s over every particle; a type id averages it over that
     species only (α2, Q and χ4 stay over all particles; the MSD is per species anyway). Paper 2,
@@ -334,6 +351,11 @@ class SelfDynamics(Observable):
             cos_sum = float(np.sum(np.cos(sel @ self.qvectors.T))) / len(self.qvectors) if len(sel) else 0.0
             self.add("fs_sum", one * cos_sum)
             self.add("fs_count", one * len(sel))
+            if len(sel):   # origin-to-origin spread of F_s (own sums: a restart from an older checkpoint
+                f1 = cos_sum / len(sel)          # that lacks them leaves them consistent)
+                self.add("fs_one_n", one)
+                self.add("fs_one", one * f1)
+                self.add("fs_one_sq", one * f1 * f1)
             if origin == sch.start:   # the first block alone: against the rest, a time-translation check
                 self.add("fs_first_sum", one * cos_sum)
                 self.add("fs_first_count", one * len(sel))
@@ -355,6 +377,14 @@ class SelfDynamics(Observable):
             if np.any(cnt == 0):
                 raise ValueError(f"SelfDynamics: no particle of species {self.species} for F_s")
             out["fs"] = acc["fs_sum"][ok] / cnt
+            if "fs_one" in acc:
+                m = acc["fs_one_n"][ok]
+                with np.errstate(invalid="ignore", divide="ignore"):
+                    mean = acc["fs_one"][ok] / m
+                    var = (acc["fs_one_sq"][ok] / m - mean ** 2) * m / (m - 1)
+                # clip: round-off can leave a tiny negative variance where all origins agree
+                out["fs_origin_sd"] = np.where(m > 1, np.sqrt(np.clip(var, 0.0, None)), np.nan)
+                out["origins"] = m
             if "fs_first_sum" in acc:
                 c1 = acc["fs_first_count"][ok]
                 rest = cnt - c1

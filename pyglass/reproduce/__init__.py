@@ -38,9 +38,9 @@ def parts(paper):
     return getattr(paper, "PARTS", None) or [("", paper.DECK, paper.REDUCED, paper.FULL)]
 
 
-def study_deck(paper, full: bool, run_dir: str, part=None):
+def study_deck(paper, full: bool, run_dir: str, part=None, write: bool = True):
     """A deck of the paper (its only one, or `part` of PARTS) with the reduced or full overrides, its
-    output under run_dir."""
+    output under run_dir (written there as deck.toml unless `write` is False)."""
     from pyglass.io.deck import dump_toml, parse_deck
     _, deck_file, reduced, full_set = part or parts(paper)[0]
     path = os.path.join(ROOT, deck_file)
@@ -52,11 +52,27 @@ def study_deck(paper, full: bool, run_dir: str, part=None):
     _set(raw, "output.path", os.path.join(run_dir, "study.h5"))
     text = f"# {deck_file} with the {'full' if full else 'reduced'}-scale overrides of pyglass.reproduce\n" + \
         dump_toml(raw)
-    os.makedirs(run_dir, exist_ok=True)
     deck_path = os.path.join(run_dir, "deck.toml")
-    with open(deck_path, "w") as fh:
-        fh.write(text)
+    if write:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(deck_path, "w") as fh:
+            fh.write(text)
     return parse_deck(text, deck_path)
+
+
+def _run_deck(deck, stream):
+    """The deck a finished run was made by (its index file's provenance) when the paper's deck has
+    changed since: the analysis must describe the run it reads. Says so on `stream`."""
+    from pyglass.io.checkpoint import deck_hash
+    from pyglass.io.deck import parse_deck
+    from pyglass.io.h5md import stored_deck
+    index = deck.data["output"]["path"]
+    text = stored_deck(index)
+    if text is None or deck_hash(text) == deck_hash(deck.text):
+        return deck
+    print(f"pyglass: {index} was made by an earlier version of its deck; the report describes that run "
+          "(rerun it for the current deck)", file=stream)
+    return parse_deck(text, index + ":/h5md/provenance/deck")
 
 
 def _complete(index):
@@ -81,9 +97,12 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
     for part in todo:
         tag = part[0]
         run_dir = os.path.join(top, tag) if tag else top
-        deck = study_deck(paper, full, run_dir, part)
+        skip = analyse_only or (only and tag not in only)   # analysed as it was run, not run here
+        deck = study_deck(paper, full, run_dir, part, write=not skip)
+        if skip:
+            deck = _run_deck(deck, stream)
         decks[tag], indexes[tag] = deck, deck.data["output"]["path"]
-        if analyse_only or (only and tag not in only):
+        if skip:
             continue
         if comm is not None and comm.Get_size() > 1:
             deck.data["run"]["ranks_per_replica"] = 1   # one sample per rank
