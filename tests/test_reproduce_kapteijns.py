@@ -77,6 +77,15 @@ def _tiny(part_deck, n):
 
 
 
+def test_new_minima_counts_first_visits_only():
+    """Jumps 0->1 (new), 1->0, 0->1 (returns), 1->2 (new), 2->2+1e-7 (no jump), ->0 (return), ->3 (new),
+    ->1+5e-6 (a return: within epsilon of a visited minimum)."""
+    e = [0.0, 1.0, 0.0, 1.0, 2.0, 2.0 + 1e-7, 0.0, 3.0, 1.0 + 5e-6]
+    assert K._new_minima(e, 1e-5) == 3
+    assert K._new_minima(e, 1e-8) == 5       # now 2 + 1e-7 and 1 + 5e-6 are minima of their own
+    assert K._new_minima([1.0], 1e-5) == 0
+
+
 def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch):
     parts = [(tag, deck, _tiny(deck, 64 if tag == "sw" else 100), full) for tag, deck, _, full in K.PARTS]
     monkeypatch.setattr(K, "PARTS", parts)
