@@ -187,6 +187,32 @@ def test_inherent_structure_trajectory(liquid):
     assert traj.reduced_rate() == pytest.approx(traj.rate * 0.1 * a0 / np.sqrt(0.8) * 1000 / m.N)
 
 
+def test_inherent_structure_trajectory_in_segments(liquid):
+    """Three segments of 20 steps (quench every 10) 200 steps apart are the unsegmented trajectories of the
+    same MD run glued together: jumps across a gap are not transitions, and the rate is per quenched
+    time (3 x 20 dt), not per wall of the run."""
+    s, _ = liquid
+    pot = potentials.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    m = s.copy()
+    m.thermalize(1.5, 3)
+    a, b = m.copy(), m.copy()
+    tr = ensembles.inherent_structure_trajectory(a, pot, integrators.NVE(0.005), steps=20, every=10, segments=3, gap=200)
+    assert np.array_equal(tr.segment, [0, 0, 0, 1, 1, 1, 2, 2, 2])
+    parts = []
+    for k in range(3):
+        if k:
+            integrators.NVE(0.005).run(b, pot, 200)
+        parts.append(ensembles.inherent_structure_trajectory(b, pot, integrators.NVE(0.005), steps=20, every=10))
+    np.testing.assert_allclose(tr.energies, np.concatenate([p.energies for p in parts]), rtol=1e-12)
+    np.testing.assert_allclose(np.diff(tr.times[[2, 3]]), 200 * 0.005)
+    assert abs(tr.energies[3] - tr.energies[2]) > 1e-5 and not tr.transitions[2] and not tr.transitions[5]
+    assert tr.n_transitions == sum(p.n_transitions for p in parts)
+    assert tr.span == pytest.approx(3 * 20 * 0.005)
+    assert tr.rate == pytest.approx(tr.n_transitions / (3 * 20 * 0.005))
+    with pytest.raises(ValueError, match="segments"):
+        ensembles.inherent_structure_trajectory(m.copy(), pot, integrators.NVE(0.005), steps=2, every=1, segments=0)
+
+
 def test_debye_waller_over_interval_is_time_variance_averaged_over_runs():
     """Paper 3's DWF (variance of the position over t <= t_DW per run, averaged over runs) against a
     naive loop, on synthetic member data; paper 1's `debye_waller` (variance over runs) is unchanged."""

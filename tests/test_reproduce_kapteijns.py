@@ -84,6 +84,7 @@ def test_new_minima_counts_first_visits_only():
     assert K._new_minima(e, 1e-5) == 3
     assert K._new_minima(e, 1e-8) == 5       # now 2 + 1e-7 and 1 + 5e-6 are minima of their own
     assert K._new_minima([1.0], 1e-5) == 0
+    assert K._new_minima([0.0, 1.0, 2.0, 3.0], 1e-5, segment=[0, 0, 1, 1]) == 2   # 1 -> 2 spans a gap
 
 
 def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch):

@@ -98,13 +98,16 @@ class InherentStructureEnsemble(Ensemble):
 
 
 class ISTrajectory:
-    """Result of `inherent_structure_trajectory`: times, U_IS (total), IS positions (optional),
-    transitions (|ΔU_IS| > epsilon between consecutive quenches) and their rate."""
+    """Result of `inherent_structure_trajectory`: times, U_IS (total), IS positions (optional), the
+    segment of each quench, transitions (|ΔU_IS| > epsilon between consecutive quenches of one
+    segment; False across a gap between segments) and their rate."""
 
-    def __init__(self, times, energies, epsilon, n, volume, T, dim, positions=None):
+    def __init__(self, times, energies, epsilon, n, volume, T, dim, positions=None, segment=None):
         self.times, self.energies = np.asarray(times), np.asarray(energies)
+        self.segment = np.zeros(len(self.energies), np.int64) if segment is None else np.asarray(segment, np.int64)
         self.epsilon = epsilon
-        self.transitions = np.abs(np.diff(self.energies)) > epsilon
+        same = self.segment[1:] == self.segment[:-1]
+        self.transitions = (np.abs(np.diff(self.energies)) > epsilon) & same
         self.positions = positions
         self.n, self.volume, self.T, self.dim = n, volume, T, dim
 
@@ -113,9 +116,14 @@ class ISTrajectory:
         return int(self.transitions.sum())
 
     @property
+    def span(self) -> float:
+        """Time covered by quenches: the sum of the segments' spans (the gaps between them excluded)."""
+        return float(sum(np.ptp(self.times[self.segment == k]) for k in np.unique(self.segment)))
+
+    @property
     def rate(self) -> float:
         """Γ = transitions per unit time."""
-        span = self.times[-1] - self.times[0]
+        span = self.span
         return self.n_transitions / span if span > 0 else float("nan")
 
     def reduced_rate(self, n0: int = 1000, ballistic: float = 0.1) -> float:
@@ -125,12 +133,17 @@ class ISTrajectory:
 
 
 def inherent_structure_trajectory(system, potential, integrator, steps: int, every: int = 1, minimizer=None,
-                                  epsilon: float = 1e-5, T: float = None, keep_positions: bool = False):
+                                  epsilon: float = 1e-5, T: float = None, keep_positions: bool = False,
+                                  segments: int = 1, gap: int = 0):
     """Run `steps` MD steps with `integrator` (the system advances) and quench a copy every `every`
-    steps (and at the start). Returns an ISTrajectory. T (for reduced units) defaults to the
-    integrator's target or the mean kinetic temperature."""
+    steps (and at the start); with `segments` > 1, that many such stretches separated by `gap`
+    unquenched MD steps (transitions are counted within a segment: paper 2 averages the rate over
+    ten trajectories, and IS transitions come in bursts). Returns an ISTrajectory. T (for reduced
+    units) defaults to the integrator's target or the mean kinetic temperature."""
     if int(every) < 1 or int(steps) < int(every):
         raise ValueError(f"need 1 <= every <= steps, got every={every}, steps={steps}")
+    if int(segments) < 1 or int(gap) < 0:
+        raise ValueError(f"need segments >= 1 and gap >= 0, got segments={segments}, gap={gap}")
     k = getattr(potential, "cutoff_continuity", None)
     if k is not None and k < 2:
         import warnings
@@ -140,21 +153,25 @@ def inherent_structure_trajectory(system, potential, integrator, steps: int, eve
                       "that count as transitions. Use a smooth variant (smoothing='smooth', IPL10, StickySpheres, "
                       "StillingerWeber).", stacklevel=2)
     minimizer = minimizer or default_minimizer()
-    times, energies, pos, temps = [], [], [], []
+    times, energies, pos, temps, segment = [], [], [], [], []
 
-    def record(s):
+    def record(s, k):
         q, res = quench(s, potential, minimizer)
         times.append(s.time)
         energies.append(res.energy)
         temps.append(s.temperature())
+        segment.append(k)
         if keep_positions:
             pos.append(q.unwrapped_positions)
 
-    record(system)
-    for _ in range(int(steps) // int(every)):
-        integrator.run(system, potential, int(every))
-        record(system)
+    for k in range(int(segments)):
+        if k and int(gap):
+            integrator.run(system, potential, int(gap))
+        record(system, k)
+        for _ in range(int(steps) // int(every)):
+            integrator.run(system, potential, int(every))
+            record(system, k)
     if T is None:
         T = getattr(integrator, "T", None) or float(np.mean(temps))
     return ISTrajectory(times, energies, epsilon, system.N, system.box.volume, T, system.dim,
-                        np.array(pos) if keep_positions else None)
+                        np.array(pos) if keep_positions else None, segment)

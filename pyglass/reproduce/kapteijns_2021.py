@@ -81,6 +81,7 @@ def _draw(index, label):
             g = r["is-trajectory"]
             out.update(is_t=g["times"][()], is_u=g["energies"][()], n_tr=int(g["n_transitions"][()]),
                        rate=float(g["rate"][()]), reduced_rate=float(g["reduced_rate"][()]))
+            out["is_seg"] = g["segment"][()] if "segment" in g else np.zeros(len(out["is_t"]), int)
     return out
 
 
@@ -268,14 +269,16 @@ def _ratio(a, b):
         return float(np.float64(a) / np.float64(b))
 
 
-def _new_minima(energies, epsilon=1e-5):
-    """Transitions (|dU_IS| > epsilon) into a minimum whose U_IS differs by more than epsilon from every
-    minimum the trajectory visited before: the rest return to one (flickering between nearby minima)."""
+def _new_minima(energies, epsilon=1e-5, segment=None):
+    """Transitions (|dU_IS| > epsilon within a segment) into a minimum whose U_IS differs by more than
+    epsilon from every minimum the trajectory visited before: the rest return to one (flickering between
+    nearby minima)."""
     e = np.asarray(energies, float)
+    seg = np.zeros(len(e), int) if segment is None else np.asarray(segment)
     seen = np.sort(e[:1])
     n = 0
     for k in range(1, len(e)):
-        if abs(e[k] - e[k - 1]) > epsilon:
+        if seg[k] == seg[k - 1] and abs(e[k] - e[k - 1]) > epsilon:
             i = np.searchsorted(seen, e[k])
             near = seen[max(i - 1, 0):i + 1]
             n += bool(np.all(np.abs(near - e[k]) > epsilon))
@@ -288,7 +291,7 @@ def _rate_row(r):
     if "reduced_rate" not in r:
         return np.nan, np.nan, np.nan
     n = r["n_tr"]
-    frac = n / max(len(r["is_t"]) - 1, 1)
+    frac = n / max(len(r["is_t"]) - len(np.unique(r["is_seg"])), 1)   # quench intervals within segments
     return r["reduced_rate"], r["reduced_rate"] / np.sqrt(max(n, 1)), frac
 
 
@@ -595,7 +598,7 @@ def _notes(data, dens, fits, rates, changes, full, viscous):
             continue
         if np.isfinite(v[2]):
             r = traj_rows[k]
-            new_min = first_visits[k] = _new_minima(r["is_u"], r["is_eps"])
+            new_min = first_visits[k] = _new_minima(r["is_u"], r["is_eps"], r["is_seg"])
             notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} (Poisson), transitions in "
                          f"{100 * v[2]:.0f} % of the quench intervals" +
                          (" — resolution-limited: the rate is a lower bound" if v[2] > 0.5 else "") +
@@ -630,8 +633,9 @@ def _notes(data, dens, fits, rates, changes, full, viscous):
         [(f"SS rho = {r['rho']:g}", r) for r in dens if "is_t" in r]
     notes.append("IS trajectories (the paper quenches every MD step, of dt for IPL and mBLJ and of dt/10 for SS and SW, "
                  "footnote 83): " + "; ".join(
-                     f"{name} at T = {r['T']:g}: {len(r['is_t'])} quenches, every {r['is_every']} step(s) of "
-                     f"{r['is_dt'] / r['md_dt']:.2g} dt" for name, r in traj) +
+                     f"{name} at T = {r['T']:g}: {len(r['is_t'])} quenches in {len(np.unique(r['is_seg']))} "
+                     f"segment(s), every {r['is_every']} step(s) of {r['is_dt'] / r['md_dt']:.2g} dt"
+                     for name, r in traj) +
                  ". Back-and-forth transitions within a quench interval are missed, as in the paper.")
     notes.append("mBLJ uses the paper's own force-shifted cutoff (HOOMD force_shifted_lj): its curvature jumps at r_c, "
                  "which can split basins into near-degenerate minima and adds transitions (ARCHITECTURE.md); the other "
