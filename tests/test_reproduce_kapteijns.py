@@ -87,6 +87,19 @@ def test_new_minima_counts_first_visits_only():
     assert K._new_minima([0.0, 1.0, 2.0, 3.0], 1e-5, segment=[0, 0, 1, 1]) == 2   # 1 -> 2 spans a gap
 
 
+def test_rate_spread_over_segments():
+    """Three segments of 4 quenches with 1, 3 and 2 jumps (and a jump across each gap, not counted): the
+    spread is the rate's standard error over the segments, 2 x sd(1, 3, 2) / (2 sqrt 3); one segment: Poisson."""
+    u = np.array([0, 1, 1, 1, 5, 6, 7, 8, 20, 21, 21, 22], float)
+    seg = np.repeat([0, 1, 2], 4)
+    row = {"reduced_rate": 2.0, "n_tr": 6, "is_u": u, "is_seg": seg, "is_t": np.arange(12.0), "is_eps": 1e-5}
+    rate, spread, frac = K._rate_row(row)
+    assert (rate, frac) == (2.0, 6 / 9)
+    assert spread == pytest.approx(2.0 * 1.0 / (2.0 * np.sqrt(3)))
+    one = dict(row, is_seg=np.zeros(12, int), n_tr=9)
+    assert K._rate_row(one)[1] == pytest.approx(2.0 / 3.0)
+
+
 def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch):
     parts = [(tag, deck, _tiny(deck, 64 if tag == "sw" else 100), full) for tag, deck, _, full in K.PARTS]
     monkeypatch.setattr(K, "PARTS", parts)

@@ -287,11 +287,18 @@ def _new_minima(energies, epsilon=1e-5, segment=None):
 
 
 def _rate_row(r):
-    """(reduced rate, Poisson spread, fraction of quench intervals with a transition)."""
+    """(reduced rate, its spread, fraction of quench intervals with a transition). The spread is the
+    standard error over the segments (equal lengths) where there are several: transitions come in bursts,
+    so it exceeds the Poisson one; with one segment, Poisson's."""
     if "reduced_rate" not in r:
         return np.nan, np.nan, np.nan
-    n = r["n_tr"]
-    frac = n / max(len(r["is_t"]) - len(np.unique(r["is_seg"])), 1)   # quench intervals within segments
+    n, seg = r["n_tr"], r["is_seg"]
+    labels = np.unique(seg)
+    frac = n / max(len(r["is_t"]) - len(labels), 1)   # quench intervals within segments
+    if len(labels) > 2 and n:
+        jumps = (np.abs(np.diff(r["is_u"])) > r["is_eps"]) & (seg[1:] == seg[:-1])
+        per = np.array([jumps[seg[1:] == k].sum() for k in labels], float)
+        return r["reduced_rate"], r["reduced_rate"] * per.std(ddof=1) / (per.mean() * np.sqrt(len(per))), frac
     return r["reduced_rate"], r["reduced_rate"] / np.sqrt(max(n, 1)), frac
 
 
@@ -392,7 +399,7 @@ def analyse(indexes, decks, out, full):
                                ">= 10", bool(_ratio(fast, slow) >= 10)))
     ratio = _ratio(rates["mblj"][0], rates["ipl"][0])
     quantities.append(Quantity("Gamma t_b N0/N: mBLJ / IPL (Fig. 5b)", "~10", ratio,
-                               f"Poisson: +-{ratio * np.hypot(_ratio(rates['mblj'][1], rates['mblj'][0]), _ratio(rates['ipl'][1], rates['ipl'][0])):.2g}",
+                               f"+-{ratio * np.hypot(_ratio(rates['mblj'][1], rates['mblj'][0]), _ratio(rates['ipl'][1], rates['ipl'][0])):.2g}",
                                "between 3 and 30", bool(3 <= ratio <= 30)))
     r6, r95 = rates["ss rho0.6"][0], rates["ss rho0.95"][0]
     quantities.append(Quantity("SS Gamma t_b N0/N: rho = 0.6 / rho = 0.95 (Fig. 5d)", "> 100", _ratio(r6, r95),
@@ -501,16 +508,19 @@ def _figures(data, dens, fits, rates, out):
     save_png(fig, os.path.join(out, "kapteijns2021_fig4.png"), written)
 
     fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
-    series = [(LABEL[m], min((r for r in data[m] if "is_u" in r), key=lambda r: r["T"], default=None)) for m in MODELS]
+    # each model's long trajectory (the viscous state of Fig. 5), its first segment (one continuous stretch)
+    series = [(LABEL[m], max((r for r in data[m] if "is_u" in r), key=lambda r: (len(r["is_t"]), -r["T"]), default=None))
+              for m in MODELS]
     series += [(f"SS rho {r['rho']:g}", r) for r in dens if "is_u" in r]
     window = np.inf   # the common window: the shortest trajectory in reduced time (as Fig. 5a's one axis)
     for k, (lab, r) in enumerate(series):
         if r is None:
             continue
-        x = (r["is_t"] - r["is_t"][0]) * r["N"] / (1000 * 0.1 * r["t0"])
+        first = r["is_seg"] == r["is_seg"][0]
+        t, u = r["is_t"][first], r["is_u"][first]
+        x = (t - t[0]) * r["N"] / (1000 * 0.1 * r["t0"])
         window = min(window, x[-1])
-        ax[0].step(x, (r["is_u"] - r["is_u"][0]) / r["T"] + 20 * k, lw=0.8, where="post",
-                   label=f"{lab} (T = {r['T']:g})")
+        ax[0].step(x, (u - u[0]) / r["T"] + 20 * k, lw=0.8, where="post", label=f"{lab} (T = {r['T']:g})")
     if np.isfinite(window):
         ax[0].set_xlim(0, window)
     ax[0].set_xlabel("N t / (N0 t_ballistic)")
@@ -599,7 +609,8 @@ def _notes(data, dens, fits, rates, changes, full, viscous):
         if np.isfinite(v[2]):
             r = traj_rows[k]
             new_min = first_visits[k] = _new_minima(r["is_u"], r["is_eps"], r["is_seg"])
-            notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} (Poisson), transitions in "
+            notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} "
+                         f"({'s.e. over ' + str(len(np.unique(traj_rows[k]['is_seg']))) + ' segments' if len(np.unique(traj_rows[k]['is_seg'])) > 2 else 'Poisson'}), transitions in "
                          f"{100 * v[2]:.0f} % of the quench intervals" +
                          (" — resolution-limited: the rate is a lower bound" if v[2] > 0.5 else "") +
                          f"; {new_min} of its {r['n_tr']} transitions lead to a minimum not visited before, the "
@@ -618,7 +629,7 @@ def _notes(data, dens, fits, rates, changes, full, viscous):
     notes.append(f"Scale: N = {', '.join(map(str, sizes))} (the paper: IPL 2000, mBLJ 8000, SS 3000/4000, SW 8000), "
                  f"{'/'.join(map(str, glasses))} glasses per T_p with {'/'.join(map(str, pairs))} random kappa_ij each "
                  f"(Table II: 128-10 000 glasses, 80K-2M kappa_ij), {_ladder_text(data)} (the paper reaches ~10^3-10^4 "
-                 "t0), one IS trajectory per model (the paper: ten)." if not full
+                 "t0), one IS run per model, in segments (the paper: ten trajectories)." if not full
                  else "Scale: full (Table I sizes, Table II ensembles).")
     notes.append(f"D is the slope of the largest species' MSD over lags >= {D_FROM:g} tau_alpha: the factor-2 log "
                  "schedule leaves 2-4 such lags per block (blocks reach ~2.5 tau_alpha), so each D is a short fit and "
