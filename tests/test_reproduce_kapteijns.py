@@ -80,11 +80,17 @@ def _tiny(part_deck, n):
 def test_new_minima_counts_first_visits_only():
     """Jumps 0->1 (new), 1->0, 0->1 (returns), 1->2 (new), 2->2+1e-7 (no jump), ->0 (return), ->3 (new),
     ->1+5e-6 (a return: within epsilon of a visited minimum)."""
+    from pyglass.ensembles.inherent_structures import ISTrajectory
     e = [0.0, 1.0, 0.0, 1.0, 2.0, 2.0 + 1e-7, 0.0, 3.0, 1.0 + 5e-6]
-    assert K._new_minima(e, 1e-5) == 3
-    assert K._new_minima(e, 1e-8) == 5       # now 2 + 1e-7 and 1 + 5e-6 are minima of their own
-    assert K._new_minima([1.0], 1e-5) == 0
-    assert K._new_minima([0.0, 1.0, 2.0, 3.0], 1e-5, segment=[0, 0, 1, 1]) == 2   # 1 -> 2 spans a gap
+
+    def jumps(u, eps, segment=None):
+        return ISTrajectory(np.arange(len(u)), u, eps, 1, 1.0, 1.0, 3, segment=segment).transitions
+
+    assert K._new_minima(e, jumps(e, 1e-5), 1e-5) == 3
+    assert K._new_minima(e, jumps(e, 1e-8), 1e-8) == 5       # now 2 + 1e-7 and 1 + 5e-6 are minima of their own
+    assert K._new_minima([1.0], jumps([1.0], 1e-5)) == 0
+    u = [0.0, 1.0, 2.0, 3.0]
+    assert K._new_minima(u, jumps(u, 1e-5, [0, 0, 1, 1])) == 2   # 1 -> 2 spans a gap
 
 
 def test_rate_spread_over_segments():
@@ -92,11 +98,12 @@ def test_rate_spread_over_segments():
     spread is the rate's standard error over the segments, 2 x sd(1, 3, 2) / (2 sqrt 3); one segment: Poisson."""
     u = np.array([0, 1, 1, 1, 5, 6, 7, 8, 20, 21, 21, 22], float)
     seg = np.repeat([0, 1, 2], 4)
-    row = {"reduced_rate": 2.0, "n_tr": 6, "is_u": u, "is_seg": seg, "is_t": np.arange(12.0), "is_eps": 1e-5}
+    tr = (np.abs(np.diff(u)) > 1e-5) & (seg[1:] == seg[:-1])
+    row = {"reduced_rate": 2.0, "n_tr": 6, "is_u": u, "is_seg": seg, "is_t": np.arange(12.0), "is_tr": tr}
     rate, spread, frac = K._rate_row(row)
     assert (rate, frac) == (2.0, 6 / 9)
     assert spread == pytest.approx(2.0 * 1.0 / (2.0 * np.sqrt(3)))
-    one = dict(row, is_seg=np.zeros(12, int), n_tr=9)
+    one = dict(row, is_seg=np.zeros(12, int), n_tr=9, is_tr=np.abs(np.diff(u)) > 1e-5)
     assert K._rate_row(one)[1] == pytest.approx(2.0 / 3.0)
 
 

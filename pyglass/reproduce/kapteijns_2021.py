@@ -82,6 +82,7 @@ def _draw(index, label):
             out.update(is_t=g["times"][()], is_u=g["energies"][()], n_tr=int(g["n_transitions"][()]),
                        rate=float(g["rate"][()]), reduced_rate=float(g["reduced_rate"][()]))
             out["is_seg"] = g["segment"][()] if "segment" in g else np.zeros(len(out["is_t"]), int)
+            out["is_tr"] = g["transitions"][()].astype(bool)   # per quench interval (ISTrajectory)
     return out
 
 
@@ -269,16 +270,15 @@ def _ratio(a, b):
         return float(np.float64(a) / np.float64(b))
 
 
-def _new_minima(energies, epsilon=1e-5, segment=None):
-    """Transitions (|dU_IS| > epsilon within a segment) into a minimum whose U_IS differs by more than
-    epsilon from every minimum the trajectory visited before: the rest return to one (flickering between
-    nearby minima)."""
+def _new_minima(energies, transitions, epsilon=1e-5):
+    """Of the transitions (ISTrajectory.transitions, one flag per quench interval), those into a minimum
+    whose U_IS differs by more than epsilon from every minimum the trajectory visited before: the rest
+    return to one (flickering between nearby minima)."""
     e = np.asarray(energies, float)
-    seg = np.zeros(len(e), int) if segment is None else np.asarray(segment)
     seen = np.sort(e[:1])
     n = 0
     for k in range(1, len(e)):
-        if seg[k] == seg[k - 1] and abs(e[k] - e[k - 1]) > epsilon:
+        if transitions[k - 1]:
             i = np.searchsorted(seen, e[k])
             near = seen[max(i - 1, 0):i + 1]
             n += bool(np.all(np.abs(near - e[k]) > epsilon))
@@ -296,8 +296,7 @@ def _rate_row(r):
     labels = np.unique(seg)
     frac = n / max(len(r["is_t"]) - len(labels), 1)   # quench intervals within segments
     if len(labels) > 2 and n:
-        jumps = (np.abs(np.diff(r["is_u"])) > r["is_eps"]) & (seg[1:] == seg[:-1])
-        per = np.array([jumps[seg[1:] == k].sum() for k in labels], float)
+        per = np.array([r["is_tr"][seg[1:] == k].sum() for k in labels], float)
         return r["reduced_rate"], r["reduced_rate"] * per.std(ddof=1) / (per.mean() * np.sqrt(len(per))), frac
     return r["reduced_rate"], r["reduced_rate"] / np.sqrt(max(n, 1)), frac
 
@@ -608,7 +607,7 @@ def _notes(data, dens, fits, rates, changes, full, viscous):
             continue
         if np.isfinite(v[2]):
             r = traj_rows[k]
-            new_min = first_visits[k] = _new_minima(r["is_u"], r["is_eps"], r["is_seg"])
+            new_min = first_visits[k] = _new_minima(r["is_u"], r["is_tr"], r["is_eps"])
             notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} "
                          f"({'s.e. over ' + str(len(np.unique(traj_rows[k]['is_seg']))) + ' segments' if len(np.unique(traj_rows[k]['is_seg'])) > 2 else 'Poisson'}), transitions in "
                          f"{100 * v[2]:.0f} % of the quench intervals" +
