@@ -93,6 +93,19 @@ def test_new_minima_counts_first_visits_only():
     assert K._new_minima(u, jumps(u, 1e-5, [0, 0, 1, 1])) == 2   # 1 -> 2 spans a gap
 
 
+def test_tau_drift_compares_the_first_block_at_tau_alpha():
+    """F_s = exp(-t/10) overall and later, exp(-t/12) in the first block, one origin's sd 0.05, four origins:
+    at tau_alpha = 10 ln 5 the first block reads 5^(-5/6) against 0.2, z = (5^(-5/6) - 0.2) / (0.05 sqrt(4/3)),
+    positive (the first block is slower); with two origins the test is not made."""
+    t = np.geomspace(0.1, 100, 3001)
+    row = {"tau": 10 * np.log(5), "fs_first": np.exp(-t / 12), "fs_later": np.exp(-t / 10),
+           "fs_sd": np.full_like(t, 0.05), "origins": np.full_like(t, 4.0)}
+    out = K._tau_drift(t, np.exp(-t / 10), row)
+    assert out["tau_z"] == pytest.approx((5 ** (-5 / 6) - 0.2) / (0.05 * np.sqrt(4 / 3)), rel=1e-4)
+    assert out["tau_dof"] == 3 and out["tau_sd1"] == pytest.approx(0.05 / (0.2 * np.log(5)), rel=1e-3)
+    assert K._tau_drift(t, np.exp(-t / 10), dict(row, origins=np.full_like(t, 2.0))) == {}
+
+
 def test_rate_spread_over_segments():
     """Three segments of 4 quenches with 1, 3 and 2 jumps (and a jump across each gap, not counted): the
     spread is the rate's standard error over the segments, 2 x sd(1, 3, 2) / (2 sqrt 3); one segment: Poisson."""
