@@ -351,11 +351,9 @@ class SelfDynamics(Observable):
             cos_sum = float(np.sum(np.cos(sel @ self.qvectors.T))) / len(self.qvectors) if len(sel) else 0.0
             self.add("fs_sum", one * cos_sum)
             self.add("fs_count", one * len(sel))
-            if len(sel):   # origin-to-origin spread of F_s (own sums: a restart from an older checkpoint
-                f1 = cos_sum / len(sel)          # that lacks them leaves them consistent)
-                self.add("fs_one_n", one)
-                self.add("fs_one", one * f1)
-                self.add("fs_one_sq", one * f1 * f1)
+            if len(sel):   # origin-to-origin spread of F_s; its own origin count (a restart from an older
+                self.add("fs_one_n", one)           # checkpoint lacks the early origins: no spread then)
+                self.add("fs_one_sq", one * (cos_sum / len(sel)) ** 2)
             if origin == sch.start:   # the first block alone: against the rest, a time-translation check
                 self.add("fs_first_sum", one * cos_sum)
                 self.add("fs_first_count", one * len(sel))
@@ -377,11 +375,10 @@ class SelfDynamics(Observable):
             if np.any(cnt == 0):
                 raise ValueError(f"SelfDynamics: no particle of species {self.species} for F_s")
             out["fs"] = acc["fs_sum"][ok] / cnt
-            if "fs_one" in acc:
-                m = acc["fs_one_n"][ok]
-                with np.errstate(invalid="ignore", divide="ignore"):
-                    mean = acc["fs_one"][ok] / m
-                    var = (acc["fs_one_sq"][ok] / m - mean ** 2) * m / (m - 1)
+            m = n[ok]
+            if "fs_one_sq" in acc and np.array_equal(acc["fs_one_n"][ok], m):   # every origin in the sums
+                with np.errstate(invalid="ignore", divide="ignore"):   # fs: the mean over origins (equal counts)
+                    var = (acc["fs_one_sq"][ok] / m - out["fs"] ** 2) * m / (m - 1)
                 # clip: round-off can leave a tiny negative variance where all origins agree
                 out["fs_origin_sd"] = np.where(m > 1, np.sqrt(np.clip(var, 0.0, None)), np.nan)
                 out["origins"] = m

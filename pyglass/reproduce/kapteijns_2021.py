@@ -623,8 +623,9 @@ def _notes(data, dens, fits, rates, changes, full, viscous):
         if np.isfinite(v[2]):
             r = traj_rows[k]
             new_min = first_visits[k] = _new_minima(r["is_u"], r["is_tr"], r["is_eps"])
+            n_seg = len(np.unique(r["is_seg"]))
             notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} "
-                         f"({'s.e. over ' + str(len(np.unique(traj_rows[k]['is_seg']))) + ' segments' if len(np.unique(traj_rows[k]['is_seg'])) > 2 else 'Poisson'}), transitions in "
+                         f"({f's.e. over {n_seg} segments' if n_seg > 2 else 'Poisson'}), transitions in "
                          f"{100 * v[2]:.0f} % of the quench intervals" +
                          (" — resolution-limited: the rate is a lower bound" if v[2] > 0.5 else "") +
                          f"; {new_min} of its {r['n_tr']} transitions lead to a minimum not visited before, the "
