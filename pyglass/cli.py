@@ -137,7 +137,7 @@ def _papers():
 
 def _reproduce(args):
     from pyglass.reproduce import PAPERS, reproduce
-    from pyglass.runner import RunInterrupted
+    from pyglass.run import RunInterrupted
     comm = mpi_world()
     rank = 0 if comm is None else comm.Get_rank()
     if args.paper not in PAPERS:
@@ -199,13 +199,13 @@ def _run(args):
         return USAGE_ERROR
     if args.dry_run:
         if rank == 0:
-            from pyglass.runner import plan
+            from pyglass.run import plan
             sys.stdout.write("".join(f"# {line}\n" for line in plan(deck)))
             sys.stdout.write(deck.to_toml())
         return 0
     if comm is not None:
         install_mpi_excepthook(comm)
-    from pyglass.runner import RunInterrupted, run_deck
+    from pyglass.run import RunInterrupted, run_deck
     stream = _Quiet() if args.quiet else sys.stdout
     try:
         run_deck(deck, comm, restart=args.restart, output=args.output, stop_at_step=args.stop_at, stream=stream)

@@ -41,7 +41,8 @@ def _configuration(f, path):
     """(positions, box) for maps: the checkpoint beside the file (the final state: the inherent
     structure when the deck ends with landscape stages), else the file's last frame; None if neither."""
     from pyglass.system import Box
-    ck = os.path.splitext(path)[0] + ".ckpt.h5"
+    from pyglass.run.paths import checkpoint_path
+    ck = checkpoint_path(path)
     if os.path.exists(ck):
         from pyglass.io.checkpoint import RestartError, read_checkpoint
         try:

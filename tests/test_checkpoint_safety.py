@@ -18,7 +18,7 @@ import pytest
 
 from pyglass.io.checkpoint import RestartError, read_checkpoint
 from pyglass.io.deck import parse_deck
-from pyglass.runner import RunInterrupted, run_deck
+from pyglass.run import RunInterrupted, run_deck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

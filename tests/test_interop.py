@@ -17,7 +17,7 @@ from pyglass.io import (FormatError, read_extxyz, read_lammps_data, read_lammps_
                         write_extxyz, write_lammps_data, write_lammps_dump, write_snapshot)
 from pyglass.io.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT, H5MDWriter, info
-from pyglass.runner import run_deck
+from pyglass.run import run_deck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DT = 0.005

@@ -15,7 +15,7 @@ from h5md_check import h5md_problems
 from pyglass.io._common import wrap_into_box
 from pyglass.io.checkpoint import RestartError, read_checkpoint
 from pyglass.io.deck import parse_deck
-from pyglass.runner import RunInterrupted, run_deck
+from pyglass.run import RunInterrupted, run_deck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 

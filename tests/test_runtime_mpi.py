@@ -116,7 +116,7 @@ ranks_per_replica = {rpr}
 
 def _run(comm, folder, name, rpr, **kw):
     from pyglass.io.deck import parse_deck
-    from pyglass.runner import RunInterrupted, run_deck
+    from pyglass.run import RunInterrupted, run_deck
     deck = parse_deck(DECK.format(rpr=rpr), os.path.join(folder, "deck.toml"))
     out = os.path.join(folder, name + ".h5")
     try:

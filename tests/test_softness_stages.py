@@ -10,7 +10,7 @@ import pytest
 from pyglass import softness
 from pyglass.io.checkpoint import read_checkpoint
 from pyglass.io.deck import DeckError, parse_deck
-from pyglass.runner import run_deck
+from pyglass.run import run_deck
 
 # N = 250 at T = 0.6: 41 quenched frames 0.25 apart; p_hop above 0.1 on ~0.5 % of the (frame,
 # particle) pairs, so both classes of examples exist for species A.

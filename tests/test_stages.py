@@ -10,7 +10,7 @@ from pyglass import landscape
 from pyglass.io.checkpoint import read_checkpoint
 from pyglass.io.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
-from pyglass.runner import RunInterrupted, run_deck, unit_path
+from pyglass.run import RunInterrupted, run_deck, unit_path
 from helpers import Sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -593,7 +593,7 @@ baseline_samples = 0
 
 
 def test_units_of_a_drawn_study_are_dealt_by_state_point():
-    from pyglass.runner import deal_units
+    from pyglass.run.study import deal_units
     units = [(k, j, f"s{j}", None, s) for k, (j, s) in enumerate((j, s) for j in range(3) for s in range(2))]
     by_state = [deal_units(units, 2, g, by_state=True) for g in range(2)]
     assert [{u[1] for u in mine} for mine in by_state] == [{0, 2}, {1}]   # each draw runs on one group
@@ -605,7 +605,7 @@ def test_units_of_a_drawn_study_are_dealt_by_state_point():
 
 def test_drawn_samples_use_each_state_points_own_spacing(tmp_path):
     from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.runner import checkpoint_path
+    from pyglass.run import checkpoint_path
     stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10\n'
                            '[[study.state]]\nlabel = "a"\n[[study.state]]\nlabel = "b"\nset = {"study.spacing" = 30}')
     _, out = run(tmp_path, stages)

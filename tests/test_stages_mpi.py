@@ -16,7 +16,7 @@ import pytest
 
 from pyglass.io.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
-from pyglass.runner import run_deck, unit_path
+from pyglass.run import run_deck, unit_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))

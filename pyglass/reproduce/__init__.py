@@ -85,7 +85,7 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
     """Run (or continue) the study and write the report; returns the list of Quantity, or None on
     ranks other than 0 and when `only` (a list of part tags: spread a multi-deck study over separate
     jobs) left parts unfinished."""
-    from pyglass.runner import run_deck
+    from pyglass.run import run_deck
     paper = PAPERS[name]
     base = os.path.join(out_dir, name)
     top = os.path.join(base, "run-full" if full else "run")

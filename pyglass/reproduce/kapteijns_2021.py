@@ -64,7 +64,7 @@ def _states(deck):
 def _draw(index, label):
     """Liquid results of one state point: F_s, MSD, the IS trajectory (in the draw trajectory's file,
     or in sample 0's where the deck draws no samples)."""
-    from pyglass.runner import unit_path
+    from pyglass.run import unit_path
     path = os.path.splitext(index)[0] + (f".{label}" if label else "") + ".draw.h5"
     if not os.path.exists(path):
         path = unit_path(index, label, 0)
@@ -113,7 +113,7 @@ def _glasses(index, deck):
     """{state label: (G per glass, [kappa_ij of each glass])} of the finished units (read while a
     study still runs too)."""
     from pyglass.io.h5md import file_status
-    from pyglass.runner import unit_path
+    from pyglass.run import unit_path
     G, K = {}, {}
     for label, _ in deck.states:
         for s in range(int(deck.study["samples"])):

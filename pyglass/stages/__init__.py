@@ -5,5 +5,4 @@ from pyglass.stages import md, quench  # noqa: F401, I001
 from pyglass.stages import (dipole_stiffness, inherent_structures, isoconfigurational, lattice,  # noqa: F401
                             modes, overlap, pseudoharmonic, rearrangements, shear, shear_modulus, softness,
                             summary)
-from pyglass.stages.base import Stage, StageContext, register  # noqa: F401
-from pyglass.stages.md import RunInterrupted  # noqa: F401
+from pyglass.stages.base import RunInterrupted, Stage, register  # noqa: F401

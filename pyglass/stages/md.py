@@ -4,7 +4,7 @@ The integrator runs in segments that end at checkpoint steps, at `--stop-at` and
 a SIGTERM is honoured at the next checkpoint step when `output.checkpoint` > 0 (then a restart is
 bit for bit the uninterrupted run), at once otherwise (then it agrees to round-off);
 at every segment end the system is put in the state a restart from there starts from
-(`Runner.canonical`), so an uninterrupted run and a restarted one sum forces in the same order.
+(`Session.canonical`), so an uninterrupted run and a restarted one sum forces in the same order.
 Observables write their results at checkpoints and at the stage end. `production` stages also get
 the deck-wide trajectory (`output.trajectory`); every MD stage gets the thermo rows.
 """
@@ -28,14 +28,6 @@ class ObservableContext:
     comm: object
     stage: dict
     stage_index: int
-
-
-class RunInterrupted(Exception):
-    """The run stopped early (SIGTERM or stop_at_step) after writing a checkpoint."""
-
-    def __init__(self, message, checkpoint):
-        super().__init__(message)
-        self.checkpoint = checkpoint
 
 
 @register
@@ -115,7 +107,7 @@ class MD(Stage):
             obs.set_state(state)
 
     def run(self, ctx):
-        runner, stage = ctx.runner, self.params
+        stage = self.params
         system, pot = ctx.system, ctx.potential
         integ = ctx.deck.build_integrator(stage)
         steps, thermo = stage["steps"], stage["thermo"]
@@ -143,19 +135,19 @@ class MD(Stage):
         if thermo:
             from pyglass.integrators.base import thermo_header
             ctx.print(thermo_header())
-            runner.thermo_line(integ, system, result)
-        bar = runner.progress_bar(steps, done)
+            ctx.thermo_line(integ, system, result)
+        bar = ctx.progress_bar(steps, done)
         ckpt_every = ctx.deck.data["output"]["checkpoint"]
         check = ctx.deck.data["run"]["signal_check"]
 
         def callback(sys_, res):
             if thermo and sys_.step % thermo == 0:
-                runner.thermo_line(integ, sys_, res)
+                ctx.thermo_line(integ, sys_, res)
             if bar is not None:
                 bar.update(1)
             # with periodic checkpoints a SIGTERM is honoured at the next checkpoint step, where every run
             # rebuilds its neighbour lists, so the restarted run is bit for bit the uninterrupted one
-            return not ckpt_every and (sys_.step - stage_start) % check == 0 and runner.stop_requested()
+            return not ckpt_every and (sys_.step - stage_start) % check == 0 and ctx.stop_requested()
 
         wall = 0.0
         try:
@@ -163,31 +155,31 @@ class MD(Stage):
                 seg = steps - done
                 if ckpt_every:
                     seg = min(seg, ckpt_every - system.step % ckpt_every)
-                if runner.stop_at_step is not None:
-                    seg = min(seg, runner.stop_at_step - system.step)
+                if ctx.stop_at_step is not None:
+                    seg = min(seg, ctx.stop_at_step - system.step)
                 if seg > 0:
                     step0 = system.step
                     stats = integ.run(system, pot, seg, observables, thermo=0, progress=False, callback=callback)
                     wall += stats.wall
                     done += system.step - step0
-                stop = runner.stop_at_step is not None and system.step >= runner.stop_at_step
-                signalled = runner.stop_requested()
+                stop = ctx.stop_at_step is not None and system.step >= ctx.stop_at_step
+                signalled = ctx.stop_requested()
                 if stop or signalled or (ckpt_every and system.step % ckpt_every == 0) or done >= steps:
                     ctx.writer.write_observables(stage["name"], observables)
                     if done >= steps:   # wall time of this process's stepping (scaling studies)
                         timed = steps - (resume.step_in_stage if resume else 0)
                         ctx.writer.set_attrs(ctx.group, {
-                            "wall_seconds": runner.max_over_ranks(wall), "steps_timed": int(timed),
-                            "n_ranks": runner.n_ranks, "n_particles": ctx.writer.n_global})
+                            "wall_seconds": ctx.max_over_ranks(wall), "steps_timed": int(timed),
+                            "n_ranks": ctx.n_ranks, "n_particles": ctx.writer.n_global})
                     if done >= steps:
                         ctx.checkpoint(0, integ, (), finished=True)
                     else:
                         ctx.checkpoint(done, integ, observables)
-                system, pot = runner.canonical()   # same state as a run restarted here
+                system, pot = ctx.canonical()   # same state as a run restarted here
                 if stop or signalled:
-                    why = "SIGTERM" if signalled else f"stop at step {runner.stop_at_step}"
-                    raise RunInterrupted(f"{why}: checkpoint at step {system.step} (stage {self.index + 1}, "
-                                         f"{done}/{steps} steps) written to {runner.ckpt_path}", runner.ckpt_path)
+                    why = "SIGTERM" if signalled else f"stop at step {ctx.stop_at_step}"
+                    raise ctx.interrupted(f"{why}: checkpoint at step {system.step} (stage {self.index + 1}, "
+                                          f"{done}/{steps} steps)")
         finally:
             if bar is not None:
                 bar.close()

@@ -5,7 +5,6 @@ import numpy as np
 
 from pyglass.registry import MINIMIZERS, REQUIRED, Key
 from pyglass.stages.base import Stage, register, validate_table
-from pyglass.stages.md import RunInterrupted
 
 
 @register
@@ -29,7 +28,7 @@ class Quench(Stage):
         return f"{params['minimizer'].get('type')} minimisation"
 
     def run(self, ctx):
-        stage, runner = self.params, ctx.runner
+        stage = self.params
         minimizer = ctx.deck.build_minimizer(stage)
         ctx.print(f"stage {self.index + 1} ({stage['name']}): quench with {stage['minimizer']['type']}")
         res = minimizer.minimize(ctx.system, ctx.potential)
@@ -51,7 +50,6 @@ class Quench(Stage):
                   + (f", max force = {attrs['max_force']:.3g}" if "max_force" in attrs else "")
                   + (f", {attrs['iterations']} iterations" if "iterations" in attrs else ""))
         ctx.checkpoint(0, finished=True)
-        runner.canonical()
-        if runner.stop_requested():
-            raise RunInterrupted(f"SIGTERM: checkpoint after stage {self.index + 1} written to {runner.ckpt_path}",
-                                 runner.ckpt_path)
+        ctx.canonical()
+        if ctx.stop_requested():
+            raise ctx.interrupted(f"signal: checkpoint after stage {self.index + 1}")
