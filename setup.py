@@ -31,6 +31,8 @@ setup(
     version="0.1.0",
     description="Simulation and analysis of glass-forming liquids: MD, energy landscape, structure-dynamics",
     packages=find_packages(include=["pyglass", "pyglass.*"]),
+    # the papers' decks and criteria files travel with the package (`pyglass reproduce` reads them there)
+    package_data={"pyglass.papers": ["*/*.toml"]},
     ext_modules=cythonize(
         extensions,
         language_level=3,

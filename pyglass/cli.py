@@ -65,6 +65,8 @@ def _parser():
     rp.add_argument("--full", action="store_true", help="the paper's scale instead of the reduced one")
     rp.add_argument("-o", "--out-dir", metavar="DIR", default="reproductions", help="default: ./reproductions")
     rp.add_argument("--analyse-only", action="store_true", help="only (re)write the report from a finished run")
+    rp.add_argument("--dry-run", action="store_true", help="print each deck's plan at the chosen scale (units, "
+                    "stages, their cost and memory); run nothing")
     rp.add_argument("--part", metavar="TAG[,TAG]", help="run only these decks of a multi-deck study (paper 2: one "
                     "per model), e.g. to spread it over separate jobs; the report is written once every part is done")
     pl = sub.add_parser("plot", help="draw the standard figures of an output file as PNGs",
@@ -143,6 +145,11 @@ def _reproduce(args):
     if args.paper not in PAPERS:
         _error(f"unknown paper {args.paper!r}; one of: {', '.join(PAPERS)}", rank)
         return USAGE_ERROR
+    if args.dry_run:
+        from pyglass.reproduce import paper_plan
+        if rank == 0:
+            print("\n".join(paper_plan(args.paper, args.full, args.out_dir)))
+        return 0
     if comm is not None:
         install_mpi_excepthook(comm)
     try:

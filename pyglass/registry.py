@@ -140,3 +140,4 @@ INTEGRATORS = Registry("integrator", ["pyglass.integrators"])
 MINIMIZERS = Registry("minimizer", ["pyglass.minimizers"])
 OBSERVABLES = Registry("observable", ["pyglass.io.h5md", "pyglass.observables"])
 STAGES = Registry("stage kind", ["pyglass.stages"])
+PAPERS = Registry("paper", ["pyglass.papers"])   # pyglass.reproduce.paper.Paper, one per folder

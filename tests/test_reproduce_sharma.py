@@ -5,7 +5,7 @@ Only the plumbing and the shape of the report are checked: at this size the numb
 import json
 
 from pyglass import reproduce as R
-from pyglass.reproduce import sharma_2022 as M
+from pyglass.papers.sharma_2022 import analysis as M
 from helpers import Sink
 
 
@@ -29,10 +29,10 @@ def test_paper5_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     monkeypatch.setattr(M, "N_BOOT", 20)
     qs = R.reproduce("sharma-2022", False, str(tmp_path), stream=Sink())
     base = tmp_path / "sharma-2022"
-    rows = json.loads((base / "summary.json").read_text())
+    rows = json.loads((base / "summary.json").read_text())["rows"]
     assert len(rows) == len(qs) >= 8
     for row in rows:
-        assert set(row) == {"quantity", "paper", "ours", "spread", "tolerance", "holds"}
+        assert set(row) == {"id", "kind", "where", "quantity", "paper", "ours", "spread", "tolerance", "holds", "note"}
         assert isinstance(row["holds"], bool)
     names = " ".join(r["quantity"] for r in rows)
     for key in ("p_c", "Fig. 1(b)", "Fig. 3(b)", "Fig. 5(a)", "Fig. 5(c)"):
@@ -40,5 +40,5 @@ def test_paper5_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     cross = next(r for r in rows if r["quantity"].startswith("Fig. 5(c)"))
     assert cross["paper"] == M.T_ONSET
     report = (base / "report.md").read_text()
-    assert "| quantity | paper | ours |" in report and "## Notes" in report
+    assert "| quantity | where | paper | ours |" in report and "## Notes" in report
     assert len(list(base.glob("sharma2022_*.png"))) == 4

@@ -181,6 +181,19 @@ class Observable:
         self.n_samples += 1
         self.update(frame)
 
+    def run(self, frames, comm=None) -> dict:
+        """Offline analysis: sample every frame (Systems, e.g. `pyglass.io.results.Run.frames()` or a
+        LAMMPS dump's) whose step the schedule has due, in order, and return `result(comm)`; as
+        MDAnalysis' AnalysisBase.run. Frames must carry the steps the schedule expects (a log
+        schedule's lags)."""
+        for system in frames:
+            if self.due(system.step):
+                self.sample(system, system.step)
+        if not self.n_samples:
+            raise ValueError(f"{self.label}: no frame at a step its schedule has due "
+                             f"({self.schedule.describe()})")
+        return self.result(comm)
+
     def _quench(self, system):
         if self.potential is None:
             raise ValueError(f"{self.label} needs inherent-structure positions: pass potential=")

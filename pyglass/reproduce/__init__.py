@@ -1,15 +1,12 @@
-"""`pyglass reproduce <paper> [--full] [-o DIR]`: run a paper's study deck and report its headline
-numbers beside the paper's.
+"""`pyglass reproduce <paper> [--full] [-o DIR]`: run a paper's study and report its headline numbers
+beside the paper's.
 
-Each paper is a module here with
-    NAME, TITLE                    the entry-point name and the paper
-    DECK                           its study deck in inputs/
-    REDUCED, FULL                  deck overrides ({"system.n": 2000, "study.samples": 20, ...})
-    analyse(index_path, deck, out_dir, full) -> (quantities, figures, notes)
-`reproduce(name, full, out_dir)` runs the deck under `DIR/<paper>/run/` (restarting an interrupted
-run where it stopped), then writes `DIR/<paper>/summary.json` — a list of {"quantity", "paper",
-"ours", "spread", "tolerance", "holds"} — the PNG figures and `report.md` (the table, the scale that
-was run, and the notes saying where we miss and why).
+The machinery lives here; each paper is a plugin folder `pyglass/papers/<name>/` registered in
+`pyglass.registry.PAPERS` (`pyglass.reproduce.paper`). `reproduce(name, full, out_dir)` runs every
+deck of the paper under `DIR/<paper>/run[-full]/<part>/` (restarting an interrupted run where it
+stopped), then the paper's analysis, and writes `DIR/<paper>/summary.json`, the figures and
+`report.md` (`pyglass.reproduce.report`); a paper with a criteria file is scored by it
+(`pyglass.reproduce.criteria`, docs/reproductions/standard.md).
 """
 from __future__ import annotations
 
@@ -17,11 +14,9 @@ import copy
 import os
 import tomllib
 
-from pyglass.reproduce import kapteijns_2021, mosayebi_2014, sharma_2022, trsp, widmer_cooper_2008
+from pyglass.registry import PAPERS
+from pyglass.reproduce.paper import Paper, Part  # noqa: F401
 from pyglass.reproduce.report import Quantity, write_report  # noqa: F401
-
-PAPERS = {m.NAME: m for m in (widmer_cooper_2008, kapteijns_2021, mosayebi_2014, trsp, sharma_2022)}
-ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 
 def _set(raw: dict, dotted: str, value):
@@ -32,26 +27,18 @@ def _set(raw: dict, dotted: str, value):
     node[key] = value
 
 
-def parts(paper):
-    """[(tag, deck, reduced overrides, full overrides)] of a paper's study: one deck (tag "") for most
-    papers; paper 2 has one per model (PARTS), each run in its own folder run[-full]/<tag>/."""
-    return getattr(paper, "PARTS", None) or [("", paper.DECK, paper.REDUCED, paper.FULL)]
-
-
-def study_deck(paper, full: bool, run_dir: str, part=None, write: bool = True):
-    """A deck of the paper (its only one, or `part` of PARTS) with the reduced or full overrides, its
-    output under run_dir (written there as deck.toml unless `write` is False)."""
+def study_deck(paper: Paper, full: bool, run_dir: str, part: Part | None = None, write: bool = True):
+    """A deck of the paper (its only one, or `part`) with the reduced or full overrides, its output
+    under run_dir (written there as deck.toml unless `write` is False)."""
     from pyglass.io.deck import dump_toml, parse_deck
-    _, deck_file, reduced, full_set = part or parts(paper)[0]
-    path = os.path.join(ROOT, deck_file)
-    with open(path, "rb") as fh:
-        raw = tomllib.load(fh)
-    raw = copy.deepcopy(raw)
-    for k, v in (full_set if full else reduced).items():
+    part = part or paper.parts[0]
+    with open(paper.deck_path(part), "rb") as fh:
+        raw = copy.deepcopy(tomllib.load(fh))
+    for k, v in part.overrides(full).items():
         _set(raw, k, v)
     _set(raw, "output.path", os.path.join(run_dir, "study.h5"))
-    text = f"# {deck_file} with the {'full' if full else 'reduced'}-scale overrides of pyglass.reproduce\n" + \
-        dump_toml(raw)
+    text = (f"# {paper.name}/{part.deck} with the {'full' if full else 'reduced'}-scale overrides of "
+            "pyglass reproduce\n" + dump_toml(raw))
     deck_path = os.path.join(run_dir, "deck.toml")
     if write:
         os.makedirs(run_dir, exist_ok=True)
@@ -80,6 +67,21 @@ def _complete(index):
     return path_status(index) == "complete"
 
 
+def paper_plan(name: str, full: bool, out_dir: str = "reproductions") -> list:
+    """`pyglass reproduce <paper> [--full] --dry-run`: each part's deck resolved at the chosen scale and
+    its plan (units, stages and their cost), nothing run or written."""
+    from pyglass.run import plan
+    paper = PAPERS[name]
+    top = os.path.join(out_dir, name, "run-full" if full else "run")
+    lines = [f"{paper.title}", f"scale: {'full (the paper)' if full else 'reduced'}; decks from {paper.folder}"]
+    for part in paper.parts:
+        run_dir = os.path.join(top, part.tag) if part.tag else top
+        deck = study_deck(paper, full, run_dir, part, write=False)
+        lines.append(f"part {part.tag or '(main)'}: {part.deck} with {part.overrides(full)}")
+        lines += ["  " + line for line in plan(deck)]
+    return lines
+
+
 def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", comm=None, stream=None,
               analyse_only: bool = False, stop_at_step=None, only=None):
     """Run (or continue) the study and write the report; returns the list of Quantity, or None on
@@ -89,13 +91,13 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
     paper = PAPERS[name]
     base = os.path.join(out_dir, name)
     top = os.path.join(base, "run-full" if full else "run")
-    todo = parts(paper)
-    unknown = sorted(set(only or ()) - {t for t, *_ in todo})
+    todo = paper.parts
+    unknown = sorted(set(only or ()) - {p.tag for p in todo})
     if unknown:
-        raise ValueError(f"{name} has no part(s) {', '.join(unknown)}; its parts: {', '.join(t for t, *_ in todo)}")
+        raise ValueError(f"{name} has no part(s) {', '.join(unknown)}; its parts: {', '.join(p.tag for p in todo)}")
     decks, indexes = {}, {}
     for part in todo:
-        tag = part[0]
+        tag = part.tag
         run_dir = os.path.join(top, tag) if tag else top
         skip = analyse_only or (only and tag not in only)   # analysed as it was run, not run here
         deck = study_deck(paper, full, run_dir, part, write=not skip)
@@ -115,9 +117,6 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
         print(f"pyglass: parts {', '.join(only)} done; the report needs every part: "
               f"{', '.join(t for t in indexes if not _complete(indexes[t]))} still to run", file=stream)
         return None
-    if getattr(paper, "PARTS", None):
-        quantities, figures, notes = paper.analyse(indexes, decks, base, full)
-    else:
-        quantities, figures, notes = paper.analyse(indexes[""], decks[""], base, full)
+    quantities, figures, notes = paper.analyse(indexes, decks, base, full)
     write_report(paper, base, quantities, figures, notes, full, decks)
     return quantities

@@ -23,7 +23,8 @@ import h5py
 import numpy as np
 from scipy.stats import linregress
 
-from pyglass.reproduce.report import miss_notes, results_root
+from pyglass.reproduce.report import miss_notes
+from pyglass.run.results import results_root
 
 NAME = "kapteijns-2021"
 TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
@@ -34,11 +35,11 @@ _REDUCED = {"system.n": 1000, "study.samples": 12, "stage.kappa.n_pairs": 300}
 # mBLJ and SS take 24 glasses per T_p at the reduced scale: their kappa(T_p) changes by a few per cent, below the
 # glass-to-glass noise of 12 glasses of 1000 particles
 PARTS = [
-    ("ipl", "inputs/kapteijns_2021_ipl.toml", _REDUCED, {"study.samples": 10000}),
-    ("mblj", "inputs/kapteijns_2021_mblj.toml", {**_REDUCED, "study.samples": 24}, {"study.samples": 128}),
-    ("ss", "inputs/kapteijns_2021_ss.toml", {**_REDUCED, "study.samples": 24}, {"study.samples": 238}),
-    ("sw", "inputs/kapteijns_2021_sw.toml", _REDUCED, {"study.samples": 200}),
-    ("ss-densities", "inputs/kapteijns_2021_ss_densities.toml", {"system.n": 1000}, {"study.samples": 10}),
+    ("ipl", "kapteijns_2021_ipl.toml", _REDUCED, {"study.samples": 10000}),
+    ("mblj", "kapteijns_2021_mblj.toml", {**_REDUCED, "study.samples": 24}, {"study.samples": 128}),
+    ("ss", "kapteijns_2021_ss.toml", {**_REDUCED, "study.samples": 24}, {"study.samples": 238}),
+    ("sw", "kapteijns_2021_sw.toml", _REDUCED, {"study.samples": 200}),
+    ("ss-densities", "kapteijns_2021_ss_densities.toml", {"system.n": 1000}, {"study.samples": 10}),
 ]
 MODELS = ("ipl", "mblj", "ss", "sw")
 LABEL = {"ipl": "IPL", "mblj": "mBLJ", "ss": "SS", "sw": "SW"}

@@ -15,16 +15,16 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import results_root, study_units
+from pyglass.run.results import results_root, study_units
 
 NAME = "widmer-cooper-2008"
 TITLE = "Widmer-Cooper et al., Nat. Phys. 4, 711 (2008): soft modes and irreversible reorganisation (paper 1)"
-DECK = "inputs/widmer_cooper_2008.toml"
+DECK = "widmer_cooper_2008.toml"
 REDUCED = {"study.samples": 5, "stage.iso.n_runs": 30}
 FULL = {"study.samples": 10, "stage.iso.n_runs": 100}
 # the 2D study (tag "": its run folder is run/ itself) and the SI §4 3D check (run/3d/)
 PARTS = [("", DECK, REDUCED, FULL),
-         ("3d", "inputs/widmer_cooper_2008_3d.toml", {"study.samples": 5}, {"study.samples": 10})]
+         ("3d", "widmer_cooper_2008_3d.toml", {"study.samples": 5}, {"study.samples": 10})]
 SCORE = 50.0          # SI §5, per cent
 TAU_ALPHA = 673.0
 TAU_ALPHA_3D = 832.0  # SI §4: "The alpha relaxation time was found to be tau_alpha = 832 tau"

@@ -16,11 +16,12 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import miss_notes, results_root, study_units
+from pyglass.reproduce.report import miss_notes
+from pyglass.run.results import results_root, study_units
 
 NAME = "mosayebi-2014"
 TITLE = "Mosayebi et al., PRL 112, 105503 (2014): soft modes and non-affine displacements (paper 3)"
-DECK = "inputs/mosayebi_2014.toml"
+DECK = "mosayebi_2014.toml"
 REDUCED = {"system.n": 2000, "study.samples": 12}
 FULL = {"system.n": 2000, "study.samples": 50}
 # N = 8000: gamma_c's size dependence and Fig. 4, whose N_m runs to 1 % of the 2N modes = 160 [paper]

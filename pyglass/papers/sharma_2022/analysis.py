@@ -45,11 +45,11 @@ import re
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import results_root, study_units
+from pyglass.run.results import results_root, study_units
 
 NAME = "sharma-2022"
 TITLE = "Paper 5 (Sharma et al. 2022): local softness of the mean-field caging potential in Kob-Andersen"
-DECK = "inputs/sharma_2022_ka.toml"
+DECK = "sharma_2022_ka.toml"
 REDUCED = {"system.n": 2000}
 FULL = {}
 

@@ -28,12 +28,13 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import Quantity, results_root, study_units
+from pyglass.reproduce.report import Quantity
+from pyglass.run.results import results_root, study_units
 
 NAME = "trsp"
 TITLE = ("Paper 4 (TRSP): machine-learned softness of Kob-Andersen, P(R|S), the onset T0 and the lattice "
          "model's parameters from MD")
-DECK = "inputs/trsp_2024_ka.toml"
+DECK = "trsp_2024_ka.toml"
 REDUCED = {"system.n": 2000}
 FULL = {}
 T0_PAPER = 0.74                 # "T0 ~ 0.74" (paper 4, Sec. V)
