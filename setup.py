@@ -41,6 +41,6 @@ setup(
     ),
     python_requires=">=3.9",
     install_requires=["numpy", "scipy", "h5py", "mpi4py"],
-    entry_points={"console_scripts": ["pyglass = pyglass.cli:main"]},
+    entry_points={"console_scripts": ["pyglass = pyglass.workflow.cli:main"]},
     zip_safe=False,
 )

@@ -1,5 +1,5 @@
 # cython: language_level=3
-"""Hot loops of the TRSP lattice model (pyglass.lattice).
+"""Hot loops of the TRSP lattice model (pyglass.analysis.lattice).
 
 Two pieces live here:
 

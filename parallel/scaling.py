@@ -29,7 +29,7 @@ HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
 sys.path.insert(0, ROOT)
 
-from pyglass.io.deck import dump_toml, load_deck, parse_deck  # noqa: E402
+from pyglass.workflow.deck import dump_toml, load_deck, parse_deck  # noqa: E402
 from pyglass.io.h5md import RESULTS_ROOT  # noqa: E402
 
 
@@ -48,7 +48,7 @@ def run_once(deck_text, p, stage, workdir, python):
     with open(deck_path, "w") as fh:
         fh.write(deck_text)
     cmd, env_extra = mpirun_command(p)
-    cmd = (cmd if p > 1 else []) + [python, "-m", "pyglass.cli", "run", deck_path, "-o", out, "-q"]
+    cmd = (cmd if p > 1 else []) + [python, "-m", "pyglass.workflow.cli", "run", deck_path, "-o", out, "-q"]
     env = dict(os.environ, PYTHONPATH=ROOT, **env_extra)
     r = subprocess.run(cmd, env=env, capture_output=True, text=True)
     if r.returncode:

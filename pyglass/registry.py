@@ -9,7 +9,7 @@ registering itself next to its definition:
     def KobAndersen(cutoff=2.5, ...): ...
 
 `Key` describes one deck key (type, default, range, documentation); observable and stage kinds
-declare their keys with it, and `pyglass.io.deck` validates decks and writes `docs/deck.md` from
+declare their keys with it, and `pyglass.workflow.deck` validates decks and writes `docs/deck.md` from
 those declarations, so every default is written down once, beside the code that uses it.
 This module imports nothing from pyglass: any module can register without import cycles.
 """
@@ -123,7 +123,7 @@ SCHEDULE_KINDS = ("linear", "log")
 class ObservableType:
     """A registered observable: `factory(params, ctx)` returns an object with `due(step)`,
     `sample(system, step, result)` and `write(h5group)`; `params` are its own deck keys.
-    `ctx` is a `pyglass.stages.md.ObservableContext` (system, potential, integrator, writer,
+    `ctx` is a `pyglass.workflow.stages.md.ObservableContext` (system, potential, integrator, writer,
     schedule, comm, stage, stage_index)."""
     factory: object
     params: dict = None
@@ -135,9 +135,9 @@ class ObservableType:
             self.params = {}
 
 
-POTENTIALS = Registry("potential model", ["pyglass.potentials"])
-INTEGRATORS = Registry("integrator", ["pyglass.integrators"])
-MINIMIZERS = Registry("minimizer", ["pyglass.minimizers"])
-OBSERVABLES = Registry("observable", ["pyglass.io.h5md", "pyglass.observables"])
-STAGES = Registry("stage kind", ["pyglass.stages"])
-PAPERS = Registry("paper", ["pyglass.papers"])   # pyglass.reproduce.paper.Paper, one per folder
+POTENTIALS = Registry("potential model", ["pyglass.engine.potentials"])
+INTEGRATORS = Registry("integrator", ["pyglass.engine.integrators"])
+MINIMIZERS = Registry("minimizer", ["pyglass.engine.minimizers"])
+OBSERVABLES = Registry("observable", ["pyglass.io.h5md", "pyglass.analysis.observables"])
+STAGES = Registry("stage kind", ["pyglass.workflow.stages"])
+PAPERS = Registry("paper", ["pyglass.papers"])   # pyglass.workflow.reproduce.paper.Paper, one per folder

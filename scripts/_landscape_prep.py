@@ -1,5 +1,5 @@
 """Inherent structures for scripts/bench_landscape.py, cached as .npz (a liquid made with
-pyglass.builders + NoseHoover, quenched by landscape.relax.quench and polished by Newton steps)."""
+pyglass.engine.builders + NoseHoover, quenched by landscape.relax.quench and polished by Newton steps)."""
 import os
 import sys
 import time
@@ -8,9 +8,9 @@ import numpy as np
 
 sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 from pyglass import builders, potentials as P  # noqa: E402
-from pyglass.integrators import NoseHoover  # noqa: E402
-from pyglass.landscape.relax import newton_refine, quench  # noqa: E402
-from pyglass.system import Box, System  # noqa: E402
+from pyglass.engine.integrators import NoseHoover  # noqa: E402
+from pyglass.analysis.landscape.relax import newton_refine, quench  # noqa: E402
+from pyglass.engine.system import Box, System  # noqa: E402
 
 CACHE = os.environ.get("PYGLASS_BENCH_CACHE", "/tmp/pyglass_bench")
 

@@ -19,7 +19,7 @@
    the largest relative differences of kappa_ij and G.
    --model sw3d runs 5 and 6 on paper 2's Stillinger-Weber glass (rho 0.52) instead of KA.
 
-BLAS threads: pyglass.threads' policy (every core of a serial run); PYGLASS_BLAS_THREADS=1 measures
+BLAS threads: pyglass.engine.threads' policy (every core of a serial run); PYGLASS_BLAS_THREADS=1 measures
 on one core. The threads in use are printed first; all three solvers share that BLAS.
 
 Ratios are medians over --repeats runs. Inherent structures (builders + NoseHoover liquid,
@@ -39,7 +39,7 @@ sys.path.insert(0, os.path.join(os.path.dirname(__file__), ".."))
 sys.path.insert(0, os.path.dirname(__file__))
 from _landscape_prep import inherent_structure  # noqa: E402
 from pyglass import landscape  # noqa: E402
-from pyglass.landscape.solvers import KSPSolver, PseudoInverse  # noqa: E402
+from pyglass.analysis.landscape.solvers import KSPSolver, PseudoInverse  # noqa: E402
 
 
 def timed(fn, repeats):
@@ -68,9 +68,9 @@ def bench_modes(s, pot, h, k, repeats, skip_scipy):
     if not skip_scipy:
         import scipy.sparse.linalg as spla
         from threadpoolctl import threadpool_limits
-        from pyglass.threads import BUNDLED_BLAS_PREFIXES, available_cores
+        from pyglass.engine.threads import BUNDLED_BLAS_PREFIXES, available_cores
         # scipy alone here: its bundled OpenBLAS gets every core (pyglass keeps it at one thread
-        # beside the system OpenBLAS, pyglass.threads.single_blas_pool)
+        # beside the system OpenBLAS, pyglass.engine.threads.single_blas_pool)
         with threadpool_limits(limits={p: available_cores() for p in BUNDLED_BLAS_PREFIXES}):
             t = time.perf_counter()
             w, _ = spla.eigsh(h.tocsc(), k=k + 3, sigma=-1e-3, which="LM", tol=1e-8)
@@ -232,7 +232,7 @@ def cg_3d(sizes, ranks, n_pairs, factor_max, model="ka3d"):
 
 def cg_worker(n, n_pairs, factor, model="ka3d"):
     from mpi4py import MPI
-    from pyglass.landscape.solvers import BlockPCG
+    from pyglass.analysis.landscape.solvers import BlockPCG
     comm = MPI.COMM_WORLD
     s, pot = inherent_structure(model, n, newton=False)
     pairs = landscape.random_pairs(s, pot, n_pairs, seed=1)
@@ -318,7 +318,7 @@ def main():
         return krylov_3d(a.sizes, a.k, a.ranks, a.tol, a.model)
     if a.only == "cg3d":
         return cg_3d(a.sizes, a.ranks, a.pairs, a.factor_max, a.model)
-    from pyglass.threads import blas_info
+    from pyglass.engine.threads import blas_info
     print("BLAS:", ", ".join(f"{b['internal_api']} ({b['threading_layer']}) {b['num_threads']} thread(s)"
                              for b in blas_info()))
     if a.only in (None, "modes", "dipoles"):

@@ -43,8 +43,8 @@ from _reference import LAMMPS_KA_SETUP, lammps_loop_time, lammps_pair_table, run
 
 import pyglass  # noqa: E402
 from pyglass import builders  # noqa: E402
-from pyglass.integrators import NoseHoover  # noqa: E402
-from pyglass.potentials import IPL10, MBLJ, KobAndersen, SoftDisks2D, StickySpheres  # noqa: E402
+from pyglass.engine.integrators import NoseHoover  # noqa: E402
+from pyglass.engine.potentials import IPL10, MBLJ, KobAndersen, SoftDisks2D, StickySpheres  # noqa: E402
 
 LAMMPS_KA = LAMMPS_KA_SETUP + """timestep 0.005
 fix 1 all nvt temp {T} {T} 0.5
@@ -113,7 +113,7 @@ def worker(data, steps, repeats, model="ka"):
     rates = []
     for _ in range(repeats):
         whole = pyglass.io.read_lammps_data(data)
-        local = pyglass.comm.distribute(whole, world)
+        local = pyglass.engine.comm.distribute(whole, world)
         stats = NoseHoover(0.005, T, 0.5).run(local, make_potential(), steps)
         rates.append(world.allreduce(stats.wall, op=MPI.MAX))
     if world.Get_rank() == 0:
@@ -128,8 +128,8 @@ def split_worker(data, steps, repeats, skin=0.3, model="ka"):
     import time
     from mpi4py import MPI
     from pyglass import domain as D
-    from pyglass.potentials import base as B
-    from pyglass.potentials import pair as PP
+    from pyglass.engine.potentials import base as B
+    from pyglass.engine.potentials import pair as PP
     world = MPI.COMM_WORLD
     spent = dict.fromkeys(SPLIT_PARTS, 0.0)
     calls = dict.fromkeys(SPLIT_PARTS, 0)
@@ -160,7 +160,7 @@ def split_worker(data, steps, repeats, skin=0.3, model="ka"):
     for _ in range(repeats):
         for k in spent:
             spent[k], calls[k] = 0.0, 0
-        local = pyglass.comm.distribute(pyglass.io.read_lammps_data(data), world)
+        local = pyglass.engine.comm.distribute(pyglass.io.read_lammps_data(data), world)
         stats = NoseHoover(0.005, MODELS[model][4], 0.5).run(local, MODELS[model][5](skin=skin), steps)
         row = {k: v / steps for k, v in spent.items()}
         row["rest"] = stats.wall / steps - sum(row.values())

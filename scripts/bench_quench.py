@@ -29,9 +29,9 @@ from _reference import LAMMPS_KA_SETUP, run_lammps  # noqa: E402
 
 import pyglass  # noqa: E402
 from pyglass import builders  # noqa: E402
-from pyglass.integrators import NoseHoover  # noqa: E402
-from pyglass.minimizers import FIRE, ConjugateGradient  # noqa: E402
-from pyglass.potentials import KobAndersen  # noqa: E402
+from pyglass.engine.integrators import NoseHoover  # noqa: E402
+from pyglass.engine.minimizers import FIRE, ConjugateGradient  # noqa: E402
+from pyglass.engine.potentials import KobAndersen  # noqa: E402
 
 MAX_ITER = 200_000
 LAMMPS_MIN = LAMMPS_KA_SETUP + """min_style {style}

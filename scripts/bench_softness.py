@@ -1,5 +1,5 @@
 """Benchmark: structure functions (paper 4 App. A grid) on N = 10^4 3D Kob-Andersen-like
-configurations, pyglass.softness (Cython kernels) against a vectorised numpy/scipy
+configurations, pyglass.analysis.softness (Cython kernels) against a vectorised numpy/scipy
 implementation measured in the same run (median of a few repeats). Also checks that both agree.
 
     PYTHONPATH=. python scripts/bench_softness.py [--n 10000] [--repeats 3] [--angular-sample 40]

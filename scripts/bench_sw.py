@@ -83,9 +83,9 @@ def main():
     args = ap.parse_args()
 
     sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-    from pyglass.builders import lattice
-    from pyglass.integrators import NVE, NoseHoover
-    from pyglass.potentials.stillinger_weber import StillingerWeber
+    from pyglass.engine.builders import lattice
+    from pyglass.engine.integrators import NVE, NoseHoover
+    from pyglass.engine.potentials.stillinger_weber import StillingerWeber
 
     pot = StillingerWeber()
     s = lattice(args.n, 0.52, 3, (1.0,), seed=1, jitter=0.05)

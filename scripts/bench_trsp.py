@@ -24,7 +24,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))  # this checkout's pyglass, also when another one is installed
 
-from pyglass.lattice import TRSPModel  # noqa: E402
+from pyglass.analysis.lattice import TRSPModel  # noqa: E402
 
 
 def naive_gillespie(model: TRSPModel, n_events: int, rng: np.random.Generator) -> float:

@@ -17,7 +17,7 @@ the simulations reported here)"; --equil-tau-alpha, 5 in --full); IR particles "
 probability" and the SI §5 overlap (clusters of ≥ 5, mode map above 0.028: observables.ir_mode_overlap).
 Parameters the paper does not state are options marked [unverified] (density; paper 1 ran NPT with a
 Nosé–Poincaré–Andersen integrator, the engine runs the members NVE by default: --integrator).
-Participation fractions come from `pyglass.landscape` and the quench from `pyglass.minimizers`;
+Participation fractions come from `pyglass.analysis.landscape` and the quench from `pyglass.engine.minimizers`;
 if either is not installed the script says so and stops before the expensive part.
 """
 import argparse
@@ -84,13 +84,13 @@ def require_landscape():
     try:
         from pyglass import landscape
         if not hasattr(landscape, "lowest_modes"):
-            problems.append(f"pyglass.landscape ({getattr(landscape, '__file__', '?')}) has no lowest_modes")
+            problems.append(f"pyglass.analysis.landscape ({getattr(landscape, '__file__', '?')}) has no lowest_modes")
     except ImportError as exc:
-        problems.append(f"pyglass.landscape: {exc}")
+        problems.append(f"pyglass.analysis.landscape: {exc}")
     try:
-        from pyglass.minimizers import FIRE, ConjugateGradient  # noqa: F401
+        from pyglass.engine.minimizers import FIRE, ConjugateGradient  # noqa: F401
     except ImportError as exc:
-        problems.append(f"pyglass.minimizers: {exc}")
+        problems.append(f"pyglass.engine.minimizers: {exc}")
     if problems:
         raise SystemExit("paper1_isoconfigurational: " + "; ".join(problems) + ". The participation map needs "
                          "landscape.lowest_modes(system, pot, k).participation_fractions(n_modes) on a CG-quenched "
@@ -223,7 +223,7 @@ def main():
     # --- participation map, overlay and overlap
     if not a.skip_modes:
         from pyglass import landscape
-        from pyglass.minimizers import FIRE, ConjugateGradient
+        from pyglass.engine.minimizers import FIRE, ConjugateGradient
         q = s.copy()
         r = ConjugateGradient(ftol=1e-10).minimize(q, pot)            # paper 1: conjugate gradient
         if not r.converged:

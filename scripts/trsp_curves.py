@@ -26,7 +26,7 @@ import matplotlib  # noqa: E402
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 
-from pyglass.lattice import TRSPModel, load_deck  # noqa: E402
+from pyglass.analysis.lattice import TRSPModel, load_deck  # noqa: E402
 
 
 def mean_rate_time(model: TRSPModel) -> float:

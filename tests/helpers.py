@@ -2,7 +2,7 @@
 import numpy as np
 
 from pyglass import builders
-from pyglass.observables.base import Observable
+from pyglass.analysis.observables.base import Observable
 
 
 def small_system(potential_name, dim, n=64, seed=1, density=None):
@@ -37,7 +37,7 @@ def numerical_forces(system, potential, h=1e-6, indices=None):
 
 def numerical_virial(system, potential, h=1e-6):
     """W_ab = -sum over deformations: W = -dE/d(eps_ab) under x -> (1 + eps) x, box -> (1 + eps) box."""
-    from pyglass.system import Box
+    from pyglass.engine.system import Box
     d = system.dim
     w = np.zeros((d, d))
     x0 = system.positions.copy()

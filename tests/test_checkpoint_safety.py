@@ -17,8 +17,8 @@ import numpy as np
 import pytest
 
 from pyglass.io.checkpoint import RestartError, read_checkpoint
-from pyglass.io.deck import parse_deck
-from pyglass.run import RunInterrupted, run_deck
+from pyglass.workflow.deck import parse_deck
+from pyglass.workflow.run import RunInterrupted, run_deck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -201,7 +201,7 @@ def test_cli_refuses_a_crafted_checkpoint_without_traceback(good, tmp_path):
     path, deck = _crafted(good, tmp_path, _pickle_in_observable_state)
     (tmp_path / "deck.toml").write_text(DECK)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    r = subprocess.run([sys.executable, "-m", "pyglass.cli", "run", "deck.toml", "-o", "crafted.h5", "--restart",
+    r = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "run", "deck.toml", "-o", "crafted.h5", "--restart",
                         str(path)], cwd=tmp_path, capture_output=True, text=True, env=env, timeout=120)
     assert r.returncode != 0 and "Traceback" not in r.stderr and "observable_state" in r.stderr
     assert not (tmp_path / "PWNED").exists()

@@ -8,13 +8,13 @@ import tomllib
 
 import pytest
 
-from pyglass.io.deck import (OBSERVABLES, DeckError, ObservableType, dump_toml, load_deck, make_schedule,
+from pyglass.workflow.deck import (OBSERVABLES, DeckError, ObservableType, dump_toml, load_deck, make_schedule,
                              parse_deck, schema_markdown)
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 CORPUS = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "decks", "*.toml")))
 def _is_lattice_deck(path):
-    """TRSP lattice-model parameter sets (inputs/trsp_*.toml) are read by pyglass.lattice, not the
+    """TRSP lattice-model parameter sets (inputs/trsp_*.toml) are read by pyglass.analysis.lattice, not the
     MD runner; tests/test_lattice.py loads them."""
     with open(path, "rb") as fh:
         return "model" in tomllib.load(fh) and os.path.basename(path).startswith("trsp_")
@@ -51,7 +51,7 @@ def _expectations(path):
 def _cli(*args, cwd=ROOT):
     env = dict(os.environ, PYTHONPATH=ROOT)
     env.pop("PYGLASS_TRACEBACK", None)
-    return subprocess.run([sys.executable, "-m", "pyglass.cli", *args], capture_output=True, text=True, cwd=cwd,
+    return subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", *args], capture_output=True, text=True, cwd=cwd,
                           env=env, timeout=60)
 
 
@@ -163,7 +163,7 @@ def test_line_numbers_point_at_the_key():
 
 def test_docs_page_is_generated_from_the_schema():
     with open(os.path.join(ROOT, "docs", "deck.md")) as fh:
-        assert fh.read() == schema_markdown(), "regenerate: python -m pyglass.io.deck --docs > docs/deck.md"
+        assert fh.read() == schema_markdown(), "regenerate: python -m pyglass.workflow.deck --docs > docs/deck.md"
 
 
 @pytest.mark.parametrize("path", INPUTS, ids=[os.path.basename(p)[:-5] for p in INPUTS])
@@ -183,7 +183,7 @@ def test_schedules_count_from_the_stage_start():
 
 def test_registering_an_observable(tmp_path, monkeypatch):
     """A new registry entry is validated like the built-ins (its own keys, defaults, suggestions)."""
-    from pyglass.io.deck import Key
+    from pyglass.workflow.deck import Key
     made = []
     monkeypatch.setitem(OBSERVABLES, "counter", ObservableType(lambda params, ctx: made.append(params),
                                                                {"scale": Key((int, float), 1.0, "a factor", lo=0)},

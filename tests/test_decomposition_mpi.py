@@ -9,7 +9,7 @@ import pytest
 
 from pyglass import builders, comm as pgcomm
 from pyglass import potentials as P
-from pyglass.integrators import NVE
+from pyglass.engine.integrators import NVE
 
 pytestmark = pytest.mark.mpi
 
@@ -119,7 +119,7 @@ def test_minimizers_reach_the_serial_inherent_structure(method):
 
 def test_npt_trajectory_matches_serial():
     """The box changes every step: ghosts follow the rescaled cell between rebuilds."""
-    from pyglass.integrators import NPT
+    from pyglass.engine.integrators import NPT
     whole = builders.lattice(n=512, density=1.2, dim=3, composition=(0.8, 0.2), seed=4, jitter=0.05)
     whole.thermalize(0.6, 5)
     serial = whole.copy()
@@ -134,8 +134,8 @@ def test_npt_trajectory_matches_serial():
 def test_self_dynamics_on_a_decomposed_run_equals_serial():
     """MSD, alpha2, F_s, Q and chi4 of a decomposed NVE run (particles migrate between ranks between
     an origin and its lags) equal the serial run's to the trajectory's round-off."""
-    from pyglass.observables import base as ob
-    from pyglass.observables import dynamics as dyn
+    from pyglass.analysis.observables import base as ob
+    from pyglass.analysis.observables import dynamics as dyn
     whole = builders.lattice(dim=2, seed=7, jitter=0.05, n=400, density=0.9, composition=(0.8, 0.2))
     whole.thermalize(1.0, 3)
     pot = P.KobAndersen(smoothing="smooth")

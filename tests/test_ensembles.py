@@ -6,13 +6,13 @@ import numpy as np
 import pytest
 
 from pyglass import builders, ensembles, integrators, potentials
-from pyglass.observables import NeighbourLoss
+from pyglass.analysis.observables import NeighbourLoss
 
 MinResult = namedtuple("MinResult", "converged reason energy max_force iterations")
 
 
 class ScipyMinimizer:
-    """Test stand-in with the pyglass.minimizers contract (L-BFGS from scipy)."""
+    """Test stand-in with the pyglass.engine.minimizers contract (L-BFGS from scipy)."""
 
     def minimize(self, system, potential):
         from scipy.optimize import minimize
@@ -216,7 +216,7 @@ def test_inherent_structure_trajectory_in_segments(liquid):
 def test_debye_waller_over_interval_is_time_variance_averaged_over_runs():
     """Paper 3's DWF (variance of the position over t <= t_DW per run, averaged over runs) against a
     naive loop, on synthetic member data; paper 1's `debye_waller` (variance over runs) is unchanged."""
-    from pyglass.ensembles.isoconfigurational import IsoconfigurationalResult
+    from pyglass.analysis.ensembles.isoconfigurational import IsoconfigurationalResult
     rng = np.random.default_rng(0)
     times = np.array([1.0, 2.0, 3.0, 10.0])
     members = [{"dr": rng.normal(size=(4, 5, 2)), "reorganised": np.zeros((4, 5), bool),

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from pyglass import builders, ensembles, integrators, potentials
-from pyglass.observables import Observable
+from pyglass.analysis.observables import Observable
 
 CUT = np.array([[1.4, 1.55], [1.55, 1.75]])
 

@@ -11,9 +11,9 @@ import pytest
 from scipy import stats
 
 from pyglass import builders
-from pyglass.integrators import NPT, NVE, Langevin, NoseHoover
-from pyglass.minimizers import FIRE
-from pyglass.potentials import KobAndersen, SoftDisks2D
+from pyglass.engine.integrators import NPT, NVE, Langevin, NoseHoover
+from pyglass.engine.minimizers import FIRE
+from pyglass.engine.potentials import KobAndersen, SoftDisks2D
 
 T0, DT = 0.6, 0.005
 

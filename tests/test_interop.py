@@ -15,9 +15,9 @@ from h5md_check import h5md_problems
 from pyglass import Box, System, builders
 from pyglass.io import (FormatError, read_extxyz, read_lammps_data, read_lammps_dump, read_snapshot,
                         write_extxyz, write_lammps_data, write_lammps_dump, write_snapshot)
-from pyglass.io.deck import parse_deck
+from pyglass.workflow.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT, H5MDWriter, info
-from pyglass.run import run_deck
+from pyglass.workflow.run import run_deck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 DT = 0.005
@@ -163,8 +163,8 @@ def test_time_is_start_plus_steps_times_dt(quick):
 
 
 def test_integrator_time_has_no_round_off():
-    from pyglass.integrators import NVE
-    from pyglass.potentials import LennardJones
+    from pyglass.engine.integrators import NVE
+    from pyglass.engine.potentials import LennardJones
     for dt, n in ((DT, 600), (0.001, 1000)):   # `time += dt` gave 2.9999999999999583 and 1.0000000000000007
         s = builders.lattice(64, 1.0, 3, (1.0,), seed=2, jitter=0.02)
         off = []
@@ -551,7 +551,7 @@ def test_info_lists_every_group_and_a_finished_checkpoint(quick):
 
 def test_info_on_a_directory_is_one_line(tmp_path):
     env = dict(os.environ, PYTHONPATH=ROOT)
-    r = subprocess.run([sys.executable, "-m", "pyglass.cli", "info", str(tmp_path)], capture_output=True,
+    r = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "info", str(tmp_path)], capture_output=True,
                        text=True, env=env, timeout=60)
     assert r.returncode == 2
     assert r.stderr.strip() == f"pyglass: error: {tmp_path} is a directory; give an HDF5 file (output, " \

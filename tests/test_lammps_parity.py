@@ -16,16 +16,16 @@ import pytest
 
 import pyglass
 from pyglass import Box, System
-from pyglass.integrators import NVE
-from pyglass.potentials import Potential
+from pyglass.engine.integrators import NVE
+from pyglass.engine.potentials import Potential
 
 REF = os.path.join(os.path.dirname(__file__), "reference")
-P = pyglass.potentials
+P = pyglass.engine.potentials
 KA_EPS, KA_SIG = [[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]]
 SW_ARGS = dict(lam=18.75, epsilon=1.0, sigma=1.0, A=7.049556277, B=0.6022245584, p=4, q=0, a=1.8, gamma=1.2)
 
 # registered constructor -> (reference file, how the test builds it). Every constructor in
-# pyglass.potentials.__all__ must appear here or in EXEMPT.
+# pyglass.engine.potentials.__all__ must appear here or in EXEMPT.
 COVERED = {
     "KobAndersen": ("ka3d", lambda: P.KobAndersen()),
     "LennardJones": ("ka3d", lambda: P.LennardJones(KA_EPS, KA_SIG, 2.5, "shift")),
@@ -38,7 +38,7 @@ COVERED = {
     "StickySpheres": ("sticky", lambda: P.StickySpheres()),
     "StillingerWeber": ("sw", lambda: P.StillingerWeber(**SW_ARGS)),
 }
-# names in pyglass.potentials.__all__ that are not potential constructors, or potentials exempt
+# names in pyglass.engine.potentials.__all__ that are not potential constructors, or potentials exempt
 # from a LAMMPS reference, each with its reason
 EXEMPT = {
     "smoothing_polynomial": "helper that solves smoothing coefficients; checked through every smoothed model above",

@@ -10,8 +10,8 @@ import scipy.linalg as sla
 
 from pyglass import landscape
 from pyglass import potentials as P
-from pyglass.landscape import solvers as S
-from pyglass.system import Box, System
+from pyglass.analysis.landscape import solvers as S
+from pyglass.engine.system import Box, System
 from helpers import small_system
 
 HAVE_PETSC = S.have_petsc()
@@ -438,7 +438,7 @@ def test_paper3_overlap_of_nonaffine_field_with_soft_modes_vs_n_modes():
 
 @pytest.mark.skipif(not HAVE_SLEPC, reason="method 'krylov' needs slepc4py")
 def test_auto_method_falls_back_to_the_factor_free_solver_when_the_factor_does_not_fit(monkeypatch):
-    from pyglass.landscape.inherent import InherentStructure
+    from pyglass.analysis.landscape.inherent import InherentStructure
     s, pot = inherent_structure("ka", 3, 300)    # 900 rows: past the dense limit
     monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "64")
     fits = landscape.lowest_modes(s, pot, k=6)
@@ -497,7 +497,7 @@ def test_block_cg_errors_name_the_problem():
 
 
 def test_inherent_structure_auto_takes_block_cg_when_the_factor_does_not_fit(monkeypatch):
-    from pyglass.landscape.inherent import InherentStructure
+    from pyglass.analysis.landscape.inherent import InherentStructure
     s, pot = inherent_structure("ka", 3, 300)
     pairs = landscape.random_pairs(s, pot, 10, seed=2)
     monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "1e-6")

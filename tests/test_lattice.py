@@ -1,4 +1,4 @@
-"""Tests of the TRSP lattice model (pyglass.lattice), issue 5.
+"""Tests of the TRSP lattice model (pyglass.analysis.lattice), issue 5.
 
 Statistical tests use fixed seeds and tolerances of several standard errors computed from
 the sample itself; each has a deterministic or negative counterpart so it can fail.
@@ -7,12 +7,12 @@ import numpy as np
 import pytest
 from pathlib import Path
 
-from pyglass.lattice import (GaussianFieldSampler, block_scaling_fit, PeriodicLattice, RateLaw,
+from pyglass.analysis.lattice import (GaussianFieldSampler, block_scaling_fit, PeriodicLattice, RateLaw,
                              SoftnessCorrelation, TRSPModel, chi4_peak,
                              four_point_structure_factor, observed_from_bare, ornstein_zernike_fit,
                              quench, renormalise, restoring_matrix)
-from pyglass.lattice.kicks import full_lattice_kick_map
-from pyglass.lattice.measure import block_susceptibility, first_rearrangement_times
+from pyglass.analysis.lattice.kicks import full_lattice_kick_map
+from pyglass.analysis.lattice.measure import block_susceptibility, first_rearrangement_times
 from pyglass._ext.lattice import SumTree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -327,7 +327,7 @@ def test_ornstein_zernike_fit_recovers_length():
 
 
 def test_block_scaling_fit_recovers_length_and_limit():
-    from pyglass.lattice.measure import _block_form
+    from pyglass.analysis.lattice.measure import _block_form
     sizes = [1, 2, 3, 4, 6, 8]
     chi = [6.0 * _block_form(b, 1.7, 3) for b in sizes]
     chi_inf, xi, _ = block_scaling_fit(sizes, chi, d=3)

@@ -1,7 +1,7 @@
 import numpy as np
 
 from pyglass import builders
-from pyglass.maps import draw_field_map
+from pyglass.analysis.maps import draw_field_map
 
 
 def test_map_png_2d_and_3d(tmp_path):

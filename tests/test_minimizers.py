@@ -4,10 +4,10 @@ import numpy as np
 import pytest
 
 from pyglass import builders
-from pyglass.minimizers import (ConjugateGradient, FIRE, MinimizationError, SteepestDescent,
+from pyglass.engine.minimizers import (ConjugateGradient, FIRE, MinimizationError, SteepestDescent,
                                 StopReason)
-from pyglass.potentials import KobAndersen, SoftDisks2D
-from pyglass.potentials.base import ForceResult, Potential
+from pyglass.engine.potentials import KobAndersen, SoftDisks2D
+from pyglass.engine.potentials.base import ForceResult, Potential
 from helpers import small_system
 
 MINIMIZERS = {"FIRE": FIRE, "CG": ConjugateGradient, "SD": SteepestDescent}

@@ -7,10 +7,10 @@ import pytest
 
 from pyglass import observables as ob
 from pyglass import builders, integrators, potentials
-from pyglass.observables import dynamics as dyn
-from pyglass.observables import statistics as st
-from pyglass.observables import structure as sf
-from pyglass.system import Box, System
+from pyglass.analysis.observables import dynamics as dyn
+from pyglass.analysis.observables import statistics as st
+from pyglass.analysis.observables import structure as sf
+from pyglass.engine.system import Box, System
 
 REF = os.path.join(os.path.dirname(__file__), "reference")
 

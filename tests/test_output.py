@@ -14,8 +14,8 @@ import pytest
 from h5md_check import h5md_problems
 from pyglass.io._common import wrap_into_box
 from pyglass.io.checkpoint import RestartError, read_checkpoint
-from pyglass.io.deck import parse_deck
-from pyglass.run import RunInterrupted, run_deck
+from pyglass.workflow.deck import parse_deck
+from pyglass.workflow.run import RunInterrupted, run_deck
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
@@ -183,7 +183,7 @@ def test_ids_are_written_in_particle_order(tmp_path):
     from pyglass.io.h5md import H5MDWriter
     s = builders.lattice(20, 1.0, 2, (0.5, 0.5), seed=3)
     perm = np.random.default_rng(0).permutation(20)
-    from pyglass.system import System
+    from pyglass.engine.system import System
     t = System(s.positions[perm], s.box, s.types[perm], s.type_names, s.type_masses, s.velocities[perm],
                s.images[perm], ids=s.ids[perm])
     w = H5MDWriter(tmp_path / "p.h5", t)
@@ -226,7 +226,7 @@ thermo = 0
 def _start(tmp_path):
     (tmp_path / "long.toml").write_text(LONG)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    return subprocess.Popen([sys.executable, "-m", "pyglass.cli", "run", "long.toml"], cwd=tmp_path, env=env,
+    return subprocess.Popen([sys.executable, "-m", "pyglass.workflow.cli", "run", "long.toml"], cwd=tmp_path, env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
 
 
@@ -285,12 +285,12 @@ def test_sigterm_writes_a_checkpoint_and_exits_cleanly(tmp_path):
     # it continues from there
     env = dict(os.environ, PYTHONPATH=ROOT)
     stop = ck.system.step + 40
-    r = subprocess.run([sys.executable, "-m", "pyglass.cli", "run", "long.toml", "--restart", "long.ckpt.h5",
+    r = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "run", "long.toml", "--restart", "long.ckpt.h5",
                         "--stop-at", str(stop), "-q"], cwd=tmp_path, env=env, capture_output=True, text=True,
                        timeout=60)
     assert r.returncode == 0, r.stderr
     assert read_checkpoint(tmp_path / "long.ckpt.h5").system.step == stop
-    info = subprocess.run([sys.executable, "-m", "pyglass.cli", "info", "long.h5"], cwd=tmp_path, env=env,
+    info = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "info", "long.h5"], cwd=tmp_path, env=env,
                           capture_output=True, text=True, timeout=60)
     assert info.returncode == 0 and "N = 64" in info.stdout and "interrupted" in info.stdout
     assert "blas: [{" in info.stdout

@@ -57,10 +57,10 @@ thermo = 20
 def test_plot_writes_the_standard_figures(tmp_path):
     (tmp_path / "deck.toml").write_text(DECK)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    run = subprocess.run([sys.executable, "-m", "pyglass.cli", "run", "-q", "deck.toml"], cwd=tmp_path, env=env,
+    run = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "run", "-q", "deck.toml"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=300)
     assert run.returncode == 0, run.stderr
-    r = subprocess.run([sys.executable, "-m", "pyglass.cli", "plot", "out.h5", "-o", "figs"], cwd=tmp_path, env=env,
+    r = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "plot", "out.h5", "-o", "figs"], cwd=tmp_path, env=env,
                        capture_output=True, text=True, timeout=300)
     assert r.returncode == 0, r.stderr
     names = sorted(os.listdir(tmp_path / "figs"))
@@ -68,6 +68,6 @@ def test_plot_writes_the_standard_figures(tmp_path):
                      "out.thermo.png"], names
     assert all(os.path.getsize(tmp_path / "figs" / n) > 2000 for n in names)
     assert r.stdout.count("pyglass: wrote") == 4
-    bad = subprocess.run([sys.executable, "-m", "pyglass.cli", "plot", "missing.h5"], cwd=tmp_path, env=env,
+    bad = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "plot", "missing.h5"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "file not found" in bad.stderr

@@ -124,7 +124,7 @@ def test_sticky_spheres_continuity_at_lj_minimum():
 
 def test_small_box_multiple_images_match_brute_force():
     """A box thinner than twice the cutoff: every periodic image within the cutoff counts."""
-    from pyglass.builders import random_packing
+    from pyglass.engine.builders import random_packing
     s = random_packing(12, 1.0, 3, (0.5, 0.5), seed=2, min_distance=0.8)   # side 2.29 < 2 r_c
     pot = P.KobAndersen()
     e = pot.energy(s)
@@ -142,14 +142,14 @@ def test_small_box_multiple_images_match_brute_force():
 
 
 def test_unknown_species_is_a_clear_error():
-    from pyglass.builders import lattice
+    from pyglass.engine.builders import lattice
     s = lattice(27, 1.0, 3, (0.4, 0.3, 0.3))
     with pytest.raises(ValueError, match="species"):
         P.KobAndersen().energy(s)
 
 
 def test_overlapping_particles_name_the_particle():
-    from pyglass.system import System
+    from pyglass.engine.system import System
     s = System([[0, 0, 0], [0, 0, 0], [1.5, 1.5, 1.5]], [4, 4, 4])
     with pytest.raises(FloatingPointError, match="particle"):
         P.KobAndersen().compute(s)
@@ -220,7 +220,7 @@ def test_forces_match_brute_force_pair_sum(name, dim, n, density, jitter):
     type groups padded to 4) and the force kernel against an O(N^2) minimum-image pair sum. The
     densities keep lattice distances off the cutoffs (soft disks at 0.8 put pairs at exactly
     r = 2.5, where the shifted law's force jumps and rounding decides)."""
-    from pyglass.builders import lattice
+    from pyglass.engine.builders import lattice
     pot = MODELS[name][0]()
     s = lattice(n, density, dim, (0.6, 0.4), seed=3, jitter=jitter)
     L = s.box.lengths
@@ -262,8 +262,8 @@ def test_pair_derivatives_of_mixed_type_pairs_in_one_call():
 
 def test_a_particle_launched_to_infinity_stops_the_run_naming_it():
     """A runaway particle has no neighbours, so its energy stays finite: the next rebuild stops."""
-    from pyglass.builders import lattice
-    from pyglass.integrators import NVE
+    from pyglass.engine.builders import lattice
+    from pyglass.engine.integrators import NVE
     s = lattice(64, 1.0, 3, (0.8, 0.2), seed=1, jitter=0.02)
     pot = P.KobAndersen()
     x = s.positions.copy()

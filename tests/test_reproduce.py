@@ -7,7 +7,7 @@ import pytest
 
 from pyglass import reproduce as R
 from pyglass.papers.mosayebi_2014 import analysis as M
-from pyglass.run import RunInterrupted
+from pyglass.workflow.run import RunInterrupted
 from helpers import Sink
 
 TINY = {"system.n": 128, "stage.equilibrate.steps": 400, "stage.equilibrate.observable": [], "study.samples": 3,

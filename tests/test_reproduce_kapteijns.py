@@ -81,7 +81,7 @@ def _tiny(part_deck, n):
 def test_new_minima_counts_first_visits_only():
     """Jumps 0->1 (new), 1->0, 0->1 (returns), 1->2 (new), 2->2+1e-7 (no jump), ->0 (return), ->3 (new),
     ->1+5e-6 (a return: within epsilon of a visited minimum)."""
-    from pyglass.ensembles.inherent_structures import ISTrajectory
+    from pyglass.analysis.ensembles.inherent_structures import ISTrajectory
     e = [0.0, 1.0, 0.0, 1.0, 2.0, 2.0 + 1e-7, 0.0, 3.0, 1.0 + 5e-6]
 
     def jumps(u, eps, segment=None):

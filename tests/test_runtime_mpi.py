@@ -41,7 +41,7 @@ def test_parallel_frames_from_two_ranks(mode):
         pytest.skip("h5py without MPI")
     from pyglass import builders
     from pyglass.io.h5md import H5MDWriter
-    from pyglass.system import System
+    from pyglass.engine.system import System
     rank, size = comm.Get_rank(), comm.Get_size()
     whole = builders.lattice(50, 1.0, 3, (0.6, 0.4), seed=4)
     whole.thermalize(1.0, 5)
@@ -115,8 +115,8 @@ ranks_per_replica = {rpr}
 
 
 def _run(comm, folder, name, rpr, **kw):
-    from pyglass.io.deck import parse_deck
-    from pyglass.run import RunInterrupted, run_deck
+    from pyglass.workflow.deck import parse_deck
+    from pyglass.workflow.run import RunInterrupted, run_deck
     deck = parse_deck(DECK.format(rpr=rpr), os.path.join(folder, "deck.toml"))
     out = os.path.join(folder, name + ".h5")
     try:
@@ -177,7 +177,7 @@ def test_replicas_write_their_own_files():
 FAIL = """
 import sys, time
 from mpi4py import MPI
-from pyglass.cli import install_mpi_excepthook
+from pyglass.workflow.cli import install_mpi_excepthook
 comm = MPI.COMM_WORLD
 install_mpi_excepthook(comm)
 if comm.Get_rank() == 1:
@@ -214,7 +214,7 @@ def test_cli_run_under_mpirun(tmp_path):
     if shutil.which("mpirun") is None:
         pytest.skip("no mpirun")
     (tmp_path / "bad.toml").write_text(DECK.format(rpr=0).replace("tau = 0.5", "tau = -0.5"))
-    cmd = ["mpirun", "-n", "2", "--oversubscribe", sys.executable, "-m", "pyglass.cli", "run"]
+    cmd = ["mpirun", "-n", "2", "--oversubscribe", sys.executable, "-m", "pyglass.workflow.cli", "run"]
     r = subprocess.run(cmd + ["bad.toml"], cwd=tmp_path, capture_output=True, text=True, env=_clean_env(),
                        timeout=120)
     assert r.returncode != 0 and "Traceback" not in r.stderr

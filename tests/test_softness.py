@@ -1,4 +1,4 @@
-"""pyglass.softness: structure functions against naive numpy sums (2D, 3D, boxes just wider than
+"""pyglass.analysis.softness: structure functions against naive numpy sums (2D, 3D, boxes just wider than
 2 r_max and thinner than it), invariances, the SVM softness (accuracy, sign, persistence), the
 statistics against naive references or analytic cases, and the caging-potential softness."""
 import json
@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 from pyglass import builders, softness
-from pyglass.softness import caging, statistics as st
-from pyglass.system import Box, System
+from pyglass.analysis.softness import caging, statistics as st
+from pyglass.engine.system import Box, System
 
 
 # ------------------------------------------------------------------------------ naive references
@@ -381,7 +381,7 @@ def test_softness_change_and_background_subtraction():
 
 # ------------------------------------------------------------------------------ caging potential
 def test_hnc_direct_correlation_low_density_limit():
-    from pyglass.potentials import KobAndersen
+    from pyglass.engine.potentials import KobAndersen
     pot = KobAndersen()
     r = np.linspace(0.7, 2.5, 200)
     beta = 1 / 0.8
@@ -459,8 +459,8 @@ def test_local_rdf_against_naive_and_normalisation():
 
 
 def test_caging_softness_on_small_ka_system():
-    from pyglass.minimizers import FIRE
-    from pyglass.potentials import KobAndersen
+    from pyglass.engine.minimizers import FIRE
+    from pyglass.engine.potentials import KobAndersen
     s = builders.random_packing(400, 1.2, 3, (0.8, 0.2), seed=2, min_distance=0.7)
     pot = KobAndersen()
     FIRE(max_iterations=300).minimize(s, pot)        # a KA-like amorphous structure, cheaply
@@ -492,9 +492,9 @@ def test_caging_softness_on_small_ka_system():
 def test_caging_depth_deeper_and_broader_for_the_colder_structure():
     """Paper 5 Sec. IV A: "With a decrease in the temperature, we find a broadening and shift of
     the distribution" to a deeper caging potential (more negative βΦ_r with Eq. 5's sign)."""
-    from pyglass.integrators import NoseHoover
-    from pyglass.minimizers import FIRE
-    from pyglass.potentials import KobAndersen
+    from pyglass.engine.integrators import NoseHoover
+    from pyglass.engine.minimizers import FIRE
+    from pyglass.engine.potentials import KobAndersen
     pot = KobAndersen()
     cold = builders.random_packing(400, 1.2, 3, (0.8, 0.2), seed=2, min_distance=0.7)
     FIRE(max_iterations=300).minimize(cold, pot)      # near an inherent structure: T -> 0

@@ -9,8 +9,8 @@ import pytest
 
 from pyglass import softness
 from pyglass.io.checkpoint import read_checkpoint
-from pyglass.io.deck import DeckError, parse_deck
-from pyglass.run import run_deck
+from pyglass.workflow.deck import DeckError, parse_deck
+from pyglass.workflow.run import run_deck
 
 # N = 250 at T = 0.6: 41 quenched frames 0.25 apart; p_hop above 0.1 on ~0.5 % of the (frame,
 # particle) pairs, so both classes of examples exist for species A.
@@ -112,9 +112,9 @@ def _at(template, unwrapped):
 
 
 def test_rearrangements_stage_equals_phop_and_quench_of_its_frames(trained):
-    from pyglass.minimizers import ConjugateGradient
-    from pyglass.observables.rearrangements import phop
-    from pyglass.stages.rearrangements import window_frames
+    from pyglass.engine.minimizers import ConjugateGradient
+    from pyglass.analysis.observables.rearrangements import phop
+    from pyglass.workflow.stages.rearrangements import window_frames
     deck, out, system = trained
     r, attrs = _results(out, "rr")
     n_frames = 2000 // 50 + 1

@@ -8,9 +8,9 @@ import pytest
 
 from pyglass import landscape
 from pyglass.io.checkpoint import read_checkpoint
-from pyglass.io.deck import parse_deck
+from pyglass.workflow.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
-from pyglass.run import RunInterrupted, run_deck, unit_path
+from pyglass.workflow.run import RunInterrupted, run_deck, unit_path
 from helpers import Sink
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -144,7 +144,7 @@ def test_landscape_stages_equal_the_python_api(tmp_path):
 
 
 def test_landscape_stages_share_one_factorisation(tmp_path, monkeypatch):
-    from pyglass.landscape import solvers
+    from pyglass.analysis.landscape import solvers
     made = []
     orig = solvers.PseudoInverse.__init__
 
@@ -191,22 +191,22 @@ dt = 0.004
     deck, out = run(tmp_path, stages)
     system, pot = quenched(tmp_path, deck)
     iso, attrs = results(out, "iso")
-    from pyglass.ensembles import IsoconfigurationalEnsemble
+    from pyglass.analysis.ensembles import IsoconfigurationalEnsemble
     ref = IsoconfigurationalEnsemble(system, pot, 3, 0.8, 0.004, seed=int(attrs["ensemble_seed"])).run([0.04, 0.08])
     assert iso["propensity"].shape == (2, 64)
     np.testing.assert_array_equal(iso["seeds"], ref.seeds)
     np.testing.assert_array_equal(iso["propensity"], ref.propensity)
     np.testing.assert_array_equal(iso["debye_waller_interval"], ref.debye_waller_over_interval(0.08))
     cmp_, _ = results(out, "cmp")
-    from pyglass.observables.statistics import overlap
+    from pyglass.analysis.observables.statistics import overlap
     modes, _ = results(out, "modes")
     expect = overlap(modes["participation"], iso["propensity"][-1], system.positions, system.box, 0.25, 3,
                      types=system.types)
     np.testing.assert_equal(cmp_["overlap"], expect)
     ist, _ = results(out, "ist")
-    from pyglass.ensembles.inherent_structures import inherent_structure_trajectory
-    from pyglass.integrators import NVE
-    from pyglass.minimizers import default_quench_minimizer   # the stage's default quench
+    from pyglass.analysis.ensembles.inherent_structures import inherent_structure_trajectory
+    from pyglass.engine.integrators import NVE
+    from pyglass.engine.minimizers import default_quench_minimizer   # the stage's default quench
     tr = inherent_structure_trajectory(system.copy(), pot, NVE(0.004), 20, 10, minimizer=default_quench_minimizer())
     np.testing.assert_allclose(ist["energies"], tr.energies, rtol=1e-12)
     assert int(ist["n_transitions"]) == tr.n_transitions
@@ -309,7 +309,7 @@ def test_study_interrupted_then_restarted_equals_uninterrupted(tmp_path, checkpo
 def test_restart_from_the_checkpoint_between_a_quench_and_md_equals_uninterrupted(tmp_path, monkeypatch):
     """Killed after the push-off quench's end-of-stage checkpoint, before the MD stage's first one:
     the restart starts the MD stage afresh (velocities drawn as in the uninterrupted run)."""
-    from pyglass.stages.md import MD
+    from pyglass.workflow.stages.md import MD
     stages = """
 [[stage]]
 name = "eq2"
@@ -461,7 +461,7 @@ def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_pat
     import time
     (tmp_path / "deck.toml").write_text(SIGTERM_STUDY)
     env = dict(os.environ, PYTHONPATH=ROOT)
-    cmd = [sys.executable, "-m", "pyglass.cli", "run", "deck.toml"]
+    cmd = [sys.executable, "-m", "pyglass.workflow.cli", "run", "deck.toml"]
     subprocess.run(cmd + ["-o", "ref.h5", "-q"], cwd=tmp_path, env=env, check=True, timeout=300)
     proc = subprocess.Popen(cmd + ["-o", "cut.h5"], cwd=tmp_path, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, text=True)
@@ -593,7 +593,7 @@ baseline_samples = 0
 
 
 def test_units_of_a_drawn_study_are_dealt_by_state_point():
-    from pyglass.run.study import deal_units
+    from pyglass.workflow.run.study import deal_units
     units = [(k, j, f"s{j}", None, s) for k, (j, s) in enumerate((j, s) for j in range(3) for s in range(2))]
     by_state = [deal_units(units, 2, g, by_state=True) for g in range(2)]
     assert [{u[1] for u in mine} for mine in by_state] == [{0, 2}, {1}]   # each draw runs on one group
@@ -605,7 +605,7 @@ def test_units_of_a_drawn_study_are_dealt_by_state_point():
 
 def test_drawn_samples_use_each_state_points_own_spacing(tmp_path):
     from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.run import checkpoint_path
+    from pyglass.workflow.run import checkpoint_path
     stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10\n'
                            '[[study.state]]\nlabel = "a"\n[[study.state]]\nlabel = "b"\nset = {"study.spacing" = 30}')
     _, out = run(tmp_path, stages)
@@ -643,7 +643,7 @@ def test_modes_auto_goes_factor_free_where_the_factor_does_not_fit(tmp_path, mon
     """A factor that does not fit: an explicit factor method is refused when the deck is read (before
     any work); method = "auto" runs SLEPc's factor-free Krylov-Schur and records why."""
     pytest.importorskip("slepc4py")
-    from pyglass.io.deck import DeckError
+    from pyglass.workflow.deck import DeckError
     monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "1e-6")
     # 750 rows: past the dense limit
     head = HEAD.replace("n = 64", "n = 250")

@@ -14,9 +14,9 @@ import h5py
 import numpy as np
 import pytest
 
-from pyglass.io.deck import parse_deck
+from pyglass.workflow.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
-from pyglass.run import run_deck, unit_path
+from pyglass.workflow.run import run_deck, unit_path
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.join(ROOT, "tests"))
@@ -165,7 +165,7 @@ def _env():
 
 
 def _pyglass(n, *args, cwd):
-    cmd = ([] if n == 1 else ["mpirun", "-n", str(n), "--oversubscribe"]) + [sys.executable, "-m", "pyglass.cli",
+    cmd = ([] if n == 1 else ["mpirun", "-n", str(n), "--oversubscribe"]) + [sys.executable, "-m", "pyglass.workflow.cli",
                                                                             "run", "-q", *args]
     r = subprocess.run(cmd, cwd=cwd, capture_output=True, text=True, env=_env(), timeout=300)
     assert r.returncode == 0, r.stderr[-2000:]
@@ -249,7 +249,7 @@ def test_structure_functions_and_softness_independent_of_the_rank_count():
     from mpi4py import MPI
 
     from pyglass import builders, softness
-    from pyglass.comm import distribute
+    from pyglass.engine.comm import distribute
     comm = MPI.COMM_WORLD
     serial = builders.random_packing(400, 1.2, 3, (0.8, 0.2), seed=11, min_distance=0.7)
     sf = softness.StructureFunctions(r_max=3.0, mu=np.arange(1, 61) * 0.05, r_max_angular=2.5)

@@ -9,10 +9,10 @@ import pytest
 import scipy.sparse as sp
 
 from helpers import numerical_forces, numerical_virial
-from pyglass.builders import random_packing
-from pyglass.integrators import NVE, NoseHoover
-from pyglass.potentials.stillinger_weber import StillingerWeber
-from pyglass.system import Box, System
+from pyglass.engine.builders import random_packing
+from pyglass.engine.integrators import NVE, NoseHoover
+from pyglass.engine.potentials.stillinger_weber import StillingerWeber
+from pyglass.engine.system import Box, System
 
 SW = dict(A=7.049556277, B=0.6022245584, p=4.0, q=0.0, a=1.8, gamma=1.2, lam=18.75)
 

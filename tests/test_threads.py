@@ -1,4 +1,4 @@
-"""BLAS threads per process (pyglass.threads): every core for a serial run, the node's cores shared
+"""BLAS threads per process (pyglass.engine.threads): every core for a serial run, the node's cores shared
 among the MPI ranks on it, an explicit setting always winning."""
 import json
 import os
@@ -37,7 +37,7 @@ def _threads_after_import(extra_env, modules="scipy.linalg"):
     env = {k: v for k, v in os.environ.items() if k not in LAUNCH_VARS}
     env.update(extra_env)
     # scipy.linalg after pyglass: scipy's wheel may load its own OpenBLAS later, which must follow too
-    code = f"import json, pyglass, {modules}, pyglass.threads as t; print(json.dumps(t.blas_info()))"
+    code = f"import json, pyglass, {modules}, pyglass.engine.threads as t; print(json.dumps(t.blas_info()))"
     out = subprocess.run([sys.executable, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True,
                          timeout=120)
     assert out.returncode == 0, out.stderr
@@ -54,9 +54,9 @@ def test_import_applies_the_policy_to_the_loaded_blas():
 
 
 def test_landscape_keeps_a_bundled_blas_at_one_thread():
-    """Two OpenBLAS pools in one process contend: after `import pyglass.landscape` only the system
+    """Two OpenBLAS pools in one process contend: after `import pyglass.analysis.landscape` only the system
     OpenBLAS (CHOLMOD, PETSc, numpy) may run several threads."""
-    _, info = _threads_after_import({"PYGLASS_BLAS_THREADS": "2"}, modules="pyglass.landscape")
+    _, info = _threads_after_import({"PYGLASS_BLAS_THREADS": "2"}, modules="pyglass.analysis.landscape")
     bundled = [lib for lib in info if any(p in os.path.basename(lib["filepath"] or "")
                                           for p in threads.BUNDLED_BLAS_PREFIXES)]
     if not bundled:

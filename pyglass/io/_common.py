@@ -5,7 +5,7 @@ import os
 
 import numpy as np
 
-from pyglass.system import Box
+from pyglass.engine.system import Box
 
 
 class FormatError(ValueError):

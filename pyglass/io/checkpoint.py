@@ -48,7 +48,7 @@ import numpy as np
 import pyglass
 from pyglass.io.h5md import (comm_rank, comm_size, fixed_string, global_count, particle_columns, redistribute,
                              user_name)
-from pyglass.system import Box, System
+from pyglass.engine.system import Box, System
 
 SCHEMA_VERSION = 2
 MAX_ELEMENTS = 2 ** 31          # largest array a checkpoint may declare (guards crafted shapes)

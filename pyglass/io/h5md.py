@@ -58,7 +58,7 @@ import numpy as np
 
 import pyglass
 from pyglass.io._common import wrap_into_box
-from pyglass.observables.base import StreamingObservable
+from pyglass.analysis.observables.base import StreamingObservable
 from pyglass.registry import OBSERVABLES, Key, ObservableType
 
 # root group of analysis results (stage and observable outputs), see H5MDWriter.results_path
@@ -71,12 +71,12 @@ THERMO_COLUMNS = {"temperature": "Temp", "potential_energy": "PotEng", "kinetic_
 # ================================================================================ MPI helpers
 
 def comm_size(comm) -> int:
-    from pyglass.comm import size
+    from pyglass.engine.comm import size
     return size(comm)
 
 
 def comm_rank(comm) -> int:
-    from pyglass.comm import rank
+    from pyglass.engine.comm import rank
     return rank(comm)
 
 
@@ -168,7 +168,7 @@ def provenance(deck_text: str = "", seeds: dict | None = None, n_ranks: int = 1,
 
 def _blas_summary() -> list:
     """BLAS libraries loaded and their threads (results of BLAS reductions can depend on them)."""
-    from pyglass.threads import blas_info
+    from pyglass.engine.threads import blas_info
     return [{"library": os.path.basename(b["filepath"] or ""), "threads": b["num_threads"]} for b in blas_info()]
 
 

@@ -24,7 +24,7 @@ import numpy as np
 
 import pyglass
 from pyglass.io._common import FormatError, box_from_lammps, float_columns, fmt_float, wrap_into_box
-from pyglass.system import Box, System
+from pyglass.engine.system import Box, System
 
 # header keywords whose counts must be zero for atom_style atomic
 _ZERO_COUNTS = ("bonds", "angles", "dihedrals", "impropers", "bond types", "angle types", "dihedral types",

@@ -27,7 +27,7 @@ import numpy as np
 
 import pyglass
 from pyglass.io._common import FormatError, type_masses_from_particles, wrap_into_box
-from pyglass.system import Box, System
+from pyglass.engine.system import Box, System
 
 
 def _open(target, mode):

@@ -25,7 +25,7 @@ import warnings
 import numpy as np
 
 from pyglass.io._common import FormatError, type_masses_from_particles, wrap_into_box
-from pyglass.system import Box, System
+from pyglass.engine.system import Box, System
 
 _TYPES = {"R": float, "I": np.int64, "S": str, "L": bool}
 

@@ -1,4 +1,4 @@
-"""The papers pyglass reproduces, one folder each (a plugin: see `pyglass.reproduce.paper`).
+"""The papers pyglass reproduces, one folder each (a plugin: see `pyglass.workflow.reproduce.paper`).
 
 Every sub-package here registers its paper in `pyglass.registry.PAPERS` when imported; this module
 imports them all, so adding a paper is adding a folder.

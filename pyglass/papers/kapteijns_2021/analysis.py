@@ -23,8 +23,8 @@ import h5py
 import numpy as np
 from scipy.stats import linregress
 
-from pyglass.reproduce.report import miss_notes
-from pyglass.run.results import results_root
+from pyglass.workflow.reproduce.report import miss_notes
+from pyglass.workflow.run.results import results_root
 
 NAME = "kapteijns-2021"
 TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
@@ -65,7 +65,7 @@ def _states(deck):
 def _draw(index, label):
     """Liquid results of one state point: F_s, MSD, the IS trajectory (in the draw trajectory's file,
     or in sample 0's where the deck draws no samples)."""
-    from pyglass.run import unit_path
+    from pyglass.workflow.run import unit_path
     path = os.path.splitext(index)[0] + (f".{label}" if label else "") + ".draw.h5"
     if not os.path.exists(path):
         path = unit_path(index, label, 0)
@@ -114,7 +114,7 @@ def _glasses(index, deck):
     """{state label: (G per glass, [kappa_ij of each glass])} of the finished units (read while a
     study still runs too)."""
     from pyglass.io.h5md import file_status
-    from pyglass.run import unit_path
+    from pyglass.workflow.run import unit_path
     G, K = {}, {}
     for label, _ in deck.states:
         for s in range(int(deck.study["samples"])):
@@ -133,7 +133,7 @@ def _glasses(index, deck):
 
 
 def _mean_ci(x):
-    from pyglass.landscape.dipoles import mean_with_ci
+    from pyglass.analysis.landscape.dipoles import mean_with_ci
     x = np.asarray(x, float)
     if len(x) < 2:
         return float(x.mean()) if len(x) else np.nan, np.nan, np.nan
@@ -159,7 +159,7 @@ def _tau_drift(t, fs, row):
     other n - 1). Read at tau_alpha rather than as two tau_alphas: the first block alone need not reach 0.2
     within its length. Returns {tau_z (> 0: the first block is slower), tau_dof (Student t: the sd comes from
     the n origins), tau_sd1 (one origin's sd of ln tau_alpha, for scale)}."""
-    from pyglass.observables.dynamics import log_relaxation_time_sd
+    from pyglass.analysis.observables.dynamics import log_relaxation_time_sd
     tau = row.get("tau", np.nan)
     ok = t > 0
     if not np.isfinite(tau) or tau <= t[ok][0]:
@@ -175,7 +175,7 @@ def _tau_drift(t, fs, row):
 
 def _model(tag, index, deck):
     """Every per-temperature number of one model."""
-    from pyglass.observables.dynamics import diffusion_coefficient, relaxation_time
+    from pyglass.analysis.observables.dynamics import diffusion_coefficient, relaxation_time
     sp = int(_stage(deck.data, "production")["observable"][0].get("species", 0))
     glasses = _glasses(index, deck)
     rows = []
@@ -308,8 +308,8 @@ def _rate_row(r):
 
 
 def analyse(indexes, decks, out, full):
-    from pyglass.observables.dynamics import stokes_einstein_exponent
-    from pyglass.reproduce.report import Quantity
+    from pyglass.analysis.observables.dynamics import stokes_einstein_exponent
+    from pyglass.workflow.reproduce.report import Quantity
     data = {m: _model(m, indexes[m], decks[m]) for m in MODELS}
     dens = _model("ss-densities", indexes["ss-densities"], decks["ss-densities"])
     quantities, figures, notes = [], [], []
@@ -476,7 +476,7 @@ WHY = {
 
 
 def _figures(data, dens, fits, rates, out):
-    from pyglass.plots import pyplot, save_png
+    from pyglass.workflow.plots import pyplot, save_png
     plt = pyplot()
     written = []
     fig, ax = plt.subplots(4, 4, figsize=(14, 12))

@@ -16,8 +16,8 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import miss_notes
-from pyglass.run.results import results_root, study_units
+from pyglass.workflow.reproduce.report import miss_notes
+from pyglass.workflow.run.results import results_root, study_units
 
 NAME = "mosayebi-2014"
 TITLE = "Mosayebi et al., PRL 112, 105503 (2014): soft modes and non-affine displacements (paper 3)"
@@ -78,7 +78,7 @@ def _samples_of(index):
 
 def _fig4(samples):
     """O_DW,p and O_|d|,p (gamma = 1e-4) per sample against the N_m grid that the computed modes cover."""
-    from pyglass.observables.statistics import overlaps
+    from pyglass.analysis.observables.statistics import overlaps
     dim = samples[0]["positions"].shape[1]
     nm = np.array([m for m in N_MODES if m - dim <= len(samples[0]["vectors"])])
     g_small = int(np.argmin(np.abs(samples[0]["gammas"] - 1e-4)))
@@ -94,8 +94,8 @@ def _fig4(samples):
 
 
 def analyse(indexes, decks, out, full):
-    from pyglass.plots import pyplot, save_png
-    from pyglass.reproduce.report import Quantity
+    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.workflow.reproduce.report import Quantity
     by_n = {}   # N -> complete samples
     for index in indexes.values():
         ss = _samples_of(index)
@@ -155,7 +155,7 @@ def analyse(indexes, decks, out, full):
     ax[1].legend(fontsize=7)
     ax[1].set_title("Fig. 4: overlaps with the mode map", fontsize=9)
     save_png(fig, os.path.join(out, "mosayebi2014_stress_overlaps.png"), figures)
-    from pyglass.maps import draw_field_map
+    from pyglass.analysis.maps import draw_field_map
     s0 = samples[0]
     dim = s0["positions"].shape[1]
     g_small = int(np.argmin(np.abs(gam - 1e-4)))

@@ -45,7 +45,7 @@ import re
 import h5py
 import numpy as np
 
-from pyglass.run.results import results_root, study_units
+from pyglass.workflow.run.results import results_root, study_units
 
 NAME = "sharma-2022"
 TITLE = "Paper 5 (Sharma et al. 2022): local softness of the mean-field caging potential in Kob-Andersen"
@@ -111,7 +111,7 @@ def _threshold(pos, types, frame_dt):
     parabola through the three points around the grid maximum in ln t. Lags up to the run length less
     MIN_ORIGINS frames (the longest lags average over few, correlated origins: alpha_2 is flat there).
     Returns dict(t, msd, alpha2, p_c, t_star, at_edge)."""
-    from pyglass.observables.dynamics import alpha2_from_displacements, displacements, mean_square
+    from pyglass.analysis.observables.dynamics import alpha2_from_displacements, displacements, mean_square
     nf = len(pos)
     lags = np.unique(np.r_[np.arange(1, 10), np.geomspace(10, max(nf - MIN_ORIGINS, 11), 50).astype(int)])
     lags = lags[lags < nf]
@@ -136,7 +136,7 @@ def _half_space_shells(box, q_max, dq, per_bin, seed=0):
     """Commensurate wavevectors 0 < |q| <= q_max, one of each ±q pair (S(q) = S(-q)), at most
     `per_bin` per shell of width dq (a seeded random subset); per_bin is a number or ((q_upto, cap), ...)."""
     caps = ((np.inf, per_bin),) if np.isscalar(per_bin) else tuple(per_bin)
-    from pyglass.observables.structure import commensurate_wavevectors
+    from pyglass.analysis.observables.structure import commensurate_wavevectors
     qv = commensurate_wavevectors(box, q_max)
     tol = 1e-9
     half = (qv[:, 0] > tol) | ((np.abs(qv[:, 0]) <= tol) & (qv[:, 1] > tol)) | \
@@ -155,7 +155,7 @@ def _half_space_shells(box, q_max, dq, per_bin, seed=0):
 def _harmonic_fit(q, sp, x, dr_fit):
     """1/S of the harmonic form beta Phi(0) + Delta r^2/(2 S) fitted (least squares, no free offset) to
     the q-space caging potential (Eq. 3) on 0 <= Delta r <= dr_fit."""
-    from pyglass.softness.caging import caging_potential_q
+    from pyglass.analysis.softness.caging import caging_potential_q
     dr = np.linspace(0.0, dr_fit, 21)
     y = caging_potential_q(q, sp, x, dr)
     y = y - y[0]
@@ -166,8 +166,8 @@ def _global_structure(frames, box, types, potential, T):
     """Global reference of one temperature: CagingPotential (g, C, cutoffs) and the average depths
     beta Phi_r^av (Eq. 5; all (u, v) and A-tagged), beta Phi_q^av (Eq. 4), 1/S^av (Eq. 3: harmonic fit
     over [0, DR_FIT], and the curvature at 0 for comparison), each also at smaller q cut-offs."""
-    from pyglass.observables.structure import structure_factor
-    from pyglass.softness.caging import CagingPotential, caging_depth_q, caging_softness_q
+    from pyglass.analysis.observables.structure import structure_factor
+    from pyglass.analysis.softness.caging import CagingPotential, caging_depth_q, caging_softness_q
     cp = CagingPotential(potential, T, delta=DELTA).fit_reference(frames, box, types)
     qv = _half_space_shells(box, Q_MAX, Q_BIN, Q_PER_BIN)
     q, _, sp = structure_factor(frames, box, types, q_max=Q_MAX, bins=int(round(Q_MAX / Q_BIN)), qvectors=qv)
@@ -226,7 +226,7 @@ def _fraction_above(p, p_c, peak, rng):
 def _pr_counts(per, edges, p_c):
     """Per T, time block and S bin: (frame, A particle) pairs and those with p_hop > p_c (frames where
     p_hop is defined). p_c: one value or one per T. Returns (n, n_rearranging), (nT, N_BLOCKS, nbins)."""
-    from pyglass.softness.statistics import rearrangement_probability
+    from pyglass.analysis.softness.statistics import rearrangement_probability
     pcs = np.broadcast_to(np.asarray(p_c, float), (len(per),))
     n = np.zeros((len(per), N_BLOCKS, len(edges) - 1))
     nr = np.zeros_like(n)
@@ -247,7 +247,7 @@ def _pr(n, nr):
 def _crossing(Ts, n, nr, weighted=False):
     """Arrhenius fit per S bin (each T one point unless weighted) and the crossing T0 (the
     least-squares common intersection of the lines); n, nr summed over blocks: (nT, nbins)."""
-    from pyglass.softness.statistics import arrhenius_fit
+    from pyglass.analysis.softness.statistics import arrhenius_fit
     return arrhenius_fit(Ts, _pr(n, nr), counts=n if weighted else None, min_points=3)
 
 
@@ -279,9 +279,9 @@ def _analyse_unit(T, label, path, potential):
     beta Phi_r(i) of the A particles on every STRIDE-th frame, Q(t)."""
     import time as _time
 
-    from pyglass.observables.dynamics import displacements, overlap_from_displacements
-    from pyglass.observables.structure import neighbour_pairs
-    from pyglass.softness.caging import CagingPotential
+    from pyglass.analysis.observables.dynamics import displacements, overlap_from_displacements
+    from pyglass.analysis.observables.structure import neighbour_pairs
+    from pyglass.analysis.softness.caging import CagingPotential
     u = _load(path)
     s = u["system"]
     types = np.asarray(s.types)
@@ -325,10 +325,10 @@ def analyse(index, deck, out, full):
 
     from scipy import stats as sps
 
-    from pyglass.plots import pyplot, save_png
-    from pyglass.reproduce.report import Quantity
-    from pyglass.softness import statistics as st
-    from pyglass.softness.caging import calibrate, local_softness
+    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.workflow.reproduce.report import Quantity
+    from pyglass.analysis.softness import statistics as st
+    from pyglass.analysis.softness.caging import calibrate, local_softness
     quantities, figures, notes = [], [], []
     potential = deck.build_potential()
     units = []

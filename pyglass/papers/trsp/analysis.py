@@ -28,8 +28,8 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.reproduce.report import Quantity
-from pyglass.run.results import results_root, study_units
+from pyglass.workflow.reproduce.report import Quantity
+from pyglass.workflow.run.results import results_root, study_units
 
 NAME = "trsp"
 TITLE = ("Paper 4 (TRSP): machine-learned softness of Kob-Andersen, P(R|S), the onset T0 and the lattice "
@@ -99,7 +99,7 @@ def _train(unit, params, out):
     """The T = 0.47 SVM, trained here from the unit's stored frames and p_hop with the deck's
     `softness-train` parameters and the current library (the in-run model is the same recipe;
     training again here keeps the report reproducible from the stored data alone). Cached."""
-    from pyglass import softness
+    from pyglass.analysis import softness
     frame_time = float(unit["times"][1] - unit["times"][0])
     stable_frames = int(round(params["stable_time"] / frame_time)) + 1
     key = hashlib.sha256(unit["phop"].tobytes() + json.dumps(params, sort_keys=True, default=str).encode()
@@ -107,7 +107,7 @@ def _train(unit, params, out):
     path = os.path.join(out, "cache", f"svm_T0.47_{key}.json")
     if os.path.exists(path):
         return {"path": path, "model": softness.load(path)}
-    from pyglass.stages.softness import SoftnessTrain
+    from pyglass.workflow.stages.softness import SoftnessTrain
     rear, stable = SoftnessTrain.examples(params, unit["phop"], unit["system"].types, stable_frames, seed=1)
     model, _ = SoftnessTrain.fit(params, unit["system"], unit["inherent"], rear, stable, seed=2,
                                  provenance={"T": 0.47, "frame_time": frame_time})
@@ -116,19 +116,19 @@ def _train(unit, params, out):
 
 
 def _prs(S, R):
-    from pyglass.softness.statistics import rearrangement_probability
+    from pyglass.analysis.softness.statistics import rearrangement_probability
     _, P, n, nr = rearrangement_probability(S, R, S_EDGES)
     return np.where(n >= MIN_COUNT, P, np.nan), n, nr
 
 
 def _onset(temps, P, n):
-    from pyglass.softness.statistics import onset_fit
+    from pyglass.analysis.softness.statistics import onset_fit
     centres = 0.5 * (S_EDGES[:-1] + S_EDGES[1:])
     return onset_fit(centres, np.asarray(temps), P, counts=n)
 
 
 def _first_peak(positions, box, types, r_max=2.0):
-    from pyglass.observables.structure import radial_distribution
+    from pyglass.analysis.observables.structure import radial_distribution
     r, g = radial_distribution(positions, box, types, r_max=r_max, bins=100)
     return float(r[np.argmax(g[0, 0])])
 
@@ -138,8 +138,8 @@ def analyse(index, deck, out, full):
     from scipy import stats
     from scipy.optimize import curve_fit
 
-    from pyglass.plots import pyplot, save_png
-    from pyglass.softness import statistics
+    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.analysis.softness import statistics
     units = {}
     for path, label in study_units(index):
         u = _load(path)
@@ -393,7 +393,7 @@ def _kicks(per_T, temps, var_S, spacing, model, cache_dir):
     tau apart: a rearrangement lasts ~4 tau, paper 4 Sec. V) of A particles at distance r from the
     closest A particle rearranging at t (p_hop > 0.2), on KICK_FRAMES event frames, with the App. E
     background (Eq. E2) taken at the far plateau; distances in lattice spacings."""
-    from pyglass.softness import statistics
+    from pyglass.analysis.softness import statistics
     T = 0.50 if 0.50 in per_T else temps[0]
     d = per_T[T]
     u, sysc = d["unit"], d["unit"]["system"]
@@ -520,7 +520,7 @@ coupling_range = 2.0   # [ours]
 def _admissible_kick_scale(params, path) -> float:
     """Write the lattice deck; if the fitted kicks violate Eq. 19's bound, scale sigma0 and sigma1 down
     to 0.95 of the largest admissible factor (bisection), say so in the deck, and return the factor."""
-    from pyglass.lattice import TRSPModel
+    from pyglass.analysis.lattice import TRSPModel
 
     def ok(f):
         p = dict(params, kick=dict(params["kick"], sigma0=params["kick"]["sigma0"] * f,
@@ -545,7 +545,7 @@ def _admissible_kick_scale(params, path) -> float:
 
 def _lattice(path, out):
     """tau4(T) of the lattice model on the fitted deck (cached on the deck's content)."""
-    from pyglass.lattice import TRSPModel
+    from pyglass.analysis.lattice import TRSPModel
     with open(path, "rb") as fh:
         key = hashlib.sha256(fh.read()).hexdigest()[:16]
     cache = os.path.join(out, "cache", f"lattice_{key}.json")

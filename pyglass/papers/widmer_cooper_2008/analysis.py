@@ -15,7 +15,7 @@ import os
 import h5py
 import numpy as np
 
-from pyglass.run.results import results_root, study_units
+from pyglass.workflow.run.results import results_root, study_units
 
 NAME = "widmer-cooper-2008"
 TITLE = "Widmer-Cooper et al., Nat. Phys. 4, 711 (2008): soft modes and irreversible reorganisation (paper 1)"
@@ -54,7 +54,7 @@ def _samples(index):
 def _tau_alpha(index):
     """tau_alpha at F_s = 1/e from the draw trajectory's production stage (paper 1's definition):
     (tau, t, F_s)."""
-    from pyglass.observables.dynamics import relaxation_time
+    from pyglass.analysis.observables.dynamics import relaxation_time
     draw = os.path.splitext(index)[0] + ".draw.h5"
     with h5py.File(draw, "r") as f:
         g = results_root(f)["production/self-dynamics"]
@@ -66,7 +66,7 @@ def _three_d(index, quantities, notes):
     """SI §4's 3D check: the Debye-Waller metric (top 10 %, clusters >= 5) against the 60 lowest modes,
     and tau_alpha = 832 tau."""
     from pyglass.io.h5md import file_status
-    from pyglass.reproduce.report import Quantity
+    from pyglass.workflow.reproduce.report import Quantity
     dw, base = [], []
     for path, _ in study_units(index):
         with h5py.File(path, "r") as f:
@@ -94,10 +94,10 @@ def _three_d(index, quantities, notes):
 
 def analyse(indexes, decks, out, full):
     index, deck = indexes[""], decks[""]
-    from pyglass.observables.rearrangements import recovery_histogram
-    from pyglass.observables.statistics import ir_mode_overlap
-    from pyglass.plots import pyplot, save_png
-    from pyglass.reproduce.report import Quantity
+    from pyglass.analysis.observables.rearrangements import recovery_histogram
+    from pyglass.analysis.observables.statistics import ir_mode_overlap
+    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.workflow.reproduce.report import Quantity
     samples = _samples(index)
     n = len(samples)
     rho = float(deck.data["system"]["density"])
@@ -183,7 +183,7 @@ def analyse(indexes, decks, out, full):
         ax[2].set_ylabel("F_s(q, t)")
         ax[2].legend(fontsize=7)
     save_png(fig, os.path.join(out, "widmercooper2008_overlap_recovery_fs.png"), figures)
-    from pyglass.maps import draw_field_map
+    from pyglass.analysis.maps import draw_field_map
     s0 = samples[0]
     r0 = ir_mode_overlap(s0["ir"], s0["p"], s0["positions"], s0["box"], types=s0["types"])
     p = os.path.join(out, "widmercooper2008_map_participation_ir.png")

@@ -1,0 +1,10 @@
+"""Ensembles: collections of runs or samples averaged together (iso-configurational runs,
+inherent structures at a parent temperature), spread over MPI rank groups."""
+from pyglass.analysis.ensembles.base import Ensemble, member_seeds
+from pyglass.analysis.ensembles.isoconfigurational import IsoconfigurationalEnsemble, IsoconfigurationalResult
+from pyglass.analysis.ensembles.inherent_structures import (InherentStructureEnsemble, InherentStructureResult, ISTrajectory,
+                                                   inherent_structure_trajectory, quench)
+
+__all__ = ["Ensemble", "member_seeds", "IsoconfigurationalEnsemble", "IsoconfigurationalResult",
+           "InherentStructureEnsemble", "InherentStructureResult", "ISTrajectory",
+           "inherent_structure_trajectory", "quench"]

@@ -1,0 +1,166 @@
+"""The iso-configurational ensemble (Widmer-Cooper, Harrowell & Fynewever, PRL 93, 135701 (2004);
+paper 1): many runs from one configuration, each with momenta drawn afresh from Maxwell–Boltzmann
+at T with zero total momentum (`System.thermalize(T, seed)`, one recorded seed per run).
+
+Per-particle results at the requested times: propensity <Δr²>_iso (papers 1, 3) and <|Δr|>_iso
+(paper 2), the Debye–Waller factor (variance of the particle's position over the runs, paper 1 at
+t_DW = 10τ), the probability of irreversible reorganisation (>= 4 initial neighbours lost, paper 1),
+times of the first loss of the 4th neighbour (Fig. S2) and the recovery statistics (Fig. S1).
+
+Paper 1 ran NPT (Nosé–Poincaré–Andersen); here `integrator` chooses "nve" (default), "nvt"
+(Nosé–Hoover chain), "npt" (MTK barostat + Nosé–Hoover chains, pressure P) or a factory returning any
+Integrator. Under NPT the box fluctuates per run; displacements still come from unwrapped positions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pyglass.analysis.ensembles.base import Ensemble
+from pyglass.analysis.observables.base import LinearSchedule
+from pyglass.analysis.observables.rearrangements import NeighbourLoss, recovery_histogram
+from pyglass.analysis.observables.structure import neighbour_cutoffs as _gr_cutoffs
+
+
+class IsoconfigurationalResult:
+    """Fields over the ensemble; arrays are (n_times, N) in particle order unless noted."""
+
+    def __init__(self, times, seeds, members, threshold):
+        self.times = np.asarray(times, float)
+        self.seeds = np.asarray(seeds, np.int64)
+        self.displacements = np.stack([m["dr"] for m in members])          # (runs, n_times, N, d)
+        self.reorganised = np.stack([m["reorganised"] for m in members])   # (runs, n_times, N)
+        self.first_loss_times = np.stack([m["first_loss_time"] for m in members])  # (runs, max_x, N)
+        self.failed = np.stack([m["failed"] for m in members])             # (runs, max_x, N)
+        self.never_recovered = np.stack([m["never_recovered"] for m in members])   # (runs, max_x, N)
+        self.threshold = threshold
+        r2 = np.einsum("rtnd,rtnd->rtn", self.displacements, self.displacements)
+        self.propensity = r2.mean(0)
+        self.propensity_abs = np.sqrt(r2).mean(0)
+        self.debye_waller = self.displacements.var(axis=0).sum(-1)
+        self.ir_probability = self.reorganised.mean(0)
+
+    @property
+    def n_runs(self):
+        return len(self.seeds)
+
+    def debye_waller_over_interval(self, t_dw: float, include_origin: bool = True) -> np.ndarray:
+        """Paper 3's Debye–Waller factor (N,): "the variance of its position during a time interval
+        t_DW = 10τ [...] averaged over multiple runs originating from X": for each run the variance
+        over the recorded times t <= t_dw (and the origin, displacement 0, if include_origin) of the
+        particle's position, summed over components, then averaged over runs. The time variance is
+        sampled at `times` (record a uniform grid in [0, t_dw], e.g. times=np.linspace(dt_s, 10, 50)).
+        `debye_waller` (the variance over runs at one time, paper 1 SI §4) is the other definition."""
+        sel = self.times <= t_dw * (1 + 1e-12)
+        d = self.displacements[:, sel]                                    # (runs, k, N, d)
+        if include_origin:
+            d = np.concatenate([np.zeros_like(d[:, :1]), d], axis=1)
+        if d.shape[1] < 2:
+            raise ValueError(f"debye_waller_over_interval needs at least two samples in [0, {t_dw}]; "
+                             f"recorded times {self.times.tolist()}")
+        return d.var(axis=1).sum(-1).mean(0)
+
+    @property
+    def reorganisation_times(self):
+        """(runs, N) time of the first loss of the threshold-th neighbour (inf if never)."""
+        return self.first_loss_times[:, self.threshold - 1]
+
+    def recovery_histogram(self):
+        """Fig. S1: P(n | x), rows x = 1..max_x, and observation counts."""
+        return recovery_histogram(self.failed)
+
+    def write(self, h5group):
+        for key in ("times", "seeds", "propensity", "propensity_abs", "debye_waller", "ir_probability",
+                    "first_loss_times", "failed", "never_recovered"):
+            h5group.create_dataset(key, data=getattr(self, key))
+        h5group.attrs["threshold"] = self.threshold
+        return h5group
+
+
+class IsoconfigurationalEnsemble(Ensemble):
+    """n_runs runs from `system`'s configuration at temperature T.
+
+    Parameters
+    ----------
+    system, potential : the configuration (not modified) and its interactions
+    n_runs, T, dt, seed : ensemble size, temperature, time step, master seed (member seeds derived)
+    integrator : "nve" (default), "nvt" (Nosé–Hoover chain, period `tau`), "npt" (MTK barostat at
+                 pressure P, periods tau and tau_P; paper 1's choice) or a callable (dt, T) -> Integrator
+    cutoffs : (n_types, n_types) neighbour cutoffs (default: first minima of this configuration's
+              partial g(r)); check_every : time between neighbour checks (default 0.1)
+    threshold, max_x, hysteresis : see `NeighbourLoss`
+    comm, n_groups : mpi4py communicator and number of rank groups (default one per rank)
+    """
+
+    def __init__(self, system, potential, n_runs: int, T: float, dt: float, seed: int = 0, integrator="nve",
+                 tau: float = None, cutoffs=None, check_every: float = 0.1, threshold: int = 4, max_x: int = 5,
+                 hysteresis: float = 0.0, comm=None, n_groups=None, seeds=None, P: float = None,
+                 tau_P: float = None):
+        super().__init__(n_runs, seed, comm, n_groups, seeds)
+        if not T > 0:
+            raise ValueError(f"T must be > 0, got {T}")
+        if not dt > 0:
+            raise ValueError(f"dt must be > 0, got {dt}")
+        self.system = system.copy()
+        self.potential = potential
+        self.T, self.dt = float(T), float(dt)
+        self.integrator = integrator
+        self.tau = 100 * dt if tau is None else float(tau)
+        self.P, self.tau_P = P, (1000 * dt if tau_P is None else float(tau_P))
+        if integrator not in ("nve", "nvt", "npt") and not callable(integrator):
+            raise ValueError("integrator must be 'nve', 'nvt', 'npt' or a callable (dt, T) -> Integrator, "
+                             f"got {integrator!r}")
+        if integrator == "npt" and P is None:
+            raise ValueError("integrator='npt' needs the pressure P (paper 1: P = 13.5 [unverified])")
+        self.cutoffs = _gr_cutoffs(system.positions, system.box, system.types) if cutoffs is None \
+            else np.asarray(cutoffs, float)
+        self.check_steps = max(1, int(round(check_every / dt)))
+        self.threshold, self.max_x, self.hysteresis = int(threshold), int(max_x), float(hysteresis)
+        self.times = None
+
+    def make_integrator(self):
+        from pyglass.engine.integrators import NVE, NoseHoover
+        if self.integrator == "nve":
+            return NVE(self.dt)
+        if self.integrator == "nvt":
+            return NoseHoover(self.dt, self.T, self.tau)
+        if self.integrator == "npt":
+            from pyglass.engine.integrators import NPT
+            return NPT(self.dt, self.T, self.P, self.tau, self.tau_P)
+        return self.integrator(self.dt, self.T)
+
+    def run_member(self, k, seed, group_comm):
+        s = self.system.copy()
+        s.thermalize(self.T, int(seed))
+        x0 = s.unwrapped_positions.copy()
+        t_start = s.time
+        tracker = NeighbourLoss(s.positions, s.box, s.types, self.cutoffs,
+                                schedule=LinearSchedule(self.check_steps, start=s.step),
+                                threshold=self.threshold, max_x=self.max_x, hysteresis=self.hysteresis)
+        integ = self.make_integrator()
+        steps = np.round(self.times / self.dt).astype(np.int64)
+        dr, reorg, done = [], [], 0
+        for target in steps:
+            if target > done:
+                integ.run(s, self.potential, int(target - done), observables=(tracker,))
+                done = int(target)
+            # a check exactly at the recording step if the schedule did not hit it
+            if (s.step - tracker.schedule.start) % tracker.schedule.every:
+                tracker.observe(s.positions, s.box, s.time)
+            dr.append(s.unwrapped_positions - x0)
+            reorg.append(tracker.reorganised.copy())
+        return {"dr": np.array(dr), "reorganised": np.array(reorg),
+                "first_loss_time": tracker.first_loss_time - t_start, "failed": tracker.failed.copy(),
+                "never_recovered": tracker.never_recovered}
+
+    def run(self, times) -> IsoconfigurationalResult:
+        """Run every member to max(times); record the fields at each time (simulation time units
+        after the start). Returns an IsoconfigurationalResult (identical on every rank)."""
+        times = np.atleast_1d(np.asarray(times, float))
+        if np.any(times < 0) or np.any(np.diff(times) <= 0):
+            raise ValueError(f"times must be non-negative and increasing, got {times.tolist()}")
+        steps = np.round(times / self.dt)
+        if np.any(np.abs(steps * self.dt - times) > 1e-9 * np.maximum(1, times)):
+            raise ValueError(f"times {times.tolist()} are not multiples of dt={self.dt}")
+        self.times = times
+        members = self.run_all()
+        return IsoconfigurationalResult(times, self.seeds, members, self.threshold)

@@ -1,0 +1,8 @@
+"""Time integrators; thermodynamic ensembles (NVE, NVT, NPT) are Integrators."""
+from pyglass.engine.integrators.base import Integrator, RunStats
+from pyglass.engine.integrators.langevin import Langevin
+from pyglass.engine.integrators.nosehoover import NoseHoover
+from pyglass.engine.integrators.npt import NPT
+from pyglass.engine.integrators.nve import NVE
+
+__all__ = ["Integrator", "RunStats", "NVE", "NoseHoover", "Langevin", "NPT"]

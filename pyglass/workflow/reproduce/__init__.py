@@ -1,0 +1,122 @@
+"""`pyglass reproduce <paper> [--full] [-o DIR]`: run a paper's study and report its headline numbers
+beside the paper's.
+
+The machinery lives here; each paper is a plugin folder `pyglass/papers/<name>/` registered in
+`pyglass.registry.PAPERS` (`pyglass.workflow.reproduce.paper`). `reproduce(name, full, out_dir)` runs every
+deck of the paper under `DIR/<paper>/run[-full]/<part>/` (restarting an interrupted run where it
+stopped), then the paper's analysis, and writes `DIR/<paper>/summary.json`, the figures and
+`report.md` (`pyglass.workflow.reproduce.report`); a paper with a criteria file is scored by it
+(`pyglass.workflow.reproduce.criteria`, docs/reproductions/standard.md).
+"""
+from __future__ import annotations
+
+import copy
+import os
+import tomllib
+
+from pyglass.registry import PAPERS
+from pyglass.workflow.reproduce.paper import Paper, Part  # noqa: F401
+from pyglass.workflow.reproduce.report import Quantity, write_report  # noqa: F401
+
+
+def _set(raw: dict, dotted: str, value):
+    """Set a dotted deck path in a raw TOML dict (the `[[study.state]] set` syntax: stage.<name>.key,
+    arrays of tables indexed)."""
+    from pyglass.workflow.deck.validate import set_path
+    node, key = set_path(raw, dotted, any_section=True)
+    node[key] = value
+
+
+def study_deck(paper: Paper, full: bool, run_dir: str, part: Part | None = None, write: bool = True):
+    """A deck of the paper (its only one, or `part`) with the reduced or full overrides, its output
+    under run_dir (written there as deck.toml unless `write` is False)."""
+    from pyglass.workflow.deck import dump_toml, parse_deck
+    part = part or paper.parts[0]
+    with open(paper.deck_path(part), "rb") as fh:
+        raw = copy.deepcopy(tomllib.load(fh))
+    for k, v in part.overrides(full).items():
+        _set(raw, k, v)
+    _set(raw, "output.path", os.path.join(run_dir, "study.h5"))
+    text = (f"# {paper.name}/{part.deck} with the {'full' if full else 'reduced'}-scale overrides of "
+            "pyglass reproduce\n" + dump_toml(raw))
+    deck_path = os.path.join(run_dir, "deck.toml")
+    if write:
+        os.makedirs(run_dir, exist_ok=True)
+        with open(deck_path, "w") as fh:
+            fh.write(text)
+    return parse_deck(text, deck_path)
+
+
+def _run_deck(deck, stream):
+    """The deck a finished run was made by (its index file's provenance) when the paper's deck has
+    changed since: the analysis must describe the run it reads. Says so on `stream`."""
+    from pyglass.io.checkpoint import deck_hash
+    from pyglass.workflow.deck import parse_deck
+    from pyglass.io.h5md import stored_deck
+    index = deck.data["output"]["path"]
+    text = stored_deck(index)
+    if text is None or deck_hash(text) == deck_hash(deck.text):
+        return deck
+    print(f"pyglass: {index} was made by an earlier version of its deck; the report describes that run "
+          "(rerun it for the current deck)", file=stream)
+    return parse_deck(text, index + ":/h5md/provenance/deck")
+
+
+def _complete(index):
+    from pyglass.io.h5md import path_status
+    return path_status(index) == "complete"
+
+
+def paper_plan(name: str, full: bool, out_dir: str = "reproductions") -> list:
+    """`pyglass reproduce <paper> [--full] --dry-run`: each part's deck resolved at the chosen scale and
+    its plan (units, stages and their cost), nothing run or written."""
+    from pyglass.workflow.run import plan
+    paper = PAPERS[name]
+    top = os.path.join(out_dir, name, "run-full" if full else "run")
+    lines = [f"{paper.title}", f"scale: {'full (the paper)' if full else 'reduced'}; decks from {paper.folder}"]
+    for part in paper.parts:
+        run_dir = os.path.join(top, part.tag) if part.tag else top
+        deck = study_deck(paper, full, run_dir, part, write=False)
+        lines.append(f"part {part.tag or '(main)'}: {part.deck} with {part.overrides(full)}")
+        lines += ["  " + line for line in plan(deck)]
+    return lines
+
+
+def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", comm=None, stream=None,
+              analyse_only: bool = False, stop_at_step=None, only=None):
+    """Run (or continue) the study and write the report; returns the list of Quantity, or None on
+    ranks other than 0 and when `only` (a list of part tags: spread a multi-deck study over separate
+    jobs) left parts unfinished."""
+    from pyglass.workflow.run import run_deck
+    paper = PAPERS[name]
+    base = os.path.join(out_dir, name)
+    top = os.path.join(base, "run-full" if full else "run")
+    todo = paper.parts
+    unknown = sorted(set(only or ()) - {p.tag for p in todo})
+    if unknown:
+        raise ValueError(f"{name} has no part(s) {', '.join(unknown)}; its parts: {', '.join(p.tag for p in todo)}")
+    decks, indexes = {}, {}
+    for part in todo:
+        tag = part.tag
+        run_dir = os.path.join(top, tag) if tag else top
+        skip = analyse_only or (only and tag not in only)   # analysed as it was run, not run here
+        deck = study_deck(paper, full, run_dir, part, write=not skip)
+        if skip:
+            deck = _run_deck(deck, stream)
+        decks[tag], indexes[tag] = deck, deck.data["output"]["path"]
+        if skip:
+            continue
+        if comm is not None and comm.Get_size() > 1:
+            deck.data["run"]["ranks_per_replica"] = 1   # one sample per rank
+        restart = indexes[tag] if any(f.startswith("study.") for f in os.listdir(run_dir)) else None
+        run_deck(deck, comm, restart=restart, stream=stream, stop_at_step=stop_at_step)
+    rank = 0 if comm is None else comm.Get_rank()
+    if rank != 0:
+        return None
+    if only and not all(_complete(i) for i in indexes.values()):
+        print(f"pyglass: parts {', '.join(only)} done; the report needs every part: "
+              f"{', '.join(t for t in indexes if not _complete(indexes[t]))} still to run", file=stream)
+        return None
+    quantities, figures, notes = paper.analyse(indexes, decks, base, full)
+    write_report(paper, base, quantities, figures, notes, full, decks)
+    return quantities

@@ -1,0 +1,155 @@
+"""Reproduction reports: the headline-number table (summary.json, report.md).
+
+A row is a `Quantity`: the paper's value, ours, our spread over samples, the tolerance and the
+verdict. Under the reproduction standard (docs/reproductions/standard.md) rows come from the paper's
+criteria file (`Criteria.score`): the tolerance is a `criteria.Tolerance`, which gives the verdict
+and its prose, and every row is a claim or a check with the paper's place. A paper whose analysis
+has not been moved to its criteria file yet still writes its own rows (`kind` "unscored"), and its
+summary says so (`criteria_commit` null).
+"""
+from __future__ import annotations
+
+import datetime
+import json
+import os
+from dataclasses import dataclass
+
+import numpy as np
+
+
+@dataclass
+class Quantity:
+    """One row of a report (see the module docstring)."""
+    quantity: str
+    paper: object
+    ours: object
+    spread: object
+    tolerance: object            # a criteria.Tolerance, or prose (rows not yet under the standard)
+    holds: bool | None = None    # None: computed from the Tolerance
+    id: str = ""
+    kind: str = "unscored"       # "claim" | "check" under the standard
+    where: str = ""
+    note: str = ""
+
+    def __post_init__(self):
+        if self.holds is None:
+            if isinstance(self.tolerance, str):
+                raise ValueError(f"{self.quantity}: a prose tolerance needs an explicit verdict")
+            se = self.spread if isinstance(self.spread, (int, float, np.floating)) else float("nan")
+            self.holds = bool(self.tolerance.holds(self.ours, float(se)))
+
+    @classmethod
+    def from_row(cls, row, measured):
+        """The Quantity of a criteria row given what the analysis measured (a criteria.Measurement, or
+        None: not measured)."""
+        if measured is None:
+            return cls(row.quantity, row.paper, "not measured", "", row.tolerance, False, row.id, row.kind,
+                       row.where, "")
+        return cls(row.quantity, row.paper, measured.ours, measured.se, row.tolerance, None, row.id, row.kind,
+                   row.where, measured.note)
+
+    @property
+    def tolerance_text(self) -> str:
+        return self.tolerance if isinstance(self.tolerance, str) else self.tolerance.prose
+
+    def record(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "where": self.where, "quantity": self.quantity,
+                "paper": _clean(self.paper), "ours": _clean(self.ours), "spread": _clean(self.spread),
+                "tolerance": self.tolerance_text, "holds": bool(self.holds), "note": self.note}
+
+    def row(self) -> str:
+        def f(v):
+            return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+        cells = [self.quantity, self.where, f(self.paper), f(self.ours), f(self.spread), self.tolerance_text,
+                 "yes" if self.holds else "**no**"]
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _clean(v):   # strict JSON: NaN/inf (a number that could not be measured) become null
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, (np.integer, np.bool_)):
+        return v.item()
+    return v
+
+
+def miss_notes(quantities, why: dict):
+    """A 'Miss:' note for every row that does not hold: ours against the paper's, and why (the first
+    entry of `why` whose key occurs in the quantity's name or id)."""
+    out = []
+    for q in quantities:
+        if q.holds:
+            continue
+        reason = next((w for k, w in why.items() if k in q.quantity or (q.id and k == q.id)),
+                      "see the notes below.")
+        ours = f"{q.ours:.4g}" if isinstance(q.ours, float) else str(q.ours)
+        out.append(f"Miss: {q.quantity}: ours {ours} (spread {q.spread}) against the paper's {q.paper} "
+                   f"(tolerance: {q.tolerance_text}). Why: {reason}")
+    return out
+
+
+HEADER = "| quantity | where | paper | ours | spread (s.e.) | tolerance | holds |\n|---|---|---|---|---|---|---|"
+
+
+def write_report(paper, base, quantities, figures, notes, full, decks, revisions=()):
+    """summary.json and report.md of a reproduction (see the module docstring)."""
+    from pyglass.workflow.reproduce.criteria import file_commit
+    crit = paper.criteria()
+    scored = crit is not None and all(q.kind in ("claim", "check") for q in quantities)
+    doc = {"paper": paper.name,
+           "criteria_commit": (file_commit(crit.path) or None) if scored else None,
+           "run_commit": _run_commit(decks),
+           "rows": [q.record() for q in quantities],
+           "revisions": list(revisions)}
+    with open(os.path.join(base, "summary.json"), "w") as fh:
+        json.dump(doc, fh, indent=1, allow_nan=False)
+    claims = [q for q in quantities if q.kind == "claim"]
+    checks = [q for q in quantities if q.kind == "check"]
+    unscored = [q for q in quantities if q.kind not in ("claim", "check")]
+    overrides = "; ".join(f"`{p.deck}` with the {'full' if full else 'reduced'}-scale overrides "
+                          f"{json.dumps(p.overrides(full))}" for p in paper.parts)
+    lines = [f"# Reproduction: {paper.title}", "",
+             f"`pyglass reproduce {paper.name}{' --full' if full else ''}` ({datetime.date.today().isoformat()}), "
+             f"{overrides}.", ""]
+    if scored:
+        lines += [f"Criteria: `{os.path.relpath(crit.path, os.path.dirname(paper.folder))}` at commit "
+                  f"{doc['criteria_commit'] or '(uncommitted)'}; run at commit {doc['run_commit'] or '(unknown)'}.", "",
+                  f"**{sum(q.holds for q in claims)} of {len(claims)} claims hold** "
+                  f"({sum(q.holds for q in checks)} of {len(checks)} checks pass).", "",
+                  "## Coverage", "", "| headline claim | where | measured by |", "|---|---|---|"]
+        by_id = {q.id: q for q in quantities}
+        for h in crit.headlines:
+            if h.rows:
+                cell = ", ".join(f"{r} ({'holds' if by_id[r].holds else 'miss'})" if r in by_id else f"{r} (absent)"
+                                 for r in h.rows)
+            else:
+                cell = f"not attempted: {h.not_attempted}"
+            lines.append(f"| {h.claim} | {h.where} | {cell} |".replace("\n", " "))
+        lines += ["", "## Claims", "", HEADER] + [q.row() for q in claims]
+        lines += ["", "## Checks (not counted)", "", HEADER] + [q.row() for q in checks]
+        if revisions:
+            lines += ["", "## Revisions", ""] + [f"- {r}" for r in revisions]
+    else:
+        lines += ["Not yet scored under the reproduction standard (docs/reproductions/standard.md): the "
+                  "tolerances below were written with the analysis, not fixed in a criteria file before the run.",
+                  "", HEADER]
+    lines += [q.row() for q in unscored]
+    lines += ["", "## Figures", ""] + [f"![{os.path.basename(f)}]({os.path.basename(f)})" for f in figures]
+    lines += ["", "## Notes", ""] + [f"- {n}" for n in notes] + [""]
+    with open(os.path.join(base, "report.md"), "w") as fh:
+        fh.write("\n".join(lines))
+
+
+def _run_commit(decks) -> str | None:
+    """The code commit the run was made with (the provenance of the first index file)."""
+    from pyglass.io.h5md import _s
+    import h5py
+    for deck in decks.values():
+        try:
+            with h5py.File(deck.data["output"]["path"], "r") as f:
+                c = _s(f["h5md/provenance"].attrs.get("git_commit"))
+                if c:
+                    return c
+        except (OSError, KeyError):
+            continue
+    return None

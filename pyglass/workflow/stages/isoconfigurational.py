@@ -1,0 +1,84 @@
+"""`isoconfigurational`: the iso-configurational ensemble of the current configuration (paper 1).
+
+Runs `n_runs` trajectories from the current configuration with fresh Maxwell-Boltzmann momenta
+(ensembles.IsoconfigurationalEnsemble; members spread over the replica's ranks) and writes the
+per-particle fields at each of `times`: propensity (n_times, N), |dr| propensity, Debye-Waller
+factor, probability of irreversible reorganisation, plus the member seeds.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from pyglass.registry import REQUIRED, Key
+from pyglass.workflow.stages.base import Stage, register
+
+
+@register
+class Isoconfigurational(Stage):
+    kind = "isoconfigurational"
+    doc = ("iso-configurational ensemble from the current configuration (paper 1): propensity, |dr| "
+           "propensity, Debye-Waller factor and irreversible-reorganisation probability at each time")
+    keys = {
+        "n_runs": Key((int,), 100, "runs in the ensemble", lo=1),
+        "T": Key((int, float), REQUIRED, "temperature of the momenta (and thermostat)", lo=0, lo_open=True),
+        "dt": Key((int, float), REQUIRED, "time step", lo=0, lo_open=True),
+        "times": Key((list,), REQUIRED, "times after the start at which the fields are recorded (multiples "
+                     "of dt, increasing)", items=float),
+        "integrator": Key((str,), "nve", "dynamics of each run", ("nve", "nvt", "npt")),
+        "tau": Key((int, float), None, "thermostat period (default 100 dt)", lo=0, lo_open=True),
+        "P": Key((int, float), None, "pressure (integrator = \"npt\")"),
+        "tau_P": Key((int, float), None, "barostat period (default 1000 dt)", lo=0, lo_open=True),
+        "threshold": Key((int,), 4, "neighbours lost for an irreversible reorganisation (paper 1)", lo=1),
+        "max_x": Key((int,), 5, "largest number of lost neighbours tracked (Fig. S1)", lo=1),
+        "check_every": Key((int, float), 0.1, "time between neighbour checks", lo=0, lo_open=True),
+        "dw_interval": Key((int, float), None, "also write debye_waller_interval: paper 3's Debye-Waller factor, "
+                           "the variance of each particle's position over the recorded times <= this interval, "
+                           "averaged over runs (record a uniform grid of times)", lo=0, lo_open=True),
+    }
+    writes = {"times": "array", "seeds": "array", "propensity": "time,per-particle",
+              "propensity_abs": "time,per-particle", "debye_waller": "time,per-particle",
+              "ir_probability": "time,per-particle", "debye_waller_interval": "per-particle"}
+
+    @classmethod
+    def check(cls, val, path, params):
+        t = params.get("times")
+        if t is not None:
+            if not t or any(x < 0 for x in t) or any(b <= a for a, b in zip(t, t[1:])):
+                val.error(path + ("times",), f"must be non-negative increasing times, got {t}")
+            elif params.get("dt"):
+                steps = np.round(np.asarray(t) / params["dt"])
+                if np.any(np.abs(steps * params["dt"] - np.asarray(t)) > 1e-9 * np.maximum(1, np.asarray(t))):
+                    val.error(path + ("times",), f"must be multiples of dt = {params['dt']}, got {t}")
+        dw = params.get("dw_interval")
+        if dw is not None and t is not None and not any(x <= dw for x in t):
+            val.error(path + ("dw_interval",), f"needs recorded times <= {params['dw_interval']} (times = {t})")
+        if params.get("integrator") == "npt" and params.get("P") is None:
+            val.error(path + ("P",), 'missing required key (integrator = "npt" needs the pressure P)')
+
+    @classmethod
+    def estimate(cls, params, n, dim):
+        steps = int(round(max(params["times"]) / params["dt"]))
+        return f"{params['n_runs']} runs x {steps} steps = {params['n_runs'] * steps} MD steps"
+
+    def ensemble(self, system, potential, comm=None):
+        from pyglass.analysis.ensembles import IsoconfigurationalEnsemble
+        p = self.params
+        return IsoconfigurationalEnsemble(system, potential, p["n_runs"], p["T"], p["dt"], seed=self.seed,
+                                          integrator=p["integrator"], tau=p["tau"], P=p["P"], tau_P=p["tau_P"],
+                                          threshold=p["threshold"], max_x=p["max_x"],
+                                          check_every=p["check_every"], comm=comm)
+
+    def run(self, ctx):
+        p = self.params
+        self.seed = ctx.seed_for(0)
+        ctx.print(f"stage {self.index + 1} ({p['name']}): iso-configurational ensemble, {p['n_runs']} runs to "
+                  f"t = {p['times'][-1]:g}")
+        whole = ctx.whole_system()
+        res = self.ensemble(whole, ctx.deck.build_potential(), ctx.comm).run(p["times"])
+        out = {"times": res.times, "seeds": res.seeds, "propensity": res.propensity,
+               "propensity_abs": res.propensity_abs, "debye_waller": res.debye_waller,
+               "ir_probability": res.ir_probability, "first_loss_times": res.first_loss_times, "failed": res.failed,
+               "never_recovered": res.never_recovered}
+        if p["dw_interval"] is not None:
+            out["debye_waller_interval"] = res.debye_waller_over_interval(p["dw_interval"])
+        ctx.write_results(out, {"threshold": res.threshold, "ensemble_seed": self.seed})
