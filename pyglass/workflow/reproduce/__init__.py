@@ -70,15 +70,22 @@ def _complete(index):
 def paper_plan(name: str, full: bool, out_dir: str = "reproductions") -> list:
     """`pyglass reproduce <paper> [--full] --dry-run`: each part's deck resolved at the chosen scale and
     its plan (units, stages and their cost), nothing run or written."""
-    from pyglass.workflow.run import plan
+    from pyglass.workflow.run.plan import deck_cost, plan
+    from pyglass.workflow.stages.cost import Cost
     paper = PAPERS[name]
     top = os.path.join(out_dir, name, "run-full" if full else "run")
     lines = [f"{paper.title}", f"scale: {'full (the paper)' if full else 'reduced'}; decks from {paper.folder}"]
+    total, known = Cost(), True
     for part in paper.parts:
         run_dir = os.path.join(top, part.tag) if part.tag else top
         deck = study_deck(paper, full, run_dir, part, write=False)
         lines.append(f"part {part.tag or '(main)'}: {part.deck} with {part.overrides(full)}")
         lines += ["  " + line for line in plan(deck)]
+        c, _ = deck_cost(deck)
+        known = known and c is not None
+        total = total + c if c is not None else total
+    lines.append(f"paper total: {total.describe()}" + ("" if known else " (parts reading a file not counted)")
+                 + "; the analysis is not counted")
     return lines
 
 

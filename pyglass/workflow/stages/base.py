@@ -110,6 +110,12 @@ class Stage:
         """One line for `pyglass run --dry-run`: the cost of this stage at N particles."""
         return ""
 
+    @classmethod
+    def cost(cls, params, n: int, dim: int):
+        """Core-seconds and peak memory of this stage at N particles (`stages.cost.Cost`), or None
+        where it is negligible beside MD and landscape work (analysis of stored fields)."""
+        return None
+
     # -- running --------------------------------------------------------------------------
     def run(self, ctx):
         raise NotImplementedError

@@ -5,6 +5,7 @@ import numpy as np
 
 from pyglass.analysis.landscape.inherent import memory_note
 from pyglass.registry import Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
 from pyglass.workflow.stages.modes import check_factor_fits
 
@@ -73,6 +74,10 @@ class DipoleStiffness(Stage):
             from pyglass.analysis.landscape.inherent import choose_linear_method
             return f"{what}; " + choose_linear_method(n, dim)[1]
         return f"{what}; " + ("block CG, no factor" if params["method"] == "cg" else memory_note(n, dim))
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.factorisation(n, dim)   # shared by every landscape stage on the same structure
 
     def run(self, ctx):
         p = self.params

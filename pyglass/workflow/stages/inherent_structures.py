@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from pyglass.engine.minimizers import DEFAULT_QUENCH
 from pyglass.registry import INTEGRATORS, MINIMIZERS, REQUIRED, Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register, validate_table
 
 
@@ -44,6 +45,12 @@ class InherentStructures(Stage):
         k = params.get("segments", 1)
         return (f"{k * params['steps'] + (k - 1) * params.get('gap', 0)} MD steps, "
                 f"{k * (params['steps'] // params['every'] + 1)} quenches")
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        k = params.get("segments", 1)
+        return (cost.md(k * params["steps"] + (k - 1) * params.get("gap", 0), n)
+                + cost.quenches(k * (params["steps"] // params["every"] + 1), n, along_trajectory=True))
 
     def run(self, ctx):
         p = self.params

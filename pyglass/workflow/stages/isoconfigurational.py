@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass.registry import REQUIRED, Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
 
 
@@ -59,6 +60,10 @@ class Isoconfigurational(Stage):
     def estimate(cls, params, n, dim):
         steps = int(round(max(params["times"]) / params["dt"]))
         return f"{params['n_runs']} runs x {steps} steps = {params['n_runs'] * steps} MD steps"
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.md(params["n_runs"] * round(max(params["times"]) / params["dt"]), n)
 
     def ensemble(self, system, potential, comm=None):
         from pyglass.analysis.ensembles import IsoconfigurationalEnsemble

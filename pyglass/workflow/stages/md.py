@@ -14,6 +14,7 @@ from dataclasses import dataclass
 
 from pyglass.workflow.deck.validate import make_schedule, validate_observable
 from pyglass.registry import INTEGRATORS, OBSERVABLES, REQUIRED, Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register, validate_table
 
 
@@ -63,6 +64,10 @@ class MD(Stage):
     @classmethod
     def estimate(cls, params, n, dim):
         return f"{params['steps']} steps of {params['integrator'].get('type')}"
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.md(params["steps"], n)
 
     # -- running ---------------------------------------------------------------------------
     def observables(self, ctx, integrator, stage_start):

@@ -4,6 +4,7 @@ from __future__ import annotations
 from pyglass.analysis.landscape.inherent import factor_fits, factor_memory_estimate, memory_note
 from pyglass.analysis.landscape.modes import FACTOR_METHODS, METHODS
 from pyglass.registry import Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
 
 
@@ -53,6 +54,10 @@ class Modes(Stage):
             from pyglass.analysis.landscape.modes import choose_method
             return f"{params['k']} modes; " + choose_method(n, dim)[1]
         return f"{params['k']} modes; " + memory_note(n, dim)
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.factorisation(n, dim)   # shared by every landscape stage on the same structure
 
     def run(self, ctx):
         p = self.params

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pyglass.analysis.landscape.inherent import memory_note
 from pyglass.registry import Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
 from pyglass.workflow.stages.modes import check_factor_fits
 
@@ -32,6 +33,10 @@ class Pseudoharmonic(Stage):
     def estimate(cls, params, n, dim):
         starts = params["n_starts"] or "one per interacting pair:"
         return f"{starts} minimisations; {memory_note(n, dim)}"
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.factorisation(n, dim) + cost.quenches(params["n_starts"] or n, n)
 
     def run(self, ctx):
         p = self.params

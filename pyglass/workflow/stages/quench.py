@@ -4,6 +4,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass.registry import MINIMIZERS, REQUIRED, Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register, validate_table
 
 
@@ -26,6 +27,10 @@ class Quench(Stage):
     @classmethod
     def estimate(cls, params, n, dim):
         return f"{params['minimizer'].get('type')} minimisation"
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.quenches(1, n)
 
     def run(self, ctx):
         stage = self.params

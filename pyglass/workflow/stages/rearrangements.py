@@ -15,6 +15,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass.registry import INTEGRATORS, MINIMIZERS, REQUIRED, Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register, validate_table
 
 STORE_DTYPE = np.float32   # unwrapped positions to ~1e-6 sigma: ample for p_hop (threshold 0.02-0.2) and structure
@@ -90,6 +91,11 @@ class Rearrangements(Stage):
     def estimate(cls, params, n, dim):
         frames = params["steps"] // params["every"] + 1
         return f"{params['steps']} MD steps, {frames} frames" + (", each quenched" if params["quench"] else "")
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        frames = params["steps"] // params["every"] + 1
+        return cost.md(params["steps"], n) + (cost.quenches(frames, n, along_trajectory=True) if params["quench"] else cost.Cost())
 
     def run(self, ctx):
         from pyglass.analysis.ensembles.inherent_structures import quench

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass.registry import Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
 
 
@@ -59,6 +60,10 @@ class Shear(Stage):
     def estimate(cls, params, n, dim):
         m = len(params["gammas"]) if params.get("gammas") else params["n_gamma"]
         return f"{m} strains, one minimisation each ({params['protocol']})"
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.quenches(len(params["gammas"]) if params.get("gammas") else params["n_gamma"], n)
 
     def gammas(self):
         p = self.params

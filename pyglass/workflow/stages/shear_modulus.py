@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from pyglass.analysis.landscape.inherent import memory_note
 from pyglass.registry import Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
 from pyglass.workflow.stages.modes import check_factor_fits
 
@@ -32,6 +33,10 @@ class ShearModulus(Stage):
             from pyglass.analysis.landscape.inherent import choose_linear_method
             return choose_linear_method(n, dim)[1]
         return "block CG, no factor" if params["method"] == "cg" else memory_note(n, dim)
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.factorisation(n, dim)   # shared by every landscape stage on the same structure
 
     def run(self, ctx):
         method = self.params["method"]

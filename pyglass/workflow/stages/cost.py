@@ -1,0 +1,68 @@
+"""What a stage costs, for `--dry-run` plans and `pyglass reproduce --full --dry-run`: core-seconds and
+peak memory, from the work a stage does (MD atom-steps, quenches, Hessian factorisations) and rates
+measured on one core of the 2-core development machine with nothing else running. These are
+order-of-magnitude estimates for sizing a cluster job, not predictions: the rates below move by a
+factor ~2 across models, machines and load, and the number of minimiser iterations depends on the
+configuration.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+# Kob-Andersen 3D at N = 1000-32 000, Nose-Hoover, one rank (scripts/bench_md.py): 1.7-2.0 M;
+# models with longer lists (IPL, soft disks) ~1.2 M. One force evaluation costs about one step.
+MD_ATOM_STEPS_PER_SECOND = 1.5e6
+# CG to ftol 1e-10 from a KA liquid at N = 1000-4000: 1300-1900 iterations, ~1.5 force calls each
+QUENCH_FORCE_CALLS = 3000
+# quenches along a trajectory (every few MD steps) start near a minimum: ~10 x fewer calls
+QUENCH_FORCE_CALLS_ALONG_TRAJECTORY = 300
+# direct factorisation + a few solves of the 3D KA Hessian: 8.8 s at N = 8000, 38.5 s at
+# N = 16 000 (ARCHITECTURE.md, landscape section): t ~ 8.8 s (N / 8000)^2.1
+FACTOR_SECONDS_8000 = 8.8
+FACTOR_EXPONENT = 2.1
+BYTES_PER_PARTICLE = 2000          # system, neighbour lists, observables' per-particle state
+
+
+@dataclass(frozen=True)
+class Cost:
+    core_seconds: float = 0.0
+    memory_bytes: float = 0.0
+
+    def __add__(self, other: "Cost") -> "Cost":   # stages one after another: times add, memory peaks
+        return Cost(self.core_seconds + other.core_seconds, max(self.memory_bytes, other.memory_bytes))
+
+    def __mul__(self, k: float) -> "Cost":          # k independent repetitions (samples)
+        return Cost(self.core_seconds * k, self.memory_bytes)
+
+    __rmul__ = __mul__
+
+    def describe(self) -> str:
+        h = self.core_seconds / 3600.0
+        t = f"{h:.3g} core-hours" if h >= 0.1 else f"{self.core_seconds:.3g} core-seconds"
+        return f"~{t}, peak ~{self.memory_bytes / 2 ** 30:.2g} GiB"
+
+
+def md(steps: float, n: int) -> Cost:
+    return Cost(steps * n / MD_ATOM_STEPS_PER_SECOND, n * BYTES_PER_PARTICLE)
+
+
+def quenches(count: float, n: int, along_trajectory: bool = False) -> Cost:
+    calls = QUENCH_FORCE_CALLS_ALONG_TRAJECTORY if along_trajectory else QUENCH_FORCE_CALLS
+    return Cost(count * calls * n / MD_ATOM_STEPS_PER_SECOND, n * BYTES_PER_PARTICLE)
+
+
+def factorisation(n: int, dim: int, count: float = 1) -> Cost:
+    """A direct factorisation of the dN x dN Hessian (and its solves): time by the measured law,
+    memory by the landscape code's own estimate."""
+    from pyglass.analysis.landscape.inherent import factor_memory_estimate
+    scale = (max(n, 2) / 8000.0) ** FACTOR_EXPONENT * (1.0 if dim == 3 else 0.3)
+    return Cost(count * FACTOR_SECONDS_8000 * scale, factor_memory_estimate(n, dim))
+
+
+def total(costs) -> Cost:
+    out = Cost()
+    for c in costs:
+        if c is not None and math.isfinite(c.core_seconds):
+            out = out + c
+    return out
