@@ -21,7 +21,10 @@ extensions = [
         [src],
         include_dirs=[numpy.get_include(), "extensions"],
         extra_compile_args=COMPILE_ARGS + EXTRA_ARGS.get(os.path.splitext(os.path.basename(src))[0], []),
-        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION")],
+        # NPY_TARGET_VERSION: built against numpy >= 2 (an isolated `pip install .`), the kernels
+        # still load under numpy 1.23+, Debian's 1.24 included; numpy 1.x headers ignore it
+        define_macros=[("NPY_NO_DEPRECATED_API", "NPY_1_7_API_VERSION"),
+                       ("NPY_TARGET_VERSION", "NPY_1_23_API_VERSION")],
     )
     for src in sorted(glob.glob("extensions/*.pyx"))
 ]

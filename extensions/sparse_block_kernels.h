@@ -21,13 +21,13 @@
 static inline void sb_bsr_matmat_##D(ptrdiff_t nb, const int *block_ptr, const int *block_col,  \
                                      const double *vals, const double *x, double *y,            \
                                      ptrdiff_t m) {                                             \
-    for (ptrdiff_t I = 0; I < nb; I++) {                                                        \
+    for (ptrdiff_t block_row = 0; block_row < nb; block_row++) {                                \
         double *restrict yr[D];                                                                 \
         for (int r = 0; r < D; r++) {                                                           \
-            yr[r] = SB_ROW(y, D * I + r, m);                                                    \
+            yr[r] = SB_ROW(y, D * block_row + r, m);                                            \
             for (ptrdiff_t c = 0; c < m; c++) yr[r][c] = 0.0;                                   \
         }                                                                                       \
-        for (ptrdiff_t p = block_ptr[I]; p < block_ptr[I + 1]; p++)                             \
+        for (ptrdiff_t p = block_ptr[block_row]; p < block_ptr[block_row + 1]; p++)             \
             SB_BLOCK_##D(yr, vals + (size_t)p * D * D, x, block_col[p], m, +);                  \
     }                                                                                           \
 }
@@ -86,28 +86,29 @@ static inline void sb_solve_diagonal(double *restrict const *zr, const double *d
     }
 }
 
-/* z <- (L L^T)^-1 z. L: BSR, block rows with their blocks J <= I, the diagonal block (lower
-   triangular) last; U = L^T: BSR, blocks J >= I, the diagonal block (upper triangular) first.
-   Both sweeps gather into the D rows of z being solved, which are then solved against the
-   diagonal block (forward: rows in order, backward: in reverse). */
+/* z <- (L L^T)^-1 z. L: BSR, each block row holding its blocks at columns J <= the row, the
+   diagonal block (lower triangular) last; U = L^T: BSR, blocks J >= the row, the diagonal block
+   (upper triangular) first. Both sweeps gather into the D rows of z being solved, which are then
+   solved against the diagonal block (forward: rows in order, backward: in reverse). No variable
+   is named I: numpy >= 2's headers include <complex.h>, which defines it as a macro. */
 #define SB_DEFINE_IC0(D)                                                                        \
 static inline void sb_bsr_ic0_apply_##D(ptrdiff_t nb, const int *l_ptr, const int *l_col,       \
                                         const double *l_vals, const int *u_ptr,                 \
                                         const int *u_col, const double *u_vals, double *z,      \
                                         ptrdiff_t m) {                                          \
-    for (ptrdiff_t I = 0; I < nb; I++) {                                                        \
+    for (ptrdiff_t block_row = 0; block_row < nb; block_row++) {                                \
         double *restrict zr[D];                                                                 \
-        for (int r = 0; r < D; r++) zr[r] = SB_ROW(z, D * I + r, m);                            \
-        ptrdiff_t last = l_ptr[I + 1] - 1;                                                      \
-        for (ptrdiff_t p = l_ptr[I]; p < last; p++)                                             \
+        for (int r = 0; r < D; r++) zr[r] = SB_ROW(z, D * block_row + r, m);                    \
+        ptrdiff_t last = l_ptr[block_row + 1] - 1;                                              \
+        for (ptrdiff_t p = l_ptr[block_row]; p < last; p++)                                     \
             SB_BLOCK_##D(zr, l_vals + (size_t)p * D * D, z, l_col[p], m, -);                    \
         sb_solve_diagonal(zr, l_vals + (size_t)last * D * D, D, 1, m);                          \
     }                                                                                           \
-    for (ptrdiff_t I = nb - 1; I >= 0; I--) {                                                   \
+    for (ptrdiff_t block_row = nb - 1; block_row >= 0; block_row--) {                           \
         double *restrict zr[D];                                                                 \
-        for (int r = 0; r < D; r++) zr[r] = SB_ROW(z, D * I + r, m);                            \
-        ptrdiff_t first = u_ptr[I];                                                             \
-        for (ptrdiff_t p = first + 1; p < u_ptr[I + 1]; p++)                                    \
+        for (int r = 0; r < D; r++) zr[r] = SB_ROW(z, D * block_row + r, m);                    \
+        ptrdiff_t first = u_ptr[block_row];                                                     \
+        for (ptrdiff_t p = first + 1; p < u_ptr[block_row + 1]; p++)                            \
             SB_BLOCK_##D(zr, u_vals + (size_t)p * D * D, z, u_col[p], m, -);                    \
         sb_solve_diagonal(zr, u_vals + (size_t)first * D * D, D, 0, m);                         \
     }                                                                                           \

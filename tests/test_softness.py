@@ -6,6 +6,7 @@ import os
 
 import numpy as np
 import pytest
+from scipy.integrate import trapezoid
 
 from pyglass import builders, softness
 from pyglass.analysis.softness import caging, statistics as st
@@ -455,7 +456,7 @@ def test_local_rdf_against_naive_and_normalisation():
             inside = np.sum((s.types == v) & (d[i] > 0.3 + 6 * 0.09) & (d[i] < 2.5 - 6 * 0.09))
             edge = np.sum((s.types == v) & (np.abs(d[i] - 0.3) < 6 * 0.09) | (s.types == v) & (np.abs(d[i] - 2.5) < 6 * 0.09))
             if edge == 0:
-                assert np.trapz(rho[v] * gi[i, v] * 4 * np.pi * r ** 2, r) == pytest.approx(inside, abs=1e-4)
+                assert trapezoid(rho[v] * gi[i, v] * 4 * np.pi * r ** 2, r) == pytest.approx(inside, abs=1e-4)
 
 
 def test_caging_softness_on_small_ka_system():
@@ -517,8 +518,8 @@ def test_caging_depth_in_q_space_one_component():
     Sq = 1 + 0.8 * np.exp(-(q - 7) ** 2) - 0.5 * np.exp(-q)
     F = (Sq - 1) ** 2 / Sq                           # one component: C = 1 - 1/S, times (S - 1)
     phi = caging.caging_depth_q(q, Sq[None, None], [1.0])
-    assert phi == pytest.approx(-np.trapz(F * 4 * np.pi * q ** 2, q) / (2 * np.pi) ** 3, rel=1e-12)
-    inv_s = np.trapz(F * q ** 2 * 4 * np.pi * q ** 2, q) / (2 * np.pi) ** 3 / 3
+    assert phi == pytest.approx(-trapezoid(F * 4 * np.pi * q ** 2, q) / (2 * np.pi) ** 3, rel=1e-12)
+    inv_s = trapezoid(F * q ** 2 * 4 * np.pi * q ** 2, q) / (2 * np.pi) ** 3 / 3
     assert caging.caging_softness_q(q, Sq[None, None], [1.0]) == pytest.approx(1 / inv_s, rel=1e-12)
     # the potential's curvature at 0 is 1/S (finite differences)
     h = 1e-3
@@ -529,5 +530,5 @@ def test_caging_depth_in_q_space_one_component():
     S2 = np.zeros((2, 2, len(q)))
     S2[0, 0], S2[1, 1] = Sq, 1 + 0.5 * (Sq - 1)
     F1 = (0.5 * (Sq - 1)) ** 2 / S2[1, 1]
-    ref = -np.trapz((0.3 * F + 0.7 * F1) * 4 * np.pi * q ** 2, q) / (2 * np.pi) ** 3
+    ref = -trapezoid((0.3 * F + 0.7 * F1) * 4 * np.pi * q ** 2, q) / (2 * np.pi) ** 3
     assert caging.caging_depth_q(q, S2, [0.3, 0.7]) == pytest.approx(ref, rel=1e-10)

@@ -25,6 +25,7 @@ P_R(S), ΔE(S) and the crossing temperature use `pyglass.analysis.softness.stati
 from __future__ import annotations
 
 import numpy as np
+from scipy.integrate import trapezoid  # np.trapz is gone from numpy >= 2.4
 
 from pyglass.analysis.softness.structure_functions import gaussian_rows
 
@@ -63,7 +64,7 @@ def _segment_integral(r, f, lo, hi):
     m = (r >= lo) & (r <= hi)
     if m.sum() < 2:
         return np.zeros(f.shape[:-1])
-    return np.trapz(np.nan_to_num(f[..., m]), r[m], axis=-1)
+    return trapezoid(np.nan_to_num(f[..., m]), r[m], axis=-1)
 
 
 class CagingPotential:
@@ -184,7 +185,7 @@ def caging_depth_q(q, S_partial, x, dim: int = 3) -> float:
     """βΦ_q (paper 5 Eq. 4) = −∫ d^dq/(2π)^d Σ_uv C_uv(q) √(x_u x_v)(S_uv(q) − δ_uv)."""
     q = np.asarray(q, float)
     F = _q_integrand(q, S_partial, np.asarray(x, float))
-    return float(-np.trapz(F * shell_measure(q, dim), q) / (2 * np.pi) ** dim)
+    return float(-trapezoid(F * shell_measure(q, dim), q) / (2 * np.pi) ** dim)
 
 
 def caging_potential_q(q, S_partial, x, dr, dim: int = 3):
@@ -192,11 +193,11 @@ def caging_potential_q(q, S_partial, x, dr, dim: int = 3):
     q = np.asarray(q, float)
     F = _q_integrand(q, S_partial, np.asarray(x, float)) * shell_measure(q, dim) / (2 * np.pi) ** dim
     dr = np.atleast_1d(np.asarray(dr, float))
-    return -np.trapz(F[None, :] * np.exp(-np.outer(dr ** 2, q ** 2) / (2 * dim)), q, axis=1)
+    return -trapezoid(F[None, :] * np.exp(-np.outer(dr ** 2, q ** 2) / (2 * dim)), q, axis=1)
 
 
 def caging_softness_q(q, S_partial, x, dim: int = 3) -> float:
     """S^av from the curvature of βΦ(Δr) at Δr = 0: 1/S = (1/d) ∫ d^dq/(2π)^d q² Σ C √xx (S − δ)."""
     q = np.asarray(q, float)
     F = _q_integrand(q, S_partial, np.asarray(x, float))
-    return float(1.0 / (np.trapz(F * q ** 2 * shell_measure(q, dim), q) / (2 * np.pi) ** dim / dim))
+    return float(1.0 / (trapezoid(F * q ** 2 * shell_measure(q, dim), q) / (2 * np.pi) ** dim / dim))
