@@ -223,14 +223,14 @@ def test_dump_unwrapped_and_scaled_columns(tmp_path):
     x = np.zeros((s.N, 3))
     x[:] = s.unwrapped_positions
     frac = s.box.fractional(s.positions)
-    lo, hi = s.box.lo, s.box.lo + s.box.lengths
+    lo, hi = s.box.lo.tolist(), (s.box.lo + s.box.lengths).tolist()  # floats: numpy 2's repr names the type
     order = np.argsort(s.ids)
     with open(tmp_path / "u.dump", "w") as fh:
         fh.write(f"ITEM: TIMESTEP\n5\nITEM: NUMBER OF ATOMS\n{s.N}\nITEM: BOX BOUNDS xy xz yz pp pp pp\n"
                  f"{lo[0]!r} {hi[0] + 0.6!r} 0.6\n{lo[1]!r} {hi[1]!r} 0\n{lo[2]!r} {hi[2]!r} 0\n"
                  "ITEM: ATOMS id type xu yu zu xs ys zs\n")
         for i in order:
-            fh.write(f"{s.ids[i] + 1} {s.types[i] + 1} {' '.join(map(repr, x[i]))} {' '.join(map(repr, frac[i]))}\n")
+            fh.write(f"{s.ids[i] + 1} {s.types[i] + 1} {' '.join(map(repr, x[i].tolist()))} {' '.join(map(repr, frac[i].tolist()))}\n")
     ((step, u),) = list(read_lammps_dump(tmp_path / "u.dump"))
     assert step == 5
     np.testing.assert_allclose(u.unwrapped_positions, s.unwrapped_positions[order], atol=1e-12)
