@@ -12,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 
 from pyglass._ext import neighbours as _nb
+from pyglass.engine.comm import anytrue, is_parallel, processor_grid
 
 
 #: a particle this many box lengths from the origin at a rebuild means the run diverged (no real
@@ -24,7 +25,6 @@ def require_finite_positions(system):
     infinity, or 10^6 box lengths away (a time step too large for the forces), has no neighbours,
     so its energy stays finite and nothing else would notice; wrapping it would overflow the image
     counters. Collective under MPI (every rank raises)."""
-    from pyglass.engine.comm import anytrue
     x = system._x[: system.N]
     limit = RUNAWAY_BOX_LENGTHS * float(np.max(system.box.lengths))
     bad = np.flatnonzero(~(np.abs(x) < limit).all(axis=1))     # also catches NaN
@@ -183,7 +183,7 @@ class DecomposedDomain(Domain):
         super().__init__(system)
         from mpi4py import MPI  # noqa: F401  (fail early if mpi4py is missing)
         self.comm = comm
-        self.grid = self.grid_for(system.box, comm.Get_size())
+        self.grid = processor_grid(system.box, comm.Get_size())
         periods = [True] * len(self.grid)
         self.cart = comm.Create_cart(self.grid, periods=periods, reorder=False)
         self.coords = np.array(self.cart.Get_coords(self.cart.Get_rank()))
@@ -192,29 +192,8 @@ class DecomposedDomain(Domain):
         self._shift_key = None
         self._table = np.empty((0, self._NCOL))   # ghost table, reused between rebuilds
 
-    @staticmethod
-    def grid_for(box, n_ranks):
-        """Processor grid minimising the domain surface for this box (ties: more cuts along x)."""
-        dim = box.dim
-        best, best_area = None, np.inf
-        for px in range(1, n_ranks + 1):
-            if n_ranks % px:
-                continue
-            rest = n_ranks // px
-            for py in range(1, rest + 1):
-                if rest % py or (dim == 2 and py != rest):
-                    continue
-                pz = rest // py
-                g = (px, py, pz)[:dim]
-                w = box.lengths / np.array(g)
-                area = sum(np.prod(np.delete(w, k)) for k in range(dim)) if dim == 3 else w.sum()
-                if area < best_area - 1e-12:
-                    best, best_area = g, area
-        return list(best)
-
     # ---------------------------------------------------------------------------------
     def needs_rebuild(self) -> bool:
-        from pyglass.engine.comm import anytrue
         return anytrue(self.comm, super().needs_rebuild())
 
     def update(self) -> bool:
@@ -480,7 +459,6 @@ def domain_of(system) -> Domain:
     """The system's domain, created on first use (decomposed when system.comm has several ranks)."""
     d = getattr(system, "domain", None)
     if d is None:
-        from pyglass.engine.comm import is_parallel
         d = DecomposedDomain(system, system.comm) if is_parallel(system.comm) else Domain(system)
         system.domain = d
     return d

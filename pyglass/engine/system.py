@@ -16,6 +16,7 @@ import itertools
 import numpy as np
 
 from pyglass._ext import neighbours as _nb
+from pyglass.engine.comm import allsum, is_parallel
 
 _SYSTEM_SERIAL = itertools.count()
 
@@ -181,7 +182,6 @@ class System:
     def n_global(self) -> int:
         """Number of particles over all ranks of `comm` (= N on one rank)."""
         if self._n_global is None:
-            from pyglass.engine.comm import allsum
             self._n_global = int(allsum(self.comm, self.N))
         return self._n_global
 
@@ -250,7 +250,6 @@ class System:
 
     # ----------------------------------------------------------------- thermodynamics
     def kinetic_energy(self) -> float:
-        from pyglass.engine.comm import allsum
         return 0.5 * float(allsum(self.comm, float(np.sum(self.masses[:, None] * self._v[: self.N] ** 2))))
 
     def temperature(self) -> float:
@@ -259,16 +258,13 @@ class System:
 
     def kinetic_tensor(self) -> np.ndarray:
         """sum_i m_i v_i v_i^T, (d, d)."""
-        from pyglass.engine.comm import allsum
         v = self.velocities
         return allsum(self.comm, (self.masses[:, None] * v).T @ v)
 
     def total_momentum(self) -> np.ndarray:
-        from pyglass.engine.comm import allsum
         return allsum(self.comm, (self.masses[:, None] * self.velocities).sum(axis=0))
 
     def zero_momentum(self):
-        from pyglass.engine.comm import allsum
         self._v[:, : self.dim] -= self.total_momentum() / allsum(self.comm, float(self.masses.sum()))
 
     def thermalize(self, T: float, seed: int):
@@ -317,10 +313,18 @@ class System:
         s.step, s.time = self.step, self.time
         return s
 
+    def select(self, rows) -> "System":
+        """The particles at `rows` (indices or a boolean mask) as a new System on the same
+        communicator; ids, step and time are kept."""
+        s = System(self.positions[rows], self.box.copy(), self.types[rows], list(self.type_names),
+                   self.type_masses.copy(), self.velocities[rows], self.images[rows], comm=self.comm,
+                   ids=self.ids[rows])
+        s.step, s.time = self.step, self.time
+        return s
+
     def gather(self) -> "System":
         """The whole system in particle-id order, on every rank, as a serial System
         (on one rank: a copy)."""
-        from pyglass.engine.comm import is_parallel
         if not is_parallel(self.comm):
             s = self.copy()
             s.comm = None
