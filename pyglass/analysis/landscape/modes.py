@@ -34,6 +34,7 @@ import scipy.linalg as sla
 import scipy.sparse.linalg as spla
 
 from pyglass.analysis.landscape.hessian import hessian, translation_basis
+from pyglass.analysis.landscape.memory import GIB, available_memory, factor_fits, factor_memory_estimate
 from pyglass.analysis.landscape.solvers import PseudoInverse, have_petsc, petsc_aij
 
 METHODS = ("auto", "block", "slepc", "scipy", "krylov", "lobpcg", "dense")
@@ -366,9 +367,8 @@ def lowest_modes(system, pot, k: int = 30, method: str = "auto", tol: float = 1e
 
 def choose_method(n_part: int, dim: int, have_factor: bool = False):
     """(method, why) for method='auto': 'dense' up to 600 rows; 'block' on the Cholesky factor when
-    one is given or its estimated size fits (landscape.inherent.factor_fits: 80 % of the memory
+    one is given or its estimated size fits (landscape.memory.factor_fits: 80 % of the memory
     available, or $PYGLASS_MEMORY_LIMIT_GIB); otherwise the factor-free 'krylov' (which needs SLEPc)."""
-    from pyglass.analysis.landscape.inherent import GIB, available_memory, factor_fits, factor_memory_estimate
     if n_part * dim <= 600:
         return "dense", f"auto: dense ({n_part * dim} rows <= 600)"
     if have_factor:
