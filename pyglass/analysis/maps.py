@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from pyglass.analysis.figures import pyplot
+
 
 def _slab(positions, box, field, slab):
     x = np.asarray(positions, float)
@@ -27,8 +29,6 @@ def draw_field_map(positions, box, field, path, title: str = "", highlight=None,
     Interpolation (scipy.interpolate.griddata, linear) uses the particles plus their periodic
     images within 10% of the box, so the map is continuous across the boundary."""
     from scipy.interpolate import griddata
-
-    from pyglass.workflow.plots import pyplot
     plt = pyplot()
 
     field = np.asarray(field, float)

@@ -18,23 +18,9 @@ import os
 import h5py
 import numpy as np
 
+from pyglass.analysis.figures import pyplot, save_png
+from pyglass.analysis.maps import draw_field_map
 from pyglass.io.h5md import RESULTS_ROOT
-
-
-def pyplot():
-    """matplotlib.pyplot on the file-only Agg backend (the one place pyglass selects it)."""
-    import matplotlib
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-    return plt
-
-
-def save_png(fig, path, written):
-    """Write a figure as PNG, close it, and add its path to `written`."""
-    fig.tight_layout()
-    fig.savefig(path, dpi=110)
-    pyplot().close(fig)
-    written.append(path)
 
 
 def _configuration(f, path):
@@ -122,7 +108,6 @@ def _modes(name, g, out, stem, written):
 
 
 def _maps(name, g, conf, out, stem, written):
-    from pyglass.analysis.maps import draw_field_map
     for key in ("participation", "kappa_local", "propensity", "ir_probability"):
         if key not in g or conf is None:
             continue
