@@ -1,6 +1,7 @@
 """Build pyglass: the Python package plus the Cython kernels in extensions/ as pyglass._ext.*"""
 import glob
 import os
+import re
 
 import numpy
 from Cython.Build import cythonize
@@ -31,7 +32,7 @@ extensions = [
 
 setup(
     name="pyglass",
-    version="0.1.0",
+    version=re.search(r'__version__ = "(.+)"', open("pyglass/_version.py").read()).group(1),
     description="Simulation and analysis of glass-forming liquids: MD, energy landscape, structure-dynamics",
     packages=find_packages(include=["pyglass", "pyglass.*"]),
     # the papers' decks and criteria files travel with the package (`pyglass reproduce` reads them there)

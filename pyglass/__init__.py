@@ -11,7 +11,7 @@ The package is layered; each layer imports only the ones before it (tests/test_i
 For scripts, the modules users reach for are also attributes of `pyglass` itself
 (`from pyglass import builders, potentials, integrators, minimizers, landscape`): loaded on first use.
 """
-__version__ = "0.1.0"
+from pyglass._version import __version__  # noqa: F401
 
 import importlib
 

@@ -45,7 +45,7 @@ from dataclasses import dataclass, field
 import h5py
 import numpy as np
 
-import pyglass
+from pyglass._version import __version__
 from pyglass.io.h5md import (comm_rank, comm_size, fixed_string, global_count, particle_columns, redistribute,
                              user_name)
 from pyglass.engine.system import Box, System
@@ -193,7 +193,7 @@ def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", ste
             h5.create_group("author").attrs["name"] = fixed_string(user_name())   # H5MD: fixed-length
             cr = h5.create_group("creator")
             cr.attrs["name"] = fixed_string("pyglass")
-            cr.attrs["version"] = fixed_string(pyglass.__version__)
+            cr.attrs["version"] = fixed_string(__version__)
             g = f.create_group("particles/all")
             names = np.array(system.type_names, dtype=h5py.string_dtype())
             g.attrs["step"] = int(system.step)
@@ -220,7 +220,7 @@ def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", ste
             c.attrs.update({"schema_version": SCHEMA_VERSION, "stage_index": int(stage_index),
                             "stage_name": str(stage_name), "step_in_stage": int(step_in_stage),
                             "step": int(system.step), "time": float(system.time), "n_ranks": comm_size(comm),
-                            "seed": int(seed), "replica": int(replica), "pyglass_version": pyglass.__version__,
+                            "seed": int(seed), "replica": int(replica), "pyglass_version": __version__,
                             "unit_state": "" if unit is None else str(unit[0]),
                             "unit_sample": -1 if unit is None else int(unit[1]),
                             "deck_sha256": deck_hash(deck_text),

@@ -56,7 +56,7 @@ import sys
 import h5py
 import numpy as np
 
-import pyglass
+from pyglass._version import __version__
 from pyglass.io._common import wrap_into_box
 from pyglass.analysis.observables.base import StreamingObservable
 from pyglass.registry import OBSERVABLES, Key, ObservableType
@@ -150,7 +150,7 @@ def fixed_string(value):
 
 def git_commit() -> str:
     """The git commit of the pyglass source tree, '+dirty' if modified, or 'unknown'."""
-    here = os.path.dirname(os.path.abspath(pyglass.__file__))
+    here = os.path.dirname(os.path.abspath(__file__))   # any folder of the source tree
     try:
         out = subprocess.run(["git", "-C", here, "describe", "--always", "--dirty", "--abbrev=40"],
                              capture_output=True, text=True, timeout=5)
@@ -292,7 +292,7 @@ class H5MDWriter:
         h5.create_group("author").attrs["name"] = fixed_string(author or user_name())
         cr = h5.create_group("creator")
         cr.attrs["name"] = fixed_string("pyglass")
-        cr.attrs["version"] = fixed_string(pyglass.__version__)
+        cr.attrs["version"] = fixed_string(__version__)
         pg = h5.create_group("provenance")
         for k, v in prov.items():
             if k == "deck":

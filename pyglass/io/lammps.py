@@ -22,7 +22,7 @@ from typing import Iterator
 
 import numpy as np
 
-import pyglass
+from pyglass._version import __version__
 from pyglass.io._common import FormatError, box_from_lammps, float_columns, fmt_float, wrap_into_box
 from pyglass.engine.system import Box, System
 
@@ -310,7 +310,7 @@ def write_lammps_data(system: System, path, title: str | None = None, velocities
     order = np.argsort(s.ids, kind="stable")
     n, d = s.N, s.dim
     lo, hi = _box_lines(s.box)
-    out = [title or f"LAMMPS data file written by pyglass {pyglass.__version__} (atom_style atomic, {d}D)", "",
+    out = [title or f"LAMMPS data file written by pyglass {__version__} (atom_style atomic, {d}D)", "",
            f"{n} atoms", f"{s.n_types} atom types", ""]
     for k, ax in enumerate("xyz"):
         out.append(f"{fmt_float(lo[k])} {fmt_float(hi[k])} {ax}lo {ax}hi")

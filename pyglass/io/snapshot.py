@@ -25,7 +25,7 @@ import os
 import h5py
 import numpy as np
 
-import pyglass
+from pyglass._version import __version__
 from pyglass.io._common import FormatError, type_masses_from_particles, wrap_into_box
 from pyglass.engine.system import Box, System
 
@@ -52,7 +52,7 @@ def write_snapshot(system: System, target, overwrite: bool = False):
         h5.create_group("author").attrs["name"] = _fixed(_author())
         cr = h5.create_group("creator")
         cr.attrs["name"] = _fixed("pyglass")
-        cr.attrs["version"] = _fixed(pyglass.__version__)
+        cr.attrs["version"] = _fixed(__version__)
         g = root.require_group("particles").create_group("all")
         order = np.argsort(s.ids, kind="stable")
         g.attrs["step"] = int(s.step)
