@@ -1,4 +1,5 @@
 # cython: language_level=3
+# Caller: pyglass/analysis/landscape/hessian.py (as pyglass._ext.hessian).
 """Hessian assembly kernels for pair potentials (SCIENCE.md section 3).
 
 For a pair with separation r = r_j - r_i, n = r/|r|, the d x d block

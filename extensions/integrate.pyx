@@ -1,4 +1,5 @@
 # cython: language_level=3
+# Caller: pyglass/engine/integrators/base.py (as pyglass._ext.integrate).
 """Fused velocity-Verlet updates on the (N, 3) coordinate buffers."""
 
 

@@ -1,4 +1,5 @@
 # cython: language_level=3
+# Caller: pyglass/analysis/lattice/model.py (as pyglass._ext.lattice).
 """Hot loops of the TRSP lattice model (pyglass.analysis.lattice).
 
 Two pieces live here:

@@ -1,5 +1,6 @@
 # cython: language_level=3
 # distutils: depends = extensions/neighbours_simd.h
+# Callers: pyglass/engine/potentials/base.py, engine/domain.py, engine/system.py (as pyglass._ext.neighbours).
 """Cell-binned Verlet lists over local + ghost particles, ghost refresh and force folding.
 
 Half lists hold every interacting pair once: j is listed with i only when it lies 'above' i

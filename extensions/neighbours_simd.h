@@ -1,3 +1,4 @@
+/* Caller: pyglass/engine/potentials/base.py, through extensions/neighbours.pyx. */
 /* Candidate selection for the Verlet-list builder (extensions/neighbours.pyx).
  *
  * select_row appends to out[n..] the cell-sorted positions kk in [r0, r1) that are neighbours of

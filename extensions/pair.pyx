@@ -1,5 +1,6 @@
 # cython: language_level=3
 # distutils: depends = extensions/pair_simd.h extensions/pairmodels.pxd
+# Caller: pyglass/engine/potentials/pair.py (as pyglass._ext.pair).
 """Pair-potential kernels: energy/forces/virial over a half neighbour list, and pair derivatives.
 
 Positions are stored (M, 3) for local + ghost particles (z = 0 in 2D). A half list holds each

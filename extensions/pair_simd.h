@@ -1,3 +1,4 @@
+/* Caller: pyglass/engine/potentials/pair.py, through extensions/pair.pyx (pyglass._ext.pair). */
 /* Gather and scatter for the half-list pair kernel (extensions/pair.pyx).
  *
  * Coordinates and forces live in padded rows of 4 doubles (x, y, z, 0), so one neighbour is one

@@ -1,3 +1,4 @@
+# Caller: pyglass/engine/potentials/pair.py, through extensions/pair.pyx (cimports it).
 # Pair-potential laws shared by the MD force kernel (pair.pyx) and the landscape kernels.
 #
 # Every model is written once, as a scalar inline function of u = r^2 (no square root in the force

@@ -1,5 +1,6 @@
 # cython: language_level=3
 # distutils: depends = extensions/softness_kernels.h
+# Caller: pyglass/analysis/softness/structure_functions.py (as pyglass._ext.softness).
 """Structure-function kernels for ML softness (paper 4, App. A; pyglass.analysis.softness).
 
 Radial:  G[i, X*n_mu + k] = sum_{j in X, r_ij < r_max} exp(-(r_ij - mu_k)^2 / (2 sigma^2)),

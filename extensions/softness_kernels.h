@@ -1,3 +1,4 @@
+/* Caller: pyglass/analysis/softness/structure_functions.py, through extensions/softness.pyx. */
 /* SIMD inner loops for extensions/softness.pyx.
  *
  * sf_exp(x) = e^x * 2^SF_SHIFT, an inlined exp for the SIMD loops: Cody-Waite reduction

@@ -1,4 +1,5 @@
 # cython: language_level=3
+# Caller: pyglass/analysis/landscape/solvers.py (as pyglass._ext.sparse_block).
 """Sparse kernels on row-major blocks of vectors, for block CG (landscape/solvers.py:BlockPCG): the
 product of a sparse matrix stored in d x d particle blocks (BSR) with a block of vectors, and the
 incomplete Cholesky IC(0) preconditioner, factored on the scalar pattern and applied in blocks.

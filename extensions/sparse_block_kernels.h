@@ -1,3 +1,4 @@
+/* Caller: pyglass/analysis/landscape/solvers.py, through extensions/sparse_block.pyx. */
 /* Inner loops of extensions/sparse_block.pyx: a symmetric positive semi-definite matrix with
  * D x D blocks (one per pair of particles, D the spatial dimension, BSR layout) times a row-major
  * block of m vectors, and the IC(0) sweeps with the same layout.

@@ -1,4 +1,5 @@
 # cython: language_level=3
+# Caller: pyglass/engine/potentials/stillinger_weber.py (as pyglass._ext.threebody).
 """Stillinger-Weber three-body kernels: energy/forces/virial, the analytic Hessian (COO, with the
 three-particle blocks), and the affine simple-shear derivatives.
 
