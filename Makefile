@@ -6,7 +6,7 @@ VENV ?= .venv
 PY := $(VENV)/bin/python
 # yield_when_idle: ranks waiting in MPI give the core away (the machine may be shared)
 MPIRUN := OMPI_ALLOW_RUN_AS_ROOT=1 OMPI_ALLOW_RUN_AS_ROOT_CONFIRM=1 OMPI_MCA_rmaps_base_oversubscribe=1 OMPI_MCA_mpi_yield_when_idle=1 mpirun
-# Debian's MPI/PETSc/SLEPc/HDF5 stack (DESIGN.md, "Set-up"); serves /usr/bin/python3.
+# Debian's MPI/PETSc/SLEPc/HDF5 stack (docs/conventions.md, "Set-up"); serves /usr/bin/python3.
 DEB_PKGS := python3-venv python3-dev cython3 build-essential libopenmpi-dev openmpi-bin \
 	python3-mpi4py python3-petsc4py python3-slepc4py python3-h5py-mpi \
 	libpetsc-real-dev libslepc-real-dev libhdf5-openmpi-dev libopenblas0-pthread

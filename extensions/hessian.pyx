@@ -1,6 +1,6 @@
 # cython: language_level=3
 # Caller: pyglass/analysis/landscape/hessian.py (as pyglass._ext.hessian).
-"""Hessian assembly kernels for pair potentials (SCIENCE.md section 3).
+"""Hessian assembly kernels for pair potentials (docs/science.md §3).
 
 For a pair with separation r = r_j - r_i, n = r/|r|, the d x d block
     K = phi'' n n^T + (phi'/r) (I - n n^T)

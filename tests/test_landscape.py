@@ -1,4 +1,4 @@
-"""Energy landscape (issue 6, SCIENCE.md section 3): Hessian = finite differences of forces and
+"""Energy landscape (issue 6, docs/science.md §3): Hessian = finite differences of forces and
 = LAMMPS dynamical_matrix; low modes from the block solver, SLEPc, scipy and dense eigh agree;
 dipole stiffness = dense pseudo-inverse formula; G = d sigma_xy / d gamma with re-minimisation;
 pseudoharmonic gradient and minimiser."""

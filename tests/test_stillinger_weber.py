@@ -1,4 +1,4 @@
-"""Stillinger-Weber (SCIENCE.md section 1, paper 2): forces = -grad E, virial by box scaling,
+"""Stillinger-Weber (docs/science.md §1, paper 2): forces = -grad E, virial by box scaling,
 Hessian columns = -dF by differences (three-particle blocks included), affine shear derivatives by
 differences under a tilted box, zero three-body energy at the tetrahedral angle, a small box
 against a brute-force sum over explicit images, and NVE energy conservation."""

@@ -1,5 +1,5 @@
 """Energy landscape of inherent structures: sparse Hessians, low modes, dipole responses,
-athermal shear modulus, pseudoharmonic modes, sheared inherent structures (SCIENCE.md section 3).
+athermal shear modulus, pseudoharmonic modes, sheared inherent structures (docs/science.md §3).
 
     from pyglass.analysis import landscape
     H = landscape.hessian(system, pot)                # scipy.sparse CSR (dN x dN), x0, y0, (z0), x1, ...

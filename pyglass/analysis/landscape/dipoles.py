@@ -1,4 +1,4 @@
-"""Dipole responses and dipole stiffness (paper 2, Kapteijns et al. 2021, App. A; SCIENCE.md section 3).
+"""Dipole responses and dipole stiffness (paper 2, Kapteijns et al. 2021, App. A; docs/science.md §3).
 
 For an interacting pair (i, j): d_ij = (1/sqrt 2) dr_ij/dx (unit vector in R^dN: +n/sqrt2 on j,
 -n/sqrt2 on i, n = r_ij/|r_ij|), the response z = M+ d in the translation-free space, and

@@ -1,4 +1,4 @@
-"""Athermal shear modulus and shear stress (SCIENCE.md section 3).
+"""Athermal shear modulus and shear stress (docs/science.md §3).
 
 G = (1/V) [d2U/dgamma^2 - Xi . M+ . Xi] for simple shear x -> x + gamma y at an inherent structure
 (Born term minus the non-affine relaxation), sigma_xy = (1/V) dU/dgamma; the non-affine

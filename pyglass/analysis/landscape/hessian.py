@@ -1,6 +1,6 @@
 """Hessian M = d^2U/dx dx of a configuration, and the affine-shear derivatives of U.
 
-SCIENCE.md section 3. For pair potentials the blocks K = phi'' n n + (phi'/r)(I - n n) are built
+docs/science.md §3. For pair potentials the blocks K = phi'' n n + (phi'/r)(I - n n) are built
 for all pairs at once: the pair list comes from the potential's half neighbour list (ghost rows
 mapped to their owners, so periodic images, several of them in a small box, are keyed to the right
 particle), phi' and phi'' from `pot.pair_derivatives`, and the COO triplets from the Cython kernel
@@ -89,7 +89,7 @@ def interacting_pairs(system, pot) -> np.ndarray:
 
 
 def affine_shear_derivatives(system, pot):
-    """(d2U/dgamma^2, Xi) for simple shear x -> x + gamma y (SCIENCE.md section 3):
+    """(d2U/dgamma^2, Xi) for simple shear x -> x + gamma y (docs/science.md §3):
     d2U/dgamma^2 = sum_pairs [(phi'' - phi'/r) x^2 y^2 / r^2 + phi' y^2 / r],
     Xi = d2U/dgamma dx (N, d): per pair t = (phi'' - phi'/r)(x y / r^2) r_vec + (phi'/r)(y e_x + x e_y),
     Xi_j += t, Xi_i -= t (x, y the components of r = r_j - r_i)."""

@@ -1,6 +1,6 @@
 """Low-frequency normal modes of an inherent structure, and what is measured from them.
 
-SCIENCE.md section 3. The d uniform translations (exact zero modes in a periodic box) are always
+docs/science.md §3. The d uniform translations (exact zero modes in a periodic box) are always
 excluded. Methods (`lowest_modes(method=...)`):
 
 * 'block' (default above 600 rows): block Lanczos on M+ applied through ONE grounded Cholesky

@@ -1,4 +1,4 @@
-"""Shear-deformed inherent structures (paper 3, Mosayebi et al. 2014; SCIENCE.md section 3).
+"""Shear-deformed inherent structures (paper 3, Mosayebi et al. 2014; docs/science.md §3).
 
 An affine simple shear r -> r + gamma y e_x is applied with the box's xy tilt (Lees-Edwards
 images: tilt_xy += gamma L_y), then the configuration is re-minimised (quasi-static). Recorded per

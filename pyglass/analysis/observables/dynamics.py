@@ -1,6 +1,6 @@
 """Dynamics: MSD, self intermediate scattering F_s(q,t), non-Gaussian parameter α2, overlap Q(t),
 χ4(t), S4(q,t) with the Ornstein–Zernike fit for ξ4, block χ4, D, the Stokes–Einstein exponent and
-the reduced units a0, t0 (SCIENCE.md §2; paper 1 Methods; paper 2 App. D; paper 4 App. H).
+the reduced units a0, t0 (docs/science.md §2; paper 1 Methods; paper 2 App. D; paper 4 App. H).
 
 Everything is computed from *unwrapped* positions (image counters), never from minimum-image
 differences between distant frames. The kernels take displacement arrays dr (..., N, d); the
@@ -58,7 +58,7 @@ def mean_square(dr, types=None):
 
 
 def alpha2_from_displacements(dr, dim=None):
-    """α2 = d<Δr⁴> / ((d+2)<Δr²>²) − 1 (SCIENCE.md §2)."""
+    """α2 = d<Δr⁴> / ((d+2)<Δr²>²) − 1 (docs/science.md §2)."""
     dr = np.asarray(dr, float)
     d = dr.shape[-1] if dim is None else dim
     r2 = np.einsum("...d,...d->...", dr, dr)
@@ -181,7 +181,7 @@ def four_point_structure_factor(positions0, dr, box, q: float, a: float = 0.3, w
     """S4(q,t) = (1/N)<W(q)W(−q)> − (1/N)|<W(q)>|², W(q) = Σ_i w_i e^{iq·r_i(0)}, w_i = Θ(a − |dr_i|).
 
     positions0: (S, N, d) initial positions of S samples (origins/runs); dr: (S, N, d) their
-    displacements over the lag t. Averages over a q shell. (SCIENCE.md §2; paper 4.)"""
+    displacements over the lag t. Averages over a q shell. (docs/science.md §2; paper 4.)"""
     x0 = np.asarray(positions0, float)
     dr = np.asarray(dr, float)
     if x0.ndim == 2:

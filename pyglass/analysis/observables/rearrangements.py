@@ -2,9 +2,9 @@
 reorganisation (paper 1 and its Fig. S1).
 
 p_hop(i, t) = sqrt( <(r_i − <r_i>_B)²>_A · <(r_i − <r_i>_A)²>_B ),  A = [t − Δt/2, t],
-B = [t, t + Δt/2] (SCIENCE.md §2). Window means come from cumulative sums, so the whole
+B = [t, t + Δt/2] (docs/science.md §2). Window means come from cumulative sums, so the whole
 (frames, N) field costs O(frames N d) numpy work. Paper 5 prints an extra square root on each
-factor; SCIENCE.md's standard form (units of length², compared with an MSD threshold) is used.
+factor; the usual form is used (units of length², compared with an MSD threshold).
 """
 from __future__ import annotations
 

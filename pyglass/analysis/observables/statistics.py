@@ -1,4 +1,4 @@
-"""Structure–dynamics statistics (SCIENCE.md §4): cluster overlap O_AB of two per-particle fields
+"""Structure–dynamics statistics (docs/science.md §4): cluster overlap O_AB of two per-particle fields
 (paper 3; paper 1 SI §4 / Fig. S6, the Debye–Waller metric) with its random-map baseline, the
 IR-in-mode-clusters score of paper 1 SI §5 / Fig. S8 (`ir_mode_overlap`), Spearman rank correlation per
 species (paper 2), mobile/immobile extremes per sphere, bootstrap confidence intervals (scipy).

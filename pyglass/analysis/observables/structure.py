@@ -1,5 +1,5 @@
 """Static structure: partial g(r) and its first minima, partial S(q) on commensurate wavevectors,
-q_max, and neighbour pairs from the g(r) minima (SCIENCE.md §2, §4; paper 1 Methods).
+q_max, and neighbour pairs from the g(r) minima (docs/science.md §2, §4; paper 1 Methods).
 
 Pair searches reuse the engine's ghost images and cell lists (`pyglass.engine.domain`,
 `extensions/neighbours.pyx`), so tilted and small boxes are handled exactly: a pair closer than
@@ -195,7 +195,7 @@ def structure_factor(frames, box, types=None, q_max: float = 10.0, bins: int = 1
 
 def q_max(frames, box, types=None, species=None, q_range=(2.0, 12.0), bins: int = 100):
     """Position of the main peak of S(q) (of one species' partial if `species` is given, e.g.
-    the largest species as in SCIENCE.md §2; else the total)."""
+    the largest species as in docs/science.md §2; else the total)."""
     q, st, sp = structure_factor(frames, box, types, q_max=q_range[1], bins=bins, q_min=q_range[0])
     y = st if species is None else sp[species, species]
     return first_peak(q, y)

@@ -7,7 +7,7 @@
   g_uv > `g_min`, our choice 0.01) to the first minimum of g_uv (upper cutoff), as the paper does.
   `phi_r_average(species=u)` keeps the tagged species u only (Σ_v), which is what the local value
   of a particle of species u averages to; species=None gives Eq. 5's Σ_uv.
-- Local g (Eq. 8 with the d-dimensional normalisation, SCIENCE.md §5):
+- Local g (Eq. 8 with the d-dimensional normalisation, docs/science.md §5):
   g_i^v(r) = [ρ_v Ω_d r^(d−1)]^(−1) Σ_{j∈v} (2πδ²)^(−1/2) exp[−(r − r_ij)²/(2δ²)], δ = 0.09,
   Ω_3 r² = 4πr², Ω_2 r = 2πr; averaged over the particles of species u it is the partial
   g_uv(r) smoothed by the Gaussian. Its sums come from the structure-function kernel

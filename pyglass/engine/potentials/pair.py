@@ -188,7 +188,7 @@ def LennardJones(epsilon, sigma, cutoff=2.5, smoothing: str = "shift", type_name
 
 @POTENTIALS.register("kob-andersen")
 def KobAndersen(cutoff: float = 2.5, smoothing: str = "shift", skin: float = 0.3) -> PairPotential:
-    """Kob-Andersen 80:20 LJ mixture (SCIENCE.md section 1): eps_AA=1, eps_AB=1.5, eps_BB=0.5,
+    """Kob-Andersen 80:20 LJ mixture (docs/science.md §1): eps_AA=1, eps_AB=1.5, eps_BB=0.5,
     sigma_AA=1, sigma_AB=0.8, sigma_BB=0.88, cut at 2.5 sigma_ab and shifted (as LAMMPS
     `pair_modify shift yes`). smoothing='smooth' gives the C2-continuous variant for Hessian work."""
     return LennardJones([[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]], cutoff, smoothing,

@@ -1,7 +1,7 @@
 """Stillinger-Weber three-body potential (paper 2's tetrahedral glass former), with the analytic
 Hessian and affine-shear derivatives the energy-landscape code needs.
 
-Stillinger & Weber, Phys. Rev. B 31, 5262 (1985); SCIENCE.md section 1:
+Stillinger & Weber, Phys. Rev. B 31, 5262 (1985); docs/science.md §1:
 
     U = sum_{i<j} A eps [B (sigma/r)^p - (sigma/r)^q] exp(sigma/(r - a sigma))
       + sum_i sum_{j<k} lambda eps (cos theta_jik - cos0)^2
@@ -26,7 +26,7 @@ from pyglass.registry import POTENTIALS
 class StillingerWeber(Potential):
     """Single-species Stillinger-Weber potential in 2D or 3D (2D: the same law in the plane).
 
-    Parameters follow SCIENCE.md section 1; `skin` is the neighbour-list skin."""
+    Parameters follow docs/science.md §1; `skin` is the neighbour-list skin."""
 
     name = "stillinger-weber"
 
@@ -96,8 +96,8 @@ class StillingerWeber(Potential):
     def affine_shear_derivatives(self, system):
         """Simple shear x -> x + g y applied affinely to particles and images: returns
         (d2U/dg2, Xi) with Xi = d2U/dg dx (N, d), i.e. minus d(forces)/dg along the affine path.
-        (SCIENCE.md's pair formula differentiates with respect to reference coordinates, which
-        adds e_y F_x per particle; the two agree at mechanical equilibrium, F = 0.)"""
+        (The pair formula of docs/science.md §3 differentiates with respect to reference
+        coordinates, which adds e_y F_x per particle; the two agree at mechanical equilibrium, F = 0.)"""
         nl = self._prepare(system)
         m = system.N + system.n_ghost
         xi = np.empty((m, 3))
