@@ -1,4 +1,4 @@
-"""No import cycles inside pyglass/.
+"""No import cycles inside pyglass/, and each layer imports only the layers before it.
 
 The graph is read from the source with `ast`, not by importing: a node per module (a package is
 its `__init__.py`), an edge A -> B for every `import` or `from ... import` in A that names a pyglass
@@ -15,6 +15,12 @@ changes).
 
 A cycle is a strongly connected component of more than one module, or a module importing itself;
 the failure lists each cycle's modules and the import statements (file:line) that close it.
+
+Layers, in order (pyglass/__init__.py): engine, analysis, io, workflow, papers; a module of one may
+import modules of its own layer and of those before it. `_ext` (the compiled kernels), `_version`
+and `registry` serve every layer and import nothing from pyglass; the top package `pyglass` itself
+loads only engine modules when imported, so any layer may import it (its lazily loaded short names,
+`pyglass.plots` and the like, are not seen here: inside the package, import the module by its path).
 """
 from __future__ import annotations
 
@@ -22,6 +28,8 @@ import ast
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "pyglass"
+LAYERS = ("engine", "analysis", "io", "workflow", "papers")
+SHARED = ("pyglass._ext", "pyglass._version", "pyglass.registry")
 
 
 def module_files(root: Path) -> dict[str, Path]:
@@ -138,6 +146,28 @@ def test_pyglass_has_no_import_cycles():
     assert len(modules) > 50 and sum(map(len, edges.values())) > 100, "the scan found too little"
     cycles = import_cycles(edges)
     assert not cycles, "import cycles in pyglass/:\n" + "\n".join(describe(c, edges, modules, PACKAGE_ROOT) for c in cycles)
+
+
+def layer_of(module: str):
+    """Index of the module's layer in LAYERS; None for the top package and the shared modules."""
+    parts = module.split(".")
+    return LAYERS.index(parts[1]) if len(parts) > 1 and parts[1] in LAYERS else None
+
+
+def test_each_layer_imports_only_the_layers_before_it():
+    modules = module_files(PACKAGE_ROOT)
+    edges = import_edges(modules)
+    unplaced = [m for m in modules if layer_of(m) is None and m != "pyglass"
+                and not any(m == s or m.startswith(s + ".") for s in SHARED)]
+    assert not unplaced, f"modules in no layer (put them in one of {LAYERS}, or list them in SHARED): {unplaced}"
+    wrong = []
+    for a, targets in sorted(edges.items()):
+        for b, line in sorted(targets.items()):
+            la, lb = layer_of(a), layer_of(b)
+            shared_source = any(a == s or a.startswith(s + ".") for s in SHARED)
+            if (shared_source or (la is not None and lb is not None and lb > la)):
+                wrong.append(f"    {modules[a].relative_to(PACKAGE_ROOT.parent)}:{line}  {a} -> {b}")
+    assert not wrong, f"imports against the layer order {' < '.join(LAYERS)}:\n" + "\n".join(wrong)
 
 
 def test_the_scan_sees_deferred_relative_and_submodule_imports(tmp_path):
