@@ -15,6 +15,8 @@ import subprocess
 import tomllib
 from dataclasses import dataclass, field
 
+import numpy as np
+
 TESTS = ("agree", "above", "below", "outside", "significant", "equal")
 KINDS = ("claim", "check")
 
@@ -183,7 +185,6 @@ class Criteria:
     def score(self, measured: dict) -> list:
         """Quantities for every row, in the file's order; a row the analysis did not measure is
         reported as 'not measured' (a miss)."""
-        from pyglass.workflow.reproduce.report import Quantity
         out = []
         for r in self.rows:
             m = measured.get(r.id)
@@ -200,3 +201,60 @@ def file_commit(path: str) -> str:
         return out.stdout.strip() if out.returncode == 0 else ""
     except (OSError, subprocess.SubprocessError):
         return ""
+
+
+# ---------------------------------------------------------------------------------- report rows
+@dataclass
+class Quantity:
+    """One row of a report (see the module docstring)."""
+    quantity: str
+    paper: object
+    ours: object
+    spread: object
+    tolerance: object            # a criteria.Tolerance, or prose (rows not yet under the standard)
+    holds: bool | None = None    # None: computed from the Tolerance
+    id: str = ""
+    kind: str = "unscored"       # "claim" | "check" under the standard
+    where: str = ""
+    note: str = ""
+
+    def __post_init__(self):
+        if self.holds is None:
+            if isinstance(self.tolerance, str):
+                raise ValueError(f"{self.quantity}: a prose tolerance needs an explicit verdict")
+            se = self.spread if isinstance(self.spread, (int, float, np.floating)) else float("nan")
+            self.holds = bool(self.tolerance.holds(self.ours, float(se)))
+
+    @classmethod
+    def from_row(cls, row, measured):
+        """The Quantity of a criteria row given what the analysis measured (a criteria.Measurement, or
+        None: not measured)."""
+        if measured is None:
+            return cls(row.quantity, row.paper, "not measured", "", row.tolerance, False, row.id, row.kind,
+                       row.where, "")
+        return cls(row.quantity, row.paper, measured.ours, measured.se, row.tolerance, None, row.id, row.kind,
+                   row.where, measured.note)
+
+    @property
+    def tolerance_text(self) -> str:
+        return self.tolerance if isinstance(self.tolerance, str) else self.tolerance.prose
+
+    def record(self) -> dict:
+        return {"id": self.id, "kind": self.kind, "where": self.where, "quantity": self.quantity,
+                "paper": _clean(self.paper), "ours": _clean(self.ours), "spread": _clean(self.spread),
+                "tolerance": self.tolerance_text, "holds": bool(self.holds), "note": self.note}
+
+    def row(self) -> str:
+        def f(v):
+            return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
+        cells = [self.quantity, self.where, f(self.paper), f(self.ours), f(self.spread), self.tolerance_text,
+                 "yes" if self.holds else "**no**"]
+        return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
+
+
+def _clean(v):   # strict JSON: NaN/inf (a number that could not be measured) become null
+    if isinstance(v, (float, np.floating)):
+        return float(v) if np.isfinite(v) else None
+    if isinstance(v, (np.integer, np.bool_)):
+        return v.item()
+    return v
