@@ -30,7 +30,7 @@ import sys
 import h5py
 import numpy as np
 
-from pyglass.io.checkpoint import RestartError, read_checkpoint, write_checkpoint
+from pyglass.io.checkpoint import RestartError, check_counters, read_checkpoint, write_checkpoint
 from pyglass.io.deck import Deck, DeckError, _format_of
 from pyglass.io.h5md import H5MDWriter, comm_rank, comm_size, provenance
 from pyglass.registry import STAGES
@@ -267,11 +267,12 @@ class Runner:
         self._run_unit(deck, self.seed, system, path, _replica_path(ck_path, self.replica, self.n_rep), seeds,
                        first=ck.stage_index if ck else 0, ck=ck)
 
-    def _read_restart(self, path, n_stages):
+    def _read_restart(self, path, n_stages, stages=None):
         ck = read_checkpoint(path)
         ck.check_deck(self.deck.text, more_samples=self.deck.is_study)
         if ck.stage_index > n_stages:
             raise RestartError(f"{path} is at stage {ck.stage_index + 1}, the deck has {n_stages} stage(s)")
+        check_counters(ck, stages or self.deck.data["stage"])   # a crafted step_in_stage must not skip steps
         if ck.n_ranks != self.n_ranks:
             ck.check_rank_change(self.n_ranks, path)
         return ck.select_rank(self.rank, self.n_ranks)
@@ -471,7 +472,7 @@ class Runner:
                 self.print(f"{tag}: complete in {path}, kept")
                 return
             if os.path.exists(ck_path):
-                ck = self._read_restart(ck_path, len(deck.data["stage"]))
+                ck = self._read_restart(ck_path, len(deck.data["stage"]), deck.data["stage"])
                 system = ck.system
                 first_stage = ck.stage_index
         if system is None:
@@ -517,7 +518,7 @@ class Runner:
             if self.restart_path and os.path.exists(checkpoint_path(draw_path)):
                 # the draw continues from its checkpoint: mid-way, or from its end when it was complete
                 # (e.g. a finished study given more samples)
-                ck = self._read_restart(checkpoint_path(draw_path), len(deck.data["stage"]))
+                ck = self._read_restart(checkpoint_path(draw_path), len(deck.data["stage"]), deck.data["stage"])
                 ck = ck if ck.stage_index <= draw + 1 else None
             tag = label + " " if label else ""
             if ck is not None and ck.stage_index == draw + 1:

@@ -13,10 +13,11 @@ Pyglass's own study index links to its sample files; `info` reads it with
 `allow_external_links_under=("/pyglass/study/samples",)`, lists those links and never follows them.
 
 Memory (`check_declared`, `read_array`, `read_text`): a dataset's declared shape is compared with
-what the reader expects (N rows, d columns) and its size with the memory budget (`memory_budget`:
-80 % of the memory available, `$PYGLASS_MEMORY_LIMIT_GIB` or MemAvailable, as the dry-run's
-estimates use) before a byte of it is read, so a small file declaring a huge chunked dataset
-(compressed or never written) costs nothing. Variable-length text is read element by element up to
+what the reader expects (N rows, d columns), its size with the bytes the file stores for it (at
+most MAX_EXPANSION times more: a small file declaring a huge chunked dataset, compressed or never
+written, is refused) and with the memory budget (`memory_budget`: 80 % of the memory available,
+`$PYGLASS_MEMORY_LIMIT_GIB` or MemAvailable, as the dry-run's estimates use), all before a byte of
+it is read. Variable-length text is read element by element up to
 a character limit.
 
 Text files (`read_text_file`): refused above a size limit before being read; `nested_depth`
@@ -37,6 +38,8 @@ from pyglass.io._common import FormatError
 MAX_LINKS = 1_000_000
 MAX_ATTRIBUTE_BYTES = 16 << 20
 MAX_NESTING = 64
+# deflate's largest compression ratio is about 1032:1; unwritten chunks store nothing at all
+MAX_EXPANSION = 1100
 # HDF5's built-in filters (deflate, shuffle, fletcher32, szip, nbit, scale-offset) and h5py's LZF,
 # which h5py registers itself: none of them loads a plugin
 SAFE_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
@@ -192,6 +195,12 @@ def check_declared(ds, path, error=FormatError, shape=None, kinds=None, budget=N
             raise fail(error, path, f"dataset '{name}' has shape {ds.shape}, expected {want}")
     budget = memory_budget() if budget is None else budget
     nbytes = declared_bytes(ds)
+    if ds.dtype.kind != "O":
+        stored = ds.id.get_storage_size()
+        if nbytes > MAX_EXPANSION * stored + (1 << 20):
+            raise fail(error, path, f"dataset '{name}' declares shape {ds.shape} ({_gib(nbytes)}) but stores "
+                                    f"{stored} bytes; refused (no HDF5 filter expands data more than "
+                                    f"{MAX_EXPANSION}-fold)")
     if nbytes > budget:
         raise fail(error, path, f"dataset '{name}' declares shape {ds.shape} ({_gib(nbytes)}), more than the memory "
                                 f"budget ({_gib(budget)}: 80 % of the memory available, or $PYGLASS_MEMORY_LIMIT_GIB)")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyglass.io.checkpoint import load_integrator_state
 from pyglass.io.deck.validate import make_schedule, validate_observable
 from pyglass.registry import INTEGRATORS, OBSERVABLES, REQUIRED, Key
 from pyglass.stages.base import Stage, register, validate_table
@@ -124,7 +125,7 @@ class MD(Stage):
             resume = None   # the checkpoint written as the previous stage ended: this stage starts afresh
         if resume is not None:
             done = resume.step_in_stage
-            integ.load_state(resume.integrator_state)
+            load_integrator_state(integ, resume.integrator_state, resume.path)   # checked against a fresh one
         else:
             done = 0
             if stage.get("temperature") is not None:
