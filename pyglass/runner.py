@@ -14,7 +14,7 @@ units are dealt round robin to the replica groups (with samples drawn from one t
 point, whole state points are, when there are enough of them); each unit writes `<stem>[.<state>].s<k>.h5` and
 its own checkpoint; when every unit is done, world rank 0 writes the index file (`output.path`):
 provenance, the unit table, external links to every unit's results, and the summary stages.
-SIGTERM sets a flag that every rank checks together every `run.signal_check` steps; the run then
+SIGTERM (and SIGINT, Ctrl-C) sets a flag that every rank checks together every `run.signal_check` steps; the run then
 writes a checkpoint and raises `RunInterrupted`. `--restart` continues a single run from its
 checkpoint (on any rank count: see `pyglass.io.checkpoint`); for a study it keeps finished units,
 continues interrupted ones from their checkpoints and runs the rest; a draw trajectory continues
@@ -32,7 +32,9 @@ import numpy as np
 
 from pyglass.io.checkpoint import RestartError, check_counters, read_checkpoint, write_checkpoint
 from pyglass.io.deck import Deck, DeckError, _format_of
+from pyglass.io.deck.validate import import_python_observables
 from pyglass.io.h5md import H5MDWriter, comm_rank, comm_size, provenance
+from pyglass.io.output_guard import OutputLock, check_targets
 from pyglass.registry import STAGES
 from pyglass.stages.base import StageContext, is_field
 from pyglass.stages.md import RunInterrupted  # noqa: F401  (re-exported: pyglass.runner.RunInterrupted)
@@ -186,8 +188,9 @@ class Runner:
     """Runs a validated deck (see module docstring). Construct on every rank, then `run()`."""
 
     def __init__(self, deck: Deck, comm=None, restart=None, output=None, stop_at_step=None, stream=None,
-                 handle_signals=True):
+                 handle_signals=True, overwrite=False):
         self.deck, self.world = deck, comm
+        self.overwrite = overwrite   # replace existing files that are not pyglass's (--overwrite)
         self.restart_path, self.stop_at_step = restart, stop_at_step
         self.stream = stream or sys.stdout
         self.handle_signals = handle_signals
@@ -200,6 +203,7 @@ class Runner:
         self.seed = run["seed"] if self.n_rep == 1 else derive_seed(run["seed"], 1000 + self.replica)
         self.output = output or deck.data["output"]["path"]
         self._sigterm = False
+        self.stop_signal = "SIGTERM"
         self.writer = None
         self.system = self.potential = None
         self.ckpt_path = None
@@ -210,15 +214,23 @@ class Runner:
 
     # -- signals ------------------------------------------------------------------------
     def _install_signals(self):
+        """SIGTERM and SIGINT (Ctrl-C) set the stop flag: the run writes a checkpoint at the next check
+        and ends as "interrupted", restartable; a second Ctrl-C aborts at once (KeyboardInterrupt)."""
         if not self.handle_signals:
-            return None
+            return {}
 
         def handler(signum, frame):
+            if signum == signal.SIGINT and self._sigterm:
+                raise KeyboardInterrupt
             self._sigterm = True
-        try:
-            return signal.signal(signal.SIGTERM, handler)
-        except ValueError:   # not the main thread
-            return None
+            self.stop_signal = signal.Signals(signum).name
+        old = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                old[sig] = signal.signal(sig, handler)
+            except ValueError:   # not the main thread
+                pass
+        return old
 
     def stop_requested(self) -> bool:
         flag = self._sigterm
@@ -228,17 +240,36 @@ class Runner:
 
     # -- main ------------------------------------------------------------------------------
     def run(self):
-        self._initialise_petsc()
-        old = self._install_signals()
-        try:
-            if self.deck.is_study:
-                self._run_study()
-            else:
-                self._run_single()
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+        with OutputLock(self.output, self.world):   # one run per output, whatever HDF5's file locking
+            check_targets(self.written_paths(), self.read_paths(), self.overwrite, appending=bool(self.restart_path))
+            import_python_observables(self.deck)   # runs their modules' code: at the run, never at validation
+            self._initialise_petsc()
+            old = self._install_signals()
+            try:
+                if self.deck.is_study:
+                    self._run_study()
+                else:
+                    self._run_single()
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
         return self
+
+    def written_paths(self) -> list:
+        """[(path, role)] of the files this run creates or replaces (output guard)."""
+        out = self.output
+        if self.deck.is_study:
+            paths = [(out, "study index (output.path)")]
+            paths += [(unit_path(out, u[2], u[4]), "sample output") for u in self.units()]
+            return paths + [(checkpoint_path(p), "checkpoint") for p, _ in paths[1:]]
+        ck = self.deck.data["output"]["checkpoint_path"] or checkpoint_path(out)
+        return [(_replica_path(out, r, self.n_rep), "output") for r in range(self.n_rep)] + \
+            [(_replica_path(ck, r, self.n_rep), "checkpoint") for r in range(self.n_rep)]
+
+    def read_paths(self) -> list:
+        """Files this run reads besides its own checkpoints: the [system] file."""
+        f = self.deck.data.get("system", {}).get("file")
+        return [self.deck.resolve_path(f)] if f else []
 
     def _initialise_petsc(self):
         """PETSc initialises MPI, and a singleton MPI_Init starts a helper process that inherits every
@@ -308,7 +339,7 @@ class Runner:
                     self._inherent = None
                 if k + 1 < stop and self.stop_requested():   # between stages: continue with the next
                     self.checkpoint(k + 1, 0)
-                    raise RunInterrupted(f"SIGTERM: checkpoint after stage {k + 1} written to {self.ckpt_path}",
+                    raise RunInterrupted(f"{self.stop_signal}: checkpoint after stage {k + 1} written to {self.ckpt_path}",
                                          self.ckpt_path)
             self.writer.set_status("complete")
             clean = True
@@ -634,7 +665,7 @@ def plan(deck: Deck) -> list:
 
 
 def run_deck(deck: Deck, comm=None, restart=None, output=None, stop_at_step=None, stream=None,
-             handle_signals=True) -> Runner:
+             handle_signals=True, overwrite=False) -> Runner:
     """Run a validated deck on the ranks of `comm` (None: serial). Raises RunInterrupted after a
-    SIGTERM/stop_at_step checkpoint, DeckError/RestartError for user mistakes."""
-    return Runner(deck, comm, restart, output, stop_at_step, stream, handle_signals).run()
+    SIGTERM/SIGINT/stop_at_step checkpoint, DeckError/RestartError for user mistakes."""
+    return Runner(deck, comm, restart, output, stop_at_step, stream, handle_signals, overwrite).run()

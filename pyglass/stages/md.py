@@ -186,7 +186,7 @@ class MD(Stage):
                         ctx.checkpoint(done, integ, observables)
                 system, pot = runner.canonical()   # same state as a run restarted here
                 if stop or signalled:
-                    why = "SIGTERM" if signalled else f"stop at step {runner.stop_at_step}"
+                    why = runner.stop_signal if signalled else f"stop at step {runner.stop_at_step}"
                     raise RunInterrupted(f"{why}: checkpoint at step {system.step} (stage {self.index + 1}, "
                                          f"{done}/{steps} steps) written to {runner.ckpt_path}", runner.ckpt_path)
         finally:

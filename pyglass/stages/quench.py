@@ -53,5 +53,5 @@ class Quench(Stage):
         ctx.checkpoint(0, finished=True)
         runner.canonical()
         if runner.stop_requested():
-            raise RunInterrupted(f"SIGTERM: checkpoint after stage {self.index + 1} written to {runner.ckpt_path}",
+            raise RunInterrupted(f"{runner.stop_signal}: checkpoint after stage {self.index + 1} written to {runner.ckpt_path}",
                                  runner.ckpt_path)
