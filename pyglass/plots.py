@@ -19,6 +19,7 @@ import h5py
 import numpy as np
 
 from pyglass.io.h5md import RESULTS_ROOT
+from pyglass.io.safe_read import open_h5
 
 
 def pyplot():
@@ -174,7 +175,7 @@ def plot_file(path, out_dir=None) -> list:
     os.makedirs(out, exist_ok=True)
     stem = os.path.splitext(os.path.basename(path))[0]
     written: list = []
-    with h5py.File(path, "r") as f:
+    with open_h5(path) as f:   # nothing outside the file is followed (pyglass.io.safe_read)
         _thermo(f, out, stem, written)
         root = f.get(RESULTS_ROOT)
         if root is None:

@@ -35,6 +35,7 @@ from pyglass.io.deck import Deck, DeckError, _format_of
 from pyglass.io.deck.validate import import_python_observables
 from pyglass.io.h5md import H5MDWriter, comm_rank, comm_size, provenance
 from pyglass.io.output_guard import OutputLock, check_targets
+from pyglass.io.safe_read import open_h5, read_array
 from pyglass.registry import STAGES
 from pyglass.stages.base import StageContext, is_field
 from pyglass.stages.md import RunInterrupted  # noqa: F401  (re-exported: pyglass.runner.RunInterrupted)
@@ -112,7 +113,7 @@ def build_system(deck: Deck, seed: int):
         fmt = s["format"] if s["format"] != "auto" else _format_of(path)
         import pyglass.io as io
         if fmt == "h5":
-            with h5py.File(path, "r") as f:
+            with open_h5(path) as f:   # refuses links and storage outside the file
                 is_ckpt = "checkpoint" in f
             system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path, frame=s["frame"])
         else:
@@ -361,12 +362,12 @@ class Runner:
         from pyglass.comm import is_parallel
         out = {}
         if comm_rank(self.comm) == 0:
-            with h5py.File(path, "r") as f:
+            with open_h5(path, RestartError) as f:
                 for obj in self.stage_objects[:first]:
                     for name, kind in type(obj).fields(obj.params).items():
                         key = f"{self.writer.results_path(obj.name)}/{name}"
                         if is_field(kind) and key in f:
-                            out[f"{obj.name}/{name}"] = f[key][()]
+                            out[f"{obj.name}/{name}"] = read_array(f[key], path, RestartError)
         if is_parallel(self.comm):
             out = self.comm.bcast(out, root=0)
         self.fields.update(out)
@@ -623,10 +624,10 @@ class Runner:
                 if jj != j:
                     continue
                 vals = {}
-                with h5py.File(fpath, "r") as uf:
+                with open_h5(fpath) as uf:
                     for name in stage["fields"]:
                         st_name, ds = name.split("/", 1)
-                        vals[name] = uf[f"{RESULTS_ROOT}/{st_name}/{ds}"][()]
+                        vals[name] = read_array(uf[f"{RESULTS_ROOT}/{st_name}/{ds}"], fpath)
                 per.append(vals)
             agg = obj.aggregate(per, conf, derive_seed(self.deck.data["run"]["seed"], 9000 + k, j))
             g = f.require_group(f"{RESULTS_ROOT}/{stage['name']}/{label or 'all'}")

@@ -215,6 +215,9 @@ class H5MDWriter:
         if comm_size(comm) > 1:
             comm.Barrier()
         fmode = "a" if append else "w"
+        if append:   # a restart reopens the output: nothing in it may point outside it
+            from pyglass.io.safe_read import open_h5
+            open_h5(self.path, ValueError).close()
         if self.mode == "mpio":
             self.f = h5py.File(self.path, fmode, driver="mpio", comm=comm)
             self._dxpl = h5py.h5p.create(h5py.h5p.DATASET_XFER)
@@ -538,7 +541,8 @@ def mdanalysis_universe(path, **kwargs):
     there are fewer thermo rows than frames. Extra keyword arguments go to `load_new`."""
     import MDAnalysis as mda
     path = os.fspath(path)
-    with h5py.File(path, "r") as f:
+    from pyglass.io.safe_read import open_h5
+    with open_h5(path) as f:
         g = f["particles/all"]
         if "position" not in g:
             raise ValueError(f"{path}: '/particles/all' has no position frames (output.trajectory = 0?)")
@@ -620,7 +624,9 @@ def info(path) -> str:
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a directory; give an HDF5 file (output, checkpoint or snapshot)")
     lines = [path]
-    with h5py.File(path, "r") as f:
+    from pyglass.io.safe_read import open_h5
+    # a study index links to its sample files: listed, never followed
+    with open_h5(path, allow_external_links_under=(f"/{RESULTS_ROOT}/study/samples",)) as f:
         if "h5md/creator" in f:
             cr = f["h5md/creator"].attrs
             lines.append(f"  creator: {_s(cr.get('name'))} {_s(cr.get('version'))}")
@@ -652,8 +658,9 @@ def _checkpoint_line(c) -> str:
     if "deck" in c:
         try:
             import tomllib
-            deck = c["deck"][()]
-            n_stages = len(tomllib.loads(deck.decode() if isinstance(deck, bytes) else str(deck)).get("stage", []))
+            from pyglass.io.safe_read import nested_depth, read_text
+            deck = read_text(c["deck"], c.file.filename)
+            n_stages = len(tomllib.loads(deck).get("stage", [])) if nested_depth(deck) <= 64 else None
         except Exception:   # a deck that no longer parses: say less, never fail
             n_stages = None
     tail = (f"global step {int(a['step'])}, time {float(a['time']):g}, written on {int(a['n_ranks'])} rank(s)")
@@ -685,13 +692,12 @@ def _particles_lines(name, g) -> list:
 
 
 def _steps(el, n):
-    """The step of each of the n entries of a time-dependent element (explicit or fixed interval)."""
-    st = el.get("step")
-    if st is None:
+    """The step of each of the n entries of a time-dependent element (explicit or fixed interval),
+    shapes checked before reading (snapshot.element_steps)."""
+    if el.get("step") is None:
         return np.zeros(0, np.int64)
-    if st.shape == ():
-        return int(st.attrs.get("offset", 0)) + int(st[()]) * np.arange(n)
-    return st[()]
+    from pyglass.io.snapshot import element_steps
+    return element_steps(el, n)
 
 
 def _tree_lines(group, indent="    ", with_attrs=False) -> list:
@@ -733,20 +739,24 @@ def file_status(f) -> str:
 def stored_deck(path) -> str | None:
     """The deck text a run wrote into /h5md/provenance/deck of its file at `path` (None when the file
     cannot be read or holds none)."""
+    from pyglass.io._common import FormatError
+    from pyglass.io.safe_read import open_h5, read_text
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             d = f.get("h5md/provenance/deck")
-            return None if d is None else _s(d[()])
-    except OSError:
+            return None if d is None else read_text(d, path)
+    except (OSError, FormatError):
         return None
 
 
 def path_status(path) -> str | None:
     """file_status of the file at `path`; None when it cannot be read (absent, or being written)."""
+    from pyglass.io._common import FormatError
+    from pyglass.io.safe_read import open_h5
     try:
-        with h5py.File(path, "r") as f:
+        with open_h5(path) as f:
             return file_status(f)
-    except OSError:
+    except (OSError, FormatError):
         return None
 
 
