@@ -30,7 +30,9 @@ def float_columns(values: np.ndarray) -> list[str]:
 
 def box_from_lammps(path, lo, hi, xy, dim, line=None) -> Box:
     lengths = np.asarray(hi, float) - np.asarray(lo, float)
-    if np.any(lengths <= 0):
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.isfinite(xy)):
+        raise FormatError(path, f"box bounds (lo {list(lo)}, hi {list(hi)}, xy {xy}) must be finite", line)
+    if np.any(lengths <= 0) or not np.all(np.isfinite(lengths)):
         raise FormatError(path, f"box has non-positive extent {lengths.tolist()} (lo {list(lo)}, hi {list(hi)})",
                           line)
     return Box(lengths[:dim], tilt_xy=xy, lo=np.asarray(lo, float)[:dim])
