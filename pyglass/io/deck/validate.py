@@ -450,6 +450,7 @@ def _check_pipeline(val, data):
     fields: dict = {}
     summary_seen = None
     n, dim = _system_size(data.get("system", {}))
+    val.system = data.get("system", {})   # density and species for estimates (softness grids)
     for k, st in enumerate(data["stage"]):
         cls = STAGES.get(st.get("kind"))
         if cls is None:
