@@ -219,12 +219,15 @@ def test_memory_trajectory_frame_within_the_budget_only(snapshot, tmp_path, monk
 
 
 def test_memory_checkpoint_dataset_declared_but_not_stored(checkpoint, tmp_path):
+    """An observable accumulator has no shape to compare with N; a chunked dataset that declares far
+    more than the file stores is refused (the old guard let up to 2^31 elements, 16 GiB, through)."""
     def huge(f):
-        del f["particles/all/velocity"]
-        f["particles/all"].create_dataset("velocity", shape=(2 ** 27,), dtype="f8", chunks=(1024,))
+        g = f["checkpoint/observables"].require_group("rank0/0")
+        g.attrs["label"], g.attrs["type"] = "self-dynamics", "SelfDynamics"
+        g.create_dataset("acc/Q", shape=(2 ** 27,), dtype="f8", chunks=(1024,))   # 1 GiB declared, 0 stored
     with pytest.raises(RestartError) as info:
         _restart(checkpoint, tmp_path, huge)
-    _one_line(info.value, "c.ckpt.h5", "/particles/all/velocity")
+    _one_line(info.value, "c.ckpt.h5", "/checkpoint/observables/rank0/0/acc/Q", "stores")
 
 
 def test_memory_checkpoint_deck_text_is_bounded(checkpoint, tmp_path):
@@ -510,13 +513,19 @@ def test_traceback_reading_errors_exit_2(snapshot, tmp_path):
     assert r.returncode == 2 and "crafted.h5" in r.stderr and "Traceback" not in r.stderr, r.stderr
 
 
-def test_traceback_info_into_a_closed_pipe(checkpoint):
+def test_traceback_info_into_a_closed_pipe(checkpoint, tmp_path):
     src, _ = checkpoint
-    cmd = f"{sys.executable} -m pyglass.cli info {src / 'out.h5'} | head -1"
+    path = tmp_path / "many.h5"
+    shutil.copy(src / "out.h5", path)
+    with h5py.File(path, "a") as f:   # a summary longer than a pipe's buffer: `head` exits before it is written
+        g = f.require_group("pyglass/many")
+        for k in range(3000):
+            g[f"result_{k:05d}"] = np.zeros(3)
+    cmd = f"{sys.executable} -m pyglass.cli info {path} | head -1"
     r = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=120,
                        env=dict(os.environ, PYTHONPATH=ROOT))
     assert r.returncode == 0 and "not a readable" not in r.stderr and r.stderr == "", r.stderr
-    assert r.stdout.strip().endswith("out.h5")
+    assert r.stdout.strip().endswith("many.h5")
 
 
 # ================================================================================ quadratic validation
