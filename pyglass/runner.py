@@ -242,7 +242,8 @@ class Runner:
     # -- main ------------------------------------------------------------------------------
     def run(self):
         with OutputLock(self.output, self.world):   # one run per output, whatever HDF5's file locking
-            check_targets(self.written_paths(), self.read_paths(), self.overwrite, appending=bool(self.restart_path))
+            check_targets(self.written_paths(), self.read_paths(), self.overwrite, bool(self.restart_path),
+                          self.world)
             import_python_observables(self.deck)   # runs their modules' code: at the run, never at validation
             self._initialise_petsc()
             old = self._install_signals()
@@ -340,8 +341,8 @@ class Runner:
                     self._inherent = None
                 if k + 1 < stop and self.stop_requested():   # between stages: continue with the next
                     self.checkpoint(k + 1, 0)
-                    raise RunInterrupted(f"{self.stop_signal}: checkpoint after stage {k + 1} written to {self.ckpt_path}",
-                                         self.ckpt_path)
+                    raise RunInterrupted(f"{self.stop_signal}: checkpoint after stage {k + 1} written to "
+                                         f"{self.ckpt_path}", self.ckpt_path)
             self.writer.set_status("complete")
             clean = True
             if stop == len(stages):

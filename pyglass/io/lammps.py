@@ -80,6 +80,14 @@ def _ints(path, lineno, tokens, what):
 MAX_TYPES = 1 << 16   # species; pair tables hold n^2 entries
 
 
+def _one(parse, path, lineno, line, what):
+    """The one number a dump item line holds."""
+    tok = line.split()
+    if len(tok) != 1:
+        raise FormatError(path, f"{what}: expected one number, got {line[:60]!r}", lineno)
+    return parse(path, lineno, tok, what)[0]
+
+
 def _decide_dim(path, dim, z, iz, vz, zlohi):
     if dim not in (None, 2, 3):
         raise ValueError(f"dim must be None, 2 or 3, got {dim!r}")
@@ -394,13 +402,13 @@ def read_lammps_dump(path, dim: int | None = None, type_names=None, masses=None)
                     raise FormatError(path, f"expected an 'ITEM:' line, got {item[:60]!r}", lineno)
                 key = item[5:].strip()
                 if key == "TIMESTEP":
-                    (step,) = _ints(path, lineno + 1, nextline("the timestep").split()[:1], "TIMESTEP")
+                    step = _one(_ints, path, lineno + 1, nextline("the timestep"), "TIMESTEP")
                 elif key == "TIME":
-                    (time,) = _floats(path, lineno + 1, nextline("the time").split()[:1], "TIME")
+                    time = _one(_floats, path, lineno + 1, nextline("the time"), "TIME")
                 elif key == "UNITS":
                     nextline("the units")
                 elif key == "NUMBER OF ATOMS":
-                    (n,) = _ints(path, lineno + 1, nextline("the number of atoms").split()[:1], "NUMBER OF ATOMS")
+                    n = _one(_ints, path, lineno + 1, nextline("the number of atoms"), "NUMBER OF ATOMS")
                 elif key.startswith("BOX BOUNDS"):
                     flags = key.split()[2:]
                     if flags and flags[0] == "abc":

@@ -30,9 +30,25 @@ def _real(path) -> str:
     return os.path.realpath(os.path.abspath(os.fspath(path)))
 
 
-def check_targets(targets, inputs=(), overwrite=False, appending=False):
+def check_targets(targets, inputs=(), overwrite=False, appending=False, comm=None):
     """Refuse writing any of `targets` [(path, what)] (see the module docstring). `inputs`: paths the
-    run reads; `appending`: a restart, which reopens existing outputs instead of replacing them."""
+    run reads; `appending`: a restart, which reopens existing outputs instead of replacing them.
+    Collective over `comm`: world rank 0 looks (other replicas may already be writing), every rank
+    raises the same DeckError."""
+    if comm is None or comm.Get_size() == 1:
+        return _check_targets(targets, inputs, overwrite, appending)
+    err = None
+    if comm.Get_rank() == 0:
+        try:
+            _check_targets(targets, inputs, overwrite, appending)
+        except DeckError as exc:
+            err = (exc.message, exc.key)
+    err = comm.bcast(err, root=0)
+    if err is not None:
+        raise DeckError(err[0], key=err[1])
+
+
+def _check_targets(targets, inputs, overwrite, appending):
     seen = {}
     read = {_real(p): p for p in inputs if p}
     for path, what in targets:

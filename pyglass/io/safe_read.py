@@ -191,7 +191,7 @@ def check_declared(ds, path, error=FormatError, shape=None, kinds=None, budget=N
     if shape is not None:
         shape = tuple(shape)
         if len(ds.shape) != len(shape) or any(e is not None and e != s for e, s in zip(shape, ds.shape)):
-            want = "(" + ", ".join("any" if e is None else str(e) for e in shape) + ("," if len(shape) == 1 else "") + ")"
+            want = "(" + ", ".join("any" if e is None else str(e) for e in shape) + ("," * (len(shape) == 1)) + ")"
             raise fail(error, path, f"dataset '{name}' has shape {ds.shape}, expected {want}")
     budget = memory_budget() if budget is None else budget
     nbytes = declared_bytes(ds)
@@ -291,8 +291,9 @@ def read_text_file(path, error=FormatError, max_bytes=None, what="file") -> str:
 
 
 def nested_depth(text: str, limit: int = MAX_NESTING) -> int:
-    """Deepest bracket nesting ([ and {) of JSON or TOML text outside strings, counted up to
-    `limit` + 1 (the parsers recurse once per level; past Python's recursion limit they crash)."""
+    """Bracket nesting ([ and {) of JSON or TOML text outside strings: the deepest level, or a value
+    <= `limit` when the text cannot nest deeper, or `limit` + 1 as soon as it does (the parsers
+    recurse once per level; past Python's recursion limit they crash)."""
     if text.count("[") + text.count("{") <= limit:
         return 0   # cannot nest deeper than the limit
     depth = deepest = 0

@@ -27,7 +27,7 @@ import numpy as np
 
 import pyglass
 from pyglass.io._common import FormatError, make_system, type_masses_from_particles, wrap_into_box
-from pyglass.io.safe_read import check_declared, check_h5, memory_budget, open_h5, read_array, read_attr
+from pyglass.io.safe_read import check_h5, memory_budget, open_h5, read_array, read_attr
 from pyglass.system import Box, System
 
 
@@ -239,8 +239,8 @@ def read_snapshot(target, frame: int | None = None) -> System:
     except (KeyError, TypeError, ValueError, OverflowError, RuntimeError) as exc:
         if isinstance(exc, FormatError):
             raise
-        raise FormatError(fname, f"damaged H5MD data ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})") \
-            from None
+        first = (str(exc).splitlines() or [""])[0]
+        raise FormatError(fname, f"damaged H5MD data ({type(exc).__name__}: {first})") from None
     finally:
         if owned:
             root.close()

@@ -217,7 +217,7 @@ class SoftnessModel:
             w = np.asarray(m["weights"], float)
             b, C = float(m["intercept"]), float(m["C"])
             classes = np.asarray(m["classes"], np.int64)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"{base}: damaged model ({exc})") from None
         if not (mean.ndim == scale.ndim == w.ndim == 1 and len(mean) == len(scale) == len(w) > 0
                 and classes.shape == (2,) and np.all(np.isfinite(np.r_[mean, scale, w, b])) and np.all(scale > 0)):
@@ -233,7 +233,7 @@ class SoftnessModel:
         if columns is not None:
             try:
                 columns, n_columns = np.asarray(columns, np.int64), int(n_columns)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"{base}: damaged model (columns / n_columns)") from None
             if not (columns.ndim == 1 and len(columns) == len(w) and np.all(np.diff(columns) > 0)
                     and columns.min() >= 0 and columns.max() < n_columns):
