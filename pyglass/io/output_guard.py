@@ -85,9 +85,16 @@ def _check_one(path, what, overwrite, appending):
 
 
 def is_pyglass_file(path) -> bool:
-    """True for an HDF5 file whose /h5md/creator names pyglass (outputs, checkpoints, snapshots)."""
+    """True for an HDF5 file whose /h5md/creator names pyglass (outputs, checkpoints, snapshots), or
+    a softness model file (JSON) pyglass wrote."""
     from pyglass.io._common import FormatError
     from pyglass.io.safe_read import open_h5
+    if os.fspath(path).endswith(".json"):
+        try:
+            with open(path, "rb") as fh:
+                return b'"pyglass-linear-softness"' in fh.read(4096)
+        except OSError:
+            return False
     try:
         f = open_h5(path)
     except (FormatError, OSError):

@@ -239,6 +239,8 @@ class SoftnessTrain(Stage):
                              f"stage {src!r} has p_hop on {defined} frames only (lengthen its steps or shorten "
                              "stable_time)")
         path = self.model_path(ctx)
+        from pyglass.io.output_guard import check_targets
+        check_targets([(path, f"model file of stage {self.name!r}")], [], ctx.runner.overwrite, comm=ctx.comm)
         src_stage = next(st for st in ctx.deck.data["stage"] if st["name"] == src)
         ctx.print(f"stage {self.index + 1} ({self.name}): softness training on {src!r} ({len(times)} frames, "
                   f"stable window {stable_frames} frames)")
