@@ -19,7 +19,7 @@ import h5py
 import numpy as np
 
 from pyglass.io.h5md import RESULTS_ROOT
-from pyglass.io.safe_read import open_h5
+from pyglass.io.safe_read import STUDY_LINKS, open_h5
 
 
 def pyplot():
@@ -175,7 +175,7 @@ def plot_file(path, out_dir=None) -> list:
     os.makedirs(out, exist_ok=True)
     stem = os.path.splitext(os.path.basename(path))[0]
     written: list = []
-    with open_h5(path) as f:   # nothing outside the file is followed (pyglass.io.safe_read)
+    with open_h5(path, allow_external_links_under=STUDY_LINKS) as f:   # nothing outside the file is followed
         _thermo(f, out, stem, written)
         root = f.get(RESULTS_ROOT)
         if root is None:

@@ -584,3 +584,22 @@ def test_cosmetic_vlen_dataset_named_with_its_file(snapshot, tmp_path):
     with pytest.raises(FormatError) as info:
         read_snapshot(_edit(snapshot, tmp_path / "vl.h5", edit))
     _one_line(info.value, "vl.h5", "/particles/all/velocity", "variable-length")
+
+
+def test_outside_study_index_links_are_listed_never_followed(tmp_path):
+    """pyglass's own study index links to its sample files: info, plot and the status readers accept
+    those links (and only there) without following them."""
+    from pyglass.io.h5md import path_status, stored_deck
+    from pyglass.plots import plot_file
+    text = DECK.replace("steps = 100", "steps = 10").replace("[[stage]]", "[study]\nsamples = 2\n\n[[stage]]", 1)
+    deck = parse_deck(text, str(tmp_path / "d.toml"))
+    run_deck(deck, output=str(tmp_path / "idx.h5"), stream=io.StringIO(), handle_signals=False)
+    r = _cli("info", str(tmp_path / "idx.h5"))
+    assert r.returncode == 0 and "s1 -> idx.s1.h5:/pyglass" in r.stdout, r.stderr
+    assert path_status(tmp_path / "idx.h5") == "complete" and stored_deck(tmp_path / "idx.h5") == text
+    plot_file(str(tmp_path / "idx.h5"), str(tmp_path / "figs"))
+    with h5py.File(tmp_path / "idx.h5", "a") as f:   # a link anywhere else is refused
+        del f["h5md/author"]
+        f["h5md/author"] = h5py.ExternalLink("idx.s0.h5", "/h5md/author")
+    r = _cli("info", str(tmp_path / "idx.h5"))
+    assert r.returncode == 2 and "'/h5md/author' is an external link" in r.stderr, r.stderr

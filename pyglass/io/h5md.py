@@ -624,9 +624,9 @@ def info(path) -> str:
     if os.path.isdir(path):
         raise IsADirectoryError(f"{path} is a directory; give an HDF5 file (output, checkpoint or snapshot)")
     lines = [path]
-    from pyglass.io.safe_read import open_h5
+    from pyglass.io.safe_read import STUDY_LINKS, open_h5
     # a study index links to its sample files: listed, never followed
-    with open_h5(path, allow_external_links_under=(f"/{RESULTS_ROOT}/study/samples",)) as f:
+    with open_h5(path, allow_external_links_under=STUDY_LINKS) as f:
         if "h5md/creator" in f:
             cr = f["h5md/creator"].attrs
             lines.append(f"  creator: {_s(cr.get('name'))} {_s(cr.get('version'))}")
@@ -740,9 +740,9 @@ def stored_deck(path) -> str | None:
     """The deck text a run wrote into /h5md/provenance/deck of its file at `path` (None when the file
     cannot be read or holds none)."""
     from pyglass.io._common import FormatError
-    from pyglass.io.safe_read import open_h5, read_text
+    from pyglass.io.safe_read import STUDY_LINKS, open_h5, read_text
     try:
-        with open_h5(path) as f:
+        with open_h5(path, allow_external_links_under=STUDY_LINKS) as f:
             d = f.get("h5md/provenance/deck")
             return None if d is None else read_text(d, path)
     except (OSError, FormatError):
@@ -752,9 +752,9 @@ def stored_deck(path) -> str | None:
 def path_status(path) -> str | None:
     """file_status of the file at `path`; None when it cannot be read (absent, or being written)."""
     from pyglass.io._common import FormatError
-    from pyglass.io.safe_read import open_h5
+    from pyglass.io.safe_read import STUDY_LINKS, open_h5
     try:
-        with open_h5(path) as f:
+        with open_h5(path, allow_external_links_under=STUDY_LINKS) as f:
             return file_status(f)
     except (OSError, FormatError):
         return None

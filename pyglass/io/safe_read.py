@@ -9,8 +9,8 @@ in it is read. Refused, each with a one-line error naming the file and the eleme
   * filters other than HDF5's built-in ones and h5py's LZF (an unknown filter id would make
     HDF5 search its plugin folders for code to load);
   * more than MAX_LINKS links, attributes declaring more than MAX_ATTRIBUTE_BYTES.
-Pyglass's own study index links to its sample files; `info` reads it with
-`allow_external_links_under=("/pyglass/study/samples",)`, lists those links and never follows them.
+Pyglass's own study index links to its sample files; `info`, `plot` and the status readers open it
+with `allow_external_links_under=STUDY_LINKS`, and never follow those links.
 
 Memory (`check_declared`, `read_array`, `read_text`): a dataset's declared shape is compared with
 what the reader expects (N rows, d columns), its size with the bytes the file stores for it (at
@@ -40,6 +40,8 @@ MAX_ATTRIBUTE_BYTES = 16 << 20
 MAX_NESTING = 64
 # deflate's largest compression ratio is about 1032:1; unwritten chunks store nothing at all
 MAX_EXPANSION = 1100
+# where a pyglass study index keeps its external links to the sample files (listed, never followed)
+STUDY_LINKS = ("/pyglass/study/samples",)
 # HDF5's built-in filters (deflate, shuffle, fletcher32, szip, nbit, scale-offset) and h5py's LZF,
 # which h5py registers itself: none of them loads a plugin
 SAFE_FILTERS = frozenset({1, 2, 3, 4, 5, 6, 32000})
