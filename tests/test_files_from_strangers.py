@@ -603,3 +603,14 @@ def test_outside_study_index_links_are_listed_never_followed(tmp_path):
         f["h5md/author"] = h5py.ExternalLink("idx.s0.h5", "/h5md/author")
     r = _cli("info", str(tmp_path / "idx.h5"))
     assert r.returncode == 2 and "'/h5md/author' is an external link" in r.stderr, r.stderr
+
+
+def test_traceback_nested_deck_in_a_study_checkpoint(checkpoint):
+    """A study restart compares the stored deck with the given one as TOML: a crafted stored deck
+    nested beyond Python's recursion limit is refused as another deck, not a RecursionError."""
+    src, deck = checkpoint
+    ck = read_checkpoint(src / "out.ckpt.h5")
+    ck.deck_text = "x = " + "[" * 100_000 + "]" * 100_000
+    with pytest.raises(RestartError) as info:
+        ck.check_deck(deck.text, more_samples=True)
+    _one_line(info.value, "/checkpoint/deck", "another deck")

@@ -71,6 +71,8 @@ def deck_hash(text: str) -> str:
 def _more_samples(old: str, new: str) -> bool:
     """True if deck text `new` is `old` with a larger study.samples and nothing else changed."""
     import tomllib
+    if nested_depth(old) > MAX_NESTING or nested_depth(new) > MAX_NESTING:
+        return False   # a crafted deck text: tomllib would recurse past Python's limit
     try:
         a, b = tomllib.loads(old), tomllib.loads(new)
     except tomllib.TOMLDecodeError:
