@@ -2,8 +2,8 @@
 
 The package is layered; each layer imports only the ones before it (tests/test_imports.py checks):
     engine     System, Box, potentials, integrators, minimizers, MPI decomposition (comm, domain)
-    analysis   observables, ensembles, landscape, softness, lattice, maps
     io         file formats (LAMMPS, extended XYZ, H5MD) and the run's files (output, checkpoints)
+    analysis   observables, ensembles, landscape, softness, lattice, maps
     workflow   decks, `pyglass run` (run), stages, `pyglass reproduce` (reproduce), plots, cli
     papers     one plugin folder per reproduced paper
 `registry` (deck names -> implementations) imports nothing and serves every layer.

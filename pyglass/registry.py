@@ -138,6 +138,6 @@ class ObservableType:
 POTENTIALS = Registry("potential model", ["pyglass.engine.potentials"])
 INTEGRATORS = Registry("integrator", ["pyglass.engine.integrators"])
 MINIMIZERS = Registry("minimizer", ["pyglass.engine.minimizers"])
-OBSERVABLES = Registry("observable", ["pyglass.io.h5md", "pyglass.analysis.observables"])
+OBSERVABLES = Registry("observable", ["pyglass.workflow.run.output_observables", "pyglass.analysis.observables"])
 STAGES = Registry("stage kind", ["pyglass.workflow.stages"])
 PAPERS = Registry("paper", ["pyglass.papers"])   # pyglass.workflow.reproduce.paper.Paper, one per folder

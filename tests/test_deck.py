@@ -107,7 +107,7 @@ def test_cli_missing_files_and_bad_arguments(tmp_path):
     deck = tmp_path / "good.toml"
     deck.write_text(GOOD)
     r = _cli("run", str(deck), "--restart", str(tmp_path / "missing.ckpt.h5"), "-o", str(tmp_path / "o.h5"))
-    assert r.returncode == 1 and "checkpoint file not found" in r.stderr and "Traceback" not in r.stderr
+    assert r.returncode == 2 and "checkpoint file not found" in r.stderr and "Traceback" not in r.stderr
 
 
 def test_cli_help_and_version():

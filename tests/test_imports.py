@@ -16,7 +16,7 @@ changes).
 A cycle is a strongly connected component of more than one module, or a module importing itself;
 the failure lists each cycle's modules and the import statements (file:line) that close it.
 
-Layers, in order (pyglass/__init__.py): engine, analysis, io, workflow, papers; a module of one may
+Layers, in order (pyglass/__init__.py): engine, io, analysis, workflow, papers; a module of one may
 import modules of its own layer and of those before it. `_ext` (the compiled kernels), `_version`
 and `registry` serve every layer and import nothing from pyglass; the top package `pyglass` itself
 loads only engine modules when imported, so any layer may import it (its lazily loaded short names,
@@ -28,7 +28,7 @@ import ast
 from pathlib import Path
 
 PACKAGE_ROOT = Path(__file__).resolve().parents[1] / "pyglass"
-LAYERS = ("engine", "analysis", "io", "workflow", "papers")
+LAYERS = ("engine", "io", "analysis", "workflow", "papers")
 SHARED = ("pyglass._ext", "pyglass._version", "pyglass.registry")
 
 

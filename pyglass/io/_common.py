@@ -30,7 +30,9 @@ def float_columns(values: np.ndarray) -> list[str]:
 
 def box_from_lammps(path, lo, hi, xy, dim, line=None) -> Box:
     lengths = np.asarray(hi, float) - np.asarray(lo, float)
-    if np.any(lengths <= 0):
+    if not (np.all(np.isfinite(lo)) and np.all(np.isfinite(hi)) and np.isfinite(xy)):
+        raise FormatError(path, f"box bounds (lo {list(lo)}, hi {list(hi)}, xy {xy}) must be finite", line)
+    if np.any(lengths <= 0) or not np.all(np.isfinite(lengths)):
         raise FormatError(path, f"box has non-positive extent {lengths.tolist()} (lo {list(lo)}, hi {list(hi)})",
                           line)
     return Box(lengths[:dim], tilt_xy=xy, lo=np.asarray(lo, float)[:dim])
@@ -81,3 +83,38 @@ def wrap_into_box(box: Box, positions, images):
         sb = np.where((sb < 0) | (sb >= 1), 0.0, sb)
         x[bad] = box.lo + sb @ h.T
     return x, img
+
+
+def make_system(path, positions, box, types=None, type_names=None, masses=None, velocities=None, images=None,
+                ids=None):
+    """A System from what a reader found in file `path`, with the checks System itself does not make
+    (finite masses, velocities and box offset; ids distinct and >= 0); every problem is a
+    FormatError naming the file. `box` is a Box or (lengths, tilt_xy, lo)."""
+    from pyglass.engine.system import System
+    try:
+        if not isinstance(box, Box):
+            box = Box(*box)
+        if not (np.all(np.isfinite(box.lo)) and np.isfinite(box.tilt_xy)):
+            raise FormatError(path, f"box offset {box.lo.tolist()} or tilt {box.tilt_xy} is not finite")
+        if masses is not None:
+            m = np.asarray(masses, float).ravel()
+            if not np.all(np.isfinite(m)) or np.any(m <= 0):
+                raise FormatError(path, f"masses must be positive and finite, got {m.tolist()[:8]}")
+        if velocities is not None:
+            v = np.asarray(velocities, float)
+            bad = np.flatnonzero(~np.all(np.isfinite(v.reshape(len(v), -1)), axis=1)) if v.ndim else []
+            if len(bad):
+                raise FormatError(path, f"particle {int(bad[0])} (in file order) has a non-finite velocity")
+        if images is not None:
+            img = np.asarray(images)
+            if img.dtype.kind == "f" and not (np.all(np.isfinite(img)) and np.all(np.abs(img) < 2.0 ** 62)):
+                raise FormatError(path, "image counters must be integers below 2^62")
+        if ids is not None:
+            i = np.asarray(ids)
+            if i.size and (i.min() < 0 or np.unique(i).size != i.size):
+                raise FormatError(path, "particle ids must be distinct and >= 0")
+        return System(positions, box, types, type_names, masses, velocities, images, ids=ids)
+    except FormatError:
+        raise
+    except (ValueError, TypeError, OverflowError) as exc:
+        raise FormatError(path, str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from None

@@ -20,7 +20,10 @@ Nothing in a checkpoint is code: no serialised Python objects, no eval, no impor
 the file.
 `read_checkpoint` validates before use: the schema version, every dtype (numeric where numbers are
 expected), shapes against the particle count, counts (>= 0), finite positions/velocities/state,
-sizes below `MAX_ELEMENTS`; `check_deck` compares the deck's SHA-256 with the deck given. Each
+every declared size against the memory budget before it is read (`pyglass.io.safe_read`, which also
+refuses external links, external storage and virtual datasets); `check_counters` checks the stage
+index and the step within the stage against the deck, `load_integrator_state` the integrator state
+against a fresh integrator's; `check_deck` compares the deck's SHA-256 with the deck given. Each
 problem is a one-line RestartError naming the dataset. Inspect a checkpoint with `pyglass info` or
 `h5dump`.
 
@@ -46,13 +49,15 @@ import h5py
 import numpy as np
 
 from pyglass._version import __version__
-from pyglass.io.h5md import (comm_rank, comm_size, fixed_string, global_count, particle_columns, redistribute,
-                             user_name)
+from pyglass.engine.comm import rank as comm_rank, size as comm_size
+from pyglass.io.h5md import fixed_string, global_count, particle_columns, redistribute, user_name
+from pyglass.io.safe_read import (MAX_NESTING, check_declared, memory_budget, nested_depth, open_h5, read_array,
+                                  read_attr, read_text)
 from pyglass.engine.system import Box, System
 
 SCHEMA_VERSION = 2
-MAX_ELEMENTS = 2 ** 31          # largest array a checkpoint may declare (guards crafted shapes)
-MAX_JSON_CHARS = 1 << 24
+MAX_JSON_CHARS = 1 << 24        # one rank's integrator state
+MAX_DECK_CHARS = 1 << 24        # the deck text
 
 
 class RestartError(ValueError):
@@ -66,6 +71,8 @@ def deck_hash(text: str) -> str:
 def _more_samples(old: str, new: str) -> bool:
     """True if deck text `new` is `old` with a larger study.samples and nothing else changed."""
     import tomllib
+    if nested_depth(old) > MAX_NESTING or nested_depth(new) > MAX_NESTING:
+        return False   # a crafted deck text: tomllib would recurse past Python's limit
     try:
         a, b = tomllib.loads(old), tomllib.loads(new)
     except tomllib.TOMLDecodeError:
@@ -246,7 +253,7 @@ def write_checkpoint(path, system, comm=None, *, stage_index, stage_name="", ste
 def _attr_int(c, name, path, lo=0):
     if name not in c.attrs:
         raise RestartError(f"{path}: /checkpoint attribute {name!r} is missing")
-    v = c.attrs[name]
+    v = read_attr(c, name, path, error=RestartError)
     if not isinstance(v, (int, np.integer)) or isinstance(v, (bool, np.bool_)):
         raise RestartError(f"{path}: /checkpoint attribute {name!r} must be an integer, got {v!r}")
     if v < lo:
@@ -254,27 +261,24 @@ def _attr_int(c, name, path, lo=0):
     return int(v)
 
 
-def _dataset(f, name, path, kinds="biuf", shape=None, finite=False):
-    """A validated dataset's value: present, of numeric kind, of the expected shape, not huge."""
-    if name not in f or not isinstance(f[name], h5py.Dataset):
+def _dataset(f, name, path, kinds="biuf", shape=None, finite=False, budget=None):
+    """A validated dataset's value: present, of numeric kind, of the expected shape, within the memory
+    budget, all checked before it is read."""
+    ds = f.get(name)
+    if not isinstance(ds, h5py.Dataset):
         raise RestartError(f"{path}: dataset /{name} is missing")
-    ds = f[name]
-    if ds.dtype.kind not in kinds:
-        raise RestartError(f"{path}: dataset /{name} has dtype {ds.dtype} (numbers expected)")
-    if ds.size > MAX_ELEMENTS:
-        raise RestartError(f"{path}: dataset /{name} declares {ds.size} elements (more than {MAX_ELEMENTS})")
-    if shape is not None and ds.shape != tuple(shape):
-        raise RestartError(f"{path}: dataset /{name} has shape {ds.shape}, expected {tuple(shape)}")
-    v = ds[()]
+    v = read_array(ds, path, RestartError, shape=shape, kinds=kinds, budget=budget, what="/" + name)
     if finite and ds.dtype.kind == "f" and not np.all(np.isfinite(v)):
         raise RestartError(f"{path}: dataset /{name} holds non-finite values")
     return v
 
 
-def _text(c, name, path):
-    if name not in c or not isinstance(c[name], h5py.Dataset) or c[name].dtype.kind not in "OSU":
-        raise RestartError(f"{path}: dataset /checkpoint/{name} is missing or not text")
-    return c[name]
+def _finite_attr(obj, name, path, shape=None):
+    v = np.asarray(read_attr(obj, name, path, error=RestartError, numeric=True), float)
+    if (shape is not None and v.shape != shape) or not np.all(np.isfinite(v)):
+        raise RestartError(f"{path}: attribute {name!r} of {obj.name} must be finite numbers"
+                           + (f" of shape {shape}" if shape is not None else "") + f", got {v.tolist()!r}"[:200])
+    return v
 
 
 def read_checkpoint(path) -> Checkpoint:
@@ -282,12 +286,9 @@ def read_checkpoint(path) -> Checkpoint:
     path = os.fspath(path)
     if not os.path.isfile(path):
         raise RestartError(f"{path}: checkpoint file not found")
-    try:
-        f = h5py.File(path, "r")
-    except OSError as exc:
-        raise RestartError(f"{path}: not a readable HDF5 file ({exc})") from None
+    f = open_h5(path, RestartError)
     with f:
-        if "checkpoint" not in f or "particles/all" not in f:
+        if not isinstance(f.get("checkpoint"), h5py.Group) or not isinstance(f.get("particles/all"), h5py.Group):
             raise RestartError(f"{path}: not a pyglass checkpoint (no /checkpoint group)")
         g, c = f["particles/all"], f["checkpoint"]
         version = c.attrs.get("schema_version")
@@ -298,80 +299,193 @@ def read_checkpoint(path) -> Checkpoint:
             raise RestartError(f"{path}: /checkpoint/observable_state holds serialised Python objects (an old or "
                                "crafted file); refused, never loaded")
         try:
-            d = int(g["box"].attrs["dimension"])
-            if d not in (2, 3):
-                raise RestartError(f"{path}: /particles/all/box dimension must be 2 or 3, got {d}")
-            ids = _dataset(f, "particles/all/id", path, "iu")
-            n = len(ids)
-            if ids.ndim != 1 or (n and (ids.min() < 0 or np.unique(ids).size != n)):
-                raise RestartError(f"{path}: dataset /particles/all/id must hold distinct ids >= 0")
-            x = _dataset(f, "particles/all/position", path, "f", (n, d), finite=True)
-            v = _dataset(f, "particles/all/velocity", path, "f", (n, d), finite=True)
-            img = _dataset(f, "particles/all/image", path, "iu", (n, d))
-            sp = _dataset(f, "particles/all/species", path, "iu", (n,))
-            edges = np.asarray(_dataset(f, "particles/all/box/edges", path, "f", finite=True), float)
-            if edges.shape == (d, d):
-                h = edges.T
-                lengths, tilt = np.diag(h).copy(), float(h[0, 1])
-            elif edges.shape == (d,):
-                lengths, tilt = edges, float(g["box"].attrs.get("tilt_xy", 0.0))
-            else:
-                raise RestartError(f"{path}: dataset /particles/all/box/edges has shape {edges.shape}")
-            box = Box(lengths, tilt, np.asarray(g["box"].attrs["offset"], float))
-            names = [x_.decode() if isinstance(x_, bytes) else str(x_) for x_ in g.attrs["type_names"]]
-            masses = np.asarray(g.attrs["type_masses"], float)
-            s = System(x, box, sp, names, masses, v, img, ids=ids)
-            s.step = int(g.attrs["step"])
-            s.time = float(g.attrs["time"])
-            if s.step < 0 or not np.isfinite(s.time):
-                raise RestartError(f"{path}: /particles/all step {s.step} / time {s.time} is not a valid state")
-            stage_index = _attr_int(c, "stage_index", path)
-            step_in_stage = _attr_int(c, "step_in_stage", path)
-            n_ranks = _attr_int(c, "n_ranks", path, lo=1)
-            seed = _attr_int(c, "seed", path)
-            replica = _attr_int(c, "replica", path)
-            deck = _text(c, "deck", path)[()]
-            istates = _text(c, "integrator_state", path)
-            if istates.shape != (n_ranks,):
-                raise RestartError(f"{path}: dataset /checkpoint/integrator_state has shape {istates.shape}, "
-                                   f"expected ({n_ranks},) (one per rank)")
-            integ = []
-            for r, t in enumerate(istates[()]):
-                t = t.decode() if isinstance(t, bytes) else str(t)
-                if len(t) > MAX_JSON_CHARS:
-                    raise RestartError(f"{path}: /checkpoint/integrator_state[{r}] is too long")
-                try:
-                    integ.append(_from_json(json.loads(t), f"{path}: /checkpoint/integrator_state[{r}]"))
-                except json.JSONDecodeError as exc:
-                    raise RestartError(f"{path}: /checkpoint/integrator_state[{r}] is not JSON ({exc})") from None
-            obs = []
-            og = c.get("observables")
-            for r in range(n_ranks):
-                rg = og.get(f"rank{r}") if og is not None else None
-                mine = []
-                for j in range(len(rg) if rg is not None else 0):
-                    if str(j) not in rg:
-                        raise RestartError(f"{path}: /checkpoint/observables/rank{r} lacks entry {j}")
-                    jg = rg[str(j)]
-                    names = []
-
-                    def collect(name, o, names=names):   # visititems stops at the first non-None return
-                        if isinstance(o, h5py.Dataset):
-                            names.append(name)
-                    jg.visititems(collect)
-                    state = {k: _dataset(f, f"checkpoint/observables/rank{r}/{j}/{k}", path) for k in names}
-                    for k, val in state.items():
-                        if np.asarray(val).dtype.kind == "f" and not np.all(np.isfinite(val)) and not k.startswith("attr/"):
-                            raise RestartError(f"{path}: dataset /checkpoint/observables/rank{r}/{j}/{k} holds "
-                                               "non-finite values")
-                    mine.append((str(jg.attrs.get("label", "")), str(jg.attrs.get("type", "")), state))
-                obs.append(mine)
-            ck = Checkpoint(s, stage_index, step_in_stage, n_ranks, seed, replica,
-                            deck.decode() if isinstance(deck, bytes) else str(deck), integ, obs,
-                            str(c.attrs.get("stage_name", "")),
-                            (str(c.attrs.get("unit_state", "")), int(c.attrs.get("unit_sample", -1))), path)
+            ck = _read(f, g, c, path)
         except RestartError:
             raise
-        except (KeyError, ValueError, TypeError, IndexError) as exc:
-            raise RestartError(f"{path}: damaged checkpoint ({exc})") from None
+        except (KeyError, ValueError, TypeError, IndexError, OverflowError, RuntimeError) as exc:
+            raise RestartError(f"{path}: damaged checkpoint ({type(exc).__name__}: "
+                               f"{(str(exc).splitlines() or [''])[0]})") from None
     return ck
+
+
+def _read(f, g, c, path):
+    budget = memory_budget()
+    if not isinstance(g.get("box"), h5py.Group):
+        raise RestartError(f"{path}: group /particles/all/box is missing")
+    d = read_attr(g["box"], "dimension", path, error=RestartError, numeric=True)
+    if np.ndim(d) or d not in (2, 3):
+        raise RestartError(f"{path}: /particles/all/box dimension must be 2 or 3, got {d!r}")
+    d = int(d)
+    ids_ds = f.get("particles/all/id")
+    if not isinstance(ids_ds, h5py.Dataset) or ids_ds.ndim != 1:
+        raise RestartError(f"{path}: dataset /particles/all/id is missing or not one-dimensional")
+    n = ids_ds.shape[0]
+    # positions, velocities, images, species, masses and ids together, before any is read
+    need = n * (3 * d * 8 + 4 + 8 + 8)
+    if need > budget:
+        raise RestartError(f"{path}: /particles/all declares N = {n} particles ({need / 2**30:.3g} GiB to read), "
+                           "more than the memory budget (80 % of the memory available, or $PYGLASS_MEMORY_LIMIT_GIB)")
+    ids = _dataset(f, "particles/all/id", path, "iu", (n,))
+    if n and (ids.min() < 0 or np.unique(ids).size != n):
+        raise RestartError(f"{path}: dataset /particles/all/id must hold distinct ids >= 0")
+    x = _dataset(f, "particles/all/position", path, "f", (n, d), finite=True)
+    v = _dataset(f, "particles/all/velocity", path, "f", (n, d), finite=True)
+    img = _dataset(f, "particles/all/image", path, "iu", (n, d))
+    sp = _dataset(f, "particles/all/species", path, "iu", (n,))
+    edges = np.asarray(_dataset(f, "particles/all/box/edges", path, "f", finite=True, budget=1 << 16), float)
+    if edges.shape == (d, d):
+        h = edges.T
+        lengths, tilt = np.diag(h).copy(), float(h[0, 1])
+    elif edges.shape == (d,):
+        lengths = edges
+        tilt = float(_finite_attr(g["box"], "tilt_xy", path, ())) if "tilt_xy" in g["box"].attrs else 0.0
+    else:
+        raise RestartError(f"{path}: dataset /particles/all/box/edges has shape {edges.shape}")
+    box = Box(lengths, tilt, _finite_attr(g["box"], "offset", path, (d,)))
+    names = [x_.decode() if isinstance(x_, bytes) else str(x_)
+             for x_ in np.atleast_1d(read_attr(g, "type_names", path, error=RestartError))]
+    masses = _finite_attr(g, "type_masses", path, (len(names),))
+    if np.any(masses <= 0):
+        raise RestartError(f"{path}: attribute 'type_masses' of /particles/all must be positive, got {masses.tolist()}")
+    if n and (sp.min() < 0 or sp.max() >= len(names)):
+        raise RestartError(f"{path}: dataset /particles/all/species has type ids outside 0..{len(names) - 1}")
+    s = System(x, box, sp, names, masses, v, img, ids=ids)
+    step = read_attr(g, "step", path, error=RestartError, numeric=True)
+    time = read_attr(g, "time", path, error=RestartError, numeric=True)
+    if np.ndim(step) or np.ndim(time) or not np.isfinite(time) or not 0 <= step < 2 ** 62:
+        raise RestartError(f"{path}: /particles/all step {step!r} / time {time!r} is not a valid state")
+    s.step, s.time = int(step), float(time)
+    stage_index = _attr_int(c, "stage_index", path)
+    step_in_stage = _attr_int(c, "step_in_stage", path)
+    n_ranks = _attr_int(c, "n_ranks", path, lo=1)
+    seed = _attr_int(c, "seed", path)
+    replica = _attr_int(c, "replica", path)
+    deck = read_text(c.get("deck"), path, RestartError, MAX_DECK_CHARS, "/checkpoint/deck")
+    if not isinstance(deck, str):
+        raise RestartError(f"{path}: dataset /checkpoint/deck must be one string")
+    istates = c.get("integrator_state")
+    if not isinstance(istates, h5py.Dataset) or istates.shape != (n_ranks,):
+        raise RestartError(f"{path}: dataset /checkpoint/integrator_state has shape "
+                           f"{getattr(istates, 'shape', None)}, expected ({n_ranks},) (one per rank)")
+    integ = []
+    for r, t in enumerate(read_text(istates, path, RestartError, min(MAX_JSON_CHARS * n_ranks, budget / 16),
+                                    "/checkpoint/integrator_state")):
+        where = f"{path}: /checkpoint/integrator_state[{r}]"
+        if len(t) > MAX_JSON_CHARS:
+            raise RestartError(f"{where} is too long")
+        if nested_depth(t) > MAX_NESTING:
+            raise RestartError(f"{where} is nested deeper than {MAX_NESTING} levels")
+        try:
+            integ.append(_from_json(json.loads(t), where))
+        except json.JSONDecodeError as exc:
+            raise RestartError(f"{where} is not JSON ({exc})") from None
+    obs = []
+    og = c.get("observables")
+    if og is not None and not isinstance(og, h5py.Group):
+        raise RestartError(f"{path}: /checkpoint/observables must be a group")
+    left = budget - need
+    for r in range(n_ranks):
+        rg = og.get(f"rank{r}") if og is not None else None
+        if rg is not None and not isinstance(rg, h5py.Group):
+            raise RestartError(f"{path}: /checkpoint/observables/rank{r} must be a group")
+        mine = []
+        for j in range(len(rg) if rg is not None else 0):
+            jg = rg.get(str(j))
+            if not isinstance(jg, h5py.Group):
+                raise RestartError(f"{path}: /checkpoint/observables/rank{r} lacks entry {j}")
+            names_ = []
+
+            def collect(name, o, names_=names_):   # visititems stops at the first non-None return
+                if isinstance(o, h5py.Dataset):
+                    names_.append(name)
+            jg.visititems(collect)
+            state = {}
+            for k in names_:
+                ds = jg[k]
+                left -= check_declared(ds, path, RestartError, kinds="biuf", budget=max(left, 0),
+                                       what=f"/checkpoint/observables/rank{r}/{j}/{k}")
+                state[k] = ds[()]
+            for k, val in state.items():
+                if np.asarray(val).dtype.kind == "f" and not np.all(np.isfinite(val)) and not k.startswith("attr/"):
+                    raise RestartError(f"{path}: dataset /checkpoint/observables/rank{r}/{j}/{k} holds "
+                                       "non-finite values")
+            mine.append((str(read_attr(jg, "label", path, "", RestartError)),
+                         str(read_attr(jg, "type", path, "", RestartError)), state))
+        obs.append(mine)
+    unit_sample = read_attr(c, "unit_sample", path, -1, RestartError, numeric=True)
+    return Checkpoint(s, stage_index, step_in_stage, n_ranks, seed, replica, deck, integ, obs,
+                      str(read_attr(c, "stage_name", path, "", RestartError)),
+                      (str(read_attr(c, "unit_state", path, "", RestartError)), int(unit_sample)), path)
+
+
+# ================================================================================ checks against the deck
+
+def check_counters(ck: Checkpoint, stages: list):
+    """RestartError unless the checkpoint's counters fit the deck's stages: the stage index within
+    the pipeline (== its length: the run was complete), its name, and the step within the stage (0
+    at a stage start or past the last stage; below the stage's `steps` for an MD stage, where it
+    counts the steps done; stages that are not MD restart from their start only)."""
+    n = len(stages)
+    where = f"{ck.path}: /checkpoint"
+    if ck.stage_index > n:
+        raise RestartError(f"{where} stage_index {ck.stage_index} is past the deck's {n} stage(s)")
+    if ck.stage_index < n:
+        st = stages[ck.stage_index]
+        if ck.stage_name and ck.stage_name != st.get("name"):
+            raise RestartError(f"{where} stage_name {ck.stage_name!r} is not the deck's stage {ck.stage_index + 1} "
+                               f"({st.get('name')!r})")
+        steps = st.get("steps") if st.get("kind") in ("md", "equilibrate", "production") else 0
+        if not 0 <= ck.step_in_stage < max(int(steps or 0), 1):
+            limit = f"0..{int(steps) - 1}" if steps else "0 (the stage restarts from its start)"
+            raise RestartError(f"{where} step_in_stage {ck.step_in_stage} does not fit stage {ck.stage_index + 1} "
+                               f"({st.get('name')!r}: {st.get('kind')}"
+                               + (f", {steps} steps" if steps else "") + f"); expected {limit}")
+    elif ck.step_in_stage != 0:
+        raise RestartError(f"{where} step_in_stage {ck.step_in_stage} after the last stage; expected 0")
+
+
+def load_integrator_state(integrator, state, path=""):
+    """integrator.load_state(state) after checking `state` against the state a fresh integrator of the
+    same type holds (`integrator.state()`): the same keys, numbers where numbers are, arrays of the
+    same shape, equal strings; RestartError names the first difference."""
+    where = f"{path}: /checkpoint/integrator_state"
+    _same_layout(integrator.state(), state, where, "")
+    try:
+        integrator.load_state(state)
+    except (KeyError, TypeError, ValueError, IndexError, OverflowError) as exc:
+        raise RestartError(f"{where}: does not fit {type(integrator).__name__} ({type(exc).__name__}: {exc})") from None
+
+
+def _same_layout(template, value, where, key):
+    here = f"{where}{key or ''}"
+    if isinstance(template, dict):
+        if not isinstance(value, dict):
+            raise RestartError(f"{here}: expected a table, got {type(value).__name__}")
+        missing = [k for k in template if k not in value]
+        extra = [k for k in value if k not in template]
+        if missing or extra:
+            raise RestartError(f"{here}: " + (f"missing key(s) {missing}" if missing else "")
+                               + ("; " if missing and extra else "") + (f"unknown key(s) {extra}" if extra else ""))
+        for k in template:
+            _same_layout(template[k], value[k], where, f"{key}.{k}" if key else f" {k}")
+    elif isinstance(template, np.ndarray):
+        arr = np.asarray(value) if isinstance(value, (np.ndarray, list)) else None
+        if arr is None or arr.shape != template.shape or arr.dtype.kind not in "biuf":
+            raise RestartError(f"{here}: expected a numeric array of shape {template.shape}, got "
+                               f"{getattr(arr, 'shape', type(value).__name__)}")
+    elif isinstance(template, (list, tuple)):
+        if not isinstance(value, (list, tuple)) or len(value) != len(template):
+            raise RestartError(f"{here}: expected a list of {len(template)} entries")
+        for i, (t, v) in enumerate(zip(template, value)):
+            _same_layout(t, v, where, f"{key}[{i}]")
+    elif isinstance(template, str):
+        if value != template:
+            raise RestartError(f"{here}: expected {template!r}, got {value!r}"[:200])
+    elif isinstance(template, (bool, np.bool_)):
+        if not isinstance(value, bool):
+            raise RestartError(f"{here}: expected true or false, got {value!r}"[:200])
+    elif isinstance(template, (int, float, np.integer, np.floating)):
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            raise RestartError(f"{here}: expected a number, got {type(value).__name__}")
+        if isinstance(template, (int, np.integer)) and not isinstance(value, int):
+            raise RestartError(f"{here}: expected an integer, got {value!r}")

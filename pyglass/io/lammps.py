@@ -17,13 +17,15 @@ Conventions (https://docs.lammps.org/read_data.html, https://docs.lammps.org/dum
 """
 from __future__ import annotations
 
+import math
 import os
 from typing import Iterator
 
 import numpy as np
 
 from pyglass._version import __version__
-from pyglass.io._common import FormatError, box_from_lammps, float_columns, fmt_float, wrap_into_box
+from pyglass.io._common import FormatError, box_from_lammps, float_columns, fmt_float, make_system, wrap_into_box
+from pyglass.io.safe_read import read_text_file
 from pyglass.engine.system import Box, System
 
 # header keywords whose counts must be zero for atom_style atomic
@@ -50,23 +52,40 @@ def _floats(path, lineno, tokens, what):
     try:
         return [float(t) for t in tokens]
     except ValueError:
-        raise FormatError(path, f"{what}: expected numbers, got {' '.join(tokens)!r}", lineno) from None
+        raise FormatError(path, f"{what}: expected numbers, got {' '.join(tokens)[:80]!r}", lineno) from None
+
+
+INT_LIMIT = 2 ** 62   # counts, ids, types and image flags must fit int64 arithmetic with room to spare
 
 
 def _ints(path, lineno, tokens, what):
     out = []
     for t in tokens:
         try:
-            out.append(int(t))
+            v = int(t)
         except ValueError:
             try:
                 f = float(t)
             except ValueError:
                 f = None
-            if f is None or f != int(f):
-                raise FormatError(path, f"{what}: expected an integer, got {t!r}", lineno) from None
-            out.append(int(f))
+            if f is None or not math.isfinite(f) or f != int(f):
+                raise FormatError(path, f"{what}: expected an integer, got {t[:40]!r}", lineno) from None
+            v = int(f)
+        if abs(v) >= INT_LIMIT:
+            raise FormatError(path, f"{what}: {t[:40]} is out of range (|value| < 2^62)", lineno)
+        out.append(v)
     return out
+
+
+MAX_TYPES = 1 << 16   # species; pair tables hold n^2 entries
+
+
+def _one(parse, path, lineno, line, what):
+    """The one number a dump item line holds."""
+    tok = line.split()
+    if len(tok) != 1:
+        raise FormatError(path, f"{what}: expected one number, got {line[:60]!r}", lineno)
+    return parse(path, lineno, tok, what)[0]
 
 
 def _decide_dim(path, dim, z, iz, vz, zlohi):
@@ -93,8 +112,7 @@ def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
     comments); Pair Coeffs / PairIJ Coeffs are skipped (the potential is pyglass's). Raises
     `FormatError` (a ValueError) naming the file and line for malformed input."""
     path = os.fspath(path)
-    with open(path) as fh:
-        lines = fh.read().splitlines()
+    lines = read_text_file(path).splitlines()
     counts: dict[str, int] = {}
     bounds: dict[str, tuple[float, float]] = {}
     tilt = None
@@ -135,8 +153,10 @@ def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
         if key not in counts:
             raise FormatError(path, f"header has no '{key}' count")
     n_atoms, n_types = counts["atoms"], counts["atom types"]
-    if n_types < 1:
-        raise FormatError(path, f"'atom types' must be >= 1, got {n_types}")
+    if not 1 <= n_types <= MAX_TYPES:
+        raise FormatError(path, f"'atom types' must be 1..{MAX_TYPES}, got {n_types}")
+    if n_atoms > len(lines):   # each atom takes a line: refuse before allocating for them
+        raise FormatError(path, f"header declares {n_atoms} atoms but the file has {len(lines)} lines")
     for ax in "xy":
         if ax not in bounds:
             raise FormatError(path, f"header has no '{ax}lo {ax}hi' line")
@@ -281,8 +301,8 @@ def read_lammps_data(path, dim: int | None = None, type_names=None) -> System:
     if d == 3 and zlohi is None:
         raise FormatError(path, "3D data needs a 'zlo zhi' header line")
     box = box_from_lammps(path, lo, hi, 0.0 if tilt is None else tilt[0], d)
-    return System(x[:, :d], box, (types - 1).astype(np.int32), names, masses,
-                  None if vel is None else vel[:, :d], images[:, :d], ids=ids - 1)
+    return make_system(path, x[:, :d], box, (types - 1).astype(np.int32), names, masses,
+                       None if vel is None else vel[:, :d], images[:, :d], ids=ids - 1)
 
 
 def _box_lines(box: Box) -> tuple[list[float], list[float]]:
@@ -382,13 +402,13 @@ def read_lammps_dump(path, dim: int | None = None, type_names=None, masses=None)
                     raise FormatError(path, f"expected an 'ITEM:' line, got {item[:60]!r}", lineno)
                 key = item[5:].strip()
                 if key == "TIMESTEP":
-                    (step,) = _ints(path, lineno + 1, nextline("the timestep").split()[:1], "TIMESTEP")
+                    step = _one(_ints, path, lineno + 1, nextline("the timestep"), "TIMESTEP")
                 elif key == "TIME":
-                    (time,) = _floats(path, lineno + 1, nextline("the time").split()[:1], "TIME")
+                    time = _one(_floats, path, lineno + 1, nextline("the time"), "TIME")
                 elif key == "UNITS":
                     nextline("the units")
                 elif key == "NUMBER OF ATOMS":
-                    (n,) = _ints(path, lineno + 1, nextline("the number of atoms").split()[:1], "NUMBER OF ATOMS")
+                    n = _one(_ints, path, lineno + 1, nextline("the number of atoms"), "NUMBER OF ATOMS")
                 elif key.startswith("BOX BOUNDS"):
                     flags = key.split()[2:]
                     if flags and flags[0] == "abc":
@@ -421,6 +441,8 @@ def read_lammps_dump(path, dim: int | None = None, type_names=None, masses=None)
             for what, val in (("TIMESTEP", step), ("NUMBER OF ATOMS", n), ("BOX BOUNDS", lohi)):
                 if val is None:
                     raise FormatError(path, f"frame has no 'ITEM: {what}' before 'ITEM: ATOMS'", lineno)
+            if n < 0:
+                raise FormatError(path, f"NUMBER OF ATOMS must be >= 0, got {n}", lineno)
             header_line = lineno
             rows = []
             for _ in range(n):
@@ -455,6 +477,13 @@ def _dump_frame(path, lineno, cols, data, lohi, xy, dim, type_names, masses, ste
         raise FormatError(path, "ATOMS columns need one full position set: x y z, xu yu zu, xs ys zs or xsu ysu zsu",
                           lineno)
     pos_names = next(names for names, k in _POSITION_SETS.items() if k == kind)
+    for c in ("id", "type", "ix", "iy", "iz"):
+        if c in col:
+            v = data[:, col[c]]
+            bad = np.flatnonzero(~np.isfinite(v) | (v != np.round(v)) | (np.abs(v) >= 2.0 ** 62))
+            if bad.size:
+                raise FormatError(path, f"frame at step {step}: column '{c}' holds {v[bad[0]]!r}, not an integer "
+                                        "below 2^62", lineno)
     order = np.argsort(data[:, col["id"]], kind="stable")
     data = data[order]
     ids = data[:, col["id"]].astype(np.int64)
@@ -481,8 +510,8 @@ def _dump_frame(path, lineno, cols, data, lohi, xy, dim, type_names, masses, ste
         r = r - img @ h.T
     d = _decide_dim(path, dim, r[:, 2], img[:, 2], None if v is None else v[:, 2], (lo[2], hi[2]))
     box = box_from_lammps(path, lo, hi, xy, d, lineno)
-    sysm = System(r[:, :d], box, (types - 1).astype(np.int32), type_names, masses,
-                  None if v is None else v[:, :d], img[:, :d], ids=ids - 1)
+    sysm = make_system(path, r[:, :d], box, (types - 1).astype(np.int32), type_names, masses,
+                       None if v is None else v[:, :d], img[:, :d], ids=ids - 1)
     sysm.step = step
     if time is not None:
         sysm.time = time

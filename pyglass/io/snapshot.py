@@ -26,13 +26,18 @@ import h5py
 import numpy as np
 
 from pyglass._version import __version__
-from pyglass.io._common import FormatError, type_masses_from_particles, wrap_into_box
+from pyglass.io._common import FormatError, make_system, type_masses_from_particles, wrap_into_box
+from pyglass.io.safe_read import check_h5, memory_budget, open_h5, read_array, read_attr
 from pyglass.engine.system import Box, System
 
 
 def _open(target, mode):
     if isinstance(target, (h5py.File, h5py.Group)):
+        if mode == "r":
+            check_h5(target.file)
         return target, False
+    if mode == "r":
+        return open_h5(target), True
     return h5py.File(os.fspath(target), mode), True
 
 
@@ -97,27 +102,37 @@ def _names(attr):
     return [a.decode() if isinstance(a, bytes) else str(a) for a in attr]
 
 
+def _counter(el, name, n, dtype):
+    """The `step` or `time` of a time-dependent element: (n,) values, or offset + i * interval for a
+    scalar (fixed sampling interval); None when absent. Shape and dtype checked before reading."""
+    fname = el.file.filename
+    ds = el.get(name)
+    if ds is None:
+        return None
+    if isinstance(ds, h5py.Dataset) and ds.shape == ():
+        v = read_array(ds, fname, shape=(), kinds="iuf" if dtype is float else "iu")
+        off = read_attr(ds, "offset", fname, default=0, numeric=True)
+        if np.ndim(off) or not np.isfinite(v) or not np.isfinite(off):
+            raise FormatError(fname, f"'{ds.name}' (fixed interval) or its offset is not a finite number")
+        if dtype is float:
+            return float(off) + float(v) * np.arange(n)
+        return int(off) + int(v) * np.arange(n, dtype=np.int64)
+    v = read_array(ds, fname, shape=(n,), kinds="iuf" if dtype is float else "iu")
+    return np.asarray(v, np.int64 if dtype is int else float)
+
+
 def element_steps(el, n=None) -> np.ndarray:
     """Steps of the entries of an H5MD time-dependent element: its `step` dataset, or, for a
     fixed sampling interval (scalar `step`, optional `offset` attribute), offset + i * step."""
     n = el["value"].shape[0] if n is None else n
-    st = el.get("step")
-    if st is None:
-        return np.arange(n, dtype=np.int64)
-    if st.shape == ():
-        return int(st.attrs.get("offset", 0)) + int(st[()]) * np.arange(n, dtype=np.int64)
-    return np.asarray(st[()], np.int64)
+    st = _counter(el, "step", n, int)
+    return np.arange(n, dtype=np.int64) if st is None else st
 
 
 def element_times(el, n=None):
     """Times of the entries of a time-dependent element, or None without a `time` dataset."""
     n = el["value"].shape[0] if n is None else n
-    tm = el.get("time")
-    if tm is None:
-        return None
-    if tm.shape == ():
-        return float(tm.attrs.get("offset", 0.0)) + float(tm[()]) * np.arange(n)
-    return np.asarray(tm[()], float)
+    return _counter(el, "time", n, float)
 
 
 def _is_timed(obj) -> bool:
@@ -125,10 +140,10 @@ def _is_timed(obj) -> bool:
 
 
 def _particles_group(root, fname):
-    if "particles/all" in root:
+    if isinstance(root.get("particles/all"), h5py.Group):
         return root["particles/all"]
     parts = root.get("particles")
-    groups = [k for k in parts if isinstance(parts[k], h5py.Group)] if isinstance(parts, h5py.Group) else []
+    groups = [k for k in parts if isinstance(parts.get(k), h5py.Group)] if isinstance(parts, h5py.Group) else []
     if len(groups) == 1:
         return parts[groups[0]]
     if not groups:
@@ -139,7 +154,8 @@ def _particles_group(root, fname):
 
 class _Selector:
     """Picks one entry of every time-dependent element: the position entry `frame` (negative from
-    the end) and, in the other elements, the entry with the same step."""
+    the end) and, in the other elements, the entry with the same step. Every element's declared
+    shape is checked against the particle count before any of it is read."""
 
     def __init__(self, fname, g, frame):
         self.fname, self.g = fname, g
@@ -151,13 +167,15 @@ class _Selector:
             self.step = int(element_steps(pos)[k])
             times = element_times(pos)
             self.time = None if times is None else float(times[k])
+            if self.time is not None and not np.isfinite(self.time):
+                raise FormatError(fname, f"'{pos.name}/time' holds a non-finite time at frame {k}")
             self.pos_index = k
         elif frame not in (None, 0, -1) and isinstance(pos, h5py.Dataset):
             raise FormatError(fname, f"frame {frame} requested (system.frame) but '{pos.name}' holds one "
                                      "configuration (frame 0 or -1)")
 
     def _index(self, el, frame):
-        n = el["value"].shape[0]
+        n = el["value"].shape[0] if el["value"].ndim else 0
         if n == 0:
             raise FormatError(self.fname, f"'{el.name}/value' holds no frames")
         if not -n <= frame < n:
@@ -165,13 +183,27 @@ class _Selector:
                                           f"{n} frame(s): 0..{n - 1}, or -1..-{n} from the end")
         return frame % n
 
-    def read(self, el, dtype):
-        """The value of element `el` (dataset, or time-dependent group) at the selected frame."""
+    def shape(self, el):
+        """Declared shape of one entry of element `el` (a dataset, or a time-dependent group)."""
         if isinstance(el, h5py.Group) and not _is_timed(el):
             raise FormatError(self.fname, f"'{el.name}' is a group without a 'value' dataset (neither a "
                                           "time-independent nor a time-dependent H5MD element)")
+        if not isinstance(el, (h5py.Group, h5py.Dataset)):
+            raise FormatError(self.fname, f"'{getattr(el, 'name', el)}' is not an H5MD element")
+        value = el["value"] if _is_timed(el) else el
+        return value.shape[1:] if _is_timed(el) else value.shape
+
+    def read(self, el, dtype, shape=None, budget=None):
+        """The value of element `el` (dataset, or time-dependent group) at the selected frame; its
+        declared shape must match `shape` (None entries: any) and its dtype be numeric."""
+        kinds = "iu" if np.dtype(dtype).kind in "iu" else "iuf"
+        self.shape(el)
         if not _is_timed(el):
-            return np.asarray(el[()], dtype)
+            return np.asarray(read_array(el, self.fname, shape=shape, kinds=kinds, budget=budget), dtype)
+        value = el["value"]
+        full = None if shape is None else (None,) + tuple(shape)
+        if value.ndim == 0:
+            raise FormatError(self.fname, f"'{value.name}' is a scalar, frames were expected")
         if self.step is None:
             k = self._index(el, self.frame)
         else:
@@ -182,7 +214,14 @@ class _Selector:
                                               f"selected position frame); it has {len(steps)} entr(ies)"
                                   + (f", steps {int(steps[0])}..{int(steps[-1])}" if len(steps) else ""))
             k = int(hit[-1])
-        return np.asarray(el["value"][k], dtype)
+        return np.asarray(read_array(value, self.fname, shape=full, kinds=kinds, budget=budget, index=k), dtype)
+
+
+def _finite(fname, what, arr):
+    arr = np.asarray(arr, float)
+    if not np.all(np.isfinite(arr)):
+        raise FormatError(fname, f"'{what}' holds non-finite values")
+    return arr
 
 
 def read_snapshot(target, frame: int | None = None) -> System:
@@ -190,84 +229,126 @@ def read_snapshot(target, frame: int | None = None) -> System:
     checkpoint (time-independent elements), or a trajectory (pyglass output, files written by
     pyh5md, MDAnalysis or other H5MD writers), whose time-dependent elements are read at position
     frame `frame` (default the last; negative counts from the end) and the other elements at the
-    same step. Raises FormatError naming the file and the missing/inconsistent element."""
+    same step. The file is checked first (`io.safe_read`: nothing outside it is followed) and every
+    element's declared shape against the particle count and the memory budget before it is read.
+    Raises FormatError naming the file and the missing/inconsistent element."""
     root, owned = _open(target, "r")
     fname = root.file.filename
     try:
-        g = _particles_group(root, fname)
-        for key in ("box", "position"):
-            if key not in g:
-                raise FormatError(fname, f"'{g.name}/{key}' is missing")
-        sel = _Selector(fname, g, frame)
-        box = g["box"]
-        if "dimension" not in box.attrs or "edges" not in box:
-            raise FormatError(fname, f"'{box.name}' needs the 'dimension' attribute and the 'edges' element")
-        d = int(box.attrs["dimension"])
-        boundary = _names(box.attrs.get("boundary", ["periodic"] * d))
-        if any(b != "periodic" for b in boundary):
-            raise FormatError(fname, f"'{box.name}' boundary {boundary}: pyglass boxes are periodic")
-        edges = sel.read(box["edges"], float)
-        if edges.shape == (d,):
-            lengths, tilt = edges, float(box.attrs.get("tilt_xy", 0.0))
-        elif edges.shape == (d, d):
-            h = edges.T
-            if np.any(np.abs(h - np.triu(h)) > 0) or (d == 3 and (h[0, 2] or h[1, 2])):
-                raise FormatError(fname, f"'{box.name}/edges' is not orthorhombic plus an xy tilt")
-            lengths, tilt = np.diag(h).copy(), float(h[0, 1])
-        else:
-            raise FormatError(fname, f"'{box.name}/edges' has shape {edges.shape}, expected ({d},) or ({d}, {d})")
-        lo = np.asarray(box.attrs["offset"], float) if "offset" in box.attrs else None
-        pos = sel.read(g["position"], float)
-        n = len(pos)
-        if pos.shape != (n, d):
-            raise FormatError(fname, f"'{g['position'].name}' has shape {pos.shape}, expected (N, {d})")
-        if "species" in g:
-            types = sel.read(g["species"], np.int64)
-            if types.shape != (n,):
-                raise FormatError(fname, f"'{g['species'].name}' has shape {types.shape}, position has {n} rows")
-        else:
-            types = np.zeros(n, np.int64)
-        if "species" in g and "type_names" in g["species"].attrs:
-            names = _names(g["species"].attrs["type_names"])
-        elif "type_names" in g.attrs:
-            names = _names(g.attrs["type_names"])
-        else:
-            names = None
-            values = np.unique(types)
-            if n and not np.array_equal(values, np.arange(len(values))):
-                # foreign species values (e.g. atomic numbers): type ids in sorted order, named by value
-                names = [str(v) for v in values.tolist()]
-                types = np.searchsorted(values, types)
-        n_types = len(names) if names else (int(types.max()) + 1 if n else 1)
-        if n and (types.min() < 0 or types.max() >= n_types):
-            raise FormatError(fname, f"'{g.name}/species' has type ids outside 0..{n_types - 1}")
-        if "type_masses" in g.attrs:
-            masses = np.asarray(g.attrs["type_masses"], float)
-        elif "mass" in g:
-            m = sel.read(g["mass"], float)
-            if m.shape == ():
-                m = np.full(n, float(m))
-            masses = type_masses_from_particles(fname, types, m, n_types)
-        else:
-            masses = None
-
-        def opt(key, dtype):
-            if key not in g:
-                return None
-            arr = sel.read(g[key], dtype)
-            if arr.shape[0] != n:
-                raise FormatError(fname, f"'{g.name}/{key}' has {arr.shape[0]} rows, position has {n}")
-            return arr
-
-        s = System(pos, Box(lengths, tilt, lo), types, names, masses, opt("velocity", float),
-                   opt("image", np.int64), ids=opt("id", np.int64))
-        if sel.step is not None:
-            s.step = sel.step
-            s.time = float(sel.time) if sel.time is not None else 0.0
-        else:
-            s.step = int(g.attrs.get("step", 0))
-            s.time = float(g.attrs.get("time", 0.0))
-        return s
+        return _read_snapshot(root, fname, frame)
+    except (KeyError, TypeError, ValueError, OverflowError, RuntimeError) as exc:
+        if isinstance(exc, FormatError):
+            raise
+        first = (str(exc).splitlines() or [""])[0]
+        raise FormatError(fname, f"damaged H5MD data ({type(exc).__name__}: {first})") from None
     finally:
         if owned:
             root.close()
+
+
+def _read_snapshot(root, fname, frame):
+    g = _particles_group(root, fname)
+    for key in ("box", "position"):
+        if key not in g:
+            raise FormatError(fname, f"'{g.name}/{key}' is missing")
+    sel = _Selector(fname, g, frame)
+    box = g["box"]
+    if not isinstance(box, h5py.Group) or "dimension" not in box.attrs or "edges" not in box:
+        raise FormatError(fname, f"'{box.name}' needs the 'dimension' attribute and the 'edges' element")
+    d = read_attr(box, "dimension", fname, numeric=True)
+    if np.ndim(d) or d not in (2, 3):
+        raise FormatError(fname, f"'{box.name}' dimension must be 2 or 3, got {d!r}")
+    d = int(d)
+    boundary = _names(np.atleast_1d(read_attr(box, "boundary", fname, ["periodic"] * d)))
+    if any(b != "periodic" for b in boundary):
+        raise FormatError(fname, f"'{box.name}' boundary {boundary}: pyglass boxes are periodic")
+    edges = _finite(fname, f"{box.name}/edges", sel.read(box["edges"], float, budget=1 << 20))
+    if edges.shape == (d,):
+        lengths, tilt = edges, float(read_attr(box, "tilt_xy", fname, 0.0, numeric=True))
+    elif edges.shape == (d, d):
+        h = edges.T
+        if np.any(np.abs(h - np.triu(h)) > 0) or (d == 3 and (h[0, 2] or h[1, 2])):
+            raise FormatError(fname, f"'{box.name}/edges' is not orthorhombic plus an xy tilt")
+        lengths, tilt = np.diag(h).copy(), float(h[0, 1])
+    else:
+        raise FormatError(fname, f"'{box.name}/edges' has shape {edges.shape}, expected ({d},) or ({d}, {d})")
+    if not np.all(lengths > 0) or not np.isfinite(tilt):
+        raise FormatError(fname, f"'{box.name}/edges' has non-positive lengths {lengths.tolist()} or a non-finite tilt")
+    lo = None
+    if "offset" in box.attrs:
+        lo = _finite(fname, f"{box.name} offset", read_attr(box, "offset", fname, numeric=True))
+        if lo.shape != (d,):
+            raise FormatError(fname, f"'{box.name}' offset has shape {lo.shape}, expected ({d},)")
+    # the particle count comes from position's declared shape; every other element must agree, and
+    # everything read must fit the memory budget together (positions, velocities, images, ids...)
+    pshape = sel.shape(g["position"])
+    if len(pshape) != 2 or pshape[1] != d:
+        raise FormatError(fname, f"'{g['position'].name}' has entries of shape {pshape}, expected (N, {d})")
+    n = int(pshape[0])
+    per_particle = 8 * (4 * d + 4)
+    if n * per_particle > memory_budget():
+        raise FormatError(fname, f"'{g['position'].name}' declares N = {n} particles ({n * per_particle / 2**30:.3g} "
+                                 "GiB to read), more than the memory budget (80 % of the memory available, or "
+                                 "$PYGLASS_MEMORY_LIMIT_GIB)")
+    for key, tail in (("species", (n,)), ("velocity", (n, d)), ("image", (n, d)), ("id", (n,))):
+        got = sel.shape(g[key]) if key in g else tail
+        if got != tail:
+            if len(got) and got[0] != n:
+                raise FormatError(fname, f"'{g[key].name}' has {got[0]} rows, position has {n}")
+            raise FormatError(fname, f"'{g[key].name}' has entries of shape {got}, expected {tail}")
+    pos = _finite(fname, g["position"].name, sel.read(g["position"], float, (n, d)))
+    if "species" in g:
+        types = sel.read(g["species"], np.int64, (n,))
+    else:
+        types = np.zeros(n, np.int64)
+    if "species" in g and "type_names" in g["species"].attrs:
+        names = _names(np.atleast_1d(read_attr(g["species"], "type_names", fname)))
+    elif "type_names" in g.attrs:
+        names = _names(np.atleast_1d(read_attr(g, "type_names", fname)))
+    else:
+        names = None
+        values = np.unique(types)
+        if n and not np.array_equal(values, np.arange(len(values))):
+            # foreign species values (e.g. atomic numbers): type ids in sorted order, named by value
+            names = [str(v) for v in values.tolist()]
+            types = np.searchsorted(values, types)
+    n_types = len(names) if names else (int(types.max()) + 1 if n else 1)
+    if n and (types.min() < 0 or types.max() >= n_types):
+        raise FormatError(fname, f"'{g.name}/species' has type ids outside 0..{n_types - 1}")
+    if "type_masses" in g.attrs:
+        masses = np.atleast_1d(_finite(fname, f"{g.name} type_masses", read_attr(g, "type_masses", fname,
+                                                                               numeric=True)))
+        if masses.shape != (n_types,) or not np.all(masses > 0):
+            raise FormatError(fname, f"'{g.name}' type_masses must be {n_types} positive numbers, got "
+                                     f"{masses.tolist()[:8]}")
+    elif "mass" in g:
+        mshape = sel.shape(g["mass"])
+        if mshape not in ((), (n,)):
+            raise FormatError(fname, f"'{g['mass'].name}' has entries of shape {mshape}, expected () or ({n},)")
+        m = _finite(fname, g["mass"].name, sel.read(g["mass"], float, mshape))
+        if m.shape == ():
+            m = np.full(n, float(m))
+        if n and not np.all(m > 0):
+            raise FormatError(fname, f"'{g['mass'].name}' holds non-positive masses")
+        masses = type_masses_from_particles(fname, types, m, n_types)
+    else:
+        masses = None
+
+    def opt(key, dtype, shape):
+        if key not in g:
+            return None
+        arr = sel.read(g[key], dtype, shape)
+        return _finite(fname, g[key].name, arr) if dtype is float else arr
+
+    s = make_system(fname, pos, Box(lengths, tilt, lo), types, names, masses, opt("velocity", float, (n, d)),
+                    opt("image", np.int64, (n, d)), ids=opt("id", np.int64, (n,)))
+    if sel.step is not None:
+        s.step = sel.step
+        s.time = float(sel.time) if sel.time is not None else 0.0
+    else:
+        step = read_attr(g, "step", fname, 0, numeric=True)
+        time = read_attr(g, "time", fname, 0.0, numeric=True)
+        if np.ndim(step) or np.ndim(time) or not np.isfinite(time) or not np.isfinite(step):
+            raise FormatError(fname, f"'{g.name}' step/time attributes must be finite numbers")
+        s.step, s.time = int(step), float(time)
+    return s

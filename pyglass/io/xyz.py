@@ -24,10 +24,12 @@ import warnings
 
 import numpy as np
 
-from pyglass.io._common import FormatError, type_masses_from_particles, wrap_into_box
+from pyglass.io._common import FormatError, make_system, type_masses_from_particles, wrap_into_box
+from pyglass.io.safe_read import read_text_file
 from pyglass.engine.system import Box, System
 
 _TYPES = {"R": float, "I": np.int64, "S": str, "L": bool}
+MAX_TYPES = 1 << 16
 
 # chemical symbols by atomic number (index 0: "X", ASE's dummy atom)
 ELEMENTS = ("X H He Li Be B C N O F Ne Na Mg Al Si P S Cl Ar K Ca Sc Ti V Cr Mn Fe Co Ni Cu Zn Ga Ge As Se "
@@ -190,8 +192,7 @@ def read_extxyz(path, dim: int | None = None, with_properties: bool = False) -> 
     dim=None: 2D when pbc="T T F" and every z is 0, else 3D (which needs pbc T T T)."""
     path = os.fspath(path)
     frames = []
-    with open(path) as fh:
-        lines = fh.read().splitlines()
+    lines = read_text_file(path).splitlines()
     i = 0
     while i < len(lines):
         if not lines[i].strip():
@@ -202,13 +203,21 @@ def read_extxyz(path, dim: int | None = None, with_properties: bool = False) -> 
             n = int(lines[i].split()[0])
         except (ValueError, IndexError):
             raise FormatError(path, f"expected the number of atoms, got {lines[i][:60]!r}", head) from None
+        if n < 0:
+            raise FormatError(path, f"the number of atoms must be >= 0, got {n}", head)
         if i + 1 >= len(lines):
             raise FormatError(path, "file ends before the comment line", head + 1)
         info = _parse_comment(path, head + 1, lines[i + 1])
         if len(lines) < i + 2 + n:
             raise FormatError(path, f"frame declares {n} atoms but only {len(lines) - i - 2} lines follow", head)
         body = lines[i + 2:i + 2 + n]
-        frames.append(_frame(path, head + 2, info, body, n, dim, True))
+        try:
+            frames.append(_frame(path, head + 2, info, body, n, dim, True))
+        except FormatError:
+            raise
+        except (ValueError, TypeError, IndexError, OverflowError) as exc:   # a value of the comment line
+            raise FormatError(path, f"frame: {(str(exc).splitlines() or [type(exc).__name__])[0][:200]}",
+                              head + 1) from None
         i += 2 + n
     if with_properties:
         return frames
@@ -255,7 +264,7 @@ def _frame(path, first_line, info, body, n, dim, with_properties):
             else:
                 arr = raw.astype(float)
                 if kind == "I":
-                    if np.any(arr != np.round(arr)):
+                    if np.any(arr != np.round(arr)) or np.any(np.abs(arr) >= 2.0 ** 62):
                         raise ValueError
                     arr = arr.astype(np.int64)
         except ValueError:
@@ -265,7 +274,8 @@ def _frame(path, first_line, info, body, n, dim, with_properties):
                 except ValueError:
                     raise FormatError(path, f"property {name!r}: expected numbers, got {' '.join(row)!r}",
                                       first_line + k) from None
-            raise FormatError(path, f"property {name!r} of type I has non-integer values", first_line)
+            raise FormatError(path, f"property {name!r} of type I has values that are not integers below 2^62",
+                              first_line)
         cols[name] = arr
     if "pos" not in cols:
         raise FormatError(path, "Properties has no 'pos' column", comment_line)
@@ -291,7 +301,12 @@ def _frame(path, first_line, info, body, n, dim, with_properties):
         raise FormatError(path, f"Lattice has non-positive box lengths {lengths}", comment_line)
     lo = None
     if "origin" in info:
-        lo = np.array(info["origin"].split(), float)[:dim]
+        lo = np.array(info["origin"].split(), float)
+        if lo.size != 3 or not np.all(np.isfinite(lo)):
+            raise FormatError(path, f"Origin={info['origin']!r} is not 3 finite numbers", comment_line)
+        lo = lo[:dim]
+    if not np.all(np.isfinite(cell)):
+        raise FormatError(path, "Lattice holds non-finite numbers", comment_line)
     box = Box(lengths, tilt_xy=cell[1, 0], lo=lo)
     # species -> type ids
     zcol = cols.pop("Z")[:, 0] if "Z" in cols else None
@@ -313,7 +328,11 @@ def _frame(path, first_line, info, body, n, dim, with_properties):
             raise FormatError(path, f"species {unknown[0]!r} is not in type_names {names}", first_line + k)
         types = np.array([lookup[sp] for sp in species.tolist()], np.int32)
     elif "type" in cols:
-        types = cols.pop("type")[:, 0].astype(np.int32)
+        t = cols.pop("type")[:, 0]
+        if n and (t.min() < 0 or t.max() >= MAX_TYPES):
+            raise FormatError(path, f"type ids must be 0..{MAX_TYPES - 1}, got {int(t.min())}..{int(t.max())}",
+                              comment_line)
+        types = t.astype(np.int32)
         names = info["type_names"].split() if "type_names" in info else None
     else:
         raise FormatError(path, "Properties has neither 'species' nor 'type'", comment_line)
@@ -338,11 +357,13 @@ def _frame(path, first_line, info, body, n, dim, with_properties):
             vel = p / np.asarray(masses, float)[types][:, None]
     images = cols.pop("image")[:, :dim] if "image" in cols else None
     ids = cols.pop("id")[:, 0] if "id" in cols else None
-    s = System(pos[:, :dim], box, types, names, masses, vel, images, ids=ids)
+    s = make_system(path, pos[:, :dim], box, types, names, masses, vel, images, ids=ids)
     if "step" in info:
         s.step = int(info["step"])
     if "time" in info:
         s.time = float(info["time"])
+        if not np.isfinite(s.time):
+            raise FormatError(path, f"Time={info['time']!r} is not finite", comment_line)
     return (s, cols) if with_properties else s
 
 

@@ -1,6 +1,6 @@
 """The `pyglass` command.
 
-    pyglass run deck.toml [--dry-run] [--restart CKPT] [-o OUT] [--stop-at STEP]
+    pyglass run deck.toml [--dry-run] [--restart CKPT] [-o OUT] [--stop-at STEP] [--overwrite]
     pyglass info file.h5
     pyglass plot file.h5 [-o DIR]
     pyglass reproduce <paper> [--full] [-o DIR]
@@ -9,8 +9,10 @@
 User mistakes (deck, files, command line) end with exit status 2 and a one-line message per
 problem, no traceback (PYGLASS_TRACEBACK=1 shows it); rank 0 prints. Under MPI, an exception on
 any rank once the run has started prints `rank r: message` and aborts every rank (never a hang).
-A run stopped by SIGTERM (or --stop-at) writes a checkpoint and exits with status 0 after saying
-so; its output file's /h5md/provenance status is then "interrupted".
+A run stopped by SIGTERM, SIGINT (Ctrl-C) or --stop-at writes a checkpoint and exits with status 0
+after saying so; its output file's /h5md/provenance status is then "interrupted" (a second Ctrl-C
+aborts at once, status 130). An existing output file that pyglass did not write is replaced only
+with --overwrite; two runs cannot share an output (a lock file `<output>.lock`).
 """
 from __future__ import annotations
 
@@ -55,6 +57,8 @@ def _parser():
     r.add_argument("--stop-at", type=int, metavar="STEP", help="stop at this global step, writing a checkpoint "
                    "(job chaining)")
     r.add_argument("-q", "--quiet", action="store_true", help="no thermo lines or progress")
+    r.add_argument("--overwrite", action="store_true", help="replace existing output files that pyglass did not "
+                   "write (by default such a file stops the run)")
     i = sub.add_parser("info", help="summarise a pyglass HDF5 file (output, checkpoint, snapshot)")
     i.add_argument("file")
     rp = sub.add_parser("reproduce", help="run a paper's study and report its numbers beside the paper's",
@@ -122,13 +126,24 @@ def _info(path):
         _error(f"{path} is a directory; give an HDF5 file (output, checkpoint or snapshot)")
         return USAGE_ERROR
     try:
-        print(info(path))
+        text = info(path)
     except OSError:   # h5py's message is HDF5 internals; one line says what matters
         _error(f"{path}: not a readable HDF5 file")
         return USAGE_ERROR
-    except (KeyError, ValueError) as exc:
-        _error(f"{path}: not a readable pyglass/H5MD file ({exc})")
+    except (KeyError, ValueError, TypeError, RuntimeError) as exc:
+        msg = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _error(msg if msg.startswith(path) else f"{path}: not a readable pyglass/H5MD file ({msg})")
         return USAGE_ERROR
+    return _print_to_pipe(text)
+
+
+def _print_to_pipe(text) -> int:
+    """Print; a reader that stops early (`pyglass info f.h5 | head`) is no error."""
+    try:
+        print(text, flush=True)
+    except BrokenPipeError:
+        # the rest of the output goes nowhere, and the interpreter's final flush must not fail again
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
     return 0
 
 
@@ -206,8 +221,9 @@ def _run(args):
         return USAGE_ERROR
     if args.dry_run:
         if rank == 0:
+            from pyglass.workflow.deck.toml import comment_text
             from pyglass.workflow.run import plan
-            sys.stdout.write("".join(f"# {line}\n" for line in plan(deck)))
+            sys.stdout.write("".join(f"# {comment_text(line)}\n" for line in plan(deck)))
             sys.stdout.write(deck.to_toml())
         return 0
     if comm is not None:
@@ -215,7 +231,8 @@ def _run(args):
     from pyglass.workflow.run import RunInterrupted, run_deck
     stream = _Quiet() if args.quiet else sys.stdout
     try:
-        run_deck(deck, comm, restart=args.restart, output=args.output, stop_at_step=args.stop_at, stream=stream)
+        run_deck(deck, comm, restart=args.restart, output=args.output, stop_at_step=args.stop_at, stream=stream,
+                 overwrite=args.overwrite)
     except RunInterrupted as exc:
         if rank == 0:
             print(f"pyglass: {exc}", flush=True)
@@ -227,9 +244,12 @@ def _run(args):
             # the failing rank may be alone: say who, then end every rank
             sys.stderr.write(f"rank {rank}: pyglass: error: {exc}\n")
             sys.stderr.flush()
-            comm.Abort(1)
+            comm.Abort(USAGE_ERROR)
         _error(exc)
-        return 1
+        return USAGE_ERROR
+    except KeyboardInterrupt:   # a second Ctrl-C: abort without a checkpoint
+        _error("interrupted twice: stopped without a checkpoint (restart from the last one written)", rank)
+        return 130
     return 0
 
 

@@ -21,6 +21,7 @@ import numpy as np
 from pyglass.analysis.figures import pyplot, save_png
 from pyglass.analysis.maps import draw_field_map
 from pyglass.io.h5md import RESULTS_ROOT
+from pyglass.io.safe_read import STUDY_LINKS, open_h5
 
 
 def _configuration(f, path):
@@ -160,7 +161,7 @@ def plot_file(path, out_dir=None) -> list:
     os.makedirs(out, exist_ok=True)
     stem = os.path.splitext(os.path.basename(path))[0]
     written: list = []
-    with h5py.File(path, "r") as f:
+    with open_h5(path, allow_external_links_under=STUDY_LINKS) as f:   # nothing outside the file is followed
         _thermo(f, out, stem, written)
         root = f.get(RESULTS_ROOT)
         if root is None:

@@ -10,9 +10,8 @@ extrapolated to about 51 GiB at N = 10^5 from N = 8000-32000 (ARCHITECTURE.md, e
 from __future__ import annotations
 
 import math
-import os
 
-GIB = 1024 ** 3
+from pyglass.engine.resources import GIB, available_memory  # noqa: F401  (the landscape's budget)
 
 
 def factor_memory_estimate(n: int, dim: int) -> float:
@@ -21,22 +20,6 @@ def factor_memory_estimate(n: int, dim: int) -> float:
     if dim == 2:
         return 1.0 * GIB * (n / 1e5) * math.log(n) / math.log(1e5)
     return 51.0 * GIB * (n / 1e5) ** (4.0 / 3.0)
-
-
-def available_memory() -> float:
-    """Bytes of memory available now: $PYGLASS_MEMORY_LIMIT_GIB where set (batch jobs and tests state
-    their limit), else MemAvailable, else +inf when it cannot be read."""
-    limit = os.environ.get("PYGLASS_MEMORY_LIMIT_GIB")
-    if limit:
-        return float(limit) * GIB
-    try:
-        with open("/proc/meminfo") as fh:
-            for line in fh:
-                if line.startswith("MemAvailable:"):
-                    return float(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return float("inf")
 
 
 def memory_note(n: int, dim: int) -> str:

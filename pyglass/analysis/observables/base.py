@@ -336,7 +336,11 @@ def _make_python(params, ctx):
 
 
 OBSERVABLES.register("python", ObservableType(_make_python, {
-    "class": Key((str,), REQUIRED, "module:Class of an Observable subclass on the Python path"),
+    "class": Key((str,), REQUIRED, "module:Class of an Observable subclass on the Python path (imported when "
+                 "the run starts: validation and --dry-run check the name only)"),
     "args": Key((dict,), {}, "keyword arguments of its constructor (schedule, and potential when the "
                 "constructor takes it, are passed for you)"),
-}, "any Observable subclass, constructed as Class(schedule=..., potential=<the deck's potential>, **args)"))
+}, "any Observable subclass, constructed as Class(schedule=..., potential=<the deck's potential>, **args). "
+   "**A deck with a `python` observable runs code**: `pyglass run` imports the module it names from the Python "
+   "path (`PYTHONPATH`, installed packages), so run such a deck only if you trust that module; "
+   "`pyglass run --dry-run` checks the name without importing it (docs/security.md)"))

@@ -197,11 +197,17 @@ class SoftnessModel:
         from sklearn.pipeline import Pipeline
         from sklearn.preprocessing import StandardScaler
         from sklearn.svm import LinearSVC
+        from pyglass.io.safe_read import MAX_NESTING, nested_depth, read_text_file
         base = os.fspath(path)
         if not base.endswith(".json"):
             base += ".json"
-        with open(base) as fh:
-            meta = json.load(fh)
+        text = read_text_file(base, ValueError, what="model file")
+        if nested_depth(text) > MAX_NESTING:
+            raise ValueError(f"{base}: nested deeper than {MAX_NESTING} levels; not a pyglass softness model")
+        try:
+            meta = json.loads(text)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"{base}: not JSON ({exc})") from None
         m = meta.get("model") if isinstance(meta, dict) else None
         if not isinstance(m, dict) or m.get("format") != "pyglass-linear-softness":
             raise ValueError(f"{base}: not a pyglass softness model (no model.format = 'pyglass-linear-softness')")
@@ -211,7 +217,7 @@ class SoftnessModel:
             w = np.asarray(m["weights"], float)
             b, C = float(m["intercept"]), float(m["C"])
             classes = np.asarray(m["classes"], np.int64)
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, OverflowError) as exc:
             raise ValueError(f"{base}: damaged model ({exc})") from None
         if not (mean.ndim == scale.ndim == w.ndim == 1 and len(mean) == len(scale) == len(w) > 0
                 and classes.shape == (2,) and np.all(np.isfinite(np.r_[mean, scale, w, b])) and np.all(scale > 0)):
@@ -227,12 +233,33 @@ class SoftnessModel:
         if columns is not None:
             try:
                 columns, n_columns = np.asarray(columns, np.int64), int(n_columns)
-            except (TypeError, ValueError):
+            except (TypeError, ValueError, OverflowError):
                 raise ValueError(f"{base}: damaged model (columns / n_columns)") from None
             if not (columns.ndim == 1 and len(columns) == len(w) and np.all(np.diff(columns) > 0)
                     and columns.min() >= 0 and columns.max() < n_columns):
                 raise ValueError(f"{base}: model columns are not {len(w)} increasing indices below n_columns")
-        return cls(pipe, meta.get("info"), meta.get("grid"), columns, n_columns)
+        grid = meta.get("grid")
+        if grid is not None:
+            from pyglass.analysis.softness.structure_functions import StructureFunctions, check_grid
+            try:
+                check_grid(grid)
+                sf = StructureFunctions.from_grid(grid)
+            except (ValueError, TypeError) as exc:
+                raise ValueError(f"{base}: {exc}") from None
+            names = grid.get("type_names")
+            if names is not None:
+                expected = sf.n_columns_for(len(names))
+                have = n_columns if columns is not None else len(w)
+                if have != expected:
+                    raise ValueError(f"{base}: the grid gives {expected} feature columns for species {names}, the "
+                                     f"model has {have}")
+        info = meta.get("info")
+        if info is not None and not isinstance(info, dict):
+            raise ValueError(f"{base}: info must be a table")
+        acc = (info or {}).get("accuracy")
+        if acc is not None and (isinstance(acc, bool) or not isinstance(acc, (int, float))):
+            raise ValueError(f"{base}: info.accuracy must be a number, got {acc!r}"[:200])
+        return cls(pipe, info, grid, columns, n_columns)
 
     def __repr__(self):
         return f"SoftnessModel(C={self.C:g}, held-out accuracy={self.accuracy:.3f})"

@@ -12,6 +12,7 @@ See docs/softness.md for the default grid and which parts are our choice.
 from __future__ import annotations
 
 import itertools
+import math
 
 import numpy as np
 
@@ -153,10 +154,31 @@ class StructureFunctions:
 
     @classmethod
     def from_grid(cls, grid: dict) -> "StructureFunctions":
+        """The structure functions a `grid()` describes (a model file's grid: checked by check_grid)."""
+        check_grid(grid)
         sf = cls(grid["sigma"], grid["mu"], grid["r_max"], grid["angular"], grid["r_max_angular"])
         if grid.get("type_names") is not None:
             sf._type_names = list(grid["type_names"])
         return sf
+
+    def n_columns_for(self, n_types: int) -> int:
+        """Feature columns for `n_types` species (radial per species, angular per species pair)."""
+        return n_types * self.mu.size + n_types * (n_types + 1) // 2 * len(self.angular)
+
+    def memory_estimate(self, n: int, dim: int, density: float, n_types: int) -> float:
+        """Bytes `compute` takes on N particles at this number density: the (N, M) features, the rows
+        (particles and the periodic images within the cutoff) and the neighbour lists (a half list at
+        r_max, a full one at r_max_angular)."""
+        n, dim, density = max(int(n), 1), int(dim), float(density)
+        side = (n / density) ** (1.0 / dim)
+        ball = (math.pi * 4.0 / 3.0) if dim == 3 else math.pi
+        r_rows = max(self.r_max, self.r_max_angular if self.angular else 0.0)
+        rows = density * (side + 2 * r_rows) ** dim
+        pairs = n * density * ball * self.r_max ** dim / 2
+        if self.angular:
+            pairs += n * density * ball * self.r_max_angular ** dim
+        return 8.0 * n * self.n_columns_for(n_types) + 64.0 * rows + 8.0 * pairs
+
 
     # ---------------------------------------------------------------- computation
     def compute(self, system, positions=None) -> np.ndarray:
@@ -214,3 +236,50 @@ class StructureFunctions:
         return (f"StructureFunctions(sigma={self.sigma}, {self.mu.size} mu in [{self.mu.min():g}, "
                 f"{self.mu.max():g}], r_max={self.r_max}, {len(self.angular)} angular per species pair, "
                 f"r_max_angular={self.r_max_angular})")
+
+
+def check_grid(grid):
+    """ValueError naming the first entry of a stored grid (a model file's) that is missing or out of
+    range: sigma, mu (1..MAX_CENTRES finite centres), r_max, angular [(xi, lambda, zeta)], r_max_angular,
+    type_names. Bounds keep every kernel finite (1/sigma^2, 1/xi^2) and its loops short (zeta)."""
+    if not isinstance(grid, dict):
+        raise ValueError(f"grid must be a table, got {type(grid).__name__}")
+
+    def number(key, lo, hi, value=None):
+        v = grid.get(key) if value is None else value
+        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
+            raise ValueError(f"grid {key} must be a number in [{lo:g}, {hi:g}], got {v!r}"[:200])
+        return float(v)
+
+    for key in ("sigma", "mu", "r_max", "angular", "r_max_angular"):
+        if key not in grid:
+            raise ValueError(f"grid has no {key!r}")
+    number("sigma", MIN_WIDTH, MAX_RANGE)
+    r_max = number("r_max", MIN_WIDTH, MAX_RANGE)
+    mu = grid["mu"]
+    if not isinstance(mu, list) or not 1 <= len(mu) <= MAX_CENTRES:
+        raise ValueError(f"grid mu must be a list of 1..{MAX_CENTRES} centres")
+    for m in mu:
+        number("mu", -r_max, 2 * r_max, m)
+    if grid["r_max_angular"] is not None:
+        number("r_max_angular", MIN_WIDTH, MAX_RANGE)
+    ang = grid["angular"]
+    if not isinstance(ang, list) or len(ang) > MAX_CENTRES:
+        raise ValueError(f"grid angular must be a list of at most {MAX_CENTRES} [xi, lambda, zeta]")
+    for a in ang:
+        if not isinstance(a, list) or len(a) != 3:
+            raise ValueError(f"grid angular entries are [xi, lambda, zeta], got {a!r}"[:200])
+        number("angular xi", MIN_WIDTH, MAX_RANGE, a[0])
+        number("angular lambda", -1, 1, a[1])
+        if number("angular zeta", 0, MAX_ZETA, a[2]) != int(a[2]):
+            raise ValueError(f"grid angular zeta must be an integer, got {a[2]!r}")
+    names = grid.get("type_names")
+    if names is not None and not (isinstance(names, list) and 0 < len(names) <= 1 << 16
+                                  and all(isinstance(t, str) for t in names)):
+        raise ValueError("grid type_names must be a list of species names")
+
+
+MIN_WIDTH = 1e-6      # sigma, xi, cutoffs: 1/width^2 stays finite
+MAX_RANGE = 1e6
+MAX_CENTRES = 100_000
+MAX_ZETA = 256        # (1 + lambda cos theta)^zeta is a loop of zeta multiplications

@@ -67,7 +67,11 @@ def schema_markdown() -> str:
            "`file:line: key.path: message` (stages and observables numbered from 1, e.g.",
            "`stage[2].integrator.T`), unknown keys with a suggestion.", "",
            "Units are reduced (Lennard-Jones) units, k_B = 1. Steps count globally across stages;",
-           "observable `start` counts from the start of its stage.", ""]
+           "observable `start` counts from the start of its stage.", "",
+           "What a deck can make pyglass do (docs/security.md): read the files it names (`[system] file`,",
+           "softness models) with your rights, and write its outputs where it says (an existing file that",
+           "pyglass did not write is replaced only with `pyglass run --overwrite`). A deck runs code only",
+           "through a `python` observable, whose module `pyglass run` imports; `--dry-run` never imports it.", ""]
     for sec, schema in SCHEMA.items():
         title = "[[stage]]" if sec == "stage" else f"[{sec}]"
         out += [f"## `{title}`", "", SECTION_DOC[sec], ""] + _table_md(schema) + [""]

@@ -7,6 +7,21 @@ import re
 import numpy as np
 
 
+# TOML basic strings may hold no control character but tab: each is escaped (\n, \uXXXX)
+_CONTROL = re.compile("[\x00-\x1f\x7f]")
+_SHORT = {"\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
+
+
+def _escape(m):
+    c = m.group(0)
+    return _SHORT.get(c) or f"\\u{ord(c):04x}"
+
+
+def comment_text(text: str) -> str:
+    """`text` for a `# ...` comment line: control characters (a newline would end the comment) escaped."""
+    return _CONTROL.sub(_escape, str(text))
+
+
 def _toml_value(v):
     if isinstance(v, bool):
         return "true" if v else "false"
@@ -19,7 +34,7 @@ def _toml_value(v):
             return "inf" if v > 0 else "-inf"
         return repr(v)
     if isinstance(v, str):
-        return '"' + v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n") + '"'
+        return '"' + _CONTROL.sub(_escape, v.replace("\\", "\\\\").replace('"', '\\"')) + '"'
     if isinstance(v, (list, tuple)):
         return "[" + ", ".join(_toml_value(x) for x in v) + "]"
     if isinstance(v, dict):

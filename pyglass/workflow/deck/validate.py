@@ -25,7 +25,8 @@ from pyglass.workflow.deck.errors import DeckError
 from pyglass.workflow.deck.schema import (_GENERATE_ONLY, _SKIP, OBSERVABLE_COMMON, OUTPUT, POTENTIAL,  # noqa: F401
                                     REQUIRED, REQUIRED_SECTIONS, RUN, SCHEMA, STAGE_COMMON, STATE, STUDY, SYSTEM,
                                     Key, signature_schema)
-from pyglass.workflow.deck.toml import dump_toml
+from pyglass.workflow.deck.toml import comment_text, dump_toml
+from pyglass.io.safe_read import MAX_NESTING, nested_depth, read_text_file
 from pyglass.registry import INTEGRATORS, MINIMIZERS, OBSERVABLES, POTENTIALS, STAGES
 
 # ================================================================================ TOML lines
@@ -81,9 +82,9 @@ def _path_str(path) -> str:
 
 
 class _Validator:
-    def __init__(self, text, file):
+    def __init__(self, text, file, lines=None):
         self.text, self.file = text, file
-        self.lines = _line_index(text)
+        self.lines = _line_index(text) if lines is None else lines
         self.problems: list[DeckError] = []
 
     def line(self, path):
@@ -228,7 +229,7 @@ class Deck:
         return p if os.path.isabs(p) else os.path.join(self.folder, p)
 
     def to_toml(self) -> str:
-        return dump_toml(self.data, header=f"# resolved deck: {self.path} (every default filled in)\n")
+        return dump_toml(self.data, header=f"# resolved deck: {comment_text(self.path)} (every default filled in)\n")
 
     # -- object builders (validated already) ---------------------------------------
     def build_potential(self):
@@ -255,24 +256,35 @@ def _clean(params):
 def load_deck(path) -> Deck:
     """Read and validate a deck file. Raises DeckError (all problems, one per line)."""
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise DeckError("deck file not found", file=path)
+    if os.path.isdir(path):
+        raise DeckError("is a directory, not a deck file", file=path)
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read()
-    except FileNotFoundError:
-        raise DeckError("deck file not found", file=path) from None
-    except IsADirectoryError:
-        raise DeckError("is a directory, not a deck file", file=path) from None
-    try:
-        text = raw.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise DeckError(f"not UTF-8 text ({exc.reason} at byte {exc.start})", file=path) from None
+        text = read_text_file(path, _DeckFileError, MAX_DECK_BYTES, "deck file")
+    except _DeckFileError as exc:
+        raise DeckError(exc.message, file=path) from None
     return parse_deck(text, path)
+
+
+MAX_DECK_BYTES = 16 << 20
+
+
+class _DeckFileError(Exception):
+    def __init__(self, message):
+        super().__init__(message)
+        self.message = message.split(": ", 1)[-1]
 
 
 def parse_deck(text: str, path: str | None = None) -> Deck:
     """Validate deck text (see load_deck); `path` is used in messages and to resolve file paths."""
+    depth = nested_depth(text)
+    if depth > MAX_NESTING:
+        raise DeckError(f"arrays or inline tables nested deeper than {MAX_NESTING} levels", file=path)
     try:
         raw = tomllib.loads(text)
+    except RecursionError:
+        raise DeckError(f"arrays or inline tables nested too deeply", file=path) from None
     except tomllib.TOMLDecodeError as exc:
         msg = str(exc)
         m = re.search(r"\(at line (\d+), column (\d+)\)", msg)
@@ -344,7 +356,7 @@ def _validate_study(val, given, stages):
         elif name not in md:
             val.error(path + ("draw_after",), f"must name an MD stage of this deck ({', '.join(map(repr, md))}), "
                       f"got {name!r}")
-    labels = []
+    labels = set()
     for j, st in enumerate(out.get("state") or []):
         res = val.table(path + ("state", j), st, STATE)
         lab = res.get("label")
@@ -354,7 +366,7 @@ def _validate_study(val, given, stages):
                           f"(it names files and groups), got {lab!r}")
             elif lab in labels:
                 val.error(path + ("state", j, "label"), f"duplicate state label {lab!r}")
-            labels.append(lab)
+            labels.add(lab)
         out["state"][j] = res
     return out
 
@@ -399,24 +411,32 @@ def resolve_states(raw: dict, data: dict, file, text, folder) -> list:
     if not states:
         return [("", data)]
     out, problems = [], []
+    lines = _line_index(text)   # once: each state's validation reuses it (a study may have thousands)
+    # each state validates the deck without the other states' tables (copying and re-validating them
+    # for every state made validation quadratic in their number); all states share the resolved list
+    rest = {k: v for k, v in raw.items() if k != "study"}
+    study = {k: v for k, v in raw["study"].items() if k != "state"}
     for j, st in enumerate(states):
-        mod = copy.deepcopy(raw)
+        mod = copy.deepcopy(rest)
+        mod["study"] = copy.deepcopy(study)
         key = ("study", "state", j, "set")
         for dotted, value in st["set"].items():
             try:
                 node, k = set_path(mod, dotted)
             except KeyError as exc:
                 problems.append(DeckError(str(exc.args[0]), _path_str(key + (dotted,)), file,
-                                          _line_index(text).get(key[:3] + ("set",))))
+                                          lines.get(key[:3] + ("set",))))
                 continue
             node[k] = value
         if problems:
             continue
-        sub = _Validator(text, file)
+        sub = _Validator(text, file, lines)
         resolved = validate(mod, sub, folder)
+        if "study" in resolved:
+            resolved["study"]["state"] = data["study"]["state"]
         for p in sub.problems:
             problems.append(DeckError(f"state {st['label']!r}: {p.key}: {p.message}", _path_str(key), file,
-                                      _line_index(text).get(key[:3]) or p.line))
+                                      lines.get(key[:3]) or p.line))
         out.append((st["label"], resolved))
     if problems:
         raise DeckError(problems[0].message, problems[0].key, file, problems[0].line, problems=problems)
@@ -430,6 +450,7 @@ def _check_pipeline(val, data):
     fields: dict = {}
     summary_seen = None
     n, dim = _system_size(data.get("system", {}))
+    val.system = data.get("system", {})   # density and species for estimates (softness grids)
     for k, st in enumerate(data["stage"]):
         cls = STAGES.get(st.get("kind"))
         if cls is None:
@@ -651,19 +672,39 @@ def validate_observable(val, path, given):
                   " or ".join(f'"{s}"' for s in reg.schedules))
     if out.get("label") is None:
         out["label"] = otype
-    if otype == "python" and isinstance(out.get("class"), str):
-        mod, sep, attr = out["class"].partition(":")
-        if not sep or not mod or not attr:
-            val.error(path + ("class",), f"must be 'module:Class', got {out['class']!r}")
-        else:
-            try:
-                cls = getattr(importlib.import_module(mod), attr)
-            except (ImportError, AttributeError) as exc:
-                val.error(path + ("class",), f"cannot import {out['class']!r}: {exc}")
-            else:
-                if not all(callable(getattr(cls, m, None)) for m in ("due", "sample", "write")):
-                    val.error(path + ("class",), f"{out['class']!r} lacks due/sample/write methods")
+    if otype == "python" and isinstance(out.get("class"), str) and not _PYTHON_CLASS.fullmatch(out["class"]):
+        # only the syntax here: importing runs the module's code, which checking a deck must not do
+        val.error(path + ("class",), f"must be 'module:Class' (Python names, e.g. 'mypkg.obs:Density'), "
+                  f"got {out['class']!r}")
     return out
+
+
+_PYTHON_CLASS = re.compile(r"[A-Za-z_]\w*(\.[A-Za-z_]\w*)*:[A-Za-z_]\w*")
+
+
+def import_python_observables(deck):
+    """Import the class of every `python` observable of `deck` (all state points) and check that it
+    has due/sample/write: this runs the module's code, so it is done when the run starts, never by
+    validation or --dry-run. DeckError on the observable's `class` key."""
+    val = _Validator(deck.text, deck.path)
+    seen = set()
+    for _, data in deck.states:
+        for k, st in enumerate(data.get("stage", [])):
+            for j, o in enumerate(st.get("observable") or []):
+                if o.get("type") != "python" or o["class"] in seen:
+                    continue
+                seen.add(o["class"])
+                mod, _, attr = o["class"].partition(":")
+                try:
+                    cls = getattr(importlib.import_module(mod), attr)
+                except (ImportError, AttributeError) as exc:
+                    val.error(("stage", k, "observable", j, "class"), f"cannot import {o['class']!r}: {exc}")
+                    continue
+                if not all(callable(getattr(cls, m, None)) for m in ("due", "sample", "write")):
+                    val.error(("stage", k, "observable", j, "class"), f"{o['class']!r} lacks due/sample/write methods")
+    if val.problems:
+        p = val.problems[0]
+        raise DeckError(p.message, p.key, p.file, p.line, problems=val.problems)
 
 
 def make_schedule(obs: dict, stage_start: int):

@@ -22,7 +22,8 @@ import signal
 import sys
 
 from pyglass.engine.comm import is_parallel, rank as comm_rank, size as comm_size, split_replicas
-from pyglass.io.checkpoint import RestartError, read_checkpoint
+from pyglass.io.checkpoint import RestartError, check_counters, read_checkpoint
+from pyglass.workflow.run.output_guard import OutputLock, check_targets
 from pyglass.workflow.deck import Deck, DeckError
 from pyglass.registry import STAGES
 from pyglass.workflow.run import paths, seeds
@@ -30,6 +31,7 @@ from pyglass.workflow.run.paths import checkpoint_path, draw_path, unit_path  # 
 from pyglass.workflow.run.pipeline import build_system, run_unit
 from pyglass.workflow.run.plan import plan  # noqa: F401
 from pyglass.workflow.run.seeds import derive_seed  # noqa: F401
+from pyglass.workflow.deck.validate import import_python_observables
 from pyglass.workflow.run.session import Printer, Session
 from pyglass.workflow.stages.base import RunInterrupted  # noqa: F401  (raised by run_deck)
 
@@ -51,8 +53,9 @@ class Runner:
     """Runs a validated deck (see the package docstring). Construct on every rank, then `run()`."""
 
     def __init__(self, deck: Deck, comm=None, restart=None, output=None, stop_at_step=None, stream=None,
-                 handle_signals=True):
+                 handle_signals=True, overwrite=False):
         self.deck, self.world = deck, comm
+        self.overwrite = overwrite   # replace existing files that are not pyglass's (--overwrite)
         self.restart_path = restart
         self.handle_signals = handle_signals
         run = deck.data["run"]
@@ -62,35 +65,66 @@ class Runner:
         self.session = Session(deck, comm_rep, self.replica, self.n_rep, printer, stop_at_step,
                                progress=run["progress"])
         self.session.deck_text = deck.text
+        self.session.overwrite = overwrite
         self.seed = run["seed"] if self.n_rep == 1 else seeds.replica_seed(run["seed"], self.replica)
         self.output = output or deck.data["output"]["path"]
 
     # -- signals --------------------------------------------------------------------------------
     def _install_signals(self):
+        """SIGTERM and SIGINT (Ctrl-C) set the stop flag: the run writes a checkpoint at the next check
+        and ends as "interrupted", restartable; a second Ctrl-C aborts at once (KeyboardInterrupt)."""
         if not self.handle_signals:
-            return None
+            return {}
+        session = self.session
 
         def handler(signum, frame):
-            self.session.signalled = True
-        try:
-            return signal.signal(signal.SIGTERM, handler)
-        except ValueError:   # not the main thread
-            return None
+            if signum == signal.SIGINT and session.signalled:
+                raise KeyboardInterrupt
+            session.signalled = True
+            session.stop_signal = signal.Signals(signum).name
+        old = {}
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            try:
+                old[sig] = signal.signal(sig, handler)
+            except ValueError:   # not the main thread
+                pass
+        return old
 
     # -- main -----------------------------------------------------------------------------------
     def run(self):
-        self._initialise_petsc()
-        old = self._install_signals()
-        try:
-            if self.deck.is_study:
-                from pyglass.workflow.run.study import Study
-                Study(self).run()
-            else:
-                self._run_single()
-        finally:
-            if old is not None:
-                signal.signal(signal.SIGTERM, old)
+        with OutputLock(self.output, self.world):   # one run per output, whatever HDF5's file locking
+            check_targets(self.written_paths(), self.read_paths(), self.overwrite, bool(self.restart_path),
+                          self.world)
+            import_python_observables(self.deck)   # runs their modules' code: at the run, never at validation
+            self._initialise_petsc()
+            old = self._install_signals()
+            try:
+                if self.deck.is_study:
+                    from pyglass.workflow.run.study import Study
+                    Study(self).run()
+                else:
+                    self._run_single()
+            finally:
+                for sig, handler in old.items():
+                    signal.signal(sig, handler)
         return self
+
+    def written_paths(self) -> list:
+        """[(path, role)] of the files this run creates or replaces (the output guard)."""
+        out = self.output
+        if self.deck.is_study:
+            from pyglass.workflow.run.study import study_units
+            units = [(out, "study index (output.path)")]
+            units += [(paths.unit_path(out, u[2], u[4]), "sample output") for u in study_units(self.deck)]
+            return units + [(paths.checkpoint_path(p), "checkpoint") for p, _ in units[1:]]
+        ck = self.deck.data["output"]["checkpoint_path"] or paths.checkpoint_path(out)
+        return [(paths.replica_path(out, r, self.n_rep), "output") for r in range(self.n_rep)] + \
+            [(paths.replica_path(ck, r, self.n_rep), "checkpoint") for r in range(self.n_rep)]
+
+    def read_paths(self) -> list:
+        """Files this run reads besides its own checkpoints: the [system] file."""
+        f = self.deck.data.get("system", {}).get("file")
+        return [self.deck.resolve_path(f)] if f else []
 
     @property
     def system(self):
@@ -109,7 +143,7 @@ class Runner:
         deck, data = self.deck, self.deck.data
         path = paths.replica_path(self.output, self.replica, self.n_rep)
         ck_path = data["output"]["checkpoint_path"] or paths.checkpoint_path(self.output)
-        ck = self.read_restart(self.restart_path, len(data["stage"])) if self.restart_path else None
+        ck = self.read_restart(self.restart_path, data["stage"]) if self.restart_path else None
         if ck is not None:
             self.seed = ck.seed
             system = ck.system
@@ -124,11 +158,13 @@ class Runner:
                  paths.replica_path(ck_path, self.replica, self.n_rep), unit_seeds,
                  first=ck.stage_index if ck else 0, ck=ck, restart_path=self.restart_path)
 
-    def read_restart(self, path, n_stages):
+    def read_restart(self, path, stages):
+        """The checkpoint at `path` for a deck whose stages are `stages`, checked against it."""
         ck = read_checkpoint(path)
         ck.check_deck(self.deck.text, more_samples=self.deck.is_study)
-        if ck.stage_index > n_stages:
-            raise RestartError(f"{path} is at stage {ck.stage_index + 1}, the deck has {n_stages} stage(s)")
+        if ck.stage_index > len(stages):
+            raise RestartError(f"{path} is at stage {ck.stage_index + 1}, the deck has {len(stages)} stage(s)")
+        check_counters(ck, stages)   # a crafted step_in_stage must not skip steps
         n_ranks = self.session.n_ranks
         if ck.n_ranks != n_ranks:
             ck.check_rank_change(n_ranks, path)
@@ -136,7 +172,7 @@ class Runner:
 
 
 def run_deck(deck: Deck, comm=None, restart=None, output=None, stop_at_step=None, stream=None,
-             handle_signals=True) -> Runner:
+             handle_signals=True, overwrite=False) -> Runner:
     """Run a validated deck on the ranks of `comm` (None: serial). Raises RunInterrupted after a
-    SIGTERM/stop_at_step checkpoint, DeckError/RestartError for user mistakes."""
-    return Runner(deck, comm, restart, output, stop_at_step, stream, handle_signals).run()
+    SIGTERM/SIGINT/stop_at_step checkpoint, DeckError/RestartError for user mistakes."""
+    return Runner(deck, comm, restart, output, stop_at_step, stream, handle_signals, overwrite).run()

@@ -9,11 +9,12 @@ from __future__ import annotations
 
 import os
 
-import h5py
 
 from pyglass.engine.comm import is_parallel, rank as comm_rank
 from pyglass.workflow.deck import DeckError, _format_of
+from pyglass.io.checkpoint import RestartError
 from pyglass.io.h5md import H5MDWriter, global_count, provenance
+from pyglass.io.safe_read import open_h5, read_array
 from pyglass.registry import STAGES
 from pyglass.workflow.run.seeds import derive_seed
 
@@ -29,7 +30,7 @@ def build_system(deck, seed: int):
         import pyglass.io as io
         if fmt == "h5":
             from pyglass.io.checkpoint import read_checkpoint
-            with h5py.File(path, "r") as f:
+            with open_h5(path) as f:   # refuses links and storage outside the file
                 is_ckpt = "checkpoint" in f
             system = read_checkpoint(path).system if is_ckpt else io.read_snapshot(path, frame=s["frame"])
         else:
@@ -123,8 +124,7 @@ def run_unit(session, deck, seed, system, path, ckpt_path, seeds, first=0, ck=No
                 session.moved()
             if k + 1 < stop and session.stop_requested():   # between stages: continue with the next
                 session.write_checkpoint(k + 1, 0)
-                raise RunInterrupted(f"signal: checkpoint after stage {k + 1} written to {session.ckpt_path}",
-                                     session.ckpt_path)
+                raise session.interrupted(f"{session.stop_signal}: checkpoint after stage {k + 1}")
         session.writer.set_status("complete")
         clean = True
         if stop == len(stages):
@@ -144,12 +144,12 @@ def _reload_fields(session, path, first):
     """Per-particle fields of the stages before `first`, read back from the output (restart)."""
     out = {}
     if comm_rank(session.comm) == 0:
-        with h5py.File(path, "r") as f:
+        with open_h5(path, RestartError) as f:
             for obj in session.stage_objects[:first]:
                 for name, kind in type(obj).fields(obj.params).items():
                     key = f"{session.writer.results_path(obj.name)}/{name}"
                     if is_field(kind) and key in f:
-                        out[f"{obj.name}/{name}"] = f[key][()]
+                        out[f"{obj.name}/{name}"] = read_array(f[key], path, RestartError)
     if is_parallel(session.comm):
         out = session.comm.bcast(out, root=0)
     session.fields.update(out)

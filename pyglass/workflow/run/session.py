@@ -46,6 +46,8 @@ class Session:
         self.stop_at_step = stop_at_step
         self.progress = progress
         self.signalled = False                # set by the signal handler (SIGTERM, SIGINT)
+        self.stop_signal = "SIGTERM"          # the name of the signal that set it
+        self.overwrite = False                # --overwrite: files that are not pyglass's may be replaced
         self.system = self.potential = self.writer = None
         self.seed = None                      # the unit's seed
         self.ckpt_path = None

@@ -18,6 +18,7 @@ import numpy as np
 
 from pyglass.engine.comm import is_parallel, rank as comm_rank, size as comm_size
 from pyglass.io.h5md import RESULTS_ROOT, path_status
+from pyglass.io.safe_read import open_h5, read_array
 from pyglass.registry import STAGES
 from pyglass.workflow.run import paths, seeds as seeding
 from pyglass.workflow.run.pipeline import NullWriter, build_system, decompose, run_unit
@@ -115,7 +116,7 @@ class Study:
                 session.print(f"{tag}: complete in {path}, kept")
                 return
             if os.path.exists(ck_path):
-                ck = self.runner.read_restart(ck_path, len(deck.data["stage"]))
+                ck = self.runner.read_restart(ck_path, deck.data["stage"])
                 system = ck.system
                 first_stage = ck.stage_index
         if system is None:
@@ -162,7 +163,7 @@ class Study:
             if self.restart and os.path.exists(draw_ckpt):
                 # the draw continues from its checkpoint: mid-way, or from its end when it was complete
                 # (e.g. a finished study given more samples)
-                ck = self.runner.read_restart(draw_ckpt, len(deck.data["stage"]))
+                ck = self.runner.read_restart(draw_ckpt, deck.data["stage"])
                 ck = ck if ck.stage_index <= draw + 1 else None
             tag = label + " " if label else ""
             if ck is not None and ck.stage_index == draw + 1:
@@ -235,10 +236,10 @@ def write_summary(f, deck, stage, k, units, files, printer):
             if jj != j:
                 continue
             vals = {}
-            with h5py.File(fpath, "r") as uf:
+            with open_h5(fpath) as uf:
                 for name in stage["fields"]:
                     st_name, ds = name.split("/", 1)
-                    vals[name] = uf[f"{RESULTS_ROOT}/{st_name}/{ds}"][()]
+                    vals[name] = read_array(uf[f"{RESULTS_ROOT}/{st_name}/{ds}"], fpath)
             per.append(vals)
         agg = obj.aggregate(per, conf, seeding.summary_seed(deck.data["run"]["seed"], k, j))
         g = f.require_group(f"{RESULTS_ROOT}/{stage['name']}/{label or 'all'}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from pyglass.io.checkpoint import load_integrator_state
 from pyglass.workflow.deck.validate import make_schedule, validate_observable
 from pyglass.registry import INTEGRATORS, OBSERVABLES, REQUIRED, Key
 from pyglass.workflow.stages import cost
@@ -121,7 +122,7 @@ class MD(Stage):
             resume = None   # the checkpoint written as the previous stage ended: this stage starts afresh
         if resume is not None:
             done = resume.step_in_stage
-            integ.load_state(resume.integrator_state)
+            load_integrator_state(integ, resume.integrator_state, resume.path)   # checked against a fresh one
         else:
             done = 0
             if stage.get("temperature") is not None:
@@ -182,7 +183,7 @@ class MD(Stage):
                         ctx.checkpoint(done, integ, observables)
                 system, pot = ctx.canonical()   # same state as a run restarted here
                 if stop or signalled:
-                    why = "SIGTERM" if signalled else f"stop at step {ctx.stop_at_step}"
+                    why = ctx.stop_signal if signalled else f"stop at step {ctx.stop_at_step}"
                     raise ctx.interrupted(f"{why}: checkpoint at step {system.step} (stage {self.index + 1}, "
                                           f"{done}/{steps} steps)")
         finally:

@@ -57,4 +57,4 @@ class Quench(Stage):
         ctx.checkpoint(0, finished=True)
         ctx.canonical()
         if ctx.stop_requested():
-            raise ctx.interrupted(f"signal: checkpoint after stage {self.index + 1}")
+            raise ctx.interrupted(f"{ctx.stop_signal}: checkpoint after stage {self.index + 1}")

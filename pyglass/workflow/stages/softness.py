@@ -46,14 +46,28 @@ class Softness(Stage):
             val.error(path + ("model",), f"{full} has no structure-function grid (train with grid=sf.grid())")
 
     @classmethod
+    def check_cost(cls, val, path, params, n, dim):
+        from pyglass.analysis.softness import StructureFunctions, load
+        folder = os.path.dirname(val.file) if val.file else os.getcwd()
+        try:
+            grid = load(os.path.join(folder, params["model"])).grid   # an absolute model path stays as it is
+        except (OSError, ValueError):
+            return   # reported by check
+        if grid is not None:
+            check_grid_memory(val, path + ("model",), StructureFunctions.from_grid(grid), n, dim,
+                              len(grid.get("type_names") or []) or None)
+
+    @classmethod
     def estimate(cls, params, n, dim):
         return "structure functions and the SVM decision function"
 
     def run(self, ctx):
-        from pyglass.analysis.softness import load
+        from pyglass.analysis.softness import StructureFunctions, load
         model = load(ctx.deck.resolve_path(self.params["model"]))
         ctx.print(f"stage {self.index + 1} ({self.name}): softness with {self.params['model']}")
         whole = ctx.whole_system()
+        if model.grid is not None:   # N known now (a [system] file)
+            require_grid_memory(StructureFunctions.from_grid(model.grid), whole, f"stage[{self.index + 1}].model")
 
         def compute():
             s = model.apply(whole)
@@ -76,6 +90,42 @@ def _structure_function_keys():
         "r_max_angular": Key((int, float), None, "triplet cutoff on r_ij, r_ik (default r_max, as paper 4; 3.0 is "
                              "~17x cheaper, docs/softness.md)", lo=0, lo_open=True),
     }
+
+
+def _grid_need(sf, n, dim, density, n_types):
+    from pyglass.io.safe_read import memory_budget
+    need, budget = sf.memory_estimate(n, dim, density, n_types), memory_budget()
+    if need <= budget:
+        return None
+    return (f"the structure functions (r_max = {sf.r_max:g}, {sf.mu.size} radial centres, {len(sf.angular)} angular "
+            f"per species pair) need about {need / 2**30:.3g} GiB at N = {n}, more than the memory budget "
+            f"({budget / 2**30:.3g} GiB: 80 % of the memory available, or $PYGLASS_MEMORY_LIMIT_GIB)")
+
+
+def check_grid_memory(val, path, sf, n, dim, n_types=None):
+    """Validation: refuse a grid whose structure functions will not fit (a generated system's N and density)."""
+    system = getattr(val, "system", {}) or {}
+    density = system.get("density")
+    n_types = n_types or len(system.get("composition") or [1])
+    if density:
+        why = _grid_need(sf, n, dim, density, n_types)
+        if why:
+            val.error(path, why)
+
+
+def require_grid_memory(sf, system, key):
+    """At the run (a system read from a file): DeckError on `key` when the grid will not fit."""
+    from pyglass.workflow.deck import DeckError
+    why = _grid_need(sf, system.N, system.dim, system.N / system.box.volume, system.n_types)
+    if why:
+        raise DeckError(why, key=key)
+
+
+def _train_grid(params):
+    from pyglass.analysis import softness
+    mu = np.arange(1, int(round(params["r_max"] / params["mu_step"])) + 1) * params["mu_step"]
+    return softness.StructureFunctions(params["sigma"], mu, params["r_max"], None if params["angular"] else (),
+                                       params["r_max_angular"])
 
 
 @register
@@ -125,6 +175,17 @@ class SoftnessTrain(Stage):
                 return
 
     @classmethod
+    def check(cls, val, path, params):
+        r_max, step = params.get("r_max"), params.get("mu_step")
+        if r_max and step and r_max / step > 100_000:
+            val.error(path + ("mu_step",), f"r_max / mu_step = {r_max / step:.3g} radial centres (at most 100000)")
+
+    @classmethod
+    def check_cost(cls, val, path, params, n, dim):
+        if params.get("r_max") and params.get("mu_step") and params["r_max"] / params["mu_step"] <= 100_000:
+            check_grid_memory(val, path + ("r_max",), _train_grid(params), n, dim)
+
+    @classmethod
     def estimate(cls, params, n, dim):
         return "structure functions of the example frames and a cross-validated linear SVM"
 
@@ -144,9 +205,7 @@ class SoftnessTrain(Stage):
         """The SVM on the structure functions (the stage's grid keys) of the example frames only;
         returns (model, StructureFunctions)."""
         from pyglass.analysis import softness
-        mu = np.arange(1, int(round(p["r_max"] / p["mu_step"])) + 1) * p["mu_step"]
-        sf = softness.StructureFunctions(p["sigma"], mu, p["r_max"], None if p["angular"] else (),
-                                         p["r_max_angular"])
+        sf = _train_grid(p)
         cache = {}
 
         def features(f):
@@ -180,10 +239,13 @@ class SoftnessTrain(Stage):
                              f"stage {src!r} has p_hop on {defined} frames only (lengthen its steps or shorten "
                              "stable_time)")
         path = self.model_path(ctx)
+        from pyglass.workflow.run.output_guard import check_targets
+        check_targets([(path, f"model file of stage {self.name!r}")], [], ctx.overwrite, comm=ctx.comm)
         src_stage = next(st for st in ctx.deck.data["stage"] if st["name"] == src)
         ctx.print(f"stage {self.index + 1} ({self.name}): softness training on {src!r} ({len(times)} frames, "
                   f"stable window {stable_frames} frames)")
         whole = ctx.whole_system()
+        require_grid_memory(_train_grid(p), whole, f"stage[{self.index + 1}].r_max")   # N known now
 
         def compute():
             rear, stable = self.examples(p, ph, whole.types, stable_frames, ctx.seed_for(0))
