@@ -71,3 +71,16 @@ def test_plot_writes_the_standard_figures(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "plot", "missing.h5"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "file not found" in bad.stderr
+
+
+def test_a_chi4_peak_at_the_edge_of_the_lags_is_labelled_as_a_bound():
+    """chi4 still rising at the last lag (the quickstart's window): 'tau_4 > t', a lower bound; falling
+    from the first lag: 'tau_4 < t'; a peak inside the lags: 'tau_4 = t'."""
+    import numpy as np
+
+    from pyglass.analysis.observables.dynamics import chi4_peak
+    from pyglass.workflow.plots import peak_label
+    t = np.geomspace(0.05, 16.6, 12)
+    assert peak_label("tau_4", chi4_peak(t, np.log(t) + 4)) == "tau_4 > 16.6"
+    assert peak_label("tau_4", chi4_peak(t, 1 / t)) == "tau_4 < 0.05"
+    assert peak_label("tau_4", chi4_peak(t, 3 - (np.log(t) - np.log(2.0)) ** 2)) == "tau_4 = 2"

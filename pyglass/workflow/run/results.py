@@ -8,8 +8,10 @@
         e = run.stage("quench").attrs["quench_energy"]     # and its attributes
         fs = run.stage("production")["self-dynamics"]["fs"]  # an observable's group inside a stage
         ist = run.final_system()               # the state the run ended in (its checkpoint)
+    first = out.unit("T0.47", 0)               # one unit by state label and sample
     draw = out.draw("T0.47")                   # the draw trajectory of a state point (a Run)
     for system in draw.frames(): ...           # its trajectory frames as Systems
+    for name, group in run.stage("production").walk(): ...   # every group beneath a stage
 
 File names come from `pyglass.workflow.run.paths` (the one place they are made). Files written before the
 results moved to their own root (`/observables`) are read as well.
@@ -26,7 +28,7 @@ from pyglass.io.h5md import RESULTS_ROOT, _s, file_status, path_status
 from pyglass.workflow.run.paths import checkpoint_path, draw_path, from_index
 
 
-def results_root(f):
+def _results_group(f):
     """The results group of an open output file: /<RESULTS_ROOT>, or /observables in files written
     before results moved to their own root (runs started with an earlier pyglass)."""
     if RESULTS_ROOT in f:
@@ -72,6 +74,20 @@ class StageResult(Mapping):
         f, g = self._open()
         with f:
             return len(g)
+
+    def groups(self) -> list:
+        """Names of the subgroups (e.g. an observable's results inside a stage), without reading data."""
+        f, g = self._open()
+        with f:
+            return [k for k, v in g.items() if isinstance(v, h5py.Group)]
+
+    def walk(self):
+        """(name relative to this group, StageResult) of every group beneath it, depth first."""
+        f, g = self._open()
+        with f:
+            names = []
+            g.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Group) else None)
+        return [(n, StageResult(self.path, f"{self.group}/{n}")) for n in names]
 
     @property
     def attrs(self) -> dict:
@@ -120,12 +136,12 @@ class Run:
     def stages(self) -> list:
         """Names of the result groups in the file (one per stage that wrote results)."""
         with h5py.File(self.path, "r") as f:
-            r = results_root(f)
+            r = _results_group(f)
             return [] if r is None else list(r)
 
     def stage(self, name: str) -> StageResult:
         with h5py.File(self.path, "r") as f:
-            r = results_root(f)
+            r = _results_group(f)
             if r is None or name not in r:
                 have = [] if r is None else sorted(r)
                 raise KeyError(f"{self.path}: no results of stage {name!r} (stages with results: {have})")
@@ -133,7 +149,7 @@ class Run:
 
     def has_stage(self, name: str) -> bool:
         with h5py.File(self.path, "r") as f:
-            r = results_root(f)
+            r = _results_group(f)
             return r is not None and name in r
 
     @property
@@ -198,7 +214,7 @@ class Study(Run):
     def __init__(self, path: str):
         super().__init__(path)
         with h5py.File(self.path, "r") as f:
-            st = results_root(f)["study"]
+            st = _results_group(f)["study"]
             self.states = [_s(x) for x in st.attrs["states"]]
             self.samples = int(st.attrs["samples"])
             self.source = _s(st.attrs["source"])
@@ -223,6 +239,14 @@ class Study(Run):
                 out.append(Unit(p, lab, j, s, None if sd is None else int(sd), st))
         return out
 
+    def unit(self, state: str = "", sample: int = 0) -> Unit:
+        """The unit of `state` and `sample`, with its file's current status."""
+        for u in self.units(state=state):
+            if u.sample == sample:
+                return u
+        raise KeyError(f"{self.path}: no unit of state {state!r} and sample {sample} (states: {self.states}, "
+                       f"samples: {self.samples})")
+
     def draw(self, state: str = "") -> Run:
         """The draw trajectory of state point `state` (samples drawn from one trajectory)."""
         return Run(draw_path(self.path, state))
@@ -243,12 +267,10 @@ class Study(Run):
 def open(path) -> Run:   # noqa: A001 - the module's verb, as h5py.File / results.open
     """A Study for an index file, else a Run."""
     path = os.fspath(path)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such output file")
     with h5py.File(path, "r") as f:
-        r = results_root(f)
+        r = _results_group(f)
         is_study = r is not None and "study" in r and isinstance(r["study"], h5py.Group) and "files" in r["study"]
     return Study(path) if is_study else Run(path)
 
-
-def study_units(index) -> list:
-    """[(unit file path, state label)] of a study's index file, in unit order."""
-    return [(u.path, u.state) for u in Study(index).units()]
