@@ -2,7 +2,8 @@
 
 - thermo traces (/observables/thermo): temperature, energies, pressure against step;
 - time correlations (any results group with a lag-time dataset `t`): MSD, F_s, Q, chi4, alpha2 on
-  log axes, with tau_alpha (F_s = 1/e) and tau_4 (chi4 peak) marked;
+  log axes, with tau_alpha (F_s = 1/e) and tau_4 (chi4 peak) marked, as bounds ('tau_4 > 16.6') where
+  they lie beyond the lags;
 - mode spectra (groups with `eigenvalues` and `participation_ratio`): participation against
   frequency;
 - per-particle maps (groups with `participation`, `kappa_local`, or time-resolved `propensity`,
@@ -70,8 +71,18 @@ def peak_label(name: str, peak) -> str:
     return f"{name} {dict(first='<', last='>').get(peak.edge, '=')} {peak.time:.3g}"
 
 
+def relaxation_label(t, fs) -> tuple:
+    """(time to mark, label) of tau_alpha (F_s = 1/e): where F_s never falls that low within the lags,
+    tau_alpha lies beyond the last one ('tau_alpha > 16.6'), marked there."""
+    from pyglass.analysis.observables.dynamics import relaxation_time
+    tau = relaxation_time(t, fs)
+    if np.isfinite(tau):
+        return tau, f"tau_alpha = {tau:.3g}"
+    return float(t[-1]), f"tau_alpha > {t[-1]:.3g}"
+
+
 def _correlations(name, g, out, stem, written):
-    from pyglass.analysis.observables.dynamics import chi4_peak, relaxation_time
+    from pyglass.analysis.observables.dynamics import chi4_peak
     t = g["t"]
     keys = [k for k in ("msd", "fs", "Q", "chi4", "alpha2") if k in g]
     plt = pyplot()
@@ -86,8 +97,8 @@ def _correlations(name, g, out, stem, written):
             ax.set_yscale("log")
         if k == "fs" and y.ndim == 1:
             try:
-                tau = relaxation_time(t, y)
-                ax.axvline(tau, color="r", ls="--", lw=0.8, label=f"tau_alpha = {tau:.3g}")
+                tau, label = relaxation_label(t, y)
+                ax.axvline(tau, color="r", ls="--", lw=0.8, label=label)
                 ax.legend(fontsize=7)
             except (ValueError, IndexError):
                 pass
