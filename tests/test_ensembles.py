@@ -246,3 +246,36 @@ def test_inherent_structure_trajectory_warns_about_a_non_smooth_cutoff(liquid):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         ensembles.inherent_structure_trajectory(s.copy(), smooth, integrators.NVE(0.005), steps=2, every=2)
+
+
+def test_count_new_minima_counts_first_visits_only():
+    """Jumps 0->1 (new), 1->0, 0->1 (returns), 1->2 (new), 2->2+1e-7 (no jump), ->0 (return), ->3 (new),
+    ->1+5e-6 (a return: within epsilon of a visited minimum)."""
+    from pyglass.analysis.ensembles import ISTrajectory, count_new_minima
+    e = [0.0, 1.0, 0.0, 1.0, 2.0, 2.0 + 1e-7, 0.0, 3.0, 1.0 + 5e-6]
+
+    def jumps(u, eps, segment=None):
+        return ISTrajectory(np.arange(len(u)), u, eps, 1, 1.0, 1.0, 3, segment=segment).transitions
+
+    assert count_new_minima(e, jumps(e, 1e-5), 1e-5) == 3
+    assert count_new_minima(e, jumps(e, 1e-8), 1e-8) == 5       # now 2 + 1e-7 and 1 + 5e-6 are minima of their own
+    assert count_new_minima([1.0], jumps([1.0], 1e-5)) == 0
+    u = [0.0, 1.0, 2.0, 3.0]
+    assert count_new_minima(u, jumps(u, 1e-5, [0, 0, 1, 1])) == 2   # 1 -> 2 spans a gap
+    with pytest.raises(ValueError, match="4 energies need 3 transition flags"):
+        count_new_minima(u, [True])
+
+
+def test_transition_rate_spread_over_segments():
+    """Three segments of 4 quenches with 1, 3 and 2 jumps (and a jump across each gap, not counted): the
+    spread is the rate's standard error over the segments, 2 x sd(1, 3, 2) / (2 sqrt 3); one segment:
+    Poisson, rate / sqrt(8) for its 8 jumps."""
+    from pyglass.analysis.ensembles import transition_rate_spread
+    u = np.array([0, 1, 1, 1, 5, 6, 7, 8, 20, 21, 21, 22], float)
+    seg = np.repeat([0, 1, 2], 4)
+    tr = (np.abs(np.diff(u)) > 1e-5) & (seg[1:] == seg[:-1])
+    spread, frac = transition_rate_spread(2.0, tr, seg)
+    assert frac == 6 / 9
+    assert spread == pytest.approx(2.0 * 1.0 / (2.0 * np.sqrt(3)))
+    one = np.abs(np.diff(u)) > 1e-5
+    assert transition_rate_spread(2.0, one, np.zeros(12, int)) == (pytest.approx(2.0 / np.sqrt(8)), 8 / 11)

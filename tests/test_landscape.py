@@ -11,6 +11,7 @@ import scipy.linalg as sla
 from pyglass import landscape
 from pyglass import potentials as P
 from pyglass.analysis.landscape import solvers as S
+from pyglass.analysis.statistics import mean_interval
 from pyglass.engine.system import Box, System
 from helpers import small_system
 
@@ -244,13 +245,13 @@ def test_local_dipole_stiffness_and_ci():
     i = 17
     mine = (pairs[:, 0] == i) | (pairs[:, 1] == i)
     assert ki[i] == pytest.approx(kappa[mine].mean(), rel=1e-12)
-    m, lo, hi = landscape.mean_with_ci(kappa, seed=1)
+    m, lo, hi = mean_interval(kappa, method="BCa", seed=1)   # paper 2's interval (BCa)
     assert lo < m < hi and m == pytest.approx(kappa.mean())
     # paper 2's 90 % bootstrap interval is the default: narrower than the 95 % one, equal to an
     # explicit confidence=0.90
-    m95, lo95, hi95 = landscape.mean_with_ci(kappa, confidence=0.95, seed=1)
+    m95, lo95, hi95 = mean_interval(kappa, 0.95, method="BCa", seed=1)
     assert lo95 < lo and hi < hi95
-    assert (lo, hi) == landscape.mean_with_ci(kappa, confidence=0.90, seed=1)[1:]
+    assert (lo, hi) == mean_interval(kappa, 0.90, method="BCa", seed=1)[1:]
     with pytest.raises(ValueError, match="pairs"):
         landscape.dipole_stiffness(s, pot, np.array([[0, 0]]))
     with pytest.raises(ValueError, match="pairs"):
@@ -573,3 +574,24 @@ def test_block_sparse_kernels_against_scipy_and_dense_algebra():
     # a pivot that is not positive is reported, not silently used
     bad = sp.csr_matrix(np.array([[1.0, 0.0], [2.0, 1.0]]))
     assert K.ic0(bad.indptr.astype(np.int32), bad.indices.astype(np.int32), bad.data.copy(), 0.0)[1] == 1
+
+
+def test_mesoelastic_fit_recovers_eq3_parameters():
+    """Paper 2's Eq. 3 on exact data: (t, l) recovered to round-off; a state with tau_alpha/t0 below
+    min_tau, or without tau_alpha, is left out; a non-positive slope gives no (t, l)."""
+    t_true, l_true = 0.05, 0.45
+    T = np.array([0.9, 0.8, 0.7, 0.65, 2.0, 0.6])
+    kappa = np.array([20.0, 21.0, 23.5, 25.0, 5.0, 26.0])
+    a0 = np.r_[np.full(4, 0.82 ** (-1 / 3)), 1.0, 0.82 ** (-1 / 3)]
+    t0 = a0 / np.sqrt(T)
+    tau = t0 * t_true * np.exp(l_true ** 2 * a0 ** 2 * kappa / T)
+    tau[4] = t0[4]               # tau/t0 = 1 < min_tau: left out
+    tau[5] = np.nan              # not measured: left out
+    f = landscape.mesoelastic_fit(T, a0, kappa, tau, t0, min_tau=5.0)
+    assert f["n"] == 4
+    assert f["l"] == pytest.approx(l_true, rel=1e-10) and f["t"] == pytest.approx(t_true, rel=1e-10)
+    assert f["max_res"] < 1e-10 and f["r2"] == pytest.approx(1.0)
+    softening = np.array([30.0, 24.0, 18.0, 12.0])   # kappa/T falling as tau_alpha grows: slope < 0
+    flat = landscape.mesoelastic_fit(T[:4], a0[:4], softening, tau[:4], t0[:4])
+    assert flat["slope"] < 0 and np.isnan(flat["l"]) and np.isnan(flat["t"])
+    assert landscape.mesoelastic_fit(T[:2], a0[:2], kappa[:2], tau[:2], t0[:2]) == {"n": 2}

@@ -8,11 +8,11 @@ import pytest
 from pathlib import Path
 
 from pyglass.analysis.lattice import (GaussianFieldSampler, block_scaling_fit, PeriodicLattice, RateLaw,
-                             SoftnessCorrelation, TRSPModel, chi4_peak,
-                             four_point_structure_factor, observed_from_bare, ornstein_zernike_fit,
-                             quench, renormalise, restoring_matrix)
+                             SoftnessCorrelation, TRSPModel, four_point_structure_factor,
+                             observed_from_bare, ornstein_zernike_fit, quench, renormalise, restoring_matrix)
 from pyglass.analysis.lattice.kicks import full_lattice_kick_map
 from pyglass.analysis.lattice.measure import block_susceptibility, first_rearrangement_times
+from pyglass.analysis.observables.dynamics import chi4_peak
 from pyglass._ext.lattice import SumTree
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -309,8 +309,8 @@ def test_first_times_and_overlap():
 def test_chi4_peak_and_s4_consistency():
     t = np.logspace(0, 3, 31)
     chi = 5.0 - (np.log(t) - np.log(40.0)) ** 2
-    tau4, peak = chi4_peak(t, chi)
-    assert tau4 == pytest.approx(40.0, rel=1e-6) and peak == pytest.approx(5.0, rel=1e-9)
+    tau4, peak, edge = chi4_peak(t, chi)
+    assert tau4 == pytest.approx(40.0, rel=1e-6) and peak == pytest.approx(5.0, rel=1e-9) and edge == ""
     rng = np.random.default_rng(2)
     ind = (rng.random((50, 64)) < 0.4).astype(float)
     q, s4 = four_point_structure_factor(ind, (8, 8))

@@ -169,7 +169,22 @@ def test_alpha2_q_chi4_naive(rng):
     assert np.allclose(q, naive)
     assert ob.chi4(q, 6) == pytest.approx(6 * np.var(naive))
     t = np.linspace(0, 1, 11)
-    assert ob.chi4_peak(t, np.sin(np.pi * t)) == pytest.approx((0.5, 1.0))
+    # the peak is refined by a parabola in ln t: through sin(0.4 pi) = sin(0.6 pi) its vertex is their
+    # midpoint in ln t, sqrt(0.4 * 0.6), and it rises a little above the sample at 0.5
+    tau4, height, edge = ob.chi4_peak(t, np.sin(np.pi * t))
+    assert tau4 == pytest.approx(np.sqrt(0.4 * 0.6), rel=1e-12) and 1.0 < height < 1.001 and edge == ""
+
+
+def test_chi4_peak_at_the_first_or_last_lag_is_a_bound():
+    """chi4 still rising at the last lag: tau4 is the last lag, flagged (a lower bound); falling from the
+    first lag: the first lag, flagged; an exact parabola in ln t is recovered inside the window."""
+    t = np.geomspace(0.1, 100, 13)
+    rising = ob.chi4_peak(t, np.log(t) + 5)
+    assert (rising.time, rising.height, rising.edge, rising.at_edge) == (100.0, pytest.approx(np.log(100) + 5), "last", True)
+    falling = ob.chi4_peak(t, 1 / t)
+    assert (falling.time, falling.edge) == (0.1, "first")
+    inside = ob.chi4_peak(t, 3 - (np.log(t) - np.log(2.5)) ** 2)
+    assert inside.time == pytest.approx(2.5, rel=1e-10) and inside.height == pytest.approx(3.0) and not inside.at_edge
 
 
 def test_s4_naive_and_block_chi4(rng):
@@ -424,7 +439,7 @@ def test_overlap_identical_naive_and_random_baseline(rng):
         ob.overlap(field, field[:-1], s.positions, s.box, neighbours=pairs)
 
 
-def test_spearman_extremes_bootstrap(rng):
+def test_spearman_and_extremes_per_sphere(rng):
     a, b = rng.random(60), rng.random(60)
     t = np.repeat([0, 1], 30)
     res = ob.spearman_by_species(a, b, t)
@@ -440,8 +455,6 @@ def test_spearman_extremes_bootstrap(rng):
     inside = np.flatnonzero((np.linalg.norm(d, axis=1) <= 1.5) & (t == 1))
     order = inside[np.argsort(a[inside])]
     assert top.tolist() == order[::-1][:3].tolist() and bot.tolist() == order[:3].tolist()
-    lo, hi = ob.bootstrap_ci(a, n_resamples=500)
-    assert lo < a.mean() < hi and hi - lo < 0.25
 
 
 def test_top_fraction_ties_are_not_broken_by_index():
@@ -584,3 +597,34 @@ def test_log_relaxation_time_sd_is_the_delta_method():
     draws = [np.log(dyn.relaxation_time(tc, fc + rng.normal(0, 0.005), 0.2)) for _ in range(4000)]
     assert np.std(draws) == pytest.approx(sd, rel=0.1)
     assert np.isnan(dyn.log_relaxation_time_sd(tc, fc + 1.0, np.ones_like(tc), 0.2))     # never crosses
+
+
+def test_ballistic_end_of_an_ornstein_uhlenbeck_msd():
+    """A 3D Langevin particle (m = 1, friction gamma): its exact MSD falls to half the ballistic
+    3 T t^2 where brentq finds it; ballistic_end interpolates the sampled MSD to 1e-3."""
+    from scipy.optimize import brentq
+    T, gamma = 0.7, 4.0
+
+    def msd(t):
+        return 6 * T / gamma * (t - (1 - np.exp(-gamma * t)) / gamma)
+
+    t = np.geomspace(1e-4, 10, 4000)
+    exact = brentq(lambda s: msd(s) / (3 * T * s * s) - 0.5, 1e-4, 10)
+    assert ob.ballistic_end(t, msd(t), T, drop=0.5) == pytest.approx(exact, rel=1e-3)
+    assert np.isnan(ob.ballistic_end(t, 3 * T * t ** 2, T))              # never leaves the ballistic regime
+    assert ob.ballistic_end(t, 2 * msd(t), T, dim=6) == pytest.approx(exact, rel=1e-3)   # d enters as d T t^2
+
+
+def test_first_block_drift_compares_the_first_block_at_tau_alpha():
+    """F_s = exp(-t/10) overall and later, exp(-t/12) in the first block, one origin's sd 0.05, four origins:
+    at tau_alpha = 10 ln 5 the first block reads 5^(-5/6) against 0.2, z = (5^(-5/6) - 0.2) / (0.05 sqrt(4/3)),
+    positive (the first block is slower); with two origins the test is not made."""
+    t = np.geomspace(0.1, 100, 3001)
+    fs, sd, four = np.exp(-t / 10), np.full_like(t, 0.05), np.full_like(t, 4.0)
+    out = ob.first_block_drift(t, fs, np.exp(-t / 12), fs, sd, four, 0.2, tau=10 * np.log(5))
+    assert out["z"] == pytest.approx((5 ** (-5 / 6) - 0.2) / (0.05 * np.sqrt(4 / 3)), rel=1e-4)
+    assert out["dof"] == 3 and out["log_tau_sd"] == pytest.approx(0.05 / (0.2 * np.log(5)), rel=1e-3)
+    assert ob.first_block_drift(t, fs, np.exp(-t / 12), fs, sd, np.full_like(t, 2.0), 0.2) == {}
+    # tau_alpha read off F_s itself (log-linear interpolation) gives the same z
+    assert ob.first_block_drift(t, fs, np.exp(-t / 12), fs, sd, four, 0.2)["z"] == pytest.approx(out["z"], rel=1e-4)
+    assert ob.first_block_drift(t, np.full_like(t, 0.9), fs, fs, sd, four, 0.2) == {}   # never reaches 0.2

@@ -3,6 +3,12 @@ import os
 import subprocess
 import sys
 
+import numpy as np
+import pytest
+
+from pyglass.analysis.observables.dynamics import chi4_peak
+from pyglass.workflow.plots import peak_label, relaxation_label
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 DECK = """
@@ -71,3 +77,17 @@ def test_plot_writes_the_standard_figures(tmp_path):
     bad = subprocess.run([sys.executable, "-m", "pyglass.workflow.cli", "plot", "missing.h5"], cwd=tmp_path, env=env,
                          capture_output=True, text=True, timeout=60)
     assert bad.returncode == 2 and "file not found" in bad.stderr
+
+
+def test_a_chi4_peak_at_the_edge_of_the_lags_is_labelled_as_a_bound():
+    """chi4 still rising at the last lag (the quickstart's window): 'tau_4 > t', a lower bound; falling
+    from the first lag: 'tau_4 < t'; a peak inside the lags: 'tau_4 = t'; tau_alpha beyond the lags:
+    'tau_alpha > t'."""
+    t = np.geomspace(0.05, 16.6, 12)
+    assert peak_label("tau_4", chi4_peak(t, np.log(t) + 4)) == "tau_4 > 16.6"
+    assert peak_label("tau_4", chi4_peak(t, 1 / t)) == "tau_4 < 0.05"
+    assert peak_label("tau_4", chi4_peak(t, 3 - (np.log(t) - np.log(2.0)) ** 2)) == "tau_4 = 2"
+    # likewise tau_alpha: F_s still above 1/e at the last lag
+    assert relaxation_label(t, np.exp(-t / 100)) == (t[-1], "tau_alpha > 16.6")
+    tau, label = relaxation_label(t, np.exp(-t / 2))
+    assert tau == pytest.approx(2.0, rel=0.05) and label.startswith("tau_alpha = ")

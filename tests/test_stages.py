@@ -227,6 +227,8 @@ n_runs = 2
     r, _ = results(out, "trsp")
     assert r["Q"].shape[0] == 1 and r["Q"].shape[1] == len(r["sample_times"])
     assert np.all(np.diff(r["Q"][0]) <= 1e-12) and r["Q"][0][0] <= 1.0
+    k = int(np.argmax(r["chi4"][0]))   # flagged exactly when the largest chi4 is at the first or last time
+    assert r["tau4_at_edge"].tolist() == [k in (0, len(r["chi4"][0]) - 1)]
 
 
 STUDY = """

@@ -3,8 +3,9 @@ inherent structures at a parent temperature), spread over MPI rank groups."""
 from pyglass.analysis.ensembles.base import Ensemble, member_seeds
 from pyglass.analysis.ensembles.isoconfigurational import IsoconfigurationalEnsemble, IsoconfigurationalResult
 from pyglass.analysis.ensembles.inherent_structures import (InherentStructureEnsemble, InherentStructureResult, ISTrajectory,
-                                                   inherent_structure_trajectory, quench)
+                                                   count_new_minima, inherent_structure_trajectory, quench,
+                                                   transition_rate_spread)
 
 __all__ = ["Ensemble", "member_seeds", "IsoconfigurationalEnsemble", "IsoconfigurationalResult",
            "InherentStructureEnsemble", "InherentStructureResult", "ISTrajectory",
-           "inherent_structure_trajectory", "quench"]
+           "inherent_structure_trajectory", "quench", "count_new_minima", "transition_rate_spread"]

@@ -175,3 +175,44 @@ def inherent_structure_trajectory(system, potential, integrator, steps: int, eve
         T = getattr(integrator, "T", None) or float(np.mean(temps))
     return ISTrajectory(times, energies, epsilon, system.N, system.box.volume, T, system.dim,
                         np.array(pos) if keep_positions else None, segment)
+
+
+def count_new_minima(energies, transitions, epsilon: float = 1e-5) -> int:
+    """Of the transitions of an inherent-structure trajectory (ISTrajectory.transitions: one flag per
+    quench interval), those into a minimum whose U_IS differs by more than `epsilon` from every minimum
+    the trajectory visited before (first visits); the others return to one (flickering between nearby
+    minima)."""
+    e = np.asarray(energies, float)
+    transitions = np.asarray(transitions, bool)
+    if len(transitions) != max(len(e) - 1, 0):
+        raise ValueError(f"count_new_minima: {len(e)} energies need {max(len(e) - 1, 0)} transition flags, "
+                         f"got {len(transitions)}")
+    seen = np.sort(e[:1])
+    n = 0
+    for k in range(1, len(e)):
+        if transitions[k - 1]:
+            i = np.searchsorted(seen, e[k])
+            near = seen[max(i - 1, 0):i + 1]
+            n += bool(np.all(np.abs(near - e[k]) > epsilon))
+        seen = np.insert(seen, np.searchsorted(seen, e[k]), e[k])
+    return n
+
+
+def transition_rate_spread(rate: float, transitions, segment) -> tuple:
+    """(spread, fraction) of a transition rate measured on an inherent-structure trajectory in segments
+    (ISTrajectory.transitions and .segment): the rate's standard error over the segments (taken of
+    equal length) where there are at least three, which exceeds the Poisson one since transitions come
+    in bursts; else Poisson's, rate / sqrt(transitions). `fraction`: the share of the quench intervals
+    within segments that hold a transition (near 1 the quenches are too sparse to resolve the rate)."""
+    tr = np.asarray(transitions, bool)
+    seg = np.asarray(segment)
+    if len(tr) != max(len(seg) - 1, 0):
+        raise ValueError(f"transition_rate_spread: {len(seg)} quenches need {max(len(seg) - 1, 0)} transition "
+                         f"flags, got {len(tr)}")
+    n = int(tr.sum())
+    labels = np.unique(seg)
+    fraction = n / max(len(seg) - len(labels), 1)
+    if len(labels) > 2 and n:
+        per = np.array([tr[seg[1:] == k].sum() for k in labels], float)
+        return float(rate * per.std(ddof=1) / (per.mean() * np.sqrt(len(per)))), fraction
+    return float(rate / np.sqrt(max(n, 1))), fraction

@@ -8,7 +8,7 @@ athermal shear modulus, pseudoharmonic modes, sheared inherent structures (docs/
     G = landscape.shear_modulus(system, pot)
 """
 from pyglass.analysis.landscape.dipoles import (dipole_responses, dipole_stiffness, dipole_vectors,  # noqa: F401
-                                       local_dipole_stiffness, mean_with_ci, random_pairs)
+                                       local_dipole_stiffness, mesoelastic_fit, random_pairs)
 from pyglass.analysis.landscape.elasticity import nonaffine_response, shear_modulus  # noqa: F401
 from pyglass.analysis.landscape.inherent import InherentStructure  # noqa: F401
 from pyglass.analysis.landscape.memory import factor_memory_estimate  # noqa: F401

@@ -121,16 +121,31 @@ def random_pairs(system, pot, n_pairs: int, seed: int) -> np.ndarray:
     return pairs[np.sort(idx)]
 
 
-def mean_with_ci(samples, confidence: float = 0.90, n_resamples: int = 2000, seed: int = 0):
-    """Mean of kappa samples (e.g. over random pairs and IS samples) with a bootstrap confidence
-    interval (scipy.stats.bootstrap, BCa, the default of the scikits-bootstrap package the paper
-    used): (mean, low, high).
+def mesoelastic_fit(T, a0, kappa, tau, t0, min_tau: float = 5.0) -> dict:
+    """Paper 2's mesoelastic relation (Eq. 3), ln(tau_alpha/t0) = (l a0)^2 kappa(T)/T + ln t, fitted by
+    least squares in x = a0^2 kappa/T over the states with tau_alpha/t0 >= `min_tau` (the relation
+    holds in the viscous regime; the paper: from tau_alpha ~ 10 t0). Arrays over states: T, the length
+    a0 and time t0 units, the mean dipole stiffness kappa, tau_alpha (NaN: not measured, left out).
 
-    The default level is paper 2's: "Error bars represent the 90% confidence interval obtained with
-    the Bootstrap method (using the software package scikits-bootstrap)" (Fig. 5 caption), and
-    App. A 2: "we validated that the 90% confidence interval calculated with the Bootstrap method
-    [...] was smaller than the symbol size used in Fig. 4"."""
-    from pyglass.analysis.observables.statistics import bootstrap_ci
-    x = np.asarray(samples, float).ravel()
-    low, high = bootstrap_ci(x, np.mean, confidence=confidence, n_resamples=n_resamples, seed=seed, method="BCa")
-    return float(x.mean()), low, high
+    Returns {"n": states fitted}, and with at least three: x, y, slope, intercept, r2, max_res (largest
+    |residual| in ln tau), l = sqrt(slope) and t = exp(intercept) with their 1-sigma errors dl and
+    dt_log (of ln t); l, t, dl, dt_log are NaN when the slope is not positive."""
+    from scipy.stats import linregress
+    T, a0, kappa, tau, t0 = (np.asarray(v, float) for v in (T, a0, kappa, tau, t0))
+    with np.errstate(invalid="ignore"):
+        use = np.isfinite(tau) & (tau / t0 >= min_tau)
+    out = {"n": int(use.sum())}
+    if out["n"] < 3:
+        return out
+    x = a0[use] ** 2 * kappa[use] / T[use]
+    y = np.log(tau[use] / t0[use])
+    fit = linregress(x, y)
+    res = y - (fit.intercept + fit.slope * x)
+    out.update(x=x, y=y, slope=fit.slope, intercept=fit.intercept, r2=fit.rvalue ** 2,
+               max_res=float(np.max(np.abs(res))))
+    if fit.slope <= 0:
+        out.update(l=np.nan, t=np.nan, dl=np.nan, dt_log=np.nan)
+    else:
+        out.update(l=float(np.sqrt(fit.slope)), dl=float(fit.stderr / (2 * np.sqrt(fit.slope))),
+                   t=float(np.exp(fit.intercept)), dt_log=float(fit.intercept_stderr))
+    return out

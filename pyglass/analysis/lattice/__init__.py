@@ -10,8 +10,8 @@ from .deck import load_deck, model_parameters
 from .gaussian import GaussianFieldSampler, SoftnessCorrelation
 from .geometry import Clusters, PeriodicLattice
 from .kicks import KickKernel, KickOperator, build_kick_operator, restoring_matrix
-from .measure import (block_scaling_fit, block_susceptibility, chi4_peak,
-                      four_point_structure_factor, ornstein_zernike_fit)
+from .measure import (block_scaling_fit, block_susceptibility, four_point_structure_factor,
+                      ornstein_zernike_fit)
 from .model import DetailedBalanceResult, TRSPModel, TRSPRun
 from .rates import BareRateLaw, RateLaw, observed_from_bare, renormalise
 
@@ -21,6 +21,6 @@ __all__ = [
     "GaussianFieldSampler", "SoftnessCorrelation", "PeriodicLattice", "Clusters",
     "KickKernel", "KickOperator", "build_kick_operator", "restoring_matrix",
     "RateLaw", "BareRateLaw", "renormalise", "observed_from_bare",
-    "chi4_peak", "four_point_structure_factor", "ornstein_zernike_fit",
+    "four_point_structure_factor", "ornstein_zernike_fit",
     "block_susceptibility", "block_scaling_fit",
 ]

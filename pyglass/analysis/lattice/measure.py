@@ -2,7 +2,7 @@
 
 * Overlap Q(t) = (1/N) sum_i I_i(t), I_i = 1 if site i has not rearranged in (t0, t0 + t]
   (Eq. 31); chi4(t) = N Var Q(t) (Eq. 32) over runs and time origins; tau4 and chi4* at the
-  peak of chi4.
+  peak of chi4 (pyglass.analysis.observables.dynamics.chi4_peak).
 * S4(q, t) = (1/N)(<W(q)W(-q)> - <W(q)><W(-q)>), W(q) = sum_i I_i e^{iq.r_i} (Eqs. 33-34);
   Ornstein-Zernike fit S4 = S4(0) / (1 + (q xi4)^2) at small q (scipy curve_fit).
 * Block analysis (App. H): chi4 of sub-boxes of side L_B, fitted to
@@ -17,7 +17,7 @@ import numpy as np
 from scipy.optimize import curve_fit
 from scipy.special import gamma as gamma_fn, gammaincc
 
-__all__ = ["first_rearrangement_times", "overlap", "chi4_peak", "four_point_structure_factor",
+__all__ = ["first_rearrangement_times", "overlap", "four_point_structure_factor",
            "ornstein_zernike_fit", "block_susceptibility", "block_scaling_fit",
            "radial_average", "correlation_from_power"]
 
@@ -45,22 +45,6 @@ def overlap(first_times: np.ndarray, sample_times: np.ndarray) -> np.ndarray:
     """Q(t) for every row of first_times (n_samples, N): fraction not yet rearranged."""
     first_times = np.atleast_2d(first_times)
     return (first_times[:, None, :] > np.asarray(sample_times)[None, :, None]).mean(axis=2)
-
-
-def chi4_peak(times: np.ndarray, chi4: np.ndarray) -> tuple[float, float]:
-    """(tau4, chi4*): maximum of chi4(t), refined by a parabola in ln t through the top 3 points."""
-    times = np.asarray(times, dtype=float)
-    chi4 = np.asarray(chi4, dtype=float)
-    k = int(np.nanargmax(chi4))
-    if 0 < k < len(times) - 1 and np.all(times[k - 1:k + 2] > 0):
-        x = np.log(times[k - 1:k + 2])
-        y = chi4[k - 1:k + 2]
-        c2, c1, c0 = np.polyfit(x, y, 2)
-        if c2 < 0:
-            xs = -c1 / (2 * c2)
-            if x[0] <= xs <= x[2]:
-                return float(np.exp(xs)), float(c0 + c1 * xs + c2 * xs * xs)
-    return float(times[k]), float(chi4[k])
 
 
 def radial_average(grid: np.ndarray, lengths: np.ndarray, decimals: int = 6):

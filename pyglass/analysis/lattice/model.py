@@ -18,10 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pyglass.analysis.observables import dynamics
+
 from .gaussian import GaussianFieldSampler, SoftnessCorrelation
 from .geometry import PeriodicLattice
 from .kicks import KickKernel, build_kick_operator
-from .measure import (block_scaling_fit, block_susceptibility, chi4_peak, correlation_from_power,
+from .measure import (block_scaling_fit, block_susceptibility, correlation_from_power,
                       first_rearrangement_times, four_point_structure_factor, ornstein_zernike_fit,
                       overlap, radial_average)
 from .rates import BareRateLaw, RateLaw, cluster_statistics, renormalise
@@ -92,12 +94,18 @@ class TRSPRun:
         return self.mean_softness_runs.mean(axis=0)
 
     @property
+    def chi4_peak(self) -> dynamics.Peak:
+        """(tau4, chi4*, edge): the chi4 peak; `edge` "last" when chi4 still rises at the last time
+        (tau4 is then a lower bound: run longer)."""
+        return dynamics.chi4_peak(self.sample_times, self.chi4)
+
+    @property
     def tau4(self) -> float:
-        return chi4_peak(self.sample_times, self.chi4)[0]
+        return self.chi4_peak.time
 
     @property
     def chi4_star(self) -> float:
-        return chi4_peak(self.sample_times, self.chi4)[1]
+        return self.chi4_peak.height
 
     def time_weighted_mean_softness(self) -> tuple[float, float]:
         """(<S>, standard error over runs), <S> = (1/(N t)) int sum_i S_i dt exactly."""
@@ -456,14 +464,14 @@ class TRSPModel:
         if len(iu) == 0:
             raise ValueError("detailed_balance_test: no bin pair has enough events; raise n_events")
         ratio = total[iu[:, 0], iu[:, 1]] / total[iu[:, 1], iu[:, 0]]
-        rng = np.random.default_rng(self.rng.integers(2 ** 63))
-        boot = np.empty((n_bootstrap, len(iu)))
-        for b_ in range(n_bootstrap):
-            pick = counts[rng.integers(0, n_runs, n_runs)].sum(axis=0)
+        def ratios(runs):   # the ratio of every pair over a resample of the runs
+            pick = counts[runs].sum(axis=0)
             with np.errstate(divide="ignore", invalid="ignore"):
-                boot[b_] = pick[iu[:, 0], iu[:, 1]] / pick[iu[:, 1], iu[:, 0]]
-        boot = np.where(np.isfinite(boot), boot, np.nan)
-        error = np.nanstd(boot, axis=0, ddof=1)
+                return pick[iu[:, 0], iu[:, 1]] / pick[iu[:, 1], iu[:, 0]]
+
+        from pyglass.analysis.statistics import bootstrap
+        error = bootstrap(np.arange(n_runs), ratios, n_resamples=n_bootstrap,
+                          seed=np.random.default_rng(self.rng.integers(2 ** 63))).spread
         n_total = int(total.sum())
         return DetailedBalanceResult(edges=edges, pairs=iu, joint=total[iu[:, 0], iu[:, 1]] / n_total,
                                      ratio=ratio, error=error, counts=total, n_events=n_total)

@@ -182,7 +182,7 @@ class Observable:
         self.update(frame)
 
     def run(self, frames, comm=None) -> dict:
-        """Offline analysis: sample every frame (Systems, e.g. `pyglass.io.results.Run.frames()` or a
+        """Offline analysis: sample every frame (Systems, e.g. `pyglass.workflow.run.results.Run.frames()` or a
         LAMMPS dump's) whose step the schedule has due, in order, and return `result(comm)`; as
         MDAnalysis' AnalysisBase.run. Frames must carry the steps the schedule expects (a log
         schedule's lags)."""

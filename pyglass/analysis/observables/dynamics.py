@@ -9,6 +9,8 @@ same kernels on the fly on a block-logarithmic schedule.
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 import numpy as np
 
 from pyglass.analysis.observables.base import LogSchedule, Observable
@@ -157,6 +159,48 @@ def log_relaxation_time_sd(t, f, f_sd, level: float = np.exp(-1)):
     return float(sd / abs(slope)) if slope != 0 else float("nan")
 
 
+def first_block_drift(t, fs, fs_first, fs_later, fs_sd, origins, level: float = 0.2, tau: float = None) -> dict:
+    """Time-translation invariance of a relaxation (paper 2's equilibration test): F_s of the first
+    block of time origins against the mean of the later blocks (SelfDynamics' fs_first_block and
+    fs_later_blocks) at t = tau_alpha, in units of its sampling scatter: one origin's sd there
+    (fs_origin_sd) times sqrt(1 + 1/(n - 1)), one origin against the mean of the other n - 1 (origins).
+    Read at tau_alpha (F_s = `level`, or `tau` when given), log-linear in t, rather than as two
+    tau_alphas: the first block alone need not reach `level` within its length.
+
+    Returns {"z" (> 0: the first block relaxes more slowly), "dof" (n - 1: Student t, the sd comes from
+    the n origins), "log_tau_sd" (one origin's sd of ln tau_alpha, for scale)}; {} where tau_alpha is not
+    reached or lies before the first lag > 0, or with fewer than three origins."""
+    t, fs = np.asarray(t, float), np.asarray(fs, float)
+    tau = relaxation_time(t, fs, level) if tau is None else float(tau)
+    ok = t > 0
+    if not np.isfinite(tau) or tau <= t[ok][0]:
+        return {}
+
+    def at(y):   # log-linear in t
+        return float(np.interp(np.log(tau), np.log(t[ok]), np.asarray(y, float)[ok]))
+
+    n = int(round(at(origins)))
+    sd = at(fs_sd)
+    if n < 3 or not sd > 0:
+        return {}
+    return {"z": (at(fs_first) - at(fs_later)) / (sd * np.sqrt(1 + 1 / (n - 1))), "dof": n - 1,
+            "log_tau_sd": log_relaxation_time_sd(t, fs, fs_sd, level)}
+
+
+def ballistic_end(t, msd, temperature: float, dim: int = 3, mass: float = 1.0, drop: float = 0.5) -> float:
+    """The end of the ballistic regime: the first lag time at which the MSD falls below `drop` times its
+    ballistic value d (k_B T / m) t^2, log-log interpolated between the two lags around the crossing
+    (paper 2, Fig. 9: near 0.1 t0). NaN if it never falls that low, or already has at the first lag."""
+    t, msd = np.asarray(t, float), np.asarray(msd, float)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        ratio = msd / (dim * temperature / mass * t ** 2)
+    ok = np.flatnonzero((t > 0) & (ratio < drop))
+    if not len(ok) or ok[0] == 0:
+        return np.nan
+    k = ok[0]
+    return float(np.exp(np.interp(np.log(drop), np.log(ratio[[k, k - 1]]), np.log(t[[k, k - 1]]))))
+
+
 def tau_alpha(t, fs):
     """(τα at F_s = 1/e, τα at F_s = 0.2). Paper 2 uses the second, on F_s of the largest species
     at its q_max: `SelfDynamics(..., q=q_max, species=<largest>).tau_alpha()` reads it directly."""
@@ -169,11 +213,46 @@ def chi4(q_samples, n_particles: int):
     return n_particles * q.var(axis=0)
 
 
-def chi4_peak(t, chi):
-    """(τ4, χ4*): the time and height of the χ4 peak."""
-    chi = np.asarray(chi, float)
-    k = int(np.nanargmax(chi))
-    return float(np.asarray(t)[k]), float(chi[k])
+class Peak(NamedTuple):
+    """The maximum of a correlation sampled at lag times (`peak_in_log_time`). `edge` is "" when the
+    largest sample lies between two others, else "first" or "last": the true maximum is then outside
+    the lags, `time` is a bound on its time (an upper bound at the first lag, a lower bound at the
+    last: the function is still rising there) and `height` a lower bound on its height; report it as
+    such (τ4 > t)."""
+    time: float
+    height: float
+    edge: str = ""
+
+    @property
+    def at_edge(self) -> bool:
+        return bool(self.edge)
+
+
+def peak_in_log_time(t, y) -> Peak:
+    """The maximum of y(t) sampled at lag times t: the largest sample, refined by the parabola in ln t
+    through it and its two neighbours (lags are log-spaced; when the parabola opens downwards its
+    vertex lies between the neighbours). At the first or last lag, or beside a lag t <= 0, no
+    refinement: the sample itself, with `edge` set at either end (see Peak). NaN samples are skipped."""
+    t, y = np.asarray(t, float), np.asarray(y, float)
+    if t.shape != y.shape or t.ndim != 1:
+        raise ValueError(f"peak_in_log_time: t and y must be 1-D of equal length, got {t.shape} and {y.shape}")
+    k = int(np.nanargmax(y))
+    if k == 0 or k == len(y) - 1:
+        return Peak(float(t[k]), float(y[k]), "first" if k == 0 else "last")
+    if np.all(t[k - 1:k + 2] > 0) and np.all(np.isfinite(y[k - 1:k + 2])):
+        x = np.log(t[k - 1:k + 2])
+        c2, c1, c0 = np.polyfit(x, y[k - 1:k + 2], 2)
+        if c2 < 0:
+            xs = -c1 / (2 * c2)
+            if x[0] <= xs <= x[2]:
+                return Peak(float(np.exp(xs)), float(c0 + c1 * xs + c2 * xs * xs))
+    return Peak(float(t[k]), float(y[k]))
+
+
+def chi4_peak(t, chi) -> Peak:
+    """(τ4, χ4*, edge): the time and height of the χ4 peak (`peak_in_log_time`); a peak at the last
+    lag means χ4 is still rising there, τ4 beyond the window (report τ4 > t)."""
+    return peak_in_log_time(t, chi)
 
 
 def four_point_structure_factor(positions0, dr, box, q: float, a: float = 0.3, width=None,

@@ -1,7 +1,7 @@
 """Structure–dynamics statistics (docs/science.md §4): cluster overlap O_AB of two per-particle fields
 (paper 3; paper 1 SI §4 / Fig. S6, the Debye–Waller metric) with its random-map baseline, the
 IR-in-mode-clusters score of paper 1 SI §5 / Fig. S8 (`ir_mode_overlap`), Spearman rank correlation per
-species (paper 2), mobile/immobile extremes per sphere, bootstrap confidence intervals (scipy).
+species (paper 2), mobile/immobile extremes per sphere (confidence intervals: pyglass.analysis.statistics).
 """
 from __future__ import annotations
 
@@ -262,14 +262,3 @@ def extremes_per_sphere(field, positions, box, centres, radius: float, k: int = 
         order = idx[np.argsort(f[idx], kind="stable")]
         out.append((order[::-1][:k], order[:k]))
     return out
-
-
-def bootstrap_ci(samples, statistic=np.mean, confidence: float = 0.95, n_resamples: int = 2000, seed: int = 0,
-                 method: str = "percentile"):
-    """Bootstrap confidence interval of `statistic` over samples (scipy.stats.bootstrap).
-    Returns (low, high)."""
-    from scipy.stats import bootstrap
-    data = np.asarray(samples, float)
-    res = bootstrap((data,), statistic, confidence_level=confidence, n_resamples=n_resamples,
-                    random_state=np.random.default_rng(seed), method=method, vectorized=False)
-    return float(res.confidence_interval.low), float(res.confidence_interval.high)

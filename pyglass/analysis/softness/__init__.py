@@ -16,6 +16,7 @@ __all__ = ["StructureFunctions", "default_angular", "gaussian_rows", "PAPER_MU",
 from pyglass.analysis.softness.ml import SoftnessModel, gather_features, load, train, training_examples
 from pyglass.analysis.softness import caging, statistics
 from pyglass.analysis.softness.caging import CagingPotential
+from pyglass.analysis.softness.training import TrainingRecipe
 
 __all__ += ["SoftnessModel", "train", "load", "training_examples", "gather_features", "caging",
-            "statistics", "CagingPotential"]
+            "statistics", "CagingPotential", "TrainingRecipe"]

@@ -19,12 +19,14 @@ from __future__ import annotations
 
 import os
 
-import h5py
 import numpy as np
 from scipy.stats import linregress
 
+from pyglass.analysis.ensembles.inherent_structures import count_new_minima, transition_rate_spread
+from pyglass.analysis.landscape.dipoles import mesoelastic_fit
+from pyglass.analysis.statistics import mean_interval, relative_change
 from pyglass.workflow.reproduce.report import miss_notes
-from pyglass.workflow.run.results import results_root
+from pyglass.workflow.run import results
 
 NAME = "kapteijns-2021"
 TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
@@ -65,27 +67,26 @@ def _states(deck):
 def _draw(index, label):
     """Liquid results of one state point: F_s, MSD, the IS trajectory (in the draw trajectory's file,
     or in sample 0's where the deck draws no samples)."""
-    from pyglass.workflow.run import unit_path
-    path = os.path.splitext(index)[0] + (f".{label}" if label else "") + ".draw.h5"
-    if not os.path.exists(path):
-        path = unit_path(index, label, 0)
-    out = {}
-    with h5py.File(path, "r") as f:
-        r = results_root(f)
-        if "production/self-dynamics" in r:
-            g = r["production/self-dynamics"]
-            out.update(t=g["t"][()], fs=g["fs"][()], msd=g["msd"][()])
-            if "fs_first_block" in g:
-                out.update(fs_first=g["fs_first_block"][()], fs_later=g["fs_later_blocks"][()])
-            if "fs_origin_sd" in g:
-                out.update(fs_sd=g["fs_origin_sd"][()], origins=g["origins"][()])
-        out["path"] = path
-        if "is-trajectory/energies" in r:
-            g = r["is-trajectory"]
-            out.update(is_t=g["times"][()], is_u=g["energies"][()], n_tr=int(g["n_transitions"][()]),
-                       rate=float(g["rate"][()]), reduced_rate=float(g["reduced_rate"][()]))
-            out["is_seg"] = g["segment"][()] if "segment" in g else np.zeros(len(out["is_t"]), int)
-            out["is_tr"] = g["transitions"][()].astype(bool)   # per quench interval (ISTrajectory)
+    study = results.open(index)
+    try:
+        run = study.draw(label)
+    except FileNotFoundError:
+        run = study.unit(label, 0).run
+    out = {"run": run}
+    production = run.stage("production") if run.has_stage("production") else {}
+    if "self-dynamics" in production:
+        g = production["self-dynamics"]
+        out.update(t=g["t"], fs=g["fs"], msd=g["msd"])
+        if "fs_first_block" in g:
+            out.update(fs_first=g["fs_first_block"], fs_later=g["fs_later_blocks"])
+        if "fs_origin_sd" in g:
+            out.update(fs_sd=g["fs_origin_sd"], origins=g["origins"])
+    g = run.stage("is-trajectory") if run.has_stage("is-trajectory") else {}
+    if "energies" in g:
+        out.update(is_t=g["times"], is_u=g["energies"], n_tr=int(g["n_transitions"]), rate=float(g["rate"]),
+                   reduced_rate=float(g["reduced_rate"]))
+        out["is_seg"] = g["segment"] if "segment" in g else np.zeros(len(out["is_t"]), int)
+        out["is_tr"] = g["transitions"].astype(bool)   # per quench interval (ISTrajectory)
     return out
 
 
@@ -95,13 +96,12 @@ def _block_mean(x, n_blocks=5):
     return float(m.mean()), float(m.std(ddof=1) / np.sqrt(n_blocks))
 
 
-def _stationarity(path, deck):
+def _stationarity(run, deck):
     """Equilibration check from the thermo series: the potential energy per particle of the production
     run minus that of the second half of the equilibration, in standard errors (block means)."""
     names = [st["name"] for st in deck.data["stage"]]
-    with h5py.File(path, "r") as f:
-        th = f["observables/thermo"]
-        stage, u = th["stage/value"][()], th["potential_energy/value"][()]
+    th = run.thermo()
+    stage, u = th["stage"], th["potential_energy"]
     eq, pr = u[stage == names.index("equilibrate")], u[stage == names.index("production")]
     eq = eq[len(eq) // 2:]
     if len(eq) < 10 or len(pr) < 10:
@@ -110,74 +110,35 @@ def _stationarity(path, deck):
     return float((m2 - m1) / np.hypot(e1, e2))
 
 
-def _glasses(index, deck):
+def _glasses(index):
     """{state label: (G per glass, [kappa_ij of each glass])} of the finished units (read while a
     study still runs too)."""
-    from pyglass.io.h5md import file_status
-    from pyglass.workflow.run import unit_path
     G, K = {}, {}
-    for label, _ in deck.states:
-        for s in range(int(deck.study["samples"])):
-            try:
-                with h5py.File(unit_path(index, label, s), "r") as f:
-                    if file_status(f) != "complete":
-                        continue
-                    r = results_root(f)
-                    if "G/G" not in r:   # a deck without glasses (the SS densities)
-                        return {}
-                    G.setdefault(label, []).append(float(r["G/G"][()]))
-                    K.setdefault(label, []).append(r["kappa/kappa"][()])
-            except OSError:
-                continue
+    for u in results.open(index).units(status="complete"):
+        run = u.run
+        if not run.has_stage("G"):   # a deck without glasses (the SS densities)
+            return {}
+        G.setdefault(u.state, []).append(float(run.stage("G")["G"]))
+        K.setdefault(u.state, []).append(run.stage("kappa")["kappa"])
     return {lab: (np.array(G[lab]), K[lab]) for lab in G}
 
 
 def _mean_ci(x):
-    from pyglass.analysis.landscape.dipoles import mean_with_ci
+    """(mean, low, high): paper 2's 90 % BCa bootstrap interval ("Error bars represent the 90% confidence
+    interval obtained with the Bootstrap method (using the software package scikits-bootstrap)", Fig. 5;
+    BCa is that package's default)."""
     x = np.asarray(x, float)
-    if len(x) < 2:
-        return float(x.mean()) if len(x) else np.nan, np.nan, np.nan
-    return mean_with_ci(x, confidence=CONFIDENCE)
-
-
-def _ballistic_end(t, msd, a0, t0):
-    """t/t0 where the MSD first falls below BALLISTIC_DROP of its ballistic value 3 a0^2 (t/t0)^2
-    (log-interpolated); NaN if it never does."""
-    x = t / t0
-    ratio = msd / (3.0 * a0 ** 2 * x ** 2)
-    ok = np.flatnonzero((t > 0) & (ratio < BALLISTIC_DROP))
-    if not len(ok) or ok[0] == 0:
-        return np.nan
-    k = ok[0]
-    lx = np.interp(np.log(BALLISTIC_DROP), np.log(ratio[[k, k - 1]]), np.log(x[[k, k - 1]]))
-    return float(np.exp(lx))
-
-
-def _tau_drift(t, fs, row):
-    """The first production block's F_s against the later blocks' at t = tau_alpha, in units of its sampling
-    scatter: one time origin's sd of F_s there times sqrt(1 + 1/(n - 1)) (one origin against the mean of the
-    other n - 1). Read at tau_alpha rather than as two tau_alphas: the first block alone need not reach 0.2
-    within its length. Returns {tau_z (> 0: the first block is slower), tau_dof (Student t: the sd comes from
-    the n origins), tau_sd1 (one origin's sd of ln tau_alpha, for scale)}."""
-    from pyglass.analysis.observables.dynamics import log_relaxation_time_sd
-    tau = row.get("tau", np.nan)
-    ok = t > 0
-    if not np.isfinite(tau) or tau <= t[ok][0]:
-        return {}
-    at = lambda y: float(np.interp(np.log(tau), np.log(t[ok]), y[ok]))   # noqa: E731 (log-linear in t)
-    n = int(round(at(row["origins"])))
-    sd = at(row["fs_sd"])
-    if n < 3 or not sd > 0:
-        return {}
-    return {"tau_z": (at(row["fs_first"]) - at(row["fs_later"])) / (sd * np.sqrt(1 + 1 / (n - 1))),
-            "tau_dof": n - 1, "tau_sd1": log_relaxation_time_sd(t, fs, row["fs_sd"], 0.2)}
+    if not len(x):
+        return np.nan, np.nan, np.nan
+    return mean_interval(x, CONFIDENCE, method="BCa")
 
 
 def _model(tag, index, deck):
     """Every per-temperature number of one model."""
-    from pyglass.analysis.observables.dynamics import diffusion_coefficient, relaxation_time
+    from pyglass.analysis.observables.dynamics import (ballistic_end, diffusion_coefficient, first_block_drift,
+                                                       relaxation_time)
     sp = int(_stage(deck.data, "production")["observable"][0].get("species", 0))
-    glasses = _glasses(index, deck)
+    glasses = _glasses(index)
     rows = []
     for label, T, rho, n in _states(deck):
         a0 = rho ** (-1.0 / 3.0)
@@ -199,14 +160,17 @@ def _model(tag, index, deck):
                 row["tau_first"] = float(relaxation_time(t, row["fs_first"], 0.2))
                 row["tau_later"] = float(relaxation_time(t, row["fs_later"], 0.2))
                 if "fs_sd" in row:
-                    row.update(_tau_drift(t, fs, row))
+                    drift = first_block_drift(t, fs, row["fs_first"], row["fs_later"], row["fs_sd"], row["origins"],
+                                              0.2, tau=row["tau"])
+                    if drift:
+                        row.update(tau_z=drift["z"], tau_dof=drift["dof"], tau_sd1=drift["log_tau_sd"])
             try:
-                row["z_U"] = _stationarity(row["path"], deck)
+                row["z_U"] = _stationarity(row["run"], deck)
             except (KeyError, ValueError):
                 row["z_U"] = np.nan
             msd = row["msd"][:, sp]
             row["msd_sp"] = msd
-            row["t_ball"] = _ballistic_end(t, msd, a0, t0)
+            row["t_ball"] = ballistic_end(t, msd, T, drop=BALLISTIC_DROP) / t0
             if np.isfinite(row["tau"]) and np.sum(t >= D_FROM * row["tau"]) >= D_MIN_LAGS:
                 row["D"] = diffusion_coefficient(t, msd, 3, t_min=D_FROM * row["tau"])
         if label in glasses:
@@ -222,52 +186,27 @@ def _model(tag, index, deck):
 
 
 def _relative_change(rows, key):
-    """The relative change of X = kappa or G over the T_p range, X(T_low)/X(T_high) - 1, from a weighted
-    straight line X(1/T_p) through every state (weights from the CIs: the extremes alone are two noisy
-    points), with its 1-sigma spread from the fit's covariance: (change, spread, T_high, T_low)."""
+    """The relative change of X = kappa or G over the T_p range, X(T_low)/X(T_high) - 1, from a straight
+    line X(1/T_p) through every state weighted by the CIs (statistics.relative_change): (change, spread,
+    T_high, T_low)."""
     have = [r for r in rows if key in r and np.isfinite(r[key][0])]
     if len(have) < 2:
         return np.nan, np.nan, np.nan, np.nan
     x = np.array([1.0 / r["T"] for r in have])
-    y = np.array([r[key][0] for r in have])
     sig = np.array([(r[key][2] - r[key][1]) / (2 * 1.645) for r in have])   # 90 % CI half-width -> sigma
-    if len(have) == 2 or not np.all(np.isfinite(sig) & (sig > 0)):
-        sig = np.ones_like(y)
-    w = 1.0 / sig
-    A = np.c_[np.ones_like(x), x] * w[:, None]
-    coef, *_ = np.linalg.lstsq(A, y * w, rcond=None)
-    cov = np.linalg.inv(A.T @ A)
-    if len(have) > 2:   # scale by the reduced chi^2 when it exceeds 1 (scatter beyond the CIs)
-        chi2 = float(np.sum((A @ coef - y * w) ** 2)) / (len(have) - 2)
-        cov *= max(chi2, 1.0)
-    xh, xl = x.min(), x.max()
-    yh, yl = coef[0] + coef[1] * xh, coef[0] + coef[1] * xl
-    rel = yl / yh - 1.0
-    grad = np.array([1 / yh - yl / yh ** 2, xl / yh - yl * xh / yh ** 2])   # d(rel)/d(coef)
-    spread = float(np.sqrt(grad @ cov @ grad))
-    return float(rel), spread, float(1 / xh), float(1 / xl)
+    rel, spread = relative_change(x, [r[key][0] for r in have], sig)
+    return rel, spread, float(1 / x.min()), float(1 / x.max())
 
 
 def _mesoelastic(rows):
-    """Eq. 3 fitted over states with tau_alpha/t0 >= FIT_MIN: (t~, l~, their 1-sigma, R^2, max |residual|
-    in ln tau, n points, x, y)."""
-    pts = [r for r in rows if np.isfinite(r.get("tau", np.nan)) and "kappa" in r and r["tau"] / r["t0"] >= FIT_MIN]
-    out = {"n": len(pts)}
-    if len(pts) < 3:
-        return out
-    x = np.array([r["a0"] ** 2 * r["kappa"][0] / r["T"] for r in pts])
-    y = np.array([np.log(r["tau"] / r["t0"]) for r in pts])
-    fit = linregress(x, y)
-    if fit.slope <= 0:
-        out.update(x=x, y=y, slope=fit.slope, intercept=fit.intercept, r2=fit.rvalue ** 2, l=np.nan, t=np.nan,
-                   dl=np.nan, dt_log=np.nan, max_res=float(np.max(np.abs(y - fit.intercept - fit.slope * x))))
-        return out
-    res = y - (fit.intercept + fit.slope * x)
-    out.update(x=x, y=y, slope=fit.slope, intercept=fit.intercept, r2=fit.rvalue ** 2,
-               l=float(np.sqrt(fit.slope)), dl=float(fit.stderr / (2 * np.sqrt(fit.slope))),
-               t=float(np.exp(fit.intercept)), dt_log=float(fit.intercept_stderr),
-               max_res=float(np.max(np.abs(res))))
-    return out
+    """Eq. 3 fitted over the states with kappa and tau_alpha/t0 >= FIT_MIN (landscape.mesoelastic_fit)."""
+    pts = [r for r in rows if "kappa" in r and "tau" in r]
+
+    def column(key):
+        return np.array([r[key] for r in pts], float)
+
+    return mesoelastic_fit(column("T"), column("a0"), np.array([r["kappa"][0] for r in pts], float), column("tau"),
+                           column("t0"), min_tau=FIT_MIN)
 
 
 def _ratio(a, b):
@@ -276,35 +215,12 @@ def _ratio(a, b):
         return float(np.float64(a) / np.float64(b))
 
 
-def _new_minima(energies, transitions, epsilon=1e-5):
-    """Of the transitions (ISTrajectory.transitions, one flag per quench interval), those into a minimum
-    whose U_IS differs by more than epsilon from every minimum the trajectory visited before: the rest
-    return to one (flickering between nearby minima)."""
-    e = np.asarray(energies, float)
-    seen = np.sort(e[:1])
-    n = 0
-    for k in range(1, len(e)):
-        if transitions[k - 1]:
-            i = np.searchsorted(seen, e[k])
-            near = seen[max(i - 1, 0):i + 1]
-            n += bool(np.all(np.abs(near - e[k]) > epsilon))
-        seen = np.insert(seen, np.searchsorted(seen, e[k]), e[k])
-    return n
-
-
 def _rate_row(r):
-    """(reduced rate, its spread, fraction of quench intervals with a transition). The spread is the
-    standard error over the segments (equal lengths) where there are several: transitions come in bursts,
-    so it exceeds the Poisson one; with one segment, Poisson's."""
+    """(reduced rate, its spread, fraction of quench intervals with a transition): the spread over the
+    trajectory's segments (ensembles.transition_rate_spread)."""
     if "reduced_rate" not in r:
         return np.nan, np.nan, np.nan
-    n, seg = r["n_tr"], r["is_seg"]
-    labels = np.unique(seg)
-    frac = n / max(len(r["is_t"]) - len(labels), 1)   # quench intervals within segments
-    if len(labels) > 2 and n:
-        per = np.array([r["is_tr"][seg[1:] == k].sum() for k in labels], float)
-        return r["reduced_rate"], r["reduced_rate"] * per.std(ddof=1) / (per.mean() * np.sqrt(len(per))), frac
-    return r["reduced_rate"], r["reduced_rate"] / np.sqrt(max(n, 1)), frac
+    return (r["reduced_rate"], *transition_rate_spread(r["reduced_rate"], r["is_tr"], r["is_seg"]))
 
 
 def analyse(indexes, decks, out, full):
@@ -623,7 +539,7 @@ def _notes(data, dens, fits, rates, changes, full, viscous):
             continue
         if np.isfinite(v[2]):
             r = traj_rows[k]
-            new_min = first_visits[k] = _new_minima(r["is_u"], r["is_tr"], r["is_eps"])
+            new_min = first_visits[k] = count_new_minima(r["is_u"], r["is_tr"], r["is_eps"])
             n_seg = len(np.unique(r["is_seg"]))
             notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} "
                          f"({f's.e. over {n_seg} segments' if n_seg > 2 else 'Poisson'}), transitions in "

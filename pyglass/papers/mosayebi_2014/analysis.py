@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import os
 
-import h5py
 import numpy as np
 
 from pyglass.workflow.reproduce.report import miss_notes
-from pyglass.workflow.run.results import results_root, study_units
+from pyglass.workflow.run import results
 
 NAME = "mosayebi-2014"
 TITLE = "Mosayebi et al., PRL 112, 105503 (2014): soft modes and non-affine displacements (paper 3)"
@@ -36,18 +35,13 @@ N_MODES = (3, 4, 5, 7, 10, 15, 20, 30, 40, 60, 80, 120, 160)   # N_m counting th
 
 
 
-def _sample(path):
-    from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.io.h5md import file_status
-    with h5py.File(path, "r") as f:
-        if file_status(f) != "complete":
-            return None
-        r = results_root(f)
-        out = {"gammas": r["shear/gammas"][()], "stress": r["shear/stress_xy"][()],
-               "gamma_c": float(r["shear/gamma_c"][()]), "d": r["shear/nonaffine_magnitude"][()],
-               "dw": r["dw/debye_waller_interval"][()], "vectors": r["modes/vectors"][()],
-               "eigenvalues": r["modes/eigenvalues"][()]}
-    is_ = read_checkpoint(os.path.splitext(path)[0] + ".ckpt.h5").system   # X^q, the last checkpoint
+def _sample(run):
+    """One complete sample: its shear, Debye-Waller and mode results, and X^q (the final system)."""
+    shear, dw, modes = run.stage("shear"), run.stage("dw"), run.stage("modes")
+    out = {"gammas": shear["gammas"], "stress": shear["stress_xy"], "gamma_c": float(shear["gamma_c"]),
+           "d": shear["nonaffine_magnitude"], "dw": dw["debye_waller_interval"], "vectors": modes["vectors"],
+           "eigenvalues": modes["eigenvalues"]}
+    is_ = run.final_system()   # X^q, the last checkpoint
     out["positions"], out["box"], out["types"] = is_.positions, is_.box, is_.types
     return out
 
@@ -73,7 +67,7 @@ WHY = {
 
 
 def _samples_of(index):
-    return [s for s in (_sample(path) for path, _ in study_units(index)) if s is not None]
+    return [_sample(u.run) for u in results.open(index).units(status="complete")]
 
 
 def _fig4(samples):

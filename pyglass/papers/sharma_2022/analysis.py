@@ -42,10 +42,10 @@ from __future__ import annotations
 import os
 import re
 
-import h5py
 import numpy as np
 
-from pyglass.workflow.run.results import results_root, study_units
+from pyglass.analysis.statistics import bootstrap, finite_std
+from pyglass.workflow.run import results
 
 NAME = "sharma-2022"
 TITLE = "Paper 5 (Sharma et al. 2022): local softness of the mean-field caging potential in Kob-Andersen"
@@ -87,31 +87,23 @@ def _temperature(label, deck):
     return float(m.group(1))
 
 
-def _complete(path):
-    from pyglass.io.h5md import path_status
-    return path_status(path) == "complete"   # None: being written, or absent
-
-
-def _load(path):
-    from pyglass.io.checkpoint import read_checkpoint
-    with h5py.File(path, "r") as f:
-        r = results_root(f)
-        g = r["rearrangements"]
-        out = {"times": g["times"][()], "positions": g["positions"][()].astype(float), "phop": g["phop"][()],
-               "window_frames": int(g.attrs.get("window_frames", 0)), "phop_on": str(g.attrs.get("phop_on", "")),
-               "phi_r_stage": r["caging/phi_r"][()] if "caging/phi_r" in r else None}
-    s = read_checkpoint(os.path.splitext(path)[0] + ".ckpt.h5").system
-    out["system"] = s
-    return out
+def _load(run):
+    g = run.stage("rearrangements")
+    attrs = g.attrs
+    caging = run.stage("caging") if run.has_stage("caging") else {}
+    return {"times": g["times"], "positions": g["positions"].astype(float), "phop": g["phop"],
+            "window_frames": int(attrs.get("window_frames", 0)), "phop_on": str(attrs.get("phop_on", "")),
+            "phi_r_stage": caging.get("phi_r"), "system": run.final_system()}
 
 
 # ------------------------------------------------------------------------------ pieces
 def _threshold(pos, types, frame_dt):
     """p_c = MSD of the A particles at the peak of their alpha_2 (all origins), the peak refined by a
-    parabola through the three points around the grid maximum in ln t. Lags up to the run length less
-    MIN_ORIGINS frames (the longest lags average over few, correlated origins: alpha_2 is flat there).
+    parabola in ln t (dynamics.peak_in_log_time). Lags up to the run length less MIN_ORIGINS frames (the
+    longest lags average over few, correlated origins: alpha_2 is flat there).
     Returns dict(t, msd, alpha2, p_c, t_star, at_edge)."""
-    from pyglass.analysis.observables.dynamics import alpha2_from_displacements, displacements, mean_square
+    from pyglass.analysis.observables.dynamics import (alpha2_from_displacements, displacements, mean_square,
+                                                       peak_in_log_time)
     nf = len(pos)
     lags = np.unique(np.r_[np.arange(1, 10), np.geomspace(10, max(nf - MIN_ORIGINS, 11), 50).astype(int)])
     lags = lags[lags < nf]
@@ -120,16 +112,9 @@ def _threshold(pos, types, frame_dt):
     m = np.array([mean_square(dr)[0] for dr in drs])
     a2 = np.array([alpha2_from_displacements(dr) for dr in drs])
     t = lags * frame_dt
-    k = int(np.nanargmax(a2))
-    at_edge = k in (0, len(a2) - 1)
-    if at_edge:
-        ts = t[k]
-    else:
-        x = np.log(t[k - 1:k + 2])
-        c = np.polyfit(x, a2[k - 1:k + 2], 2)
-        ts = float(np.exp(np.clip(-c[1] / (2 * c[0]), x[0], x[2]))) if c[0] < 0 else t[k]
-    p_c = float(np.exp(np.interp(np.log(ts), np.log(t), np.log(m))))
-    return {"t": t, "msd": m, "alpha2": a2, "p_c": p_c, "t_star": float(ts), "at_edge": at_edge}
+    peak = peak_in_log_time(t, a2)
+    p_c = float(np.exp(np.interp(np.log(peak.time), np.log(t), np.log(m))))
+    return {"t": t, "msd": m, "alpha2": a2, "p_c": p_c, "t_star": peak.time, "at_edge": peak.at_edge}
 
 
 def _half_space_shells(box, q_max, dq, per_bin, seed=0):
@@ -217,10 +202,13 @@ def _fraction_above(p, p_c, peak, rng):
         return np.nan, np.nan, 0
     blk = np.array([[np.sum((f >= b[0]) & (f <= b[-1]) & (S > peak)), np.sum((f >= b[0]) & (f <= b[-1]))]
                     for b in _blocks(len(p["S"]), N_BLOCKS)], float)
-    idx = rng.integers(0, N_BLOCKS, (N_BOOT, N_BLOCKS))
-    with np.errstate(invalid="ignore", divide="ignore"):
-        fb = blk[idx, 0].sum(1) / blk[idx, 1].sum(1)
-    return float(np.mean(S > peak)), float(np.std(fb[np.isfinite(fb)])) if np.isfinite(fb).any() else np.nan, S.size
+
+    def fraction(b):   # over a resample of the blocks
+        with np.errstate(invalid="ignore", divide="ignore"):
+            return blk[b, 0].sum() / blk[b, 1].sum()
+
+    spread = bootstrap(np.arange(N_BLOCKS), fraction, n_resamples=N_BOOT, seed=rng).spread
+    return float(np.mean(S > peak)), float(spread), S.size
 
 
 def _pr_counts(per, edges, p_c):
@@ -253,19 +241,20 @@ def _crossing(Ts, n, nr, weighted=False):
 
 def _boot_crossing(Ts, n, nr, rng):
     """T0 for N_BOOT resamples of the time blocks (independently per T)."""
-    out = []
-    for _ in range(N_BOOT):
-        ib = rng.integers(0, N_BLOCKS, (len(Ts), N_BLOCKS))
-        nb = np.take_along_axis(n, ib[:, :, None], 1).sum(1)
-        nrb = np.take_along_axis(nr, ib[:, :, None], 1).sum(1)
-        out.append(_crossing(Ts, nb, nrb)["T0"])
-    return np.array(out, float)
+
+    def crossing(*blocks):   # one resample of the blocks of every temperature
+        nb = np.array([n[j, b].sum(0) for j, b in enumerate(blocks)])
+        nrb = np.array([nr[j, b].sum(0) for j, b in enumerate(blocks)])
+        return _crossing(Ts, nb, nrb)["T0"]
+
+    return bootstrap(tuple(np.arange(N_BLOCKS) for _ in Ts), crossing, n_resamples=N_BOOT, seed=rng).distribution
 
 
 def _spread(v):
+    """(bootstrap standard error, 16th and 84th percentiles) of the finite resampled values."""
     v = np.asarray(v, float)
     v = v[np.isfinite(v)]
-    return (float(np.std(v)), *np.percentile(v, [16, 84])) if v.size > 1 else (np.nan, np.nan, np.nan)
+    return (float(finite_std(v)), *np.percentile(v, [16, 84])) if v.size > 1 else (np.nan, np.nan, np.nan)
 
 
 def _ordered(values, decreasing=True):
@@ -274,7 +263,7 @@ def _ordered(values, decreasing=True):
 
 
 # ------------------------------------------------------------------------------ analysis
-def _analyse_unit(T, label, path, potential):
+def _analyse_unit(T, label, run, potential):
     """Everything of one temperature that needs its trajectory: threshold, global structure, local
     beta Phi_r(i) of the A particles on every STRIDE-th frame, Q(t)."""
     import time as _time
@@ -282,7 +271,7 @@ def _analyse_unit(T, label, path, potential):
     from pyglass.analysis.observables.dynamics import displacements, overlap_from_displacements
     from pyglass.analysis.observables.structure import neighbour_pairs
     from pyglass.analysis.softness.caging import CagingPotential
-    u = _load(path)
+    u = _load(run)
     s = u["system"]
     types = np.asarray(s.types)
     pos, times = u["positions"], u["times"]
@@ -326,24 +315,24 @@ def analyse(index, deck, out, full):
     from scipy import stats as sps
 
     from pyglass.workflow.plots import pyplot, save_png
-    from pyglass.workflow.reproduce.report import Quantity
     from pyglass.analysis.softness import statistics as st
     from pyglass.analysis.softness.caging import calibrate, local_softness
+    from pyglass.workflow.reproduce.report import Quantity
     quantities, figures, notes = [], [], []
     potential = deck.build_potential()
     units = []
-    for path, label in study_units(index):
-        if not _complete(path):
-            notes.append(f"{os.path.basename(path)} ({label}) is not complete: left out.")
+    for u in results.open(index).units():
+        if u.status != "complete":
+            notes.append(f"{os.path.basename(u.path)} ({u.state}) is not complete: left out.")
             continue
-        units.append((_temperature(label, deck), label, path))
+        units.append((_temperature(u.state, deck), u.state, u.run))
     units.sort(key=lambda v: -v[0])                      # hot to cold
     if len(units) < 3:
         notes.append(f"Only {len(units)} complete temperature(s): the calibration (Eq. 7) needs at least 3; "
                      "nothing was analysed.")
         return quantities, figures, notes
     t_start = _time.perf_counter()
-    per = [_analyse_unit(T, label, path, potential) for T, label, path in units]
+    per = [_analyse_unit(T, label, run, potential) for T, label, run in units]
     Ts = np.array([p["T"] for p in per])
     rng = np.random.default_rng(12)
     # ---------------------------------------------------------------- 1. threshold
@@ -389,12 +378,16 @@ def analyse(index, deck, out, full):
             v = v[np.isfinite(v)]
             blk.append((v.size, v.sum(), (v ** 2).sum()))
         blk = np.array(blk)
-        idx = rng.integers(0, N_BLOCKS, (N_BOOT, N_BLOCKS))
-        nb, s1, s2 = (blk[idx, j].sum(1) for j in range(3))
-        m = s1 / nb
+
+        def mean_std(b):   # P(S)'s mean and std over a resample of the blocks
+            nb, s1, s2 = blk[b].sum(0)
+            m = s1 / nb
+            return np.array([m, np.sqrt(max(s2 / nb - m ** 2, 0.0))])
+
+        res = bootstrap(np.arange(N_BLOCKS), mean_std, n_resamples=N_BOOT, seed=rng)
         v = p["S"][np.isfinite(p["S"])]
-        boot[p["T"]] = {"mean": float(v.mean()), "std": float(v.std()), "b_mean": m,
-                        "b_std": np.sqrt(np.maximum(s2 / nb - m ** 2, 0))}
+        boot[p["T"]] = {"mean": float(v.mean()), "std": float(v.std()), "b_mean": res.distribution[0],
+                        "b_std": res.distribution[1], "s_mean": float(res.spread[0]), "s_std": float(res.spread[1])}
     if len(trio) >= 2:
         labs = ", ".join(f"{p['T']:g}" for p in trio)
         pm = [float(p["phi"].mean()) for p in trio]
@@ -411,7 +404,8 @@ def analyse(index, deck, out, full):
             bv = np.array([boot[p["T"]]["b_" + key] for p in trio])
             quantities.append(Quantity(f"Fig. 3(b): {what} of P(S) at T = {labs} ({quote} on cooling)", "decreasing",
                                        ", ".join(f"{v:.4g}" for v in vals),
-                                       ", ".join(f"{np.std(b):.2g}" for b in bv) + " (block bootstrap); fraction of "
+                                       ", ".join(f"{boot[p['T']]['s_' + key]:.2g}" for p in trio) +
+                                       " (block bootstrap); fraction of "
                                        f"resamples ordered: {np.mean(np.all(np.diff(bv, axis=0) < 0, 0)):.2f}",
                                        "decreasing from each T to the next colder", _ordered(vals)))
     # ---------------------------------------------------------------- 4. P(S|R) at the lowest T

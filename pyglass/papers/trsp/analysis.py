@@ -25,11 +25,11 @@ import hashlib
 import json
 import os
 
-import h5py
 import numpy as np
 
+from pyglass.analysis.statistics import bootstrap
 from pyglass.workflow.reproduce.report import Quantity
-from pyglass.workflow.run.results import results_root, study_units
+from pyglass.workflow.run import results
 
 NAME = "trsp"
 TITLE = ("Paper 4 (TRSP): machine-learned softness of Kob-Andersen, P(R|S), the onset T0 and the lattice "
@@ -59,32 +59,19 @@ def _temperature(label):
     return float(label.lstrip("T"))
 
 
-def _load(path):
-    from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.io.h5md import file_status
-    try:
-        f = h5py.File(path, "r")
-    except OSError:          # missing, or open for writing by a run in progress
-        return None
-    with f:
-        if file_status(f) != "complete":
-            return None
-        g = results_root(f)["rearrangements"]
-        out = {"times": g["times"][()], "phop": g["phop"][()], "inherent": g["inherent_positions"],
-               "window": int(g.attrs["window_frames"])}
-        out["inherent"] = out["inherent"][()]
-        t = results_root(f)["train"]
-        out["train"] = {k: t[k][()] for k in ("accuracy", "train_accuracy", "C", "n_rearranging", "n_stable") if k in t}
-    out["system"] = read_checkpoint(os.path.splitext(path)[0] + ".ckpt.h5").system
-    out["model_path"] = os.path.splitext(path)[0] + ".train.json"
-    return out
+def _load(run):
+    g = run.stage("rearrangements")
+    train = run.stage("train")
+    return {"times": g["times"], "phop": g["phop"], "inherent": g["inherent_positions"],
+            "window": int(g.attrs["window_frames"]), "system": run.final_system(),
+            "train": {k: train[k] for k in ("accuracy", "train_accuracy", "C", "n_rearranging", "n_stable") if k in train}}
 
 
 def _softness(unit, model, cache_dir, label):
     """S of every particle on the frames where p_hop is defined, every STRIDE frames (cached)."""
     h = unit["window"] // 2
     frames = np.arange(h, len(unit["times"]) - h, STRIDE)
-    with open(unit["model_path"] if model is None else model["path"], "rb") as fh:
+    with open(model["path"], "rb") as fh:
         key = hashlib.sha256(fh.read() + frames.tobytes()).hexdigest()[:16]
     cache = os.path.join(cache_dir, f"softness_{label}_{key}.npz")
     if os.path.exists(cache):
@@ -101,16 +88,15 @@ def _train(unit, params, out):
     training again here keeps the report reproducible from the stored data alone). Cached."""
     from pyglass.analysis import softness
     frame_time = float(unit["times"][1] - unit["times"][0])
-    stable_frames = int(round(params["stable_time"] / frame_time)) + 1
     key = hashlib.sha256(unit["phop"].tobytes() + json.dumps(params, sort_keys=True, default=str).encode()
                          ).hexdigest()[:16]   # keyed on the data and the keys: delete cache/ after a library change
     path = os.path.join(out, "cache", f"svm_T0.47_{key}.json")
     if os.path.exists(path):
         return {"path": path, "model": softness.load(path)}
-    from pyglass.workflow.stages.softness import SoftnessTrain
-    rear, stable = SoftnessTrain.examples(params, unit["phop"], unit["system"].types, stable_frames, seed=1)
-    model, _ = SoftnessTrain.fit(params, unit["system"], unit["inherent"], rear, stable, seed=2,
-                                 provenance={"T": 0.47, "frame_time": frame_time})
+    recipe = softness.TrainingRecipe.from_keys(params)
+    rear, stable = recipe.examples(unit["phop"], unit["system"].types, recipe.stable_frames(frame_time), seed=1)
+    model, _ = recipe.fit(unit["system"], unit["inherent"], rear, stable, seed=2,
+                          provenance={"T": 0.47, "frame_time": frame_time})
     model.save(path)
     return {"path": path, "model": model}
 
@@ -141,10 +127,8 @@ def analyse(index, deck, out, full):
     from pyglass.workflow.plots import pyplot, save_png
     from pyglass.analysis.softness import statistics
     units = {}
-    for path, label in study_units(index):
-        u = _load(path)
-        if u is not None:
-            units[_temperature(label)] = (label, u)
+    for u in results.open(index).units(status="complete"):
+        units[_temperature(u.state)] = (u.state, _load(u.run))
     temps = np.array(sorted(units))
     if 0.47 not in units:
         raise RuntimeError("the T = 0.47 unit (the training temperature) is not complete")
@@ -184,20 +168,22 @@ def analyse(index, deck, out, full):
     # (at T = 0.8 a sixth of the A particles have p_hop > 0.2 on any frame) and flattens in S
     fitted = temps <= T_FIT_MAX + 1e-9
     fit = _onset(temps[fitted], P[fitted], N[fitted])
-    rng = np.random.default_rng(0)
-    boot = []
-    for _ in range(N_BOOT):
+
+    def onset(*frames):   # T0 of a resample of the frames of every temperature
         Pb, Nb = [], []
-        for T in temps[fitted]:
-            k = rng.integers(0, len(per_T[T]["frames"]), len(per_T[T]["frames"]))
+        for T, k in zip(temps[fitted], frames):
             p, n, _ = _prs(per_T[T]["S"][k], per_T[T]["R"][k])
             Pb.append(p)
             Nb.append(n)
         try:
-            boot.append(_onset(temps[fitted], np.array(Pb), np.array(Nb))["T0"])
+            return _onset(temps[fitted], np.array(Pb), np.array(Nb))["T0"]
         except (RuntimeError, ValueError):
-            pass
-    T0, T0_sd = fit["T0"], float(np.std(boot)) if boot else float("nan")
+            return np.nan
+
+    boot = bootstrap(tuple(np.arange(len(per_T[T]["frames"])) for T in temps[fitted]), onset, n_resamples=N_BOOT,
+                     seed=0)
+    n_boot = int(np.sum(np.isfinite(boot.distribution)))
+    T0, T0_sd = fit["T0"], float(boot.spread)
     quantities.append(Quantity(f"onset T0 where the Arrhenius lines of P(R|S) cross (global fit of Eqs. 27-28 over "
                                f"T = {', '.join(f'{T:g}' for T in temps[fitted])}: the paper's MD range)",
                                T0_PAPER, T0, T0_sd, f"within {T0_RANGE[0]}-{T0_RANGE[1]} (issue 12)",
@@ -360,7 +346,7 @@ def analyse(index, deck, out, full):
         "counting every cage escape within t_R) and flattens in S, which pulls the fitted crossing towards that "
         f"temperature: with every temperature the global fit gives T0 = {T0_all:.3f}. This range was chosen "
         "after a first analysis that included T = 0.8; both numbers are in the table.",
-        f"T0's spread is a bootstrap over frames ({len(boot)} resamples); frames {STRIDE} tau apart are "
+        f"T0's spread is a bootstrap over frames ({n_boot} resamples); frames {STRIDE} tau apart are "
         "correlated over tau_alpha, so it is a lower bound at the lowest temperatures.",
         f"C_S(r) at T = {T_c:g} over 20 frames; lattice spacing = first peak of g_AA of the inherent structure "
         f"= {spacing:.3f}; fit C(r) = C1 e^(-r/xi) on r >= 0.8 spacings: C0 = var S = {var_S:.3f}, "

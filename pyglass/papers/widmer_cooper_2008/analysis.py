@@ -12,10 +12,9 @@ from __future__ import annotations
 
 import os
 
-import h5py
 import numpy as np
 
-from pyglass.workflow.run.results import results_root, study_units
+from pyglass.workflow.run import results
 
 NAME = "widmer-cooper-2008"
 TITLE = "Widmer-Cooper et al., Nat. Phys. 4, 711 (2008): soft modes and irreversible reorganisation (paper 1)"
@@ -32,20 +31,16 @@ TAU_ALPHA_3D = 832.0  # SI §4: "The alpha relaxation time was found to be tau_a
 
 
 def _samples(index):
-    from pyglass.io.checkpoint import read_checkpoint
-    from pyglass.io.h5md import file_status
     out = []
-    for path, _ in study_units(index):
-        with h5py.File(path, "r") as f:
-            if file_status(f) != "complete":
-                continue
-            r = results_root(f)
-            s = {"ir": r["iso/ir_probability"][-1], "dw": r["iso/debye_waller"][0],
-                 "failed": r["iso/failed"][()], "p": r["modes/participation"][()],
-                 "never": r["iso/never_recovered"][()] if "iso/never_recovered" in r else None,
-                 "pr": r["modes/participation_ratio"][()], "dw_overlap": float(r["dw-vs-modes/overlap"][()]),
-                 "dw_baseline": float(r["dw-vs-modes/baseline_mean"][()]), "n_runs": len(r["iso/seeds"])}
-        sys_ = read_checkpoint(os.path.splitext(path)[0] + ".ckpt.h5").system   # the inherent structure
+    for u in results.open(index).units(status="complete"):
+        run = u.run
+        iso, modes = run.stage("iso"), run.stage("modes")
+        dvm = run.stage("dw-vs-modes")
+        s = {"ir": iso["ir_probability"][-1], "dw": iso["debye_waller"][0], "failed": iso["failed"],
+             "p": modes["participation"], "never": iso.get("never_recovered"),
+             "pr": modes["participation_ratio"], "dw_overlap": float(dvm["overlap"]),
+             "dw_baseline": float(dvm["baseline_mean"]), "n_runs": len(iso["seeds"])}
+        sys_ = run.final_system()   # the inherent structure
         s["positions"], s["box"], s["types"] = sys_.positions, sys_.box, sys_.types
         out.append(s)
     return out
@@ -55,26 +50,20 @@ def _tau_alpha(index):
     """tau_alpha at F_s = 1/e from the draw trajectory's production stage (paper 1's definition):
     (tau, t, F_s)."""
     from pyglass.analysis.observables.dynamics import relaxation_time
-    draw = os.path.splitext(index)[0] + ".draw.h5"
-    with h5py.File(draw, "r") as f:
-        g = results_root(f)["production/self-dynamics"]
-        t, fs = g["t"][()], g["fs"][()]
+    g = results.open(index).draw().stage("production")["self-dynamics"]
+    t, fs = g["t"], g["fs"]
     return float(relaxation_time(t, fs, np.exp(-1))), t, fs
 
 
 def _three_d(index, quantities, notes):
     """SI §4's 3D check: the Debye-Waller metric (top 10 %, clusters >= 5) against the 60 lowest modes,
     and tau_alpha = 832 tau."""
-    from pyglass.io.h5md import file_status
     from pyglass.workflow.reproduce.report import Quantity
     dw, base = [], []
-    for path, _ in study_units(index):
-        with h5py.File(path, "r") as f:
-            if file_status(f) != "complete":
-                continue
-            r = results_root(f)
-            dw.append(float(r["dw-vs-modes/overlap"][()]))
-            base.append(float(r["dw-vs-modes/baseline_mean"][()]))
+    for u in results.open(index).units(status="complete"):
+        dvm = u.run.stage("dw-vs-modes")
+        dw.append(float(dvm["overlap"]))
+        base.append(float(dvm["baseline_mean"]))
     d = np.array(dw) - np.array(base)
     if len(d):
         quantities.append(Quantity(f"SI §4 3D soft spheres: Debye-Waller metric overlap minus its random baseline "

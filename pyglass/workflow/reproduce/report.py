@@ -86,15 +86,13 @@ def write_report(paper, base, quantities, figures, notes, full, decks, revisions
 
 
 def _run_commit(decks) -> str | None:
-    """The code commit the run was made with (the provenance of the first index file)."""
-    from pyglass.io.h5md import _s
-    import h5py
+    """The code commit the run was made with (the provenance of the first readable index file)."""
+    from pyglass.workflow.run import results
     for deck in decks.values():
         try:
-            with h5py.File(deck.data["output"]["path"], "r") as f:
-                c = _s(f["h5md/provenance"].attrs.get("git_commit"))
-                if c:
-                    return c
-        except (OSError, KeyError):
+            commit = results.open(deck.data["output"]["path"]).provenance.get("git_commit")
+        except (OSError, ValueError, KeyError):
             continue
+        if commit:
+            return commit
     return None

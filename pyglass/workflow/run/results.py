@@ -8,8 +8,10 @@
         e = run.stage("quench").attrs["quench_energy"]     # and its attributes
         fs = run.stage("production")["self-dynamics"]["fs"]  # an observable's group inside a stage
         ist = run.final_system()               # the state the run ended in (its checkpoint)
+    first = out.unit("T0.47", 0)               # one unit by state label and sample
     draw = out.draw("T0.47")                   # the draw trajectory of a state point (a Run)
     for system in draw.frames(): ...           # its trajectory frames as Systems
+    for name, group in run.stage("production").walk(): ...   # every group beneath a stage
 
 File names come from `pyglass.workflow.run.paths` (the one place they are made). Files written before the
 results moved to their own root (`/observables`) are read as well.
@@ -22,11 +24,12 @@ from collections.abc import Mapping
 import h5py
 import numpy as np
 
+from pyglass.io.safe_read import STUDY_LINKS, open_h5
 from pyglass.io.h5md import RESULTS_ROOT, _s, file_status, path_status
 from pyglass.workflow.run.paths import checkpoint_path, draw_path, from_index
 
 
-def results_root(f):
+def _results_group(f):
     """The results group of an open output file: /<RESULTS_ROOT>, or /observables in files written
     before results moved to their own root (runs started with an earlier pyglass)."""
     if RESULTS_ROOT in f:
@@ -34,6 +37,22 @@ def results_root(f):
     if "observables" in f:
         return f["observables"]
     return None
+
+
+_CHECKED: dict = {}
+
+
+def _open(path):
+    """The file read-only. The first open of a file (as it is now: path, size, mtime) goes through
+    `io.safe_read.open_h5`, which refuses links and storage outside the file (a study index's links
+    to its units are allowed); later opens of the unchanged file skip the scan."""
+    st = os.stat(path)
+    key = (os.path.realpath(path), st.st_size, st.st_mtime_ns)
+    if key in _CHECKED:
+        return h5py.File(path, "r")
+    f = open_h5(path, allow_external_links_under=STUDY_LINKS)
+    _CHECKED[key] = True
+    return f
 
 
 class StageResult(Mapping):
@@ -44,7 +63,7 @@ class StageResult(Mapping):
         self.path, self.group = path, group
 
     def _open(self):
-        f = h5py.File(self.path, "r")
+        f = _open(self.path)
         return f, f[self.group]
 
     def __getitem__(self, key):
@@ -73,6 +92,20 @@ class StageResult(Mapping):
         with f:
             return len(g)
 
+    def groups(self) -> list:
+        """Names of the subgroups (e.g. an observable's results inside a stage), without reading data."""
+        f, g = self._open()
+        with f:
+            return [k for k, v in g.items() if isinstance(v, h5py.Group)]
+
+    def walk(self):
+        """(name relative to this group, StageResult) of every group beneath it, depth first."""
+        f, g = self._open()
+        with f:
+            names = []
+            g.visititems(lambda n, o: names.append(n) if isinstance(o, h5py.Group) else None)
+        return [(n, StageResult(self.path, f"{self.group}/{n}")) for n in names]
+
     @property
     def attrs(self) -> dict:
         f, g = self._open()
@@ -97,7 +130,7 @@ class Run:
     @property
     def status(self) -> str:
         """'complete', 'interrupted', 'running' ('' for a file with no provenance)."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             return file_status(f)
 
     @property
@@ -107,33 +140,33 @@ class Run:
     @property
     def deck(self) -> str | None:
         """The deck text the run was made by (its provenance)."""
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             d = f.get("h5md/provenance/deck")
             return None if d is None else _s(d[()])
 
     @property
     def provenance(self) -> dict:
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             p = f.get("h5md/provenance")
             return {} if p is None else {k: (_s(v) if isinstance(v, bytes) else v) for k, v in p.attrs.items()}
 
     def stages(self) -> list:
         """Names of the result groups in the file (one per stage that wrote results)."""
-        with h5py.File(self.path, "r") as f:
-            r = results_root(f)
+        with _open(self.path) as f:
+            r = _results_group(f)
             return [] if r is None else list(r)
 
     def stage(self, name: str) -> StageResult:
-        with h5py.File(self.path, "r") as f:
-            r = results_root(f)
+        with _open(self.path) as f:
+            r = _results_group(f)
             if r is None or name not in r:
                 have = [] if r is None else sorted(r)
                 raise KeyError(f"{self.path}: no results of stage {name!r} (stages with results: {have})")
             return StageResult(self.path, r[name].name)
 
     def has_stage(self, name: str) -> bool:
-        with h5py.File(self.path, "r") as f:
-            r = results_root(f)
+        with _open(self.path) as f:
+            r = _results_group(f)
             return r is not None and name in r
 
     @property
@@ -150,7 +183,7 @@ class Run:
 
     @property
     def n_frames(self) -> int:
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             v = f.get("particles/all/position/value")
             return 0 if v is None else int(v.shape[0])
 
@@ -167,7 +200,7 @@ class Run:
     def thermo(self) -> dict:
         """Thermo columns {name: values} and their 'step' and 'time'."""
         out = {}
-        with h5py.File(self.path, "r") as f:
+        with _open(self.path) as f:
             g = f.get("observables/thermo")
             for name, el in ([] if g is None else g.items()):
                 if isinstance(el, h5py.Group) and "value" in el:
@@ -197,8 +230,8 @@ class Study(Run):
 
     def __init__(self, path: str):
         super().__init__(path)
-        with h5py.File(self.path, "r") as f:
-            st = results_root(f)["study"]
+        with _open(self.path) as f:
+            st = _results_group(f)["study"]
             self.states = [_s(x) for x in st.attrs["states"]]
             self.samples = int(st.attrs["samples"])
             self.source = _s(st.attrs["source"])
@@ -223,6 +256,14 @@ class Study(Run):
                 out.append(Unit(p, lab, j, s, None if sd is None else int(sd), st))
         return out
 
+    def unit(self, state: str = "", sample: int = 0) -> Unit:
+        """The unit of `state` and `sample`, with its file's current status."""
+        for u in self.units(state=state):
+            if u.sample == sample:
+                return u
+        raise KeyError(f"{self.path}: no unit of state {state!r} and sample {sample} (states: {self.states}, "
+                       f"samples: {self.samples})")
+
     def draw(self, state: str = "") -> Run:
         """The draw trajectory of state point `state` (samples drawn from one trajectory)."""
         return Run(draw_path(self.path, state))
@@ -243,12 +284,10 @@ class Study(Run):
 def open(path) -> Run:   # noqa: A001 - the module's verb, as h5py.File / results.open
     """A Study for an index file, else a Run."""
     path = os.fspath(path)
-    with h5py.File(path, "r") as f:
-        r = results_root(f)
+    if not os.path.exists(path):
+        raise FileNotFoundError(f"{path}: no such output file")
+    with _open(path) as f:
+        r = _results_group(f)
         is_study = r is not None and "study" in r and isinstance(r["study"], h5py.Group) and "files" in r["study"]
     return Study(path) if is_study else Run(path)
 
-
-def study_units(index) -> list:
-    """[(unit file path, state label)] of a study's index file, in unit order."""
-    return [(u.path, u.state) for u in Study(index).units()]

@@ -1,7 +1,9 @@
 """`lattice`: the TRSP lattice model of softness dynamics (paper 4) from its parameter deck.
 
 Runs `pyglass.analysis.lattice.TRSPModel.from_file(parameters, T)` at each temperature and writes Q(t),
-chi4(t), tau4 and chi4* per temperature. Independent of the particle system of the deck.
+chi4(t), tau4 and chi4* per temperature, and whether the chi4 peak sits at the first or last time
+(tau4_at_edge: tau4 is then a bound; at t_max chi4 still rises). Independent of the particle system of
+the deck.
 """
 from __future__ import annotations
 
@@ -26,7 +28,7 @@ class Lattice(Stage):
         "n_runs": Key((int,), 4, "independent runs per temperature", lo=2),
     }
     writes = {"temperatures": "array", "sample_times": "array", "Q": "array", "chi4": "array", "tau4": "array",
-              "chi4_star": "array"}
+              "chi4_star": "array", "tau4_at_edge": "array"}
 
     @classmethod
     def check(cls, val, path, params):
@@ -55,7 +57,7 @@ class Lattice(Stage):
         ctx.print(f"stage {self.index + 1} ({p['name']}): TRSP lattice model at T = {', '.join(map(str, temps))}")
 
         def compute():
-            q, chi, tau4, star, times = [], [], [], [], None
+            q, chi, peaks, times = [], [], [], None
             for j, T in enumerate(temps):
                 over = {"L": p["L"]} if p["L"] else {}
                 model = TRSPModel.from_file(path, T, seed=ctx.seed_for(j), **over)
@@ -63,11 +65,15 @@ class Lattice(Stage):
                 times = r.sample_times
                 q.append(r.Q)
                 chi.append(r.chi4)
-                tau4.append(r.tau4)
-                star.append(r.chi4_star)
+                peaks.append(r.chi4_peak)
             return {"temperatures": np.asarray(temps, float), "sample_times": times, "Q": np.array(q),
-                    "chi4": np.array(chi), "tau4": np.array(tau4), "chi4_star": np.array(star)}
+                    "chi4": np.array(chi), "tau4": np.array([pk.time for pk in peaks]),
+                    "chi4_star": np.array([pk.height for pk in peaks]),
+                    "tau4_at_edge": np.array([pk.at_edge for pk in peaks]), "edges": [pk.edge for pk in peaks]}
 
         res = ctx.on_root(compute)
+        edges = res.pop("edges")
         ctx.write_results(res)
-        ctx.print("  tau4: " + ", ".join(f"T={T:g}: {t:.4g}" for T, t in zip(res["temperatures"], res["tau4"])))
+        ctx.print("  tau4: " + ", ".join(f"T={T:g}: {dict(first='< ', last='> ').get(e, '')}{t:.4g}"
+                                         for T, t, e in zip(res["temperatures"], res["tau4"], edges))
+                  + (" (the chi4 peak at the first or last time: a bound)" if any(edges) else ""))

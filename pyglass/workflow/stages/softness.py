@@ -6,10 +6,11 @@ on (place it after a quench for inherent-structure softness, as paper 4 does). `
 computes paper 5's caging potential beta Phi_r(i) from the local g_i(r) (Gaussian width `delta`)
 and the HNC direct correlation of this configuration's global g(r), and, with a calibration
 (c0, c1), S_i = 1/(c0 + c1 beta Phi_r(i)) (Eq. 7). Both write per-particle fields for `overlap`.
-`softness-train` trains such a model from an earlier `rearrangements` stage (paper 4, Sec. II): the
-training set from its p_hop (pyglass.analysis.softness.training_examples), structure functions of its
-(inherent-structure) frames, a linear SVM with C by cross-validation and a held-out accuracy; the
-model is saved as data-only JSON next to the output and the softness of the last frame is written.
+`softness-train` trains such a model from an earlier `rearrangements` stage (paper 4, Sec. II) by the
+recipe pyglass.analysis.softness.TrainingRecipe (the stage's keys): the training set from its p_hop,
+structure functions of its (inherent-structure) frames, a linear SVM with C by cross-validation and a
+held-out accuracy; the model is saved as data-only JSON next to the output and the softness of the
+last frame is written.
 """
 from __future__ import annotations
 
@@ -17,6 +18,7 @@ import os
 
 import numpy as np
 
+from pyglass.analysis.softness.training import TrainingRecipe
 from pyglass.registry import REQUIRED, Key
 from pyglass.workflow.stages.base import Stage, register
 
@@ -122,10 +124,8 @@ def require_grid_memory(sf, system, key):
 
 
 def _train_grid(params):
-    from pyglass.analysis import softness
-    mu = np.arange(1, int(round(params["r_max"] / params["mu_step"])) + 1) * params["mu_step"]
-    return softness.StructureFunctions(params["sigma"], mu, params["r_max"], None if params["angular"] else (),
-                                       params["r_max_angular"])
+    """The structure functions a `softness-train` stage's keys ask for (the training recipe's grid)."""
+    return TrainingRecipe.from_keys(params).structure_functions()
 
 
 @register
@@ -189,36 +189,6 @@ class SoftnessTrain(Stage):
     def estimate(cls, params, n, dim):
         return "structure functions of the example frames and a cross-validated linear SVM"
 
-    # the recipe, shared with re-analyses of stored runs (pyglass.workflow.reproduce.trsp)
-    @staticmethod
-    def examples(p, phop, types, stable_frames: int, seed: int):
-        """Training examples (frame, particle) of the species `p["species"]` from a (frames, N) p_hop."""
-        from pyglass.analysis import softness
-        rear, stable = softness.training_examples(phop, p["p_rearranging"], p["p_stable"], stable_frames,
-                                                  types=types, seed=seed, max_per_species=p["max_per_species"],
-                                                  frame_stride=p["frame_stride"])
-        chosen = np.isin(types, p["species"])
-        return rear[chosen[rear[:, 1]]], stable[chosen[stable[:, 1]]]
-
-    @staticmethod
-    def fit(p, system, frames, rear, stable, seed: int, provenance: dict):
-        """The SVM on the structure functions (the stage's grid keys) of the example frames only;
-        returns (model, StructureFunctions)."""
-        from pyglass.analysis import softness
-        sf = _train_grid(p)
-        cache = {}
-
-        def features(f):
-            if f not in cache:
-                cache[f] = sf.compute(system, positions=np.asarray(frames[f], float))
-            return cache[f]
-
-        prov = {k: p[k] for k in ("p_rearranging", "p_stable", "stable_time", "species")}
-        model = softness.train(softness.gather_features(rear, features), softness.gather_features(stable, features),
-                               Cs=p["C"], test_fraction=p["test_fraction"], cv=p["cv"], seed=seed, grid=sf,
-                               provenance={**prov, **provenance})
-        return model, sf
-
     def model_path(self, ctx):
         if self.params["model"] is not None:
             return ctx.deck.resolve_path(self.params["model"])
@@ -232,7 +202,8 @@ class SoftnessTrain(Stage):
         frames = ctx.fields[f"{src}/{which}"]
         times = np.asarray(ctx.fields[f"{src}/times"], float)
         frame_time = float(times[1] - times[0]) if len(times) > 1 else float("nan")
-        stable_frames = int(round(p["stable_time"] / frame_time)) + 1
+        recipe = TrainingRecipe.from_keys(p)
+        stable_frames = recipe.stable_frames(frame_time)
         defined = int((~np.isnan(ph).all(axis=1)).sum())
         if not stable_frames <= defined:
             raise ValueError(f"stage {self.name!r}: stable_time = {p['stable_time']:g} is {stable_frames} frames; "
@@ -248,7 +219,7 @@ class SoftnessTrain(Stage):
         require_grid_memory(_train_grid(p), whole, f"stage[{self.index + 1}].r_max")   # N known now
 
         def compute():
-            rear, stable = self.examples(p, ph, whole.types, stable_frames, ctx.seed_for(0))
+            rear, stable = recipe.examples(ph, whole.types, stable_frames, ctx.seed_for(0))
             if min(len(rear), len(stable)) < p["min_examples"]:
                 why = (f"stage {self.name!r}: only {len(rear)} rearranging and {len(stable)} stable examples of species "
                        f"{p['species']} (min_examples = {p['min_examples']}); run stage {src!r} longer or lower "
@@ -258,9 +229,9 @@ class SoftnessTrain(Stage):
                 return {"skipped": why, "n_rearranging": len(rear), "n_stable": len(stable)}
             ctx.print(f"  {len(rear)} rearranging, {len(stable)} stable examples over "
                       f"{len(np.unique(np.r_[rear[:, 0], stable[:, 0]]))} frames")
-            model, sf = self.fit(p, whole, frames, rear, stable, ctx.seed_for(1),
-                                 {"source_stage": src, "positions": p["positions"], "frame_time": frame_time,
-                                  "output": ctx.writer.path, "T": src_stage["integrator"].get("T")})
+            model, sf = recipe.fit(whole, frames, rear, stable, ctx.seed_for(1),
+                                   {"source_stage": src, "positions": p["positions"], "frame_time": frame_time,
+                                    "output": ctx.writer.path, "T": src_stage["integrator"].get("T")})
             model.save(path)
             last = sf.compute(whole, positions=np.asarray(frames[-1], float))
             cv = model.info.get("cv_accuracy_by_C") or {}

@@ -2,8 +2,8 @@
 
 Runs once after every sample has finished, on the first rank, reading each sample's file. For
 each named field ("<stage>/<dataset>"): the mean over samples with a bootstrap confidence interval
-of the mean (scipy.stats.bootstrap, percentile, `study.confidence`, 90 % by default as in paper 2),
-elementwise for arrays of equal shape; `pool = true` concatenates the samples' values first (e.g.
+of the mean (pyglass.analysis.statistics.mean_interval: percentile, `study.confidence`, 90 % by default
+as in paper 2), elementwise for arrays of equal shape; `pool = true` concatenates the samples' values first (e.g.
 kappa over random pairs and samples) and reports the mean of the pooled values. Written to the
 study's index file under the summary stage's group, one subgroup per state point:
 <field>/{mean, low, high, n, values}.
@@ -12,22 +12,9 @@ from __future__ import annotations
 
 import numpy as np
 
+from pyglass.analysis.statistics import mean_interval
 from pyglass.registry import REQUIRED, Key
 from pyglass.workflow.stages.base import Stage, register
-
-
-def bootstrap_mean(values, confidence: float, seed: int, n_resamples: int = 2000):
-    """(mean, low, high) of the mean of `values` along axis 0 (elementwise); percentile bootstrap.
-    With one sample the interval is (nan, nan)."""
-    from scipy import stats
-    x = np.asarray(values, float)
-    mean = x.mean(axis=0)
-    if len(x) < 2:
-        nan = np.full_like(mean, np.nan)
-        return mean, nan, nan
-    res = stats.bootstrap((x,), np.mean, axis=0, confidence_level=confidence, n_resamples=n_resamples,
-                          method="percentile", random_state=np.random.default_rng(seed))
-    return mean, np.asarray(res.confidence_interval.low), np.asarray(res.confidence_interval.high)
 
 
 @register
@@ -70,6 +57,6 @@ class Summary(Stage):
                     raise ValueError(f"summary {self.name!r}: {name!r} has different shapes in different samples "
                                      f"({sorted(shapes)}); set pool = true to concatenate them")
                 stack = np.stack(vals)
-            mean, low, high = bootstrap_mean(stack, confidence, seed + j)
+            mean, low, high = mean_interval(stack, confidence, seed=seed + j)
             out[name] = {"mean": mean, "low": low, "high": high, "n": len(stack), "values": stack}
         return out
