@@ -1,4 +1,4 @@
-"""Reference g(r), S(q) and MSD from freud for small committed frames (tests/test_observables.py).
+"""Reference g(r), S(q) and MSD from freud for small committed frames (tests/analysis/test_observables.py).
 
 Run with the project venv:  python scripts/make_freud_references.py
   1. (project venv) makes the frames with pyglass: a short 2D binary soft-disk trajectory with many

@@ -1,5 +1,5 @@
 #!/usr/bin/env python
-"""Generate the LAMMPS reference data that tests/test_lammps_parity.py checks pyglass against.
+"""Generate the LAMMPS reference data that tests/engine/test_lammps_parity.py checks pyglass against.
 
 Run with the reference venv (LAMMPS python module + MPICH; never the pyglass venv):
 

@@ -1,8 +1,16 @@
-"""Shared test utilities: finite differences against which analytic derivatives are checked."""
+"""Shared test utilities: where the repository, the reference data and the test data are; finite
+differences against which analytic derivatives are checked."""
+import os
+
 import numpy as np
 
 from pyglass import builders
 from pyglass.analysis.observables.base import Observable
+
+TESTS = os.path.dirname(os.path.abspath(__file__))   # the test tree mirrors pyglass/: tests/<layer>/test_*.py
+ROOT = os.path.dirname(TESTS)                         # the repository
+REF = os.path.join(TESTS, "reference")               # reference data from scripts/make_*_references.py
+DATA = os.path.join(TESTS, "data")                   # crafted inputs (decks, files)
 
 
 def small_system(potential_name, dim, n=64, seed=1, density=None):

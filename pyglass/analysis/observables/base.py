@@ -9,7 +9,7 @@ arrays that are *sums*), so `result(comm)` can reduce them across ranks with one
 before `finalize(acc)` turns sums into the reported quantities; `write(h5group)` stores the result.
 
 A worked subclass, `MeanKinetic` at the end of this module (the mean kinetic energy per
-particle), shows the shape every observable has; tests/test_observables.py runs it.
+particle), shows the shape every observable has; tests/analysis/test_observables.py runs it.
 """
 from __future__ import annotations
 

@@ -375,7 +375,7 @@ WHY = {
         "(flickering between a few nearby minima, see the notes): counting only first visits the ratio grows about "
         "five-fold, still far from 100, and rho = 0.6's rate is resolution-limited (a lower bound). Why the paper's "
         "dense SS liquid flickers so much less we do not know: our SS law equals the authors' HOOMD evaluator to "
-        "1e-11 (tests/test_potentials.py).",
+        "1e-11 (tests/engine/test_potentials.py).",
     "Stokes-Einstein": "SW's ladder reaches only tau_alpha/t0 ~ 110 (SW's tau_alpha grows steeply below T = 0.022: "
         "a colder state costs hours at N = 1000), where Stokes-Einstein breaks down weakly (xi near 1); the paper's "
         "0.74-0.79 comes from ranges reaching 10^3-10^4 t0, as ours now do for mBLJ and SS (which hold).",

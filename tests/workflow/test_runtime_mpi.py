@@ -16,7 +16,8 @@ import h5py
 import numpy as np
 import pytest
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from decks import deck, md, system
+from helpers import ROOT  # noqa: E402
 
 
 def _world():
@@ -84,40 +85,15 @@ def test_parallel_frames_from_two_ranks(mode):
     comm.Barrier()
 
 
-DECK = """
-[system]
-generate = "lattice"
-n = 256
-density = 1.2
-composition = [0.8, 0.2]
-temperature = 1.0
-
-[potential]
-model = "kob-andersen"
-
-[[stage]]
-kind = "production"
-steps = 200
-thermo = 0
-[stage.integrator]
-type = "nosehoover"
-dt = 0.005
-T = 1.0
-tau = 0.5
-
-[output]
-trajectory = 50
-checkpoint = 50
-
-[run]
-ranks_per_replica = {rpr}
-"""
+def _deck(rpr):
+    """256 KA particles, 200 steps of production with frames and checkpoints every 50 steps."""
+    return deck(system(n=256), md(), output={"trajectory": 50, "checkpoint": 50}, run={"ranks_per_replica": rpr})
 
 
 def _run(comm, folder, name, rpr, **kw):
     from pyglass.workflow.deck import parse_deck
     from pyglass.workflow.run import RunInterrupted, run_deck
-    deck = parse_deck(DECK.format(rpr=rpr), os.path.join(folder, "deck.toml"))
+    deck = parse_deck(_deck(rpr), os.path.join(folder, "deck.toml"))
     out = os.path.join(folder, name + ".h5")
     try:
         run_deck(deck, comm, output=out, stream=io.StringIO(), handle_signals=False, **kw)
@@ -213,13 +189,13 @@ def test_cli_run_under_mpirun(tmp_path):
     traceback; a good deck runs and records 2 ranks."""
     if shutil.which("mpirun") is None:
         pytest.skip("no mpirun")
-    (tmp_path / "bad.toml").write_text(DECK.format(rpr=0).replace("tau = 0.5", "tau = -0.5"))
+    (tmp_path / "bad.toml").write_text(_deck(0).replace("tau = 0.5", "tau = -0.5"))
     cmd = ["mpirun", "-n", "2", "--oversubscribe", sys.executable, "-m", "pyglass.workflow.cli", "run"]
     r = subprocess.run(cmd + ["bad.toml"], cwd=tmp_path, capture_output=True, text=True, env=_clean_env(),
                        timeout=120)
     assert r.returncode != 0 and "Traceback" not in r.stderr
     assert r.stderr.count("stage[1].integrator.tau") == 1
-    (tmp_path / "good.toml").write_text(DECK.format(rpr=0))
+    (tmp_path / "good.toml").write_text(_deck(0))
     r = subprocess.run(cmd + ["good.toml", "-o", "good.h5"], cwd=tmp_path, capture_output=True, text=True,
                        env=_clean_env(), timeout=120)
     assert r.returncode == 0, r.stderr

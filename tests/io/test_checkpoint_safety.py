@@ -20,39 +20,11 @@ from pyglass.io.checkpoint import RestartError, read_checkpoint
 from pyglass.workflow.deck import parse_deck
 from pyglass.workflow.run import RunInterrupted, run_deck
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from decks import deck, md, system
+from helpers import ROOT  # noqa: E402
 
-DECK = """
-[system]
-generate = "lattice"
-n = 64
-density = 1.2
-composition = [0.8, 0.2]
-temperature = 1.0
-
-[potential]
-model = "kob-andersen"
-
-[[stage]]
-name = "prod"
-kind = "production"
-steps = 200
-thermo = 0
-[stage.integrator]
-type = "nosehoover"
-dt = 0.005
-T = 1.0
-tau = 0.5
-[[stage.observable]]
-type = "self-dynamics"
-schedule = "log"
-block = 50
-q = 7.0
-
-[output]
-thermo = 0
-checkpoint = 50
-"""
+DECK = deck(system(n=64), md("prod", observables=[{"type": "self-dynamics", "schedule": "log", "block": 50, "q": 7.0}]),
+            output={"thermo": 0, "checkpoint": 50})
 
 
 class _Payload:

@@ -15,7 +15,7 @@ from pyglass.analysis.lattice.measure import block_susceptibility, first_rearran
 from pyglass.analysis.observables.dynamics import chi4_peak
 from pyglass._ext.lattice import SumTree
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 DECK = ROOT / "tests" / "data" / "lattice" / "trsp_ka_figure_estimates.toml"   # the figure-based estimates: fixed values for these tests
 
 CORR = dict(C0=1.0, C1=1.5, xi=0.8)

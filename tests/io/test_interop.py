@@ -19,7 +19,7 @@ from pyglass.workflow.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT, H5MDWriter, info
 from pyglass.workflow.run import run_deck
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 DT = 0.005
 
 # the quickstart's stages at a size that runs in a second: push-off quench, Nose-Hoover

@@ -13,7 +13,7 @@ from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.workflow.run import RunInterrupted, run_deck, unit_path
 from helpers import Sink
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 
 # jitter 0.02 lattice spacings: at 0.1 the closest pairs sit at ~0.6 sigma, the first MD steps reach
 # energies of 1e12 and launch particles to infinity (now an error: domain.require_finite_positions)

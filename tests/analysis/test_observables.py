@@ -12,7 +12,7 @@ from pyglass.analysis.observables import statistics as st
 from pyglass.analysis.observables import structure as sf
 from pyglass.engine.system import Box, System
 
-REF = os.path.join(os.path.dirname(__file__), "reference")
+from helpers import REF  # noqa: E402
 
 
 # ------------------------------------------------------------------ naive references

@@ -23,7 +23,7 @@ except ImportError:
     HAVE_SLEPC = False
 petsc = pytest.mark.skipif(not HAVE_PETSC, reason="petsc4py not installed")
 slepc = pytest.mark.skipif(not HAVE_SLEPC, reason="slepc4py not installed")
-REF = os.path.join(os.path.dirname(__file__), "reference")
+from helpers import REF  # noqa: E402
 
 MODELS = {
     "ka-shift": (lambda: P.KobAndersen(), "ka", (2, 3)),

@@ -9,7 +9,7 @@ import pytest
 
 from pyglass import threads
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 LAUNCH_VARS = threads.LOCAL_SIZE_VARS + threads.BLAS_ENV_VARS + (threads.OVERRIDE_VAR,)
 
 

@@ -11,7 +11,7 @@ import pytest
 from pyglass.workflow.deck import (OBSERVABLES, DeckError, ObservableType, dump_toml, load_deck, make_schedule,
                              parse_deck, schema_markdown)
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 CORPUS = sorted(glob.glob(os.path.join(ROOT, "tests", "data", "decks", "*.toml")))
 def _is_lattice_deck(path):
     """TRSP lattice-model parameter sets (inputs/trsp_*.toml) are read by pyglass.analysis.lattice, not the

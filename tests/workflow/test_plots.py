@@ -9,7 +9,7 @@ import pytest
 from pyglass.analysis.observables.dynamics import chi4_peak
 from pyglass.workflow.plots import peak_label, relaxation_label
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 
 DECK = """
 [system]

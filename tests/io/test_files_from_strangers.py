@@ -23,7 +23,7 @@ from pyglass.workflow.deck import DeckError, load_deck, parse_deck
 from pyglass.workflow.deck import validate as deck_validate
 from pyglass.workflow.run import RunInterrupted, run_deck
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 
 DECK = """
 [system]

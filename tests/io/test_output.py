@@ -17,7 +17,7 @@ from pyglass.io.checkpoint import RestartError, read_checkpoint
 from pyglass.workflow.deck import parse_deck
 from pyglass.workflow.run import RunInterrupted, run_deck
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+from helpers import ROOT  # noqa: E402
 
 DECK = """
 [system]

@@ -13,7 +13,7 @@ from pyglass import Box, System
 from pyglass.io import (FormatError, read_extxyz, read_lammps_data, read_lammps_dump, read_snapshot,
                         write_extxyz, write_lammps_data, write_lammps_dump, write_snapshot)
 
-HERE = os.path.dirname(__file__)
+from helpers import TESTS as HERE  # noqa: E402
 DATA = os.path.join(HERE, "data")
 REF = os.path.join(HERE, "reference")
 

@@ -18,8 +18,8 @@ from pyglass.workflow.deck import parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.workflow.run import run_deck, unit_path
 
-ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.join(ROOT, "tests"))
+from helpers import ROOT  # noqa: E402
+sys.path.insert(0, os.path.join(ROOT, "tests"))   # helpers, h5md_check
 from helpers import Sink  # noqa: E402
 from test_stages import HEAD, STUDY, TAIL  # noqa: E402
 

@@ -19,7 +19,7 @@ from pyglass import Box, System
 from pyglass.engine.integrators import NVE
 from pyglass.engine.potentials import Potential
 
-REF = os.path.join(os.path.dirname(__file__), "reference")
+from helpers import REF  # noqa: E402
 P = pyglass.engine.potentials
 KA_EPS, KA_SIG = [[1.0, 1.5], [1.5, 0.5]], [[1.0, 0.8], [0.8, 0.88]]
 SW_ARGS = dict(lam=18.75, epsilon=1.0, sigma=1.0, A=7.049556277, B=0.6022245584, p=4, q=0, a=1.8, gamma=1.2)
