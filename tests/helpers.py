@@ -13,6 +13,14 @@ REF = os.path.join(TESTS, "reference")               # reference data from scrip
 DATA = os.path.join(TESTS, "data")                   # crafted inputs (decks, files)
 
 
+def tolerance(reference: str, key: str) -> float:
+    """The tolerance `key` of reference family `reference`, kept beside the data with its reason
+    (tests/reference/tolerances.toml)."""
+    import tomllib
+    with open(os.path.join(REF, "tolerances.toml"), "rb") as fh:
+        return float(tomllib.load(fh)[reference][key])
+
+
 def small_system(potential_name, dim, n=64, seed=1, density=None):
     """A small random configuration suited to a named model (non-overlapping)."""
     dens = {"ka": 1.2, "softdisks": 0.8, "softspheres": 0.74, "ipl": 0.82 if dim == 3 else 0.86,
