@@ -157,6 +157,7 @@ def layer_of(module: str):
 def test_each_layer_imports_only_the_layers_before_it():
     modules = module_files(PACKAGE_ROOT)
     edges = import_edges(modules)
+    assert all(any(layer_of(m) == k for m in modules) for k in range(len(LAYERS))), "a layer has no module"
     unplaced = [m for m in modules if layer_of(m) is None and m != "pyglass"
                 and not any(m == s or m.startswith(s + ".") for s in SHARED)]
     assert not unplaced, f"modules in no layer (put them in one of {LAYERS}, or list them in SHARED): {unplaced}"
