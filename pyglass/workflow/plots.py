@@ -18,7 +18,7 @@ import os
 
 import numpy as np
 
-from pyglass.analysis.figures import pyplot, save_png  # noqa: F401  (re-exported for the paper modules)
+from pyglass.analysis.figures import pyplot, save_png
 from pyglass.analysis.maps import draw_field_map
 
 

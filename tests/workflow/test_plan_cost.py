@@ -48,7 +48,7 @@ def test_the_cost_of_a_study_is_its_work_at_the_stated_rates():
 
 
 def test_landscape_stages_cost_a_factorisation_whose_memory_is_the_landscape_estimate():
-    from pyglass.analysis.landscape.inherent import factor_memory_estimate
+    from pyglass.analysis.landscape.memory import factor_memory_estimate
     c = cost.factorisation(8000, 3)
     assert c.core_seconds == pytest.approx(cost.FACTOR_SECONDS_8000)
     assert c.memory_bytes == factor_memory_estimate(8000, 3)

@@ -7,9 +7,6 @@ The memory budget that decides whether to factorise is in `landscape.memory`.
 from __future__ import annotations
 
 from pyglass.analysis.landscape.memory import GIB, available_memory, factor_fits, factor_memory_estimate
-# workflow/stages (modes, cost, ...) import memory_note and the two above from here; once they read
-# pyglass.analysis.landscape.memory, drop this line
-from pyglass.analysis.landscape.memory import memory_note  # noqa: F401
 
 
 class InherentStructure:

@@ -392,7 +392,7 @@ WHY = {
 
 
 def _figures(data, dens, fits, rates, out):
-    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.analysis.figures import pyplot, save_png
     plt = pyplot()
     written = []
     fig, ax = plt.subplots(4, 4, figsize=(14, 12))

@@ -88,7 +88,7 @@ def _fig4(samples):
 
 
 def analyse(indexes, decks, out, full):
-    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.analysis.figures import pyplot, save_png
     from pyglass.workflow.reproduce.report import Quantity
     by_n = {}   # N -> complete samples
     for index in indexes.values():

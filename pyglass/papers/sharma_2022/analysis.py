@@ -2,7 +2,7 @@
 heterogeneity via the local softness parameter" — softness of the mean-field caging potential against
 local rearrangements in Kob-Andersen (rho = 1.2; the paper N = 4000, `pyglass reproduce` N = 2000).
 
-Headline numbers and statements (paper text, /work/shared/papers/sharma-2022-*.txt):
+Headline numbers and statements (the paper, docs/science.md "The five papers"):
 - Fig. 1(b): "Phi_r^av(Delta r = 0) vs 1/S^av is also linear" over temperature: the calibration
   1/S = c0 + c1 beta Phi_r (Eq. 7) used for the local softness S_i;
 - Fig. 3(b), Sec. IV A: "with lowering of temperature ... the distribution of softness moves to
@@ -20,7 +20,7 @@ Headline numbers and statements (paper text, /work/shared/papers/sharma-2022-*.t
 The analysis (`analyse`), per temperature (one unit file each, one sample), from the stored
 trajectory of the `rearrangements` stage (instantaneous, unwrapped, a frame every 0.5 tau over 300 tau):
 1. p_c = MSD at the peak of alpha_2 (Sec. III) of the A particles, from all time origins (peak refined
-   by a parabola in ln t); rearranging: p_hop > p_c. p_hop is stored in length² (SCIENCE.md §2), the
+   by a parabola in ln t); rearranging: p_hop > p_c. p_hop is stored in length² (docs/science.md §2), the
    square of Eq. 2 as printed, so p_hop > MSD here is the paper's p_hop > root-MSD.
 2. Calibration (Eq. 7): global partial g_uv(r) (every 20th frame) + HNC C_uv(r) (Eqs. 5-6) give
    beta Phi_r^av (A-tagged: the AA and AB terms that the local A values contain); partial S_uv(q) of
@@ -314,7 +314,7 @@ def analyse(index, deck, out, full):
 
     from scipy import stats as sps
 
-    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.analysis.figures import pyplot, save_png
     from pyglass.analysis.softness import statistics as st
     from pyglass.analysis.softness.caging import calibrate, local_softness
     from pyglass.workflow.reproduce.report import Quantity

@@ -124,7 +124,7 @@ def analyse(index, deck, out, full):
     from scipy import stats
     from scipy.optimize import curve_fit
 
-    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.analysis.figures import pyplot, save_png
     from pyglass.analysis.softness import statistics
     units = {}
     for u in results.open(index).units(status="complete"):

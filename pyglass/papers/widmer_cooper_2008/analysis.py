@@ -85,7 +85,7 @@ def analyse(indexes, decks, out, full):
     index, deck = indexes[""], decks[""]
     from pyglass.analysis.observables.rearrangements import recovery_histogram
     from pyglass.analysis.observables.statistics import ir_mode_overlap
-    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.analysis.figures import pyplot, save_png
     from pyglass.workflow.reproduce.report import Quantity
     samples = _samples(index)
     n = len(samples)

@@ -55,7 +55,7 @@ def quenches(count: float, n: int, along_trajectory: bool = False) -> Cost:
 def factorisation(n: int, dim: int, count: float = 1) -> Cost:
     """A direct factorisation of the dN x dN Hessian (and its solves): time by the measured law,
     memory by the landscape code's own estimate."""
-    from pyglass.analysis.landscape.inherent import factor_memory_estimate
+    from pyglass.analysis.landscape.memory import factor_memory_estimate
     scale = (max(n, 2) / 8000.0) ** FACTOR_EXPONENT * (1.0 if dim == 3 else 0.3)
     return Cost(count * FACTOR_SECONDS_8000 * scale, factor_memory_estimate(n, dim))
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyglass.analysis.landscape.inherent import memory_note
+from pyglass.analysis.landscape.memory import memory_note
 from pyglass.registry import Key
 from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register

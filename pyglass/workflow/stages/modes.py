@@ -1,7 +1,7 @@
 """`modes`: the k lowest non-zero normal modes of the inherent structure (`landscape.lowest_modes`)."""
 from __future__ import annotations
 
-from pyglass.analysis.landscape.inherent import factor_fits, factor_memory_estimate, memory_note
+from pyglass.analysis.landscape.memory import factor_fits, factor_memory_estimate, memory_note
 from pyglass.analysis.landscape.modes import FACTOR_METHODS, METHODS
 from pyglass.registry import Key
 from pyglass.workflow.stages import cost

@@ -1,7 +1,7 @@
 """`pseudoharmonic`: the softest pseudoharmonic modes of the inherent structure (paper 2)."""
 from __future__ import annotations
 
-from pyglass.analysis.landscape.inherent import memory_note
+from pyglass.analysis.landscape.memory import memory_note
 from pyglass.registry import Key
 from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register

@@ -1,7 +1,7 @@
 """`shear-modulus`: the athermal shear modulus G = (Born - Xi.M+.Xi)/V of the inherent structure."""
 from __future__ import annotations
 
-from pyglass.analysis.landscape.inherent import memory_note
+from pyglass.analysis.landscape.memory import memory_note
 from pyglass.registry import Key
 from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
