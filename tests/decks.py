@@ -17,14 +17,14 @@ def system(n=64, density=1.2, composition=(0.8, 0.2), temperature=1.0, generate=
 
 def md(name=None, kind="production", steps=200, integrator="nosehoover", dt=0.005, T=1.0, tau=0.5, thermo=0,
        observables=(), **keys) -> dict:
-    """An MD stage; `integrator` is the type, its keys are dt, T, tau (None leaves one out) and `keys`
+    """An MD stage; `integrator` is the type, its keys are dt, T, tau (None leaves one out, as does thermo=None) and `keys`
     prefixed with `integrator_` (e.g. integrator_gamma=1.0)."""
     integ = {"type": integrator, "dt": dt}
     for k, v in (("T", T), ("tau", tau)):
         if v is not None:
             integ[k] = v
     integ.update({k[len("integrator_"):]: v for k, v in keys.items() if k.startswith("integrator_")})
-    out = {"kind": kind, "steps": steps, "thermo": thermo, "integrator": integ,
+    out = {"kind": kind, "steps": steps, **({} if thermo is None else {"thermo": thermo}), "integrator": integ,
            **{k: v for k, v in keys.items() if not k.startswith("integrator_")}}
     if name:
         out = {"name": name, **out}

@@ -16,57 +16,16 @@ from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.workflow.deck import parse_deck
 from pyglass.workflow.run import results, run_deck
 from pyglass.workflow.run.paths import checkpoint_path, draw_path, unit_path
+from decks import deck, md, system
 from helpers import Sink
 
 # KA on a jittered lattice; equilibrate, production with self dynamics on a log schedule, quench
-HEAD = """
-[system]
-generate = "lattice"
-n = 64
-density = 1.2
-composition = [0.8, 0.2]
-jitter = 0.02
-
-[potential]
-model = "kob-andersen"
-smoothing = "smooth"
-
-[[stage]]
-name = "eq"
-kind = "equilibrate"
-steps = 40
-thermo = 0
-temperature = 0.8
-[stage.integrator]
-type = "nosehoover"
-dt = 0.004
-T = 0.8
-tau = 0.4
-
-[[stage]]
-name = "prod"
-kind = "production"
-steps = 32
-[stage.integrator]
-type = "nve"
-dt = 0.004
-[[stage.observable]]
-type = "self-dynamics"
-schedule = "log"
-block = 16
-q = 7.25
-
-[[stage]]
-name = "is"
-kind = "quench"
-[stage.minimizer]
-type = "fire"
-ftol = 1e-11
-
-[run]
-seed = 7
-progress = false
-"""
+HEAD = deck(system(n=64, jitter=0.02, temperature=None),
+            md("eq", kind="equilibrate", steps=40, dt=0.004, T=0.8, tau=0.4, temperature=0.8),
+            md("prod", steps=32, integrator="nve", dt=0.004, T=None, tau=None, thermo=None,
+               observables=[{"type": "self-dynamics", "schedule": "log", "block": 16, "q": 7.25}]),
+            {"name": "is", "kind": "quench", "minimizer": {"type": "fire", "ftol": 1e-11}},
+            potential={"model": "kob-andersen", "smoothing": "smooth"}, run={"seed": 7, "progress": False})
 
 SINGLE = HEAD + """
 [output]
