@@ -628,3 +628,123 @@ def test_first_block_drift_compares_the_first_block_at_tau_alpha():
     # tau_alpha read off F_s itself (log-linear interpolation) gives the same z
     assert ob.first_block_drift(t, fs, np.exp(-t / 12), fs, sd, four, 0.2)["z"] == pytest.approx(out["z"], rel=1e-4)
     assert ob.first_block_drift(t, np.full_like(t, 0.9), fs, fs, sd, four, 0.2) == {}   # never reaches 0.2
+
+
+# ------------------------------------------------------------------ paper 1 under the reproduction standard
+def test_fs_isotropic_is_the_direction_average_of_cos(rng):
+    """J0(q r) in 2D and sin(qr)/(qr) in 3D equal cos(q.dr) averaged over many directions of q."""
+    for d in (2, 3):
+        dr = rng.normal(scale=0.5, size=(40, d))
+        q = 6.3
+        if d == 2:
+            phi = np.linspace(0, 2 * np.pi, 4000, endpoint=False)
+            dirs = np.stack([np.cos(phi), np.sin(phi)], 1)
+        else:   # a Fibonacci sphere: nearly uniform directions
+            k = np.arange(20000) + 0.5
+            th, ph = np.arccos(1 - 2 * k / 20000), np.pi * (1 + 5 ** 0.5) * k
+            dirs = np.stack([np.sin(th) * np.cos(ph), np.sin(th) * np.sin(ph), np.cos(th)], 1)
+        naive = np.mean(np.cos(q * dr @ dirs.T))
+        assert dyn.fs_isotropic(dr, q) == pytest.approx(naive, abs=2e-4)
+    assert dyn.fs_isotropic(np.zeros((3, 2)), 7.0) == 1.0
+    with pytest.raises(ValueError, match="2D or 3D"):
+        dyn.fs_isotropic(np.zeros((3, 1)), 1.0)
+
+
+def test_alpha2_peak_time_is_the_vertex_of_the_parabola_in_log_t():
+    t = np.logspace(0, 3, 25)
+    a = 0.8 - 0.3 * (np.log(t) - np.log(37.0)) ** 2       # a parabola in ln t with its vertex at t = 37
+    assert dyn.alpha2_peak_time(t, a) == pytest.approx(37.0, rel=1e-9)
+    assert dyn.alpha2_peak_time(t, np.linspace(0, 1, 25)) == pytest.approx(t[-1])    # maximum at the end
+    assert np.isnan(dyn.alpha2_peak_time(t, np.full(25, np.nan)))
+
+
+def test_trajectory_dynamics_equals_a_naive_loop_over_blocks_lags_and_origins(rng):
+    steps = rng.normal(scale=0.2, size=(31, 12, 2))
+    tr = np.cumsum(steps, axis=0)
+    res = dyn.trajectory_dynamics(tr, 0.5, q=3.0, n_blocks=3, n_lags=8)
+    block = 10                                               # (31 - 1) // 3 frame intervals
+    assert res.block_length == pytest.approx(5.0) and res.n_blocks == 3
+    lags = np.rint(res.t / 0.5).astype(int)
+    assert lags[0] == 1 and lags[-1] == block
+
+    def naive(first, last, lag):
+        from scipy.special import j0
+        fs, r2, r4 = [], [], []
+        for o in range(first, last - lag + 1):
+            for i in range(12):
+                d = tr[o + lag, i] - tr[o, i]
+                r = np.sqrt(d @ d)
+                fs.append(j0(3.0 * r))
+                r2.append(r * r)
+                r4.append(r ** 4)
+        return np.mean(fs), 2 * np.mean(r4) / (4 * np.mean(r2) ** 2) - 1
+    for k, lag in enumerate(lags):
+        f, a = naive(0, 30, lag)
+        assert res.fs[k] == pytest.approx(f, rel=1e-12) and res.alpha2[k] == pytest.approx(a, rel=1e-10)
+        for b in range(3):
+            f, a = naive(b * block, (b + 1) * block, lag)
+            assert res.fs_blocks[b, k] == pytest.approx(f, rel=1e-12)
+            assert res.alpha2_blocks[b, k] == pytest.approx(a, rel=1e-10)
+    np.testing.assert_equal(res.tau_alpha, ob.relaxation_time(res.t, res.fs, np.exp(-1)))
+    np.testing.assert_equal(res.peak_blocks, [dyn.alpha2_peak_time(res.t, a) for a in res.alpha2_blocks])
+    with pytest.raises(ValueError, match="blocks"):
+        dyn.trajectory_dynamics(tr[:5], 0.5, 3.0, n_blocks=3)
+
+
+def test_first_sharp_peak_is_the_first_maximum_above_one():
+    q = np.linspace(2, 10, 161)
+    s = 0.3 + 1.6 * np.exp(-((q - 5.9) / 0.4) ** 2) + 2.5 * np.exp(-((q - 8.5) / 0.3) ** 2)
+    s += 0.6 * np.exp(-((q - 3.0) / 0.2) ** 2)           # a low bump below 1 (not a peak of S > 1)
+    assert sf.first_sharp_peak(q, s, smooth=0) == pytest.approx(5.9, abs=0.01)
+    assert sf.first_peak(q, s) == pytest.approx(8.5, abs=0.06)    # the highest peak is another one
+    with pytest.raises(ValueError, match="no maximum above"):
+        sf.first_sharp_peak(q, np.full_like(q, 0.5))
+
+
+def test_clustered_percent_retained_fraction_against_naive(rng):
+    s = builders.random_packing(150, 0.7, 2, (0.5, 0.5), seed=2, min_distance=0.85)
+    pairs = ob.neighbour_pairs(s.positions, s.box, s.types, 1.6)
+    d0 = np.linalg.norm(s.box.minimum_image(s.positions - s.positions[0]), axis=1)
+    mask = d0 < 2.5
+    mask[rng.choice(s.N, 5, replace=False)] = True
+    lab = naive_clusters(mask, pairs)
+    sizes = {c: np.sum(lab == c) for c in set(lab[mask])}
+    inside = np.array([mask[k] and sizes[lab[k]] >= 5 for k in range(s.N)])
+    ours, rand = st.clustered_percent(mask, pairs, 5, random_samples=30, seed=1)
+    assert ours == pytest.approx(100 * inside.sum() / mask.sum())
+    assert 0 <= rand < ours
+    a, b = np.zeros(10, bool), np.zeros(10, bool)
+    a[:4], b[2:8] = True, True
+    assert st.retained_fraction(a, b) == 0.5 and np.isnan(st.retained_fraction(np.zeros(3, bool), b[:3]))
+
+
+def test_mean_se_block_se_and_jackknife_against_naive(rng):
+    v = np.array([1.0, 2.0, np.nan, 4.0])
+    m, se = st.mean_and_se(v)
+    assert m == pytest.approx(7 / 3) and se == pytest.approx(np.std([1, 2, 4], ddof=1) / np.sqrt(3))
+    assert np.isnan(st.mean_and_se([3.0])[1]) and np.isnan(st.mean_and_se([])[0])
+    x = rng.normal(size=103)
+    m, se = st.block_standard_error(x, 10)
+    means = [x[10 * k:10 * k + 10].mean() for k in range(10)]
+    assert m == pytest.approx(np.mean(x[:100])) and se == pytest.approx(np.std(means, ddof=1) / np.sqrt(10))
+    with pytest.raises(ValueError, match="blocks"):
+        st.block_standard_error(x[:5], 10)
+    # the jackknife of a mean is the usual standard error of the mean
+    y = rng.normal(size=7)
+    full, jse = st.jackknife(lambda keep: y[keep].mean(), 7)
+    assert full == pytest.approx(y.mean()) and jse == pytest.approx(np.std(y, ddof=1) / np.sqrt(7))
+    # and of a ratio, the textbook formula over the leave-one-out values
+    num, den = rng.random(6), rng.random(6) + 1
+    loo = np.array([(num.sum() - num[k]) / (den.sum() - den[k]) for k in range(6)])
+    full, jse = st.jackknife(lambda keep: num[keep].sum() / den[keep].sum(), 6)
+    assert jse == pytest.approx(np.sqrt(5 / 6 * np.sum((loo - loo.mean()) ** 2)))
+
+
+def test_ir_mode_overlap_chance_level_and_zero_filled_random_mean(rng):
+    s = builders.random_packing(120, 0.7, 2, (0.5, 0.5), seed=5, min_distance=0.85)
+    pairs = ob.neighbour_pairs(s.positions, s.box, s.types, 1.6)
+    part = rng.random(s.N) * 0.05
+    ir = np.where(part > 0.03, 0.05, 0.0)
+    res = ob.ir_mode_overlap(ir, part, s.positions, s.box, neighbours=pairs, random_samples=20, seed=1)
+    assert res.chance_level == pytest.approx(100 * res.mode_clusters.sum() / s.N)
+    assert res.random_mean_zero_filled == pytest.approx(np.mean(np.nan_to_num(res.random_scores, nan=0.0)))

@@ -201,6 +201,102 @@ def ballistic_end(t, msd, temperature: float, dim: int = 3, mass: float = 1.0, d
     return float(np.exp(np.interp(np.log(drop), np.log(ratio[[k, k - 1]]), np.log(t[[k, k - 1]]))))
 
 
+def fs_isotropic(dr, q: float):
+    """F_s at wavenumber q averaged over all directions of q: <J0(q |dr|)> in 2D, <sin(q|dr|)/(q|dr|)>
+    in 3D, over particles and the leading axes of dr (..., N, d). The limit of averaging cos(q.dr) over
+    a dense shell of wavevectors of length q, without the shell's finite sampling."""
+    from scipy.special import j0
+    dr = np.asarray(dr, float)
+    d = dr.shape[-1]
+    x = float(q) * np.sqrt(np.einsum("...d,...d->...", dr, dr))
+    if d == 2:
+        return float(np.mean(j0(x)))
+    if d == 3:
+        return float(np.mean(np.sinc(x / np.pi)))
+    raise ValueError(f"fs_isotropic: displacements must be 2D or 3D, got d = {d}")
+
+
+def alpha2_peak_time(t, a2):
+    """Time of the maximum of the non-Gaussian parameter: the vertex of the parabola in ln t through
+    the largest sampled value and its two neighbours (the sampled time itself when the maximum is at
+    either end, or NaN when nothing is finite)."""
+    t, a2 = np.asarray(t, float), np.asarray(a2, float)
+    ok = np.isfinite(a2) & (t > 0)
+    t, a2 = t[ok], a2[ok]
+    if len(t) == 0:
+        return float("nan")
+    k = int(np.argmax(a2))
+    if k == 0 or k == len(t) - 1:
+        return float(t[k])
+    x = np.log(t[k - 1:k + 2])
+    c2, c1, _ = np.polyfit(x, a2[k - 1:k + 2], 2)
+    if c2 >= 0:      # flat top: no vertex
+        return float(t[k])
+    return float(np.exp(np.clip(-c1 / (2 * c2), x[0], x[2])))
+
+
+class BlockDynamics:
+    """F_s(q, t) and alpha2(t) of a stored trajectory, over the whole run and over consecutive blocks
+    (`trajectory_dynamics`): t (lags), fs and alpha2 (whole run), fs_blocks and alpha2_blocks
+    (n_blocks, n_lags), tau_alpha and tau_blocks (F_s = `level`), peak and peak_blocks (the alpha2
+    maximum, `alpha2_peak_time`), block_length (time), q."""
+
+    def __init__(self, t, fs, alpha2, fs_blocks, alpha2_blocks, level, block_length, q):
+        self.t, self.fs, self.alpha2 = t, fs, alpha2
+        self.fs_blocks, self.alpha2_blocks = fs_blocks, alpha2_blocks
+        self.level, self.block_length, self.q = level, block_length, q
+        self.tau_alpha = relaxation_time(t, fs, level)
+        self.tau_blocks = np.array([relaxation_time(t, f, level) for f in fs_blocks])
+        self.peak = alpha2_peak_time(t, alpha2)
+        self.peak_blocks = np.array([alpha2_peak_time(t, a) for a in alpha2_blocks])
+
+    @property
+    def n_blocks(self) -> int:
+        return len(self.fs_blocks)
+
+
+def trajectory_dynamics(trajectory, frame_time: float, q: float, n_blocks: int, level: float = np.exp(-1),
+                        n_lags: int = 40, origin_every: int = 1) -> BlockDynamics:
+    """F_s(q, t) (direction-averaged, `fs_isotropic`) and alpha2(t) over all particles from an
+    (frames, N, d) *unwrapped* trajectory of equally spaced frames `frame_time` apart, averaged over
+    time origins (every `origin_every` frames): over the whole run (every origin o with o + lag inside
+    it) and separately over each of `n_blocks` consecutive blocks of B = (frames - 1) // n_blocks frame
+    intervals (block b spans frames bB .. (b + 1)B, so neighbouring blocks share their boundary frame;
+    origin and o + lag inside the block). Lags are log-spaced frame counts up to B, so each block's
+    F_s reaches the same times. Paper 1: tau_alpha at F_s(q*, t) = 1/e, q* the first peak of S(q); the
+    blocks give its standard error."""
+    tr = np.asarray(trajectory, float)
+    if tr.ndim != 3:
+        raise ValueError(f"trajectory must have shape (frames, N, d), got {tr.shape}")
+    n_blocks, origin_every = int(n_blocks), int(origin_every)
+    if n_blocks < 1 or origin_every < 1:
+        raise ValueError(f"need n_blocks >= 1 and origin_every >= 1, got {n_blocks}, {origin_every}")
+    frames, _, d = tr.shape
+    block = (frames - 1) // n_blocks
+    if block < 2:
+        raise ValueError(f"{frames} frames cannot be cut into {n_blocks} blocks of at least 2 intervals")
+    lags = np.unique(np.logspace(0, np.log10(block), int(n_lags)).astype(np.int64))
+
+    def moments(first, last, lag):     # origins o with first <= o and o + lag <= last
+        o = np.arange(first, last - lag + 1, origin_every)
+        if len(o) == 0:
+            return np.nan, np.nan, np.nan
+        dr = tr[o + lag] - tr[o]
+        r2 = np.einsum("ond,ond->on", dr, dr)
+        return fs_isotropic(dr, q), float(r2.mean()), float(np.mean(r2 ** 2))
+
+    def curves(first, last):
+        m = np.array([moments(first, last, lag) for lag in lags])
+        with np.errstate(invalid="ignore", divide="ignore"):
+            a2 = d * m[:, 2] / ((d + 2) * m[:, 1] ** 2) - 1.0
+        return m[:, 0], a2
+
+    fs, a2 = curves(0, frames - 1)
+    per = [curves(b * block, (b + 1) * block) for b in range(n_blocks)]
+    return BlockDynamics(lags * float(frame_time), fs, a2, np.array([p[0] for p in per]),
+                         np.array([p[1] for p in per]), level, block * float(frame_time), float(q))
+
+
 def tau_alpha(t, fs):
     """(τα at F_s = 1/e, τα at F_s = 0.2). Paper 2 uses the second, on F_s of the largest species
     at its q_max: `SelfDynamics(..., q=q_max, species=<largest>).tau_alpha()` reads it directly."""

@@ -166,6 +166,18 @@ class IRModeOverlap:
         r = self.random_scores[np.isfinite(self.random_scores)]
         return float(r.std()) if len(r) else float("nan")
 
+    @property
+    def random_mean_zero_filled(self) -> float:
+        """Mean score of the random maps, a map with no cluster scoring 0 (paper 1's baseline: it
+        finds no IR particle inside a mode cluster)."""
+        return float(np.mean(np.nan_to_num(self.random_scores, nan=0.0))) if len(self.random_scores) else float("nan")
+
+    @property
+    def chance_level(self) -> float:
+        """Percentage of all particles inside mode clusters: the overlap an IR map placed at random
+        would have on average (the chance level the score is compared with)."""
+        return 100.0 * float(self.mode_clusters.sum()) / len(self.mode_clusters)
+
 
 def _percent_inside(a, b):
     na = int(a.sum())
@@ -227,6 +239,81 @@ def ir_mode_overlap(ir_probability, participation, positions, box, ir_level: flo
             rand.append(_percent_inside(ir_c, clustered(m, pairs, min_cluster)))
     return IRModeOverlap(_percent_inside(ir_c, mode_c), int(ir.sum()), int(ir_c.sum()), int(mode_c.sum()),
                          ir_c, mode_c, np.array(rand, float))
+
+
+def clustered_percent(mask, pairs, min_cluster: int = IR_MIN_CLUSTER, random_samples: int = 0,
+                      seed: int = 0):
+    """Percentage of the particles of `mask` that lie in clusters (through `pairs`) of at least
+    `min_cluster` of them, and the mean of the same over `random_samples` random masks holding as many
+    particles (NaN when there are none): how much more clustered a map is than chance (paper 1, Fig. 1:
+    IR forms domains)."""
+    mask = np.asarray(mask, bool)
+    n, k = len(mask), int(mask.sum())
+    ours = _percent_inside(mask, clustered(mask, pairs, min_cluster))
+    rng = np.random.default_rng(seed)
+    rand = []
+    for _ in range(int(random_samples)):
+        m = np.zeros(n, bool)
+        m[rng.choice(n, k, replace=False)] = True
+        rand.append(_percent_inside(m, clustered(m, pairs, min_cluster)))
+    return ours, (float(np.mean(rand)) if rand else float("nan"))
+
+
+def retained_fraction(initial, later) -> float:
+    """Fraction of the particles of the mask `initial` that are also in `later` (NaN if `initial` is
+    empty): e.g. how much of a mode-cluster map survives a change of inherent structure."""
+    a, b = np.asarray(initial, bool), np.asarray(later, bool)
+    na = int(a.sum())
+    return float(np.sum(a & b)) / na if na else float("nan")
+
+
+def mean_and_se(values):
+    """(mean, standard error) of the finite values: the sample standard deviation (ddof = 1) over the
+    square root of the number of values that enter the mean (NaN se with one value; NaN, NaN with
+    none)."""
+    v = np.asarray(values, float).ravel()
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    if len(v) == 1:
+        return float(v[0]), float("nan")
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
+
+
+def block_standard_error(series, n_blocks: int = 10):
+    """(mean, standard error) of a time series from the means of `n_blocks` consecutive blocks of
+    equal length (a remainder at the end is dropped): se = sd(block means) / sqrt(n_blocks)."""
+    x = np.asarray(series, float).ravel()
+    n_blocks = int(n_blocks)
+    if n_blocks < 2 or len(x) < n_blocks:
+        raise ValueError(f"block_standard_error needs at least 2 blocks and one value per block, got "
+                         f"{n_blocks} blocks of a series of {len(x)}")
+    m = len(x) // n_blocks
+    means = x[: m * n_blocks].reshape(n_blocks, m).mean(1)
+    return float(x[: m * n_blocks].mean()), float(means.std(ddof=1) / np.sqrt(n_blocks))
+
+
+def jackknife(estimate, n: int):
+    """Leave-one-out jackknife over n independent units (runs): `estimate(keep)` computes the
+    statistic from the units where the boolean mask `keep` (n,) is True. Returns (the estimate from
+    all units, its jackknife standard error sqrt((n - 1)/n sum (theta_i - mean theta_i)^2)); units
+    whose leave-one-out estimate is not finite are left out of the sum (NaN se if fewer than two
+    remain)."""
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"the jackknife needs at least 2 units, got {n}")
+    full = float(estimate(np.ones(n, bool)))
+    loo = []
+    for k in range(n):
+        keep = np.ones(n, bool)
+        keep[k] = False
+        loo.append(float(estimate(keep)))
+    loo = np.array(loo)
+    loo = loo[np.isfinite(loo)]
+    if len(loo) < 2:
+        return full, float("nan")
+    m = len(loo)
+    return full, float(np.sqrt((m - 1) / m * np.sum((loo - loo.mean()) ** 2)))
 
 
 def spearman_by_species(field_a, field_b, types):
