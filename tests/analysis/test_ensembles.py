@@ -220,7 +220,8 @@ def test_debye_waller_over_interval_is_time_variance_averaged_over_runs():
     rng = np.random.default_rng(0)
     times = np.array([1.0, 2.0, 3.0, 10.0])
     members = [{"dr": rng.normal(size=(4, 5, 2)), "reorganised": np.zeros((4, 5), bool),
-                "first_loss_time": np.full((5, 5), np.inf), "failed": np.zeros((5, 5), int), "never_recovered": np.zeros((5, 5), int)} for _ in range(3)]
+                "first_loss_time": np.full((5, 5), np.inf), "failed": np.zeros((5, 5), int), "never_recovered": np.zeros((5, 5), int),
+                "energies": np.zeros(5)} for _ in range(3)]
     res = IsoconfigurationalResult(times, [1, 2, 3], members, 4)
     got = res.debye_waller_over_interval(3.0)
     naive = np.zeros(5)
@@ -279,3 +280,65 @@ def test_transition_rate_spread_over_segments():
     assert spread == pytest.approx(2.0 * 1.0 / (2.0 * np.sqrt(3)))
     one = np.abs(np.diff(u)) > 1e-5
     assert transition_rate_spread(2.0, one, np.zeros(12, int)) == (pytest.approx(2.0 / np.sqrt(8)), 8 / 11)
+
+
+def test_isoconfigurational_records_the_energy_and_the_initial_neighbour_graph(liquid):
+    """Each run's total energy per particle at the start and at each time (NVE: conserved to the
+    integrator's error; against the by-hand run), and the neighbour pairs of the start."""
+    from pyglass.analysis.observables.structure import neighbour_pairs
+    s, pot = liquid
+    res = ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, seed=4, cutoffs=CUT).run([0.5, 1.0])
+    assert res.energies.shape == (2, 3)
+    m = s.copy()
+    m.thermalize(0.8, int(res.seeds[1]))
+    e0 = (pot.compute(m).energy + m.kinetic_energy()) / m.N
+    integrators.NVE(0.005).run(m, pot, 200)
+    e1 = (pot.compute(m).energy + m.kinetic_energy()) / m.N
+    assert res.energies[1, 0] == pytest.approx(e0, rel=1e-12) and res.energies[1, 2] == pytest.approx(e1, rel=1e-10)
+    assert np.abs(res.energies[:, -1] - res.energies[:, 0]).max() < 1e-3
+    i, j = neighbour_pairs(s.positions, s.box, s.types, CUT)
+    assert np.array_equal(res.neighbour_pairs, np.stack([i, j], 1)) and np.array_equal(res.cutoffs, CUT)
+
+
+def test_quenched_modes_member_equals_the_by_hand_run_and_dense_modes():
+    """Every quench of a run: its energy and participation map against a run by hand (thermalised
+    with the recorded seed, NVE, CG quench, modes from the dense Hessian); column 0 is the start's
+    inherent structure in every run; the renormalised map is the maximum over all of them."""
+    from pyglass import landscape, minimizers
+    s = builders.random_packing(36, 0.75, 2, (0.5, 0.5), seed=3, min_distance=0.85)
+    pot = potentials.SoftDisks2D(cutoff=2.5, smoothing="smooth")
+    s.thermalize(0.5, 1)
+    integrators.NoseHoover(0.005, 0.5, 0.5).run(s, pot, 200)
+    ens = ensembles.QuenchedModesEnsemble(s, pot, n_runs=2, T=0.5, dt=0.005, steps=40, every=20, k=6,
+                                          map_modes=4, seed=9)
+    res = ens.run()
+    assert res.energies.shape == (2, 3) and res.participation.shape == (2, 3, 36) and res.eigenvalues.shape == (2, 3, 6)
+    np.testing.assert_array_equal(res.times, [0.0, 0.1, 0.2])
+
+    def by_hand(config):
+        q = config.copy()
+        r = minimizers.ConjugateGradient(ftol=1e-10).minimize(q, pot)
+        w, v = np.linalg.eigh(landscape.hessian(q, pot).toarray())
+        v = v[:, 2:2 + 6].T.reshape(6, 36, 2)        # the two translations have the lowest |w|
+        return r.energy, w[2:8], np.einsum("kia,kia->i", v[:4], v[:4])
+    e, w, p = by_hand(s)
+    for run in range(2):
+        assert res.energies[run, 0] == pytest.approx(e, rel=1e-12)
+        np.testing.assert_allclose(res.eigenvalues[run, 0], w, rtol=1e-8, atol=1e-10)
+        np.testing.assert_allclose(res.participation[run, 0], p, atol=1e-8)
+    m = s.copy()
+    m.thermalize(0.5, int(res.seeds[1]))
+    integ = integrators.NVE(0.005)
+    for col in (1, 2):
+        integ.run(m, pot, 20)
+        e, w, p = by_hand(m)
+        assert res.energies[1, col] == pytest.approx(e, rel=1e-10)
+        np.testing.assert_allclose(res.participation[1, col], p, atol=1e-6)
+    assert res.max_force.max() <= 1e-10
+    np.testing.assert_array_equal(res.renormalised_map(), res.participation.reshape(-1, 36).max(0))
+    np.testing.assert_array_equal(res.renormalised_map([0]), res.participation[0].max(0))
+    assert res.changes().shape == (2, 2)
+    with pytest.raises(ValueError, match="multiple of every"):
+        ensembles.QuenchedModesEnsemble(s, pot, 1, 0.5, 0.005, steps=30, every=20)
+    with pytest.raises(ValueError, match="map_modes"):
+        ensembles.QuenchedModesEnsemble(s, pot, 1, 0.5, 0.005, steps=20, every=20, k=4, map_modes=5)

@@ -694,3 +694,65 @@ def test_landscape_stages_without_a_factor_equal_the_factor(tmp_path):
     k, attrs = results(out, "rnd")
     assert attrs["method_choice"] == "as the deck says (cg)"
     np.testing.assert_allclose(k["kappa"], landscape.dipole_stiffness(system, pot, k["pairs"]), rtol=1e-7)
+
+
+def test_quenched_modes_stage_equals_the_python_api_and_iso_writes_the_neighbour_graph(tmp_path):
+    stages = """
+[[stage]]
+name = "prod"
+kind = "production"
+steps = 20
+thermo = 0
+[stage.integrator]
+type = "nosehoover"
+dt = 0.004
+T = 0.8
+tau = 0.4
+[[stage.observable]]
+type = "trajectory"
+every = 5
+velocities = false
+
+[[stage]]
+name = "iso"
+kind = "isoconfigurational"
+n_runs = 2
+T = 0.8
+dt = 0.004
+times = [0.04]
+
+[[stage]]
+name = "qm"
+kind = "quenched-modes"
+n_runs = 2
+T = 0.8
+dt = 0.004
+steps = 10
+every = 5
+k = 6
+map_modes = 4
+"""
+    head = HEAD.split("[[stage]]\nname = \"is\"")[0]      # equilibrate only: the runs start from the liquid
+    deck, out = run(tmp_path, stages, head=head)
+    from pyglass.analysis.ensembles import QuenchedModesEnsemble
+    from pyglass.workflow.run import results as R
+    ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))
+    qm, attrs = results(out, "qm")
+    ref = QuenchedModesEnsemble(ck.system, deck.build_potential(), 2, 0.8, 0.004, 10, 5, k=6, map_modes=4,
+                                seed=int(attrs["ensemble_seed"])).run()
+    for key in ("seeds", "energies", "max_force", "eigenvalues", "participation"):
+        np.testing.assert_allclose(qm[key], getattr(ref, key), rtol=1e-10, atol=1e-12)
+    iso, _ = results(out, "iso")
+    from pyglass.analysis.observables.structure import neighbour_cutoffs, neighbour_pairs
+    cut = neighbour_cutoffs(ck.system.positions, ck.system.box, ck.system.types)
+    np.testing.assert_array_equal(iso["cutoffs"], cut)
+    np.testing.assert_array_equal(iso["neighbour_pairs"], np.stack(neighbour_pairs(
+        ck.system.positions, ck.system.box, ck.system.types, cut), 1))
+    assert iso["energies"].shape == (2, 2)
+    # the results API reads the stored frames in one go, unwrapped
+    t, x = R.open(out).trajectory()
+    assert len(t) == len(x) == 5
+    from pyglass.io.snapshot import read_snapshot
+    for k in (0, 4):
+        np.testing.assert_allclose(x[k], read_snapshot(out, frame=k).unwrapped_positions, atol=1e-12)
+    np.testing.assert_allclose(R.open(out).trajectory(unwrapped=False)[1][4], read_snapshot(out, frame=4).positions)

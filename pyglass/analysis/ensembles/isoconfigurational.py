@@ -18,13 +18,13 @@ import numpy as np
 from pyglass.analysis.ensembles.base import Ensemble
 from pyglass.analysis.observables.base import LinearSchedule
 from pyglass.analysis.observables.rearrangements import NeighbourLoss, recovery_histogram
-from pyglass.analysis.observables.structure import neighbour_cutoffs as _gr_cutoffs
+from pyglass.analysis.observables.structure import neighbour_cutoffs as _gr_cutoffs, neighbour_pairs
 
 
 class IsoconfigurationalResult:
     """Fields over the ensemble; arrays are (n_times, N) in particle order unless noted."""
 
-    def __init__(self, times, seeds, members, threshold):
+    def __init__(self, times, seeds, members, threshold, pairs=None, cutoffs=None):
         self.times = np.asarray(times, float)
         self.seeds = np.asarray(seeds, np.int64)
         self.displacements = np.stack([m["dr"] for m in members])          # (runs, n_times, N, d)
@@ -32,7 +32,13 @@ class IsoconfigurationalResult:
         self.first_loss_times = np.stack([m["first_loss_time"] for m in members])  # (runs, max_x, N)
         self.failed = np.stack([m["failed"] for m in members])             # (runs, max_x, N)
         self.never_recovered = np.stack([m["never_recovered"] for m in members])   # (runs, max_x, N)
+        # total energy per particle at the start and at each time (runs, 1 + n_times): drift under NVE
+        self.energies = np.stack([m["energies"] for m in members])
         self.threshold = threshold
+        # the neighbour graph of the start (pairs (P, 2) closer than the species-pair cutoffs): the IR
+        # criterion's initial neighbours, and the graph the paper's clusters are connected on
+        self.neighbour_pairs = np.zeros((0, 2), np.int64) if pairs is None else np.stack(pairs, 1).astype(np.int64)
+        self.cutoffs = np.zeros((0, 0)) if cutoffs is None else np.asarray(cutoffs, float)
         r2 = np.einsum("rtnd,rtnd->rtn", self.displacements, self.displacements)
         self.propensity = r2.mean(0)
         self.propensity_abs = np.sqrt(r2).mean(0)
@@ -70,7 +76,7 @@ class IsoconfigurationalResult:
 
     def write(self, h5group):
         for key in ("times", "seeds", "propensity", "propensity_abs", "debye_waller", "ir_probability",
-                    "first_loss_times", "failed", "never_recovered"):
+                    "first_loss_times", "failed", "never_recovered", "energies", "neighbour_pairs", "cutoffs"):
             h5group.create_dataset(key, data=getattr(self, key))
         h5group.attrs["threshold"] = self.threshold
         return h5group
@@ -113,6 +119,7 @@ class IsoconfigurationalEnsemble(Ensemble):
             raise ValueError("integrator='npt' needs the pressure P (paper 1: P = 13.5 [unverified])")
         self.cutoffs = _gr_cutoffs(system.positions, system.box, system.types) if cutoffs is None \
             else np.asarray(cutoffs, float)
+        self.pairs = neighbour_pairs(system.positions, system.box, system.types, self.cutoffs)
         self.check_steps = max(1, int(round(check_every / dt)))
         self.threshold, self.max_x, self.hysteresis = int(threshold), int(max_x), float(hysteresis)
         self.times = None
@@ -135,8 +142,16 @@ class IsoconfigurationalEnsemble(Ensemble):
         t_start = s.time
         tracker = NeighbourLoss(s.positions, s.box, s.types, self.cutoffs,
                                 schedule=LinearSchedule(self.check_steps, start=s.step),
-                                threshold=self.threshold, max_x=self.max_x, hysteresis=self.hysteresis)
+                                threshold=self.threshold, max_x=self.max_x, hysteresis=self.hysteresis,
+                                pairs=self.pairs)
         integ = self.make_integrator()
+        n = s.n_global
+
+        def energy(result=None):
+            result = result or self.potential.compute(s)
+            return (result.energy + s.kinetic_energy()) / n
+
+        energies = [energy()]
         steps = np.round(self.times / self.dt).astype(np.int64)
         dr, reorg, done = [], [], 0
         for target in steps:
@@ -148,7 +163,8 @@ class IsoconfigurationalEnsemble(Ensemble):
                 tracker.observe(s.positions, s.box, s.time)
             dr.append(s.unwrapped_positions - x0)
             reorg.append(tracker.reorganised.copy())
-        return {"dr": np.array(dr), "reorganised": np.array(reorg),
+            energies.append(energy())
+        return {"dr": np.array(dr), "reorganised": np.array(reorg), "energies": np.array(energies),
                 "first_loss_time": tracker.first_loss_time - t_start, "failed": tracker.failed.copy(),
                 "never_recovered": tracker.never_recovered}
 
@@ -163,4 +179,4 @@ class IsoconfigurationalEnsemble(Ensemble):
             raise ValueError(f"times {times.tolist()} are not multiples of dt={self.dt}")
         self.times = times
         members = self.run_all()
-        return IsoconfigurationalResult(times, self.seeds, members, self.threshold)
+        return IsoconfigurationalResult(times, self.seeds, members, self.threshold, self.pairs, self.cutoffs)

@@ -197,6 +197,25 @@ class Run:
         for k in range(*slice(start, stop, step).indices(self.n_frames)):
             yield self.frame(k)
 
+    def trajectory(self, unwrapped: bool = True, start: int = 0, stop: int | None = None, step: int = 1):
+        """(time (frames,), positions (frames, N, d)) of the stored frames in one read, unwrapped by
+        their image counters (position + image @ h^T with each frame's box) unless `unwrapped` is
+        False. For whole-trajectory analyses (F_s, alpha2, S(q)); `frames()` gives Systems."""
+        with _open(self.path) as f:
+            g = f.get("particles/all")
+            if g is None or "position" not in g:
+                raise KeyError(f"{self.path}: no trajectory frames (/particles/all/position)")
+            sel = slice(start, stop, step)
+            x = g["position/value"][sel]
+            t = g["position/time"][sel]
+            if unwrapped:
+                img = g["image/value"][sel].astype(float)
+                edges = g["box/edges/value"][sel]          # (frames, d, d): h^T per frame
+                if edges.ndim == 2:                         # (frames, d): orthorhombic lengths
+                    edges = np.einsum("fk,kd->fkd", edges, np.eye(edges.shape[1]))
+                x = x + np.einsum("fnk,fkd->fnd", img, edges)
+        return np.asarray(t, float), np.asarray(x, float)
+
     def thermo(self) -> dict:
         """Thermo columns {name: values} and their 'step' and 'time'."""
         out = {}

@@ -3,7 +3,10 @@
 Runs `n_runs` trajectories from the current configuration with fresh Maxwell-Boltzmann momenta
 (ensembles.IsoconfigurationalEnsemble; members spread over the replica's ranks) and writes the
 per-particle fields at each of `times`: propensity (n_times, N), |dr| propensity, Debye-Waller
-factor, probability of irreversible reorganisation, plus the member seeds.
+factor, probability of irreversible reorganisation, plus the member seeds; per run the neighbour-loss
+record of paper 1 (first_loss_times, failed, never_recovered: Figs. S1, S2) and the total energy per
+particle at the start and at each time (energies: the NVE drift); the initial neighbour graph
+(neighbour_pairs, cutoffs: the IR criterion's neighbours, on which the paper's clusters connect).
 """
 from __future__ import annotations
 
@@ -38,7 +41,9 @@ class Isoconfigurational(Stage):
     }
     writes = {"times": "array", "seeds": "array", "propensity": "time,per-particle",
               "propensity_abs": "time,per-particle", "debye_waller": "time,per-particle",
-              "ir_probability": "time,per-particle", "debye_waller_interval": "per-particle"}
+              "ir_probability": "time,per-particle", "debye_waller_interval": "per-particle",
+              "first_loss_times": "array", "failed": "array", "never_recovered": "array", "energies": "array",
+              "neighbour_pairs": "array", "cutoffs": "array"}
 
     @classmethod
     def check(cls, val, path, params):
@@ -83,7 +88,8 @@ class Isoconfigurational(Stage):
         out = {"times": res.times, "seeds": res.seeds, "propensity": res.propensity,
                "propensity_abs": res.propensity_abs, "debye_waller": res.debye_waller,
                "ir_probability": res.ir_probability, "first_loss_times": res.first_loss_times, "failed": res.failed,
-               "never_recovered": res.never_recovered}
+               "never_recovered": res.never_recovered, "energies": res.energies,
+               "neighbour_pairs": res.neighbour_pairs, "cutoffs": res.cutoffs}
         if p["dw_interval"] is not None:
             out["debye_waller_interval"] = res.debye_waller_over_interval(p["dw_interval"])
         ctx.write_results(out, {"threshold": res.threshold, "ensemble_seed": self.seed})

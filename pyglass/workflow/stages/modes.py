@@ -70,7 +70,8 @@ class Modes(Stage):
                    "participation": m.participation_fractions(p["map_modes"] or p["k"])}
             if p["vectors"]:
                 out["vectors"] = m.vectors
-            return out, {"method": m.method, "method_choice": m.info.get("choice", "as the deck says")}
+            return out, {"method": m.method, "method_choice": m.info.get("choice", "as the deck says"),
+                         "map_modes": p["map_modes"] or p["k"]}
 
         res, attrs = ctx.on_root(compute)
         ctx.print(f"  method {attrs['method']}: {attrs['method_choice']}")
