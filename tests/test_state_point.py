@@ -1,4 +1,6 @@
 """The density of a given pressure from NVT pilots (paper 1's state point: T = 0.4, P = 13.5)."""
+import os
+
 import numpy as np
 import pytest
 
@@ -35,3 +37,38 @@ def test_errors_name_what_is_wrong():
         density_at_pressure([0.74, 0.75], [13.9, 12.9], 13.5)
     with pytest.raises(ValueError, match="pressure_se"):
         density_at_pressure([0.74, 0.75], [12.9, 13.9], 13.5, pressure_se=[0.1, 0.0])
+
+
+def test_paper1_pilot_reads_each_density_and_its_production_pressure(tmp_path):
+    """The pilot study (one unit per density) read through the results API: each unit's density from its
+    box and the mean production pressure, against the thermo rows read by hand."""
+    import h5py
+
+    from helpers import Sink
+    from pyglass.papers.widmer_cooper_2008 import pilot
+    from pyglass.workflow.deck import parse_deck
+    from pyglass.workflow.run import run_deck
+    with open(os.path.join(os.path.dirname(pilot.__file__), "widmer_cooper_2008_pressure_pilot.toml")) as fh:
+        text = fh.read()
+    text = (text.replace("n = 1024", "n = 100").replace("steps = 80000", "steps = 100")
+            .replace("steps = 120000", "steps = 200").replace("thermo = 100\n", "thermo = 10\n"))
+    deck = parse_deck(text, str(tmp_path / "pilot.toml"))
+    out = str(tmp_path / "pilot.h5")
+    run_deck(deck, output=out, stream=Sink(), handle_signals=False)
+    from pyglass.workflow.run import results
+    rho, p = [], []
+    for unit in results.open(out).units(status="complete"):
+        with h5py.File(unit.path, "r") as f:
+            th = f["observables/thermo"]
+            rows = th["stage/value"][()] == 2
+            p.append(th["pressure/value"][()][rows].mean())
+            edges = f["particles/all/box/edges"][()]          # (d,) lengths or (d, d) edge vectors
+            volume = np.prod(edges) if edges.ndim == 1 else abs(np.linalg.det(edges))
+            rho.append(100 / volume)
+    assert np.allclose(sorted(rho), [0.74, 0.745, 0.75, 0.755])
+    target = float(np.mean(p))
+    fit, se = pilot.pilot_density(out, target=target)
+    order = np.argsort(rho)
+    np.testing.assert_allclose(fit.densities, np.array(rho)[order], rtol=1e-12)
+    np.testing.assert_allclose(fit.pressures, np.array(p)[order], rtol=1e-12)
+    assert len(se) == 4 and min(rho) < fit.density < max(rho)

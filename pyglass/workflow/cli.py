@@ -72,7 +72,8 @@ def _parser():
     rp.add_argument("--dry-run", action="store_true", help="print each deck's plan at the chosen scale (units, "
                     "stages, their cost and memory); run nothing")
     rp.add_argument("--part", metavar="TAG[,TAG]", help="run only these decks of a multi-deck study (paper 2: one "
-                    "per model), e.g. to spread it over separate jobs; the report is written once every part is done")
+                    "per model; '' is the main deck), e.g. to spread it over separate jobs; the report is written "
+                    "once every part is done")
     pl = sub.add_parser("plot", help="draw the standard figures of an output file as PNGs",
                         description="Thermo traces, MSD/F_s/chi4 with tau_alpha and tau_4, mode spectra, "
                         "participation/kappa/propensity maps, summaries with confidence intervals.")
@@ -169,7 +170,7 @@ def _reproduce(args):
         install_mpi_excepthook(comm)
     try:
         qs = reproduce(args.paper, args.full, args.out_dir, comm=comm, analyse_only=args.analyse_only,
-                       only=args.part.split(",") if args.part else None)
+                       only=args.part.split(",") if args.part is not None else None)
     except ValueError as exc:
         if "has no part" not in str(exc):
             raise
