@@ -41,16 +41,47 @@ def test_paper3_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
 
 
 def test_paper1_reproduction_runs_and_reports_at_a_tiny_scale(tmp_path, monkeypatch):
+    """Every part of paper 1 at a tiny scale through `pyglass reproduce`: the summary is under the
+    standard (criteria commit, every criteria row once, as claim or check with its place), the report
+    opens with the coverage table, and the rows whose inputs every tiny run has are measured."""
     from pyglass.papers.widmer_cooper_2008 import analysis as W
-    tiny = {"system.n": 256, "stage.equilibrate.steps": 400, "stage.production.steps": 400,
-            "stage.production.observable": [{"type": "self-dynamics", "schedule": "log", "block": 400, "q": 6.0}],
-            "study.samples": 2, "study.spacing": 200, "stage.iso.n_runs": 3, "stage.iso.times": [1.0, 2.0],
-            "stage.dw-vs-modes.baseline_samples": 5, "output.checkpoint": 0}
-    tiny_3d = dict(tiny, **{"system.n": 128, "stage.iso.times": [1.0], "stage.modes.k": 20})
-    monkeypatch.setattr(W, "PARTS", [("", W.DECK, tiny, W.FULL), ("3d", W.PARTS[1][1], tiny_3d, W.PARTS[1][3])])
+    from pyglass.workflow.reproduce.criteria import Criteria
+    traj = [{"type": "trajectory", "every": 20, "velocities": False}]
+    md = {"stage.equilibrate.steps": 200, "stage.production.steps": 300, "stage.production.observable": traj,
+          "study.spacing": 100, "output.checkpoint": 0, "output.thermo": 20}
+    main = dict(md, **{"system.n": 256, "study.samples": 2, "stage.iso.n_runs": 2, "stage.iso.times": [0.5, 1.0],
+                       "stage.iso.T": 2.0, "stage.quenched-modes.n_runs": 2, "stage.quenched-modes.steps": 10,
+                       "stage.quenched-modes.every": 5})
+    big = dict(md, **{"system.n": 256, "stage.iso.n_runs": 2, "stage.iso.times": [1.0], "stage.iso.T": 2.0})
+    rec = {"system.n": 256, "stage.equilibrate.steps": 200, "stage.recovery.n_runs": 3,
+           "stage.recovery.times": [3.0], "stage.recovery.T": 4.0, "output.checkpoint": 0}
+    d3 = dict(md, **{"system.n": 128, "study.samples": 2, "stage.iso.n_runs": 2, "stage.iso.times": [0.5]})
+    tags = [p[0] for p in W.PARTS]
+    assert tags == ["", "3d", "n4096", "recovery"]                    # the parts criteria.toml names
+    monkeypatch.setattr(W, "PARTS", [("", W.DECK, main, W.FULL), ("3d", W.PARTS[1][1], d3, W.PARTS[1][3]),
+                                     ("n4096", W.PARTS[2][1], big, W.PARTS[2][3]),
+                                     ("recovery", W.PARTS[3][1], rec, W.PARTS[3][3])])
     R.reproduce("widmer-cooper-2008", False, str(tmp_path), stream=Sink())
-    rows = json.loads((tmp_path / "widmer-cooper-2008" / "summary.json").read_text())["rows"]   # strict JSON
-    assert [r["paper"] for r in rows][:1] == [50.0]
-    assert any(r["quantity"].startswith("SI §4 3D soft spheres") for r in rows)
-    assert any(r["quantity"].startswith("Fig. S1") and "any later time" in r["quantity"] for r in rows)
-    assert all(set(r) == {"id", "kind", "where", "quantity", "paper", "ours", "spread", "tolerance", "holds", "note"} for r in rows)
+    base = tmp_path / "widmer-cooper-2008"
+    doc = json.loads((base / "summary.json").read_text())                  # strict JSON
+    crit = Criteria.load(os.path.join(os.path.dirname(W.__file__), "criteria.toml"))
+    assert doc["paper"] == "widmer-cooper-2008" and doc["criteria_commit"]
+    assert [r["id"] for r in doc["rows"]] == [r.id for r in crit.rows]
+    for r, c in zip(doc["rows"], crit.rows):
+        assert r["kind"] == c.kind in ("claim", "check") and r["where"] == c.where
+        assert set(r) == {"id", "kind", "where", "quantity", "paper", "ours", "spread", "tolerance", "holds", "note"}
+    rows = {r["id"]: r for r in doc["rows"]}
+    for rid in ("ql-present", "dw-modes-2d", "dw-modes-2d-80", "dw-modes-3d-45", "mode-persist-retention",
+                "is-change-rate", "nve-drift", "is-converged", "is-stable", "state-pressure", "s1-recover-x4",
+                "s1-recover-x3"):
+        assert rows[rid]["ours"] != "not measured", (rid, [k for k, r in rows.items() if r["ours"] == "not measured"])
+    assert rows["is-stable"]["ours"] == 0 and rows["is-converged"]["ours"] < 1e-6
+    assert rows["state-pressure"]["paper"] == 13.5 and 5 < rows["state-pressure"]["ours"] < 30
+    report = (base / "report.md").read_text()
+    assert "## Coverage" in report and report.index("## Coverage") < report.index("## Claims") < report.index("## Checks")
+    for h in crit.headlines:
+        assert h.claim in report
+    assert "not attempted" in report            # the 3D-persistence headline
+    for f in ("widmercooper2008_overlap_persistence.png", "widmercooper2008_fig_s1.png",
+              "widmercooper2008_dynamics.png"):
+        assert os.path.getsize(base / f) > 1000
