@@ -697,6 +697,9 @@ def test_first_sharp_peak_is_the_first_maximum_above_one():
     s += 0.6 * np.exp(-((q - 3.0) / 0.2) ** 2)           # a low bump below 1 (not a peak of S > 1)
     assert sf.first_sharp_peak(q, s, smooth=0) == pytest.approx(5.9, abs=0.01)
     assert sf.first_peak(q, s) == pytest.approx(8.5, abs=0.06)    # the highest peak is another one
+    wiggle = s + np.where(np.abs(q - 5.65) < 0.03, 0.2, 0.0)      # a bump of noise on the rising flank
+    assert sf.first_sharp_peak(q, wiggle, smooth=0) == pytest.approx(5.65, abs=0.03)
+    assert sf.first_sharp_peak(q, wiggle, smooth=0, window=0.5) == pytest.approx(5.9, abs=0.01)
     with pytest.raises(ValueError, match="no maximum above"):
         sf.first_sharp_peak(q, np.full_like(q, 0.5))
 

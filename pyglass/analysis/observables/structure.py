@@ -113,18 +113,21 @@ def first_peak(x, y, smooth: float = 0.0):
     return float(np.asarray(x)[ok][np.argmax(ys[ok])])
 
 
-def first_sharp_peak(x, y, level: float = 1.0, smooth: float = 1.0):
+def first_sharp_peak(x, y, level: float = 1.0, smooth: float = 1.0, window: float = 0.0):
     """Position of the first peak of S(q): the first local maximum of y(x) (Gaussian-smoothed by
     `smooth` bins against noise) whose value exceeds `level` (1: below its first peak a dense liquid's
-    S(q) stays under 1). The maximum is refined by the parabola through it and its two neighbours.
-    Raises if there is none (paper 1 Methods: F_s is measured "at the first Bragg peak")."""
+    S(q) stays under 1) and is the largest value within `window` of it in x (so that a wiggle of noise
+    on the rising flank is not taken for the peak). The maximum is refined by the parabola through it
+    and its two neighbours. Raises if there is none (paper 1 Methods: F_s is measured "at the first
+    Bragg peak")."""
     from scipy.ndimage import gaussian_filter1d
     x, y = np.asarray(x, float), np.asarray(y, float)
     ok = np.isfinite(y)
     x, y = x[ok], y[ok]
     ys = gaussian_filter1d(y, smooth) if smooth > 0 else y
     for k in range(1, len(ys) - 1):
-        if ys[k] > level and ys[k] >= ys[k - 1] and ys[k] > ys[k + 1]:
+        if ys[k] > level and ys[k] >= ys[k - 1] and ys[k] > ys[k + 1] \
+                and ys[k] >= ys[np.abs(x - x[k]) <= window].max():
             c2, c1, _ = np.polyfit(x[k - 1:k + 2], ys[k - 1:k + 2], 2)
             return float(-c1 / (2 * c2)) if c2 < 0 else float(x[k])
     raise ValueError(f"first_sharp_peak: no maximum above {level} in x = [{x.min():g}, {x.max():g}]")

@@ -130,12 +130,13 @@ class Dynamics:
         first = self.draw.frame(0)
         dt_frame = float(np.median(np.diff(t)))
         self.span = float(t[-1] - t[0])
-        # S(q) over [3.5, 9] (the first peak of both mixtures lies near 6-7) from frames spread over the run;
-        # the cost per frame grows as N^2, so larger systems use fewer frames
-        n_frames = max(4, int(round(20 * N_PAPER / x.shape[1])))
+        # S(q) over [3.5, 9] (the first peak of both mixtures lies near 5.5-6.5) from frames spread over the
+        # run; the cost per frame grows as N^2, so larger systems use fewer frames. The peak: the first
+        # maximum above 1 that is the largest within +-0.5 of it, on S smoothed over 2 bins (0.14 in q)
+        n_frames = max(8, int(round(40 * N_PAPER / x.shape[1])))
         sel = np.unique(np.linspace(0, len(x) - 1, n_frames).astype(int))
         self.q, self.sq, _ = structure_factor(x[sel], first.box, first.types, q_max=9.0, bins=80, q_min=3.5)
-        self.q_star = first_sharp_peak(self.q, self.sq)
+        self.q_star = first_sharp_peak(self.q, self.sq, smooth=2.0, window=0.5)
         dyn = trajectory_dynamics(x, dt_frame, self.q_star, 3)
         self.n_blocks = int(self.span // (2 * max(paper_tau, dyn.tau_alpha))) if np.isfinite(dyn.tau_alpha) else 0
         if self.n_blocks > 3:
