@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from pyglass.engine.minimizers import DEFAULT_QUENCH
 from pyglass.registry import MINIMIZERS, REQUIRED, Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register, validate_table
 
 
@@ -52,6 +53,12 @@ class QuenchedModes(Stage):
         q = params["n_runs"] * (params["steps"] // params["every"]) + 1
         return (f"{params['n_runs']} runs x {params['steps']} steps = {params['n_runs'] * params['steps']} MD steps, "
                 f"{q} quenches with {params['k']} modes each")
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        q = params["n_runs"] * (params["steps"] // params["every"]) + 1    # each quench starts from the liquid
+        return (cost.md(params["n_runs"] * params["steps"], n) + cost.quenches(q, n)
+                + cost.factorisation(n, dim, count=q))
 
     def run(self, ctx):
         from pyglass.analysis.ensembles import QuenchedModesEnsemble
