@@ -138,7 +138,9 @@ class Dynamics:
         self.q, self.sq, _ = structure_factor(x[sel], first.box, first.types, q_max=9.0, bins=80, q_min=3.5)
         self.q_star = first_sharp_peak(self.q, self.sq, smooth=2.0, window=0.5)
         dyn = trajectory_dynamics(x, dt_frame, self.q_star, 3)
-        self.n_blocks = int(self.span // (2 * max(paper_tau, dyn.tau_alpha))) if np.isfinite(dyn.tau_alpha) else 0
+        # blocks of at least 2 max(paper tau_alpha, ours); the 1e-9 absorbs the round-off of the frame times
+        self.n_blocks = int(np.floor(self.span / (2 * max(paper_tau, dyn.tau_alpha)) + 1e-9)) \
+            if np.isfinite(dyn.tau_alpha) else 0
         if self.n_blocks > 3:
             dyn = trajectory_dynamics(x, dt_frame, self.q_star, self.n_blocks)
         self.dyn = dyn
