@@ -1,5 +1,6 @@
-"""`pyglass reproduce`: the entry point runs a paper's study deck (here paper 3 at a tiny scale),
-continues an interrupted run, and writes summary.json with the agreed keys, report.md and figures."""
+"""`pyglass reproduce`: the entry point runs a paper's study deck (here papers 3 and 1 at a tiny scale),
+continues an interrupted run, and writes summary.json with the agreed keys, report.md and figures; paper
+1's pressure pilot."""
 import json
 import os
 
@@ -85,3 +86,38 @@ def test_paper1_reproduction_runs_and_reports_at_a_tiny_scale(tmp_path, monkeypa
     for f in ("widmercooper2008_overlap_persistence.png", "widmercooper2008_fig_s1.png",
               "widmercooper2008_dynamics.png"):
         assert os.path.getsize(base / f) > 1000
+
+
+def test_paper1_pilot_reads_each_density_and_its_production_pressure(tmp_path):
+    """The pilot study (one unit per density) read through the results API: each unit's density from its
+    box and the mean production pressure, against the thermo rows read by hand."""
+    import h5py
+    import numpy as np
+
+    from pyglass.papers.widmer_cooper_2008 import pilot
+    from pyglass.workflow.deck import parse_deck
+    from pyglass.workflow.run import run_deck
+    with open(os.path.join(os.path.dirname(pilot.__file__), "widmer_cooper_2008_pressure_pilot.toml")) as fh:
+        text = fh.read()
+    text = (text.replace("n = 1024", "n = 100").replace("steps = 80000", "steps = 100")
+            .replace("steps = 120000", "steps = 200").replace("thermo = 100\n", "thermo = 10\n"))
+    deck = parse_deck(text, str(tmp_path / "pilot.toml"))
+    out = str(tmp_path / "pilot.h5")
+    run_deck(deck, output=out, stream=Sink(), handle_signals=False)
+    from pyglass.workflow.run import results
+    rho, p = [], []
+    for unit in results.open(out).units(status="complete"):
+        with h5py.File(unit.path, "r") as f:
+            th = f["observables/thermo"]
+            rows = th["stage/value"][()] == 2
+            p.append(th["pressure/value"][()][rows].mean())
+            edges = f["particles/all/box/edges"][()]          # (d,) lengths or (d, d) edge vectors
+            volume = np.prod(edges) if edges.ndim == 1 else abs(np.linalg.det(edges))
+            rho.append(100 / volume)
+    assert np.allclose(sorted(rho), [0.74, 0.745, 0.75, 0.755])
+    target = float(np.mean(p))
+    fit, se = pilot.pilot_density(out, target=target)
+    order = np.argsort(rho)
+    np.testing.assert_allclose(fit.densities, np.array(rho)[order], rtol=1e-12)
+    np.testing.assert_allclose(fit.pressures, np.array(p)[order], rtol=1e-12)
+    assert len(se) == 4 and min(rho) < fit.density < max(rho)
