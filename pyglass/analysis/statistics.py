@@ -1,4 +1,5 @@
-"""Confidence intervals and spreads: the one bootstrap of pyglass, and a relative change from a line.
+"""Confidence intervals and spreads: the one bootstrap of pyglass, standard errors from independent
+samples, time blocks and the jackknife, and a relative change from a line.
 
 Every interval or spread pyglass reports from resampling comes from `bootstrap`, a thin layer over
 scipy.stats.bootstrap. The data are resampled with replacement (several samples each independently
@@ -84,6 +85,55 @@ def mean_interval(values, confidence: float = 0.9, *, method: str = "percentile"
         return _scalar(mean), _scalar(nan), _scalar(nan)
     res = bootstrap(x, np.mean, confidence=confidence, n_resamples=n_resamples, method=method, seed=seed)
     return _scalar(mean), res.low, res.high
+
+
+def mean_and_se(values):
+    """(mean, standard error) of the finite values: the sample standard deviation (ddof = 1) over the
+    square root of the number of values that enter the mean (NaN se with one value; NaN, NaN with
+    none)."""
+    v = np.asarray(values, float).ravel()
+    v = v[np.isfinite(v)]
+    if len(v) == 0:
+        return float("nan"), float("nan")
+    if len(v) == 1:
+        return float(v[0]), float("nan")
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v)))
+
+
+def block_standard_error(series, n_blocks: int = 10):
+    """(mean, standard error) of a time series from the means of `n_blocks` consecutive blocks of
+    equal length (a remainder at the end is dropped): se = sd(block means) / sqrt(n_blocks)."""
+    x = np.asarray(series, float).ravel()
+    n_blocks = int(n_blocks)
+    if n_blocks < 2 or len(x) < n_blocks:
+        raise ValueError(f"block_standard_error needs at least 2 blocks and one value per block, got "
+                         f"{n_blocks} blocks of a series of {len(x)}")
+    m = len(x) // n_blocks
+    means = x[: m * n_blocks].reshape(n_blocks, m).mean(1)
+    return float(x[: m * n_blocks].mean()), float(means.std(ddof=1) / np.sqrt(n_blocks))
+
+
+def jackknife(estimate, n: int):
+    """Leave-one-out jackknife over n independent units (runs): `estimate(keep)` computes the
+    statistic from the units where the boolean mask `keep` (n,) is True. Returns (the estimate from
+    all units, its jackknife standard error sqrt((n - 1)/n sum (theta_i - mean theta_i)^2)); units
+    whose leave-one-out estimate is not finite are left out of the sum (NaN se if fewer than two
+    remain)."""
+    n = int(n)
+    if n < 2:
+        raise ValueError(f"the jackknife needs at least 2 units, got {n}")
+    full = float(estimate(np.ones(n, bool)))
+    loo = []
+    for k in range(n):
+        keep = np.ones(n, bool)
+        keep[k] = False
+        loo.append(float(estimate(keep)))
+    loo = np.array(loo)
+    loo = loo[np.isfinite(loo)]
+    if len(loo) < 2:
+        return full, float("nan")
+    m = len(loo)
+    return full, float(np.sqrt((m - 1) / m * np.sum((loo - loo.mean()) ** 2)))
 
 
 def relative_change(x, y, sigma=None):

@@ -721,28 +721,6 @@ def test_clustered_percent_retained_fraction_against_naive(rng):
     assert st.retained_fraction(a, b) == 0.5 and np.isnan(st.retained_fraction(np.zeros(3, bool), b[:3]))
 
 
-def test_mean_se_block_se_and_jackknife_against_naive(rng):
-    v = np.array([1.0, 2.0, np.nan, 4.0])
-    m, se = st.mean_and_se(v)
-    assert m == pytest.approx(7 / 3) and se == pytest.approx(np.std([1, 2, 4], ddof=1) / np.sqrt(3))
-    assert np.isnan(st.mean_and_se([3.0])[1]) and np.isnan(st.mean_and_se([])[0])
-    x = rng.normal(size=103)
-    m, se = st.block_standard_error(x, 10)
-    means = [x[10 * k:10 * k + 10].mean() for k in range(10)]
-    assert m == pytest.approx(np.mean(x[:100])) and se == pytest.approx(np.std(means, ddof=1) / np.sqrt(10))
-    with pytest.raises(ValueError, match="blocks"):
-        st.block_standard_error(x[:5], 10)
-    # the jackknife of a mean is the usual standard error of the mean
-    y = rng.normal(size=7)
-    full, jse = st.jackknife(lambda keep: y[keep].mean(), 7)
-    assert full == pytest.approx(y.mean()) and jse == pytest.approx(np.std(y, ddof=1) / np.sqrt(7))
-    # and of a ratio, the textbook formula over the leave-one-out values
-    num, den = rng.random(6), rng.random(6) + 1
-    loo = np.array([(num.sum() - num[k]) / (den.sum() - den[k]) for k in range(6)])
-    full, jse = st.jackknife(lambda keep: num[keep].sum() / den[keep].sum(), 6)
-    assert jse == pytest.approx(np.sqrt(5 / 6 * np.sum((loo - loo.mean()) ** 2)))
-
-
 def test_ir_mode_overlap_chance_level_and_zero_filled_random_mean(rng):
     s = builders.random_packing(120, 0.7, 2, (0.5, 0.5), seed=5, min_distance=0.85)
     pairs = ob.neighbour_pairs(s.positions, s.box, s.types, 1.6)

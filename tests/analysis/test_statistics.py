@@ -1,8 +1,10 @@
 """pyglass.analysis.statistics: the one bootstrap (intervals and spreads) against the normal theory of a
-mean and against resampling written out by hand, and the relative change read off a weighted line."""
+mean and against resampling written out by hand, standard errors of samples, time blocks and the
+jackknife against their textbook formulas, and the relative change read off a weighted line."""
 import numpy as np
 import pytest
 
+from pyglass.analysis import statistics as S
 from pyglass.analysis.statistics import bootstrap, finite_std, mean_interval, relative_change
 
 
@@ -101,3 +103,25 @@ def test_relative_change_from_a_weighted_line():
     assert relative_change(x, y + [0.0, 3.0, 0.0], sig)[1] > 10 * spread
     assert relative_change(x[::-1], y[::-1], sig)[0] == pytest.approx(rel, rel=1e-12)   # order does not matter
     assert np.isnan(relative_change(x[:1], y[:1])[0])
+
+
+def test_mean_se_block_se_and_jackknife_against_naive(rng):
+    v = np.array([1.0, 2.0, np.nan, 4.0])
+    m, se = S.mean_and_se(v)
+    assert m == pytest.approx(7 / 3) and se == pytest.approx(np.std([1, 2, 4], ddof=1) / np.sqrt(3))
+    assert np.isnan(S.mean_and_se([3.0])[1]) and np.isnan(S.mean_and_se([])[0])
+    x = rng.normal(size=103)
+    m, se = S.block_standard_error(x, 10)
+    means = [x[10 * k:10 * k + 10].mean() for k in range(10)]
+    assert m == pytest.approx(np.mean(x[:100])) and se == pytest.approx(np.std(means, ddof=1) / np.sqrt(10))
+    with pytest.raises(ValueError, match="blocks"):
+        S.block_standard_error(x[:5], 10)
+    # the jackknife of a mean is the usual standard error of the mean
+    y = rng.normal(size=7)
+    full, jse = S.jackknife(lambda keep: y[keep].mean(), 7)
+    assert full == pytest.approx(y.mean()) and jse == pytest.approx(np.std(y, ddof=1) / np.sqrt(7))
+    # and of a ratio, the textbook formula over the leave-one-out values
+    num, den = rng.random(6), rng.random(6) + 1
+    loo = np.array([(num.sum() - num[k]) / (den.sum() - den[k]) for k in range(6)])
+    full, jse = S.jackknife(lambda keep: num[keep].sum() / den[keep].sum(), 6)
+    assert jse == pytest.approx(np.sqrt(5 / 6 * np.sum((loo - loo.mean()) ** 2)))

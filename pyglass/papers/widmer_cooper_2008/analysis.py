@@ -187,7 +187,7 @@ class Dynamics:
                            f"ln tau_alpha per block: {', '.join(f'{v:.3f}' for v in lb)}")
 
     def pressure_row(self):
-        from pyglass.analysis.observables.statistics import block_standard_error
+        from pyglass.analysis.statistics import block_standard_error
         from pyglass.workflow.reproduce.criteria import Measurement
         th = self.draw.thermo()
         rows = th["stage"] == stage_index(self.draw, "production")
@@ -199,7 +199,7 @@ class Dynamics:
 
 # ---------------------------------------------------------------------------------------------- rows
 def _mean_row(values, note=""):
-    from pyglass.analysis.observables.statistics import mean_and_se
+    from pyglass.analysis.statistics import mean_and_se
     from pyglass.workflow.reproduce.criteria import Measurement
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
@@ -234,7 +234,8 @@ def _dw_minus_random(c, p, min_cluster, seed):
 
 def main_rows(index, notes):
     """The rows of part "": state point, dynamics, IR, modes, persistence, renormalised map, DW."""
-    from pyglass.analysis.observables.statistics import clustered_percent, jackknife, retained_fraction
+    from pyglass.analysis.observables.statistics import clustered_percent, retained_fraction
+    from pyglass.analysis.statistics import jackknife
     from pyglass.workflow.reproduce.criteria import Measurement
     m = {}
     confs = configurations(index, "iso", (MAP_MODES, 80))
@@ -354,7 +355,7 @@ def main_rows(index, notes):
 
 def recovery_rows(index):
     """Fig. S1 rows (part "recovery"): the histograms P(n | x) of the first configuration's 1000 tau runs."""
-    from pyglass.analysis.observables.statistics import jackknife
+    from pyglass.analysis.statistics import jackknife
     from pyglass.workflow.reproduce.criteria import Measurement
     confs = configurations(index, "recovery")
     if not confs:
@@ -398,7 +399,7 @@ def recovery_rows(index):
 
 
 def n4096_rows(index, main_scores, notes):
-    from pyglass.analysis.observables.statistics import mean_and_se
+    from pyglass.analysis.statistics import mean_and_se
     from pyglass.workflow.reproduce.criteria import Measurement
     m, info = {}, {}
     try:

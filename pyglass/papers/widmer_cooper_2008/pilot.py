@@ -18,7 +18,7 @@ TARGET_PRESSURE = 13.5     # the isobar of the paper's Ref. 15 (Perera & Harrowe
 
 def stage_pressure(run, stage: str = "production", n_blocks: int = 10):
     """(mean, standard error) of the pressure over the thermo rows of one stage of a run."""
-    from pyglass.analysis.observables.statistics import block_standard_error
+    from pyglass.analysis.statistics import block_standard_error
     from pyglass.papers.widmer_cooper_2008.analysis import stage_index
     th = run.thermo()
     rows = th["stage"] == stage_index(run, stage)
