@@ -273,6 +273,32 @@ def test_study_over_samples_with_summary(tmp_path):
     assert f"study/samples/all/s1 -> {os.path.basename(unit_path(out, '', 1))}:/{RESULTS_ROOT}" in info(out)
 
 
+def test_isoconfigurational_first_samples_runs_the_ensemble_in_a_subset_of_a_study(tmp_path):
+    """first_samples = 2 of 3: samples 0 and 1 hold the ensemble (the same as without the key), sample 2
+    has none and the study completes."""
+    stages = """
+[[stage]]
+name = "dp"
+kind = "isoconfigurational"
+n_runs = 2
+T = 0.8
+dt = 0.004
+times = [0.04]
+first_samples = 2
+
+[study]
+samples = 3
+"""
+    _, out = run(tmp_path, stages)
+    _, every = run(tmp_path, stages.replace("first_samples = 2\n", ""), name="every.h5")
+    from pyglass.workflow.run import results as R
+    units = R.open(out).units(status="complete")
+    assert [u.run.has_stage("dp") for u in units] == [True, True, False]
+    ref = R.open(every).units(status="complete")
+    for u, v in zip(units[:2], ref[:2]):
+        np.testing.assert_array_equal(u.run.stage("dp")["propensity"], v.run.stage("dp")["propensity"])
+
+
 def test_study_state_points(tmp_path):
     stages = STUDY.replace("samples = 3", """samples = 1
 [[study.state]]
