@@ -71,6 +71,10 @@ class Isoconfigurational(Stage):
         return f"{params['n_runs']} runs x {steps} steps = {params['n_runs'] * steps} MD steps{subset}"
 
     @classmethod
+    def samples_run(cls, params, samples):
+        return samples if params.get("first_samples") is None else min(samples, params["first_samples"])
+
+    @classmethod
     def cost(cls, params, n, dim):
         return cost.md(params["n_runs"] * round(max(params["times"]) / params["dt"]), n)
 

@@ -114,7 +114,11 @@ class Shear(Stage):
 
     @classmethod
     def cost(cls, params, n, dim):
-        return cost.quenches(len(params["gammas"]) if params.get("gammas") else params["n_gamma"], n)
+        m = len(params["gammas"]) if params.get("gammas") else params["n_gamma"]
+        out = cost.quenches(m + (params["protocol"] == "affine-quench"), n)   # + X^q
+        if params.get("modes"):     # a factorisation and its solves for X^q and for every X^dq
+            out = out + cost.factorisation(n, dim, count=m + 1)
+        return out
 
     def gammas(self):
         p = self.params
