@@ -29,24 +29,22 @@ DECK = "mosayebi_2014.toml"
 # "n8000" = N = 8000 at T = 0.40 (Fig. 4's N_m = 160 = 1 % of 2N). The deck is the reduced scale of "".
 REDUCED = {}
 FULL = {"study.samples": 50, "stage.dp.first_samples": 50}                     # [paper: 50 samples]
-# T = 0.50: tau_alpha ~ 11 tau by our pilot (~150 tau at 0.40), so the run is shorter and DP cheap
+# T = 0.50: tau_alpha ~ 11 tau by our pilot (~90 tau at 0.40), so the run is shorter and DP cheap
 T050 = {"stage.equilibrate.temperature": 0.5, "stage.equilibrate.integrator.T": 0.5,
         "stage.equilibrate.steps": 40000,                                          # 200 tau
         "stage.production.integrator.T": 0.5, "stage.production.steps": 60000,    # 300 tau: blocks of 100 tau
         "stage.production.observable.0.every": 100,                               # frames every 0.5 tau
         "stage.dw.T": 0.5, "stage.dp.T": 0.5,
-        "stage.dp.times": [3.0, 4.0, 5.0, 6.0, 8.0, 10.0, 12.0, 14.0, 17.0, 20.0, 25.0, 30.0],
+        "stage.dp.times": [4.0, 5.0, 6.0, 7.0, 8.0, 9.0, 10.0, 12.0, 14.0, 17.0, 20.0, 25.0],
         "study.spacing": 10000}                                                   # 50 tau between samples
 # N = 8000: N_m to 1 % (160) on the grid and to 3 % (480) at gamma = 1e-4; no DP (no row needs it)
 N8000 = {"system.n": 8000, "stage.shear.modes": 158,
          "stage.shear.mode_sums": [3, 4, 5, 6, 7, 8, 9, 10, 15, 20, 30, 40, 60, 80, 120, 160],
          "stage.fig4.modes": 478, "stage.fig4.mode_sums": [160, 240, 320, 480], "stage.dp.first_samples": 0}
-N8000_REDUCED = {"study.samples": 3, "stage.equilibrate.steps": 200000,          # 1000 tau
-                 "stage.production.steps": 240000}                                # 1200 tau: blocks of 400 tau
 PARTS = [("", DECK, REDUCED, FULL),
          ("t050", DECK, dict(T050, **{"study.samples": 12, "stage.dp.first_samples": 12}),
           dict(T050, **{"study.samples": 50, "stage.dp.first_samples": 50})),
-         ("n8000", DECK, dict(N8000, **N8000_REDUCED), dict(N8000, **{"study.samples": 50}))]
+         ("n8000", DECK, dict(N8000, **{"study.samples": 4}), dict(N8000, **{"study.samples": 50}))]
 
 FRACTION, MIN_CLUSTER = 0.25, 3    # [paper: "within the top 25%", "a cluster of more than two particles"]
 RANDOM_MAPS = 100                  # O_A,RND: random permutations per sample [criteria header]

@@ -38,7 +38,7 @@ class Shear(Stage):
         "modes": Key((int,), 0, "affine-quench: the number of lowest non-zero normal modes of X^q and of every "
                      "X^dq(gamma), kept as participation maps (0: none)", lo=0),
         "mode_sums": Key((list,), None, "affine-quench with modes: the N_m of the participation maps p_i = "
-                         "sum_{j=d+1}^{N_m} |e_i^j|^2, counting the d zero modes as paper 3 does (increasing, "
+                         "sum_{j=d+1}^{N_m} (e_i^j)^2, counting the d zero modes as paper 3 does (increasing, "
                          "d+1..modes+d; default: one map over all the modes)", items=int),
         "mode_method": Key((str,), "auto", "solver of the modes (landscape.lowest_modes)",
                            ("auto", "block", "slepc", "scipy", "krylov", "lobpcg", "dense")),
