@@ -148,7 +148,7 @@ class State:
 
 def read_state(study) -> State:
     from pyglass.analysis.observables.dynamics import trajectory_dynamics
-    from pyglass.analysis.observables.statistics import block_standard_error
+    from pyglass.analysis.statistics import block_standard_error
     from pyglass.analysis.observables.structure import first_sharp_peak, structure_factor
     draw = study.draw("")
     out = State()
@@ -160,10 +160,13 @@ def read_state(study) -> State:
     first = draw.frame(0)
     out.frame_time = float(np.median(np.diff(t)))
     out.span = float(t[-1] - t[0])
-    sel = np.unique(np.linspace(0, len(x) - 1, 20).astype(int))
-    q, sq, _ = structure_factor(x[sel], first.box, first.types, q_max=10.0, bins=80, q_min=2.0)
+    # q*: paper 1's reading (the criteria header) - S(q) over [3.5, 9] from frames spread over the run (fewer
+    # for larger N: the cost per frame grows as N^2), the first maximum above 1 that is the largest within
+    # +-0.5 of it, on S(q) smoothed over 2 bins
+    sel = np.unique(np.linspace(0, len(x) - 1, max(8, int(round(40 * 1024 / x.shape[1])))).astype(int))
+    q, sq, _ = structure_factor(x[sel], first.box, first.types, q_max=9.0, bins=80, q_min=3.5)
     try:
-        out.q_star = first_sharp_peak(q, sq)
+        out.q_star = first_sharp_peak(q, sq, smooth=2.0, window=0.5)
     except ValueError as exc:
         out.problem = str(exc)
         return out
@@ -291,7 +294,7 @@ def _m(ours, se, note=""):
 def _mean(values, note=""):
     """Mean over samples, se = sd (ddof = 1) / sqrt(n) [criteria header]; None (not measured) with fewer than
     two finite values."""
-    from pyglass.analysis.observables.statistics import mean_and_se
+    from pyglass.analysis.statistics import mean_and_se
     v = np.asarray(values, float)
     v = v[np.isfinite(v)]
     if len(v) < 2:              # no standard error over samples: not scored
@@ -444,7 +447,7 @@ def _label(p: Part) -> str:
 
 
 def _figures(out, parts) -> list:
-    from pyglass.workflow.plots import pyplot, save_png
+    from pyglass.analysis.figures import pyplot, save_png
     plt = pyplot()
     figures = []
     present = [p for p in parts.values() if p is not None]
