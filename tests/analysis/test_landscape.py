@@ -394,7 +394,7 @@ def test_affine_quench_response_is_zero_at_zero_strain_and_for_a_crystal():
         assert res.stress[k] == pytest.approx(landscape.shear_stress(c, pot), rel=1e-6, abs=1e-9)
     assert abs(res.stress_q) < 1e-8
     assert res.stress[1] > 0 and res.stress[3] < 0 and res.stress[3] == pytest.approx(-res.stress[2], rel=1e-2)
-    assert res.gamma_c == 0.02 and landscape.stress_peak(gammas, res.stress) == 0.02
+    assert res.stress_peak_strain == 0.02 and landscape.stress_peak(gammas, res.stress) == 0.02
     # the deformed box is the Lees-Edwards image: tilt = gamma L_y
     assert res.configurations[4].box.tilt_xy == pytest.approx(0.02 * s.box.lengths[1])
     # X itself is untouched
@@ -435,6 +435,100 @@ def test_paper3_overlap_of_nonaffine_field_with_soft_modes_vs_n_modes():
     o = ob.overlaps(res.magnitudes()[0], ps, xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)
     assert o.shape == (3,) and np.all((o >= 0) & (o <= 1))
     assert o[0] == ob.overlap(res.magnitudes()[0], ps[0], xdq.positions, xdq.box, 0.25, 3, neighbours=pairs)
+
+
+def test_hessian_of_a_sheared_cell_equals_force_differences():
+    """The modes of paper 3's X^dq are those of a tilted (Lees-Edwards) cell: its Hessian is still
+    -dF/dx, translations are still its zero modes."""
+    is_, pot = inherent_structure("ipl", 2, 100)
+    landscape.affine_shear(is_, 0.15)
+    assert is_.box.tilt_xy != 0.0
+    check_hessian(is_, pot, [0, 13, 57])
+
+
+def test_affine_quench_response_modes_of_every_quench_equal_dense_eigh():
+    """modes > 0: the participation maps over N_m (zero modes counted) of X^q and of every X^dq, here by
+    the block solver (800 rows), equal dense eigh on the configurations kept; gamma = 0 repeats X^q."""
+    is_, pot = inherent_structure("ipl", 2, 400)
+    x = is_.copy()
+    x.positions = x.positions + np.random.default_rng(8).normal(scale=0.02, size=x.positions.shape)
+    sums = [3, 4, 10, 22]
+    res = landscape.affine_quench_response(x, pot, [0.0, 1e-4, 0.08], keep_configurations=True, modes=20,
+                                           mode_sums=sums, mode_method="block", mode_tol=1e-10)
+    assert res.participation_dq.shape == (3, 4, 400) and res.eigenvalues_dq.shape == (3, 20)
+    for conf, p, ev in [(res.quenched, res.participation_q, res.eigenvalues_q)] + \
+            list(zip(res.configurations, res.participation_dq, res.eigenvalues_dq)):
+        dense = landscape.lowest_modes(conf, pot, 20, method="dense")
+        np.testing.assert_allclose(ev, dense.eigenvalues, rtol=1e-8)
+        ref = [dense.participation_fractions(nm, count_zero_modes=True) for nm in sums]
+        np.testing.assert_allclose(p, ref, atol=1e-8)
+    np.testing.assert_allclose(res.participation_dq[0], res.participation_q, atol=1e-8)
+    # N_m = 3 is the softest mode alone; p(22) sums 20 unit modes
+    np.testing.assert_allclose(res.participation_q[-1].sum(), 20.0, rtol=1e-12)
+    with pytest.raises(ValueError, match="N_m = 23 is outside 3..22"):
+        landscape.affine_quench_response(x, pot, [0.01], modes=20, mode_sums=[4, 23])
+
+
+def _naive_onset(g, y, direction, n):
+    """strain_onset by brute force: for each candidate knee, a bounded least-squares fit (scipy) of
+    (level, slope >= 0) to the broken line."""
+    from scipy.optimize import lsq_linear
+    sign = -1.0 if direction == "drop" else 1.0
+    best = None
+    for c in np.geomspace(g[1], g[-1], n):
+        a = np.c_[np.ones_like(g), sign * np.maximum(0.0, np.log(g / c))]
+        fit = lsq_linear(a, y, bounds=([-np.inf, 0.0], [np.inf, np.inf]), method="bvls", tol=1e-14)
+        sse = float(np.sum((a @ fit.x - y) ** 2))
+        if best is None or sse < best[0] - 1e-15:
+            best = (sse, c, *fit.x)
+    return best
+
+
+PAPER3_GRID = np.array([1e-4, 1e-3, 0.005, 0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08, 0.09, 0.1, 0.12, 0.14,
+                        0.16, 0.18, 0.2])
+
+
+@pytest.mark.parametrize("direction", ["drop", "rise"])
+def test_strain_onset_equals_brute_force_and_finds_a_planted_knee(direction):
+    g = PAPER3_GRID
+    sign = -1.0 if direction == "drop" else 1.0
+    clean = 0.45 + sign * 0.12 * np.maximum(0.0, np.log(g / 0.071))
+    fit = landscape.strain_onset(g, clean, direction)
+    step = (g[-1] / g[1]) ** (1 / 199)                 # the candidate grid's spacing in ln gamma
+    assert not fit.censored and 1 / step <= fit.strain / 0.071 <= step
+    assert fit.level == pytest.approx(0.45, abs=2e-3) and fit.slope == pytest.approx(0.12, rel=0.05)
+    rng = np.random.default_rng(3)
+    for _ in range(5):
+        noisy = clean + rng.normal(scale=0.03, size=g.shape)
+        fit = landscape.strain_onset(g, noisy, direction)
+        sse, c, level, slope = _naive_onset(g, noisy, direction, 200)
+        assert fit.strain == pytest.approx(c, rel=1e-12) and fit.residual == pytest.approx(sse, rel=1e-9)
+        assert fit.level == pytest.approx(level, abs=1e-9) and fit.slope == pytest.approx(slope, abs=1e-9)
+
+
+def test_strain_onset_of_a_curve_that_never_bends_is_censored_at_the_last_strain():
+    g = PAPER3_GRID
+    rising = 0.3 + 0.05 * np.log(g / g[0])     # an overlap that only rises: no drop anywhere
+    fit = landscape.strain_onset(g, rising, "drop")
+    assert fit.censored and fit.strain == g[-1] and fit.slope == 0.0 and fit.level == pytest.approx(rising.mean())
+    assert not landscape.strain_onset(g, rising, "rise").censored
+    for bad, message in (([0.1, 0.2], "at least 3"), ([0.2, 0.1, 0.3], "increasing"), ([0.0, 0.1, 0.2], "positive")):
+        with pytest.raises(ValueError, match=message):
+            landscape.strain_onset(bad, np.zeros(len(bad)))
+    with pytest.raises(ValueError, match="direction"):
+        landscape.strain_onset(g, rising, "up")
+    with pytest.raises(ValueError, match=r"not finite at gamma = \[0.005\]"):
+        landscape.strain_onset(g, np.where(g == 0.005, np.nan, rising))
+
+
+def test_stress_peak_parabola_recovers_the_vertex_between_grid_points():
+    g = np.array([0.03, 0.04, 0.05, 0.06, 0.08, 0.1])
+    stress = 1.0 - 30.0 * (g - 0.057) ** 2                  # a parabola: its vertex exactly
+    assert landscape.stress_peak(g, stress) == 0.06
+    assert landscape.stress_peak(g, stress, parabola=True) == pytest.approx(0.057, abs=1e-12)
+    assert landscape.stress_peak(g, g, parabola=True) == 0.1          # maximum at the end: the grid point
+    tied = np.array([0.0, 1.0, 1.0, 1.0, 0.0, 0.0])       # the first maximum and its neighbours
+    assert landscape.stress_peak(g, tied, parabola=True) == pytest.approx(0.045, abs=1e-12)
 
 
 @pytest.mark.skipif(not HAVE_SLEPC, reason="method 'krylov' needs slepc4py")

@@ -582,6 +582,24 @@ def test_self_dynamics_first_block_against_the_later_ones():
     assert np.max(res["fs_origin_sd"]) > 0.1
 
 
+def test_at_time_reads_a_recorded_field_linearly_in_log_time():
+    """Paper 3's DP_i at tau_alpha: a field exactly linear in ln t (per particle) is read exactly between
+    the recorded times, the recorded rows are returned as they are, and nothing is extrapolated."""
+    t = np.array([50.0, 80.0, 100.0, 160.0, 300.0])
+    a, b = np.array([0.1, 2.0, -1.0]), np.array([0.5, 0.01, 3.0])
+    field = a + np.outer(np.log(t), b)                              # (times, particles)
+    for tau in (50.0, 67.3, 100.0, 151.0, 300.0):
+        np.testing.assert_allclose(dyn.at_time(t, field, tau), a + np.log(tau) * b, rtol=1e-12)
+    assert dyn.at_time(t, field, 160.0).tolist() == field[3].tolist()
+    for bad in (49.9, 300.1):
+        with pytest.raises(ValueError, match="outside the recorded times"):
+            dyn.at_time(t, field, bad)
+    with pytest.raises(ValueError, match="increasing"):
+        dyn.at_time(t[::-1], field, 100.0)
+    with pytest.raises(ValueError, match="one row per time"):
+        dyn.at_time(t, field[:3], 100.0)
+
+
 def test_log_relaxation_time_sd_is_the_delta_method():
     """f = exp(-t/tau) on a fine log grid with scatter s: sd(ln tau) at level 0.2 is s / |df/d ln t| =
     s / (0.2 ln 5); and Monte-Carlo: tau read from copies of a coarse f shifted by noise (one origin's F_s

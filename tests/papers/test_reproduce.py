@@ -11,33 +11,57 @@ from pyglass.papers.mosayebi_2014 import analysis as M
 from pyglass.workflow.run import RunInterrupted
 from helpers import Sink
 
-TINY = {"system.n": 128, "stage.equilibrate.steps": 400, "stage.equilibrate.observable": [], "study.samples": 3,
-        "study.spacing": 200, "stage.dw.n_runs": 2, "stage.dw.times": [0.5, 1.0], "stage.dw.dw_interval": 1.0,
-        "stage.shear.gammas": [0.0001, 0.05, 0.1, 0.2], "stage.modes.k": 18, "output.checkpoint": 0}
 
+def _tiny(n, T, modes, fig4_modes, fig4_sums):
+    """A tiny part of paper 3's study: N = n at a temperature where tau_alpha is a few tau, so that F_s
+    per block, DP at tau_alpha and every overlap are measured in seconds."""
+    temps = {"stage.equilibrate.temperature": T, "stage.equilibrate.integrator.T": T,
+             "stage.production.integrator.T": T, "stage.dw.T": T, "stage.dp.T": T}
+    return dict(temps, **{
+        "system.n": n, "stage.equilibrate.steps": 400, "stage.production.steps": 600,
+        "stage.production.observable.0.every": 10, "study.samples": 3, "study.spacing": 200,
+        "stage.dw.n_runs": 2, "stage.dw.times": [0.5, 1.0], "stage.dw.dw_interval": 1.0,
+        "stage.dp.n_runs": 2, "stage.dp.times": [0.05, 0.1, 0.2, 0.4, 0.8, 1.6, 3.2], "stage.dp.first_samples": 2,
+        "stage.shear.gammas": [0.0001, 0.001, 0.02, 0.05, 0.07, 0.1, 0.2], "stage.shear.modes": modes - 2,
+        "stage.shear.mode_sums": list(range(3, modes + 1)), "stage.fig4.modes": fig4_modes - 2,
+        "stage.fig4.mode_sums": fig4_sums, "output.checkpoint": 0, "output.thermo": 10})
 
 
 def test_paper3_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
-    monkeypatch.setattr(M, "PARTS", [("", M.DECK, TINY, M.FULL),
-                                     ("n8000", M.DECK, dict(TINY, **{"system.n": 160, "study.samples": 2}), M.FULL)])
-    monkeypatch.setattr(M, "N_MODES", (4, 10, 20))
-    with pytest.raises(RunInterrupted):   # interrupted while the samples are being drawn
-        R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), stop_at_step=200)
+    """Every part of paper 3 through `pyglass reproduce` (interrupted while drawing, then continued): the
+    summary is under the standard (criteria commit, a claim or check with its place for every row of the
+    criteria file) and every row is measured; report.md opens with the coverage table."""
+    from pyglass.workflow.reproduce.criteria import Criteria
+    # N = 250: 1 % of 2N = 5 modes, 3 % = 15; N = 300: 6 and 18 (the criteria's 1 % and 3 % at any N)
+    main, t050, n8000 = _tiny(250, 2.0, 10, 15, [5, 15]), _tiny(250, 2.5, 10, 15, [5, 15]), \
+        _tiny(300, 2.0, 10, 18, [6, 18])
+    monkeypatch.setattr(M, "PARTS", [("", M.DECK, main, M.FULL), ("t050", M.DECK, t050, M.FULL),
+                                     ("n8000", M.DECK, dict(n8000, **{"stage.dp.first_samples": 0}), M.FULL)])
+    with pytest.raises(RunInterrupted):   # interrupted in the production run of the draw
+        R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), stop_at_step=700)
     qs = R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink())
     base = tmp_path / "mosayebi-2014"
-    rows = json.loads((base / "summary.json").read_text())["rows"]
-    assert len(rows) == len(qs) >= 5
-    for row in rows:
+    doc = json.loads((base / "summary.json").read_text())
+    crit = Criteria.load(os.path.join(os.path.dirname(M.__file__), "criteria.toml"))
+    assert doc["paper"] == "mosayebi-2014" and len(doc["criteria_commit"]) == 40
+    rows = doc["rows"]
+    assert [r["id"] for r in rows] == [r.id for r in crit.rows] and len(qs) == len(rows)
+    for row, ref in zip(rows, crit.rows):
         assert set(row) == {"id", "kind", "where", "quantity", "paper", "ours", "spread", "tolerance", "holds", "note"}
+        assert row["kind"] == ref.kind in ("claim", "check") and row["where"] == ref.where
         assert isinstance(row["holds"], bool)
-    gc = rows[0]
-    assert gc["paper"] == 0.071 and 0 < gc["ours"] <= 0.2
-    quantity = [r["quantity"] for r in rows]
-    assert any(q.startswith("gamma_c(N = 160) - gamma_c(N = 128)") for q in quantity)
-    assert sum("O_|d|,p" in q for q in quantity) == 2   # Fig. 4 at each N
+        assert isinstance(row["ours"], (int, float)), f"{row['id']} not measured: {row['ours']}"
+    by = {r["id"]: r for r in rows}
+    assert 1e-4 < by["gamma-c"]["ours"] <= 0.2 and by["gamma-c"]["paper"] == 0.071
+    assert by["is-converged"]["ours"] <= 1e-10 and by["is-converged"]["holds"]
+    assert 0.0 <= by["basin-1e-4"]["ours"] <= 1.0
     report = (base / "report.md").read_text()
-    assert "| quantity | where | paper | ours |" in report and "## Notes" in report
-    for f in ("mosayebi2014_stress_overlaps.png", "mosayebi2014_map_nonaffine_d.png"):
+    assert "## Coverage" in report and report.index("## Coverage") < report.index("## Claims")
+    for h in crit.headlines:
+        assert h.claim in report
+    assert "## Checks (not counted)" in report and "## Notes" in report
+    for f in ("mosayebi2014_fig1.png", "mosayebi2014_fig2.png", "mosayebi2014_fig4.png", "mosayebi2014_fs_blocks.png",
+              "mosayebi2014_map_dwf.png"):
         assert os.path.getsize(base / f) > 1000
 
 

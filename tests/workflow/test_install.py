@@ -12,11 +12,15 @@ from helpers import ROOT  # noqa: E402
 SMOKE = """
 import json, sys
 from pyglass.papers.mosayebi_2014 import analysis as M
-tiny = {"system.n": 128, "stage.equilibrate.steps": 200, "stage.equilibrate.observable": [], "study.samples": 2,
-        "study.spacing": 100, "stage.dw.n_runs": 2, "stage.dw.times": [0.5], "stage.dw.dw_interval": 0.5,
-        "stage.shear.gammas": [0.0001, 0.05, 0.1], "stage.modes.k": 12, "output.checkpoint": 0}
-M.PARTS = [("", M.DECK, tiny, M.FULL), ("n8000", M.DECK, dict(tiny, **{"system.n": 144}), M.FULL)]
-M.N_MODES = (4, 8)
+T = 2.0
+tiny = {"system.n": 250, "stage.equilibrate.steps": 200, "stage.production.steps": 300,
+        "stage.production.observable.0.every": 10, "study.samples": 2, "study.spacing": 100,
+        "stage.equilibrate.temperature": T, "stage.equilibrate.integrator.T": T, "stage.production.integrator.T": T,
+        "stage.dw.T": T, "stage.dp.T": T, "stage.dw.n_runs": 2, "stage.dw.times": [0.5], "stage.dw.dw_interval": 0.5,
+        "stage.dp.n_runs": 2, "stage.dp.times": [0.1, 0.4, 1.6], "stage.shear.gammas": [0.0001, 0.02, 0.07, 0.2],
+        "stage.shear.modes": 8, "stage.shear.mode_sums": [3, 4, 5, 6, 7, 8, 9, 10], "stage.fig4.modes": 13,
+        "stage.fig4.mode_sums": [5, 15], "output.checkpoint": 0}
+M.PARTS = [("", M.DECK, tiny, M.FULL)]
 from pyglass.workflow.reproduce import reproduce
 reproduce("mosayebi-2014", False, "out", stream=open("log.txt", "w"))
 doc = json.load(open("out/mosayebi-2014/summary.json"))

@@ -60,3 +60,32 @@ def test_every_paper_prints_its_full_scale_cost(name, tmp_path):
     lines = paper_plan(name, True, str(tmp_path))
     assert lines[-1].startswith("paper total: ~") and "core-" in lines[-1]
     assert not any(tmp_path.iterdir())   # a dry run writes nothing
+
+
+def test_a_stage_run_in_the_first_samples_only_costs_those_samples():
+    iso = """
+[[stage]]
+name = "dp"
+kind = "isoconfigurational"
+n_runs = 2
+T = 0.8
+dt = 0.005
+times = [1.0]
+"""
+    every = deck_cost(parse_deck(DECK.format(n=500, samples=6) + iso, "deck.toml"))[0].core_seconds
+    some = deck_cost(parse_deck(DECK.format(n=500, samples=6) + iso + "first_samples = 2\n", "deck.toml"))[0]
+    per_sample = 2 * 200 * 500 / cost.MD_ATOM_STEPS_PER_SECOND
+    assert every - some.core_seconds == pytest.approx(4 * per_sample)
+
+
+def test_the_modes_of_every_sheared_configuration_cost_a_factorisation_each():
+    shear = """
+[[stage]]
+name = "sh"
+kind = "shear"
+protocol = "affine-quench"
+gammas = [0.01, 0.02, 0.03]
+"""
+    plain = deck_cost(parse_deck(DECK.format(n=500, samples=1) + shear, "deck.toml"))[0].core_seconds
+    modes = deck_cost(parse_deck(DECK.format(n=500, samples=1) + shear + "modes = 10\n", "deck.toml"))[0].core_seconds
+    assert modes - plain == pytest.approx(cost.factorisation(500, 3, count=4).core_seconds)

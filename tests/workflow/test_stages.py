@@ -1,6 +1,7 @@
 """Every deck stage kind on a tiny deck: its results equal the Python API's on the same input
 (bitwise where the arithmetic is the same), and studies over samples, restarts and summaries."""
 import os
+import re
 
 import h5py
 import numpy as np
@@ -8,7 +9,7 @@ import pytest
 
 from pyglass import landscape
 from pyglass.io.checkpoint import read_checkpoint
-from pyglass.workflow.deck import parse_deck
+from pyglass.workflow.deck import DeckError, parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.workflow.run import RunInterrupted, run_deck, unit_path
 from helpers import Sink
@@ -272,6 +273,32 @@ def test_study_over_samples_with_summary(tmp_path):
     assert f"study/samples/all/s1 -> {os.path.basename(unit_path(out, '', 1))}:/{RESULTS_ROOT}" in info(out)
 
 
+def test_isoconfigurational_first_samples_runs_the_ensemble_in_a_subset_of_a_study(tmp_path):
+    """first_samples = 2 of 3: samples 0 and 1 hold the ensemble (the same as without the key), sample 2
+    has none and the study completes."""
+    stages = """
+[[stage]]
+name = "dp"
+kind = "isoconfigurational"
+n_runs = 2
+T = 0.8
+dt = 0.004
+times = [0.04]
+first_samples = 2
+
+[study]
+samples = 3
+"""
+    _, out = run(tmp_path, stages)
+    _, every = run(tmp_path, stages.replace("first_samples = 2\n", ""), name="every.h5")
+    from pyglass.workflow.run import results as R
+    units = R.open(out).units(status="complete")
+    assert [u.run.has_stage("dp") for u in units] == [True, True, False]
+    ref = R.open(every).units(status="complete")
+    for u, v in zip(units[:2], ref[:2]):
+        np.testing.assert_array_equal(u.run.stage("dp")["propensity"], v.run.stage("dp")["propensity"])
+
+
 def test_study_state_points(tmp_path):
     stages = STUDY.replace("samples = 3", """samples = 1
 [[study.state]]
@@ -389,7 +416,63 @@ gammas = [0.02, 0.04]
     np.testing.assert_allclose(r["stress_xy"], ref.stress, rtol=1e-8, atol=1e-12)
     np.testing.assert_allclose(r["nonaffine_magnitude"], np.linalg.norm(ref.displacements, axis=2), rtol=1e-6,
                                atol=1e-9)
-    assert float(r["gamma_c"]) == ref.gamma_c
+    assert float(r["stress_peak"]) == ref.stress_peak_strain
+    assert r["max_force"].shape == (2,) and r["max_force"].max() <= 1e-10 and r["max_force_q"] <= 1e-10
+    assert "participation_dq" not in r          # no modes asked
+
+
+def _dense_participation(system, pot, sums):
+    """p_i(N_m) of the N_m - d lowest non-zero modes by dense eigh of the Hessian, the d translations
+    (the eigenvectors most parallel to them) removed: the reference for the stage's modes."""
+    from pyglass.analysis.landscape.hessian import translation_basis
+    w, v = np.linalg.eigh(landscape.hessian(system, pot).toarray())
+    d = system.dim
+    zero = np.argsort(np.sum((translation_basis(system.N, d).T @ v) ** 2, axis=0))[::-1][:d]
+    keep = [k for k in range(len(w)) if k not in set(zero.tolist())]
+    vecs = v[:, keep].T.reshape(len(keep), system.N, d)
+    return np.array([np.einsum("kia,kia->i", vecs[:nm - d], vecs[:nm - d]) for nm in sums]), w[keep]
+
+
+def test_shear_stage_modes_of_every_deformed_and_quenched_configuration(tmp_path):
+    """Paper 3's p^dq: the stage's participation maps of X^q and of every X^dq(gamma) equal those of
+    dense eigh on the configurations the protocol quenches to (tilted cells included)."""
+    head = HEAD.split("[[stage]]\nname = \"is\"")[0]
+    stages = """
+[[stage]]
+name = "sh"
+kind = "shear"
+protocol = "affine-quench"
+gammas = [0.0001, 0.05]
+modes = 12
+mode_sums = [4, 5, 9, 15]
+"""
+    deck, out = run(tmp_path, stages, head=head)
+    pot = deck.build_potential()
+    ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))
+    ref = landscape.affine_quench_response(ck.system, pot, [0.0001, 0.05], keep_configurations=True)
+    r, _ = results(out, "sh")
+    assert r["participation_dq"].shape == (2, 4, 64) and r["participation_q"].shape == (4, 64)
+    np.testing.assert_array_equal(r["mode_sums"], [4, 5, 9, 15])
+    for conf, p, ev in [(ref.quenched, r["participation_q"], r["eigenvalues_q"])] + \
+            [(c, r["participation_dq"][k], r["eigenvalues_dq"][k]) for k, c in enumerate(ref.configurations)]:
+        p_ref, w_ref = _dense_participation(conf, pot, [4, 5, 9, 15])
+        np.testing.assert_allclose(ev, w_ref[:12], rtol=1e-7)
+        np.testing.assert_allclose(p, p_ref, atol=1e-7)
+    assert ref.configurations[1].box.tilt_xy != 0.0        # the sheared cell's modes were computed
+
+
+@pytest.mark.parametrize("extra,message", [
+    ("modes = 4\n", 'only applies with protocol = "affine-quench"'),
+    ('protocol = "affine-quench"\nmode_sums = [4]\n', "only applies with modes > 0"),
+    ('protocol = "affine-quench"\nmodes = 4\nmode_sums = [3, 5]\n', "N_m = 3 is outside 4..7"),
+    ('protocol = "affine-quench"\nmodes = 4\nmode_sums = [5, 5]\n', "must be increasing"),
+    ('protocol = "affine-quench"\nmodes = 400\n', "must be <= 189"),
+])
+def test_shear_stage_mode_keys_are_checked_before_any_work(tmp_path, extra, message):
+    head = HEAD.split("[[stage]]\nname = \"is\"")[0]
+    text = head + '[[stage]]\nname = "sh"\nkind = "shear"\ngammas = [0.01]\n' + extra + TAIL
+    with pytest.raises(DeckError, match=re.escape(message)):
+        parse_deck(text, str(tmp_path / "deck.toml"))
 
 
 SIGTERM_STUDY = """

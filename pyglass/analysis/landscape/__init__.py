@@ -19,8 +19,8 @@ from pyglass.analysis.landscape.modes import Modes, lowest_modes, participation_
 from pyglass.analysis.landscape.pseudoharmonic import (PseudoharmonicCost, minimise_pseudoharmonic,  # noqa: F401
                                               pseudoharmonic_modes)
 from pyglass.analysis.landscape.relax import newton_refine, quench  # noqa: F401
-from pyglass.analysis.landscape.shear import (AffineQuenchResponse, affine_quench_response, affine_shear,  # noqa: F401
-                                     shear_inherent_structures, stress_peak)
+from pyglass.analysis.landscape.shear import (AffineQuenchResponse, StrainOnset, affine_quench_response,  # noqa: F401
+                                     affine_shear, shear_inherent_structures, strain_onset, stress_peak)
 from pyglass.analysis.landscape.solvers import KSPSolver, PseudoInverse, dense_pseudo_inverse  # noqa: F401
 from pyglass.engine.threads import single_blas_pool
 

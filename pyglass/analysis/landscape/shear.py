@@ -19,6 +19,16 @@ of the original and unwrapped coordinates stay continuous. Then r^q + gamma y^q 
 origin lo_y; unwrapped) is the affine image of r^q in the sheared cell, and d is its difference
 from r^dq, reduced to the shortest image of the *sheared* cell (Box.minimum_image with the tilt),
 so d does not depend on which periodic image a minimiser left a particle in.
+
+Soft modes of every X^dq (paper 3's p^dq): with `modes = k` the k lowest non-zero normal modes of X^q
+and of each X^dq(gamma) are computed (landscape.lowest_modes; the Hessian of the tilted cell) and kept
+as participation maps p_i(N_m) = sum_{j=d+1}^{N_m} |e_i^j|^2 for the N_m of `mode_sums`, which count the
+d zero modes as the paper does (p_i = sum_{j=3}^{N_m} in 2D). The vectors themselves are not kept: at
+N = 8000, 160 modes of 18 strains are 370 MB.
+
+Reading the curves: `stress_peak` (the strain of the stress maximum, on the grid or refined by a
+parabola) and `strain_onset` (the knee of a broken line against ln gamma: paper 3's gamma_c, where the
+overlap of the Debye-Waller map with the modes of X^dq drops, and the onset of the e_IS rise).
 """
 from __future__ import annotations
 
@@ -92,7 +102,8 @@ class AffineQuenchResponse:
     gammas (n_gamma,); displacements d_i(gamma) (n_gamma, N, d); stress sigma_xy^dq (n_gamma,)
     (landscape.shear_stress: (1/V) dU/dgamma of the quenched deformed state); energies e_IS(gamma)
     per particle (n_gamma,); energy_q / stress_q of the undeformed quench X^q; max_force and
-    converged per strain; configurations X^dq if kept, and X^q."""
+    converged per strain; configurations X^dq if kept, and X^q; with modes, the participation maps
+    of X^q and of every X^dq and their eigenvalues (module docstring)."""
     gammas: np.ndarray
     displacements: np.ndarray
     stress: np.ndarray
@@ -103,11 +114,16 @@ class AffineQuenchResponse:
     converged: np.ndarray
     quenched: object = None
     configurations: list = field(default_factory=list)
+    mode_sums: np.ndarray = None          # (n_sums,) N_m of the maps (zero modes counted)
+    participation_q: np.ndarray = None    # (n_sums, N) p_i(N_m) of X^q
+    participation_dq: np.ndarray = None   # (n_gamma, n_sums, N) p_i(N_m) of each X^dq(gamma)
+    eigenvalues_q: np.ndarray = None      # (k,) lowest non-zero omega^2 of X^q
+    eigenvalues_dq: np.ndarray = None     # (n_gamma, k)
 
     @property
-    def gamma_c(self) -> float:
-        """The strain of the sigma_xy^dq peak (paper 3: the stress "reaches a maximum around
-        gamma_c"); for a sample average use `stress_peak(gammas, mean stress)`."""
+    def stress_peak_strain(self) -> float:
+        """The strain of the largest sigma_xy^dq on the grid (paper 3: the stress "reaches a maximum
+        around gamma_c"; gamma_c itself is where the mode overlap drops, `strain_onset`)."""
         return stress_peak(self.gammas, self.stress)
 
     def magnitudes(self) -> np.ndarray:
@@ -115,12 +131,74 @@ class AffineQuenchResponse:
         return np.linalg.norm(self.displacements, axis=2)
 
 
-def stress_peak(gammas, stress) -> float:
-    """gamma_c: the strain at which sigma_xy(gamma) is largest (the first such strain)."""
+def stress_peak(gammas, stress, parabola: bool = False) -> float:
+    """The strain at which sigma_xy(gamma) is largest (the first such grid strain); with parabola=True
+    the vertex of the parabola (in gamma) through that grid point and its two neighbours, which
+    resolves the peak between grid points (the grid point itself when the maximum is at either end of
+    the grid or the three points do not curve downwards)."""
     gammas, stress = np.asarray(gammas, float), np.asarray(stress, float)
     if gammas.shape != stress.shape or gammas.ndim != 1 or len(gammas) == 0:
         raise ValueError(f"gammas and stress must be equal-length 1D arrays, got {gammas.shape}, {stress.shape}")
-    return float(gammas[int(np.nanargmax(stress))])
+    k = int(np.nanargmax(stress))
+    if not parabola or k == 0 or k == len(gammas) - 1:
+        return float(gammas[k])
+    c2, c1, _ = np.polyfit(gammas[k - 1:k + 2], stress[k - 1:k + 2], 2)
+    if not c2 < 0:
+        return float(gammas[k])
+    return float(np.clip(-c1 / (2 * c2), gammas[k - 1], gammas[k + 1]))
+
+
+@dataclass(frozen=True)
+class StrainOnset:
+    """A broken line against ln gamma (`strain_onset`): flat at `level` up to `strain`, then changing
+    by `slope` per unit of ln gamma (>= 0; downwards for a drop, upwards for a rise). `censored`: the
+    best line never bends (slope 0) and `strain` is the last grid point, a lower bound."""
+    strain: float
+    level: float
+    slope: float
+    censored: bool
+    residual: float            # sum of squared residuals of the best line
+
+
+ONSET_DIRECTIONS = ("drop", "rise")
+
+
+def strain_onset(gammas, values, direction: str = "drop", n_candidates: int = 200) -> StrainOnset:
+    """The strain where a curve leaves its small-strain plateau: the least-squares broken line
+    y = y0 for gamma <= gamma_c, y0 -+ s ln(gamma / gamma_c) beyond (s >= 0; "-" for direction
+    "drop", "+" for "rise"), over the whole grid, gamma_c searched on `n_candidates` log-spaced values
+    between the second grid point and the last. For each candidate the line is linear in (y0, s) and is
+    solved exactly, with s clipped at 0 (then y0 = the mean). A best line with s = 0 (the curve never
+    bends the stated way) gives gamma_c = the last grid point, flagged censored.
+    Paper 3: gamma_c "the overlap drops as gamma is increased beyond gamma_c"; e_IS "starts to increase
+    around the same value of gamma"."""
+    g, y = np.asarray(gammas, float), np.asarray(values, float)
+    if direction not in ONSET_DIRECTIONS:
+        raise ValueError(f"direction must be one of {ONSET_DIRECTIONS}, got {direction!r}")
+    if g.ndim != 1 or g.shape != y.shape or len(g) < 3:
+        raise ValueError(f"gammas and values must be equal-length 1D arrays of at least 3 points, got "
+                         f"{g.shape} and {y.shape}")
+    if not np.all(np.isfinite(g)) or g[0] <= 0 or np.any(np.diff(g) <= 0):
+        raise ValueError(f"gammas must be positive and increasing, got {g.tolist()}")
+    if not np.all(np.isfinite(y)):
+        raise ValueError(f"values are not finite at gamma = {g[~np.isfinite(y)].tolist()}")
+    if int(n_candidates) < 2:
+        raise ValueError(f"n_candidates must be >= 2, got {n_candidates}")
+    sign = -1.0 if direction == "drop" else 1.0
+    candidates = np.geomspace(g[1], g[-1], int(n_candidates))
+    hinge = np.maximum(0.0, np.log(g[None, :] / candidates[:, None]))      # (candidates, points)
+    hc = hinge - hinge.mean(1, keepdims=True)
+    yc = y - y.mean()
+    sxx = np.einsum("cp,cp->c", hc, hc)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        s = np.where(sxx > 0, sign * (hc @ yc) / sxx, 0.0)
+    s = np.maximum(s, 0.0)
+    y0 = y.mean() - sign * s * hinge.mean(1)
+    sse = np.sum((y[None, :] - y0[:, None] - sign * s[:, None] * hinge) ** 2, axis=1)
+    k = int(np.argmin(sse))
+    if s[k] == 0.0:
+        return StrainOnset(float(g[-1]), float(y.mean()), 0.0, True, float(sse[k]))
+    return StrainOnset(float(candidates[k]), float(y0[k]), float(s[k]), False, float(sse[k]))
 
 
 def _quench(system, pot, minimizer, ftol, refine):
@@ -138,8 +216,32 @@ def _quench(system, pot, minimizer, ftol, refine):
     return e, fmax, ok
 
 
+def _participation_maps(system, pot, k, mode_sums, method, tol):
+    """(p_i(N_m) (n_sums, N), eigenvalues (k,)) of the k lowest non-zero modes of `system`, N_m
+    counting the d zero modes (paper 3)."""
+    from pyglass.analysis.landscape.modes import lowest_modes
+    m = lowest_modes(system, pot, k, method=method, tol=tol)
+    return np.array([m.participation_fractions(int(nm), count_zero_modes=True) for nm in mode_sums]), m.eigenvalues
+
+
+def check_mode_sums(mode_sums, modes: int, dim: int) -> np.ndarray:
+    """The N_m of participation maps over `modes` computed non-zero modes, zero modes counted: each in
+    d+1..modes+d, increasing. Raises ValueError naming the first that is not."""
+    ms = np.atleast_1d(np.asarray(mode_sums if mode_sums is not None else [modes + dim]))
+    if ms.ndim != 1 or len(ms) == 0 or not np.all(ms == np.round(ms)):
+        raise ValueError(f"mode_sums must be a list of integers, got {np.asarray(mode_sums).tolist()}")
+    bad = [int(v) for v in ms if not dim + 1 <= v <= modes + dim]
+    if bad:
+        raise ValueError(f"mode_sums: N_m = {bad[0]} is outside {dim + 1}..{modes + dim} (N_m counts the {dim} zero "
+                         f"modes; {modes} non-zero modes are computed)")
+    if np.any(np.diff(ms) <= 0):
+        raise ValueError(f"mode_sums must be increasing, got {ms.tolist()}")
+    return ms.astype(np.int64)
+
+
 def affine_quench_response(system, pot, gammas, minimizer=None, ftol: float = 1e-10, refine: bool = False,
-                           keep_configurations: bool = False) -> AffineQuenchResponse:
+                           keep_configurations: bool = False, modes: int = 0, mode_sums=None,
+                           mode_method: str = "auto", mode_tol: float = 1e-8) -> AffineQuenchResponse:
     """Paper 3 protocol on the equilibrium configuration `system` (X, not modified): quench X to
     X^q; for each gamma (any order, any sign), deform X in one affine step x -> x + gamma y, quench
     it to X^dq and record d = r^dq - r^q - gamma y^q e_x (module docstring), sigma_xy^dq and e_IS.
@@ -147,14 +249,24 @@ def affine_quench_response(system, pot, gammas, minimizer=None, ftol: float = 1e
     minimizer: any pyglass Minimizer (`minimize(system, pot) -> MinimizeResult`); default
     conjugate gradient at max|F| <= ftol with FIRE as the fallback (relax.quench; paper 3:
     "using conjugate gradient minimization"). refine: Newton-polish each minimum to round-off
-    (relax.newton_refine), for d at strains as small as paper 3's gamma = 1e-4. Serial (the whole
-    system on one rank)."""
+    (relax.newton_refine), for d at strains as small as paper 3's gamma = 1e-4. modes > 0: the
+    `modes` lowest non-zero modes of X^q and of every X^dq, kept as participation maps over the N_m of
+    `mode_sums` (module docstring; default one map over all of them), by `mode_method` and `mode_tol`
+    (landscape.lowest_modes). Serial (the whole system on one rank)."""
     gammas = np.atleast_1d(np.asarray(gammas, float))
     if gammas.ndim != 1 or not np.all(np.isfinite(gammas)):
         raise ValueError("gammas must be a 1D sequence of finite strains")
+    modes = int(modes)
+    if modes < 0:
+        raise ValueError(f"modes must be >= 0, got {modes}")
+    sums = check_mode_sums(mode_sums, modes, system.dim) if modes else None
     q = system.copy()
     q.velocities = 0.0
     e_q, _, _ = _quench(q, pot, minimizer, ftol, refine)
+    p_q = ev_q = None
+    p_dq, ev_dq = [], []
+    if modes:
+        p_q, ev_q = _participation_maps(q, pot, modes, sums, mode_method, mode_tol)
     uq = q.unwrapped_positions
     yq = uq[:, 1] - q.box.lo[1]
     out_d, out_s, out_e, out_f, out_c, confs = [], [], [], [], [], []
@@ -171,8 +283,13 @@ def affine_quench_response(system, pot, gammas, minimizer=None, ftol: float = 1e
         out_e.append(e / dq.N)
         out_f.append(fmax)
         out_c.append(ok)
+        if modes:
+            p, ev = _participation_maps(dq, pot, modes, sums, mode_method, mode_tol)
+            p_dq.append(p)
+            ev_dq.append(ev)
         if keep_configurations:
             confs.append(dq)
     return AffineQuenchResponse(gammas, np.array(out_d).reshape(len(gammas), system.N, system.dim),
                                 np.array(out_s), np.array(out_e), e_q / q.N, shear_stress(q, pot),
-                                np.array(out_f), np.array(out_c, bool), q, confs)
+                                np.array(out_f), np.array(out_c, bool), q, confs, sums, p_q,
+                                np.array(p_dq) if modes else None, ev_q, np.array(ev_dq) if modes else None)

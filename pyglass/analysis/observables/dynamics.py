@@ -143,6 +143,26 @@ def relaxation_time(t, f, level: float = np.exp(-1)):
     return float(t0 + frac * (t1 - t0))
 
 
+def at_time(times, values, t: float) -> np.ndarray:
+    """A field recorded at increasing `times` (values (n_times, ...)) read at time t: linear in ln t
+    between the two recorded times that bracket it (paper 3's propensity DP_i at t = tau_alpha, from an
+    iso-configurational ensemble recorded on a grid around it). Never extrapolates: t outside the
+    recorded times raises ValueError."""
+    times, values = np.asarray(times, float), np.asarray(values, float)
+    if times.ndim != 1 or len(times) == 0 or values.shape[:1] != times.shape:
+        raise ValueError(f"at_time: values must have one row per time, got times {times.shape}, values "
+                         f"{values.shape}")
+    if times[0] <= 0 or np.any(np.diff(times) <= 0):
+        raise ValueError(f"at_time: times must be positive and increasing, got {times.tolist()}")
+    if not times[0] <= t <= times[-1]:
+        raise ValueError(f"at_time: t = {t:g} is outside the recorded times [{times[0]:g}, {times[-1]:g}]")
+    k = int(np.searchsorted(times, t, side="left"))
+    if times[k] == t:
+        return values[k].copy()
+    w = (np.log(t) - np.log(times[k - 1])) / (np.log(times[k]) - np.log(times[k - 1]))
+    return (1.0 - w) * values[k - 1] + w * values[k]
+
+
 def log_relaxation_time_sd(t, f, f_sd, level: float = np.exp(-1)):
     """Standard deviation of ln τ (τ from `relaxation_time` at `level`) for a correlation whose values
     scatter by f_sd: the delta method, f_sd at the crossing over |df/d ln t| there, both interpolated

@@ -27,13 +27,15 @@ def deck_cost(deck):
         names = [s["name"] for s in stages]
         per = [STAGES[s["kind"]].cost(s, n, dim) for s in stages]
         per = [c if c is not None else costs.Cost() for c in per]
+        # a stage may run in some samples only (isoconfigurational first_samples)
+        runs = [STAGES[s["kind"]].samples_run(s, samples) for s in stages]
         if deck.is_study and study["source"] == "trajectory" and study.get("draw_after") in names:
             d = names.index(study["draw_after"])
             spacing = int(data.get("study", study).get("spacing", study["spacing"]))
             draw = costs.total(per[:d + 1]) + costs.md(spacing * samples, n)
-            total = total + draw + costs.total(per[d + 1:]) * samples
+            total = total + draw + costs.total([c * k for c, k in zip(per[d + 1:], runs[d + 1:])])
         else:
-            total = total + costs.total(per) * samples
+            total = total + costs.total([c * k for c, k in zip(per, runs)])
         units += samples
     return total, units
 

@@ -111,6 +111,11 @@ class Stage:
         return ""
 
     @classmethod
+    def samples_run(cls, params, samples: int) -> int:
+        """In how many of a study's `samples` this stage runs (for the cost of the whole run)."""
+        return samples
+
+    @classmethod
     def cost(cls, params, n: int, dim: int):
         """Core-seconds and peak memory of this stage at N particles (`stages.cost.Cost`), or None
         where it is negligible beside MD and landscape work (analysis of stored fields)."""

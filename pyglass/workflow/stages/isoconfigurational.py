@@ -38,6 +38,9 @@ class Isoconfigurational(Stage):
         "dw_interval": Key((int, float), None, "also write debye_waller_interval: paper 3's Debye-Waller factor, "
                            "the variance of each particle's position over the recorded times <= this interval, "
                            "averaged over runs (record a uniform grid of times)", lo=0, lo_open=True),
+        "first_samples": Key((int,), None, "in a study, run only in the first this many samples (a costly "
+                             "ensemble, e.g. paper 3's propensity over tau_alpha, on a subset); the other samples "
+                             "write no results for this stage (default: every sample)", lo=0),
     }
     writes = {"times": "array", "seeds": "array", "propensity": "time,per-particle",
               "propensity_abs": "time,per-particle", "debye_waller": "time,per-particle",
@@ -64,7 +67,12 @@ class Isoconfigurational(Stage):
     @classmethod
     def estimate(cls, params, n, dim):
         steps = int(round(max(params["times"]) / params["dt"]))
-        return f"{params['n_runs']} runs x {steps} steps = {params['n_runs'] * steps} MD steps"
+        subset = "" if params.get("first_samples") is None else f" (in the first {params['first_samples']} samples)"
+        return f"{params['n_runs']} runs x {steps} steps = {params['n_runs'] * steps} MD steps{subset}"
+
+    @classmethod
+    def samples_run(cls, params, samples):
+        return samples if params.get("first_samples") is None else min(samples, params["first_samples"])
 
     @classmethod
     def cost(cls, params, n, dim):
@@ -80,6 +88,11 @@ class Isoconfigurational(Stage):
 
     def run(self, ctx):
         p = self.params
+        sample = ctx.unit[1] if ctx.unit is not None else None
+        if p.get("first_samples") is not None and sample is not None and sample >= p["first_samples"]:
+            ctx.print(f"stage {self.index + 1} ({p['name']}): not run in sample {sample} (first_samples = "
+                      f"{p['first_samples']})")
+            return
         self.seed = ctx.seed_for(0)
         ctx.print(f"stage {self.index + 1} ({p['name']}): iso-configurational ensemble, {p['n_runs']} runs to "
                   f"t = {p['times'][-1]:g}")

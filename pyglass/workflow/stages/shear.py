@@ -4,7 +4,10 @@ protocol = "quasistatic": the inherent structure is sheared in increments to eac
 re-minimised (landscape.shear_inherent_structures): stress, energy and non-affine displacements.
 protocol = "affine-quench" (paper 3): the current equilibrium configuration X is deformed in one
 affine step to each strain, then quenched; d = r^dq - r^q - gamma y^q e_x against the quenched
-undeformed X^q, with sigma_xy^dq(gamma) and gamma_c at its peak (landscape.affine_quench_response).
+undeformed X^q, with sigma_xy^dq(gamma), e_IS(gamma), the residual forces and the strain of the stress
+peak (landscape.affine_quench_response). With `modes = k` the k lowest non-zero modes of X^q and of
+every X^dq(gamma) give participation maps p_i(N_m) over the N_m of `mode_sums` (zero modes counted, as
+paper 3 does): the soft-mode maps p^q and p^dq(gamma) of the paper's overlaps.
 """
 from __future__ import annotations
 
@@ -20,8 +23,9 @@ class Shear(Stage):
     kind = "shear"
     doc = ("sheared configurations: protocol \"quasistatic\" shears the inherent structure in increments "
            "with re-minimisation; \"affine-quench\" (paper 3) deforms the equilibrium configuration in one "
-           "step and quenches it. Writes gammas, stress_xy, energy_per_particle and the non-affine "
-           "displacement magnitudes |d_i| (n_gamma, N); the system itself is left unchanged")
+           "step and quenches it, optionally with the soft modes of every quenched configuration. Writes "
+           "gammas, stress_xy, energy_per_particle and the non-affine displacement magnitudes |d_i| "
+           "(n_gamma, N); the system itself is left unchanged")
     keys = {
         "protocol": Key((str,), "quasistatic", "quasistatic (inherent structure) or affine-quench (paper 3, "
                         "from the equilibrium configuration)", ("quasistatic", "affine-quench")),
@@ -31,20 +35,46 @@ class Shear(Stage):
         "n_gamma": Key((int,), 20, "number of strains up to gamma_max", lo=1),
         "ftol": Key((int, float), 1e-10, "force tolerance of each minimisation", lo=0, lo_open=True),
         "displacements": Key((bool,), False, "also write the full displacement vectors (n_gamma, N, d)"),
+        "modes": Key((int,), 0, "affine-quench: the number of lowest non-zero normal modes of X^q and of every "
+                     "X^dq(gamma), kept as participation maps (0: none)", lo=0),
+        "mode_sums": Key((list,), None, "affine-quench with modes: the N_m of the participation maps p_i = "
+                         "sum_{j=d+1}^{N_m} (e_i^j)^2, counting the d zero modes as paper 3 does (increasing, "
+                         "d+1..modes+d; default: one map over all the modes)", items=int),
+        "mode_method": Key((str,), "auto", "solver of the modes (landscape.lowest_modes)",
+                           ("auto", "block", "slepc", "scipy", "krylov", "lobpcg", "dense")),
+        "mode_tol": Key((int, float), 1e-8, "eigenvalue tolerance of the modes", lo=0, lo_open=True),
     }
     writes = {"gammas": "array", "stress_xy": "array", "energy_per_particle": "array",
               "nonaffine_magnitude": "array"}
+    AFFINE = {"stress_peak": "scalar", "max_force": "array", "max_force_q": "scalar", "energy_q": "scalar",
+              "stress_q": "scalar"}
+    MODES = {"mode_sums": "array", "participation_q": "array", "participation_dq": "array",
+             "eigenvalues_q": "array", "eigenvalues_dq": "array"}
+
+    @classmethod
+    def applicable(cls, given):
+        def why(k):
+            if k in ("modes", "mode_sums", "mode_method", "mode_tol") and \
+                    given.get("protocol", "quasistatic") != "affine-quench":
+                return 'only applies with protocol = "affine-quench"'
+            if k in ("mode_sums", "mode_method", "mode_tol") and not given.get("modes"):
+                return "only applies with modes > 0"
+            return None
+        return why
 
     @classmethod
     def fields(cls, params):
         out = dict(cls.writes)
         if params.get("protocol") == "affine-quench":
-            out["gamma_c"] = "scalar"
+            out.update(cls.AFFINE)
+            if params.get("modes"):
+                out.update(cls.MODES)
         return out
 
     @classmethod
     def documented_fields(cls):
-        return list(cls.writes) + ["gamma_c (affine-quench)"]
+        return list(cls.writes) + [f"{k} (affine-quench)" for k in cls.AFFINE] + \
+            [f"{k} (affine-quench with modes)" for k in cls.MODES]
 
     @classmethod
     def needs_inherent(cls, params):
@@ -55,15 +85,40 @@ class Shear(Stage):
         g = params.get("gammas")
         if g is not None and (not g or any(x <= 0 for x in g) or any(b <= a for a, b in zip(g, g[1:]))):
             val.error(path + ("gammas",), f"must be increasing strains > 0, got {g}")
+        ms = params.get("mode_sums")
+        if ms is not None and (not ms or any(b <= a for a, b in zip(ms, ms[1:]))):
+            val.error(path + ("mode_sums",), f"must be increasing numbers of modes, got {ms}")
+
+    @classmethod
+    def check_cost(cls, val, path, params, n, dim):
+        k = params.get("modes") or 0
+        if not k:
+            return
+        if k > n * dim - dim:
+            val.error(path + ("modes",), f"must be <= {n * dim - dim} (the non-zero modes of N = {n} in {dim}D), "
+                      f"got {k}")
+            return
+        from pyglass.analysis.landscape.shear import check_mode_sums
+        try:
+            check_mode_sums(params.get("mode_sums"), k, dim)
+        except ValueError as exc:
+            val.error(path + ("mode_sums",), str(exc).removeprefix("mode_sums: "))
 
     @classmethod
     def estimate(cls, params, n, dim):
         m = len(params["gammas"]) if params.get("gammas") else params["n_gamma"]
-        return f"{m} strains, one minimisation each ({params['protocol']})"
+        out = f"{m} strains, one minimisation each ({params['protocol']})"
+        if params.get("modes"):
+            out += f"; {params['modes']} modes of X^q and of each of the {m} X^dq"
+        return out
 
     @classmethod
     def cost(cls, params, n, dim):
-        return cost.quenches(len(params["gammas"]) if params.get("gammas") else params["n_gamma"], n)
+        m = len(params["gammas"]) if params.get("gammas") else params["n_gamma"]
+        out = cost.quenches(m + (params["protocol"] == "affine-quench"), n)   # + X^q
+        if params.get("modes"):     # a factorisation and its solves for X^q and for every X^dq
+            out = out + cost.factorisation(n, dim, count=m + 1)
+        return out
 
     def gammas(self):
         p = self.params
@@ -74,8 +129,9 @@ class Shear(Stage):
     def run(self, ctx):
         p = self.params
         gammas = self.gammas()
+        with_modes = f", {p['modes']} modes of each quenched configuration" if p.get("modes") else ""
         ctx.print(f"stage {self.index + 1} ({p['name']}): {p['protocol']} shear to gamma = {gammas[-1]:g} "
-                  f"in {len(gammas)} strains")
+                  f"in {len(gammas)} strains{with_modes}")
         whole = ctx.whole_system()
         pot = ctx.deck.build_potential()
 
@@ -87,9 +143,19 @@ class Shear(Stage):
                        "nonaffine_magnitude": r.nonaffine_magnitude()}
                 disp = r.nonaffine
             else:
-                r = landscape.affine_quench_response(whole, pot, gammas, ftol=p["ftol"])
+                k = p.get("modes", 0)
+                r = landscape.affine_quench_response(whole, pot, gammas, ftol=p["ftol"], modes=k,
+                                                     mode_sums=p.get("mode_sums"),
+                                                     mode_method=p.get("mode_method", "auto"),
+                                                     mode_tol=p.get("mode_tol", 1e-8))
                 out = {"gammas": r.gammas, "stress_xy": r.stress, "energy_per_particle": r.energies,
-                       "nonaffine_magnitude": np.linalg.norm(r.displacements, axis=2), "gamma_c": r.gamma_c}
+                       "nonaffine_magnitude": r.magnitudes(), "stress_peak": r.stress_peak_strain,
+                       "max_force": r.max_force, "max_force_q": float(np.abs(pot.forces(r.quenched)).max()),
+                       "energy_q": r.energy_q, "stress_q": r.stress_q}
+                if k:
+                    out.update({"mode_sums": r.mode_sums, "participation_q": r.participation_q,
+                                "participation_dq": r.participation_dq, "eigenvalues_q": r.eigenvalues_q,
+                                "eigenvalues_dq": r.eigenvalues_dq})
                 disp = r.displacements
             if p["displacements"]:
                 out["displacements"] = disp
