@@ -233,7 +233,7 @@ def angular_fused(const double[:, ::1] x, const int[::1] types_all, const int[::
         if n > nmax:
             nmax = n
     nmax = (nmax + 7) // 8 * 8
-    cdef double[:, ::1] nb = np.zeros((7, nmax))
+    cdef double[:, ::1] nb = np.zeros((5, nmax))
     cdef double[::1] rows = np.zeros((nxi + 1) * (nmax + 8))
     cdef Py_ssize_t npairs = ntypes * (ntypes + 1) // 2
     cdef Py_ssize_t nvec = npairs * nxi * ntile * SF_NL
@@ -273,13 +273,11 @@ def angular_fused(const double[:, ::1] x, const int[::1] types_all, const int[::
                 kk = fill[tb]
                 fill[tb] += 1
                 r = sqrt(r2)
-                nb[0, kk] = dx
-                nb[1, kk] = dy
-                nb[2, kk] = dz
-                nb[3, kk] = r2
-                nb[4, kk] = dx / r
-                nb[5, kk] = dy / r
-                nb[6, kk] = dz / r
+                nb[0, kk] = r
+                nb[1, kk] = 2.0 * r2
+                nb[2, kk] = dx / r
+                nb[3, kk] = dy / r
+                nb[4, kk] = dz / r
         ntrip += n * (n - 1) // 2
         if n > 1:
             sf_fused_centre(<int>nxi, <int>nmax, &nb[0, 0], &start[0], ntypes, &gam[0], ntile, &lam[0],
