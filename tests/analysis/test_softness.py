@@ -11,6 +11,7 @@ from scipy.integrate import trapezoid
 from pyglass import builders, softness
 from pyglass.analysis.softness import caging, statistics as st
 from pyglass.engine.system import Box, System
+from helpers import REF  # noqa: E402
 
 
 # ------------------------------------------------------------------------------ naive references
@@ -135,6 +136,99 @@ def test_structure_function_columns_and_grid():
     np.testing.assert_array_equal(sf2.compute(s), X)
     with pytest.raises(ValueError):
         softness.StructureFunctions(angular=[(1.0, 1.0, 1.5)])
+
+
+def _fused_kernel_used(sf):
+    xis = sorted({a[0] for a in sf.angular})
+    lzs = sorted({(a[1], a[2]) for a in sf.angular})
+    n_lanes = -(-len(lzs) // 8) * 8
+    return sf._fused_recipe(xis, lzs, n_lanes) is not None
+
+
+needs_fused = pytest.mark.skipif(not softness.structure_functions._sf.HAVE_FUSED,
+                                 reason="the fused angular kernel needs an AVX-512 build")
+
+
+@needs_fused
+@pytest.mark.parametrize("dim", [2, 3])
+def test_fused_angular_kernel_equals_the_general_one_at_the_default_grid(dim):
+    """The default grid runs the fused kernel; the general (lane) kernel, checked against naive
+    sums above, gives the same columns on a dense box thinner than 2 r_max (images count)."""
+    s = builders.lattice(300 if dim == 3 else 200, 1.2 if dim == 3 else 0.9, dim, (0.8, 0.2), seed=2, jitter=0.1)
+    sf = softness.StructureFunctions()
+    assert _fused_kernel_used(sf)
+    fused = sf.compute_angular(s)
+    sf._kernel = "general"
+    general = sf.compute_angular(s)
+    assert fused.shape == (s.N, 66) and np.all(general > 0)
+    np.testing.assert_allclose(fused, general, rtol=1e-12, atol=0)
+
+
+@needs_fused
+@pytest.mark.parametrize("xis,lams_zetas", [
+    # zeta = 0 slots, chains 1 -> 2 -> 8 -> 32, lambda not +-1, one xi (NXI = 1)
+    ((0.9,), [(-1.0, 0), (-1.0, 1), (-1.0, 2), (-1.0, 8), (-1.0, 32), (0.5, 4), (1.0, 1), (1.0, 16)]),
+    # four xi (the most the fused kernel holds), two tiles of slots, a chain across a tile edge
+    ((0.8, 1.0, 1.2, 1.6), [(lam, z) for lam in (-1.0, -0.4, 1.0) for z in (1, 2, 4, 16)]),
+])
+def test_fused_angular_kernel_custom_grids_equal_naive_sums(xis, lams_zetas):
+    ang = [(xi, lam, z) for xi in xis for lam, z in lams_zetas][::-1]
+    sf = softness.StructureFunctions(sigma=0.1, mu=np.linspace(0.3, 2.5, 12), r_max=2.6, angular=ang,
+                                     r_max_angular=2.2)
+    assert _fused_kernel_used(sf)
+    s = builders.random_packing(120, 0.7, 3, (0.5, 0.3, 0.2), seed=4, min_distance=0.7)
+    X = sf.compute(s)
+    ref = naive_structure_functions(s.positions, s.box.lengths, s.types, s.n_types, sf)
+    np.testing.assert_allclose(X, ref, rtol=1e-10, atol=0)
+
+
+def test_kernel_choice_falls_back_to_the_general_kernel():
+    """Grids the fused kernel cannot hold (zeta not a power of two, five xi, exponentials that could
+    underflow, the cosine cutoff) run the general kernel."""
+    assert not _fused_kernel_used(softness.StructureFunctions(angular=[(1.0, 1.0, 3)]))
+    assert not _fused_kernel_used(softness.StructureFunctions(angular=[(x, 1.0, 1) for x in (1, 2, 3, 4, 5)]))
+    assert not _fused_kernel_used(softness.StructureFunctions(angular=[(0.4, 1.0, 1)]))   # 6 r^2 / xi^2 > 700
+    assert not _fused_kernel_used(softness.StructureFunctions(cutoff="cosine"))
+    assert _fused_kernel_used(softness.StructureFunctions()) == softness.structure_functions._sf.HAVE_FUSED
+
+
+def test_radial_windows_with_evenly_spaced_and_unsorted_centres_equal_naive_sums():
+    """The radial kernel evaluates only the centres whose Gaussian is not below exp's underflow:
+    found by arithmetic for evenly spaced centres (to the bit), by bisection otherwise, and
+    unsorted centres are sorted and put back."""
+    s = _sparse_system(150, 3, 0.3, seed=9)
+    for mu in (0.125 * np.arange(1, 30), np.random.default_rng(1).permutation(np.linspace(0.2, 3.4, 23))):
+        sf = softness.StructureFunctions(sigma=0.04, mu=mu, r_max=3.5, angular=())
+        X = sf.compute(s)
+        ref = naive_structure_functions(s.positions, s.box.lengths, s.types, s.n_types, sf)
+        assert np.any(X == 0) and np.any(X > 0)
+        np.testing.assert_allclose(X, ref, rtol=1e-10, atol=0)
+
+
+@pytest.mark.parametrize("r_cut", [2.2, 2.8])
+def test_cosine_cutoff_option_equals_dscribe_acsf(r_cut):
+    """cutoff="cosine" against DScribe's ACSF G2 and G4 (tests/reference/dscribe_acsf.npz from
+    scripts/make_dscribe_reference.py): ours = G2 with eta = 1/(2 sigma^2), and G4 with
+    eta = 1/xi^2 times 2^(zeta - 1) (DScribe's prefactor 2^(1 - zeta)); r_cut = 2.8 is above half the
+    box, where a neighbour's images count twice."""
+    d = np.load(os.path.join(REF, "dscribe_acsf.npz"))
+    s = System(d["positions"], Box(d["box"]), d["types"], ["A", "B"])
+    ang = [(float(xi), float(lam), int(z)) for xi, lam, z in d["angular"]]
+    sf = softness.StructureFunctions(sigma=float(d["sigma"]), mu=d["mu"], r_max=r_cut, angular=ang,
+                                     cutoff="cosine")
+    X = sf.compute(s)
+    G = X[:, :sf.n_radial].reshape(s.N, 2, -1)
+    P = X[:, sf.n_radial:].reshape(s.N, 3, -1)
+    g4 = d[f"g4_rc{r_cut}"] * 2.0 ** (np.array([a[2] for a in ang]) - 1)
+    np.testing.assert_allclose(G, d[f"g2_rc{r_cut}"], rtol=1e-10, atol=0)
+    np.testing.assert_allclose(P, g4, rtol=1e-10, atol=0)
+    # the paper's hard cutoff differs (every term weighs 1 inside r_max)
+    hard = softness.StructureFunctions(sigma=float(d["sigma"]), mu=d["mu"], r_max=r_cut, angular=ang).compute(s)
+    assert np.all(hard[:, sf.n_radial:] > X[:, sf.n_radial:])
+    # the option is part of the stored grid
+    assert softness.StructureFunctions.from_grid(sf.grid()).cutoff == "cosine"
+    with pytest.raises(ValueError, match="cutoff"):
+        softness.StructureFunctions(cutoff="smooth")
 
 
 # ------------------------------------------------------------------------------ SVM softness

@@ -7,17 +7,19 @@ Angular, per unordered pair of neighbour species {X, Y} (then per (ξ, λ, ζ)):
 with j, k one of each species (j of X and k of Y or the reverse). Sums run over every periodic image
 within the cutoff: the pair search uses the engine's ghost images and neighbour lists, so boxes
 thinner than 2 r_max are exact (each image counts). Loops are in `extensions/softness.pyx`.
+Option cutoff="cosine" (Behler's symmetry functions as in DScribe's ACSF): each radial term times
+f_c(r_ij) (rc = r_max), each triplet times f_c(r_ij) f_c(r_ik) f_c(r_jk) (rc = r_max_angular), with
+f_c(r) = [cos(π r / rc) + 1] / 2 below rc and 0 beyond.
 See docs/softness.md for the default grid and which parts are our choice.
 """
 from __future__ import annotations
 
-import itertools
 import math
 
 import numpy as np
 
 from pyglass._ext import softness as _sf
-from pyglass.engine.system import Box, System
+from pyglass.engine.system import System
 
 #: paper 4, App. A: "σ = 0.05 σ_AA, μ = 0.05 σ_AA, 0.10 σ_AA, ..., 5.0 σ_AA, and r_max = 5.0 σ_AA"
 PAPER_SIGMA = 0.05
@@ -33,10 +35,15 @@ def default_angular():
     return tuple((xi, lam, z) for xi, z in xz for lam in (-1.0, 1.0))
 
 
-#: triplets with r_ij, r_ik < r_max (paper 4, Eq. A2) unless r_max_angular is given. 3.0 is ~20x
-#: cheaper ((5/3)^6 fewer triplets) and changes the default columns by at most 6% of their mean
-#: (ξ = 1.5, λ = +1), median 6e-4 (3D KA-like, ρ = 1.2); see docs/softness.md.
+#: triplets with r_ij, r_ik < r_max (paper 4, Eq. A2) unless r_max_angular is given. 3.0 has
+#: (5/3)^6 ~ 20x fewer triplets and changes the default columns by at most 6% of their mean
+#: (ξ = 1.5, λ = +1), median 6e-4 (3D KA-like, ρ = 1.2): an approximation of the paper's functions,
+#: no longer needed for speed (docs/softness.md).
 FAST_R_MAX_ANGULAR = 3.0
+
+#: the cutoff factor of each term: "hard" (paper 4: a plain sum inside the cutoff) or "cosine"
+#: (Behler's f_c, as DScribe's ACSF)
+CUTOFFS = ("hard", "cosine")
 
 
 def _system_of(system, positions=None):
@@ -52,22 +59,37 @@ def _system_of(system, positions=None):
     return System(x.copy(), system.box.copy(), system.types.copy(), list(system.type_names))
 
 
-def _radial_sums(s, centres, width, r_max):
-    """The radial kernel on a private copy `s`: (N, n_types, n_centres)."""
+def _full_list(s, r_cut):
+    """A full neighbour list of the private copy `s` at r_cut (both kernels read it)."""
     from pyglass.engine.potentials.base import NeighbourList
-    c = np.ascontiguousarray(centres, dtype=float)
     nt = s.n_types
-    nl = NeighbourList(np.full((nt, nt), float(r_max)), skin=0.0, half=True)
+    nl = NeighbourList(np.full((nt, nt), float(r_cut)), skin=0.0, half=False)
     nl.update(s)
-    m = s.N + s.n_ghost
-    owner = np.ascontiguousarray(s.domain.owner(np.arange(m)), dtype=np.int32)
+    return nl
+
+
+def _radial_sums(s, centres, width, r_max, cosine=False, nl=None):
+    """The radial kernel on a private copy `s`: (N, n_types, n_centres); cosine: times f_c(r_ij).
+    nl: a full list of `s` with cutoff >= r_max (built here if None)."""
+    c = np.ascontiguousarray(centres, dtype=float)
+    order = np.argsort(c, kind="stable")        # the kernel windows sorted centres
+    c = np.ascontiguousarray(c[order])
+    step = float(c[1] - c[0]) if len(c) > 1 else 0.0
+    if not (step > 0 and np.array_equal(c, c[0] + step * np.arange(len(c)))):
+        step = 0.0                              # not evenly spaced to the bit: bisection
+    nt = s.n_types
+    if nl is None:
+        nl = _full_list(s, r_max)
     types_all = np.ascontiguousarray(s.domain.all_types, dtype=np.int32)
     G = np.zeros((s.N, nt * len(c)))
     w = np.empty(max(len(c), 1))
-    _sf.radial_half(s._x, types_all, owner, nl.order, nl.offsets, nl.neighbours, s.N,
-                    float(r_max) ** 2, c, 0.5 / float(width) ** 2, G, w)
+    _sf.radial_full(s._x, types_all, nl.order, nl.offsets, nl.neighbours, s.N, float(r_max) ** 2, c,
+                    0.5 / float(width) ** 2, G, w, float(r_max) if cosine else 0.0, step)
     G *= 2.0 ** -_sf.SHIFT          # the kernel sums e^x 2^SHIFT (no subnormal terms); exact
-    return G.reshape(s.N, nt, len(c))
+    G = G.reshape(s.N, nt, len(c))
+    if np.any(order != np.arange(len(c))):
+        G[:, :, order] = G.copy()
+    return G
 
 
 def gaussian_rows(system, centres, width, r_max, positions=None):
@@ -85,10 +107,11 @@ class StructureFunctions:
     r_max = 5.0, 100 per species). angular: sequence of (ξ, λ, ζ) (ζ a non-negative integer),
     default `default_angular()` (our choice, 22 per species pair); () for radial only.
     r_max_angular: cutoff on r_ij and r_ik of the triplets; None (default) = r_max as in paper 4
-    Eq. (A2); FAST_R_MAX_ANGULAR = 3.0 is ~20x cheaper (docs/softness.md)."""
+    Eq. (A2). cutoff: "hard" (default, paper 4's plain sums) or "cosine" (Behler's f_c factors, the
+    form of DScribe's ACSF; see the module docstring)."""
 
     def __init__(self, sigma: float = PAPER_SIGMA, mu=PAPER_MU, r_max: float = PAPER_R_MAX,
-                 angular=None, r_max_angular: float | None = None):
+                 angular=None, r_max_angular: float | None = None, cutoff: str = "hard"):
         self.sigma = float(sigma)
         self.mu = np.ascontiguousarray(mu, dtype=float).ravel()
         self.r_max = float(r_max)
@@ -102,6 +125,10 @@ class StructureFunctions:
         self.r_max_angular = self.r_max if r_max_angular is None else float(r_max_angular)
         if self.angular and not self.r_max_angular > 0:
             raise ValueError(f"r_max_angular must be > 0, got {r_max_angular}")
+        if cutoff not in CUTOFFS:
+            raise ValueError(f"cutoff must be one of {CUTOFFS}, got {cutoff!r}")
+        self.cutoff = cutoff
+        self._kernel = "auto"       # angular kernel: "auto" (fused where it applies) or "general"
         self._type_names = None
         self._features = None
 
@@ -145,18 +172,24 @@ class StructureFunctions:
 
     def grid(self) -> dict:
         """JSON-ready description of the columns (stored with a trained model)."""
+        cos = self.cutoff == "cosine"
         return {"sigma": self.sigma, "mu": self.mu.tolist(), "r_max": self.r_max,
                 "angular": [list(a) for a in self.angular], "r_max_angular": self.r_max_angular,
+                "cutoff": self.cutoff,
                 "type_names": None if self._type_names is None else list(self._type_names),
-                "radial": "sum_{j in X, r_ij < r_max} exp(-(r_ij - mu)^2 / (2 sigma^2))",
+                "radial": "sum_{j in X, r_ij < r_max} exp(-(r_ij - mu)^2 / (2 sigma^2))"
+                          + (" f_c(r_ij; r_max)" if cos else ""),
                 "angular_form": "sum_{j<k; r_ij, r_ik < r_max_angular} exp(-(r_ij^2 + r_ik^2 + r_jk^2)"
-                                " / xi^2) (1 + lambda cos theta_jik)^zeta"}
+                                " / xi^2) (1 + lambda cos theta_jik)^zeta"
+                                + (" f_c(r_ij) f_c(r_ik) f_c(r_jk)" if cos else ""),
+                **({"f_c": "(cos(pi r / rc) + 1) / 2 for r < rc, else 0"} if cos else {})}
 
     @classmethod
     def from_grid(cls, grid: dict) -> "StructureFunctions":
         """The structure functions a `grid()` describes (a model file's grid: checked by check_grid)."""
         check_grid(grid)
-        sf = cls(grid["sigma"], grid["mu"], grid["r_max"], grid["angular"], grid["r_max_angular"])
+        sf = cls(grid["sigma"], grid["mu"], grid["r_max"], grid["angular"], grid["r_max_angular"],
+                 grid.get("cutoff", "hard"))
         if grid.get("type_names") is not None:
             sf._type_names = list(grid["type_names"])
         return sf
@@ -187,7 +220,8 @@ class StructureFunctions:
         (ξ, λ, ζ))."""
         s = _system_of(system, positions)
         self._type_names = list(system.type_names)
-        self._features = np.hstack([self._radial(s), self._angular(s)])
+        nl = _full_list(s, max(self.r_max, self.r_max_angular if self.angular else 0.0))
+        self._features = np.hstack([self._radial(s, nl), self._angular(s, nl)])
         return self._features
 
     def compute_radial(self, system, positions=None) -> np.ndarray:
@@ -200,17 +234,15 @@ class StructureFunctions:
         self._type_names = list(system.type_names)
         return self._angular(_system_of(system, positions))
 
-    def _radial(self, s):
-        return _radial_sums(s, self.mu, self.sigma, self.r_max).reshape(s.N, -1)
+    def _radial(self, s, nl=None):
+        return _radial_sums(s, self.mu, self.sigma, self.r_max, self.cutoff == "cosine", nl).reshape(s.N, -1)
 
-    def _angular(self, s):
-        from pyglass.engine.potentials.base import NeighbourList
+    def _angular(self, s, nl=None):
         pairs = self.species_pairs
         if not self.angular:
             return np.zeros((s.N, 0))
         nt = s.n_types
-        nlist = NeighbourList(np.full((nt, nt), self.r_max_angular), skin=0.0, half=False)
-        nlist.update(s)
+        nlist = _full_list(s, self.r_max_angular) if nl is None else nl
         xis = sorted({a[0] for a in self.angular})
         lzs = sorted({(a[1], a[2]) for a in self.angular})
         n_lanes = -(-len(lzs) // _sf.LANES) * _sf.LANES    # padding lanes (0, 0): (1 + 0)^0 = 1
@@ -222,9 +254,16 @@ class StructureFunctions:
         for k, (a, b) in enumerate(pairs):
             pidx[a, b] = pidx[b, a] = k
         acc = np.zeros((s.N, len(pairs) * len(xis) * n_lanes))
-        _sf.angular_lanes(s._x, np.ascontiguousarray(s.domain.all_types, dtype=np.int32), nlist.order,
-                          nlist.offsets, nlist.neighbours, s.N, nt, self.r_max_angular ** 2,
-                          1.0 / np.asarray(xis) ** 2, lam, zeta, pidx, acc)
+        args = (s._x, np.ascontiguousarray(s.domain.all_types, dtype=np.int32), nlist.order,
+                nlist.offsets, nlist.neighbours, s.N, nt, self.r_max_angular ** 2)
+        gam = 1.0 / np.asarray(xis) ** 2
+        recipe = self._fused_recipe(xis, lzs, n_lanes) if self._kernel == "auto" else None
+        if recipe is not None:
+            kind, nsq, used = recipe
+            _sf.angular_fused(*args, gam, lam, kind, nsq, used, pidx, acc)
+        else:
+            _sf.angular_lanes(*args, gam, lam, zeta, pidx, acc,
+                              self.r_max_angular if self.cutoff == "cosine" else 0.0)
         acc = acc.reshape(s.N, len(pairs), len(xis), n_lanes)
         fn_xi = [xis.index(a[0]) for a in self.angular]
         fn_lz = [lzs.index((a[1], a[2])) for a in self.angular]
@@ -232,10 +271,40 @@ class StructureFunctions:
         psi *= 2.0 ** -_sf.SHIFT
         return psi
 
+    def _fused_recipe(self, xis, lzs, n_lanes):
+        """The fused kernel's slot recipes (kind, nsq, used) for this grid, or None where only the
+        general kernel applies: the cosine cutoff, no AVX-512 build, more distinct ξ than it holds,
+        a ζ that is not 0 or a power of two, or exponentials that could underflow (s ≤ 6 r_max_angular²)."""
+        if (self.cutoff != "hard" or not _sf.HAVE_FUSED or len(xis) > _sf.FUSED_MAXXI
+                or min(xis) ** -2 * 6 * self.r_max_angular ** 2 > _sf.FUSED_MAX_ARG):
+            return None
+        kind = np.zeros(n_lanes, np.int32)          # padding slots: p = 1
+        nsq = np.zeros(n_lanes, np.int32)
+        prev = None                                 # (λ, ζ) of the last slot with ζ > 0 in this tile
+        for q, (lam, z) in enumerate(lzs):
+            if q % _sf.LANES == 0:
+                prev = None
+            if z == 0:
+                continue
+            if z & (z - 1):
+                return None                         # not a power of two: general kernel
+            if prev is not None and prev[0] == lam and z % prev[1] == 0:
+                kind[q], nsq[q] = 2, (z // prev[1]).bit_length() - 1
+            else:
+                kind[q], nsq[q] = 1, z.bit_length() - 1
+            prev = (lam, z)
+        wanted = {(a[0], (a[1], a[2])) for a in self.angular}
+        used = np.zeros((len(xis), n_lanes // _sf.LANES), np.uint32)
+        for u, xi in enumerate(xis):
+            for q, lz in enumerate(lzs):
+                if (xi, lz) in wanted:
+                    used[u, q // _sf.LANES] |= 1 << (q % _sf.LANES)
+        return kind, nsq, used.ravel()
+
     def __repr__(self):
         return (f"StructureFunctions(sigma={self.sigma}, {self.mu.size} mu in [{self.mu.min():g}, "
                 f"{self.mu.max():g}], r_max={self.r_max}, {len(self.angular)} angular per species pair, "
-                f"r_max_angular={self.r_max_angular})")
+                f"r_max_angular={self.r_max_angular}, cutoff={self.cutoff!r})")
 
 
 def check_grid(grid):
@@ -273,6 +342,8 @@ def check_grid(grid):
         number("angular lambda", -1, 1, a[1])
         if number("angular zeta", 0, MAX_ZETA, a[2]) != int(a[2]):
             raise ValueError(f"grid angular zeta must be an integer, got {a[2]!r}")
+    if grid.get("cutoff", "hard") not in ("hard", "cosine"):
+        raise ValueError(f"grid cutoff must be 'hard' or 'cosine', got {grid.get('cutoff')!r}"[:200])
     names = grid.get("type_names")
     if names is not None and not (isinstance(names, list) and 0 < len(names) <= 1 << 16
                                   and all(isinstance(t, str) for t in names)):

@@ -89,8 +89,8 @@ def _structure_function_keys():
                        "0.05)", lo=0, lo_open=True),
         "r_max": Key((int, float), PAPER_R_MAX, "radial cutoff (paper 4: 5.0)", lo=0, lo_open=True),
         "angular": Key((bool,), True, "include the 22 angular functions per species pair (softness.default_angular)"),
-        "r_max_angular": Key((int, float), None, "triplet cutoff on r_ij, r_ik (default r_max, as paper 4; 3.0 is "
-                             "~17x cheaper, docs/softness.md)", lo=0, lo_open=True),
+        "r_max_angular": Key((int, float), None, "triplet cutoff on r_ij, r_ik (default r_max, as paper 4; a "
+                             "smaller one approximates the paper's functions, docs/softness.md)", lo=0, lo_open=True),
     }
 
 
