@@ -16,8 +16,8 @@ cnp.import_array()
 
 cdef extern from "neighbours_simd.h" nogil:
     int select_row(const double* xs, const double* ys, const double* zs, const int* ts, int r0, int r1,
-                   int k, double xi, double yi, double zi, const double* cut2, int check, int* out,
-                   int n, int cap)
+                   int k, double xi, double yi, double zi, const double* cut2, int ntypes, int check,
+                   int* out, int n, int cap)
 
 cdef enum:
     REACH = 2   # cells of 1/REACH of the list cutoff, a +-REACH stencil trimmed row by row to the list sphere: 6.3 ms per build at N = 8000 KA, against 7.1 with thirds and 9.6 with whole cutoffs (A/B, same run)
@@ -161,8 +161,8 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
                     check = half and (c == cz and (not planar or b == cy))   # else all are 'above' i
                     r0 = start[cj + xa]
                     r1 = start[cj + xb + 1] if xb >= xa else r0
-                    n = select_row(xs0, xs1, xs2, &ts[0], r0, r1, k, xi, yi, zi, cut2row, check,
-                                   &neigh[0], n, cap)
+                    n = select_row(xs0, xs1, xs2, &ts[0], r0, r1, k, xi, yi, zi, cut2row, ntypes_list,
+                                   check, &neigh[0], n, cap)
             # group i's neighbours by type (stable), so kernels see constant parameters per
             # group, and (pad) fill each group to a multiple of 4 with the padding row M
             if n > cap:
