@@ -8,6 +8,7 @@ them back onto their owners (domain.py).
 """
 import numpy as np
 cimport numpy as cnp
+from libc.string cimport memset
 from pairmodels cimport pair_phi_block, NPARAM, MODEL_LJ, MODEL_IPL, MODEL_LJ_POLY, MODEL_LJ_SF
 
 cnp.import_array()
@@ -98,27 +99,31 @@ cdef double _blocked_loop(Py_ssize_t M, const double* xp4, const int* tp, double
     return energy
 
 
-def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal,
+def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int nlocal,
                         const int[::1] order, const int[::1] offsets, const int[::1] segments,
                         const int[::1] neigh, const double[::1] params, int ntypes, int model,
-                        double[:, ::1] f, double[::1] virial, double[::1] peratom):
+                        double[:, ::1] f, double[::1] virial, double[::1] peratom,
+                        double[:, ::1] xs, double[:, ::1] fs):
     """Forces into f (M, 3; overwritten), the virial tensor W = sum r_ij (x) f_ij into virial[9],
     and, if peratom has length > 0, half of each pair energy onto each partner (M rows).
     The list is in cell-sorted order (see neighbours.build_verlet_list): coordinates are gathered
-    into that order (rows padded to 4 doubles, plus the padding row M, where the list's padding entries point), the pair loop runs on
-    contiguous memory, and forces are scattered back. Returns the total energy of the listed pairs."""
+    into that order (rows padded to 4 doubles, plus the padding row M, where the list's padding
+    entries point), the pair loop runs on contiguous memory, and forces are scattered back.
+    sorted_types (M + 1) are the rows' types in that order (NeighbourList.sorted_types, fixed
+    between builds); xs and fs (M + 1, 4) are scratch kept by the caller between steps (no
+    allocation per step). Returns the total energy of the listed pairs."""
     cdef Py_ssize_t M = x.shape[0]
     cdef int i, k, a
     cdef double energy = 0.0
     cdef double w00 = 0.0, w01 = 0.0, w02 = 0.0, w11 = 0.0, w12 = 0.0, w22 = 0.0
     cdef bint want_peratom = peratom.shape[0] > 0
-    xs_arr = np.empty((M + 1, 4))
-    fs_arr = np.zeros((M + 1, 4))
-    ts_arr = np.zeros(M + 1, dtype=np.int32)
+    if xs.shape[0] < M + 1 or fs.shape[0] < M + 1 or xs.shape[1] != 4 or fs.shape[1] != 4 \
+            or sorted_types.shape[0] < M + 1:
+        raise ValueError(f"pair kernel scratch must hold {M + 1} rows of 4 and {M + 1} types")
     es_arr = np.zeros(M + 1 if want_peratom else 1)
-    cdef double* xp = <double*> cnp.PyArray_DATA(xs_arr)
-    cdef double* fp = <double*> cnp.PyArray_DATA(fs_arr)
-    cdef int* tp = <int*> cnp.PyArray_DATA(ts_arr)
+    cdef double* xp = &xs[0, 0]
+    cdef double* fp = &fs[0, 0]
+    cdef const int* tp = &sorted_types[0]
     cdef double* ep = <double*> cnp.PyArray_DATA(es_arr)
     cdef const int* nb = &neigh[0] if neigh.shape[0] > 0 else NULL
     cdef const double* pp = &params[0]
@@ -129,10 +134,10 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] types, int nlocal
             xp[4 * k + 1] = x[i, 1]
             xp[4 * k + 2] = x[i, 2]
             xp[4 * k + 3] = 0.0
-            tp[k] = types[i]
         for a in range(3):
             xp[4 * M + a] = PAD_COORDINATE
         xp[4 * M + 3] = 0.0
+        memset(fp, 0, (M + 1) * 4 * sizeof(double))
         energy = _blocked_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], &segments[0], nb, pp,
                                ntypes, model)
         # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)

@@ -15,22 +15,29 @@ def nhc_half_step(xi, vxi, Q, T: float, g: float, ke2: float, dt: float) -> floa
     87, 1117 (1996), the same splitting as NoseHoover). Returns the factor by which the
     thermostatted velocities must be scaled."""
     dt2, dt4, dt8 = 0.5 * dt, 0.25 * dt, 0.125 * dt
-    M = len(vxi)
+    # on Python floats (the arithmetic of numpy's float64 scalars, without their cost per operation:
+    # this runs twice per MD step)
+    v, q, x = vxi.tolist(), Q.tolist(), xi.tolist()
+    M = len(v)
+    gT = g * T
 
     def force(k, ke2):
-        return ((ke2 - g * T) if k == 0 else (Q[k - 1] * vxi[k - 1] ** 2 - T)) / Q[k]
+        return ((ke2 - gT) if k == 0 else (q[k - 1] * v[k - 1] ** 2 - T)) / q[k]
 
-    vxi[M - 1] += dt4 * force(M - 1, ke2)
+    v[M - 1] += dt4 * force(M - 1, ke2)
     for k in range(M - 2, -1, -1):
-        s = math.exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
-    scale = math.exp(-dt2 * vxi[0])
+        s = math.exp(-dt8 * v[k + 1])
+        v[k] = (v[k] * s + dt4 * force(k, ke2)) * s
+    scale = math.exp(-dt2 * v[0])
     ke2 *= scale * scale
-    xi += dt2 * vxi
+    for k in range(M):
+        x[k] += dt2 * v[k]
     for k in range(M - 1):
-        s = math.exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
-    vxi[M - 1] += dt4 * force(M - 1, ke2)
+        s = math.exp(-dt8 * v[k + 1])
+        v[k] = (v[k] * s + dt4 * force(k, ke2)) * s
+    v[M - 1] += dt4 * force(M - 1, ke2)
+    vxi[:] = v
+    xi[:] = x
     return scale
 
 

@@ -49,6 +49,7 @@ class NeighbourList:
         self.neighbours = np.zeros(0, np.int32)
         self.segments = np.zeros(1, np.int32)  # start of each type's group per sorted row (M * ntypes + 1)
         self.types_all = np.zeros(0, np.int32)
+        self.sorted_types = np.zeros(1, np.int32)
         self._build_id = None
         self._system_id = None
         self.n_builds = 0
@@ -82,6 +83,9 @@ class NeighbourList:
                 break
             cap = int(count * 1.2) + 16
         self.neighbours = neigh
+        # the rows' types in cell order, plus the padding row M (type 0): fixed until the next build
+        self.sorted_types = np.zeros(m + 1, np.int32)
+        self.sorted_types[:m] = self.types_all[self.order]
         self.n_builds += 1
 
     def row_csr(self, system):

@@ -16,6 +16,7 @@ from pyglass.potentials.base import NeighbourList, Potential, finish_result
 from pyglass.registry import POTENTIALS
 
 NPARAM = _pair.PARAMS_PER_PAIR
+_NO_PER_PARTICLE = np.zeros(0)
 MODELS = _pair.MODELS
 SMOOTHING = ("none", "shift", "force-shift", "smooth", "linear-force-shift")
 _SMOOTHING_ORDER = {"none": -1, "shift": 0, "force-shift": 1, "smooth": 2}
@@ -82,6 +83,8 @@ class PairPotential(Potential):
         self.skin = float(skin)
         self._description = dict(description or {})
         self.neighbour_list = NeighbourList(self.cutoffs, self.skin, half=True, pad=True)
+        self._scratch = np.empty((2, 0, 4))
+        self._checked_box = self._checked_serial = None
 
     @property
     def cutoff(self) -> float:
@@ -99,18 +102,21 @@ class PairPotential(Potential):
                              f"has parameters for {self.type_names} only")
 
     def compute(self, system, per_particle: bool = False) -> ForceResult:
-        self.check_system(system)
+        if system.box is not self._checked_box or system.serial != self._checked_serial:
+            self.check_system(system)      # once per system and box (NPT makes a new box per step)
+            self._checked_box, self._checked_serial = system.box, system.serial
         self._check_types(system)
         nl = self.neighbour_list
         nl.update(system)
         m = system.N + system.n_ghost
+        if self._scratch.shape[1] < m + 1:      # the kernel's sorted rows (coordinates, forces)
+            self._scratch = np.empty((2, m + 1 + m // 4, 4))
         f_all = np.empty((m, 3))
         vir = np.zeros(9)
-        pe = np.zeros(m) if per_particle else np.zeros(0)
-        energy = _pair.compute_pair_forces(system._x, nl.types_all, system.N, nl.order, nl.offsets, nl.segments,
-                                           nl.neighbours,
-                                           self.params.reshape(-1), self.n_types, self._model_code,
-                                           f_all, vir, pe)
+        pe = np.zeros(m) if per_particle else _NO_PER_PARTICLE
+        energy = _pair.compute_pair_forces(system._x, nl.sorted_types, system.N, nl.order, nl.offsets,
+                                           nl.segments, nl.neighbours, self.params.reshape(-1), self.n_types,
+                                           self._model_code, f_all, vir, pe, self._scratch[0], self._scratch[1])
         return finish_result(self, system, energy, f_all, vir, pe, per_particle)
 
     def pair_derivatives(self, type_a, type_b, r, order: int = 2) -> np.ndarray:
