@@ -18,9 +18,17 @@ MODELS = {"lj": MODEL_LJ, "ipl": MODEL_IPL, "lj_poly": MODEL_LJ_POLY, "lj_sf": M
 
 
 cdef extern from "pair_simd.h" nogil:
-    void gather4(const double* xp4, const int* j, const double* xi4, double* dx, double* dy, double* dz)
-    void scatter4(double* fp4, const int* j, const double* f, const double* dx, const double* dy,
-                  const double* dz)
+    ctypedef struct pair_sums:
+        pass
+    void sums_clear(pair_sums* a)
+    double sums_finish(const pair_sums* a, double* fi4)
+    void gather4u(const double* xp4, const int* j, const double* xi4, double* dx, double* dy, double* dz,
+                  double* u)
+    void accumulate4(double* fp4, const int* j, const double* e, const double* dphi, const double* u,
+                     double rc2, const double* dx, const double* dy, const double* dz, pair_sums* a,
+                     double* e_out)
+    void rows_to_padded(const double* x, const int* order, long n, double* xp4)
+    void padded_to_rows(const double* fp4, const int* order, long n, double* f)
 
 cdef enum:
     BLOCK = 64   # pairs per law evaluation (a multiple of 4): scratch on the stack, in L1
@@ -35,33 +43,31 @@ cdef double _blocked_loop(Py_ssize_t M, const double* xp4, const int* tp, double
                           const double* pp, int ntypes, int model) noexcept nogil:
     """The pair loop of every model, written for SIMD. The list holds each particle's neighbours
     grouped by type and padded to multiples of 4 with the padding row M (neighbours.pyx), so
-    within a group the parameters are constants. Rows are padded to 4 doubles (x, y, z, 0): four
-    neighbours at a time are loaded and transposed into SoA scratch (pair_simd.h:gather4), the
-    law is evaluated over the block (pairmodels.pair_phi_block), the cutoff applied as a mask and
-    i's force accumulated (vectorised, no branch to mispredict), and the neighbours' forces added
-    back four rows at a time (scatter4)."""
+    within a group the parameters are constants. Rows are padded to 4 doubles (x, y, z, 0). Per
+    block of a group: four neighbours at a time are loaded, transposed into SoA scratch and their
+    squared separations formed (pair_simd.h:gather4u); the law is evaluated over the block
+    (pairmodels.pair_phi_block, vectorised by the compiler from the one scalar definition); then
+    four at a time the cutoff is applied as a mask, i's force and the energy summed in registers,
+    and the neighbours' forces added back one row each (accumulate4). Three passes over the
+    block, no branch on the data."""
     cdef int k, q, nq, b0, b1, t, ti
-    cdef double inside, fpair, e, fxi, fyi, fzi, eblock, rc2
+    cdef double rc2
     cdef double energy = 0.0
     cdef const double* p
-    cdef double xi4[4]
+    cdef const double* xi4
     cdef double bx[BLOCK]
     cdef double by[BLOCK]
     cdef double bz[BLOCK]
     cdef double bu[BLOCK]
     cdef double be[BLOCK]
     cdef double bd[BLOCK]
-    xi4[3] = 0.0
+    cdef pair_sums sums
     for k in range(M):
         if offsets[k] == offsets[k + 1]:
             continue
-        xi4[0] = xp4[4 * k]
-        xi4[1] = xp4[4 * k + 1]
-        xi4[2] = xp4[4 * k + 2]
+        xi4 = &xp4[4 * k]      # its padded row (x, y, z, 0), read with one vector load
         ti = tp[k] * ntypes
-        fxi = 0.0
-        fyi = 0.0
-        fzi = 0.0
+        sums_clear(&sums)
         for t in range(ntypes):
             p = pp + (ti + t) * NPARAM
             rc2 = p[0]
@@ -70,32 +76,17 @@ cdef double _blocked_loop(Py_ssize_t M, const double* xp4, const int* tp, double
             while b0 < b1:
                 nq = b1 - b0 if b1 - b0 < BLOCK else BLOCK
                 for q in range(0, nq, 4):
-                    gather4(xp4, &nb[b0 + q], xi4, &bx[q], &by[q], &bz[q])
-                for q in range(nq):
-                    bu[q] = bx[q] * bx[q] + by[q] * by[q] + bz[q] * bz[q]
+                    gather4u(xp4, &nb[b0 + q], xi4, &bx[q], &by[q], &bz[q], &bu[q])
                 pair_phi_block(model, p, nq, bu, 1, be, bd, NULL, NULL)
-                eblock = 0.0
-                for q in range(nq):
-                    inside = 1.0 if bu[q] < rc2 else 0.0
-                    e = inside * be[q]
-                    fpair = -2.0 * inside * bd[q]
-                    eblock += e
-                    be[q] = e
-                    bd[q] = fpair
-                    fxi -= fpair * bx[q]
-                    fyi -= fpair * by[q]
-                    fzi -= fpair * bz[q]
-                energy += eblock
                 for q in range(0, nq, 4):
-                    scatter4(fp4, &nb[b0 + q], &bd[q], &bx[q], &by[q], &bz[q])
+                    accumulate4(fp4, &nb[b0 + q], &be[q], &bd[q], &bu[q], rc2, &bx[q], &by[q], &bz[q],
+                                &sums, &be[q] if want_peratom else NULL)
                 if want_peratom:
                     for q in range(nq):
                         ep[k] += 0.5 * be[q]
                         ep[nb[b0 + q]] += 0.5 * be[q]
                 b0 += nq
-        fp4[4 * k] += fxi
-        fp4[4 * k + 1] += fyi
-        fp4[4 * k + 2] += fzi
+        energy += sums_finish(&sums, &fp4[4 * k])
     return energy
 
 
@@ -128,12 +119,7 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int
     cdef const int* nb = &neigh[0] if neigh.shape[0] > 0 else NULL
     cdef const double* pp = &params[0]
     with nogil:
-        for k in range(M):
-            i = order[k]
-            xp[4 * k] = x[i, 0]
-            xp[4 * k + 1] = x[i, 1]
-            xp[4 * k + 2] = x[i, 2]
-            xp[4 * k + 3] = 0.0
+        rows_to_padded(&x[0, 0], &order[0], M, xp)
         for a in range(3):
             xp[4 * M + a] = PAD_COORDINATE
         xp[4 * M + 3] = 0.0
@@ -149,13 +135,10 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int
             w11 += xp[4 * k + 1] * fp[4 * k + 1]
             w12 += xp[4 * k + 1] * fp[4 * k + 2]
             w22 += xp[4 * k + 2] * fp[4 * k + 2]
-        for k in range(M):
-            i = order[k]
-            f[i, 0] = fp[4 * k]
-            f[i, 1] = fp[4 * k + 1]
-            f[i, 2] = fp[4 * k + 2]
-            if want_peratom:
-                peratom[i] = ep[k]
+        padded_to_rows(fp, &order[0], M, &f[0, 0])
+        if want_peratom:
+            for k in range(M):
+                peratom[order[k]] = ep[k]
     virial[0] = w00
     virial[1] = w01
     virial[2] = w02

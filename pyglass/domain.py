@@ -25,17 +25,29 @@ def require_finite_positions(system):
     so its energy stays finite and nothing else would notice; wrapping it would overflow the image
     counters. Collective under MPI (every rank raises)."""
     from pyglass.comm import anytrue
-    x = system._x[: system.N]
+    x = system._x
     limit = RUNAWAY_BOX_LENGTHS * float(np.max(system.box.lengths))
-    bad = np.flatnonzero(~(np.abs(x) < limit).all(axis=1))     # also catches NaN
-    if anytrue(system.comm, bad.size > 0):
-        if bad.size:
-            i = int(bad[0])
+    i = _nb.first_runaway_row(x, system.N, limit)              # also catches NaN
+    if anytrue(system.comm, i >= 0):
+        if i >= 0:
             where = f"particle {i} (id {int(system.ids[i])}) is at {x[i, : system.dim].tolist()}"
         else:
             where = "a particle on another rank has a non-finite position"
         raise FloatingPointError(f"{where} at step {system.step}: the run diverged (too large a time "
                                  "step for the forces, or overlapping particles?)")
+
+
+def cell_shifts(images, box) -> np.ndarray:
+    """Cartesian shifts (n, 3) of whole-cell image counters (n, 3): images @ h.T. An orthorhombic
+    cell (no tilt) needs one product per entry, exact as the matrix product's, without its
+    per-call cost."""
+    if box.tilt_xy == 0.0:
+        lengths = np.ones(3)
+        lengths[: box.dim] = box.lengths
+        out = np.empty((len(images), 3))
+        _nb.orthorhombic_shifts(images, len(images), lengths, out)
+        return out
+    return np.ascontiguousarray(images.astype(float) @ box.h.T)
 
 
 class Domain:
@@ -48,6 +60,8 @@ class Domain:
         self._x0 = None
         self._built_version = None
         self._built_box = None
+        self._source = np.empty(0, np.int32)           # periodic_images' output, kept between rebuilds
+        self._image = np.empty((0, 3), np.int64)
 
     def require(self, cutoff: float, skin: float):
         """Register a potential's interaction cutoff and neighbour skin."""
@@ -93,7 +107,7 @@ class Domain:
             return True
         s = self.system
         if self._built_box != (tuple(s.box.lengths), s.box.tilt_xy, tuple(s.box.lo)):
-            s.ghost_shift = np.ascontiguousarray(s.ghost_image.astype(float) @ s.box.h.T)
+            s.ghost_shift = cell_shifts(s.ghost_image, s.box)
         _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
         return False
 
@@ -104,32 +118,19 @@ class Domain:
         require_finite_positions(s)
         s.wrap()
         frac = box.fractional_rows(s._x[: s.N])
-        source = np.arange(s.N, dtype=np.int64)
-        image = np.zeros((s.N, 3), dtype=np.int64)
-        # sweep dimension by dimension (x, then y with x-ghosts, then z with all): corner and
-        # edge images come out of the later sweeps; c > 1 (box thinner than the cutoff) simply
-        # adds more than one layer of images.
-        for k in range(s.dim):
-            c = self.ghost_cutoff / spacings[k]
-            nmax = int(np.ceil(c))
-            sk = frac[source, k] + image[:, k]
-            new_src, new_img = [source], [image]
-            for n in range(1, nmax + 1):
-                for sign in (1, -1):
-                    shifted = sk + sign * n
-                    keep = (shifted >= -c) & (shifted < 1.0 + c)
-                    if np.any(keep):
-                        img = image[keep].copy()
-                        img[:, k] += sign * n
-                        new_src.append(source[keep])
-                        new_img.append(img)
-            source = np.concatenate(new_src)
-            image = np.concatenate(new_img)
-        ghost_source = source[s.N:].astype(np.int32)
-        ghost_image = image[s.N:]
+        reach = np.zeros(3)
+        reach[: s.dim] = self.ghost_cutoff / spacings
+        # every periodic image within the ghost cutoff, swept axis by axis (a Cython kernel)
+        while True:
+            count = _nb.periodic_images(frac, s.N, s.dim, reach, self._source, self._image)
+            if count >= 0:
+                break
+            cap = max(2 * len(self._source), 2 * -count)
+            self._source, self._image = np.empty(cap, np.int32), np.empty((cap, 3), np.int64)
+        ghost_source = self._source[s.N: count].copy()
+        ghost_image = self._image[s.N: count].copy()
         s.ghost_types = s.types[ghost_source]
         s.ghost_ids = s.ids[ghost_source]
-        shift = ghost_image.astype(float) @ box.h.T
         m = s.N + len(ghost_source)
         if s._x.shape[0] != m:
             x = np.zeros((m, 3))
@@ -137,7 +138,7 @@ class Domain:
             s._x = x
         s.ghost_source = ghost_source
         s.ghost_image = ghost_image
-        s.ghost_shift = np.ascontiguousarray(shift)
+        s.ghost_shift = cell_shifts(ghost_image, box)
         s.n_ghost = len(ghost_source)
         _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
         self._x0 = s._x[: s.N].copy()
