@@ -379,3 +379,30 @@ def orthorhombic_shifts(const cnp.int64_t[:, ::1] image, Py_ssize_t n, const dou
             out[g, 0] = <double>image[g, 0] * lengths[0]
             out[g, 1] = <double>image[g, 1] * lengths[1]
             out[g, 2] = <double>image[g, 2] * lengths[2]
+
+
+def refresh_ghosts(double[:, ::1] x, const double[:, ::1] x0, int nlocal, double limit2,
+                   const int[::1] source, const double[:, ::1] shift):
+    """One step of a serial domain: if no local particle has moved more than sqrt(limit2) since
+    x0 (the last build), refresh the ghost rows from their owners (update_ghosts) and return True;
+    otherwise touch nothing and return False (the caller rebuilds)."""
+    cdef int i, g, s, row
+    cdef double d, m = 0.0, dx, dy, dz
+    cdef bint within
+    with nogil:
+        for i in range(nlocal):
+            dx = x[i, 0] - x0[i, 0]
+            dy = x[i, 1] - x0[i, 1]
+            dz = x[i, 2] - x0[i, 2]
+            d = dx * dx + dy * dy + dz * dz
+            if d > m:
+                m = d
+        within = not (m > limit2)
+        if within:
+            for g in range(source.shape[0]):
+                s = source[g]
+                row = nlocal + g
+                x[row, 0] = x[s, 0] + shift[g, 0]
+                x[row, 1] = x[s, 1] + shift[g, 1]
+                x[row, 2] = x[s, 2] + shift[g, 2]
+    return within

@@ -94,7 +94,7 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int
                         const int[::1] order, const int[::1] offsets, const int[::1] segments,
                         const int[::1] neigh, const double[::1] params, int ntypes, int model,
                         double[:, ::1] f, double[::1] virial, double[::1] peratom,
-                        double[:, ::1] xs, double[:, ::1] fs):
+                        double[:, ::1] xs, double[:, ::1] fs, const int[::1] fold_source):
     """Forces into f (M, 3; overwritten), the virial tensor W = sum r_ij (x) f_ij into virial[9],
     and, if peratom has length > 0, half of each pair energy onto each partner (M rows).
     The list is in cell-sorted order (see neighbours.build_verlet_list): coordinates are gathered
@@ -102,7 +102,9 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int
     entries point), the pair loop runs on contiguous memory, and forces are scattered back.
     sorted_types (M + 1) are the rows' types in that order (NeighbourList.sorted_types, fixed
     between builds); xs and fs (M + 1, 4) are scratch kept by the caller between steps (no
-    allocation per step). Returns the total energy of the listed pairs."""
+    allocation per step). With fold_source (one rank: ghost g images local row fold_source[g]) the
+    ghost rows' forces are also added onto their owners, in ghost order, as Domain.fold_forces
+    would. Returns the total energy of the listed pairs."""
     cdef Py_ssize_t M = x.shape[0]
     cdef int i, k, a
     cdef double energy = 0.0
@@ -136,6 +138,11 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int
             w12 += xp[4 * k + 1] * fp[4 * k + 2]
             w22 += xp[4 * k + 2] * fp[4 * k + 2]
         padded_to_rows(fp, &order[0], M, &f[0, 0])
+        for k in range(fold_source.shape[0]):
+            i = fold_source[k]
+            f[i, 0] += f[nlocal + k, 0]
+            f[i, 1] += f[nlocal + k, 1]
+            f[i, 2] += f[nlocal + k, 2]
         if want_peratom:
             for k in range(M):
                 peratom[order[k]] = ep[k]

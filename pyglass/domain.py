@@ -101,15 +101,27 @@ class Domain:
         return float(np.max(np.einsum("ij,ij->i", d, d))) > (0.5 * budget) ** 2
 
     def update(self) -> bool:
-        """Make ghosts current; returns True if they were rebuilt (neighbour lists must follow)."""
-        if self.needs_rebuild():
-            self.rebuild()
-            return True
+        """Make ghosts current; returns True if they were rebuilt (neighbour lists must follow).
+        The rebuild test of needs_rebuild, with the common step (same box, every particle within
+        skin/2 of where it was at the build: refresh the ghosts) in one kernel call."""
         s = self.system
-        if self._built_box != (tuple(s.box.lengths), s.box.tilt_xy, tuple(s.box.lo)):
-            s.ghost_shift = cell_shifts(s.ghost_image, s.box)
-        _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
-        return False
+        if self._built_version == s._version and self._x0 is not None and len(self._x0) == s.N:
+            box = s.box
+            if self._built_box == (tuple(box.lengths), box.tilt_xy, tuple(box.lo)):
+                if _nb.refresh_ghosts(s._x, self._x0, s.N, (0.5 * self.skin) ** 2, s.ghost_source, s.ghost_shift):
+                    return False
+            elif not self._needs_rebuild_scaled(box):
+                s.ghost_shift = cell_shifts(s.ghost_image, box)
+                _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
+                return False
+        self.rebuild()
+        return True
+
+    @property
+    def folds_locally(self) -> bool:
+        """Every ghost is an image of a local particle (ghost_source), so a kernel may fold ghost
+        forces onto their owners itself (one rank); decomposed domains fold by communication."""
+        return True
 
     def rebuild(self):
         s = self.system
@@ -217,6 +229,8 @@ class DecomposedDomain(Domain):
     def needs_rebuild(self) -> bool:
         from pyglass.comm import anytrue
         return anytrue(self.comm, super().needs_rebuild())
+
+    folds_locally = False
 
     def update(self) -> bool:
         if self.needs_rebuild():

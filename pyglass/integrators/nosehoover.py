@@ -5,6 +5,8 @@ import math
 
 import numpy as np
 
+from pyglass._ext import integrate as _int
+from pyglass.comm import allsum
 from pyglass.integrators.base import Integrator
 from pyglass.registry import INTEGRATORS
 
@@ -85,13 +87,21 @@ class NoseHoover(Integrator):
         # The kinetic energy left by the previous step's rescaling is known (as LAMMPS's fix nvt
         # keeps t_current): one global reduction per step instead of two.
         ke2, self._ke2_after_step = self._ke2_after_step, None
-        self._chain_half_step(system, ke2)
-        self._kick(system, result, 0.5 * self.dt)
-        self._drift(system, self.dt)
+        if ke2 is None:
+            ke2 = self._twice_kinetic(system)
+        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        # rescale, half kick, drift: one pass
+        _int.kick_drift(system._v, system._x, result.forces3, system._inv_mass, 0.5 * self.dt, self.dt,
+                        scale, system.N)
 
     def _second_half(self, system, result):
-        self._kick(system, result, 0.5 * self.dt)
-        self._ke2_after_step = self._chain_half_step(system)
+        n = system.N
+        # half kick and the kinetic energy after it (one pass), chain half step, rescale
+        ke2 = allsum(system.comm, _int.kick_twice_kinetic(system._v, result.forces3, system._inv_mass,
+                                                          system._mass, 0.5 * self.dt, n))
+        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        _int.scale_rows(system._v, scale, n)
+        self._ke2_after_step = ke2 * scale * scale
 
     def extra_energy(self, system) -> float:
         if self.Q is None:

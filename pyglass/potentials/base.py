@@ -1,6 +1,7 @@
 """Potential base class, the neighbour list it owns, and the result of one evaluation."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -151,22 +152,24 @@ class Potential:
         return None
 
 
-def finish_result(potential, system, energy, f_all, virial9, peratom, per_particle) -> ForceResult:
+def finish_result(potential, system, energy, f_all, virial9, peratom, per_particle, folded=False) -> ForceResult:
     """Common tail of every kernel-backed compute(): fold ghost forces (and per-particle energies)
-    onto their owners, sum energy and virial over ranks, wrap as a ForceResult (forces3 keeps the
-    internal (M, 3) buffer for the integrators), and stop on non-finite values naming the particle."""
+    onto their owners (forces unless the kernel did, `folded`), sum energy and virial over ranks,
+    wrap as a ForceResult (forces3 keeps the internal (M, 3) buffer for the integrators), and stop
+    on non-finite values naming the particle."""
     domain = system.domain
-    domain.fold_forces(f_all)
+    if not folded:
+        domain.fold_forces(f_all)
     d = system.dim
     if is_parallel(system.comm):   # each term was computed on exactly one rank: one reduction
         total = allsum(system.comm, np.append(np.asarray(virial9, float), energy))
         virial9, energy = total[:9], float(total[9])
-    result = ForceResult(energy, f_all[: system.N, :d], np.asarray(virial9).reshape(3, 3)[:d, :d].copy())
+    result = ForceResult(energy, f_all[: system.N, :d], virial9.reshape(3, 3)[:d, :d].copy())
     result.forces3 = f_all
     if per_particle:
         domain.fold_scalars(peratom)
         result.per_particle_energy = peratom[: system.N].copy()
-    if not np.isfinite(energy) or energy > 1e250:
+    if not math.isfinite(energy) or energy > 1e250:
         check_finite(ForceResult(np.inf, result.forces, result.virial), system, f" in {potential.name}")
     return result
 

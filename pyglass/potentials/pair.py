@@ -16,7 +16,7 @@ from pyglass.potentials.base import NeighbourList, Potential, finish_result
 from pyglass.registry import POTENTIALS
 
 NPARAM = _pair.PARAMS_PER_PAIR
-_NO_PER_PARTICLE = np.zeros(0)
+_EMPTY_F64, _EMPTY_I32 = np.zeros(0), np.zeros(0, np.int32)
 MODELS = _pair.MODELS
 SMOOTHING = ("none", "shift", "force-shift", "smooth", "linear-force-shift")
 _SMOOTHING_ORDER = {"none": -1, "shift": 0, "force-shift": 1, "smooth": 2}
@@ -105,7 +105,8 @@ class PairPotential(Potential):
         if system.box is not self._checked_box or system.serial != self._checked_serial:
             self.check_system(system)      # once per system and box (NPT makes a new box per step)
             self._checked_box, self._checked_serial = system.box, system.serial
-        self._check_types(system)
+        if system.n_types > self.n_types:
+            self._check_types(system)
         nl = self.neighbour_list
         nl.update(system)
         m = system.N + system.n_ghost
@@ -113,11 +114,13 @@ class PairPotential(Potential):
             self._scratch = np.empty((2, m + 1 + m // 4, 4))
         f_all = np.empty((m, 3))
         vir = np.zeros(9)
-        pe = np.zeros(m) if per_particle else _NO_PER_PARTICLE
+        pe = np.zeros(m) if per_particle else _EMPTY_F64
+        fold = system.domain.folds_locally      # one rank: the kernel folds ghost forces itself
         energy = _pair.compute_pair_forces(system._x, nl.sorted_types, system.N, nl.order, nl.offsets,
                                            nl.segments, nl.neighbours, self.params.reshape(-1), self.n_types,
-                                           self._model_code, f_all, vir, pe, self._scratch[0], self._scratch[1])
-        return finish_result(self, system, energy, f_all, vir, pe, per_particle)
+                                           self._model_code, f_all, vir, pe, self._scratch[0], self._scratch[1],
+                                           system.ghost_source if fold else _EMPTY_I32)
+        return finish_result(self, system, energy, f_all, vir, pe, per_particle, folded=fold)
 
     def pair_derivatives(self, type_a, type_b, r, order: int = 2) -> np.ndarray:
         """phi, phi', ... up to `order` (<= 3) of pairs (type_a, type_b) at distances r: (order+1, n)."""
