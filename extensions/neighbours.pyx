@@ -406,3 +406,19 @@ def refresh_ghosts(double[:, ::1] x, const double[:, ::1] x0, int nlocal, double
                 x[row, 1] = x[s, 1] + shift[g, 1]
                 x[row, 2] = x[s, 2] + shift[g, 2]
     return within
+
+
+def wrap_orthorhombic(double[:, ::1] x, Py_ssize_t n, int dim, const double[:, ::1] frac,
+                      const double[::1] lengths, cnp.int64_t[:, ::1] images):
+    """Wrap the first n rows into a cell without tilt: k = floor(frac) per axis (< dim),
+    x -= k L, images += k (System.wrap's arithmetic)."""
+    cdef Py_ssize_t i
+    cdef int a
+    cdef double k
+    with nogil:
+        for i in range(n):
+            for a in range(dim):
+                k = floor(frac[i, a])
+                if k != 0.0:
+                    images[i, a] += <cnp.int64_t>k
+                    x[i, a] -= k * lengths[a]

@@ -62,6 +62,7 @@ class Domain:
         self._built_box = None
         self._source = np.empty(0, np.int32)           # periodic_images' output, kept between rebuilds
         self._image = np.empty((0, 3), np.int64)
+        self._geometry_key = self._geometry_value = None
 
     def require(self, cutoff: float, skin: float):
         """Register a potential's interaction cutoff and neighbour skin."""
@@ -123,15 +124,33 @@ class Domain:
         forces onto their owners itself (one rank); decomposed domains fold by communication."""
         return True
 
+    def _geometry(self, box):
+        """(reach in cell lengths per axis (3,), cell lengths (3,) or None with tilt) for this box
+        and ghost cutoff, cached: a rebuild in a box that has not changed costs no numpy call."""
+        key = (tuple(box.lengths), box.tilt_xy, tuple(box.lo), self.ghost_cutoff)
+        if self._geometry_key != key:
+            reach = np.zeros(3)
+            reach[: box.dim] = self.ghost_cutoff / box.plane_spacings
+            lengths = None
+            if box.tilt_xy == 0.0:
+                lengths = np.ones(3)
+                lengths[: box.dim] = box.lengths
+            self._geometry_key, self._geometry_value = key, (reach, lengths)
+        return self._geometry_value
+
     def rebuild(self):
         s = self.system
         box = s.box
-        spacings = box.plane_spacings
+        reach, lengths = self._geometry(box)
         require_finite_positions(s)
-        s.wrap()
-        frac = box.fractional_rows(s._x[: s.N])
-        reach = np.zeros(3)
-        reach[: s.dim] = self.ghost_cutoff / spacings
+        if lengths is None:
+            s.wrap()
+            frac = box.fractional_rows(s._x[: s.N])
+        else:
+            frac = box.fractional_rows(s._x[: s.N])
+            if s.N:
+                _nb.wrap_orthorhombic(s._x, s.N, s.dim, frac, lengths, s.images)
+            frac = box.fractional_rows(s._x[: s.N])
         # every periodic image within the ghost cutoff, swept axis by axis (a Cython kernel)
         while True:
             count = _nb.periodic_images(frac, s.N, s.dim, reach, self._source, self._image)

@@ -1,7 +1,6 @@
 """Canonical (NVT) Nose-Hoover chain, Martyna-Tuckerman-Klein Trotter splitting."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
@@ -12,35 +11,11 @@ from pyglass.registry import INTEGRATORS
 
 
 def nhc_half_step(xi, vxi, Q, T: float, g: float, ke2: float, dt: float) -> float:
-    """One Trotter half step (dt/2) of a Nose-Hoover chain (xi, vxi, Q arrays, updated in place)
-    coupled to g degrees of freedom whose twice-kinetic energy is ke2 (Martyna et al., Mol. Phys.
-    87, 1117 (1996), the same splitting as NoseHoover). Returns the factor by which the
-    thermostatted velocities must be scaled."""
-    dt2, dt4, dt8 = 0.5 * dt, 0.25 * dt, 0.125 * dt
-    # on Python floats (the arithmetic of numpy's float64 scalars, without their cost per operation:
-    # this runs twice per MD step)
-    v, q, x = vxi.tolist(), Q.tolist(), xi.tolist()
-    M = len(v)
-    gT = g * T
-
-    def force(k, ke2):
-        return ((ke2 - gT) if k == 0 else (q[k - 1] * v[k - 1] ** 2 - T)) / q[k]
-
-    v[M - 1] += dt4 * force(M - 1, ke2)
-    for k in range(M - 2, -1, -1):
-        s = math.exp(-dt8 * v[k + 1])
-        v[k] = (v[k] * s + dt4 * force(k, ke2)) * s
-    scale = math.exp(-dt2 * v[0])
-    ke2 *= scale * scale
-    for k in range(M):
-        x[k] += dt2 * v[k]
-    for k in range(M - 1):
-        s = math.exp(-dt8 * v[k + 1])
-        v[k] = (v[k] * s + dt4 * force(k, ke2)) * s
-    v[M - 1] += dt4 * force(M - 1, ke2)
-    vxi[:] = v
-    xi[:] = x
-    return scale
+    """One Trotter half step (dt/2) of a Nose-Hoover chain (xi, vxi, Q float64 arrays, updated in
+    place) coupled to g degrees of freedom whose twice-kinetic energy is ke2 (Martyna et al., Mol.
+    Phys. 87, 1117 (1996), the same splitting as NoseHoover). Returns the factor by which the
+    thermostatted velocities must be scaled. A Cython kernel: it runs twice per MD step."""
+    return _int.nhc_half_step(xi, vxi, Q, T, g, ke2, dt)
 
 
 @INTEGRATORS.register("nosehoover")
@@ -79,7 +54,7 @@ class NoseHoover(Integrator):
         """Propagate the chain by dt/2 and rescale velocities (one Trotter half step); returns
         twice the kinetic energy after the rescaling."""
         ke2 = self._twice_kinetic(system) if ke2 is None else ke2
-        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
         system._v[: system.N] *= scale
         return ke2 * scale * scale
 
@@ -89,7 +64,7 @@ class NoseHoover(Integrator):
         ke2, self._ke2_after_step = self._ke2_after_step, None
         if ke2 is None:
             ke2 = self._twice_kinetic(system)
-        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
         # rescale, half kick, drift: one pass
         _int.kick_drift(system._v, system._x, result.forces3, system._inv_mass, 0.5 * self.dt, self.dt,
                         scale, system.N)
@@ -99,7 +74,7 @@ class NoseHoover(Integrator):
         # half kick and the kinetic energy after it (one pass), chain half step, rescale
         ke2 = allsum(system.comm, _int.kick_twice_kinetic(system._v, result.forces3, system._inv_mass,
                                                           system._mass, 0.5 * self.dt, n))
-        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
         _int.scale_rows(system._v, scale, n)
         self._ke2_after_step = ke2 * scale * scale
 
