@@ -5,8 +5,9 @@
  * cut2[ts[kk]], kk != k, and, with `check` (the half list's own cell layer), lying 'above' k:
  * dz > 0, or dz = 0 and dy > 0, or ... dx > 0, or an exact duplicate with kk > k. Coordinates are
  * SoA (xs, ys, zs). Returns the new count; the buffers hold one particle's hits and must have
- * room for every row plus 8. With AVX-512 eight candidates are tested at once, the cutoffs by type
- * taken from one register by a permute (a gather from memory is slow on AMD Zen 4) and the hits
+ * room for every row plus 8. With AVX-512 (and at most 8 types) eight candidates are tested at
+ * once, the cutoffs by type taken from one register by a permute (a gather from memory is slow on
+ * AMD Zen 4) and the hits
  * compressed in a register and stored plainly (vpcompressd to memory is microcoded on Zen 4,
  * about ten times slower); otherwise the same test runs scalar, branch-free.
  *
@@ -58,9 +59,12 @@ static inline int select_row(const double* xs, const double* ys, const double* z
                              int r0, int r1, int k, double xi, double yi, double zi,
                              const double* cut2, int ntypes, int check, int* hits, int* hit_types,
                              int n) {
+    if (ntypes > 8)     /* the cutoff table does not fit one register */
+        return select_row_scalar(xs, ys, zs, ts, r0, r1, k, xi, yi, zi, cut2, ntypes, check, hits,
+                                 hit_types, n);
     const __m512d vx = _mm512_set1_pd(xi), vy = _mm512_set1_pd(yi), vz = _mm512_set1_pd(zi);
     const __m512d zero = _mm512_setzero_pd();
-    const __m512d table = _mm512_maskz_loadu_pd(ntypes <= 8 ? (__mmask8)((1u << ntypes) - 1u) : 0, cut2);
+    const __m512d table = _mm512_maskz_loadu_pd((__mmask8)((1u << ntypes) - 1u), cut2);
     const __m256i vk = _mm256_set1_epi32(k);
     const __m256i lane = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
     for (int kk = r0; kk < r1; kk += 8) {
@@ -71,8 +75,7 @@ static inline int select_row(const double* xs, const double* ys, const double* z
         const __m512d dz = _mm512_sub_pd(_mm512_maskz_loadu_pd(valid, zs + kk), vz);
         const __m512d u = _mm512_fmadd_pd(dz, dz, _mm512_fmadd_pd(dy, dy, _mm512_mul_pd(dx, dx)));
         const __m256i t = _mm256_maskz_loadu_epi32(valid, ts + kk);
-        const __m512d c2 = ntypes <= 8 ? _mm512_permutexvar_pd(_mm512_cvtepu32_epi64(t), table)
-                                       : _mm512_mask_i32gather_pd(zero, valid, t, cut2, 8);
+        const __m512d c2 = _mm512_permutexvar_pd(_mm512_cvtepu32_epi64(t), table);
         const __m256i idx = _mm256_add_epi32(_mm256_set1_epi32(kk), lane);
         __mmask8 keep = _mm512_mask_cmp_pd_mask(valid, u, c2, _CMP_LT_OQ)
                         & _mm256_cmpneq_epi32_mask(idx, vk);
