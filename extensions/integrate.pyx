@@ -1,6 +1,6 @@
 # cython: language_level=3
 """Fused velocity-Verlet updates on the (N, 3) coordinate buffers, and the Nose-Hoover chain step."""
-from libc.math cimport exp
+from libc.math cimport INFINITY, exp, fabs, isfinite
 
 
 def kick(double[:, ::1] v, const double[:, ::1] f, const double[::1] inv_mass, double h, int n):
@@ -115,3 +115,104 @@ cdef inline double _chain_force(int k, const double[::1] vxi, const double[::1] 
     if k == 0:
         return (ke2 - g * T) / Q[0]
     return (Q[k - 1] * vxi[k - 1] * vxi[k - 1] - T) / Q[k]
+
+
+# -- flat (N d) vectors of the minimizers ---------------------------------------------------------
+
+def flat_forces(const double[:, ::1] f3, int n, int dim, double[::1] out):
+    """out = the first n rows, first dim columns, of f3 as a flat (n dim) vector; returns max |out_i|,
+    or inf when a component is not finite (one pass: the copy, the finiteness test and the norm)."""
+    cdef int i, a
+    cdef double m = 0.0, v
+    cdef bint finite = True
+    if out.shape[0] != n * dim:
+        raise ValueError(f"flat force vector has {out.shape[0]} entries, expected {n * dim}")
+    with nogil:
+        for i in range(n):
+            for a in range(dim):
+                v = f3[i, a]
+                out[i * dim + a] = v
+                finite = finite and isfinite(v)
+                v = fabs(v)
+                if v > m:
+                    m = v
+    return m if finite else INFINITY
+
+
+def move_along(double[:, ::1] x, const double[::1] d, double a, int n, int dim):
+    """x[:n, :dim] += a d (d flat, n dim). Refuses (returns False, x untouched) when a d is not finite."""
+    cdef int i, k
+    cdef bint finite = True
+    cdef double s
+    if d.shape[0] != n * dim:
+        raise ValueError(f"flat step has {d.shape[0]} entries, expected {n * dim}")
+    with nogil:
+        for k in range(n * dim):
+            s = a * d[k]
+            finite = finite and isfinite(s)
+        if finite:
+            for i in range(n):
+                for k in range(dim):
+                    x[i, k] += a * d[i * dim + k]
+    return finite
+
+
+def fire_powers(const double[::1] f, const double[::1] v):
+    """(f . v, f . f) in one pass."""
+    cdef Py_ssize_t k
+    cdef double p = 0.0, ff = 0.0
+    with nogil:
+        for k in range(f.shape[0]):
+            p += f[k] * v[k]
+            ff += f[k] * f[k]
+    return p, ff
+
+
+def fire_kick(double[::1] v, const double[::1] f, const double[::1] inv_mass, double dt):
+    """v += dt f / m (flat, per component masses); returns v . v after it."""
+    cdef Py_ssize_t k
+    cdef double vv = 0.0
+    with nogil:
+        for k in range(v.shape[0]):
+            v[k] += dt * inv_mass[k] * f[k]
+            vv += v[k] * v[k]
+    return vv
+
+
+def fire_mix(double[::1] v, const double[::1] f, double keep, double c):
+    """v = keep v + c f (FIRE's mixing); returns max |v| after it."""
+    cdef Py_ssize_t k
+    cdef double m = 0.0, a
+    with nogil:
+        for k in range(v.shape[0]):
+            v[k] = keep * v[k] + c * f[k]
+            a = fabs(v[k])
+            if a > m:
+                m = a
+    return m
+
+
+def cg_dots(const double[::1] f, const double[::1] f_old):
+    """(f . f, f . f_old, f_old . f_old) in one pass: the Polak-Ribiere coefficient's terms."""
+    cdef Py_ssize_t k
+    cdef double a = 0.0, b = 0.0, c = 0.0
+    with nogil:
+        for k in range(f.shape[0]):
+            a += f[k] * f[k]
+            b += f[k] * f_old[k]
+            c += f_old[k] * f_old[k]
+    return a, b, c
+
+
+def cg_direction(double[::1] d, const double[::1] f, double beta):
+    """d = f + beta d (the next conjugate direction); returns (f . d, max |d|)."""
+    cdef Py_ssize_t k
+    cdef double g = 0.0, m = 0.0, a
+    with nogil:
+        for k in range(d.shape[0]):
+            d[k] = f[k] + beta * d[k]
+            g += f[k] * d[k]
+            a = fabs(d[k])
+            if a > m:
+                m = a
+    return g, m
