@@ -422,3 +422,32 @@ def wrap_orthorhombic(double[:, ::1] x, Py_ssize_t n, int dim, const double[:, :
                 if k != 0.0:
                     images[i, a] += <cnp.int64_t>k
                     x[i, a] -= k * lengths[a]
+
+
+def ghost_tables(const int[::1] source, const cnp.int64_t[:, ::1] image, Py_ssize_t n, Py_ssize_t count,
+                 const int[::1] types, const cnp.int64_t[::1] ids, const double[::1] lengths,
+                 int[::1] ghost_source, cnp.int64_t[:, ::1] ghost_image, int[::1] ghost_types,
+                 cnp.int64_t[::1] ghost_ids, double[:, ::1] ghost_shift, double[:, ::1] x):
+    """From periodic_images' rows [n, count): each ghost's source row, image counters, type, id
+    and, with cell lengths (no tilt; empty lengths: ghost_shift is given), its Cartesian shift,
+    and the ghost rows x[n + g] = x[source] + shift: a serial rebuild's tables in one pass."""
+    cdef Py_ssize_t g, r
+    cdef int src
+    cdef bint shifts = lengths.shape[0] == 3
+    with nogil:
+        for g in range(count - n):
+            r = n + g
+            src = source[r]
+            ghost_source[g] = src
+            ghost_image[g, 0] = image[r, 0]
+            ghost_image[g, 1] = image[r, 1]
+            ghost_image[g, 2] = image[r, 2]
+            ghost_types[g] = types[src]
+            ghost_ids[g] = ids[src]
+            if shifts:
+                ghost_shift[g, 0] = <double>image[r, 0] * lengths[0]
+                ghost_shift[g, 1] = <double>image[r, 1] * lengths[1]
+                ghost_shift[g, 2] = <double>image[r, 2] * lengths[2]
+            x[n + g, 0] = x[src, 0] + ghost_shift[g, 0]
+            x[n + g, 1] = x[src, 1] + ghost_shift[g, 1]
+            x[n + g, 2] = x[src, 2] + ghost_shift[g, 2]

@@ -14,6 +14,8 @@ import numpy as np
 from pyglass._ext import neighbours as _nb
 
 
+_EMPTY_F64 = np.zeros(0)
+
 #: a particle this many box lengths from the origin at a rebuild means the run diverged (no real
 #: trajectory moves that far: unwrapped diffusive displacements stay within a few box lengths)
 RUNAWAY_BOX_LENGTHS = 1e6
@@ -125,8 +127,8 @@ class Domain:
         return True
 
     def _geometry(self, box):
-        """(reach in cell lengths per axis (3,), cell lengths (3,) or None with tilt) for this box
-        and ghost cutoff, cached: a rebuild in a box that has not changed costs no numpy call."""
+        """(reach in cell lengths per axis (3,), cell lengths (3,) or None with tilt, lo (3,),
+        h^-1) for this box and ghost cutoff, cached: a rebuild in an unchanged box makes none."""
         key = (tuple(box.lengths), box.tilt_xy, tuple(box.lo), self.ghost_cutoff)
         if self._geometry_key != key:
             reach = np.zeros(3)
@@ -135,44 +137,51 @@ class Domain:
             if box.tilt_xy == 0.0:
                 lengths = np.ones(3)
                 lengths[: box.dim] = box.lengths
-            self._geometry_key, self._geometry_value = key, (reach, lengths)
+            lo3 = np.zeros(3)
+            lo3[: box.dim] = box.lo
+            self._geometry_key, self._geometry_value = key, (reach, lengths, lo3, box.h_inverse)
         return self._geometry_value
 
     def rebuild(self):
         s = self.system
         box = s.box
-        reach, lengths = self._geometry(box)
+        n = s.N
+        reach, lengths, lo3, h_inv = self._geometry(box)
         require_finite_positions(s)
+        frac = np.empty((n, 3))
         if lengths is None:
             s.wrap()
-            frac = box.fractional_rows(s._x[: s.N])
         else:
-            frac = box.fractional_rows(s._x[: s.N])
-            if s.N:
-                _nb.wrap_orthorhombic(s._x, s.N, s.dim, frac, lengths, s.images)
-            frac = box.fractional_rows(s._x[: s.N])
+            _nb.to_fractional(s._x, n, lo3, h_inv, frac)
+            if n:
+                _nb.wrap_orthorhombic(s._x, n, s.dim, frac, lengths, s.images)
+        _nb.to_fractional(s._x, n, lo3, h_inv, frac)
         # every periodic image within the ghost cutoff, swept axis by axis (a Cython kernel)
         while True:
-            count = _nb.periodic_images(frac, s.N, s.dim, reach, self._source, self._image)
+            count = _nb.periodic_images(frac, n, s.dim, reach, self._source, self._image)
             if count >= 0:
                 break
             cap = max(2 * len(self._source), 2 * -count)
             self._source, self._image = np.empty(cap, np.int32), np.empty((cap, 3), np.int64)
-        ghost_source = self._source[s.N: count].copy()
-        ghost_image = self._image[s.N: count].copy()
-        s.ghost_types = s.types[ghost_source]
-        s.ghost_ids = s.ids[ghost_source]
-        m = s.N + len(ghost_source)
-        if s._x.shape[0] != m:
-            x = np.zeros((m, 3))
-            x[: s.N] = s._x[: s.N]
+        n_ghost = count - n
+        if s._x.shape[0] != count:
+            x = np.empty((count, 3))
+            x[:n] = s._x[:n]
             s._x = x
-        s.ghost_source = ghost_source
-        s.ghost_image = ghost_image
-        s.ghost_shift = cell_shifts(ghost_image, box)
-        s.n_ghost = len(ghost_source)
-        _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
-        self._x0 = s._x[: s.N].copy()
+        s.ghost_source = np.empty(n_ghost, np.int32)
+        s.ghost_image = np.empty((n_ghost, 3), np.int64)
+        s.ghost_types = np.empty(n_ghost, np.int32)
+        s.ghost_ids = np.empty(n_ghost, np.int64)
+        if lengths is None:
+            s.ghost_shift = cell_shifts(self._image[n:count], box)
+        else:
+            s.ghost_shift = np.empty((n_ghost, 3))
+        s.n_ghost = n_ghost
+        # ghost tables, shifts and coordinates in one pass
+        _nb.ghost_tables(self._source, self._image, n, count, s.types, s.ids,
+                         _EMPTY_F64 if lengths is None else lengths, s.ghost_source, s.ghost_image,
+                         s.ghost_types, s.ghost_ids, s.ghost_shift, s._x)
+        self._x0 = s._x[:n].copy()
         self._built_version = s._version
         self._built_box = (tuple(box.lengths), box.tilt_xy, tuple(box.lo))
         self.build_id += 1
