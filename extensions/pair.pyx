@@ -29,6 +29,7 @@ cdef extern from "pair_simd.h" nogil:
                      double* e_out)
     void rows_to_padded(const double* x, const int* order, long n, double* xp4)
     void padded_to_rows(const double* fp4, const int* order, long n, double* f)
+    void padded_virial(const double* xp4, const double* fp4, long n, double* w)
 
 cdef enum:
     BLOCK = 64   # pairs per law evaluation (a multiple of 4): scratch on the stack, in L1
@@ -38,8 +39,8 @@ cdef enum:
 cdef double PAD_COORDINATE = 1e10
 
 
-cdef double _blocked_loop(Py_ssize_t M, const double* xp4, const int* tp, double* fp4, double* ep,
-                          bint want_peratom, const int* offsets, const int* segments, const int* nb,
+cdef double _blocked_loop(const int* active, Py_ssize_t n_active, const double* xp4, const int* tp,
+                          double* fp4, double* ep, bint want_peratom, const int* segments, const int* nb,
                           const double* pp, int ntypes, int model) noexcept nogil:
     """The pair loop of every model, written for SIMD. The list holds each particle's neighbours
     grouped by type and padded to multiples of 4 with the padding row M (neighbours.pyx), so
@@ -62,9 +63,9 @@ cdef double _blocked_loop(Py_ssize_t M, const double* xp4, const int* tp, double
     cdef double be[BLOCK]
     cdef double bd[BLOCK]
     cdef pair_sums sums
-    for k in range(M):
-        if offsets[k] == offsets[k + 1]:
-            continue
+    cdef Py_ssize_t a
+    for a in range(n_active):     # the rows with neighbours (local particles), in cell order
+        k = active[a]
         xi4 = &xp4[4 * k]      # its padded row (x, y, z, 0), read with one vector load
         ti = tp[k] * ntypes
         sums_clear(&sums)
@@ -91,25 +92,31 @@ cdef double _blocked_loop(Py_ssize_t M, const double* xp4, const int* tp, double
 
 
 def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int nlocal,
-                        const int[::1] order, const int[::1] offsets, const int[::1] segments,
+                        const int[::1] order, const int[::1] active, const int[::1] segments,
                         const int[::1] neigh, const double[::1] params, int ntypes, int model,
                         double[:, ::1] f, double[::1] virial, double[::1] peratom,
-                        double[:, ::1] xs, double[:, ::1] fs, const int[::1] fold_source):
+                        double[:, ::1] xs, double[:, ::1] fs, const int[::1] fold_source,
+                        const int[::1] row_position):
     """Forces into f (M, 3; overwritten), the virial tensor W = sum r_ij (x) f_ij into virial[9],
     and, if peratom has length > 0, half of each pair energy onto each partner (M rows).
     The list is in cell-sorted order (see neighbours.build_verlet_list): coordinates are gathered
     into that order (rows padded to 4 doubles, plus the padding row M, where the list's padding
     entries point), the pair loop runs on contiguous memory, and forces are scattered back.
-    sorted_types (M + 1) are the rows' types in that order (NeighbourList.sorted_types, fixed
-    between builds); xs and fs (M + 1, 4) are scratch kept by the caller between steps (no
-    allocation per step). With fold_source (one rank: ghost g images local row fold_source[g]) the
-    ghost rows' forces are also added onto their owners, in ghost order, as Domain.fold_forces
-    would. Returns the total energy of the listed pairs."""
+    sorted_types (M + 1) are the rows' types in that order and active the sorted positions with
+    neighbours (local particles) (NeighbourList.sorted_types, .active: fixed between builds); xs and fs (M + 1, 4) are scratch kept by the caller between steps (no
+    allocation per step). With fold_source (one rank: ghost g images local row fold_source[g];
+    row_position[r] is row r's sorted position) only the local rows of f are written: each
+    particle's force plus those of its ghosts, added in ghost order (Domain.fold_forces's sum).
+    Returns the total energy of the listed pairs."""
     cdef Py_ssize_t M = x.shape[0]
     cdef int i, k, a
     cdef double energy = 0.0
-    cdef double w00 = 0.0, w01 = 0.0, w02 = 0.0, w11 = 0.0, w12 = 0.0, w22 = 0.0
+    cdef double w[6]
     cdef bint want_peratom = peratom.shape[0] > 0
+    cdef bint fold = fold_source.shape[0] > 0
+    cdef Py_ssize_t g
+    if fold and (row_position.shape[0] < M or fold_source.shape[0] != M - nlocal):
+        raise ValueError(f"folding needs one source per ghost row ({M - nlocal}) and {M} row positions")
     if xs.shape[0] < M + 1 or fs.shape[0] < M + 1 or xs.shape[1] != 4 or fs.shape[1] != 4 \
             or sorted_types.shape[0] < M + 1:
         raise ValueError(f"pair kernel scratch must hold {M + 1} rows of 4 and {M + 1} types")
@@ -126,35 +133,37 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int
             xp[4 * M + a] = PAD_COORDINATE
         xp[4 * M + 3] = 0.0
         memset(fp, 0, (M + 1) * 4 * sizeof(double))
-        energy = _blocked_loop(M, xp, tp, fp, ep, want_peratom, &offsets[0], &segments[0], nb, pp,
-                               ntypes, model)
+        energy = _blocked_loop(&active[0] if active.shape[0] else NULL, active.shape[0], xp, tp, fp, ep,
+                               want_peratom, &segments[0], nb, pp, ntypes, model)
         # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
         # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
-        for k in range(M):
-            w00 += xp[4 * k] * fp[4 * k]
-            w01 += xp[4 * k] * fp[4 * k + 1]
-            w02 += xp[4 * k] * fp[4 * k + 2]
-            w11 += xp[4 * k + 1] * fp[4 * k + 1]
-            w12 += xp[4 * k + 1] * fp[4 * k + 2]
-            w22 += xp[4 * k + 2] * fp[4 * k + 2]
-        padded_to_rows(fp, &order[0], M, &f[0, 0])
-        for k in range(fold_source.shape[0]):
-            i = fold_source[k]
-            f[i, 0] += f[nlocal + k, 0]
-            f[i, 1] += f[nlocal + k, 1]
-            f[i, 2] += f[nlocal + k, 2]
+        padded_virial(xp, fp, M, w)
+        if fold:
+            for i in range(nlocal):
+                k = row_position[i]
+                f[i, 0] = fp[4 * k]
+                f[i, 1] = fp[4 * k + 1]
+                f[i, 2] = fp[4 * k + 2]
+            for g in range(fold_source.shape[0]):
+                i = fold_source[g]
+                k = row_position[nlocal + g]
+                f[i, 0] += fp[4 * k]
+                f[i, 1] += fp[4 * k + 1]
+                f[i, 2] += fp[4 * k + 2]
+        else:
+            padded_to_rows(fp, &order[0], M, &f[0, 0])
         if want_peratom:
             for k in range(M):
                 peratom[order[k]] = ep[k]
-    virial[0] = w00
-    virial[1] = w01
-    virial[2] = w02
-    virial[3] = w01
-    virial[4] = w11
-    virial[5] = w12
-    virial[6] = w02
-    virial[7] = w12
-    virial[8] = w22
+    virial[0] = w[0]
+    virial[1] = w[1]
+    virial[2] = w[2]
+    virial[3] = w[1]
+    virial[4] = w[3]
+    virial[5] = w[4]
+    virial[6] = w[2]
+    virial[7] = w[4]
+    virial[8] = w[5]
     return energy
 
 

@@ -14,6 +14,46 @@
 
 /* Rows (x, y, z) of an (M, 3) buffer in the order `order`, into padded rows (x, y, z, 0), and back
  * (the kernel's per-step gather and scatter of coordinates and forces). */
+
+/* The virial W = sum over rows of x (x) f (padded rows), returned as w[0..5] = W_xx, W_xy, W_xz,
+ * W_yy, W_yz, W_zz: two vector accumulators per lane set, alternating rows (the FMA latency). */
+#if defined(__AVX2__) && defined(__FMA__)
+static inline void padded_virial(const double* xp4, const double* fp4, long n, double* w) {
+    __m256d a0 = _mm256_setzero_pd(), a1 = _mm256_setzero_pd();
+    __m256d b0 = _mm256_setzero_pd(), b1 = _mm256_setzero_pd();
+    long k = 0;
+    for (; k + 1 < n; k += 2) {
+        const __m256d r0 = _mm256_loadu_pd(xp4 + 4 * k), q0 = _mm256_loadu_pd(fp4 + 4 * k);
+        const __m256d r1 = _mm256_loadu_pd(xp4 + 4 * k + 4), q1 = _mm256_loadu_pd(fp4 + 4 * k + 4);
+        /* (x, x, x, y) * (fx, fy, fz, fy) and (y, z, -, -) * (fz, fz, -, -) */
+        a0 = _mm256_fmadd_pd(_mm256_permute4x64_pd(r0, 0x40), _mm256_permute4x64_pd(q0, 0x64), a0);
+        b0 = _mm256_fmadd_pd(_mm256_permute4x64_pd(r0, 0x09), _mm256_permute4x64_pd(q0, 0x0A), b0);
+        a1 = _mm256_fmadd_pd(_mm256_permute4x64_pd(r1, 0x40), _mm256_permute4x64_pd(q1, 0x64), a1);
+        b1 = _mm256_fmadd_pd(_mm256_permute4x64_pd(r1, 0x09), _mm256_permute4x64_pd(q1, 0x0A), b1);
+    }
+    for (; k < n; k++) {
+        const __m256d r0 = _mm256_loadu_pd(xp4 + 4 * k), q0 = _mm256_loadu_pd(fp4 + 4 * k);
+        a0 = _mm256_fmadd_pd(_mm256_permute4x64_pd(r0, 0x40), _mm256_permute4x64_pd(q0, 0x64), a0);
+        b0 = _mm256_fmadd_pd(_mm256_permute4x64_pd(r0, 0x09), _mm256_permute4x64_pd(q0, 0x0A), b0);
+    }
+    double a[4], b[4];
+    _mm256_storeu_pd(a, _mm256_add_pd(a0, a1));
+    _mm256_storeu_pd(b, _mm256_add_pd(b0, b1));
+    w[0] = a[0]; w[1] = a[1]; w[2] = a[2]; w[3] = a[3]; w[4] = b[0]; w[5] = b[1];
+}
+#else
+static inline void padded_virial(const double* xp4, const double* fp4, long n, double* w) {
+    double s[6] = {0, 0, 0, 0, 0, 0};
+    for (long k = 0; k < n; k++) {
+        const double* r = xp4 + 4 * k;
+        const double* q = fp4 + 4 * k;
+        s[0] += r[0] * q[0]; s[1] += r[0] * q[1]; s[2] += r[0] * q[2];
+        s[3] += r[1] * q[1]; s[4] += r[1] * q[2]; s[5] += r[2] * q[2];
+    }
+    for (int a = 0; a < 6; a++)
+        w[a] = s[a];
+}
+#endif
 #if defined(__AVX512F__) && defined(__AVX512VL__)
 static inline void rows_to_padded(const double* x, const int* order, long n, double* xp4) {
     for (long k = 0; k < n; k++)

@@ -51,6 +51,8 @@ class NeighbourList:
         self.segments = np.zeros(1, np.int32)  # start of each type's group per sorted row (M * ntypes + 1)
         self.types_all = np.zeros(0, np.int32)
         self.sorted_types = np.zeros(1, np.int32)
+        self.active = np.zeros(0, np.int32)
+        self.row_position = np.zeros(0, np.int32)
         self._build_id = None
         self._system_id = None
         self.n_builds = 0
@@ -87,6 +89,11 @@ class NeighbourList:
         # the rows' types in cell order, plus the padding row M (type 0): fixed until the next build
         self.sorted_types = np.zeros(m + 1, np.int32)
         self.sorted_types[:m] = self.types_all[self.order]
+        # the sorted positions with neighbours (kernels loop over these, not over every row), and
+        # each row's sorted position
+        self.active = np.flatnonzero(self.offsets[1:] > self.offsets[:-1]).astype(np.int32)
+        self.row_position = np.empty(m, np.int32)
+        self.row_position[self.order] = np.arange(m, dtype=np.int32)
         self.n_builds += 1
 
     def row_csr(self, system):
@@ -155,8 +162,8 @@ class Potential:
 def finish_result(potential, system, energy, f_all, virial9, peratom, per_particle, folded=False) -> ForceResult:
     """Common tail of every kernel-backed compute(): fold ghost forces (and per-particle energies)
     onto their owners (forces unless the kernel did, `folded`), sum energy and virial over ranks,
-    wrap as a ForceResult (forces3 keeps the internal (M, 3) buffer for the integrators), and stop
-    on non-finite values naming the particle."""
+    wrap as a ForceResult (forces3 keeps the internal (M, 3) buffer for the integrators; its ghost
+    rows are not written when the kernel folded), and stop on non-finite values naming the particle."""
     domain = system.domain
     if not folded:
         domain.fold_forces(f_all)

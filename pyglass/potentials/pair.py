@@ -116,10 +116,10 @@ class PairPotential(Potential):
         vir = np.zeros(9)
         pe = np.zeros(m) if per_particle else _EMPTY_F64
         fold = system.domain.folds_locally      # one rank: the kernel folds ghost forces itself
-        energy = _pair.compute_pair_forces(system._x, nl.sorted_types, system.N, nl.order, nl.offsets,
+        energy = _pair.compute_pair_forces(system._x, nl.sorted_types, system.N, nl.order, nl.active,
                                            nl.segments, nl.neighbours, self.params.reshape(-1), self.n_types,
                                            self._model_code, f_all, vir, pe, self._scratch[0], self._scratch[1],
-                                           system.ghost_source if fold else _EMPTY_I32)
+                                           system.ghost_source if fold else _EMPTY_I32, nl.row_position)
         return finish_result(self, system, energy, f_all, vir, pe, per_particle, folded=fold)
 
     def pair_derivatives(self, type_a, type_b, r, order: int = 2) -> np.ndarray:
