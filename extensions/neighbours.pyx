@@ -11,14 +11,17 @@ pair across a boundary exactly one passes, and only half the cell stencil need b
 """
 import numpy as np
 cimport numpy as cnp
-from libc.math cimport floor, nearbyint, sqrt
+from libc.string cimport memcpy
+from libc.math cimport ceil, fabs, floor, nearbyint, sqrt
 
 cnp.import_array()
 
 cdef extern from "neighbours_simd.h" nogil:
     int select_row(const double* xs, const double* ys, const double* zs, const int* ts, int r0, int r1,
-                   int k, double xi, double yi, double zi, const double* cut2, int check, int* out,
-                   int n, int cap)
+                   int k, double xi, double yi, double zi, const double* cut2, int ntypes, int check,
+                   int* hits, int* hit_types, int n)
+    int group_by_type(const int* hits, const int* hit_types, int count, int ntypes, int pad, int pad_index,
+                      int* out, int* starts)
 
 cdef enum:
     REACH = 2   # cells of 1/REACH of the list cutoff, a +-REACH stencil trimmed row by row to the list sphere: 6.3 ms per build at N = 8000 KA, against 7.1 with thirds and 9.6 with whole cutoffs (A/B, same run)
@@ -46,8 +49,8 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
     by type: segments (length M * ntypes + 1) holds where each type's group starts,
     segments[k * ntypes + t]. With `pad`, each group is padded to a multiple of 4 entries with the
     index M (a padding row the pair force kernel places far away; NeighbourList.pairs() drops it),
-    so the SIMD kernel reads whole groups of four. Returns the number of entries needed; if that exceeds len(neigh) the
-    caller retries larger."""
+    so the SIMD kernel reads whole groups of four. Returns the number of entries needed; if that
+    exceeds len(neigh) the caller retries larger (entries are written only while they fit)."""
     cdef Py_ssize_t M = x.shape[0]
     cdef int i, j, k, kk, a, b, c, cj, cx, cy, cz, cell, n = 0, cap = neigh.shape[0]
     cdef double lo[3]
@@ -74,6 +77,7 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
         inv[a] = nc[a] / (hi[a] - lo[a]) if hi[a] > lo[a] else 0.0
         width[a] = (hi[a] - lo[a]) / nc[a]
     cdef double reach2 = 0.0, rem, dymin, dzmin
+    cdef int ntypes_list = list_cut2.shape[0]
     cdef int xa, xb
     for a in range(list_cut2.shape[0]):
         for b in range(list_cut2.shape[1]):
@@ -87,7 +91,7 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
     cdef int[::1] start = start_arr
     cdef int[::1] cellof = cellof_arr
     cdef int idx[3]
-    cdef int ti, t, m, n_start, ntypes_list = list_cut2.shape[0]
+    cdef int ti, t, m
     cdef bint check
     cdef int r0, r1
     cdef double* xs0 = <double*> cnp.PyArray_DATA(xs_arr)
@@ -95,8 +99,15 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
     cdef double* xs2 = xs1 + M + 8
     ts_arr = np.zeros(M + 8, dtype=np.int32)
     cdef int[::1] ts = ts_arr
-    tmp_arr = np.empty(M + 4 * list_cut2.shape[0], dtype=np.int32)   # one particle's neighbours, grouped and padded
-    cdef int[::1] tmp = tmp_arr
+    # one particle's hits and their types, then grouped by type and padded (room for 8 more:
+    # the SIMD code stores whole vectors)
+    work_arr = np.empty((3, M + 4 * ntypes_list + 16), dtype=np.int32)
+    cdef int* hits = <int*> cnp.PyArray_DATA(work_arr)
+    cdef int* hit_types = hits + M + 4 * ntypes_list + 16
+    cdef int* grouped = hit_types + M + 4 * ntypes_list + 16
+    starts_arr = np.empty(ntypes_list, dtype=np.int32)
+    cdef int* starts = <int*> cnp.PyArray_DATA(starts_arr)
+    cdef int h
     cdef const double* cut2row
     with nogil:
         # counting sort of rows into cells
@@ -139,7 +150,7 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
             cx = cell % nc[0]
             cy = (cell // nc[0]) % nc[1]
             cz = cell // (nc[0] * nc[1])
-            n_start = n
+            h = 0
             # half lists search only cells that can hold particles 'above' i: binning is monotone,
             # so dz > 0 implies a cell layer >= i's (and, for planar systems, dy > 0 a row >= i's).
             # The ordering rule is needed only where dz (or dy) can have either sign.
@@ -162,26 +173,16 @@ def build_verlet_list(const double[:, ::1] x, const int[::1] types, int nlocal,
                     check = half and (c == cz and (not planar or b == cy))   # else all are 'above' i
                     r0 = start[cj + xa]
                     r1 = start[cj + xb + 1] if xb >= xa else r0
-                    n = select_row(xs0, xs1, xs2, &ts[0], r0, r1, k, xi, yi, zi, cut2row, check,
-                                   &neigh[0], n, cap)
-            # group i's neighbours by type (stable), so kernels see constant parameters per
-            # group, and (pad) fill each group to a multiple of 4 with the padding row M
-            if n > cap:
-                n += 3 * ntypes_list    # an upper bound: the caller retries with a larger list
-                continue
-            m = 0
+                    h = select_row(xs0, xs1, xs2, &ts[0], r0, r1, k, xi, yi, zi, cut2row, ntypes_list,
+                                   check, hits, hit_types, h)
+            # i's neighbours grouped by type (in the order found), so kernels see constant
+            # parameters per group, and (pad) each group filled to a multiple of 4 with the padding row M
+            m = group_by_type(hits, hit_types, h, ntypes_list, pad, <int>M, grouped, starts)
             for t in range(ntypes_list):
-                segments[k * ntypes_list + t] = n_start + m
-                for kk in range(n_start, n):
-                    tmp[m] = neigh[kk]
-                    m += <int>(ts[neigh[kk]] == t)    # branch-free: the test is data-dependent
-                while pad and m & 3:
-                    tmp[m] = <int>M
-                    m += 1
-            n = n_start + m
-            if n <= cap:
-                for kk in range(n_start, n):
-                    neigh[kk] = tmp[kk - n_start]
+                segments[k * ntypes_list + t] = n + starts[t]
+            if n + m <= cap:
+                memcpy(&neigh[n], grouped, m * sizeof(int))
+            n += m                      # past cap: the caller retries with a larger list
         offsets[M] = n
         segments[M * ntypes_list] = n
     return n
@@ -312,3 +313,142 @@ def select_band(const double[:, ::1] table, Py_ssize_t first, Py_ssize_t last, P
             count += (v >= lower) & (v < upper)   # branch-free: the test is data-dependent
     return count
 
+
+
+def periodic_images(const double[:, ::1] frac, Py_ssize_t n, int dim, const double[::1] reach,
+                    int[::1] source, cnp.int64_t[:, ::1] image):
+    """The periodic images of n particles (fractional coordinates frac) within reach[k] cell
+    lengths of the cell along each of the first dim axes, swept axis by axis (x, then y with the
+    x-images, then z with all), so edge and corner images come out of the later sweeps and
+    reach > 1 (a cell thinner than the cutoff) adds several layers. Rows [0, n) are the particles
+    themselves; each later row r is the image of particle source[r] shifted by image[r] cells. In
+    each sweep the images are appended shift by shift (+1, -1, +2, -2, ...), each in the order of
+    the rows so far. Returns the number of rows, or, when source/image are too short, minus a
+    lower bound of the number needed (the caller retries larger)."""
+    cdef Py_ssize_t cap = source.shape[0], count = n, rows, r, total
+    cdef int k, shift, sign, nmax
+    cdef double c, shifted
+    if image.shape[0] < cap:
+        cap = image.shape[0]
+    if cap < n:
+        return -n
+    with nogil:
+        for r in range(n):
+            source[r] = <int>r
+            image[r, 0] = image[r, 1] = image[r, 2] = 0
+        for k in range(dim):
+            if count > cap:     # an earlier sweep overflowed: rows past cap were not written
+                break
+            c = reach[k]
+            nmax = <int>ceil(c)
+            rows = count
+            for shift in range(1, nmax + 1):
+                for sign in range(2):
+                    for r in range(rows):
+                        # the arithmetic of the whole-array form: (frac + image) + shift, both in doubles
+                        shifted = (frac[source[r], k] + <double>image[r, k]) + <double>(shift if sign == 0 else -shift)
+                        if shifted >= -c and shifted < 1.0 + c:
+                            if count < cap:
+                                source[count] = source[r]
+                                image[count, 0] = image[r, 0]
+                                image[count, 1] = image[r, 1]
+                                image[count, 2] = image[r, 2]
+                                image[count, k] += shift if sign == 0 else -shift
+                            count += 1
+    return count if count <= cap else -count
+
+
+def first_runaway_row(const double[:, ::1] x, Py_ssize_t n, double limit):
+    """The first of the first n rows with a coordinate not strictly inside (-limit, limit) (NaN
+    included), or -1."""
+    cdef Py_ssize_t i, bad = -1
+    with nogil:
+        for i in range(n):
+            if not (fabs(x[i, 0]) < limit and fabs(x[i, 1]) < limit and fabs(x[i, 2]) < limit):
+                bad = i
+                break
+    return bad
+
+
+def orthorhombic_shifts(const cnp.int64_t[:, ::1] image, Py_ssize_t n, const double[::1] lengths,
+                        double[:, ::1] out):
+    """out[g, a] = image[g, a] * lengths[a] for the first n rows: the Cartesian shift of whole-cell
+    image counters in a cell without tilt (one exact product per entry)."""
+    cdef Py_ssize_t g
+    with nogil:
+        for g in range(n):
+            out[g, 0] = <double>image[g, 0] * lengths[0]
+            out[g, 1] = <double>image[g, 1] * lengths[1]
+            out[g, 2] = <double>image[g, 2] * lengths[2]
+
+
+def refresh_ghosts(double[:, ::1] x, const double[:, ::1] x0, int nlocal, double limit2,
+                   const int[::1] source, const double[:, ::1] shift):
+    """One step of a serial domain: if no local particle has moved more than sqrt(limit2) since
+    x0 (the last build), refresh the ghost rows from their owners (update_ghosts) and return True;
+    otherwise touch nothing and return False (the caller rebuilds)."""
+    cdef int i, g, s, row
+    cdef double d, m = 0.0, dx, dy, dz
+    cdef bint within
+    with nogil:
+        for i in range(nlocal):
+            dx = x[i, 0] - x0[i, 0]
+            dy = x[i, 1] - x0[i, 1]
+            dz = x[i, 2] - x0[i, 2]
+            d = dx * dx + dy * dy + dz * dz
+            if d > m:
+                m = d
+        within = not (m > limit2)
+        if within:
+            for g in range(source.shape[0]):
+                s = source[g]
+                row = nlocal + g
+                x[row, 0] = x[s, 0] + shift[g, 0]
+                x[row, 1] = x[s, 1] + shift[g, 1]
+                x[row, 2] = x[s, 2] + shift[g, 2]
+    return within
+
+
+def wrap_orthorhombic(double[:, ::1] x, Py_ssize_t n, int dim, const double[:, ::1] frac,
+                      const double[::1] lengths, cnp.int64_t[:, ::1] images):
+    """Wrap the first n rows into a cell without tilt: k = floor(frac) per axis (< dim),
+    x -= k L, images += k (System.wrap's arithmetic)."""
+    cdef Py_ssize_t i
+    cdef int a
+    cdef double k
+    with nogil:
+        for i in range(n):
+            for a in range(dim):
+                k = floor(frac[i, a])
+                if k != 0.0:
+                    images[i, a] += <cnp.int64_t>k
+                    x[i, a] -= k * lengths[a]
+
+
+def ghost_tables(const int[::1] source, const cnp.int64_t[:, ::1] image, Py_ssize_t n, Py_ssize_t count,
+                 const int[::1] types, const cnp.int64_t[::1] ids, const double[::1] lengths,
+                 int[::1] ghost_source, cnp.int64_t[:, ::1] ghost_image, int[::1] ghost_types,
+                 cnp.int64_t[::1] ghost_ids, double[:, ::1] ghost_shift, double[:, ::1] x):
+    """From periodic_images' rows [n, count): each ghost's source row, image counters, type, id
+    and, with cell lengths (no tilt; empty lengths: ghost_shift is given), its Cartesian shift,
+    and the ghost rows x[n + g] = x[source] + shift: a serial rebuild's tables in one pass."""
+    cdef Py_ssize_t g, r
+    cdef int src
+    cdef bint shifts = lengths.shape[0] == 3
+    with nogil:
+        for g in range(count - n):
+            r = n + g
+            src = source[r]
+            ghost_source[g] = src
+            ghost_image[g, 0] = image[r, 0]
+            ghost_image[g, 1] = image[r, 1]
+            ghost_image[g, 2] = image[r, 2]
+            ghost_types[g] = types[src]
+            ghost_ids[g] = ids[src]
+            if shifts:
+                ghost_shift[g, 0] = <double>image[r, 0] * lengths[0]
+                ghost_shift[g, 1] = <double>image[r, 1] * lengths[1]
+                ghost_shift[g, 2] = <double>image[r, 2] * lengths[2]
+            x[n + g, 0] = x[src, 0] + ghost_shift[g, 0]
+            x[n + g, 1] = x[src, 1] + ghost_shift[g, 1]
+            x[n + g, 2] = x[src, 2] + ghost_shift[g, 2]

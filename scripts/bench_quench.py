@@ -1,6 +1,6 @@
 #!/usr/bin/env python
-"""Quenches at large N: pyglass FIRE and CG against LAMMPS `minimize` (fire, cg) on the same starts,
-measured in the same run; the numbers behind the minimiser defaults (ARCHITECTURE.md, "Minimisers").
+"""Quenches: pyglass FIRE and CG against LAMMPS `minimize` (fire, cg) on the same starts, measured in
+the same run; the numbers behind the minimiser defaults (ARCHITECTURE.md, "Minimisers").
 
 Kob-Andersen LJ (rho = 1.2, shifted at 2.5 sigma_ab, LAMMPS `pair_modify shift yes`), two starts per N:
   push-off : builders.lattice(jitter=0.05) to max|F_ia| <= 1e-2 (what a deck's push-off stage does);
@@ -8,8 +8,12 @@ Kob-Andersen LJ (rho = 1.2, shifted at 2.5 sigma_ab, LAMMPS `pair_modify shift y
              (inherent-structure quench; LAMMPS may stop earlier on its line search: its reason is shown).
 LAMMPS uses `min_modify norm inf` so that its ftol is pyglass's max|F_ia|, etol = 0, and the same
 iteration cap. Iteration counts are deterministic; times are medians of --repeats (shared machine).
+With --configs K the IS quench runs on K liquid configurations --spacing NVT steps apart, and the
+summary gives, per minimiser, the medians over the configurations of the time ratio LAMMPS/pyglass
+and of the iteration counts (the shifted KA's basins make the count vary from one start to the next).
 
   python scripts/bench_quench.py [--n 8000 27000] [--repeats 3] [--is-ftol 1e-8] [--md-steps 2000]
+  python scripts/bench_quench.py --n 1000 --starts liquid --configs 5 [--spacing 1000]
 """
 from __future__ import annotations
 
@@ -71,12 +75,24 @@ def compare(label, data, workdir, ftol, repeats):
             lm_it, t, lm_reason = lammps_quench(workdir, style, ftol)
             lm_t.append(t)
         pg, lm = statistics.median(pg_t), statistics.median(lm_t)
-        rows[style] = (pg_it, pg)
+        rows[style] = ((pg_it, pg), (lm_it, lm))
         print(f"  {style:4s} pyglass {pg_it:7d} it {pg:8.2f} s  [{pg_reason}]\n"
               f"       LAMMPS  {lm_it:7d} it {lm:8.2f} s  [{lm_reason}]   time LAMMPS/pyglass = {lm / pg:.2f}",
               flush=True)
-    print(f"  pyglass FIRE/CG time = {rows['fire'][1] / rows['cg'][1]:.2f}", flush=True)
+    print(f"  pyglass FIRE/CG time = {rows['fire'][0][1] / rows['cg'][0][1]:.2f}", flush=True)
     return rows
+
+
+def summarize(label, per_config):
+    """Medians over configurations of each minimiser's time ratio and iteration counts."""
+    print(f"{label}: medians over {len(per_config)} configurations", flush=True)
+    for style in ("fire", "cg"):
+        ratios = [lm[1] / pg[1] for pg, lm in (c[style] for c in per_config)]
+        pg_it = [pg[0] for pg, _ in (c[style] for c in per_config)]
+        lm_it = [lm[0] for _, lm in (c[style] for c in per_config)]
+        print(f"  {style:4s} time LAMMPS/pyglass = {statistics.median(ratios):.2f} (per configuration "
+              f"{', '.join(f'{r:.2f}' for r in ratios)}); iterations pyglass {statistics.median(pg_it):.0f}, "
+              f"LAMMPS {statistics.median(lm_it):.0f}", flush=True)
 
 
 def main(argv=None):
@@ -85,19 +101,33 @@ def main(argv=None):
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--is-ftol", type=float, default=1e-8)
     ap.add_argument("--md-steps", type=int, default=2000)
+    ap.add_argument("--starts", nargs="+", choices=("push-off", "liquid"), default=["push-off", "liquid"])
+    ap.add_argument("--configs", type=int, default=1, help="liquid configurations quenched (IS start)")
+    ap.add_argument("--spacing", type=int, default=1000, help="NVT steps between the liquid configurations")
     args = ap.parse_args(argv)
     for n in args.n:
         with tempfile.TemporaryDirectory() as tmp:
             data = Path(tmp) / "start.data"
             start = builders.lattice(n, 1.2, 3, (0.8, 0.2), seed=1, jitter=0.05)
             pyglass.io.write_lammps_data(start, data)
-            compare(f"KA N={n} push-off from a jittered lattice", data, Path(tmp), 1e-2, args.repeats)
+            if "push-off" in args.starts:
+                compare(f"KA N={n} push-off from a jittered lattice", data, Path(tmp), 1e-2, args.repeats)
+            if "liquid" not in args.starts:
+                continue
             FIRE(ftol=1e-2).minimize(start, KobAndersen())
             start.thermalize(0.6, 1)
-            NoseHoover(0.005, 0.6, 0.5).run(start, KobAndersen(), args.md_steps)
-            pyglass.io.write_lammps_data(start, data)
-            compare(f"KA N={n} inherent structure from the liquid at T = 0.6 ({args.md_steps} NVT steps)", data,
-                    Path(tmp), args.is_ftol, args.repeats)
+            nvt = NoseHoover(0.005, 0.6, 0.5)
+            nvt.run(start, KobAndersen(), args.md_steps)
+            per_config = []
+            for k in range(args.configs):
+                if k:
+                    nvt.run(start, KobAndersen(), args.spacing)
+                pyglass.io.write_lammps_data(start, data)
+                steps = args.md_steps + k * args.spacing
+                per_config.append(compare(f"KA N={n} inherent structure from the liquid at T = 0.6 ({steps} NVT steps)",
+                                          data, Path(tmp), args.is_ftol, args.repeats))
+            if args.configs > 1:
+                summarize(f"KA N={n} inherent structures to max|F_ia| <= {args.is_ftol:g}", per_config)
 
 
 if __name__ == "__main__":

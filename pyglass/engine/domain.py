@@ -15,6 +15,8 @@ from pyglass._ext import neighbours as _nb
 from pyglass.engine.comm import anytrue, is_parallel, processor_grid
 
 
+_EMPTY_F64 = np.zeros(0)
+
 #: a particle this many box lengths from the origin at a rebuild means the run diverged (no real
 #: trajectory moves that far: unwrapped diffusive displacements stay within a few box lengths)
 RUNAWAY_BOX_LENGTHS = 1e6
@@ -25,17 +27,29 @@ def require_finite_positions(system):
     infinity, or 10^6 box lengths away (a time step too large for the forces), has no neighbours,
     so its energy stays finite and nothing else would notice; wrapping it would overflow the image
     counters. Collective under MPI (every rank raises)."""
-    x = system._x[: system.N]
+    x = system._x
     limit = RUNAWAY_BOX_LENGTHS * float(np.max(system.box.lengths))
-    bad = np.flatnonzero(~(np.abs(x) < limit).all(axis=1))     # also catches NaN
-    if anytrue(system.comm, bad.size > 0):
-        if bad.size:
-            i = int(bad[0])
+    i = _nb.first_runaway_row(x, system.N, limit)              # also catches NaN
+    if anytrue(system.comm, i >= 0):
+        if i >= 0:
             where = f"particle {i} (id {int(system.ids[i])}) is at {x[i, : system.dim].tolist()}"
         else:
             where = "a particle on another rank has a non-finite position"
         raise FloatingPointError(f"{where} at step {system.step}: the run diverged (too large a time "
                                  "step for the forces, or overlapping particles?)")
+
+
+def cell_shifts(images, box) -> np.ndarray:
+    """Cartesian shifts (n, 3) of whole-cell image counters (n, 3): images @ h.T. An orthorhombic
+    cell (no tilt) needs one product per entry, exact as the matrix product's, without its
+    per-call cost."""
+    if box.tilt_xy == 0.0:
+        lengths = np.ones(3)
+        lengths[: box.dim] = box.lengths
+        out = np.empty((len(images), 3))
+        _nb.orthorhombic_shifts(images, len(images), lengths, out)
+        return out
+    return np.ascontiguousarray(images.astype(float) @ box.h.T)
 
 
 class Domain:
@@ -48,6 +62,9 @@ class Domain:
         self._x0 = None
         self._built_version = None
         self._built_box = None
+        self._source = np.empty(0, np.int32)           # periodic_images' output, kept between rebuilds
+        self._image = np.empty((0, 3), np.int64)
+        self._geometry_key = self._geometry_value = None
 
     def require(self, cutoff: float, skin: float):
         """Register a potential's interaction cutoff and neighbour skin."""
@@ -87,60 +104,84 @@ class Domain:
         return float(np.max(np.einsum("ij,ij->i", d, d))) > (0.5 * budget) ** 2
 
     def update(self) -> bool:
-        """Make ghosts current; returns True if they were rebuilt (neighbour lists must follow)."""
-        if self.needs_rebuild():
-            self.rebuild()
-            return True
+        """Make ghosts current; returns True if they were rebuilt (neighbour lists must follow).
+        The rebuild test of needs_rebuild, with the common step (same box, every particle within
+        skin/2 of where it was at the build: refresh the ghosts) in one kernel call."""
         s = self.system
-        if self._built_box != (tuple(s.box.lengths), s.box.tilt_xy, tuple(s.box.lo)):
-            s.ghost_shift = np.ascontiguousarray(s.ghost_image.astype(float) @ s.box.h.T)
-        _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
-        return False
+        if self._built_version == s._version and self._x0 is not None and len(self._x0) == s.N:
+            box = s.box
+            if self._built_box == (tuple(box.lengths), box.tilt_xy, tuple(box.lo)):
+                if _nb.refresh_ghosts(s._x, self._x0, s.N, (0.5 * self.skin) ** 2, s.ghost_source, s.ghost_shift):
+                    return False
+            elif not self._needs_rebuild_scaled(box):
+                s.ghost_shift = cell_shifts(s.ghost_image, box)
+                _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
+                return False
+        self.rebuild()
+        return True
+
+    @property
+    def folds_locally(self) -> bool:
+        """Every ghost is an image of a local particle (ghost_source), so a kernel may fold ghost
+        forces onto their owners itself (one rank); decomposed domains fold by communication."""
+        return True
+
+    def _geometry(self, box):
+        """(reach in cell lengths per axis (3,), cell lengths (3,) or None with tilt, lo (3,),
+        h^-1) for this box and ghost cutoff, cached: a rebuild in an unchanged box makes none."""
+        key = (tuple(box.lengths), box.tilt_xy, tuple(box.lo), self.ghost_cutoff)
+        if self._geometry_key != key:
+            reach = np.zeros(3)
+            reach[: box.dim] = self.ghost_cutoff / box.plane_spacings
+            lengths = None
+            if box.tilt_xy == 0.0:
+                lengths = np.ones(3)
+                lengths[: box.dim] = box.lengths
+            lo3 = np.zeros(3)
+            lo3[: box.dim] = box.lo
+            self._geometry_key, self._geometry_value = key, (reach, lengths, lo3, box.h_inverse)
+        return self._geometry_value
 
     def rebuild(self):
         s = self.system
         box = s.box
-        spacings = box.plane_spacings
+        n = s.N
+        reach, lengths, lo3, h_inv = self._geometry(box)
         require_finite_positions(s)
-        s.wrap()
-        frac = box.fractional_rows(s._x[: s.N])
-        source = np.arange(s.N, dtype=np.int64)
-        image = np.zeros((s.N, 3), dtype=np.int64)
-        # sweep dimension by dimension (x, then y with x-ghosts, then z with all): corner and
-        # edge images come out of the later sweeps; c > 1 (box thinner than the cutoff) simply
-        # adds more than one layer of images.
-        for k in range(s.dim):
-            c = self.ghost_cutoff / spacings[k]
-            nmax = int(np.ceil(c))
-            sk = frac[source, k] + image[:, k]
-            new_src, new_img = [source], [image]
-            for n in range(1, nmax + 1):
-                for sign in (1, -1):
-                    shifted = sk + sign * n
-                    keep = (shifted >= -c) & (shifted < 1.0 + c)
-                    if np.any(keep):
-                        img = image[keep].copy()
-                        img[:, k] += sign * n
-                        new_src.append(source[keep])
-                        new_img.append(img)
-            source = np.concatenate(new_src)
-            image = np.concatenate(new_img)
-        ghost_source = source[s.N:].astype(np.int32)
-        ghost_image = image[s.N:]
-        s.ghost_types = s.types[ghost_source]
-        s.ghost_ids = s.ids[ghost_source]
-        shift = ghost_image.astype(float) @ box.h.T
-        m = s.N + len(ghost_source)
-        if s._x.shape[0] != m:
-            x = np.zeros((m, 3))
-            x[: s.N] = s._x[: s.N]
+        frac = np.empty((n, 3))
+        if lengths is None:
+            s.wrap()
+        else:
+            _nb.to_fractional(s._x, n, lo3, h_inv, frac)
+            if n:
+                _nb.wrap_orthorhombic(s._x, n, s.dim, frac, lengths, s.images)
+        _nb.to_fractional(s._x, n, lo3, h_inv, frac)
+        # every periodic image within the ghost cutoff, swept axis by axis (a Cython kernel)
+        while True:
+            count = _nb.periodic_images(frac, n, s.dim, reach, self._source, self._image)
+            if count >= 0:
+                break
+            cap = max(2 * len(self._source), 2 * -count)
+            self._source, self._image = np.empty(cap, np.int32), np.empty((cap, 3), np.int64)
+        n_ghost = count - n
+        if s._x.shape[0] != count:
+            x = np.empty((count, 3))
+            x[:n] = s._x[:n]
             s._x = x
-        s.ghost_source = ghost_source
-        s.ghost_image = ghost_image
-        s.ghost_shift = np.ascontiguousarray(shift)
-        s.n_ghost = len(ghost_source)
-        _nb.update_ghosts(s._x, s.N, s.ghost_source, s.ghost_shift)
-        self._x0 = s._x[: s.N].copy()
+        s.ghost_source = np.empty(n_ghost, np.int32)
+        s.ghost_image = np.empty((n_ghost, 3), np.int64)
+        s.ghost_types = np.empty(n_ghost, np.int32)
+        s.ghost_ids = np.empty(n_ghost, np.int64)
+        if lengths is None:
+            s.ghost_shift = cell_shifts(self._image[n:count], box)
+        else:
+            s.ghost_shift = np.empty((n_ghost, 3))
+        s.n_ghost = n_ghost
+        # ghost tables, shifts and coordinates in one pass
+        _nb.ghost_tables(self._source, self._image, n, count, s.types, s.ids,
+                         _EMPTY_F64 if lengths is None else lengths, s.ghost_source, s.ghost_image,
+                         s.ghost_types, s.ghost_ids, s.ghost_shift, s._x)
+        self._x0 = s._x[:n].copy()
         self._built_version = s._version
         self._built_box = (tuple(box.lengths), box.tilt_xy, tuple(box.lo))
         self.build_id += 1
@@ -195,6 +236,8 @@ class DecomposedDomain(Domain):
     # ---------------------------------------------------------------------------------
     def needs_rebuild(self) -> bool:
         return anytrue(self.comm, super().needs_rebuild())
+
+    folds_locally = False
 
     def update(self) -> bool:
         if self.needs_rebuild():

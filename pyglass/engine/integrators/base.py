@@ -12,6 +12,7 @@ Run-loop order for each step n -> n + 1 (all integrators):
 """
 from __future__ import annotations
 
+import math
 import sys
 import time as _time
 
@@ -99,6 +100,7 @@ class Integrator:
         runs over 10^4 steps when stderr is a terminal). callback(system, result) runs after the
         observables each step and may return True to stop the run early."""
         steps = int(steps)
+        observables = tuple(observables)
         if steps < 0:
             raise ValueError(f"steps must be >= 0, got {steps}")
         stream = stream or sys.stdout
@@ -125,19 +127,22 @@ class Integrator:
         # step, and a restart starts from the checkpoint's stored time, so straight and restarted
         # runs compute the same times.
         step0, time0 = system.step, system.time
+        # the loop body is all the Python a step costs: bound methods, no per-step lookups
+        first_half, second_half, compute, dt = self._first_half, self._second_half, potential.compute, self.dt
+        isfinite = math.isfinite
         for n in range(steps):
-            self._first_half(system, result)
-            result = potential.compute(system)
-            self._second_half(system, result)
-            system.step += 1
-            system.time = time0 + (system.step - step0) * self.dt
-            if not np.isfinite(result.energy):
+            first_half(system, result)
+            result = compute(system)
+            second_half(system, result)
+            step = system.step = system.step + 1
+            system.time = time0 + (step - step0) * dt
+            if not isfinite(result.energy):
                 check_finite(result, system)
-                raise FloatingPointError(f"non-finite energy at step {system.step}")
+                raise FloatingPointError(f"non-finite energy at step {step}")
             for obs in observables:
-                if obs.due(system.step):
-                    obs.sample(system, system.step, result)
-            if thermo and system.step % thermo == 0:
+                if obs.due(step):
+                    obs.sample(system, step, result)
+            if thermo and step % thermo == 0:
                 self._thermo_line(system, result, thermo_stream)
             if bar is not None:
                 bar.update(1)

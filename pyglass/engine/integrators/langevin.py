@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from pyglass._ext import integrate as _int
 from pyglass.engine.integrators.base import Integrator
 from pyglass.registry import INTEGRATORS
 
@@ -62,8 +63,7 @@ class Langevin(Integrator):
     def _first_half(self, system, result):
         n, d = system.N, system.dim
         half = 0.5 * self.dt
-        self._kick(system, result, half)                          # B
-        self._drift(system, half)                                 # A
+        _int.kick_drift(system._v, system._x, result.forces3, system._inv_mass, half, half, 1.0, n)   # B, A
         v = system._v[:n, :d]                                     # O
         v *= self.c1
         v += self.c2 * self._sigma * self.rng.standard_normal((n, d))

@@ -1,37 +1,21 @@
 """Canonical (NVT) Nose-Hoover chain, Martyna-Tuckerman-Klein Trotter splitting."""
 from __future__ import annotations
 
-import math
 
 import numpy as np
 
+from pyglass._ext import integrate as _int
+from pyglass.engine.comm import allsum
 from pyglass.engine.integrators.base import Integrator
 from pyglass.registry import INTEGRATORS
 
 
 def nhc_half_step(xi, vxi, Q, T: float, g: float, ke2: float, dt: float) -> float:
-    """One Trotter half step (dt/2) of a Nose-Hoover chain (xi, vxi, Q arrays, updated in place)
-    coupled to g degrees of freedom whose twice-kinetic energy is ke2 (Martyna et al., Mol. Phys.
-    87, 1117 (1996), the same splitting as NoseHoover). Returns the factor by which the
-    thermostatted velocities must be scaled."""
-    dt2, dt4, dt8 = 0.5 * dt, 0.25 * dt, 0.125 * dt
-    M = len(vxi)
-
-    def force(k, ke2):
-        return ((ke2 - g * T) if k == 0 else (Q[k - 1] * vxi[k - 1] ** 2 - T)) / Q[k]
-
-    vxi[M - 1] += dt4 * force(M - 1, ke2)
-    for k in range(M - 2, -1, -1):
-        s = math.exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
-    scale = math.exp(-dt2 * vxi[0])
-    ke2 *= scale * scale
-    xi += dt2 * vxi
-    for k in range(M - 1):
-        s = math.exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * force(k, ke2)) * s
-    vxi[M - 1] += dt4 * force(M - 1, ke2)
-    return scale
+    """One Trotter half step (dt/2) of a Nose-Hoover chain (xi, vxi, Q float64 arrays, updated in
+    place) coupled to g degrees of freedom whose twice-kinetic energy is ke2 (Martyna et al., Mol.
+    Phys. 87, 1117 (1996), the same splitting as NoseHoover). Returns the factor by which the
+    thermostatted velocities must be scaled. A Cython kernel: it runs twice per MD step."""
+    return _int.nhc_half_step(xi, vxi, Q, T, g, ke2, dt)
 
 
 @INTEGRATORS.register("nosehoover")
@@ -70,7 +54,7 @@ class NoseHoover(Integrator):
         """Propagate the chain by dt/2 and rescale velocities (one Trotter half step); returns
         twice the kinetic energy after the rescaling."""
         ke2 = self._twice_kinetic(system) if ke2 is None else ke2
-        scale = nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
         system._v[: system.N] *= scale
         return ke2 * scale * scale
 
@@ -78,13 +62,21 @@ class NoseHoover(Integrator):
         # The kinetic energy left by the previous step's rescaling is known (as LAMMPS's fix nvt
         # keeps t_current): one global reduction per step instead of two.
         ke2, self._ke2_after_step = self._ke2_after_step, None
-        self._chain_half_step(system, ke2)
-        self._kick(system, result, 0.5 * self.dt)
-        self._drift(system, self.dt)
+        if ke2 is None:
+            ke2 = self._twice_kinetic(system)
+        scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        # rescale, half kick, drift: one pass
+        _int.kick_drift(system._v, system._x, result.forces3, system._inv_mass, 0.5 * self.dt, self.dt,
+                        scale, system.N)
 
     def _second_half(self, system, result):
-        self._kick(system, result, 0.5 * self.dt)
-        self._ke2_after_step = self._chain_half_step(system)
+        n = system.N
+        # half kick and the kinetic energy after it (one pass), chain half step, rescale
+        ke2 = allsum(system.comm, _int.kick_twice_kinetic(system._v, result.forces3, system._inv_mass,
+                                                          system._mass, 0.5 * self.dt, n))
+        scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
+        _int.scale_rows(system._v, scale, n)
+        self._ke2_after_step = ke2 * scale * scale
 
     def extra_energy(self, system) -> float:
         if self.Q is None:

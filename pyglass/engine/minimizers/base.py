@@ -22,11 +22,13 @@ There is never a silent non-convergence: `converged` is False with the reason, a
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 import numpy as np
 
-from pyglass.engine.comm import allmax, allsum, anytrue
+from pyglass._ext import integrate as _int
+from pyglass.engine.comm import allmax, allsum
 from pyglass.engine.domain import domain_of
 
 
@@ -81,14 +83,18 @@ class _Evaluator:
         self.iteration = 0               # kept current by the minimizer loops
         self.last = (np.inf, np.inf)     # energy, max|F| of the last finite evaluation
         self.inv_mass = np.repeat(1.0 / system.masses, self.d)
+        self.recent = []                 # (forces, global max|F|) of the last few evaluations
 
     def move(self, delta):
         """x += delta (flat (N d) vector); the coordinate buffer may be reallocated by a
         rebuild, so it is fetched each time. A non-finite step is refused (FloatingPointError)
         before it can destroy the positions."""
-        if not np.all(np.isfinite(delta)):
+        self.move_along(np.ascontiguousarray(delta, dtype=float), 1.0)
+
+    def move_along(self, direction, a: float):
+        """x += a direction (flat (N d) vector) in one kernel pass, refused as `move` is."""
+        if not _int.move_along(self.system._x, direction, a, self.n, self.d):
             raise FloatingPointError("non-finite minimization step")
-        self.system._x[: self.n, : self.d] += delta.reshape(self.n, self.d)
 
     def dot(self, a, b) -> float:
         """a . b over the whole system (all ranks)."""
@@ -101,12 +107,30 @@ class _Evaluator:
             res = self.potential.compute(self.system)
         except FloatingPointError:
             return np.inf, None
-        f = np.array(res.forces, dtype=float).reshape(-1)
-        # decided on every rank alike: a rank-local verdict would desynchronise the reductions
-        if not np.isfinite(res.energy) or anytrue(self.system.comm, not np.all(np.isfinite(f))):
+        f3 = getattr(res, "forces3", None)     # the kernels' (M, 3) rows: copy, test and norm in one pass
+        if f3 is not None:
+            f = np.empty(self.n * self.d)
+            fmax = _int.flat_forces(f3, self.n, self.d, f) if self.n else 0.0
+        else:
+            f = np.array(res.forces, dtype=float).reshape(-1)
+            fmax = float(np.max(np.abs(f))) if f.size else 0.0
+            if not np.all(np.isfinite(f)):
+                fmax = np.inf
+        # one reduction decides on every rank alike (a rank-local verdict would desynchronise
+        # the reductions that follow): a non-finite component anywhere makes the maximum inf
+        fmax = float(allmax(self.system.comm, fmax))
+        if not (math.isfinite(res.energy) and math.isfinite(fmax)):
             return np.inf, None
-        self.last = (float(res.energy), float(allmax(self.system.comm, float(np.max(np.abs(f))) if f.size else 0.0)))
+        self.last = (float(res.energy), fmax)
+        self.recent = [(f, fmax)] + self.recent[:3]
         return float(res.energy), f
+
+    def known_fmax(self, f):
+        """max|F| of forces returned by a recent evaluation (None if f is not one of them)."""
+        for g, fmax in self.recent:
+            if g is f:
+                return fmax
+        return None
 
 
 def energy_noise(e: float) -> float:
@@ -151,7 +175,7 @@ class Minimizer:
     def minimize(self, system, potential) -> MinimizeResult:
         """Minimize the potential energy in place; returns a MinimizeResult."""
         self._comm = system.comm
-        ev = _Evaluator(system, potential)
+        ev = self._ev = _Evaluator(system, potential)
         # Particles keep their owner rank during a minimization (the flat vectors stay aligned);
         # the domain widens its ghost exchange by how far particles stray from their domains.
         domain = domain_of(system)
@@ -170,6 +194,7 @@ class Minimizer:
         finally:
             domain.freeze_ownership = False
             system.touch()
+            self._ev = None
         if self.raise_on_failure and not res.converged:
             raise MinimizationError(res, type(self).__name__)
         return res
@@ -187,8 +212,11 @@ class Minimizer:
     def _amax(self, a) -> float:
         return float(allmax(self._comm, float(np.max(np.abs(a))) if a.size else 0.0))
 
+    _ev = None
+
     def _fmax(self, f) -> float:
-        return self._amax(f)
+        known = self._ev.known_fmax(f) if self._ev is not None else None
+        return self._amax(f) if known is None else known
 
     def _converged(self, e_old, e, f, iteration, ev):
         """The result if the ftol or etol criterion is met after an iteration, else None."""

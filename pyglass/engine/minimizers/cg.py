@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from pyglass.engine.comm import allsum
+from pyglass._ext import integrate as _int
+from pyglass.engine.comm import allmax, allsum, is_parallel
 from pyglass.engine.minimizers.base import (Minimizer, MinimizeResult, StopReason, energy_noise)
 from pyglass.registry import MINIMIZERS
 
@@ -40,7 +41,7 @@ def line_search(ev, e0, f0, d, g0, a_init, a_max, c1=1e-4, sigma=0.1, max_evals=
     hi = None                   # a step past the minimum (g >= 0, no sufficient decrease, or non-finite)
     a = min(a_init, a_max)
     for _ in range(max_evals):
-        ev.move((a - a_cur) * d)
+        ev.move_along(d, a - a_cur)
         a_cur = a
         e, f = ev.evaluate()
         if f is None:
@@ -79,9 +80,9 @@ def line_search(ev, e0, f0, d, g0, a_init, a_max, c1=1e-4, sigma=0.1, max_evals=
                 break
     # no Wolfe point: keep the best point with sufficient decrease, if any
     if lo[0] > 0:
-        ev.move((lo[0] - a_cur) * d)
+        ev.move_along(d, lo[0] - a_cur)
         return True, lo[0], lo[1], lo[3]
-    ev.move(-a_cur * d)
+    ev.move_along(d, -a_cur)
     return False, 0.0, e0, f0
 
 
@@ -116,14 +117,17 @@ class ConjugateGradient(Minimizer):
         self.restart, self.c1, self.sigma = restart, float(c1), float(sigma)
 
     def _run(self, ev, e, f) -> MinimizeResult:
-        restart = self.restart or int(allsum(self._comm, f.size))   # N d of the whole system, same on every rank
+        comm = self._comm
+        parallel = is_parallel(comm)
+        restart = self.restart or int(allsum(comm, f.size))   # N d of the whole system, same on every rank
         d = f.copy()
         g0 = -self._dot(f, d)
+        d_max = self._amax(d)
         a_prev = g_prev = None
         since_restart = 0
         for it in range(1, self.max_iterations + 1):
             ev.iteration = it
-            a_max = self.max_step / self._amax(d)
+            a_max = self.max_step / d_max
             a_init = a_max if a_prev is None else a_prev * g_prev / g0
             ok, a, e_new, f_new = line_search(ev, e, f, d, g0, a_init, a_max, self.c1, self.sigma)
             if not ok:
@@ -131,6 +135,7 @@ class ConjugateGradient(Minimizer):
                     return self._result(StopReason.LINESEARCH_FAILED, e, self._fmax(f), it - 1, ev)
                 d = f.copy()                        # retry along steepest descent
                 g0 = -self._dot(f, d)
+                d_max = self._amax(d)
                 a_prev = None
                 since_restart = 0
                 continue
@@ -142,14 +147,23 @@ class ConjugateGradient(Minimizer):
             since_restart += 1
             beta = 0.0
             if since_restart < restart:
-                beta = max(0.0, self._dot(f, f - f_old) / self._dot(f_old, f_old))
+                # Polak-Ribiere+: max(0, F.(F - F_old) / F_old.F_old), the three dots in one pass
+                dots = _int.cg_dots(f, f_old)
+                ff, ffo, fofo = allsum(comm, np.array(dots)) if parallel else dots
+                beta = max(0.0, (ff - ffo) / fofo)
             if beta == 0.0:
                 since_restart = 0
-            d = f + beta * d
-            g_new = -self._dot(f, d)
+            g_new, d_max = self._direction(d, f, beta)
             if not g_new < 0:
                 d = f.copy()
-                g_new = -self._dot(f, d)
+                g_new, d_max = self._direction(d, f, 0.0)
                 since_restart = 0
             a_prev, g_prev, g0 = a, g0, g_new
         return self._result(StopReason.MAX_ITERATIONS, e, self._fmax(f), self.max_iterations, ev)
+
+    def _direction(self, d, f, beta):
+        """d <- F + beta d in place; (g = -F.d, max|d|) over the whole system."""
+        fd, d_max = _int.cg_direction(d, f, beta)
+        if is_parallel(self._comm):
+            fd, d_max = float(allsum(self._comm, fd)), float(allmax(self._comm, d_max))
+        return -fd, d_max

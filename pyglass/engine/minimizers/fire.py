@@ -1,8 +1,12 @@
 """FIRE 2.0: the fast inertial relaxation engine with the corrections of Guénolé et al."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from pyglass._ext import integrate as _int
+from pyglass.engine.comm import allmax, allsum, is_parallel
 from pyglass.engine.minimizers.base import Minimizer, MinimizeResult, StopReason
 from pyglass.registry import MINIMIZERS
 
@@ -68,9 +72,14 @@ class FIRE(Minimizer):
         v = np.zeros_like(f)
         dt, alpha = self.dt, self.alpha0
         n_pos = n_neg = 0
+        comm = self._comm
+        parallel = is_parallel(comm)
         for it in range(1, self.max_iterations + 1):
             ev.iteration = it
-            p = self._dot(f, v)
+            # P = F . v and |F|^2 in one pass and one reduction
+            p, ff = _int.fire_powers(f, v)
+            if parallel:
+                p, ff = allsum(comm, np.array([p, ff]))
             if p > 0.0:
                 n_pos += 1
                 n_neg = 0
@@ -86,24 +95,22 @@ class FIRE(Minimizer):
                     dt = max(dt * self.f_dec, self.dt_min)
                     alpha = self.alpha0
                 if self.halfstepback:
-                    ev.move(-0.5 * dt * v)
+                    ev.move_along(v, -0.5 * dt)
                 v[:] = 0.0
-            # semi-implicit Euler with FIRE mixing
-            v += dt * inv_m * f
-            fn = np.sqrt(self._dot(f, f))
+            # semi-implicit Euler with FIRE mixing (kernels: kick with |v|^2, mix with max|v|)
+            vv = float(allsum(comm, _int.fire_kick(v, f, inv_m, dt)))
+            fn = math.sqrt(ff)
             if alpha > 0 and fn > 0:
-                vn = np.sqrt(self._dot(v, v))
-                v *= 1.0 - alpha
-                v += (alpha * vn / fn) * f
-            vmax = self._amax(v)
+                vmax = float(allmax(comm, _int.fire_mix(v, f, 1.0 - alpha, alpha * math.sqrt(vv) / fn)))
+            else:
+                vmax = self._amax(v)
             if dt * vmax > self.max_step:
                 dt = self.max_step / vmax             # as LAMMPS: the shorter dt persists
-            step = dt * v
-            ev.move(step)
+            ev.move_along(v, dt)
             e_new, f_new = ev.evaluate()
             if f_new is None:
                 # undo the step and retry with a shorter time step from rest
-                ev.move(-step)
+                ev.move_along(v, -dt)
                 v[:] = 0.0
                 if dt <= self.dt_min:
                     return self._result(StopReason.NON_FINITE, e, self._fmax(f), it, ev)

@@ -42,7 +42,7 @@ class SteepestDescent(Minimizer):
             a = a_max if a_trial is None else min(a_trial, a_max)
             a_cur = 0.0
             for _ in range(self.max_backtracks):
-                ev.move((a - a_cur) * f)
+                ev.move_along(f, a - a_cur)
                 a_cur = a
                 e_new, f_new = ev.evaluate()
                 if f_new is not None:
@@ -53,7 +53,7 @@ class SteepestDescent(Minimizer):
                         break
                 a *= self.shrink
             else:
-                ev.move(-a_cur * f)
+                ev.move_along(f, -a_cur)
                 return self._result(StopReason.LINESEARCH_FAILED, e, self._fmax(f), it - 1, ev)
             sy = a * (ff - self._dot(f_new, f))                 # s.y with s = a F, y = F - F_new
             a_trial = a * a * ff / sy if sy > 0 else 2.0 * a

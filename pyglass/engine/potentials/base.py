@@ -1,6 +1,7 @@
 """Potential base class, the neighbour list it owns, and the result of one evaluation."""
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -49,6 +50,9 @@ class NeighbourList:
         self.neighbours = np.zeros(0, np.int32)
         self.segments = np.zeros(1, np.int32)  # start of each type's group per sorted row (M * ntypes + 1)
         self.types_all = np.zeros(0, np.int32)
+        self.sorted_types = np.zeros(1, np.int32)
+        self.active = np.zeros(0, np.int32)
+        self.row_position = np.zeros(0, np.int32)
         self._build_id = None
         self._system_id = None
         self.n_builds = 0
@@ -82,6 +86,14 @@ class NeighbourList:
                 break
             cap = int(count * 1.2) + 16
         self.neighbours = neigh
+        # the rows' types in cell order, plus the padding row M (type 0): fixed until the next build
+        self.sorted_types = np.zeros(m + 1, np.int32)
+        self.sorted_types[:m] = self.types_all[self.order]
+        # the sorted positions with neighbours (kernels loop over these, not over every row), and
+        # each row's sorted position
+        self.active = np.flatnonzero(self.offsets[1:] > self.offsets[:-1]).astype(np.int32)
+        self.row_position = np.empty(m, np.int32)
+        self.row_position[self.order] = np.arange(m, dtype=np.int32)
         self.n_builds += 1
 
     def row_csr(self, system):
@@ -147,22 +159,24 @@ class Potential:
         return None
 
 
-def finish_result(potential, system, energy, f_all, virial9, peratom, per_particle) -> ForceResult:
+def finish_result(potential, system, energy, f_all, virial9, peratom, per_particle, folded=False) -> ForceResult:
     """Common tail of every kernel-backed compute(): fold ghost forces (and per-particle energies)
-    onto their owners, sum energy and virial over ranks, wrap as a ForceResult (forces3 keeps the
-    internal (M, 3) buffer for the integrators), and stop on non-finite values naming the particle."""
+    onto their owners (forces unless the kernel did, `folded`), sum energy and virial over ranks,
+    wrap as a ForceResult (forces3 keeps the internal (M, 3) buffer for the integrators; its ghost
+    rows are not written when the kernel folded), and stop on non-finite values naming the particle."""
     domain = system.domain
-    domain.fold_forces(f_all)
+    if not folded:
+        domain.fold_forces(f_all)
     d = system.dim
     if is_parallel(system.comm):   # each term was computed on exactly one rank: one reduction
         total = allsum(system.comm, np.append(np.asarray(virial9, float), energy))
         virial9, energy = total[:9], float(total[9])
-    result = ForceResult(energy, f_all[: system.N, :d], np.asarray(virial9).reshape(3, 3)[:d, :d].copy())
+    result = ForceResult(energy, f_all[: system.N, :d], virial9.reshape(3, 3)[:d, :d].copy())
     result.forces3 = f_all
     if per_particle:
         domain.fold_scalars(peratom)
         result.per_particle_energy = peratom[: system.N].copy()
-    if not np.isfinite(energy) or energy > 1e250:
+    if not math.isfinite(energy) or energy > 1e250:
         check_finite(ForceResult(np.inf, result.forces, result.virial), system, f" in {potential.name}")
     return result
 

@@ -16,6 +16,7 @@ from pyglass.engine.potentials.base import NeighbourList, Potential, finish_resu
 from pyglass.registry import POTENTIALS
 
 NPARAM = _pair.PARAMS_PER_PAIR
+_EMPTY_F64, _EMPTY_I32 = np.zeros(0), np.zeros(0, np.int32)
 MODELS = _pair.MODELS
 SMOOTHING = ("none", "shift", "force-shift", "smooth", "linear-force-shift")
 _SMOOTHING_ORDER = {"none": -1, "shift": 0, "force-shift": 1, "smooth": 2}
@@ -82,6 +83,8 @@ class PairPotential(Potential):
         self.skin = float(skin)
         self._description = dict(description or {})
         self.neighbour_list = NeighbourList(self.cutoffs, self.skin, half=True, pad=True)
+        self._scratch = np.empty((2, 0, 4))
+        self._checked_box = self._checked_serial = None
 
     @property
     def cutoff(self) -> float:
@@ -99,19 +102,25 @@ class PairPotential(Potential):
                              f"has parameters for {self.type_names} only")
 
     def compute(self, system, per_particle: bool = False) -> ForceResult:
-        self.check_system(system)
-        self._check_types(system)
+        if system.box is not self._checked_box or system.serial != self._checked_serial:
+            self.check_system(system)      # once per system and box (NPT makes a new box per step)
+            self._checked_box, self._checked_serial = system.box, system.serial
+        if system.n_types > self.n_types:
+            self._check_types(system)
         nl = self.neighbour_list
         nl.update(system)
         m = system.N + system.n_ghost
+        if self._scratch.shape[1] < m + 1:      # the kernel's sorted rows (coordinates, forces)
+            self._scratch = np.empty((2, m + 1 + m // 4, 4))
         f_all = np.empty((m, 3))
         vir = np.zeros(9)
-        pe = np.zeros(m) if per_particle else np.zeros(0)
-        energy = _pair.compute_pair_forces(system._x, nl.types_all, system.N, nl.order, nl.offsets, nl.segments,
-                                           nl.neighbours,
-                                           self.params.reshape(-1), self.n_types, self._model_code,
-                                           f_all, vir, pe)
-        return finish_result(self, system, energy, f_all, vir, pe, per_particle)
+        pe = np.zeros(m) if per_particle else _EMPTY_F64
+        fold = system.domain.folds_locally      # one rank: the kernel folds ghost forces itself
+        energy = _pair.compute_pair_forces(system._x, nl.sorted_types, system.N, nl.order, nl.active,
+                                           nl.segments, nl.neighbours, self.params.reshape(-1), self.n_types,
+                                           self._model_code, f_all, vir, pe, self._scratch[0], self._scratch[1],
+                                           system.ghost_source if fold else _EMPTY_I32, nl.row_position)
+        return finish_result(self, system, energy, f_all, vir, pe, per_particle, folded=fold)
 
     def pair_derivatives(self, type_a, type_b, r, order: int = 2) -> np.ndarray:
         """phi, phi', ... up to `order` (<= 3) of pairs (type_a, type_b) at distances r: (order+1, n)."""
