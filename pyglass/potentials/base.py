@@ -169,9 +169,10 @@ def finish_result(potential, system, energy, f_all, virial9, peratom, per_partic
         domain.fold_forces(f_all)
     d = system.dim
     if is_parallel(system.comm):   # each term was computed on exactly one rank: one reduction
-        total = allsum(system.comm, np.append(np.asarray(virial9, float), energy))
+        total = allsum(system.comm, np.append(np.asarray(virial9, float).reshape(-1), energy))
         virial9, energy = total[:9], float(total[9])
-    result = ForceResult(energy, f_all[: system.N, :d], virial9.reshape(3, 3)[:d, :d].copy())
+    # the (d, d) block of the fresh (3, 3) or (9,) virial buffer: a view, no copy
+    result = ForceResult(energy, f_all[: system.N, :d], virial9.reshape(3, 3)[:d, :d])
     result.forces3 = f_all
     if per_particle:
         domain.fold_scalars(peratom)
