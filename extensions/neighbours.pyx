@@ -451,3 +451,21 @@ def ghost_tables(const int[::1] source, const cnp.int64_t[:, ::1] image, Py_ssiz
             x[n + g, 0] = x[src, 0] + ghost_shift[g, 0]
             x[n + g, 1] = x[src, 1] + ghost_shift[g, 1]
             x[n + g, 2] = x[src, 2] + ghost_shift[g, 2]
+
+
+def list_layout(const int[::1] order, const int[::1] offsets, const int[::1] types, int[::1] sorted_types,
+                int[::1] row_position, int[::1] active):
+    """What the force kernels read beside a cell-sorted list, fixed until the next build:
+    sorted_types[k] = types[order[k]] (and 0 for the padding row M), row_position[order[k]] = k, and
+    active[:count] the sorted positions with neighbours. Returns count."""
+    cdef Py_ssize_t k, M = order.shape[0], count = 0
+    if sorted_types.shape[0] < M + 1 or row_position.shape[0] < M or active.shape[0] < M or offsets.shape[0] < M + 1:
+        raise ValueError("list layout arrays are shorter than the list's rows")
+    with nogil:
+        for k in range(M):
+            sorted_types[k] = types[order[k]]
+            row_position[order[k]] = <int>k
+            active[count] = <int>k
+            count += offsets[k + 1] > offsets[k]
+        sorted_types[M] = 0
+    return count
