@@ -36,53 +36,62 @@ def twice_kinetic(const double[:, ::1] v, const double[::1] mass, int n):
     return s
 
 
-def kick_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] f, const double[::1] inv_mass,
+def kick_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] f, const double[::1] inv_mass3,
                double h, double dt, double scale, int n):
     """v <- scale v (a thermostat's rescaling; skipped when scale is 1), v += h f / m, x += dt v
-    for the first n rows: an integrator's first half in one pass."""
-    cdef int i
-    cdef double c
+    for the first n rows: an integrator's first half. inv_mass3 holds 1/m per component (3 n):
+    the rows are walked as one flat array, so the loops vectorise."""
+    cdef Py_ssize_t k, n3 = 3 * <Py_ssize_t>n
+    cdef double* vp = &v[0, 0]
+    cdef double* xp = &x[0, 0]
+    cdef const double* fp = &f[0, 0]
+    cdef const double* im = &inv_mass3[0]
+    _check_rows(v.shape[0], x.shape[0], f.shape[0], inv_mass3.shape[0], n)
     with nogil:
         if scale != 1.0:
-            for i in range(n):
-                v[i, 0] *= scale
-                v[i, 1] *= scale
-                v[i, 2] *= scale
-        for i in range(n):
-            c = h * inv_mass[i]
-            v[i, 0] += c * f[i, 0]
-            v[i, 1] += c * f[i, 1]
-            v[i, 2] += c * f[i, 2]
-            x[i, 0] += dt * v[i, 0]
-            x[i, 1] += dt * v[i, 1]
-            x[i, 2] += dt * v[i, 2]
+            for k in range(n3):
+                vp[k] *= scale
+        for k in range(n3):
+            vp[k] += h * im[k] * fp[k]
+        for k in range(n3):
+            xp[k] += dt * vp[k]
 
 
-def kick_twice_kinetic(double[:, ::1] v, const double[:, ::1] f, const double[::1] inv_mass,
-                       const double[::1] mass, double h, int n):
+def kick_twice_kinetic(double[:, ::1] v, const double[:, ::1] f, const double[::1] inv_mass3,
+                       const double[::1] mass3, double h, int n):
     """v += h f / m for the first n rows; returns sum_i m_i v_i^2 after the kick (a thermostat's
-    second half needs it next)."""
-    cdef int i
-    cdef double c, s = 0.0
+    second half needs it next). inv_mass3, mass3: per component (3 n)."""
+    cdef Py_ssize_t k, n3 = 3 * <Py_ssize_t>n
+    cdef double s = 0.0
+    cdef double* vp = &v[0, 0]
+    cdef const double* fp = &f[0, 0]
+    cdef const double* im = &inv_mass3[0]
+    cdef const double* m = &mass3[0]
+    _check_rows(v.shape[0], v.shape[0], f.shape[0], min(inv_mass3.shape[0], mass3.shape[0]), n)
     with nogil:
-        for i in range(n):
-            c = h * inv_mass[i]
-            v[i, 0] += c * f[i, 0]
-            v[i, 1] += c * f[i, 1]
-            v[i, 2] += c * f[i, 2]
-        for i in range(n):
-            s += mass[i] * (v[i, 0] * v[i, 0] + v[i, 1] * v[i, 1] + v[i, 2] * v[i, 2])
+        for k in range(n3):
+            vp[k] += h * im[k] * fp[k]
+        for k in range(n3):
+            s += m[k] * vp[k] * vp[k]
     return s
 
 
 def scale_rows(double[:, ::1] v, double scale, int n):
     """v *= scale for the first n rows."""
-    cdef int i
+    cdef Py_ssize_t k
+    cdef double* vp = &v[0, 0]
+    if v.shape[0] < n:
+        raise ValueError(f"{v.shape[0]} rows, {n} needed")
     with nogil:
-        for i in range(n):
-            v[i, 0] *= scale
-            v[i, 1] *= scale
-            v[i, 2] *= scale
+        for k in range(3 * <Py_ssize_t>n):
+            vp[k] *= scale
+
+
+cdef inline void _check_rows(Py_ssize_t v_rows, Py_ssize_t x_rows, Py_ssize_t f_rows, Py_ssize_t masses,
+                             int n) except *:
+    if v_rows < n or x_rows < n or f_rows < n or masses < 3 * n:
+        raise ValueError(f"{n} rows need velocities, positions and forces of at least {n} rows and "
+                         f"{3 * n} per-component masses; got {v_rows}, {x_rows}, {f_rows}, {masses}")
 
 
 def nhc_half_step(double[::1] xi, double[::1] vxi, const double[::1] Q, double T, double g, double ke2,

@@ -80,21 +80,23 @@ cdef inline void _zero(int order, double* out) noexcept nogil:
         out[3] = 0.0
 
 
-cdef inline void _lj(const double* p, double u, int order, double* out) noexcept nogil:
+cdef inline void _lj(const double* p, int deg, double u, int order, double* out) noexcept nogil:
+    # deg: the polynomial's degree (2, or less where the higher coefficients are zero)
     cdef double iu = 1.0 / u
     cdef double s = p[2] * iu
     cdef double s3 = s * s * s
     _zero(order, out)
     _power_terms(p[1] * s3 * s3, iu, 6, order, out)
     _power_terms(-p[1] * s3, iu, 3, order, out)
-    _poly(p + 3, 2, u, order, out)
+    _poly(p + 3, deg, u, order, out)
 
 
-cdef inline void _ipl(const double* p, int m, double u, int order, double* out) noexcept nogil:
+cdef inline void _ipl(const double* p, int m, int deg, double u, int order, double* out) noexcept nogil:
+    # deg: the polynomial's degree (3, or less where the higher coefficients are zero)
     cdef double iu = 1.0 / u
     _zero(order, out)
     _power_terms(p[1] * _ipow(p[2] * iu, m), iu, m, order, out)
-    _poly(p + 4, 3, u, order, out)
+    _poly(p + 4, deg, u, order, out)
 
 
 cdef inline void _lj_poly(const double* p, double u, int order, double* out) noexcept nogil:
@@ -137,21 +139,27 @@ cdef inline void _lj_sf(const double* p, double u, int order, double* out) noexc
         out[3] += 0.375 * c / (r * u * u)
 
 
-cdef inline void _law(int model, const double* p, int m, double u, int order, double* out) noexcept nogil:
-    # m: IPL's exponent, passed separately so callers can make it a constant
+cdef inline void _law(int model, const double* p, int m, int deg, double u, int order,
+                      double* out) noexcept nogil:
+    # m: IPL's exponent, deg: LJ's or IPL's polynomial degree, passed separately so callers can
+    # make them constants
     if model == MODEL_LJ:
-        _lj(p, u, order, out)
+        _lj(p, deg, u, order, out)
     elif model == MODEL_IPL:
-        _ipl(p, m, u, order, out)
+        _ipl(p, m, deg, u, order, out)
     elif model == MODEL_LJ_POLY:
         _lj_poly(p, u, order, out)
     elif model == MODEL_LJ_SF:
         _lj_sf(p, u, order, out)
 
 
+cdef inline int _full_degree(int model) noexcept nogil:
+    return 2 if model == MODEL_LJ else 3
+
+
 cdef inline void pair_phi(int model, const double* p, double u, int order, double* out) noexcept nogil:
     """phi and its u-derivatives up to `order` for one pair (inside the cutoff)."""
-    _law(model, p, <int>p[3] if model == MODEL_IPL else 0, u, order, out)
+    _law(model, p, <int>p[3] if model == MODEL_IPL else 0, _full_degree(model), u, order, out)
 
 
 cdef inline void _store(int q, int order, const double* out, double* o0, double* o1, double* o2,
@@ -165,31 +173,53 @@ cdef inline void _store(int q, int order, const double* out, double* o0, double*
         o3[q] = out[3]
 
 
-cdef inline void _block(int model, const double* p, int m, int n, const double* u, int order,
+cdef inline void _block(int model, const double* p, int m, int deg, int n, const double* u, int order,
                         double* o0, double* o1, double* o2, double* o3) noexcept nogil:
-    cdef int q
+    # the force kernel's blocks are whole groups of four: a trip count with its low bits known to
+    # be zero vectorises without a remainder loop; other callers' remainders follow
+    cdef int q, n4 = n & ~3
     cdef double out[4]
-    for q in range(n):
-        _law(model, p, m, u[q], order, out)
+    for q in range(n4):
+        _law(model, p, m, deg, u[q], order, out)
         _store(q, order, out, o0, o1, o2, o3)
+    for q in range(n4, n):
+        _law(model, p, m, deg, u[q], order, out)
+        _store(q, order, out, o0, o1, o2, o3)
+
+
+cdef inline bint _constant_polynomial(const double* c, int deg) noexcept nogil:
+    """Whether the coefficients c[1..deg] are all zero (a shifted law: only c[0])."""
+    cdef int k
+    for k in range(1, deg + 1):
+        if c[k] != 0.0:
+            return False
+    return True
 
 
 cdef inline void pair_phi_block(int model, const double* p, int n, const double* u, int order,
                                 double* o0, double* o1, double* o2, double* o3) noexcept nogil:
     """phi (o0) and its u-derivatives (o1.. up to `order`; unused ones may be NULL) for n pairs
     sharing the parameter block p, all inside the cutoff or masked by the caller. The force
-    kernel's cases (order 1; IPL's exponents of r^-12 and r^-10) pass model, order and m as literal
-    constants, so the law is straight-line code in the loop (s^m unrolled) and the loop vectorises."""
+    kernel's cases (order 1; IPL's exponents of r^-12 and r^-10; LJ and IPL with a constant
+    smoothing polynomial, i.e. shifted, or a full one) pass model, order, m and the polynomial's
+    degree as literal constants, so the law is straight-line code in the loop (s^m unrolled, no
+    terms of zero coefficients: the same values) and the loop vectorises."""
     cdef int m = <int>p[3] if model == MODEL_IPL else 0
     if order == 1 and model == MODEL_LJ:
-        _block(MODEL_LJ, p, 0, n, u, 1, o0, o1, o2, o3)
+        if _constant_polynomial(p + 3, 2):
+            _block(MODEL_LJ, p, 0, 0, n, u, 1, o0, o1, o2, o3)
+        else:
+            _block(MODEL_LJ, p, 0, 2, n, u, 1, o0, o1, o2, o3)
     elif order == 1 and model == MODEL_IPL and m == 6:
-        _block(MODEL_IPL, p, 6, n, u, 1, o0, o1, o2, o3)
+        if _constant_polynomial(p + 4, 3):
+            _block(MODEL_IPL, p, 6, 0, n, u, 1, o0, o1, o2, o3)
+        else:
+            _block(MODEL_IPL, p, 6, 3, n, u, 1, o0, o1, o2, o3)
     elif order == 1 and model == MODEL_IPL and m == 5:
-        _block(MODEL_IPL, p, 5, n, u, 1, o0, o1, o2, o3)
+        _block(MODEL_IPL, p, 5, 3, n, u, 1, o0, o1, o2, o3)
     elif order == 1 and model == MODEL_LJ_POLY:
-        _block(MODEL_LJ_POLY, p, 0, n, u, 1, o0, o1, o2, o3)
+        _block(MODEL_LJ_POLY, p, 0, 0, n, u, 1, o0, o1, o2, o3)
     elif order == 1 and model == MODEL_LJ_SF:
-        _block(MODEL_LJ_SF, p, 0, n, u, 1, o0, o1, o2, o3)
+        _block(MODEL_LJ_SF, p, 0, 0, n, u, 1, o0, o1, o2, o3)
     else:
-        _block(model, p, m, n, u, order, o0, o1, o2, o3)
+        _block(model, p, m, _full_degree(model), n, u, order, o0, o1, o2, o3)

@@ -190,7 +190,7 @@ class Domain:
     @property
     def all_types(self) -> np.ndarray:
         s = self.system
-        return np.concatenate([s.types, s.ghost_types]).astype(np.int32)
+        return np.concatenate([s.types, s.ghost_types]).astype(np.int32, copy=False)
 
     def owner(self, rows: np.ndarray) -> np.ndarray:
         """Local particle index owning each row of the local+ghost buffer."""

@@ -80,6 +80,17 @@ class Integrator:
         pass
 
     # -- shared kernels -------------------------------------------------------------------
+    _masses3 = None
+
+    def _component_masses(self, system):
+        """(m, 1/m) per component of the (N, 3) rows, 3 N each (the flat kernels' masses), cached
+        per system and types array."""
+        c = self._masses3
+        if c is None or c[0] is not system.types or c[1] != system.serial or len(c[2]) != 3 * system.N:
+            m = np.repeat(system._mass, 3)
+            c = self._masses3 = (system.types, system.serial, m, 1.0 / m)
+        return c[2], c[3]
+
     @staticmethod
     def _kick(system, result, h):
         _int.kick(system._v, result.forces3, system._inv_mass, h, system.N)

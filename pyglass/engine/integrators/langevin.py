@@ -63,7 +63,8 @@ class Langevin(Integrator):
     def _first_half(self, system, result):
         n, d = system.N, system.dim
         half = 0.5 * self.dt
-        _int.kick_drift(system._v, system._x, result.forces3, system._inv_mass, half, half, 1.0, n)   # B, A
+        _int.kick_drift(system._v, system._x, result.forces3, self._component_masses(system)[1], half, half,
+                        1.0, n)                                   # B, A
         v = system._v[:n, :d]                                     # O
         v *= self.c1
         v += self.c2 * self._sigma * self.rng.standard_normal((n, d))

@@ -66,14 +66,14 @@ class NoseHoover(Integrator):
             ke2 = self._twice_kinetic(system)
         scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
         # rescale, half kick, drift: one pass
-        _int.kick_drift(system._v, system._x, result.forces3, system._inv_mass, 0.5 * self.dt, self.dt,
-                        scale, system.N)
+        _int.kick_drift(system._v, system._x, result.forces3, self._component_masses(system)[1], 0.5 * self.dt,
+                        self.dt, scale, system.N)
 
     def _second_half(self, system, result):
         n = system.N
         # half kick and the kinetic energy after it (one pass), chain half step, rescale
-        ke2 = allsum(system.comm, _int.kick_twice_kinetic(system._v, result.forces3, system._inv_mass,
-                                                          system._mass, 0.5 * self.dt, n))
+        m3, inv_m3 = self._component_masses(system)
+        ke2 = allsum(system.comm, _int.kick_twice_kinetic(system._v, result.forces3, inv_m3, m3, 0.5 * self.dt, n))
         scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
         _int.scale_rows(system._v, scale, n)
         self._ke2_after_step = ke2 * scale * scale

@@ -12,8 +12,8 @@ class NVE(Integrator):
 
     def _first_half(self, system, result):
         # half kick and drift in one pass
-        _int.kick_drift(system._v, system._x, result.forces3, system._inv_mass, 0.5 * self.dt, self.dt, 1.0,
-                        system.N)
+        _int.kick_drift(system._v, system._x, result.forces3, self._component_masses(system)[1], 0.5 * self.dt,
+                        self.dt, 1.0, system.N)
 
     def _second_half(self, system, result):
         self._kick(system, result, 0.5 * self.dt)

@@ -73,7 +73,7 @@ class NeighbourList:
             raise ValueError(f"the system has {system.n_types} particle types but the potential "
                              f"defines parameters for {self.list_cut2.shape[0]}")
         self.types_all = domain_of(system).all_types
-        self.offsets = np.zeros(m + 1, np.int32)
+        self.offsets = np.empty(m + 1, np.int32)     # written whole by the builder
         self.order = np.empty(m, np.int32)
         self.segments = np.empty(m * self.list_cut2.shape[0] + 1, np.int32)
         cap = max(len(self.neighbours), 64 * n + 16)
@@ -86,14 +86,13 @@ class NeighbourList:
                 break
             cap = int(count * 1.2) + 16
         self.neighbours = neigh
-        # the rows' types in cell order, plus the padding row M (type 0): fixed until the next build
-        self.sorted_types = np.zeros(m + 1, np.int32)
-        self.sorted_types[:m] = self.types_all[self.order]
-        # the sorted positions with neighbours (kernels loop over these, not over every row), and
-        # each row's sorted position
-        self.active = np.flatnonzero(self.offsets[1:] > self.offsets[:-1]).astype(np.int32)
+        # fixed until the next build: the rows' types in cell order (plus the padding row M), each
+        # row's sorted position, and the sorted positions with neighbours (kernels loop over these)
+        self.sorted_types = np.empty(m + 1, np.int32)
         self.row_position = np.empty(m, np.int32)
-        self.row_position[self.order] = np.arange(m, dtype=np.int32)
+        active = np.empty(m, np.int32)
+        self.active = active[: _nb.list_layout(self.order, self.offsets, self.types_all, self.sorted_types,
+                                               self.row_position, active)]
         self.n_builds += 1
 
     def row_csr(self, system):
@@ -169,9 +168,10 @@ def finish_result(potential, system, energy, f_all, virial9, peratom, per_partic
         domain.fold_forces(f_all)
     d = system.dim
     if is_parallel(system.comm):   # each term was computed on exactly one rank: one reduction
-        total = allsum(system.comm, np.append(np.asarray(virial9, float), energy))
+        total = allsum(system.comm, np.append(np.asarray(virial9, float).reshape(-1), energy))
         virial9, energy = total[:9], float(total[9])
-    result = ForceResult(energy, f_all[: system.N, :d], virial9.reshape(3, 3)[:d, :d].copy())
+    # the (d, d) block of the fresh (3, 3) or (9,) virial buffer: a view, no copy
+    result = ForceResult(energy, f_all[: system.N, :d], virial9.reshape(3, 3)[:d, :d])
     result.forces3 = f_all
     if per_particle:
         domain.fold_scalars(peratom)

@@ -113,7 +113,7 @@ class PairPotential(Potential):
         if self._scratch.shape[1] < m + 1:      # the kernel's sorted rows (coordinates, forces)
             self._scratch = np.empty((2, m + 1 + m // 4, 4))
         f_all = np.empty((m, 3))
-        vir = np.zeros(9)
+        vir = np.empty(9)                       # written whole by the kernel
         pe = np.zeros(m) if per_particle else _EMPTY_F64
         fold = system.domain.folds_locally      # one rank: the kernel folds ghost forces itself
         energy = _pair.compute_pair_forces(system._x, nl.sorted_types, system.N, nl.order, nl.active,
