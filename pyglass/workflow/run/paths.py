@@ -6,7 +6,9 @@ For an output path `out.h5`:
   `out.ckpt.h5` (unless `output.checkpoint_path` names another file);
 - a study writes the index `out.h5`, unit files `out[.<state>].s<k>.h5`, each with its checkpoint
   `out[.<state>].s<k>.ckpt.h5`, and, with samples drawn from one trajectory, the draw file
-  `out[.<state>].draw.h5` with its checkpoint.
+  `out[.<state>].draw.h5` with its checkpoint;
+- a softness-train stage `<name>` writes its model to `out.<name>.json` (unless its `model` key names
+  another file).
 """
 from __future__ import annotations
 
@@ -43,6 +45,11 @@ def unit_path(path: str, label: str, sample: int) -> str:
 def draw_path(path: str, label: str = "") -> str:
     """The draw trajectory of state `label` of a study whose samples come from one trajectory."""
     return os.path.splitext(path)[0] + (f".{label}" if label else "") + DRAW_SUFFIX
+
+
+def model_path(path: str, stage: str) -> str:
+    """The default softness model file of training stage `stage` of the run writing `path`."""
+    return os.path.splitext(path)[0] + f".{stage}.json"
 
 
 def relative_to_index(index: str, path: str) -> str:

@@ -192,7 +192,8 @@ class SoftnessTrain(Stage):
     def model_path(self, ctx):
         if self.params["model"] is not None:
             return ctx.deck.resolve_path(self.params["model"])
-        return os.path.splitext(ctx.writer.path)[0] + f".{self.name}.json"
+        from pyglass.workflow.run import paths
+        return paths.model_path(ctx.writer.path, self.name)
 
     def run(self, ctx):
         p = self.params
