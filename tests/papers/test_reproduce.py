@@ -145,3 +145,30 @@ def test_paper1_pilot_reads_each_density_and_its_production_pressure(tmp_path):
     np.testing.assert_allclose(fit.densities, np.array(rho)[order], rtol=1e-12)
     np.testing.assert_allclose(fit.pressures, np.array(p)[order], rtol=1e-12)
     assert len(se) == 4 and min(rho) < fit.density < max(rho)
+
+
+def test_a_report_of_the_parts_that_ran_names_the_parts_that_did_not(tmp_path, monkeypatch):
+    """`--part ''` runs paper 3's main deck only; `--analyse-only` then reports it: the other parts'
+    rows are not measured and say which part was not run, summary.json lists every part with its state
+    and run commit, and the report says how many claims wait for a part."""
+    from pyglass.workflow.reproduce.criteria import Criteria
+    main = dict(_tiny(250, 2.0, 10, 15, [5, 15]), **{"study.samples": 2, "stage.dp.first_samples": 1})
+    monkeypatch.setattr(M, "PARTS", [("", M.DECK, main, M.FULL), ("t050", M.DECK, main, M.FULL),
+                                     ("n8000", M.DECK, main, M.FULL)])
+    with pytest.raises(ValueError, match="no part has finished"):
+        R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), analyse_only=True)
+    assert R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), only=[""]) is None
+    R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), analyse_only=True)
+    base = tmp_path / "mosayebi-2014"
+    doc = json.loads((base / "summary.json").read_text())
+    assert doc["parts"][""]["run"] and len(doc["parts"][""]["run_commit"].split("-")[0]) == 40
+    assert not doc["parts"]["t050"]["run"] and doc["parts"]["t050"]["run_commit"] is None
+    crit = Criteria.load(os.path.join(os.path.dirname(M.__file__), "criteria.toml"))
+    part_of = {r.id: r.part for r in crit.rows}
+    for row in doc["rows"]:
+        if part_of[row["id"]] in ("t050", "n8000"):
+            assert row["ours"] == "not measured" and row["note"] == f"part '{part_of[row['id']]}' not run"
+        else:                                   # the main part ran: none of its rows says otherwise
+            assert "not run" not in row["note"], row["id"]
+    report = (base / "report.md").read_text()
+    assert "`t050` **not run**" in report and "claims are not measured because their part was not run" in report

@@ -7,6 +7,9 @@ deck of the paper under `DIR/<paper>/run[-full]/<part>/` (restarting an interrup
 stopped), then the paper's analysis, and writes `DIR/<paper>/summary.json`, the figures and
 `report.md` (`pyglass.workflow.reproduce.report`); a paper with a criteria file is scored by it
 (`pyglass.workflow.reproduce.criteria`, docs/reproductions/standard.md).
+
+`--analyse-only` reports whatever parts have finished: the rows of a part not run stay "not
+measured", their note names the part, and the report lists every part with its state and commit.
 """
 from __future__ import annotations
 
@@ -93,7 +96,7 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
               analyse_only: bool = False, stop_at_step=None, only=None):
     """Run (or continue) the study and write the report; returns the list of Quantity, or None on
     ranks other than 0 and when `only` (a list of part tags: spread a multi-deck study over separate
-    jobs) left parts unfinished."""
+    jobs) left parts unfinished. `analyse_only` reports the parts that have finished (at least one)."""
     from pyglass.workflow.run import run_deck
     paper = PAPERS[name]
     base = os.path.join(out_dir, name)
@@ -124,6 +127,9 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
         print(f"pyglass: parts {', '.join(only)} done; the report needs every part: "
               f"{', '.join(t for t in indexes if not _complete(indexes[t]))} still to run", file=stream)
         return None
+    parts = {tag: _complete(index) for tag, index in indexes.items()}
+    if analyse_only and not any(parts.values()):
+        raise ValueError(f"{name}: no part has finished under {top}; nothing to analyse")
     quantities, figures, notes = paper.analyse(indexes, decks, base, full)
-    write_report(paper, base, quantities, figures, notes, full, decks)
+    write_report(paper, base, quantities, figures, notes, full, decks, parts=parts)
     return quantities

@@ -247,7 +247,8 @@ class Quantity:
     def row(self) -> str:
         def f(v):
             return f"{v:.4g}" if isinstance(v, (float, np.floating)) else str(v)
-        cells = [self.quantity, self.where, f(self.paper), f(self.ours), f(self.spread), self.tolerance_text,
+        ours = f"{self.ours} ({self.note})" if self.ours == "not measured" and self.note else f(self.ours)
+        cells = [self.quantity, self.where, f(self.paper), ours, f(self.spread), self.tolerance_text,
                  "yes" if self.holds else "**no**"]
         return "| " + " | ".join(c.replace("|", "\\|") for c in cells) + " |"
 

@@ -36,14 +36,25 @@ def miss_notes(quantities, why: dict):
 HEADER = "| quantity | where | paper | ours | spread (s.e.) | tolerance | holds |\n|---|---|---|---|---|---|---|"
 
 
-def write_report(paper, base, quantities, figures, notes, full, decks, revisions=()):
-    """summary.json and report.md of a reproduction (see the module docstring)."""
+def write_report(paper, base, quantities, figures, notes, full, decks, revisions=(), parts=None):
+    """summary.json and report.md of a reproduction (see the module docstring). `parts`: tag -> whether
+    that part's run finished (None: all did); a row of an unfinished part that was not measured says
+    so in its note."""
     from pyglass.workflow.reproduce.criteria import file_commit
     crit = paper.criteria()
     scored = crit is not None and all(q.kind in ("claim", "check") for q in quantities)
+    parts = {p.tag: True for p in paper.parts} if parts is None else dict(parts)
+    unrun = {tag for tag, done in parts.items() if not done}
+    if scored and unrun:
+        for q in quantities:
+            tag = crit.row(q.id).part
+            if tag in unrun and isinstance(q.ours, str) and q.ours == "not measured" and not q.note:
+                q.note = f"part '{tag or '(main)'}' not run"
+    commits = {tag: (_run_commit({tag: decks[tag]}) if done else None) for tag, done in parts.items()}
     doc = {"paper": paper.name,
            "criteria_commit": (file_commit(crit.path) or None) if scored else None,
            "run_commit": _run_commit(decks),
+           "parts": {tag: {"run": bool(done), "run_commit": commits[tag]} for tag, done in parts.items()},
            "rows": [q.record() for q in quantities],
            "revisions": list(revisions)}
     with open(os.path.join(base, "summary.json"), "w") as fh:
@@ -58,9 +69,16 @@ def write_report(paper, base, quantities, figures, notes, full, decks, revisions
              f"{overrides}.", ""]
     if scored:
         lines += [f"Criteria: `{os.path.relpath(crit.path, os.path.dirname(paper.folder))}` at commit "
-                  f"{doc['criteria_commit'] or '(uncommitted)'}; run at commit {doc['run_commit'] or '(unknown)'}.", "",
-                  f"**{sum(q.holds for q in claims)} of {len(claims)} claims hold** "
-                  f"({sum(q.holds for q in checks)} of {len(checks)} checks pass).", "",
+                  f"{doc['criteria_commit'] or '(uncommitted)'}; run at commit {doc['run_commit'] or '(unknown)'}.", ""]
+        if len(parts) > 1 or unrun:
+            lines += ["Parts: " + "; ".join(
+                f"`{tag or '(main)'}` " + (f"run at {commits[tag] or '(unknown)'}" if done else "**not run**")
+                for tag, done in parts.items()) + ".", ""]
+        not_run = sum(1 for q in claims if q.note.startswith("part '") and q.note.endswith("not run"))
+        lines += [f"**{sum(q.holds for q in claims)} of {len(claims)} claims hold** "
+                  f"({sum(q.holds for q in checks)} of {len(checks)} checks pass)"
+                  + (f"; {not_run} claims are not measured because their part was not run" if not_run else "")
+                  + ".", "",
                   "## Coverage", "", "| headline claim | where | measured by |", "|---|---|---|"]
         by_id = {q.id: q for q in quantities}
         for h in crit.headlines:
