@@ -38,9 +38,9 @@ def twice_kinetic(const double[:, ::1] v, const double[::1] mass, int n):
 
 def kick_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] f, const double[::1] inv_mass3,
                double h, double dt, double scale, int n):
-    """v <- scale v (a thermostat's rescaling; skipped when scale is 1), v += h f / m, x += dt v
-    for the first n rows: an integrator's first half. inv_mass3 holds 1/m per component (3 n):
-    the rows are walked as one flat array, so the loops vectorise."""
+    """v <- scale v + h f / m (scale: a thermostat's rescaling, 1 without), x += dt v for the
+    first n rows: an integrator's first half in one pass. inv_mass3 holds 1/m per component
+    (3 n): the rows are walked as one flat array, so the loop vectorises."""
     cdef Py_ssize_t k, n3 = 3 * <Py_ssize_t>n
     cdef double* vp = &v[0, 0]
     cdef double* xp = &x[0, 0]
@@ -48,12 +48,8 @@ def kick_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] f, const
     cdef const double* im = &inv_mass3[0]
     _check_rows(v.shape[0], x.shape[0], f.shape[0], inv_mass3.shape[0], n)
     with nogil:
-        if scale != 1.0:
-            for k in range(n3):
-                vp[k] *= scale
         for k in range(n3):
-            vp[k] += h * im[k] * fp[k]
-        for k in range(n3):
+            vp[k] = scale * vp[k] + h * im[k] * fp[k]
             xp[k] += dt * vp[k]
 
 

@@ -121,11 +121,9 @@ class Domain:
         self.rebuild()
         return True
 
-    @property
-    def folds_locally(self) -> bool:
-        """Every ghost is an image of a local particle (ghost_source), so a kernel may fold ghost
-        forces onto their owners itself (one rank); decomposed domains fold by communication."""
-        return True
+    #: every ghost is an image of a local particle (ghost_source), so a kernel may fold ghost
+    #: forces onto their owners itself (one rank); decomposed domains fold by communication
+    folds_locally = True
 
     def _geometry(self, box):
         """(reach in cell lengths per axis (3,), cell lengths (3,) or None with tilt, lo (3,),
