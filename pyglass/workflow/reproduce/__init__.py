@@ -5,7 +5,8 @@ The machinery lives here; each paper is a plugin folder `pyglass/papers/<name>/`
 `pyglass.registry.PAPERS` (`pyglass.workflow.reproduce.paper`). `reproduce(name, full, out_dir)` runs every
 deck of the paper under `DIR/<paper>/run[-full]/<part>/` (restarting an interrupted run where it
 stopped), then the paper's analysis, and writes `DIR/<paper>/summary.json`, the figures and
-`report.md` (`pyglass.workflow.reproduce.report`); a paper with a criteria file is scored by it
+`report.md` (`pyglass.workflow.reproduce.report`, with where the time went: the runs' profiles and the
+analysis', `pyglass.workflow.run.profile`); a paper with a criteria file is scored by it
 (`pyglass.workflow.reproduce.criteria`, docs/reproductions/standard.md).
 """
 from __future__ import annotations
@@ -17,6 +18,7 @@ import tomllib
 from pyglass.registry import PAPERS
 from pyglass.workflow.reproduce.paper import Paper, Part  # noqa: F401
 from pyglass.workflow.reproduce.report import Quantity, write_report  # noqa: F401
+from pyglass.workflow.run.profile import Profile
 
 
 def _set(raw: dict, dotted: str, value):
@@ -86,6 +88,8 @@ def paper_plan(name: str, full: bool, out_dir: str = "reproductions") -> list:
         total = total + c if c is not None else total
     lines.append(f"paper total: {total.describe()}" + ("" if known else " (parts reading a file not counted)")
                  + "; the analysis is not counted")
+    if total.core_seconds > 0:
+        lines += total.by_phase()
     return lines
 
 
@@ -124,6 +128,29 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
         print(f"pyglass: parts {', '.join(only)} done; the report needs every part: "
               f"{', '.join(t for t in indexes if not _complete(indexes[t]))} still to run", file=stream)
         return None
-    quantities, figures, notes = paper.analyse(indexes, decks, base, full)
-    write_report(paper, base, quantities, figures, notes, full, decks)
+    analysis = Profile()
+    with analysis.phase("analysis"):   # structure functions and quenches inside go to their own phases
+        quantities, figures, notes = paper.analyse(indexes, decks, base, full)
+    write_report(paper, base, quantities, figures, notes, full, decks,
+                 profile=reproduction_profile(indexes, analysis.finish()))
     return quantities
+
+
+def reproduction_profile(indexes: dict, analysis) -> dict:
+    """Where a reproduction's time went: every part's run (all its invocations, from its index file)
+    and this invocation's analysis; the parts with no stored profile listed under "missing"."""
+    from pyglass.workflow.run import results
+    from pyglass.workflow.run.profile import combine
+    runs, missing = [], []
+    for tag, index in indexes.items():
+        try:
+            p = results.open(index).profile
+        except (OSError, ValueError):
+            p = None
+        if p:
+            runs.append(p)
+        else:
+            missing.append(tag or os.path.basename(index))
+    out = combine(runs + [analysis.as_dict()])
+    out["missing"] = missing
+    return out

@@ -1,6 +1,7 @@
 """The resolved plan of a deck (`pyglass run --dry-run` prints it as comments): its units, each
 stage's work and cost at the deck's N (the memory of a direct factorisation included), and the
-whole run's cost (`deck_cost`: core-hours and peak memory, `workflow.stages.cost`)."""
+whole run's cost (`deck_cost`: core-hours and peak memory, `workflow.stages.cost`) with its estimate
+by phase, in the phases the run's profile reports (`workflow.run.profile`)."""
 from __future__ import annotations
 
 from pyglass.registry import STAGES
@@ -64,4 +65,6 @@ def plan(deck) -> list:
     total, _ = deck_cost(deck)
     if total is not None:
         lines.append(f"cost of the whole run: {total.describe()} (order of magnitude: workflow/stages/cost.py)")
+        if total.core_seconds > 0:
+            lines += total.by_phase()
     return lines
