@@ -86,10 +86,10 @@ def paper_plan(name: str, full: bool, out_dir: str = "reproductions") -> list:
         c, _ = deck_cost(deck)
         known = known and c is not None
         total = total + c if c is not None else total
+    if total.core_seconds > 0:   # the breakdown first: the plan ends with the total
+        lines += total.by_phase()
     lines.append(f"paper total: {total.describe()}" + ("" if known else " (parts reading a file not counted)")
                  + "; the analysis is not counted")
-    if total.core_seconds > 0:
-        lines += total.by_phase()
     return lines
 
 

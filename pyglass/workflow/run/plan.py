@@ -63,8 +63,8 @@ def plan(deck) -> list:
                 est = "(N known when the file is read)"
             lines.append(f"  stage {k + 1} {st['name']} ({st['kind']}): {est}")
     total, _ = deck_cost(deck)
-    if total is not None:
-        lines.append(f"cost of the whole run: {total.describe()} (order of magnitude: workflow/stages/cost.py)")
+    if total is not None:   # the breakdown first: the plan ends with the total
         if total.core_seconds > 0:
             lines += total.by_phase()
+        lines.append(f"cost of the whole run: {total.describe()} (order of magnitude: workflow/stages/cost.py)")
     return lines
