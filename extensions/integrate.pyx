@@ -38,9 +38,9 @@ def twice_kinetic(const double[:, ::1] v, const double[::1] mass, int n):
 
 def kick_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] f, const double[::1] inv_mass3,
                double h, double dt, double scale, int n):
-    """v <- scale v (a thermostat's rescaling; skipped when scale is 1), v += h f / m, x += dt v
-    for the first n rows: an integrator's first half. inv_mass3 holds 1/m per component (3 n):
-    the rows are walked as one flat array, so the loops vectorise."""
+    """v <- scale v + h f / m (scale: a thermostat's rescaling, 1 without), x += dt v for the
+    first n rows: an integrator's first half in one pass. inv_mass3 holds 1/m per component
+    (3 n): the rows are walked as one flat array, so the loop vectorises."""
     cdef Py_ssize_t k, n3 = 3 * <Py_ssize_t>n
     cdef double* vp = &v[0, 0]
     cdef double* xp = &x[0, 0]
@@ -48,12 +48,8 @@ def kick_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] f, const
     cdef const double* im = &inv_mass3[0]
     _check_rows(v.shape[0], x.shape[0], f.shape[0], inv_mass3.shape[0], n)
     with nogil:
-        if scale != 1.0:
-            for k in range(n3):
-                vp[k] *= scale
         for k in range(n3):
-            vp[k] += h * im[k] * fp[k]
-        for k in range(n3):
+            vp[k] = scale * vp[k] + h * im[k] * fp[k]
             xp[k] += dt * vp[k]
 
 
@@ -226,3 +222,66 @@ def cg_direction(double[::1] d, const double[::1] f, double beta):
             if a > m:
                 m = a
     return g, m
+
+
+def langevin_o_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] noise, double c1, double c2,
+                     const double[::1] sigma, const double[::1] mass, bint zero_momentum, double h, int n,
+                     int dim):
+    """BAOAB's O step and its second A: v = c1 v + c2 sigma R (noise R (n, dim), sigma = sqrt(T/m)
+    per particle), then, with zero_momentum, the centre-of-mass velocity of these n particles
+    removed, then x += h v."""
+    cdef Py_ssize_t i
+    cdef int a
+    cdef double p[3]
+    cdef double mtot = 0.0, s
+    if v.shape[0] < n or x.shape[0] < n or noise.shape[0] < n or noise.shape[1] < dim or sigma.shape[0] < n \
+            or mass.shape[0] < n or not 1 <= dim <= 3:
+        raise ValueError("Langevin O step: arrays shorter than the particles")
+    p[0] = p[1] = p[2] = 0.0
+    with nogil:
+        for i in range(n):
+            s = c2 * sigma[i]
+            for a in range(dim):
+                v[i, a] = c1 * v[i, a] + s * noise[i, a]
+                p[a] += mass[i] * v[i, a]
+            mtot += mass[i]
+        if zero_momentum and mtot > 0.0:
+            for a in range(dim):
+                p[a] /= mtot
+            for i in range(n):
+                for a in range(dim):
+                    v[i, a] -= p[a]
+        for i in range(n):
+            for a in range(dim):
+                x[i, a] += h * v[i, a]
+
+
+def scale_kick(double[:, ::1] v, const double[:, ::1] f, const double[::1] inv_mass3, const double[::1] mass3,
+               double scale, double h, int n):
+    """v = scale v + h f / m for the first n rows (per-component masses); returns sum m v^2 after."""
+    cdef Py_ssize_t k, n3 = 3 * <Py_ssize_t>n
+    cdef double s = 0.0
+    cdef double* vp = &v[0, 0]
+    cdef const double* fp = &f[0, 0]
+    cdef const double* im = &inv_mass3[0]
+    cdef const double* m = &mass3[0]
+    _check_rows(v.shape[0], v.shape[0], f.shape[0], min(inv_mass3.shape[0], mass3.shape[0]), n)
+    with nogil:
+        for k in range(n3):
+            vp[k] = scale * vp[k] + h * im[k] * fp[k]
+        for k in range(n3):
+            s += m[k] * vp[k] * vp[k]
+    return s
+
+
+def scale_about_drift(double[:, ::1] x, const double[:, ::1] v, const double[::1] lo, double scale, double dt,
+                      int n, int dim):
+    """x = lo + scale (x - lo) + dt v for the first n rows, first dim columns (NPT's position step)."""
+    cdef Py_ssize_t i
+    cdef int a
+    if x.shape[0] < n or v.shape[0] < n or lo.shape[0] < dim:
+        raise ValueError("position step: arrays shorter than the particles")
+    with nogil:
+        for i in range(n):
+            for a in range(dim):
+                x[i, a] = lo[a] + scale * (x[i, a] - lo[a]) + dt * v[i, a]

@@ -470,3 +470,20 @@ def list_layout(const int[::1] order, const int[::1] offsets, const int[::1] typ
             count += offsets[k + 1] > offsets[k]
         sorted_types[M] = 0
     return count
+
+
+def max_scaled_displacement2(const double[:, ::1] x, const double[:, ::1] x0, int n, const double[::1] lo,
+                             double inv_c):
+    """Largest squared displacement of the first n rows since x0 in the frame scaled back by 1/c
+    about lo: |(x - lo) / c + lo - x0|^2 (a uniformly rescaled box, NPT)."""
+    cdef int i, a
+    cdef double d, m = 0.0, e
+    with nogil:
+        for i in range(n):
+            d = 0.0
+            for a in range(3):
+                e = (x[i, a] - lo[a]) * inv_c + lo[a] - x0[i, a]
+                d += e * e
+            if d > m:
+                m = d
+    return m

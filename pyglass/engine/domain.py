@@ -88,20 +88,21 @@ class Domain:
         In the frame scaled back by 1/c, a pair now closer than r_c was closer than
         r_c / c + 2 max|d| at the build (d: displacement in that frame), so lists and ghosts stay
         valid while 2 max|d| <= skin - r_c (1/c - 1), with r_c <= ghost_cutoff. Any other box
-        change rebuilds."""
+        change rebuilds. Runs every NPT step: plain floats and one kernel pass."""
         lengths, tilt, lo = self._built_box
-        c = box.lengths[0] / lengths[0]
-        if (tuple(box.lo) != lo or not np.allclose(box.lengths, c * np.asarray(lengths), rtol=1e-12, atol=0)
-                or abs(box.tilt_xy - c * tilt) > 1e-12 * box.lengths[0]):
+        c = float(box.lengths[0]) / lengths[0]
+        if tuple(box.lo) != lo or abs(box.tilt_xy - c * tilt) > 1e-12 * box.lengths[0]:
             return True
+        for new_length, built in zip(box.lengths, lengths):      # as np.allclose(rtol=1e-12, atol=0)
+            if not abs(new_length - c * built) <= 1e-12 * abs(c * built):
+                return True
         budget = self.skin - self.ghost_cutoff * (1.0 / c - 1.0)
         if budget <= 0:
             return True
         s = self.system
         lo3 = np.zeros(3)
         lo3[: s.dim] = box.lo
-        d = (s._x[: s.N] - lo3) * (1.0 / c) + lo3 - self._x0
-        return float(np.max(np.einsum("ij,ij->i", d, d))) > (0.5 * budget) ** 2
+        return _nb.max_scaled_displacement2(s._x, self._x0, s.N, lo3, 1.0 / c) > (0.5 * budget) ** 2
 
     def update(self) -> bool:
         """Make ghosts current; returns True if they were rebuilt (neighbour lists must follow).
@@ -120,11 +121,9 @@ class Domain:
         self.rebuild()
         return True
 
-    @property
-    def folds_locally(self) -> bool:
-        """Every ghost is an image of a local particle (ghost_source), so a kernel may fold ghost
-        forces onto their owners itself (one rank); decomposed domains fold by communication."""
-        return True
+    #: every ghost is an image of a local particle (ghost_source), so a kernel may fold ghost
+    #: forces onto their owners itself (one rank); decomposed domains fold by communication
+    folds_locally = True
 
     def _geometry(self, box):
         """(reach in cell lengths per axis (3,), cell lengths (3,) or None with tilt, lo (3,),

@@ -186,8 +186,19 @@ def _reproduce(args):
         for q in qs:
             f = (lambda v: f"{v:10.4g}" if isinstance(v, float) else f"{str(v):>10s}")
             print(f"{q.quantity[:70]:<70s} {f(q.paper)} {f(q.ours)} {f(q.spread)} {'yes' if q.holds else 'NO'}")
+        _print_profile(os.path.join(base, "summary.json"))
         print(f"pyglass: report {os.path.join(base, 'report.md')}, numbers {os.path.join(base, 'summary.json')}")
     return 0
+
+
+def _print_profile(summary_path):
+    """Where the reproduction's time went (the profile its summary.json holds)."""
+    import json
+    from pyglass.workflow.run.profile import describe
+    with open(summary_path) as fh:
+        profile = json.load(fh).get("profile")
+    if profile:
+        print("\n".join(describe(profile)))
 
 
 def _plot(path, out_dir):

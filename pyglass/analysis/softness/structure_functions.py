@@ -14,7 +14,9 @@ See docs/softness.md for the default grid and which parts are our choice.
 """
 from __future__ import annotations
 
+import functools
 import math
+from time import perf_counter
 
 import numpy as np
 
@@ -92,6 +94,24 @@ def _radial_sums(s, centres, width, r_max, cosine=False, nl=None):
     return G
 
 
+def _clocked(fn):
+    """fn with its wall time added to StructureFunctions.seconds_computing, list builds left out
+    (NeighbourList.seconds_building counts them): two clock reads per call, for run profiles
+    (pyglass.workflow.run.profile)."""
+    from pyglass.engine.potentials.base import NeighbourList
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        t0, built0 = perf_counter(), NeighbourList.seconds_building
+        try:
+            return fn(*args, **kwargs)
+        finally:
+            StructureFunctions.seconds_computing += (perf_counter() - t0
+                                                     - (NeighbourList.seconds_building - built0))
+    return wrapper
+
+
+@_clocked
 def gaussian_rows(system, centres, width, r_max, positions=None):
     """Σ_{j∈X, r_ij<r_max} exp[−(r_ij − c_k)²/(2 width²)] for every particle i, neighbour species X
     and centre c_k: (N, n_types, n_centres). The radial kernel; also the local g_i(r) of the
@@ -109,6 +129,10 @@ class StructureFunctions:
     r_max_angular: cutoff on r_ij and r_ik of the triplets; None (default) = r_max as in paper 4
     Eq. (A2). cutoff: "hard" (default, paper 4's plain sums) or "cosine" (Behler's f_c factors, the
     form of DScribe's ACSF; see the module docstring)."""
+
+    #: wall seconds this process has spent computing structure functions (and gaussian_rows), list
+    #: builds excluded; process-wide, read by run profiles
+    seconds_computing = 0.0
 
     def __init__(self, sigma: float = PAPER_SIGMA, mu=PAPER_MU, r_max: float = PAPER_R_MAX,
                  angular=None, r_max_angular: float | None = None, cutoff: str = "hard"):
@@ -214,6 +238,7 @@ class StructureFunctions:
 
 
     # ---------------------------------------------------------------- computation
+    @_clocked
     def compute(self, system, positions=None) -> np.ndarray:
         """(N, M) structure functions of `system` (or of `positions` in its box, e.g. an inherent
         structure). Columns: radial (species-major, then μ), then angular (species pair, then
@@ -224,11 +249,13 @@ class StructureFunctions:
         self._features = np.hstack([self._radial(s, nl), self._angular(s, nl)])
         return self._features
 
+    @_clocked
     def compute_radial(self, system, positions=None) -> np.ndarray:
         """The radial block only: (N, n_radial)."""
         self._type_names = list(system.type_names)
         return self._radial(_system_of(system, positions))
 
+    @_clocked
     def compute_angular(self, system, positions=None) -> np.ndarray:
         """The angular block only: (N, n_pairs * len(angular))."""
         self._type_names = list(system.type_names)

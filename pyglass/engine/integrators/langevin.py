@@ -58,20 +58,19 @@ class Langevin(Integrator):
         self.c2 = math.sqrt(max(0.0, 1.0 - self.c1 * self.c1))
 
     def setup(self, system, potential):
-        self._sigma = np.sqrt(self.T / system._mass)[:, None]   # per-particle velocity scale
+        self._sigma = np.sqrt(self.T / system._mass)              # per-particle velocity scale
+        self._noise = np.empty((system.N, system.dim))
 
     def _first_half(self, system, result):
         n, d = system.N, system.dim
         half = 0.5 * self.dt
         _int.kick_drift(system._v, system._x, result.forces3, self._component_masses(system)[1], half, half,
                         1.0, n)                                   # B, A
-        v = system._v[:n, :d]                                     # O
-        v *= self.c1
-        v += self.c2 * self._sigma * self.rng.standard_normal((n, d))
-        if self.zero_momentum:
-            m = system._mass
-            v -= (m @ v) / m.sum()
-        self._drift(system, half)                                 # A
+        if self._noise.shape != (n, d):
+            self._noise = np.empty((n, d))
+        self.rng.standard_normal(out=self._noise)                 # the stream of standard_normal((n, d))
+        _int.langevin_o_drift(system._v, system._x, self._noise, self.c1, self.c2, self._sigma, system._mass,
+                              self.zero_momentum, half, n, d)   # O (momentum removed), A
 
     def _second_half(self, system, result):
         self._kick(system, result, 0.5 * self.dt)                 # B

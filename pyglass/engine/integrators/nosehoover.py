@@ -55,7 +55,7 @@ class NoseHoover(Integrator):
         twice the kinetic energy after the rescaling."""
         ke2 = self._twice_kinetic(system) if ke2 is None else ke2
         scale = _int.nhc_half_step(self.xi, self.vxi, self.Q, self.T, system.dof, ke2, self.dt)
-        system._v[: system.N] *= scale
+        _int.scale_rows(system._v, scale, system.N)
         return ke2 * scale * scale
 
     def _first_half(self, system, result):

@@ -5,8 +5,10 @@ import math
 
 import numpy as np
 
+from pyglass._ext import integrate as _int
+from pyglass.engine.comm import allsum
 from pyglass.engine.integrators.base import Integrator
-from pyglass.engine.integrators.nosehoover import NoseHoover, nhc_half_step
+from pyglass.engine.integrators.nosehoover import NoseHoover
 from pyglass.engine.system import Box
 from pyglass.registry import INTEGRATORS
 
@@ -75,49 +77,53 @@ class NPT(Integrator):
         n_f, d = system.dof, system.dim
         self.W = (n_f + d) * self.T * self.tau_P ** 2
         self._alpha = 1.0 + d / n_f
+        self._ke2 = None      # twice the kinetic energy left by the last step (recomputed at a run's start)
 
     # -- sub-steps ------------------------------------------------------------------------
     def _barostat_chain(self):
-        s = nhc_half_step(self.xi_b, self.vxi_b, self.Q_b, self.T, 1.0, self.W * self.v_eps ** 2, self.dt)
+        s = _int.nhc_half_step(self.xi_b, self.vxi_b, self.Q_b, self.T, 1.0, self.W * self.v_eps ** 2, self.dt)
         self.v_eps *= s
 
-    def _barostat_kick(self, system, result):
+    def _barostat_kick(self, system, result, ke2):
+        """v_e half kick from twice the kinetic energy ke2 (known to the caller) and the virial."""
         d, V = system.dim, system.box.volume
-        g = self._alpha * self._twice_kinetic(system) + float(np.trace(result.virial)) - d * V * self.P
+        g = self._alpha * ke2 + float(result.virial.trace()) - d * V * self.P
         self.v_eps += 0.5 * self.dt * g / self.W
 
-    def _velocity_half_step(self, system, result):
-        """Exact solution of m dv/dt = F - alpha v_e m v over dt/2."""
+    def _velocity_half_step(self, system, result) -> float:
+        """Exact solution of m dv/dt = F - alpha v_e m v over dt/2, one kernel pass; returns twice
+        the kinetic energy after it."""
         h = 0.5 * self.dt
         a = self._alpha * self.v_eps
-        system._v[: system.N] *= math.exp(-a * h)
-        self._kick(system, result, h * math.exp(-0.5 * a * h) * sinhc(0.5 * a * h))
+        m3, inv_m3 = self._component_masses(system)
+        ke2 = _int.scale_kick(system._v, result.forces3, inv_m3, m3, math.exp(-a * h),
+                              h * math.exp(-0.5 * a * h) * sinhc(0.5 * a * h), system.N)
+        return allsum(system.comm, ke2)
 
     def _position_step(self, system):
         """Exact solution of dr/dt = v + v_e r over dt, with the box scaled by exp(v_e dt)."""
-        dt, n, d = self.dt, system.N, system.dim
+        dt = self.dt
         s = math.exp(self.v_eps * dt)
         box = system.box
-        x = system._x[:n, :d]
-        x -= box.lo
-        x *= s
-        x += box.lo
-        self._drift(system, dt * math.exp(0.5 * self.v_eps * dt) * sinhc(0.5 * self.v_eps * dt))
+        _int.scale_about_drift(system._x, system._v, np.ascontiguousarray(box.lo, dtype=float), s,
+                               dt * math.exp(0.5 * self.v_eps * dt) * sinhc(0.5 * self.v_eps * dt), system.N,
+                               system.dim)
         # no touch(): the domain recognises a uniform rescaling and keeps its lists while the
         # skin allows (Domain._needs_rebuild_scaled)
         system.box = Box(box.lengths * s, box.tilt_xy * s, box.lo.copy())
 
     def _first_half(self, system, result):
         self._barostat_chain()
-        self.thermostat._chain_half_step(system)
-        self._barostat_kick(system, result)
+        # the thermostat's half step starts from the kinetic energy the last step left
+        ke2 = self.thermostat._chain_half_step(system, self._ke2)
+        self._barostat_kick(system, result, ke2)
         self._velocity_half_step(system, result)
         self._position_step(system)
 
     def _second_half(self, system, result):
-        self._velocity_half_step(system, result)
-        self._barostat_kick(system, result)
-        self.thermostat._chain_half_step(system)
+        ke2 = self._velocity_half_step(system, result)
+        self._barostat_kick(system, result, ke2)
+        self._ke2 = self.thermostat._chain_half_step(system, ke2)
         self._barostat_chain()
 
     # -- conserved quantity and checkpoints -----------------------------------------------

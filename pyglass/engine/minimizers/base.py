@@ -24,12 +24,14 @@ from __future__ import annotations
 import enum
 import math
 from dataclasses import dataclass
+from time import perf_counter
 
 import numpy as np
 
 from pyglass._ext import integrate as _int
 from pyglass.engine.comm import allmax, allsum
 from pyglass.engine.domain import domain_of
+from pyglass.engine.potentials.base import NeighbourList
 
 
 class StopReason(str, enum.Enum):
@@ -155,6 +157,11 @@ class Minimizer:
 
     name = "minimizer"
 
+    #: wall seconds this process has spent in minimize(), list builds excluded (they are counted by
+    #: NeighbourList.seconds_building); process-wide, read by run profiles
+    #: (pyglass.workflow.run.profile), one clock read at each end of a minimization
+    seconds_minimising = 0.0
+
     def __init__(self, ftol: float = 1e-10, etol: float = 0.0, max_iterations: int = 100_000,
                  max_step: float = 0.1, raise_on_failure: bool = False):
         if not ftol >= 0 or not np.isfinite(ftol):
@@ -174,6 +181,7 @@ class Minimizer:
 
     def minimize(self, system, potential) -> MinimizeResult:
         """Minimize the potential energy in place; returns a MinimizeResult."""
+        t0, built0 = perf_counter(), NeighbourList.seconds_building
         self._comm = system.comm
         ev = self._ev = _Evaluator(system, potential)
         # Particles keep their owner rank during a minimization (the flat vectors stay aligned);
@@ -195,6 +203,7 @@ class Minimizer:
             domain.freeze_ownership = False
             system.touch()
             self._ev = None
+            Minimizer.seconds_minimising += perf_counter() - t0 - (NeighbourList.seconds_building - built0)
         if self.raise_on_failure and not res.converged:
             raise MinimizationError(res, type(self).__name__)
         return res

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from time import perf_counter
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -35,6 +36,11 @@ class NeighbourList:
     Rebuilt whenever the domain re-identifies ghosts (a particle moved more than skin/2, or the
     positions/box changed from outside)."""
 
+    #: wall seconds this process has spent in list builds, with the ghost rebuild that triggered
+    #: each (process-wide, read by run profiles: pyglass.workflow.run.profile); one clock read per
+    #: update and one per build, nothing per particle
+    seconds_building = 0.0
+
     def __init__(self, cutoffs: np.ndarray, skin: float, half: bool = True, pad: bool = False):
         cutoffs = np.asarray(cutoffs, float)
         if skin < 0:
@@ -58,6 +64,7 @@ class NeighbourList:
         self.n_builds = 0
 
     def update(self, system):
+        t0 = perf_counter()
         domain = domain_of(system)
         domain.require(self.max_cutoff, self.skin)
         domain.update()
@@ -65,6 +72,7 @@ class NeighbourList:
             self.build(system)
             self._build_id = domain.build_id
             self._system_id = system.serial
+            NeighbourList.seconds_building += perf_counter() - t0
 
     def build(self, system):
         n = system.N

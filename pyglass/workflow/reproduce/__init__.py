@@ -5,7 +5,8 @@ The machinery lives here; each paper is a plugin folder `pyglass/papers/<name>/`
 `pyglass.registry.PAPERS` (`pyglass.workflow.reproduce.paper`). `reproduce(name, full, out_dir)` runs every
 deck of the paper under `DIR/<paper>/run[-full]/<part>/` (restarting an interrupted run where it
 stopped), then the paper's analysis, and writes `DIR/<paper>/summary.json`, the figures and
-`report.md` (`pyglass.workflow.reproduce.report`); a paper with a criteria file is scored by it
+`report.md` (`pyglass.workflow.reproduce.report`, with where the time went: the runs' profiles and the
+analysis', `pyglass.workflow.run.profile`); a paper with a criteria file is scored by it
 (`pyglass.workflow.reproduce.criteria`, docs/reproductions/standard.md).
 
 `--analyse-only` reports whatever parts have finished: the rows of a part not run stay "not
@@ -20,6 +21,7 @@ import tomllib
 from pyglass.registry import PAPERS
 from pyglass.workflow.reproduce.paper import Paper, Part  # noqa: F401
 from pyglass.workflow.reproduce.report import Quantity, write_report  # noqa: F401
+from pyglass.workflow.run.profile import Profile
 
 
 def _set(raw: dict, dotted: str, value):
@@ -87,6 +89,8 @@ def paper_plan(name: str, full: bool, out_dir: str = "reproductions") -> list:
         c, _ = deck_cost(deck)
         known = known and c is not None
         total = total + c if c is not None else total
+    if total.core_seconds > 0:   # the breakdown first: the plan ends with the total
+        lines += total.by_phase()
     lines.append(f"paper total: {total.describe()}" + ("" if known else " (parts reading a file not counted)")
                  + "; the analysis is not counted")
     return lines
@@ -130,6 +134,30 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
     parts = {tag: _complete(index) for tag, index in indexes.items()}
     if analyse_only and not any(parts.values()):
         raise ValueError(f"{name}: no part has finished under {top}; nothing to analyse")
-    quantities, figures, notes = paper.analyse(indexes, decks, base, full)
-    write_report(paper, base, quantities, figures, notes, full, decks, parts=parts)
+    analysis = Profile()
+    with analysis.phase("analysis"):   # structure functions and quenches inside go to their own phases
+        quantities, figures, notes = paper.analyse(indexes, decks, base, full)
+    ran = {tag: index for tag, index in indexes.items() if parts[tag]}
+    write_report(paper, base, quantities, figures, notes, full, decks, parts=parts,
+                 profile=reproduction_profile(ran, analysis.finish()))
     return quantities
+
+
+def reproduction_profile(indexes: dict, analysis) -> dict:
+    """Where a reproduction's time went: every part's run (all its invocations, from its index file)
+    and this invocation's analysis; the parts with no stored profile listed under "missing"."""
+    from pyglass.workflow.run import results
+    from pyglass.workflow.run.profile import combine
+    runs, missing = [], []
+    for tag, index in indexes.items():
+        try:
+            p = results.open(index).profile
+        except (OSError, ValueError):
+            p = None
+        if p:
+            runs.append(p)
+        else:
+            missing.append(tag or os.path.basename(index))
+    out = combine(runs + [analysis.as_dict()])
+    out["missing"] = missing
+    return out

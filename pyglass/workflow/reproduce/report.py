@@ -36,10 +36,11 @@ def miss_notes(quantities, why: dict):
 HEADER = "| quantity | where | paper | ours | spread (s.e.) | tolerance | holds |\n|---|---|---|---|---|---|---|"
 
 
-def write_report(paper, base, quantities, figures, notes, full, decks, revisions=(), parts=None):
+def write_report(paper, base, quantities, figures, notes, full, decks, revisions=(), parts=None, profile=None):
     """summary.json and report.md of a reproduction (see the module docstring). `parts`: tag -> whether
     that part's run finished (None: all did); a row of an unfinished part that was not measured says
-    so in its note."""
+    so in its note. `profile`: where the time went (pyglass.workflow.run.profile record: the runs' and
+    the analysis'), or None."""
     from pyglass.workflow.reproduce.criteria import file_commit
     crit = paper.criteria()
     scored = crit is not None and all(q.kind in ("claim", "check") for q in quantities)
@@ -56,7 +57,8 @@ def write_report(paper, base, quantities, figures, notes, full, decks, revisions
            "run_commit": _run_commit(decks),
            "parts": {tag: {"run": bool(done), "run_commit": commits[tag]} for tag, done in parts.items()},
            "rows": [q.record() for q in quantities],
-           "revisions": list(revisions)}
+           "revisions": list(revisions),
+           "profile": profile}
     with open(os.path.join(base, "summary.json"), "w") as fh:
         json.dump(doc, fh, indent=1, allow_nan=False)
     claims = [q for q in quantities if q.kind == "claim"]
@@ -97,10 +99,30 @@ def write_report(paper, base, quantities, figures, notes, full, decks, revisions
                   "tolerances below were written with the analysis, not fixed in a criteria file before the run.",
                   "", HEADER]
     lines += [q.row() for q in unscored]
+    lines += ["", "## Where the time went", ""] + profile_section(profile)
     lines += ["", "## Figures", ""] + [f"![{os.path.basename(f)}]({os.path.basename(f)})" for f in figures]
     lines += ["", "## Notes", ""] + [f"- {n}" for n in notes] + [""]
     with open(os.path.join(base, "report.md"), "w") as fh:
         fh.write("\n".join(lines))
+
+
+def profile_section(profile) -> list:
+    """The report's "Where the time went" table: each phase's wall time and share."""
+    from pyglass.workflow.run.profile import PHASES
+    if not profile:
+        return ["No profile: the runs were made before pyglass recorded one (rerun them to get it)."]
+    wall = float(profile["wall_seconds"])
+    out = [f"Wall time {wall / 60:.1f} min over {profile.get('invocations', 1)} invocation(s) of the runs and "
+           "this analysis (process-seconds summed over replica groups); phases exclusive, so they add up "
+           "to the total with \"other\" (setup, Python between phases).", "",
+           "| phase | time | share |", "|---|---|---|"]
+    rows = [(PHASES.get(k, k), float(v)) for k, v in profile["phases"].items()]
+    rows.append(("other", float(profile.get("other_seconds", 0.0))))
+    for name, v in rows:
+        out.append(f"| {name} | {v:.1f} s | {100 * v / wall if wall else 0:.1f} % |")
+    if profile.get("missing"):
+        out += ["", f"Runs without a profile (made before profiles; not counted): {', '.join(profile['missing'])}."]
+    return out
 
 
 def _run_commit(decks) -> str | None:

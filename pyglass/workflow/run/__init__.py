@@ -6,7 +6,8 @@ The package, by job:
 - `session`  `Session`, what a stage sees and the only thing it sees;
 - `pipeline` one unit: build the system, open the output, run the stages in order;
 - `study`    studies: units dealt to replica groups, draws, the index file and its summaries;
-- `plan`     `--dry-run`'s plan of a deck.
+- `plan`     `--dry-run`'s plan of a deck;
+- `profile`  where the run's wall time goes, by phase (printed at the end, stored in the output).
 
 A deck without `[study]` is one sample: `Runner` splits the world communicator into replicas
 (`run.ranks_per_replica`), derives seeds, builds the system identically on every rank of a replica

@@ -11,6 +11,8 @@ class ThermoObservable(StreamingObservable):
     """Built-in 'thermo' observable: appends T, energies per particle, pressure and the conserved
     energy (with the thermostat's share) to /observables/thermo at each due step."""
 
+    profile_phase = "io"   # its samples are file writes (the run profile, workflow.run.profile)
+
     label = "thermo"
 
     def __init__(self, schedule, writer: H5MDWriter, integrator, stage_index: int):
@@ -30,6 +32,8 @@ class ThermoObservable(StreamingObservable):
 
 class TrajectoryObservable(StreamingObservable):
     """Built-in 'trajectory' observable: one H5MD frame per due step."""
+
+    profile_phase = "io"   # its samples are file writes (the run profile, workflow.run.profile)
 
     label = "trajectory"
 

@@ -107,29 +107,40 @@ def run_unit(session, deck, seed, system, path, ckpt_path, seeds, first=0, ck=No
     session.start_unit(deck, seed, decompose(system, session.comm), potential, ckpt_path,
                        [STAGES[s["kind"]](s, k) for k, s in enumerate(stages)])
     append = ck is not None and os.path.exists(path)
-    session.writer = writer or H5MDWriter(path, session.system, session.comm, append=append,
-                                          provenance=provenance(deck.text, seeds, session.n_ranks),
-                                          author=data["output"]["author"])
-    if append:
-        session.writer.truncate_after(session.system.step)
-        _reload_fields(session, path, first)
+    single = session.unit is None and writer is None   # a single run: its output holds the run's profile
+    with session.phase("io"):
+        if single and append:   # the profile goes on from the interrupted invocations'
+            session.profile.add_earlier(_stored_profile(session, path))
+        session.writer = writer or H5MDWriter(path, session.system, session.comm, append=append,
+                                              provenance=provenance(deck.text, seeds, session.n_ranks),
+                                              author=data["output"]["author"])
+        if append:
+            session.writer.truncate_after(session.system.step)
+            _reload_fields(session, path, first)
     clean = False   # close the (collective) output only when every rank gets there together
     try:
         if ck and first >= stop and session.unit is None:
             session.print(f"{restart_path}: the run was already complete")
         for k in range(first, stop):
             obj = session.stage_objects[k]
-            obj.run(session.at_stage(k, resume=ck if (ck and k == first) else None))
+            with session.phase(type(obj).phase):
+                obj.run(session.at_stage(k, resume=ck if (ck and k == first) else None))
             if type(obj).leaves != "same":
                 session.moved()
             if k + 1 < stop and session.stop_requested():   # between stages: continue with the next
                 session.write_checkpoint(k + 1, 0)
                 raise session.interrupted(f"{session.stop_signal}: checkpoint after stage {k + 1}")
+        if single:
+            session.writer.set_attrs("h5md/provenance", {"profile": session.profile_json()})
         session.writer.set_status("complete")
         clean = True
         if stop == len(stages):
             session.print(f"pyglass: done; output {path}")
+            if single:
+                session.print_profile()
     except RunInterrupted:
+        if single:
+            session.writer.set_attrs("h5md/provenance", {"profile": session.profile_json()})
         session.writer.set_status("interrupted")
         clean = True
         raise
@@ -137,7 +148,24 @@ def run_unit(session, deck, seed, system, path, ckpt_path, seeds, first=0, ck=No
         # an exception on one rank: no collective close (it would hang); the error propagates and
         # the MPI excepthook (pyglass.engine.comm.abort_on_exception) ends every rank with its message
         if writer is None and (clean or not is_parallel(session.comm)):
-            session.writer.close()
+            with session.phase("io"):
+                session.writer.close()
+
+
+def _stored_profile(session, path):
+    """The profile an earlier invocation left in the output's provenance (None: none), read on the
+    replica's first rank and broadcast."""
+    text = None
+    if comm_rank(session.comm) == 0:
+        try:
+            with open_h5(path, RestartError) as f:
+                prov = f.get("h5md/provenance")
+                text = None if prov is None else prov.attrs.get("profile")
+        except (OSError, RestartError):
+            text = None
+        if isinstance(text, bytes):
+            text = text.decode("utf-8", "replace")
+    return session.comm.bcast(text, root=0) if is_parallel(session.comm) else text
 
 
 def _reload_fields(session, path, first):

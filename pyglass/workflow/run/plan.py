@@ -1,6 +1,7 @@
 """The resolved plan of a deck (`pyglass run --dry-run` prints it as comments): its units, each
 stage's work and cost at the deck's N (the memory of a direct factorisation included), and the
-whole run's cost (`deck_cost`: core-hours and peak memory, `workflow.stages.cost`)."""
+whole run's cost (`deck_cost`: core-hours and peak memory, `workflow.stages.cost`) with its estimate
+by phase, in the phases the run's profile reports (`workflow.run.profile`)."""
 from __future__ import annotations
 
 from pyglass.registry import STAGES
@@ -62,6 +63,8 @@ def plan(deck) -> list:
                 est = "(N known when the file is read)"
             lines.append(f"  stage {k + 1} {st['name']} ({st['kind']}): {est}")
     total, _ = deck_cost(deck)
-    if total is not None:
+    if total is not None:   # the breakdown first: the plan ends with the total
+        if total.core_seconds > 0:
+            lines += total.by_phase()
         lines.append(f"cost of the whole run: {total.describe()} (order of magnitude: workflow/stages/cost.py)")
     return lines

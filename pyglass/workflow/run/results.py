@@ -150,6 +150,13 @@ class Run:
             p = f.get("h5md/provenance")
             return {} if p is None else {k: (_s(v) if isinstance(v, bytes) else v) for k, v in p.attrs.items()}
 
+    @property
+    def profile(self) -> dict | None:
+        """Where the run's wall time went, by phase (pyglass.workflow.run.profile; None for a run
+        made before profiles, or not finished)."""
+        from pyglass.workflow.run.profile import parse
+        return parse(self.provenance.get("profile"))
+
     def stages(self) -> list:
         """Names of the result groups in the file (one per stage that wrote results)."""
         with _open(self.path) as f:

@@ -6,8 +6,9 @@ and replaces the system (`session.system`; a quench or MD stage replaces it), re
 the replica communicator and the output writer, takes seeds (`seed_for`), writes its results
 (`write_results`, recorded as `fields` for later stages), checkpoints (`checkpoint`), asks whether to
 stop (`stop_requested`, `stop_at_step`), puts the system in its restart-canonical form (`canonical`),
-prints (`print`, `thermo_line`, `progress_bar`) and shares one inherent structure with the other
-landscape stages (`inherent_structure`, built once per configuration).
+prints (`print`, `thermo_line`, `progress_bar`), shares one inherent structure with the other
+landscape stages (`inherent_structure`, built once per configuration) and times its work by phase
+(`phase`, the run's `profile`: pyglass.workflow.run.profile).
 """
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ import sys
 import numpy as np
 
 from pyglass.engine.comm import is_parallel, rank as comm_rank, size as comm_size
+from pyglass.workflow.run.profile import Profile
 from pyglass.workflow.run.seeds import derive_seed
 from pyglass.workflow.stages.base import RunInterrupted, is_field
 
@@ -59,6 +61,23 @@ class Session:
         self.stage: dict | None = None
         self.index = 0
         self.resume = None                    # the Checkpoint of an interrupted run of this stage
+        self.profile = Profile()              # where this process's wall time goes, by phase
+
+    # -- the profile ----------------------------------------------------------------------------
+    def phase(self, name: str):
+        """`with ctx.phase("quench"): ...` times a block as that phase (pyglass.workflow.run.profile);
+        the pipeline already times each stage as its kind's `phase`."""
+        return self.profile.phase(name)
+
+    def profile_json(self) -> str:
+        """The profile as JSON, the replica's first rank's on every rank (attribute writes are collective)."""
+        text = self.profile.to_json()
+        return self.comm.bcast(text, root=0) if is_parallel(self.comm) else text
+
+    def print_profile(self, record: dict | None = None):
+        from pyglass.workflow.run.profile import describe
+        for line in describe(record or self.profile.as_dict()):
+            self.print(line)
 
     # -- the unit -------------------------------------------------------------------------------
     def start_unit(self, deck, seed, system, potential, ckpt_path, stages):
@@ -123,15 +142,16 @@ class Session:
     def write_results(self, results: dict, attrs: dict | None = None):
         """Datasets (name -> array or scalar, identical on every rank) in this stage's results group
         (collective); per-particle arrays are recorded as fields for later stages."""
-        grp = self.writer.results_group(self.stage["name"])
-        if grp is not None:
-            for key, value in results.items():
-                if key in grp:
-                    del grp[key]
-                grp.create_dataset(key, data=np.asarray(value))
-            for key, value in (attrs or {}).items():
-                grp.attrs[key] = value
-        self.writer.flush()
+        with self.phase("io"):
+            grp = self.writer.results_group(self.stage["name"])
+            if grp is not None:
+                for key, value in results.items():
+                    if key in grp:
+                        del grp[key]
+                    grp.create_dataset(key, data=np.asarray(value))
+                for key, value in (attrs or {}).items():
+                    grp.attrs[key] = value
+            self.writer.flush()
         for name, kind in type(self.stage_objects[self.index]).fields(self.stage).items():
             if name in results and is_field(kind):
                 self.fields[f"{self.stage['name']}/{name}"] = np.asarray(results[name])
@@ -172,9 +192,10 @@ class Session:
         from pyglass.io.checkpoint import write_checkpoint
         stages = self.deck.data["stage"]
         name = stages[min(stage_index, len(stages) - 1)]["name"]
-        write_checkpoint(self.ckpt_path, self.system, self.comm, stage_index=stage_index, stage_name=name,
-                         step_in_stage=step_in_stage, integrator=integrator, observables=observables,
-                         deck_text=self.deck_text, seed=self.seed, replica=self.replica, unit=self.unit)
+        with self.phase("io"):
+            write_checkpoint(self.ckpt_path, self.system, self.comm, stage_index=stage_index, stage_name=name,
+                             step_in_stage=step_in_stage, integrator=integrator, observables=observables,
+                             deck_text=self.deck_text, seed=self.seed, replica=self.replica, unit=self.unit)
 
     deck_text = ""    # the text of the whole deck (a study's, not its state's), set by the Runner
 

@@ -73,6 +73,8 @@ class Study:
         n_pipeline = (max(per_sample) + 1) if per_sample else 0
         self.session.print(f"study: {len(self.deck.states)} state point(s) x {study['samples']} sample(s) = "
                            f"{len(units)} units over {runner.n_rep} replica group(s); source = {study['source']}")
+        # the profile goes on from the interrupted invocations' (the index is rewritten at the end)
+        earlier = stored_profile(self.output) if self.restart and comm_rank(runner.world) == 0 else None
         interrupted = None
         try:
             if study["source"] in ("seeds", "frames"):
@@ -91,16 +93,30 @@ class Study:
         if is_parallel(world):
             msgs = [m for m in world.allgather(interrupted) if m]
             interrupted = msgs[0] if msgs else None
+        profile = self.profile(earlier)
         if interrupted:
             if comm_rank(world) == 0:
-                write_index(self.deck, self.output, units, "interrupted", comm_size(world), self.session.print)
+                write_index(self.deck, self.output, units, "interrupted", comm_size(world), self.session.print,
+                            profile)
             raise RunInterrupted(f"{interrupted}; restart the study with --restart {self.output}",
                                  paths.checkpoint_path(self.output))
         if comm_rank(world) == 0:
-            write_index(self.deck, self.output, units, "complete", comm_size(world), self.session.print)
+            write_index(self.deck, self.output, units, "complete", comm_size(world), self.session.print, profile)
             self.session.print(f"pyglass: study done; index {self.output}")
+            self.session.print_profile(profile)
         if is_parallel(world):
             world.Barrier()
+
+    def profile(self, earlier) -> dict:
+        """The whole study's profile (collective over the world): every replica group's first rank's
+        phases and wall time summed (process-seconds), with the earlier invocations' record."""
+        from pyglass.workflow.run.profile import combine
+        mine = self.session.profile.as_dict() if self.session.rank == 0 else None
+        world = self.runner.world
+        records = [r for r in world.allgather(mine) if r] if is_parallel(world) else [mine]
+        out = combine(records, concurrent=True)
+        out["replica_groups"] = len(records)
+        return combine([out, earlier]) if earlier else out
 
     def unit(self, u, j, label, deck, s, system, first_stage, n_pipeline):
         """Run one unit's pipeline (stages first_stage..n_pipeline-1); resume or skip on --restart."""
@@ -184,8 +200,19 @@ class Study:
                     session.system, session.potential = keep
 
 
-def write_index(deck, path, units, status, n_ranks, printer):
-    """The study's index file (world rank 0): provenance, unit table, links, summaries."""
+def stored_profile(path) -> dict | None:
+    """The profile an earlier invocation of the study left in its index file (None: none)."""
+    from pyglass.workflow.run import results
+    try:
+        return results.open(path).profile
+    except (OSError, ValueError):
+        return None
+
+
+def write_index(deck, path, units, status, n_ranks, printer, profile=None):
+    """The study's index file (world rank 0): provenance (with the run's `profile`, JSON), unit table,
+    links, summaries."""
+    import json
     from pyglass.io.h5md import fixed_string, provenance, user_name
     import pyglass
     os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
@@ -204,6 +231,8 @@ def write_index(deck, path, units, status, n_ranks, printer):
             else:   # H5MD 1.1: fixed-length strings in /h5md
                 p.attrs[key] = fixed_string(value) if isinstance(value, str) else value
         p.attrs["status"] = fixed_string(status)
+        if profile is not None:
+            p.attrs["profile"] = fixed_string(json.dumps(profile))
         st = f.require_group(f"{RESULTS_ROOT}/study")
         st.attrs["samples"] = int(deck.study["samples"])
         st.attrs["source"] = deck.study["source"]

@@ -69,6 +69,8 @@ class Stage:
     per_sample: bool = True       # False: a summary stage, run once after every sample
     writes: dict = {}             # dataset name -> "scalar" | "per-particle" | "array" | "time,per-particle"
     uses_petsc: bool = False      # factorises the Hessian (PETSc initialises MPI: done before files open)
+    phase: str = "analysis"       # the run profile's phase its time counts to (pyglass.workflow.run.profile;
+    #                               list builds and minimizations inside it count to their own phases)
 
     def __init__(self, params: dict, index: int):
         self.params, self.index, self.name = params, index, params["name"]

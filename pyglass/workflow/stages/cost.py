@@ -1,5 +1,5 @@
-"""What a stage costs, for `--dry-run` plans and `pyglass reproduce --full --dry-run`: core-seconds and
-peak memory, from the work a stage does (MD atom-steps, quenches, Hessian factorisations) and rates
+"""What a stage costs, for `--dry-run` plans and `pyglass reproduce --full --dry-run`: core-seconds (by
+the run profile's phases: MD, neighbour builds, quenches, landscape, structure functions) and peak memory, from the work a stage does (MD atom-steps, quenches, Hessian factorisations) and rates
 measured on one core of the 2-core development machine with nothing else running. These are
 order-of-magnitude estimates for sizing a cluster job, not predictions: the rates below move by a
 factor ~2 across models, machines and load, and the number of minimiser iterations depends on the
@@ -8,7 +8,7 @@ configuration.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 # Kob-Andersen 3D at N = 1000-32 000, Nose-Hoover, one rank (scripts/bench_md.py): 1.7-2.0 M;
 # models with longer lists (IPL, soft disks) ~1.2 M. One force evaluation costs about one step.
@@ -22,18 +22,34 @@ QUENCH_FORCE_CALLS_ALONG_TRAJECTORY = 300
 FACTOR_SECONDS_8000 = 8.8
 FACTOR_EXPONENT = 2.1
 BYTES_PER_PARTICLE = 2000          # system, neighbour lists, observables' per-particle state
+# share of an MD step (and of a force call in a quench) spent in neighbour-list builds at skin 0.3:
+# 20-22 % at KA N = 1000-8000 on one rank (ARCHITECTURE.md, the step split of scripts/bench_md.py --split)
+NEIGHBOUR_SHARE = 0.2
+# structure functions at the paper's grid and cutoff (r_max 5.0, angular included): ~4.5 s of CPU per
+# frame at N = 8000 (ARCHITECTURE.md, softness section), linear in N
+STRUCTURE_SECONDS_PER_PARTICLE = 4.5 / 8000
 
 
 @dataclass(frozen=True)
 class Cost:
+    """core_seconds split by the run profile's phases (`phases`: pyglass.workflow.run.profile.PHASES
+    keys), and the peak memory."""
     core_seconds: float = 0.0
     memory_bytes: float = 0.0
+    phases: dict = field(default_factory=dict, compare=False)
+
+    @classmethod
+    def of(cls, phases: dict, memory_bytes: float = 0.0) -> "Cost":
+        return cls(sum(phases.values()), memory_bytes, dict(phases))
 
     def __add__(self, other: "Cost") -> "Cost":   # stages one after another: times add, memory peaks
-        return Cost(self.core_seconds + other.core_seconds, max(self.memory_bytes, other.memory_bytes))
+        phases = dict(self.phases)
+        for k, v in other.phases.items():
+            phases[k] = phases.get(k, 0.0) + v
+        return Cost(self.core_seconds + other.core_seconds, max(self.memory_bytes, other.memory_bytes), phases)
 
     def __mul__(self, k: float) -> "Cost":          # k independent repetitions (samples)
-        return Cost(self.core_seconds * k, self.memory_bytes)
+        return Cost(self.core_seconds * k, self.memory_bytes, {p: v * k for p, v in self.phases.items()})
 
     __rmul__ = __mul__
 
@@ -42,14 +58,24 @@ class Cost:
         t = f"{h:.3g} core-hours" if h >= 0.1 else f"{self.core_seconds:.3g} core-seconds"
         return f"~{t}, peak ~{self.memory_bytes / 2 ** 30:.2g} GiB"
 
+    def by_phase(self) -> list:
+        """The estimate by phase, as the run's profile prints it (`--dry-run`)."""
+        from pyglass.workflow.run.profile import PHASES, describe
+        phases = {k: self.phases.get(k, 0.0) for k in PHASES}
+        return describe({"wall_seconds": self.core_seconds, "phases": phases}, estimate=True)
+
+
+def _with_builds(seconds: float, phase: str) -> dict:
+    return {phase: seconds * (1.0 - NEIGHBOUR_SHARE), "neighbours": seconds * NEIGHBOUR_SHARE}
+
 
 def md(steps: float, n: int) -> Cost:
-    return Cost(steps * n / MD_ATOM_STEPS_PER_SECOND, n * BYTES_PER_PARTICLE)
+    return Cost.of(_with_builds(steps * n / MD_ATOM_STEPS_PER_SECOND, "md"), n * BYTES_PER_PARTICLE)
 
 
 def quenches(count: float, n: int, along_trajectory: bool = False) -> Cost:
     calls = QUENCH_FORCE_CALLS_ALONG_TRAJECTORY if along_trajectory else QUENCH_FORCE_CALLS
-    return Cost(count * calls * n / MD_ATOM_STEPS_PER_SECOND, n * BYTES_PER_PARTICLE)
+    return Cost.of(_with_builds(count * calls * n / MD_ATOM_STEPS_PER_SECOND, "quench"), n * BYTES_PER_PARTICLE)
 
 
 def factorisation(n: int, dim: int, count: float = 1) -> Cost:
@@ -57,7 +83,12 @@ def factorisation(n: int, dim: int, count: float = 1) -> Cost:
     memory by the landscape code's own estimate."""
     from pyglass.analysis.landscape.memory import factor_memory_estimate
     scale = (max(n, 2) / 8000.0) ** FACTOR_EXPONENT * (1.0 if dim == 3 else 0.3)
-    return Cost(count * FACTOR_SECONDS_8000 * scale, factor_memory_estimate(n, dim))
+    return Cost.of({"landscape": count * FACTOR_SECONDS_8000 * scale}, factor_memory_estimate(n, dim))
+
+
+def structure_functions(frames: float, n: int) -> Cost:
+    """Structure functions of `frames` configurations at the paper's grid and cutoff."""
+    return Cost.of({"structure": frames * n * STRUCTURE_SECONDS_PER_PARTICLE}, n * BYTES_PER_PARTICLE)
 
 
 def total(costs) -> Cost:

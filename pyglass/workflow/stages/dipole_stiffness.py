@@ -13,6 +13,7 @@ from pyglass.workflow.stages.modes import check_factor_fits
 @register
 class DipoleStiffness(Stage):
     kind = "dipole-stiffness"
+    phase = "landscape"
     doc = ("dipole stiffness kappa_ij = d.M+d / d.M+^2 d (paper 2) of explicit pairs, a random sample of "
            "interacting pairs or all of them, with kappa_local (mean over each particle's pairs; `pairs = "
            "\"all\"`) and the sample mean")

@@ -15,6 +15,7 @@ from pyglass.workflow.stages.base import Stage, register, validate_table
 @register
 class InherentStructures(Stage):
     kind = "inherent-structures"
+    phase = "md"
     doc = ("inherent-structure trajectory: `steps` MD steps from a copy of the current configuration, "
            "quenched every `every` steps; U_IS(t), the transitions (|dU_IS| > epsilon), the rate Gamma and "
            "the reduced rate Gamma t_ballistic N0/N (paper 2, Fig. 5b)")

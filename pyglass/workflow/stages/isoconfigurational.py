@@ -20,6 +20,7 @@ from pyglass.workflow.stages.base import Stage, register
 @register
 class Isoconfigurational(Stage):
     kind = "isoconfigurational"
+    phase = "md"
     doc = ("iso-configurational ensemble from the current configuration (paper 1): propensity, |dr| "
            "propensity, Debye-Waller factor and irreversible-reorganisation probability at each time")
     keys = {

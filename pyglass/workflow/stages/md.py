@@ -35,6 +35,7 @@ class ObservableContext:
 @register
 class MD(Stage):
     kind = "md"
+    phase = "md"
     aliases = ("equilibrate", "production")
     doc = ("molecular dynamics: `steps` steps of the integrator, with observables; `production` also writes "
            "the deck-wide trajectory (`output.trajectory`)")
@@ -131,6 +132,8 @@ class MD(Stage):
         observables = self.observables(ctx, integ, stage_start)
         if resume is not None:
             self.restore_observables(observables, resume)
+        for obs in observables:   # each sample is timed (a coarse call): frames and thermo rows are I/O
+            obs.sample = ctx.profile.timed(obs.sample, getattr(obs, "profile_phase", "analysis"))
         ctx.print(f"stage {self.index + 1} ({stage['name']}): {stage['kind']}, {integ.name}, {steps} steps"
                   + (f", resuming at step {done}" if done else ""))
         result = pot.compute(system)
@@ -171,7 +174,8 @@ class MD(Stage):
                 stop = ctx.stop_at_step is not None and system.step >= ctx.stop_at_step
                 signalled = ctx.stop_requested()
                 if stop or signalled or (ckpt_every and system.step % ckpt_every == 0) or done >= steps:
-                    ctx.writer.write_observables(stage["name"], observables)
+                    with ctx.phase("io"):
+                        ctx.writer.write_observables(stage["name"], observables)
                     if done >= steps:   # wall time of this process's stepping (scaling studies)
                         timed = steps - (resume.step_in_stage if resume else 0)
                         ctx.writer.set_attrs(ctx.group, {

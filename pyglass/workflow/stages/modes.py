@@ -20,6 +20,7 @@ def check_factor_fits(val, path, n, dim, key, remedy="fewer particles"):
 @register
 class Modes(Stage):
     kind = "modes"
+    phase = "landscape"
     doc = ("lowest normal modes of the inherent structure: eigenvalues, frequencies, participation ratios "
            "and the participation map p_i = sum over the `map_modes` lowest modes of |e_i|^2 (paper 1)")
     needs_inherent_structure = True

@@ -11,6 +11,7 @@ from pyglass.workflow.stages.modes import check_factor_fits
 @register
 class Pseudoharmonic(Stage):
     kind = "pseudoharmonic"
+    phase = "landscape"
     doc = "softest pseudoharmonic modes (landscape.pseudoharmonic_modes): stiffness, cost, participation"
     needs_inherent_structure = True
     uses_petsc = True

@@ -11,6 +11,7 @@ from pyglass.workflow.stages.base import Stage, register, validate_table
 @register
 class Quench(Stage):
     kind = "quench"
+    phase = "quench"
     doc = ("energy minimisation to the inherent structure (results as attributes quench_converged, "
            "quench_reason, quench_energy, quench_max_force, quench_iterations of the stage group); later "
            "landscape stages work on this inherent structure")

@@ -19,6 +19,7 @@ from pyglass.workflow.stages.base import Stage, register, validate_table
 @register
 class QuenchedModes(Stage):
     kind = "quenched-modes"
+    phase = "landscape"
     doc = ("soft-mode maps along short runs (paper 1, Fig. 4, SI §3): `n_runs` runs of `steps` MD steps from "
            "the current configuration with fresh momenta, quenched every `every` steps; per inherent structure "
            "its energy, residual force, k lowest eigenvalues and participation map")

@@ -34,6 +34,7 @@ def window_frames(window: float, every: int, dt: float) -> int:
 @register
 class Rearrangements(Stage):
     kind = "rearrangements"
+    phase = "md"
     doc = ("trajectory of `steps` MD steps with a frame every `every` steps (each quenched with `quench`) and "
            "p_hop(i, t) with window `window` (papers 4, 5); frames and p_hop are stored for `softness-train`")
     keys = {

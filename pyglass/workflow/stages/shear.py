@@ -21,6 +21,7 @@ from pyglass.workflow.stages.base import Stage, register
 @register
 class Shear(Stage):
     kind = "shear"
+    phase = "landscape"
     doc = ("sheared configurations: protocol \"quasistatic\" shears the inherent structure in increments "
            "with re-minimisation; \"affine-quench\" (paper 3) deforms the equilibrium configuration in one "
            "step and quenches it, optionally with the soft modes of every quenched configuration. Writes "

@@ -11,6 +11,7 @@ from pyglass.workflow.stages.modes import check_factor_fits
 @register
 class ShearModulus(Stage):
     kind = "shear-modulus"
+    phase = "landscape"
     doc = "athermal shear modulus G of the inherent structure (landscape.shear_modulus), with its Born and " \
           "non-affine parts"
     needs_inherent_structure = True

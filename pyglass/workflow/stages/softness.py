@@ -20,12 +20,14 @@ import numpy as np
 
 from pyglass.analysis.softness.training import TrainingRecipe
 from pyglass.registry import REQUIRED, Key
+from pyglass.workflow.stages import cost
 from pyglass.workflow.stages.base import Stage, register
 
 
 @register
 class Softness(Stage):
     kind = "softness"
+    phase = "structure"
     doc = ("softness S_i of a trained linear-SVM model (pyglass.analysis.softness; a data-only JSON written by "
            "SoftnessModel.save) applied to the current configuration")
     keys = {"model": Key((str,), REQUIRED, "the model file (path relative to this deck)")}
@@ -62,6 +64,10 @@ class Softness(Stage):
     @classmethod
     def estimate(cls, params, n, dim):
         return "structure functions and the SVM decision function"
+
+    @classmethod
+    def cost(cls, params, n, dim):
+        return cost.structure_functions(1, n)   # one frame, at the paper's grid (the model's is in its file)
 
     def run(self, ctx):
         from pyglass.analysis.softness import StructureFunctions, load
@@ -131,6 +137,7 @@ def _train_grid(params):
 @register
 class SoftnessTrain(Stage):
     kind = "softness-train"
+    phase = "structure"
     doc = ("train the linear-SVM softness (paper 4) on the frames and p_hop of an earlier `rearrangements` stage: "
            "rearranging = p_hop > `p_rearranging` at its peak, stable = p_hop < `p_stable` over `stable_time`; "
            "held-out accuracy; the model is saved as data-only JSON")
@@ -253,6 +260,7 @@ class SoftnessTrain(Stage):
 @register
 class CagingSoftness(Stage):
     kind = "caging-softness"
+    phase = "structure"
     doc = ("paper 5's caging potential beta Phi_r(i) of every particle (local g_i with Gaussian width `delta`, "
            "HNC direct correlation of this configuration's g(r)) and, with `c0`, `c1`, the softness "
            "S_i = 1/(c0 + c1 beta Phi_r(i))")
