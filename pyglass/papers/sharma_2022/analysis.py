@@ -372,7 +372,8 @@ def _analyse_unit(T, label, run, potential, cold: bool):
         # immobility of (origin, particle) pairs and rearranging neighbours (Fig. 4(b), (c), neighbour-cause)
         og = np.arange(0, nf, max(fr(ORIGIN_TAU), 1))
         want = {k: fr(v) for k, v in LAG_TAU.items() if k not in ("cs_drop", "cs_plateau")}
-        curve = [v for v in np.unique(np.round(np.geomspace(2, max(nf - 1, 2), 16)).astype(int)) if v < nf]
+        top = min(nf - 1, want["two_tau"])      # Fig. 4(b, c) curves to 2 tau_alpha of the paper
+        curve = [v for v in np.unique(np.round(np.geomspace(2, max(top, 2), 16)).astype(int)) if v < nf]
         keep, at = immobile(pos[:, A], og, [v for v in set(want.values()) | set(curve) if v > 0])
         L = want["cause"]
         nb = np.zeros((len(og), int(A.sum())), bool)
