@@ -91,11 +91,19 @@ class CagingPotential:
     # ------------------------------------------------------------------ global reference
     def fit_reference(self, frames, box, types, type_names=None):
         """Global partial g_uv(r) from (frames of) positions, HNC C_uv(r), integration limits."""
-        from pyglass.analysis.observables.structure import first_minimum, radial_distribution
+        from pyglass.analysis.observables.structure import radial_distribution
         types = np.asarray(types, np.int64)
         r, g = radial_distribution(frames, box, types, self.r_max, self.bins)
+        x = np.bincount(types, minlength=g.shape[0]) / len(types)
+        dim = len(np.atleast_1d(box.lengths if hasattr(box, "lengths") else box))
+        return self.reference_from_rdf(r, g, x, dim)
+
+    def reference_from_rdf(self, r, g, x, dim: int = 3):
+        """The reference from a global partial g_uv(r) already measured (e.g. averaged over blocks of a
+        trajectory: paper 5's jackknife): HNC C_uv(r) and the integration limits; x the mole fractions."""
+        from pyglass.analysis.observables.structure import first_minimum
+        r, g, x = np.asarray(r, float), np.asarray(g, float), np.asarray(x, float)
         nt = g.shape[0]
-        x = np.bincount(types, minlength=nt) / len(types)
         beta = 1.0 / self.temperature
         C = np.full_like(g, np.nan)
         lo = np.zeros((nt, nt))
@@ -107,8 +115,7 @@ class CagingPotential:
                 above = np.flatnonzero(g[a, b] > self.g_min)
                 lo[a, b] = r[above[0]] if above.size else self.r_max
                 hi[a, b] = first_minimum(r, g[a, b])
-        self._ref = {"r": r, "g": g, "C": C, "x": x, "lo": lo, "hi": hi, "dim": len(np.atleast_1d(
-            box.lengths if hasattr(box, "lengths") else box))}
+        self._ref = {"r": r, "g": g, "C": C, "x": x, "lo": lo, "hi": hi, "dim": int(dim)}
         return self
 
     @property
@@ -117,35 +124,49 @@ class CagingPotential:
             raise RuntimeError("call fit_reference(frames, box, types) first")
         return self._ref
 
-    def phi_r_average(self, species=None) -> float:
-        """βΦ_r^av (Eq. 5) from the global g: all (u, v) (species=None) or the tagged species u."""
+    def phi_r_average(self, species=None, weight=None) -> float:
+        """βΦ_r^av (Eq. 5) from the global g: all (u, v) (species=None) or the tagged species u.
+        `weight`: an optional factor of the integrand on the r grid, (nr,) or (nt, nt, nr) (another
+        reading of Eq. 5, e.g. 4πρr² for a three-dimensional integral)."""
         ref = self.reference
         nt = len(ref["x"])
+        w = np.broadcast_to(np.ones(len(ref["r"])) if weight is None else np.asarray(weight, float),
+                            (nt, nt, len(ref["r"])))
         us = range(nt) if species is None else [int(species)]
         tot = 0.0
         for u in us:
             for v in range(nt):
-                f = ref["C"][u, v] * np.sqrt(ref["x"][u] * ref["x"][v]) * ref["g"][u, v]
+                f = ref["C"][u, v] * np.sqrt(ref["x"][u] * ref["x"][v]) * ref["g"][u, v] * w[u, v]
                 tot += _segment_integral(ref["r"], f, ref["lo"][u, v], ref["hi"][u, v])
         return float(-0.5 * tot)
 
     # ------------------------------------------------------------------ local values
     def compute(self, system, positions=None) -> np.ndarray:
         """βΦ_r(i) of every particle (N,) from its local g_i (Eq. 8) and the global C, cutoffs."""
+        self._phi = self.compute_readings(system, positions)[""]
+        return self._phi
+
+    def compute_readings(self, system, positions=None, weights=None) -> dict:
+        """βΦ_r(i) of every particle under several readings of Eqs. 5 and 8 from one local g_i:
+        `weights` {name: factor of the integrand on the r grid, (nr,) or (nt, nt, nr), or None};
+        the plain reading "" is always included. Returns {name: (N,)}."""
         ref = self.reference
         r, C, x = ref["r"], ref["C"], ref["x"]
         nt = len(x)
+        ws = {"": None, **(weights or {})}
+        ws = {k: np.broadcast_to(np.ones(len(r)) if w is None else np.asarray(w, float), (nt, nt, len(r)))
+              for k, w in ws.items()}
         gi = local_rdf(system, r, self.delta, float(ref["hi"].max() + 6 * self.delta), positions)
-        phi = np.zeros(system.N)
+        out = {k: np.zeros(system.N) for k in ws}
         for u in range(nt):
             sel = system.types == u
             if not sel.any():
                 continue
             for v in range(nt):
                 f = C[u, v][None, :] * gi[sel, v, :] * np.sqrt(x[u] * x[v])
-                phi[sel] += _segment_integral(r, f, ref["lo"][u, v], ref["hi"][u, v])
-        self._phi = -0.5 * phi
-        return self._phi
+                for k, w in ws.items():
+                    out[k][sel] += _segment_integral(r, f * w[u, v][None, :], ref["lo"][u, v], ref["hi"][u, v])
+        return {k: -0.5 * v for k, v in out.items()}
 
     def softness(self, system, positions=None, calibration=None) -> np.ndarray:
         """S_i = 1/(c0 + c1 βΦ_r(i)) (Eq. 7) with calibration (c0, c1)."""
