@@ -9,6 +9,7 @@ import json
 import os
 
 import numpy as np
+import pytest
 
 from pyglass import reproduce as R
 from pyglass.papers.trsp import analysis as M
@@ -109,3 +110,43 @@ def test_lattice_model_rows_on_a_known_deck(tmp_path):
     assert np.isfinite(hot.xi4())
     lam = kick_bound(**dict(model_parameters(load_deck(deck), 0.5), L=6))
     assert 0 < lam < 1
+
+
+def test_lattice_part_against_synthetic_md(tmp_path, monkeypatch):
+    """The model half of the analysis on known parameters (the figure estimates) against a synthetic MD
+    of independent particles (Q ~ Binomial(N, e^{-t/tau(T)}) / N per origin, tau growing on cooling): the
+    deck is written and read back, Eq. 19's eigenvalue is reported, every model-vs-MD row of the main part
+    is measured, and the tau4 log-ratios are the model's tau4 over MD's."""
+    from types import SimpleNamespace
+    monkeypatch.setattr(M, "LATTICE_L", (6, 6))
+    monkeypatch.setattr(M, "MODEL_RUNS", (6, 6))
+    rng = np.random.default_rng(0)
+    n_a, n_units = 400, 4
+    lags = M._lag_grid(400)
+    dyn, md_peak = {}, {}
+    for T in M.REDUCED_T:
+        tau = 2.0 * np.exp(1.5 / T - 1.5 / 0.7)
+        Q = rng.binomial(n_a, np.exp(-lags / tau)[None, :].repeat(800, 0)) / n_a
+        d = M.Dyn(lags, Q, Q, np.zeros(800, int), 1.0, n_a, 800)
+        M._set_units(d, n_units, 800)
+        dyn[T] = d
+        md_peak[T] = (M._jk(lambda k, d=d: np.log(d.peak(k)[0]), n_units),
+                      M._jk(lambda k, d=d: np.log(d.peak(k)[1]), n_units))
+    fit = {"e0": 4.0, "e1": -1.2, "e2": 0.1, "sigma0": 4.8, "T0": 0.74}
+    kick = {"sigma0": 0.6, "sigma1": 0.8, "sigma_length": 1.0, "rho1": 1.5, "rho_length": 0.8, "scale": 1.0}
+    measured, extra = {}, {}
+    md0 = SimpleNamespace(system=SimpleNamespace(N=500))
+    L, lat = M._lattice_part(measured, extra, str(tmp_path), False, fit, kick, 1.5, 0.8, 1.0, 1.1, 1.0, -1.0,
+                             np.array(M.REDUCED_T), md0, md_peak, dyn, n_units, (False, float("nan"), None),
+                             str(tmp_path))
+    assert L == 6 and set(lat) == set(M.REDUCED_T) and "lattice_error" not in extra
+    assert (tmp_path / "trsp_ka.toml").exists()
+    for rid in ("bound-eigenvalue", "model-duration", "model-runs", "model-tau4-grows", "model-chi4-grows",
+                "tau4-ratio-t047", "tau4-ratio-t070", "fragility-underestimated", "chi4-reasonable",
+                "chi4-underestimated", "chi4-scaling", "chi4-t070-exception", "model-mean-s-t0", "oz-anchor"):
+        assert rid in measured and np.isfinite(measured[rid].ours), rid
+    assert 0 < measured["bound-eigenvalue"].ours < 1 and measured["model-duration"].ours == 4.0
+    assert measured["model-runs"].ours == 6
+    expect = np.log(lat[0.47].peak()[0]) - md_peak[0.47][0][0]
+    assert measured["tau4-ratio-t047"].ours == pytest.approx(expect, rel=1e-12)
+    assert abs(measured["model-mean-s-t0"].ours) < 5 * measured["model-mean-s-t0"].se + 1e-12
