@@ -722,8 +722,6 @@ def _model_oz(m: ModelT, spacing):
 
 # ------------------------------------------------------------------ the analysis
 def analyse(index, deck, out, full):
-    from pyglass.analysis.lattice.deck import load_deck, model_parameters
-    from pyglass.analysis.lattice.model import kick_bound
     from pyglass.analysis.softness.statistics import rearrangement_probability, spatial_correlation
     from pyglass.workflow.reproduce.criteria import Criteria
     crit = Criteria.load(os.path.join(os.path.dirname(__file__), "criteria.toml"))
@@ -780,7 +778,7 @@ def analyse(index, deck, out, full):
     def ratio_rows(idx, a, b):
         return _jk(lambda k: np.log(dyn[a].peak(k)[idx] / dyn[b].peak(k)[idx]), n_units)
     if {0.47, 0.70} <= set(temps):
-        measured["md-tau4-grows"] = _m(*ratio_rows(0, 0.47, 0.70), f"tau4: " + ", ".join(
+        measured["md-tau4-grows"] = _m(*ratio_rows(0, 0.47, 0.70), "tau4: " + ", ".join(
             f"{T:g}: {np.exp(md_peak[T][0][0]):.4g}{' (edge)' if edges[T] else ''}" for T in temps))
         measured["md-chi4-grows"] = _m(*ratio_rows(1, 0.47, 0.70), "chi4*: " + ", ".join(
             f"{T:g}: {np.exp(md_peak[T][1][0]):.4g}" for T in temps))
