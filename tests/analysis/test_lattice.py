@@ -403,3 +403,30 @@ def test_shipped_deck_is_the_md_fit_and_runs():
         assert "[" in line, f"{key} has no provenance tag: {line}"
     run = TRSPModel.from_file(path, T=0.6, seed=2, L=6).run(50.0, n_runs=2)
     assert np.all(np.diff(run.Q) <= 1e-12)
+
+
+def test_bound_eigenvalue_is_the_eq19_threshold_of_the_model():
+    """kick_bound (Eq. 19's largest eigenvalue of K_Delta K'^-1) is below 1 exactly when TRSPModel can
+    be built, and scales as the square of the kick amplitude (K_Delta ~ sigma^2)."""
+    from pyglass.analysis.lattice.model import kick_bound
+    params = dict(L=6, d=3, mu=1.0 - 1.0 / 0.6, correlation=CORR,
+                  rate=RateLaw.from_onset(0.6, 4.0, -1.2, 0.1, 4.8, 0.74), kick=KICK, m=4)
+    lam = kick_bound(**params)
+    assert 0 < lam < 1
+    small_model()                                                   # builds: the bound holds
+    f = np.sqrt(1.02 / lam)                                         # just past the bound
+    big = dict(KICK, sigma0=KICK["sigma0"] * f, sigma1=KICK["sigma1"] * f)
+    assert kick_bound(**dict(params, kick=big)) == pytest.approx(1.02, rel=1e-9)
+    with pytest.raises(ValueError, match="eigenvalue"):
+        small_model(kick=big)
+    f = np.sqrt(0.98 / lam)
+    small_model(kick=dict(KICK, sigma0=KICK["sigma0"] * f, sigma1=KICK["sigma1"] * f))
+
+
+def test_mean_softness_at_time_zero_is_the_initial_draw():
+    """<S>(0) of a run from fields drawn from the model is the mean of those draws (was NaN)."""
+    model = small_model(seed=4)
+    run = model.run(10.0, sample_times=np.array([0.0, 1.0, 10.0]), n_runs=3)
+    assert np.all(np.isfinite(run.mean_softness_runs))
+    draws = small_model(seed=4).sample_equilibrium(1)   # the same generator's first draw
+    assert run.mean_softness_runs[0, 0] == pytest.approx(float(np.mean(draws)), rel=1e-12)

@@ -747,3 +747,62 @@ def test_ir_mode_overlap_chance_level_and_zero_filled_random_mean(rng):
     res = ob.ir_mode_overlap(ir, part, s.positions, s.box, neighbours=pairs, random_samples=20, seed=1)
     assert res.chance_level == pytest.approx(100 * res.mode_clusters.sum() / s.N)
     assert res.random_mean_zero_filled == pytest.approx(np.mean(np.nan_to_num(res.random_scores, nan=0.0)))
+
+
+def test_overlap_per_origin_and_chi4_of_independent_particles():
+    """Independent particles that each leave their cage (a jump of 1 > a) at an exponential time:
+    Q(t) = e^{-t/tau} and N Var Q over origins = Q(1 - Q) (chi4 of independent particles), within
+    the sampling error of the origins; a naive loop gives the same Q."""
+    from pyglass.analysis.observables.dynamics import chi4, overlap_per_origin
+    rng = np.random.default_rng(3)
+    n, frames, tau = 400, 3000, 20.0
+    jumps = rng.random((frames, n)) < 1.0 / tau                      # a jump per frame with prob 1/tau
+    steps = rng.normal(size=(frames, n, 3))
+    steps /= np.linalg.norm(steps, axis=2, keepdims=True)
+    x = np.cumsum(jumps[..., None] * steps, axis=0)
+    lags, origins = np.array([5, 20, 60]), np.arange(0, frames - 60, 7)
+    Q = overlap_per_origin(x, lags, origins, a=0.3)
+    naive = np.array([[np.mean(np.linalg.norm(x[o + l] - x[o], axis=1) < 0.3) for l in lags] for o in origins[:5]])
+    np.testing.assert_allclose(Q[:5], naive)
+    q_exact = (1 - 1.0 / tau) ** lags
+    assert np.all(np.abs(Q.mean(0) - q_exact) < 0.02)
+    c4 = chi4(Q, n)
+    expect = q_exact * (1 - q_exact)
+    assert np.all(np.abs(c4 / expect - 1) < 0.3)
+    assert np.isnan(overlap_per_origin(x, [10], [frames - 5])[0, 0])  # past the last frame
+
+
+def test_weighted_ornstein_zernike_fit_recovers_a_known_length():
+    """S4(q) = S0 / (1 + (q xi)^2) with noise of known se: the weighted fit returns xi within a few of
+    its own errors; a wrong length (xi/2) is outside them."""
+    from pyglass.analysis.observables.dynamics import ornstein_zernike_fit
+    rng = np.random.default_rng(8)
+    q = np.linspace(0.3, 1.5, 12)
+    s0, xi = 9.0, 2.5
+    se = 0.03 * s0 / (1 + (q * xi) ** 2) + 0.01
+    s4 = s0 / (1 + (q * xi) ** 2) + rng.normal(0, se)
+    a, b, cov = ornstein_zernike_fit(q, s4, 1.5, sigma=se)
+    assert abs(b - xi) < 4 * np.sqrt(cov[1, 1]) and abs(b - xi / 2) > 4 * np.sqrt(cov[1, 1])
+    assert abs(a - s0) < 4 * np.sqrt(cov[0, 0])
+
+
+def test_four_point_shells_match_a_direct_sum():
+    """S4 on the shells of |q|: (1/N)(<|W|^2> - |<W>|^2) from four_point_shells/s4_from_modes equals a
+    direct evaluation on the vectors of the smallest shell, and every |q| lies in (0, q_max]."""
+    from pyglass.analysis.observables.dynamics import four_point_shells, q_vectors_up_to, s4_from_modes
+    from pyglass.engine.system import Box
+    rng = np.random.default_rng(2)
+    box = Box(np.array([6.0, 6.0, 6.0]))
+    x0 = rng.random((5, 50, 3)) * 6.0
+    w = (rng.random((5, 50)) < 0.4).astype(float)
+    shells, W, index = four_point_shells(x0, w, box, 1.6)
+    assert shells.min() > 0 and shells.max() <= 1.6 + 1e-12
+    s4 = s4_from_modes(W, index, 50)
+    qv, qn = q_vectors_up_to(box, 1.6)
+    first = qv[np.isclose(qn, shells[0])]
+    direct = []
+    for q in first:
+        Wq = np.array([np.sum(w[s] * np.exp(1j * x0[s] @ q)) for s in range(5)])
+        direct.append((np.mean(np.abs(Wq) ** 2) - abs(Wq.mean()) ** 2) / 50)
+    assert s4[0] == pytest.approx(np.mean(direct), rel=1e-10)
+    assert s4_from_modes(W, index, 50, keep=[0, 1]).shape == s4.shape

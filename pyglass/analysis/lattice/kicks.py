@@ -36,7 +36,7 @@ import numpy as np
 from ._params import coerce_parameters
 import scipy.linalg
 
-__all__ = ["KickKernel", "KickOperator", "restoring_matrix", "build_kick_operator"]
+__all__ = ["KickKernel", "KickOperator", "restoring_matrix", "build_kick_operator", "bound_eigenvalue"]
 
 #: eigenvalues of K_Delta K'^-1 must stay below 1 - this margin (sqrt(1 - lambda) real, H < 1)
 EIGENVALUE_MARGIN = 1e-12
@@ -167,10 +167,9 @@ class KickOperator:
     info: dict = field(default_factory=dict)
 
 
-def build_kick_operator(lattice, sampler, cluster_offsets: np.ndarray, kick: KickKernel,
-                        gamma0: float, delta0: float, mu: float,
-                        conditioning: str = "marginal") -> KickOperator:
-    """Build the truncated, detailed-balanced kick operator for one cluster orientation."""
+def _conditional_precision(lattice, sampler, cluster_offsets, kick, delta0, conditioning="marginal"):
+    """Omega, its coupling shell and the precision P' = P_OO + 2 delta0 v v^T of S_Omega given the
+    rest under P(S|R) (Eqs. 6-7, 23-26), as build_kick_operator uses them."""
     m = len(cluster_offsets)
     coords = lattice.coords
     members = lattice.index(cluster_offsets)
@@ -208,6 +207,39 @@ def build_kick_operator(lattice, sampler, cluster_offsets: np.ndarray, kick: Kic
         P_oo = sampler.precision_matrix(omega)
         P_os = sampler.precision_matrix(omega, shell)
     P_prime = P_oo + 2.0 * delta0 * np.outer(v, v)
+    return omega, shell, region, dist_cluster, v, P_prime, P_os
+
+
+def _kick_covariance(lattice, omega, dist_cluster, kick):
+    coords = lattice.coords
+    sig = kick.sigma(dist_cluster[omega])
+    pair = lattice.distance(coords[omega][:, None, :] - coords[omega][None, :, :])
+    rho = kick.rho(pair)
+    _psd_factor(rho, "kick.rho")
+    return kick.phi * np.outer(sig, sig) * rho, sig
+
+
+def bound_eigenvalue(lattice, sampler, cluster_offsets, kick: KickKernel, delta0: float,
+                     conditioning: str = "marginal") -> float:
+    """The largest eigenvalue of K_Delta K'^-1 (Eq. 19) for one cluster orientation: the kick exists
+    (detailed balance can be met) only below 1. Computed as restoring_matrix does (L^T K_Delta L,
+    K'^-1 = L L^T), without raising, so that a violated bound can be reported by how much."""
+    omega, _, _, dist_cluster, _, P_prime, _ = _conditional_precision(lattice, sampler, cluster_offsets,
+                                                                      kick, delta0, conditioning)
+    K_delta, _ = _kick_covariance(lattice, omega, dist_cluster, kick)
+    chol = np.linalg.cholesky(0.5 * (P_prime + P_prime.T))
+    B = chol.T @ K_delta @ chol
+    return float(np.linalg.eigvalsh(0.5 * (B + B.T)).max())
+
+
+def build_kick_operator(lattice, sampler, cluster_offsets: np.ndarray, kick: KickKernel,
+                        gamma0: float, delta0: float, mu: float,
+                        conditioning: str = "marginal") -> KickOperator:
+    """Build the truncated, detailed-balanced kick operator for one cluster orientation."""
+    coords = lattice.coords
+    omega, shell, region, dist_cluster, v, P_prime, P_os = _conditional_precision(
+        lattice, sampler, cluster_offsets, kick, delta0, conditioning)
+    n = len(omega)
     try:
         chol = scipy.linalg.cho_factor(P_prime)
     except np.linalg.LinAlgError:
@@ -216,11 +248,7 @@ def build_kick_operator(lattice, sampler, cluster_offsets: np.ndarray, kick: Kic
     K_cond = scipy.linalg.cho_solve(chol, np.eye(n))
 
     r_omega = dist_cluster[omega]
-    sig = kick.sigma(r_omega)
-    pair = lattice.distance(coords[omega][:, None, :] - coords[omega][None, :, :])
-    rho = kick.rho(pair)
-    _psd_factor(rho, "kick.rho")
-    K_delta = kick.phi * np.outer(sig, sig) * rho
+    K_delta, sig = _kick_covariance(lattice, omega, dist_cluster, kick)
     H = restoring_matrix(K_delta, K_prime_inverse=P_prime,
                          name=f"kick (sigma0={kick.sigma0}, sigma1={kick.sigma1}, phi={kick.phi})")
     g = gamma0 - 2.0 * delta0 * mu

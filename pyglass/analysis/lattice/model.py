@@ -22,13 +22,13 @@ from pyglass.analysis.observables import dynamics
 
 from .gaussian import GaussianFieldSampler, SoftnessCorrelation
 from .geometry import PeriodicLattice
-from .kicks import KickKernel, build_kick_operator
+from .kicks import KickKernel, bound_eigenvalue, build_kick_operator
 from .measure import (block_scaling_fit, block_susceptibility, correlation_from_power,
                       first_rearrangement_times, four_point_structure_factor, ornstein_zernike_fit,
                       overlap, radial_average)
 from .rates import BareRateLaw, RateLaw, cluster_statistics, renormalise
 
-__all__ = ["TRSPModel", "TRSPRun", "DetailedBalanceResult"]
+__all__ = ["TRSPModel", "TRSPRun", "DetailedBalanceResult", "kick_bound"]
 
 #: events per call into the Cython loop (random numbers are drawn per chunk)
 CHUNK_EVENTS = 4096
@@ -194,6 +194,26 @@ class DetailedBalanceResult:
     @property
     def chi2_per_pair(self) -> float:
         return float(np.mean(self.deviation ** 2))
+
+
+def kick_bound(L, d=3, mu=0.0, correlation=None, rate=None, kick=None, m=4, phi=None, T=None,
+               rate_is_bare=False) -> float:
+    """The largest eigenvalue of K_Delta K'^-1 (Eq. 19) over the cluster orientations of the model
+    these parameters (TRSPModel's keywords, e.g. deck.model_parameters) define; the model exists only
+    below 1 (TRSPModel raises there). Reported, not raised, so a violated bound says by how much."""
+    lattice = PeriodicLattice(L, d)
+    sampler = GaussianFieldSampler(lattice, SoftnessCorrelation.coerce(correlation), name="correlation")
+    clusters = lattice.clusters(m)
+    law = RateLaw.coerce(rate)
+    if rate_is_bare:
+        bare = BareRateLaw(law.A, law.gamma, law.delta, law.duration)
+    else:
+        a, v = cluster_statistics(sampler, clusters)
+        bare = renormalise(law, float(mu), a, v, clusters.z)
+    k = KickKernel.coerce(kick)
+    if phi is not None:
+        k = k.with_phi(phi)
+    return max(bound_eigenvalue(lattice, sampler, off, k, bare.delta0) for off in clusters.offsets)
 
 
 class TRSPModel:
@@ -401,15 +421,14 @@ class TRSPModel:
         n_events = 0
         for k in range(n_runs):
             engine = self.engine(None if initial is None else initial[k])
+            mean0 = engine.sum_S / N            # <S>(0) of this run's initial field (drawn or given)
             traj = self._simulate(engine, stops, snapshot_every=snapshot_every)
             n_events += len(traj.times)
             for t0 in origins:
                 ft = first_rearrangement_times(traj.times, traj.clusters, self.clusters.sites, N,
                                                t0, t_max)
                 first.append(ft)
-            mean0 = float(np.mean(initial[k])) if initial is not None else None
-            means.append([traj.mean_at_stops.get(float(t), mean0) if t > 0 else
-                          (mean0 if mean0 is not None else np.nan) for t in sample_times])
+            means.append([traj.mean_at_stops.get(float(t), mean0) if t > 0 else mean0 for t in sample_times])
             tw_means.append(traj.time_weighted_mean)
             corr.append(correlation_from_power(traj.power, 0.0, self.lattice.shape)
                         if traj.n_snapshots else np.full(self.lattice.shape, np.nan))

@@ -392,17 +392,83 @@ def four_point_structure_factor(positions0, dr, box, q: float, a: float = 0.3, w
     return float(np.mean(mean_sq - sq_mean) / n)
 
 
-def ornstein_zernike_fit(q, s4, q_fit_max=None):
-    """Fit S4(q) = S4(0) / (1 + (q ξ4)²) (scipy curve_fit) over q <= q_fit_max.
+def ornstein_zernike_fit(q, s4, q_fit_max=None, sigma=None):
+    """Fit S4(q) = S4(0) / (1 + (q ξ4)²) (scipy curve_fit) over q <= q_fit_max, weighted by the
+    standard errors `sigma` of the S4 values when given (points with a non-finite or zero se left out).
     Returns (S4(0), ξ4, covariance)."""
     from scipy.optimize import curve_fit
     q, s4 = np.asarray(q, float), np.asarray(s4, float)
     m = np.isfinite(s4) & ((q <= q_fit_max) if q_fit_max is not None else True)
+    if sigma is not None:
+        sigma = np.asarray(sigma, float)
+        m &= np.isfinite(sigma) & (sigma > 0)
     if m.sum() < 2:
         raise ValueError("ornstein_zernike_fit needs at least two finite S4 values in the fit range")
     p, cov = curve_fit(lambda x, s0, xi: s0 / (1 + (x * xi) ** 2), q[m], s4[m],
-                       p0=(float(s4[m][0]), 1.0), bounds=([0, 0], [np.inf, np.inf]))
+                       p0=(float(s4[m][0]), 1.0), bounds=([0, 0], [np.inf, np.inf]),
+                       sigma=None if sigma is None else sigma[m], absolute_sigma=sigma is not None)
     return float(p[0]), float(p[1]), cov
+
+
+def overlap_per_origin(trajectory, lags, origins, a: float = 0.3):
+    """Q(t0, t) = fraction of the trajectory's particles with |r(t0 + t) - r(t0)| < a, for every origin
+    frame t0 in `origins` and lag (in frames) in `lags`; NaN where t0 + t is past the last frame.
+    trajectory: (F, N, d) unwrapped positions (e.g. inherent structures; select particles first).
+    Returns (len(origins), len(lags)). chi4(t) = N Var_t0 Q (see `chi4`)."""
+    x = np.asarray(trajectory)
+    origins = np.asarray(origins, int)
+    out = np.full((len(origins), len(lags)), np.nan)
+    a2 = a * a
+    for j, lag in enumerate(np.asarray(lags, int)):
+        ok = origins + lag < len(x)
+        o = origins[ok]
+        for start in range(0, len(o), 256):          # chunks keep the (chunk, N, d) temporaries small
+            oc = o[start:start + 256]
+            dr = x[oc + lag].astype(float) - x[oc].astype(float)
+            out[np.flatnonzero(ok)[start:start + 256], j] = np.mean(np.einsum("snd,snd->sn", dr, dr) < a2, axis=1)
+    return out
+
+
+def q_vectors_up_to(box, q_max: float):
+    """Every reciprocal-lattice vector of the box with 0 < |q| <= q_max, and its |q|."""
+    box = _as_box(box)
+    d = box.dim
+    lengths = np.asarray(box.lengths[:d], float)
+    nmax = np.floor(q_max * lengths / (2 * np.pi)).astype(int)
+    grids = np.meshgrid(*[np.arange(-k, k + 1) for k in nmax], indexing="ij")
+    n = np.stack([g.ravel() for g in grids], axis=1)
+    q = 2 * np.pi * n / lengths
+    norm = np.linalg.norm(q, axis=1)
+    keep = (norm > 0) & (norm <= q_max * (1 + 1e-12))
+    return q[keep], norm[keep]
+
+
+def four_point_shells(positions0, weights, box, q_max: float, decimals: int = 6):
+    """Per-sample W(q) power on the shells of |q| for S4(q) = (1/N)(<|W(q)|²> - |<W(q)>|²),
+    W(q) = sum_i w_i exp(i q . r_i(0)) (Eq. 34), 0 < |q| <= q_max.
+
+    positions0: (S, N, d) origin positions; weights: (S, N) overlap indicators w_i.
+    Returns (q shells (n_shells,), W (S, n_q) complex, shell index of each q vector (n_q,)) so that a
+    caller can average any subset of the samples (`s4_from_modes`)."""
+    x0 = np.asarray(positions0, float)
+    w = np.asarray(weights, float)
+    if x0.ndim == 2:
+        x0, w = x0[None], w[None]
+    qv, qn = q_vectors_up_to(box, q_max)
+    shells, index = np.unique(np.round(qn, decimals), return_inverse=True)
+    W = np.empty((len(x0), len(qv)), complex)
+    for s in range(len(x0)):
+        W[s] = w[s] @ np.exp(1j * (x0[s] @ qv.T))
+    return shells, W, index
+
+
+def s4_from_modes(W, index, n_particles: int, keep=None):
+    """S4 on each shell from the samples `keep` (mask or indices; default all) of four_point_shells'
+    W: (1/N)(<|W|²> - |<W>|²) averaged over the vectors of each shell."""
+    W = np.asarray(W) if keep is None else np.asarray(W)[keep]
+    per_q = (np.mean(np.abs(W) ** 2, axis=0) - np.abs(W.mean(axis=0)) ** 2) / n_particles
+    n_shells = int(index.max()) + 1
+    return np.bincount(index, per_q, n_shells) / np.bincount(index, None, n_shells)
 
 
 def block_chi4(positions0, dr, box, n_blocks: int, a: float = 0.3):
