@@ -365,6 +365,24 @@ def test_pseudoharmonic_default_starts_from_every_interacting_pair():
         landscape.pseudoharmonic_modes(s, pot, n_starts=0)
 
 
+def test_pseudoharmonic_random_starts_are_seeded_interacting_pairs():
+    """starts="random" draws n_starts distinct interacting pairs, blind to their kappa_ij (paper 2's Fig. 2
+    compares the modes' cores with kappa, which the softest-first shortcut would decide in advance)."""
+    s, pot = inherent_structure("ipl", 2, 40, seed=2)
+    pairs = {tuple(p) for p in landscape.interacting_pairs(s, pot)}
+    one = landscape.pseudoharmonic_modes(s, pot, n_starts=6, n_keep=6, starts="random", seed=4, backend="superlu")
+    again = landscape.pseudoharmonic_modes(s, pot, n_starts=6, n_keep=6, starts="random", seed=4, backend="superlu")
+    other = landscape.pseudoharmonic_modes(s, pot, n_starts=6, n_keep=6, starts="random", seed=5, backend="superlu")
+    assert one.n_starts == 6
+    assert {tuple(p) for p in one.start_pairs} <= pairs
+    np.testing.assert_array_equal(one.stiffness, again.stiffness)
+    softest = landscape.pseudoharmonic_modes(s, pot, n_starts=6, n_keep=6, backend="superlu")
+    assert {tuple(p) for p in one.start_pairs} != {tuple(p) for p in softest.start_pairs} or \
+        {tuple(p) for p in other.start_pairs} != {tuple(p) for p in softest.start_pairs}
+    with pytest.raises(ValueError, match="starts"):
+        landscape.pseudoharmonic_modes(s, pot, n_starts=3, starts="stiffest")
+
+
 # ---------------------------------------------------------------- paper 3: affine step, then quench
 def _triangular_crystal(nx=8, ny=8, a=1.1, noise=0.03, seed=0):
     """Monodisperse triangular lattice (one species of the soft-disk model) in a commensurate box,

@@ -3,7 +3,8 @@ paper 1): many runs from one configuration, each with momenta drawn afresh from 
 at T with zero total momentum (`System.thermalize(T, seed)`, one recorded seed per run).
 
 Per-particle results at the requested times: propensity <Δr²>_iso (papers 1, 3) and <|Δr|>_iso
-(paper 2), the Debye–Waller factor (variance of the particle's position over the runs, paper 1 at
+(paper 2's mobility, Sec. III C), the neighbour-relative <|Δr_i − mean_j Δr_j|>_iso over the start's
+neighbours j (paper 2's Fig. 2, after its Ref. 64), the Debye–Waller factor (variance of the particle's position over the runs, paper 1 at
 t_DW = 10τ), the probability of irreversible reorganisation (>= 4 initial neighbours lost, paper 1),
 times of the first loss of the 4th neighbour (Fig. S2) and the recovery statistics (Fig. S1).
 
@@ -19,6 +20,22 @@ from pyglass.analysis.ensembles.base import Ensemble
 from pyglass.analysis.observables.base import LinearSchedule
 from pyglass.analysis.observables.rearrangements import NeighbourLoss, recovery_histogram
 from pyglass.analysis.observables.structure import neighbour_cutoffs as _gr_cutoffs, neighbour_pairs
+
+
+def neighbour_relative_propensity(displacements, pairs) -> np.ndarray:
+    """(n_times, N) mean over runs of |Δr_i − mean of Δr_j over i's neighbours j| (`displacements`
+    (runs, n_times, N, d), `pairs` (P, 2) the start's neighbour graph, each pair once): the motion of a
+    particle relative to its cage, blind to the collective drift that carries a whole neighbourhood.
+    A particle without neighbours keeps its own |Δr|."""
+    dr = np.asarray(displacements, float)
+    pairs = np.asarray(pairs, np.int64).reshape(-1, 2)
+    n = dr.shape[2]
+    count = np.bincount(pairs.ravel(), minlength=n).astype(float)
+    total = np.zeros_like(dr)
+    np.add.at(total, (slice(None), slice(None), pairs[:, 0]), dr[:, :, pairs[:, 1]])
+    np.add.at(total, (slice(None), slice(None), pairs[:, 1]), dr[:, :, pairs[:, 0]])
+    cage = np.divide(total, count[:, None], out=np.zeros_like(total), where=count[:, None] > 0)
+    return np.linalg.norm(dr - cage, axis=-1).mean(0)
 
 
 class IsoconfigurationalResult:
@@ -42,6 +59,7 @@ class IsoconfigurationalResult:
         r2 = np.einsum("rtnd,rtnd->rtn", self.displacements, self.displacements)
         self.propensity = r2.mean(0)
         self.propensity_abs = np.sqrt(r2).mean(0)
+        self.propensity_relative = neighbour_relative_propensity(self.displacements, self.neighbour_pairs)
         self.debye_waller = self.displacements.var(axis=0).sum(-1)
         self.ir_probability = self.reorganised.mean(0)
 
@@ -75,7 +93,7 @@ class IsoconfigurationalResult:
         return recovery_histogram(self.failed)
 
     def write(self, h5group):
-        for key in ("times", "seeds", "propensity", "propensity_abs", "debye_waller", "ir_probability",
+        for key in ("times", "seeds", "propensity", "propensity_abs", "propensity_relative", "debye_waller", "ir_probability",
                     "first_loss_times", "failed", "never_recovered", "energies", "neighbour_pairs", "cutoffs"):
             h5group.create_dataset(key, data=getattr(self, key))
         h5group.attrs["threshold"] = self.threshold

@@ -9,7 +9,9 @@ kappa = z.Mz). Starts (paper 2, App. B): "for each interacting pair of particles
 the dipole response z^ij (Eq. A3), which we use as an initial condition to minimize the cost
 function [...] to obtain a pseudoharmonic mode. [...] We show the twelve excitations with the
 smallest stiffness". That is the default (`n_starts=None`); `n_starts=k` is the shortcut that
-starts only from the k softest dipole responses. The softest distinct results are kept.
+starts only from the k softest dipole responses (`starts="softest"`) or from k interacting pairs drawn
+at random (`starts="random"`, seeded: a sample of the paper's starts that is blind to kappa_ij, so the
+modes found say something about where kappa is soft). The softest distinct results are kept.
 """
 from __future__ import annotations
 
@@ -87,13 +89,14 @@ def minimise_pseudoharmonic(cost: PseudoharmonicCost, z0, gtol: float = 1e-8, ma
 
 def pseudoharmonic_modes(system, pot, n_starts: int | None = None, n_keep: int = 12, overlap: float = 0.9,
                          hessian_matrix=None, backend: str = "auto", gtol: float = 1e-8, block: int = 64,
-                         pool: int | None = None) -> PseudoharmonicModes:
+                         pool: int | None = None, starts: str = "softest", seed: int = 0) -> PseudoharmonicModes:
     """Pseudoharmonic modes from dipole-response starts (module docstring).
 
     n_starts=None (default, paper 2): start from the dipole response of every interacting pair, so
     the cost is one minimisation of C per pair (~ N z/2 of them; minutes for N of a few hundred,
     use a replica group per sample for large N). n_starts=k: start only from the k softest dipole
-    responses (kappa_ij smallest), the old shortcut. Results that overlap (|z_a . z_b| > overlap)
+    responses (kappa_ij smallest), the old shortcut, or with starts="random" from k pairs drawn
+    without replacement (numpy seed `seed`). Results that overlap (|z_a . z_b| > overlap)
     with a softer one are dropped; the n_keep softest distinct ones are returned. Responses are
     solved in blocks of `block` pairs through one factorisation and minimised as they come; at
     most `pool` (default 4 n_keep) distinct candidates are held, so memory stays O(pool dN)."""
@@ -106,8 +109,14 @@ def pseudoharmonic_modes(system, pot, n_starts: int | None = None, n_keep: int =
     else:
         if int(n_starts) < 1:
             raise ValueError(f"n_starts must be None (every interacting pair) or >= 1, got {n_starts}")
-        kappa, _ = dipole_responses(system, pot, pairs, solver=solver, block=block)
-        start = pairs[np.argsort(kappa, kind="stable")[:int(n_starts)]]
+        if starts == "random":
+            pick = np.random.default_rng(seed).choice(len(pairs), min(int(n_starts), len(pairs)), replace=False)
+            start = pairs[np.sort(pick)]
+        elif starts == "softest":
+            kappa, _ = dipole_responses(system, pot, pairs, solver=solver, block=block)
+            start = pairs[np.argsort(kappa, kind="stable")[:int(n_starts)]]
+        else:
+            raise ValueError(f"starts must be 'softest' or 'random', got {starts!r}")
     cap = max(int(n_keep), 4 * int(n_keep) if pool is None else int(pool))
     cost = PseudoharmonicCost(h, pairs, system.dim)
     cands = []          # dicts: z, kappa, cost, start kappa, start pair

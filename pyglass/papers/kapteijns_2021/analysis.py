@@ -1,31 +1,34 @@
 """Paper 2: Kapteijns, Richard, Bouchbinder, Schroder, Dyre & Lerner, J. Chem. Phys. 155, 074502 (2021)
 — the mesoscopic dipole stiffness kappa(T_p), G(T_p), the mesoelastic fit and landscape granularity
-across four models (IPL, mBLJ, SS, SW).
+across four models (IPL, mBLJ, SS, SW), local kappa against mobility in the SS model (Figs. 6-7), and
+the 2D IPL liquid of Fig. 2 / App. B. Scored under the reproduction standard: every row of
+`criteria.toml` (fixed before the run) is measured here as a `Measurement` and returned through
+`Criteria.score`; a row the run cannot measure is left out and reported as "not measured" with the
+reason in NOT_MEASURED.
 
-One deck per model (PARTS): the liquid along a ladder of temperatures, glasses instantaneously quenched
-from each, G and kappa_ij of random interacting pairs, F_s and MSD of the largest species, an
-inherent-structure trajectory at one viscous state point per model (the deck's long one); and the SS model at rho = 0.7 and 0.95 for
-the transition rate alone (Fig. 5 c, d).
+Parts (PARTS): one deck per model ("ipl", "mblj", "ss", "sw": the liquid along a ladder of temperatures,
+glasses quenched from each, G and kappa_ij of random interacting pairs, F_s and MSD of the largest species,
+an inherent-structure trajectory at one viscous state); "ss-densities" (the SS model at matched viscosity at
+rho = 0.6, 0.7 and 0.95: the IS trajectories of Fig. 5 c-d, and inherent structures with the local kappa_i
+and the iso-configurational mobility of Figs. 6-7); "ipl-2d" (the 2D IPL liquid at T = 0.48: local kappa,
+neighbour-relative propensity and pseudoharmonic modes of Fig. 2 / App. B).
 
-Headline numbers (the paper's words in docs/reproductions/parameters.md):
-- Fig. 3 / 4 (a3-d3): kappa changes more than G over the T_p range in every model (IPL: ~100 % vs 26 %);
-- Fig. 4 (a4-d4), Eq. 3: log(tau_alpha/t0) = (l a0)^2 kappa(T)/T + log t, with (t, l) = (0.1, 0.4) for
-  IPL and (0.02, 0.4) for mBLJ; the fit fails for SS and SW;
-- Fig. 5 (b, d): the reduced IS transition rate Gamma t_ballistic N0/N: {SS, SW} at least ten times
-  {IPL, mBLJ}, IPL ten times below mBLJ; SS falls by more than two decades from rho = 0.6 to 0.95;
-- Fig. 9: Stokes-Einstein exponent 0.74-0.79; the ballistic regime ends near 0.1 t0.
+The estimators follow the criteria header: tau_alpha from F_s = 0.2 with its se from the origin blocks;
+kappa(T_p) and G(T_p) means over glasses; relative changes from a line in 1/T_p weighted by the inverse
+variances, se by a bootstrap over glasses; Eq. 3 fitted over tau_alpha/t0 >= 10 with a bootstrap over
+glasses and ln tau_alpha; IS rates with their spread over segments.
 """
 from __future__ import annotations
 
 import os
+from dataclasses import dataclass, field
 
 import numpy as np
-from scipy.stats import linregress
+from scipy.stats import linregress, rankdata, spearmanr
 
 from pyglass.analysis.ensembles.inherent_structures import count_new_minima, transition_rate_spread
 from pyglass.analysis.landscape.dipoles import mesoelastic_fit
-from pyglass.analysis.statistics import mean_interval, relative_change
-from pyglass.workflow.reproduce.report import miss_notes
+from pyglass.analysis.statistics import mean_and_se, relative_change
 from pyglass.workflow.run import results
 
 NAME = "kapteijns-2021"
@@ -33,35 +36,52 @@ TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasti
          "landscape granularity (paper 2)")
 _REDUCED = {"system.n": 1000, "study.samples": 12, "stage.kappa.n_pairs": 300}
 # full scale: Table I sizes (the decks' N) and Table II's ensembles per T_p (glasses; kappa_ij per glass =
-# Table II's count / glasses: the decks' n_pairs); ten IS trajectories per SS density [paper, Sec. III B]
+# Table II's count / glasses: the decks' n_pairs); 240 inherent structures per SS density [paper, Sec. III C]
 # mBLJ and SS take 24 glasses per T_p at the reduced scale: their kappa(T_p) changes by a few per cent, below the
-# glass-to-glass noise of 12 glasses of 1000 particles
+# glass-to-glass noise of 12 glasses of 1000 particles. The 2D part starts its pseudoharmonic minimisations from
+# 300 random interacting pairs per inherent structure at the reduced scale (the paper: every pair, the deck's
+# default), blind to kappa_ij so that where the modes sit says something about kappa. The 2D liquid's T = 0.48 is
+# deep (tau_alpha/t0 ~ 900 in our pilot), so its reduced scale takes N = 500 and two inherent structures.
 PARTS = [
     ("ipl", "kapteijns_2021_ipl.toml", _REDUCED, {"study.samples": 10000}),
     ("mblj", "kapteijns_2021_mblj.toml", {**_REDUCED, "study.samples": 24}, {"study.samples": 128}),
     ("ss", "kapteijns_2021_ss.toml", {**_REDUCED, "study.samples": 24}, {"study.samples": 238}),
     ("sw", "kapteijns_2021_sw.toml", _REDUCED, {"study.samples": 200}),
-    ("ss-densities", "kapteijns_2021_ss_densities.toml", {"system.n": 1000}, {"study.samples": 10}),
+    ("ss-densities", "kapteijns_2021_ss_densities.toml", {"system.n": 1000, "study.samples": 6},
+     {"study.samples": 240}),
+    ("ipl-2d", "kapteijns_2021_ipl_2d.toml",
+     {"system.n": 500, "study.samples": 2, "stage.modes.n_starts": 300, "stage.modes.starts": "random"},
+     {"study.samples": 10}),
 ]
 MODELS = ("ipl", "mblj", "ss", "sw")
 LABEL = {"ipl": "IPL", "mblj": "mBLJ", "ss": "SS", "sw": "SW"}
-FIT = {"ipl": (0.1, 0.4), "mblj": (0.02, 0.4)}      # (t~, l~) of Eq. 3 [paper, Sec. III A]
-SE_RANGE = (0.74, 0.79)                              # Stokes-Einstein exponents [paper, App. D 1]
-FIT_MIN = 5.0          # Eq. 3 is fitted over states with tau_alpha/t0 >= FIT_MIN (the paper: valid from ~10)
-BALLISTIC_DROP = 0.5   # the ballistic regime ends where MSD falls to this fraction of 3 a0^2 (t/t0)^2
-CONFIDENCE = 0.9       # bootstrap intervals [paper, Fig. 5 caption and App. A 2]
-D_FROM = 0.5           # D from the MSD slope over lags >= D_FROM tau_alpha (the blocks reach ~2.5 tau_alpha)
-D_MIN_LAGS = 2         # the log schedule (factor-2 lags) leaves 2-4 lags in [tau_alpha/2, 2.5 tau_alpha]
+FIT = {"ipl": (0.1, 0.4), "mblj": (0.02, 0.4)}      # (t~, l~) of Eq. 3 [paper, Sec. III A], for the figure
+FIT_MIN = 10.0         # Eq. 3 over tau_alpha/t0 >= 10: "valid from the very start of the activated regime - around t/t0 ≈ 10"
+REPLICATES = 2000      # bootstrap replicates [criteria header]
+BALLISTIC_DROP = 0.5   # the ballistic regime ends where MSD falls to this fraction of 3 a0^2 (t/t0)^2 [criteria]
+D_FROM = 0.5           # D from the MSD over lags >= D_FROM tau_alpha (the blocks reach ~2.5 tau_alpha) [criteria]
+D_MIN_LAGS = 2
+MOBILITY_AT = 10.0     # mobility at tau_alpha/10 [paper, Sec. III C]
+PROPENSITY_AT = 6.0    # propensity at tau_alpha/6 [paper, Fig. 2]
+EXTREMES = 5           # the 5 most mobile and 5 least mobile local extremes per configuration [paper, Sec. III C]
+R_CUT_BB = 1.4 * 1.2 * 2 ** (1 / 6)   # r_cut^BB of the SS model: lambda_BB x_c [paper, Sec. III C, footnote 85]
+MODES = 12             # "the twelve excitations with the smallest stiffness" [paper, App. B]
+SEED = 20210818        # bootstrap seed (fixed so that a report is reproducible)
 
 
+# ---------------------------------------------------------------------------------------------- reading
 def _stage(data, name):
     return next(s for s in data["stage"] if s["name"] == name)
 
 
+def _has_stage(data, name):
+    return any(s["name"] == name for s in data["stage"])
+
+
 def _states(deck):
-    """[(label, T, density, N)] of a deck's state points."""
+    """[(label, T, density, N, dim)] of a deck's state points."""
     return [(label, float(_stage(d, "production")["integrator"]["T"]), float(d["system"]["density"]),
-             int(d["system"]["n"])) for label, d in deck.states]
+             int(d["system"]["n"]), int(d["system"].get("dim", 3))) for label, d in deck.states]
 
 
 def _draw(index, label):
@@ -70,7 +90,8 @@ def _draw(index, label):
     study = results.open(index)
     try:
         run = study.draw(label)
-    except FileNotFoundError:
+        run.status
+    except (FileNotFoundError, OSError):
         run = study.unit(label, 0).run
     out = {"run": run}
     production = run.stage("production") if run.has_stage("production") else {}
@@ -111,43 +132,34 @@ def _stationarity(run, deck):
 
 
 def _glasses(index):
-    """{state label: (G per glass, [kappa_ij of each glass])} of the finished units (read while a
-    study still runs too)."""
+    """{state label: (G per glass, mean kappa_ij per glass)} of the finished units (read while a study
+    still runs too); {} for a deck without G."""
     G, K = {}, {}
     for u in results.open(index).units(status="complete"):
         run = u.run
-        if not run.has_stage("G"):   # a deck without glasses (the SS densities)
+        if not run.has_stage("G"):
             return {}
         G.setdefault(u.state, []).append(float(run.stage("G")["G"]))
-        K.setdefault(u.state, []).append(run.stage("kappa")["kappa"])
-    return {lab: (np.array(G[lab]), K[lab]) for lab in G}
+        K.setdefault(u.state, []).append(float(np.mean(run.stage("kappa")["kappa"])))
+    return {lab: (np.array(G[lab]), np.array(K[lab])) for lab in G}
 
 
-def _mean_ci(x):
-    """(mean, low, high): paper 2's 90 % BCa bootstrap interval ("Error bars represent the 90% confidence
-    interval obtained with the Bootstrap method (using the software package scikits-bootstrap)", Fig. 5;
-    BCa is that package's default)."""
-    x = np.asarray(x, float)
-    if not len(x):
-        return np.nan, np.nan, np.nan
-    return mean_interval(x, CONFIDENCE, method="BCa")
-
-
-def _model(tag, index, deck):
-    """Every per-temperature number of one model."""
+def _model(index, deck):
+    """Every per-temperature number of one part: a list of dicts, one per state point."""
     from pyglass.analysis.observables.dynamics import (ballistic_end, diffusion_coefficient, first_block_drift,
-                                                       relaxation_time)
+                                                       log_relaxation_time_sd, relaxation_time)
     sp = int(_stage(deck.data, "production")["observable"][0].get("species", 0))
     glasses = _glasses(index)
     rows = []
-    for label, T, rho, n in _states(deck):
-        a0 = rho ** (-1.0 / 3.0)
+    for label, T, rho, n, dim in _states(deck):
+        a0 = rho ** (-1.0 / dim)
         t0 = a0 / np.sqrt(T)
-        row = {"label": label, "T": T, "rho": rho, "N": n, "a0": a0, "t0": t0}
+        row = {"label": label, "T": T, "rho": rho, "N": n, "dim": dim, "a0": a0, "t0": t0}
         d = dict(deck.states)[label]
-        isp = _stage(d, "is-trajectory")
-        row.update(is_every=int(isp["every"]), is_dt=float(isp["integrator"]["dt"]), is_eps=float(isp["epsilon"]),
-                   md_dt=float(_stage(d, "production")["integrator"]["dt"]))
+        row["md_dt"] = float(_stage(d, "production")["integrator"]["dt"])
+        if _has_stage(d, "is-trajectory"):
+            isp = _stage(d, "is-trajectory")
+            row.update(is_every=int(isp["every"]), is_dt=float(isp["integrator"]["dt"]), is_eps=float(isp["epsilon"]))
         try:
             row.update(_draw(index, label))
         except (OSError, KeyError):
@@ -156,341 +168,744 @@ def _model(tag, index, deck):
         if "fs" in row:
             t, fs = row["t"], row["fs"]
             row["tau"] = float(relaxation_time(t, fs, 0.2))
-            if "fs_first" in row:   # time-translation invariance: tau_alpha of the first block vs the later ones
-                row["tau_first"] = float(relaxation_time(t, row["fs_first"], 0.2))
-                row["tau_later"] = float(relaxation_time(t, row["fs_later"], 0.2))
-                if "fs_sd" in row:
-                    drift = first_block_drift(t, fs, row["fs_first"], row["fs_later"], row["fs_sd"], row["origins"],
-                                              0.2, tau=row["tau"])
-                    if drift:
-                        row.update(tau_z=drift["z"], tau_dof=drift["dof"], tau_sd1=drift["log_tau_sd"])
+            if "fs_sd" in row and np.isfinite(row["tau"]):
+                # one origin block's sd of ln tau_alpha over sqrt(blocks) [criteria header]
+                blocks = float(np.interp(np.log(row["tau"]), np.log(t[1:]), row["origins"][1:]))
+                row["ln_tau_se"] = log_relaxation_time_sd(t, fs, row["fs_sd"], 0.2) / np.sqrt(max(blocks, 1.0))
+                drift = first_block_drift(t, fs, row["fs_first"], row["fs_later"], row["fs_sd"], row["origins"], 0.2,
+                                          tau=row["tau"])
+                if drift:
+                    row.update(tau_z=drift["z"], tau_dof=drift["dof"])
             try:
                 row["z_U"] = _stationarity(row["run"], deck)
             except (KeyError, ValueError):
                 row["z_U"] = np.nan
             msd = row["msd"][:, sp]
             row["msd_sp"] = msd
-            row["t_ball"] = ballistic_end(t, msd, T, drop=BALLISTIC_DROP) / t0
+            row["t_ball"] = ballistic_end(t, msd, T, dim=dim, drop=BALLISTIC_DROP) / t0
             if np.isfinite(row["tau"]) and np.sum(t >= D_FROM * row["tau"]) >= D_MIN_LAGS:
-                row["D"] = diffusion_coefficient(t, msd, 3, t_min=D_FROM * row["tau"])
+                row["D"] = diffusion_coefficient(t, msd, dim, t_min=D_FROM * row["tau"])
         if label in glasses:
-            G, K = glasses[label]
-            # kappa(T_p): the mean over random pairs of every glass; its interval from a bootstrap over the
-            # glasses (the per-glass means: the pairs of one glass are not independent samples)
-            row["G"], row["kappa"] = _mean_ci(G), _mean_ci([k.mean() for k in K])
-            row["kappa_pooled"] = float(np.concatenate(K).mean())
-            row["n_glasses"], row["n_kappa"] = len(G), int(sum(len(k) for k in K))
-            row["G_nonpositive"] = int(np.sum(G <= 0))
+            row["G_glass"], row["kappa_glass"] = glasses[label]
         rows.append(row)
     return rows
 
 
-def _relative_change(rows, key):
-    """The relative change of X = kappa or G over the T_p range, X(T_low)/X(T_high) - 1, from a straight
-    line X(1/T_p) through every state weighted by the CIs (statistics.relative_change): (change, spread,
-    T_high, T_low)."""
-    have = [r for r in rows if key in r and np.isfinite(r[key][0])]
+@dataclass
+class Configuration:
+    """One inherent structure of parts ss-densities and ipl-2d: its particles and per-particle fields."""
+    state: str
+    sample: int
+    positions: np.ndarray
+    lengths: np.ndarray
+    types: np.ndarray
+    kappa_local: np.ndarray
+    times: np.ndarray
+    motion: np.ndarray                 # (n_times, N): mobility <|dr|> or the neighbour-relative propensity
+    mode_centres: np.ndarray = field(default_factory=lambda: np.zeros(0, np.int64))
+
+
+def _configurations(index, motion_stage, motion_key):
+    """The inherent structures of a study whose units end with kappa (local) and an iso-configurational
+    stage: {state label: [Configuration]}."""
+    out = {}
+    for u in results.open(index).units(status="complete"):
+        run = u.run
+        if not (run.has_stage("kappa") and run.has_stage(motion_stage)):
+            continue
+        kappa, motion = run.stage("kappa"), run.stage(motion_stage)
+        if "kappa_local" not in kappa or motion_key not in motion:
+            continue
+        system = run.final_system()
+        centres = run.stage("modes")["centres"] if run.has_stage("modes") else np.zeros(0, np.int64)
+        out.setdefault(u.state, []).append(Configuration(
+            u.state, u.sample, np.asarray(system.positions, float), np.asarray(system.box.lengths, float)[:system.dim],
+            np.asarray(system.types), np.asarray(kappa["kappa_local"], float), np.asarray(motion["times"], float),
+            np.asarray(motion[motion_key], float), np.asarray(centres, np.int64)))
+    return out
+
+
+# ---------------------------------------------------------------------------------------------- statistics
+def _m(ours, se, note=""):
+    from pyglass.workflow.reproduce.criteria import Measurement
+    return Measurement(float(ours), float(se), note)
+
+
+def _mean(values, note=""):
+    """Mean over independent samples and its standard error; None (not measured) with fewer than two."""
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) < 2:
+        return None
+    m, se = mean_and_se(v)
+    return _m(m, se, (note + "; " if note else "") + f"{len(v)} samples")
+
+
+def _difference(a, b, note=""):
+    """a - b of two independent measurements, se in quadrature."""
+    if a is None or b is None:
+        return None
+    return _m(a.ours - b.ours, np.hypot(a.se, b.se), f"{a.ours:.4g} +- {a.se:.2g} minus {b.ours:.4g} +- {b.se:.2g}"
+              + (f"; {note}" if note else ""))
+
+
+def _glass_means(row, pick=None):
+    """(mean G, se, mean kappa, se) over the glasses of a state (a resample `pick` of their indices)."""
+    G, K = row["G_glass"], row["kappa_glass"]
+    if pick is not None:
+        G, K = G[pick], K[pick]
+    n = len(G)
+    sd = (lambda x: x.std(ddof=1) / np.sqrt(n)) if n > 1 else (lambda x: np.nan)
+    return G.mean(), sd(G), K.mean(), sd(K)
+
+
+def _changes(rows, picks=None):
+    """(relative change of kappa, of G) over a ladder: lines in 1/T_p weighted by the inverse variances of the
+    means (statistics.relative_change) [criteria header]."""
+    x, g, gs, k, ks = [], [], [], [], []
+    for i, r in enumerate(rows):
+        G, sG, K, sK = _glass_means(r, None if picks is None else picks[i])
+        x.append(1.0 / r["T"])
+        g.append(G)
+        gs.append(sG)
+        k.append(K)
+        ks.append(sK)
+    return relative_change(x, k, ks)[0], relative_change(x, g, gs)[0]
+
+
+def _ladder(rows):
+    """The states of a ladder with glasses (at least two each)."""
+    return [r for r in rows if len(r.get("G_glass", ())) >= 2]
+
+
+def kappa_vs_g(rows, rng):
+    """{"kappa", "G", "difference" (percentage points), "ratio"}: central values and bootstrap sds over glasses
+    (each T_p's glasses resampled with replacement, a glass's G and kappa together; REPLICATES) [criteria]."""
+    have = _ladder(rows)
     if len(have) < 2:
-        return np.nan, np.nan, np.nan, np.nan
-    x = np.array([1.0 / r["T"] for r in have])
-    sig = np.array([(r[key][2] - r[key][1]) / (2 * 1.645) for r in have])   # 90 % CI half-width -> sigma
-    rel, spread = relative_change(x, [r[key][0] for r in have], sig)
-    return rel, spread, float(1 / x.min()), float(1 / x.max())
-
-
-def _mesoelastic(rows):
-    """Eq. 3 fitted over the states with kappa and tau_alpha/t0 >= FIT_MIN (landscape.mesoelastic_fit)."""
-    pts = [r for r in rows if "kappa" in r and "tau" in r]
-
-    def column(key):
-        return np.array([r[key] for r in pts], float)
-
-    return mesoelastic_fit(column("T"), column("a0"), np.array([r["kappa"][0] for r in pts], float), column("tau"),
-                           column("t0"), min_tau=FIT_MIN)
-
-
-def _ratio(a, b):
-    """a / b as a float: inf where only b is 0 (no transition seen), NaN where both are."""
+        return None
+    rk, rg = _changes(have)
+    boot = []
+    for _ in range(REPLICATES):
+        picks = [rng.integers(0, len(r["G_glass"]), len(r["G_glass"])) for r in have]
+        boot.append(_changes(have, picks))
+    boot = np.array(boot)
     with np.errstate(divide="ignore", invalid="ignore"):
-        return float(np.float64(a) / np.float64(b))
+        ratio = boot[:, 0] / boot[:, 1]
+    return {"kappa": rk, "G": rg, "kappa_se": float(np.std(boot[:, 0], ddof=1)), "G_se": float(np.std(boot[:, 1], ddof=1)),
+            "difference": 100 * (rk - rg), "difference_se": 100 * float(np.std(boot[:, 0] - boot[:, 1], ddof=1)),
+            "ratio": rk / rg if rg != 0 else np.nan, "ratio_se": float(np.nanstd(ratio[np.isfinite(ratio)], ddof=1)),
+            "T_high": max(r["T"] for r in have), "T_low": min(r["T"] for r in have), "states": len(have),
+            "glasses": sorted({len(r["G_glass"]) for r in have})}
 
 
-def _rate_row(r):
-    """(reduced rate, its spread, fraction of quench intervals with a transition): the spread over the
-    trajectory's segments (ensembles.transition_rate_spread)."""
-    if "reduced_rate" not in r:
-        return np.nan, np.nan, np.nan
+def eq3_fit(rows, rng):
+    """Eq. 3 over the states with glasses and tau_alpha/t0 >= FIT_MIN (landscape.mesoelastic_fit), with
+    log10 t~ and l~ bootstrapped over glasses and ln tau_alpha (normal of its se) [criteria header]."""
+    pts = [r for r in _ladder(rows) if np.isfinite(r.get("tau", np.nan))]
+    col = {k: np.array([r[k] for r in pts], float) for k in ("T", "a0", "t0", "tau")}
+    kappa = np.array([r["kappa_glass"].mean() for r in pts])
+    fit = mesoelastic_fit(col["T"], col["a0"], kappa, col["tau"], col["t0"], min_tau=FIT_MIN)
+    fit["all_x"] = col["a0"] ** 2 * kappa / col["T"] if pts else np.zeros(0)
+    fit["all_y"] = np.log(col["tau"] / col["t0"]) if pts else np.zeros(0)
+    if fit["n"] < 3:
+        return fit
+    use = [r for r in pts if r["tau"] / r["t0"] >= FIT_MIN]
+    ln_se = np.array([r.get("ln_tau_se", np.nan) for r in use])
+    ln_se = np.where(np.isfinite(ln_se), ln_se, 0.0)
+    fit["tau_se_missing"] = int(np.sum([not np.isfinite(r.get("ln_tau_se", np.nan)) for r in use]))
+    log_t, ell = [], []
+    for _ in range(REPLICATES):
+        k = np.array([r["kappa_glass"][rng.integers(0, len(r["kappa_glass"]), len(r["kappa_glass"]))].mean()
+                      for r in use])
+        x = np.array([r["a0"] ** 2 for r in use]) * k / np.array([r["T"] for r in use])
+        y = np.array([np.log(r["tau"] / r["t0"]) for r in use]) + rng.normal(0.0, ln_se)
+        b = linregress(x, y)
+        log_t.append(b.intercept / np.log(10))
+        ell.append(np.sqrt(b.slope) if b.slope > 0 else np.nan)
+    fit["log10_t"] = fit["intercept"] / np.log(10)
+    fit["log10_t_se"] = float(np.std(log_t, ddof=1))
+    ell = np.array(ell)
+    fit["l_se"] = float(np.nanstd(ell, ddof=1)) if np.sum(np.isfinite(ell)) > 1 else np.nan
+    fit["l_nonpositive"] = int(np.sum(~np.isfinite(ell)))
+    return fit
+
+
+def _log10_ratio(a, sa, b, sb):
+    """log10(a/b) and its se by the delta method (independent a, b)."""
+    if not (a > 0 and b > 0):
+        return None
+    return float(np.log10(a / b)), float(np.hypot(sa / a, sb / b) / np.log(10))
+
+
+def _rate(r):
+    """(reduced rate, its spread over segments, fraction of quench intervals with a transition), or None."""
+    if r is None or "reduced_rate" not in r:
+        return None
     return (r["reduced_rate"], *transition_rate_spread(r["reduced_rate"], r["is_tr"], r["is_seg"]))
 
 
-def analyse(indexes, decks, out, full):
-    from pyglass.analysis.observables.dynamics import stokes_einstein_exponent
-    from pyglass.workflow.reproduce.report import Quantity
-    data = {m: _model(m, indexes[m], decks[m]) for m in MODELS}
-    dens = _model("ss-densities", indexes["ss-densities"], decks["ss-densities"])
-    quantities, figures, notes = [], [], []
+def _viscous(rows):
+    """The state of a ladder that holds the long IS trajectory (Fig. 5's viscous state)."""
+    return max((r for r in rows if "reduced_rate" in r), key=lambda r: (len(r["is_t"]), -r["T"]), default=None)
 
-    # Sec. II B: equilibrated liquids (time-translation invariance)
-    z = np.array([r.get("z_U", np.nan) for m in MODELS for r in data[m]] + [r.get("z_U", np.nan) for r in dens])
-    tested = [dict(r, label=f"{LABEL[m]} {r['label']}") for m in MODELS for r in data[m]] + \
-        [dict(r, label=f"SS {r['label']}") for r in dens]
-    tested = [r for r in tested if "fs_sd" in r and np.isfinite(r.get("tau", np.nan))]
-    drift = [r for r in tested if np.isfinite(r.get("tau_z", np.nan))]
-    untested = [r["label"] for r in tested if not np.isfinite(r.get("tau_z", np.nan))]   # fewer than 3 origins
+
+def _nearest_time(times, target):
+    """Index of the recorded time nearest `target` in ln t."""
+    return int(np.argmin(np.abs(np.log(np.asarray(times, float) / target))))
+
+
+def _species_ranks(values, types):
+    """Rank of each particle's value within its species, scaled to [0, 1]: (rank - 1)/(N_s - 1)."""
+    out = np.full(len(values), np.nan)
+    for s in np.unique(types):
+        sel = types == s
+        if sel.sum() > 1:
+            out[sel] = (rankdata(values[sel]) - 1) / (sel.sum() - 1)
+    return out
+
+
+def _local_extremes(c: Configuration, mobility, species):
+    """(immobile, mobile): of the particles of `species`, those that are the least (most) mobile of their
+    species within R_CUT_BB of themselves; the EXTREMES least mobile local minima and most mobile local
+    maxima [criteria: rank-gap-ss095]."""
+    from scipy.spatial import cKDTree
+    idx = np.flatnonzero(c.types == species)
+    pos = np.mod(c.positions[idx], c.lengths)
+    tree = cKDTree(pos, boxsize=c.lengths)
+    near = tree.query_ball_point(pos, R_CUT_BB)
+    m = mobility[idx]
+    is_max = np.array([m[k] >= m[nb].max() for k, nb in enumerate(near)])
+    is_min = np.array([m[k] <= m[nb].min() for k, nb in enumerate(near)])
+    maxima, minima = idx[is_max], idx[is_min]
+    mobile = maxima[np.argsort(-mobility[maxima], kind="stable")[:EXTREMES]]
+    immobile = minima[np.argsort(mobility[minima], kind="stable")[:EXTREMES]]
+    return immobile, mobile
+
+
+def _spearman_by_species(kappa_local, motion, types):
+    """Spearman correlation of 1/kappa_i with the motion, per species, averaged over species."""
+    cs = []
+    for s in np.unique(types):
+        sel = (types == s) & np.isfinite(kappa_local) & (kappa_local != 0)
+        if sel.sum() > 2:
+            cs.append(spearmanr(1.0 / kappa_local[sel], motion[sel]).statistic)
+    return float(np.mean(cs)) if cs else np.nan
+
+
+def mobility_scores(configs, tau):
+    """Per inherent structure of one SS density: rank gap, immobile and mobile ranks, C_s; and the time used."""
+    out = {"gap": [], "immobile": [], "mobile": [], "cs": [], "t_over_tau": np.nan}
+    big = None
+    for c in configs:
+        if not np.isfinite(tau):
+            break
+        k = _nearest_time(c.times, tau / MOBILITY_AT)
+        out["t_over_tau"] = c.times[k] / tau
+        mob = c.motion[k]
+        big = int(c.types.max()) if big is None else big      # the large species (lambda_BB = 1.4): the last type
+        ranks = _species_ranks(c.kappa_local, c.types)
+        immobile, mobile = _local_extremes(c, mob, big)
+        if len(immobile) and len(mobile):
+            out["immobile"].append(np.nanmean(ranks[immobile]))
+            out["mobile"].append(np.nanmean(ranks[mobile]))
+            out["gap"].append(out["immobile"][-1] - out["mobile"][-1])
+        out["cs"].append(_spearman_by_species(c.kappa_local, mob, c.types))
+    return out
+
+
+def fig2_scores(configs, tau):
+    """Per inherent structure of the 2D IPL: C_s of 1/kappa_i with the neighbour-relative propensity, and the
+    mean local-kappa rank of the softest pseudoharmonic modes' cores."""
+    out = {"cs": [], "qlm": [], "t_over_tau": np.nan, "modes": []}
+    for c in configs:
+        if not np.isfinite(tau):
+            break
+        k = _nearest_time(c.times, tau / PROPENSITY_AT)
+        out["t_over_tau"] = c.times[k] / tau
+        out["cs"].append(_spearman_by_species(c.kappa_local, c.motion[k], c.types))
+        if len(c.mode_centres):
+            ranks = _species_ranks(c.kappa_local, c.types)
+            out["qlm"].append(np.nanmean(ranks[c.mode_centres[:MODES]]))
+            out["modes"].append(min(len(c.mode_centres), MODES))
+    return out
+
+
+def _equilibration(rows, label):
+    """(eq-fs, eq-u) Measurements of a part's states [criteria: eq-fs-ipl, eq-u-ipl]."""
+    from scipy.stats import t as student
+    drift = [r for r in rows if np.isfinite(r.get("tau_z", np.nan))]
+    untested = [r["label"] for r in rows if np.isfinite(r.get("tau", np.nan)) and r not in drift]
+    fs = None
     if drift:
-        from scipy.stats import t as student
-        zt = np.array([r["tau_z"] for r in drift])
-        p_each = np.array([2 * student.sf(abs(r["tau_z"]), r["tau_dof"]) for r in drift])
-        p_family = float(min(1.0, p_each.min() * len(drift)))        # Bonferroni over the states
-        worst = drift[int(np.argmin(p_each))]
-        sd1 = np.array([r["tau_sd1"] for r in drift])
-        # a drift common to the states (ageing or a short equilibration) shows in the mean z long before any
-        # single state's 3-dof t test catches it
-        z_mean, z_err = zt.mean(), (zt.std(ddof=1) / np.sqrt(len(zt)) if len(zt) > 1 else np.inf)
-        quantities.append(Quantity(
-            "equilibration: F_s of the first production block vs the later ones at t = tau_alpha, in units of "
-            "one time origin's scatter: family-wise p over all states", "time-translation invariant", p_family,
-            f"{len(drift)} states; largest |z| {np.max(np.abs(zt)):.2f} ({worst['label']}, {worst['tau_dof']} dof); "
-            f"mean z {z_mean:+.2f} +- {z_err:.2f}; one origin's tau_alpha scatters by "
-            f"{np.nanmedian(sd1):.2f} in ln tau (median)" +
-            (f"; untested (fewer than 3 origins): {', '.join(untested)}" if untested else ""),
-            "p > 0.05 (two-sided Student t per state, Bonferroni over the states), mean z within 3 of its standard "
-            "errors of 0, every state tested",
-            bool(p_family > 0.05 and abs(z_mean) < 3 * z_err and not untested)))
-    else:
-        quantities.append(Quantity("equilibration: F_s of the first production block vs the later ones",
-                                   "time-translation invariant", np.nan,
-                                   "not measured: no state has F_s's origin-to-origin scatter (fs_origin_sd)",
-                                   "p > 0.05", False))
-    quantities.append(Quantity("equilibration: potential energy of the production run minus the second half of the "
-                               "equilibration, max |difference| in standard errors over all states",
-                               "time-translation invariant", float(np.nanmax(np.abs(z))) if np.any(np.isfinite(z)) else np.nan,
-                               f"{int(np.sum(np.isfinite(z)))} states", "< 3", bool(np.nanmax(np.abs(z)) < 3)))
+        p = np.array([2 * student.sf(abs(r["tau_z"]), r["tau_dof"]) for r in drift])
+        worst = drift[int(np.argmin(p))]
+        fs = _m(min(1.0, p.min() * len(drift)), 0.0,
+                f"{label}: {len(drift)} states; smallest p {p.min():.3g} at {worst['label']} (z = {worst['tau_z']:+.2f}, "
+                f"{worst['tau_dof']} dof), Bonferroni x {len(drift)}"
+                + (f"; untested (fewer than 3 origins or tau_alpha before the first lag): {', '.join(untested)}"
+                   if untested else ""))
+    z = np.array([r.get("z_U", np.nan) for r in rows], float)
+    u = None
+    if np.any(np.isfinite(z)):
+        k = int(np.nanargmax(np.abs(z)))
+        u = _m(float(np.abs(z[k])), 0.0, f"{label}: {int(np.sum(np.isfinite(z)))} states; largest at {rows[k]['label']}")
+    return fs, u
 
-    # Fig. 3 / 4 (a3-d3): kappa stiffens more than G
-    changes = {}
+
+# ---------------------------------------------------------------------------------------------- rows
+def _read(indexes, decks):
+    """Every part that is present: {tag: rows}, and the configurations of ss-densities and ipl-2d."""
+    parts = {tag: _model(indexes[tag], decks[tag]) for tag in indexes}
+    configs = {}
+    if "ss-densities" in indexes:
+        configs["ss-densities"] = _configurations(indexes["ss-densities"], "mobility", "propensity_abs")
+    if "ipl-2d" in indexes:
+        configs["ipl-2d"] = _configurations(indexes["ipl-2d"], "propensity", "propensity_relative")
+    return parts, configs
+
+
+def rows_models(parts, rng):
+    """kappa-vs-g, Eq. 3, Stokes-Einstein, ballistic, equilibration and IS rows of the four model parts."""
+    from pyglass.analysis.observables.dynamics import stokes_einstein_exponent
+    out, extra = {}, {"changes": {}, "fits": {}, "rates": {}}
     for m in MODELS:
-        rk, sk, Th, Tl = _relative_change(data[m], "kappa")
-        rg, sg, _, _ = _relative_change(data[m], "G")
-        changes[m] = (rk, sk, rg, sg)
-        paper = "kappa ~100 % vs G 26 % (Fig. 3)" if m == "ipl" else "kappa's > G's"
-        quantities.append(Quantity(
-            f"{LABEL[m]}: relative change of kappa vs of G from T_p = {Th:g} to {Tl:g}, %", paper,
-            f"kappa {100 * rk:.1f}, G {100 * rg:.1f}", f"+-{100 * sk:.1f}, +-{100 * sg:.1f}",
-            "kappa's change > G's by more than the combined 1-sigma spread (changes from a weighted line in 1/T_p "
-            "through all states)",
-            bool(np.isfinite(rk) and rk - rg > np.hypot(sk, sg))))
-
-    # Fig. 4 (a4-d4): the mesoelastic fit
-    fits = {m: _mesoelastic(data[m]) for m in MODELS}
-    for m in ("ipl", "mblj"):
-        f = fits[m]
-        t_p, l_p = FIT[m]
-        if "l" not in f:
-            quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 fit (t~, l~)", f"({t_p}, {l_p})", "n/a",
-                                       f"{f['n']} states with tau_alpha/t0 >= {FIT_MIN:g}", "needs >= 3 states", False))
+        rows = parts.get(m)
+        if rows is None:
             continue
-        quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 length l~", l_p, f["l"], f["dl"],
-                                   "|ours - paper| <= 0.15 (and within 2 sigma of the fit or 0.15)",
-                                   bool(abs(f["l"] - l_p) <= 0.15)))
-        quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 time t~", t_p, f["t"], f"x/ exp({f['dt_log']:.2f})",
-                                   "within a factor 5 of the paper's", bool(t_p / 5 <= f["t"] <= 5 * t_p)))
-    for m in ("ss", "sw"):
-        f = fits[m]
-        if "max_res" not in f:
-            quantities.append(Quantity(f"{LABEL[m]}: Eq. 3 fit fails (Fig. 4 c4/d4)", "fails", "n/a",
-                                       f"{f['n']} states", "needs >= 3 states", False))
-            continue
-        fails = bool(f["max_res"] > 0.3 or not (1e-3 <= f.get("t", np.nan) <= 1.0) or not (0.2 <= f.get("l", np.nan) <= 0.8))
-        quantities.append(Quantity(
-            f"{LABEL[m]}: Eq. 3 fit fails (Fig. 4 c4/d4): max |residual| in ln tau, (t~, l~)", "fails",
-            f"{f['max_res']:.2f}, ({f.get('t', np.nan):.3g}, {f.get('l', np.nan):.3g})", f"R^2 = {f['r2']:.3f}",
-            "fails = a state off the line by > 0.3 in ln tau, or t~ outside [1e-3, 1], or l~ outside [0.2, 0.8]",
-            fails))
-
-    # Fig. 5: transition rates at "a viscous state point" of each model [paper, Sec. III B]: the state with the
-    # longest IS trajectory (the decks put it where tau_alpha/t0 ~ 60-100 in every model; the others are stubs)
-    viscous = {m: max((r for r in data[m] if "reduced_rate" in r), key=lambda r: (len(r["is_t"]), -r["T"]), default=None)
-               for m in MODELS}
-    rates = {m: _rate_row(viscous[m]) if viscous[m] else (np.nan,) * 3 for m in MODELS}
-    dr = {r["label"]: r for r in dens}
-    for lab in ("rho0.7", "rho0.95"):
-        rates["ss " + lab] = _rate_row(dr[lab]) if lab in dr else (np.nan,) * 3
-    rates["ss rho0.6"] = rates["ss"]
-    slow = max(rates["ipl"][0], rates["mblj"][0])
-    fast = min(rates["ss"][0], rates["sw"][0])
-    quantities.append(Quantity("Gamma t_b N0/N: min(SS, SW) / max(IPL, mBLJ) (Fig. 5b)", ">= 10",
-                               _ratio(fast, slow), ", ".join(f"{LABEL[m]} {rates[m][0]:.3g}+-{rates[m][1]:.2g}" for m in MODELS),
-                               ">= 10", bool(_ratio(fast, slow) >= 10)))
-    ratio = _ratio(rates["mblj"][0], rates["ipl"][0])
-    quantities.append(Quantity("Gamma t_b N0/N: mBLJ / IPL (Fig. 5b)", "~10", ratio,
-                               f"+-{ratio * np.hypot(_ratio(rates['mblj'][1], rates['mblj'][0]), _ratio(rates['ipl'][1], rates['ipl'][0])):.2g}",
-                               "between 3 and 30", bool(3 <= ratio <= 30)))
-    r6, r95 = rates["ss rho0.6"][0], rates["ss rho0.95"][0]
-    quantities.append(Quantity("SS Gamma t_b N0/N: rho = 0.6 / rho = 0.95 (Fig. 5d)", "> 100", _ratio(r6, r95),
-                               f"rho 0.6: {r6:.3g}, 0.7: {rates['ss rho0.7'][0]:.3g}, 0.95: {r95:.3g}", "> 100",
-                               bool(_ratio(r6, r95) > 100)))
-
-    # Fig. 9: Stokes-Einstein exponent and the end of the ballistic regime
-    for m in MODELS:
-        pts = [r for r in data[m] if "D" in r and np.isfinite(r.get("tau", np.nan))]
-        xi, xi_err = np.nan, np.nan
+        ch = extra["changes"][m] = kappa_vs_g(rows, rng)
+        if ch is not None:
+            out[f"kappa-vs-g-{m}"] = _m(ch["difference"], ch["difference_se"],
+                                        f"kappa {100 * ch['kappa']:.1f} % +- {100 * ch['kappa_se']:.1f}, G "
+                                        f"{100 * ch['G']:.1f} % +- {100 * ch['G_se']:.1f}, T_p {ch['T_high']:g} -> "
+                                        f"{ch['T_low']:g}, {ch['states']} T_p, {'/'.join(map(str, ch['glasses']))} "
+                                        "glasses each")
+            if m == "ipl" and np.isfinite(ch["ratio"]):
+                out["kappa-g-ratio-ipl"] = _m(ch["ratio"], ch["ratio_se"],
+                                              f"kappa {100 * ch['kappa']:.1f} % / G {100 * ch['G']:.1f} % (the paper: "
+                                              "~100 % / 26 % over its wider T_p range)")
+        fit = extra["fits"][m] = eq3_fit(rows, rng)
+        if "log10_t_se" in fit:
+            note = (f"{fit['n']} states with tau_alpha/t0 >= {FIT_MIN:g}; slope {fit['slope']:.3g}, R^2 {fit['r2']:.3f}, "
+                    f"max |residual| {fit['max_res']:.2g} in ln tau" +
+                    (f"; {fit['tau_se_missing']} states without a tau_alpha se" if fit["tau_se_missing"] else ""))
+            out[f"eq3-valid-{m}"] = _m(fit["log10_t"], fit["log10_t_se"], note)
+            if m in FIT:
+                out[f"eq3-ttilde-{m}"] = _m(fit["log10_t"], fit["log10_t_se"], note)
+                if np.isfinite(fit.get("l", np.nan)):
+                    out[f"eq3-ltilde-{m}"] = _m(fit["l"], fit["l_se"], note + (
+                        f"; {fit['l_nonpositive']} of {REPLICATES} replicates with a non-positive slope"
+                        if fit["l_nonpositive"] else ""))
+        pts = [r for r in rows if "D" in r and np.isfinite(r.get("tau", np.nan)) and r["tau"] / r["t0"] >= FIT_MIN]
         if len(pts) >= 3:
-            d_red, tau_red = [r["D"] * r["t0"] / r["a0"] ** 2 for r in pts], [r["tau"] / r["t0"] for r in pts]
+            d_red = [r["D"] * r["t0"] / r["a0"] ** 2 for r in pts]
+            tau_red = [r["tau"] / r["t0"] for r in pts]
             xi, _ = stokes_einstein_exponent(d_red, tau_red)
-            xi_err = float(linregress(np.log(tau_red), np.log(d_red)).stderr)
-        quantities.append(Quantity(f"{LABEL[m]}: Stokes-Einstein exponent xi (D ~ tau_alpha^-xi, reduced units)",
-                                   "0.74-0.79", xi, f"+-{xi_err:.2g} (fit s.e.), {len(pts)} temperatures",
-                                   "within 0.64-0.89 (paper's range +- 0.1)",
-                                   bool(0.64 <= xi <= 0.89)))
-    tb = np.array([r["t_ball"] for m in MODELS for r in data[m] if np.isfinite(r.get("t_ball", np.nan))])
-    quantities.append(Quantity("end of the ballistic regime, t/t0 (MSD at half its ballistic value; all models, all T)",
-                               0.1, float(np.median(tb)) if len(tb) else np.nan,
-                               f"{tb.min():.3g}-{tb.max():.3g}" if len(tb) else "n/a", "within a factor 2 of 0.1",
-                               bool(len(tb) and 0.05 <= np.median(tb) <= 0.2)))
+            out[f"se-xi-{m}"] = _m(xi, linregress(np.log(tau_red), np.log(d_red)).stderr,
+                                   f"{len(pts)} states, tau_alpha/t0 {min(tau_red):.3g}-{max(tau_red):.3g}")
+        tb = [np.log10(r["t_ball"]) for r in rows if r.get("t_ball", np.nan) > 0]
+        out[f"ballistic-{m}"] = _mean(tb, "temperatures")
+        out[f"eq-fs-{m}"], out[f"eq-u-{m}"] = _equilibration(rows, LABEL[m])
+        v = _viscous(rows)
+        extra["rates"][m] = (_rate(v), v)
+        if _rate(v) is not None:
+            out[f"is-resolution-{m}"] = _m(_rate(v)[2], 0.0, f"T = {v['T']:g}, {len(v['is_t'])} quenches")
+    rates = {m: extra["rates"].get(m, (None, None))[0] for m in MODELS}
+    if all(rates[m] is not None for m in MODELS):
+        fast = min(("ss", "sw"), key=lambda m: rates[m][0])
+        slow = max(("ipl", "mblj"), key=lambda m: rates[m][0])
+        lr = _log10_ratio(rates[fast][0], rates[fast][1], rates[slow][0], rates[slow][1])
+        if lr:
+            out["gamma-granular-vs-simple"] = _m(*lr, f"{LABEL[fast]} {rates[fast][0]:.3g} / {LABEL[slow]} "
+                                                 f"{rates[slow][0]:.3g}")
+    if rates.get("mblj") is not None and rates.get("ipl") is not None:
+        lr = _log10_ratio(rates["mblj"][0], rates["mblj"][1], rates["ipl"][0], rates["ipl"][1])
+        if lr:
+            out["gamma-mblj-vs-ipl"] = _m(*lr, f"mBLJ {rates['mblj'][0]:.3g} +- {rates['mblj'][1]:.2g} / IPL "
+                                          f"{rates['ipl'][0]:.3g} +- {rates['ipl'][1]:.2g}")
+    if rates.get("mblj") is not None and rates["mblj"][0] > 0:
+        r = rates["mblj"]
+        out["gamma-mblj"] = _m(np.log10(r[0]), r[1] / r[0] / np.log(10), f"{r[0]:.3g} +- {r[1]:.2g}")
+    visc = [extra["rates"].get(m, (None, None))[1] for m in MODELS]
+    taus = [v["tau"] / v["t0"] for v in visc if v is not None and np.isfinite(v.get("tau", np.nan))]
+    if len(taus) == len(MODELS):
+        out["is-states-matched"] = _m(max(taus) / min(taus), 0.0, ", ".join(
+            f"{LABEL[m]} {v['tau'] / v['t0']:.3g} (T = {v['T']:g})" for m, v in zip(MODELS, visc)))
+    return out, extra
 
-    figures += _figures(data, dens, fits, rates, out)
-    notes += miss_notes(quantities, WHY) + _notes(data, dens, fits, rates, changes, full, viscous)
+
+def rows_densities(rows, configs, ss_rows):
+    """Rows of part ss-densities: Gamma(rho), the matched states, Figs. 6-7."""
+    out, extra = {}, {}
+    by = {r["label"]: r for r in rows}
+    r95 = _rate(by.get("rho0.95"))
+    r06 = _rate(_viscous(ss_rows)) if ss_rows is not None else None
+    if r95 is not None and r06 is not None:
+        lr = _log10_ratio(r06[0], r06[1], r95[0], r95[1])
+        if lr:
+            out["gamma-ss-density"] = _m(*lr, f"rho = 0.6 (part ss) {r06[0]:.3g} +- {r06[1]:.2g}, rho = 0.95 "
+                                         f"{r95[0]:.3g} +- {r95[1]:.2g}")
+    fractions = [(lab, _rate(by.get(lab))[2]) for lab in ("rho0.7", "rho0.95") if _rate(by.get(lab)) is not None]
+    if r06 is not None:
+        fractions.append(("rho0.6 (part ss)", r06[2]))
+    if fractions:
+        lab, worst = max(fractions, key=lambda f: f[1])
+        out["is-resolution-ss-densities"] = _m(worst, 0.0, ", ".join(f"{a} {b:.2f}" for a, b in fractions))
+    taus = {lab: r["tau"] / r["t0"] for lab, r in by.items() if np.isfinite(r.get("tau", np.nan))}
+    if len(taus) == 3:
+        out["ss-densities-matched"] = _m(max(taus.values()) / min(taus.values()), 0.0,
+                                         ", ".join(f"{k} {v:.3g}" for k, v in taus.items()))
+    out["eq-fs-ss-densities"], out["eq-u-ss-densities"] = _equilibration(rows, "SS densities")
+    scores = {lab: mobility_scores(configs.get(lab, []), by[lab].get("tau", np.nan)) for lab in by}
+    extra["mobility"] = scores
+
+    def when(lab):
+        return f"mobility at t = {scores[lab]['t_over_tau']:.3g} tau_alpha"
+
+    if "rho0.95" in scores:
+        s95 = scores["rho0.95"]
+        out["rank-gap-ss095"] = _mean(s95["gap"], when("rho0.95"))
+        out["cs-ss095"] = _mean(s95["cs"], when("rho0.95"))
+    if "rho0.6" in scores:
+        s06 = scores["rho0.6"]
+        out["immobile-rank-ss06"] = _mean(s06["immobile"], when("rho0.6"))
+        out["mobile-rank-ss06"] = _mean(s06["mobile"], when("rho0.6"))
+        if "rho0.95" in scores:
+            out["rank-gap-ss095-vs-ss06"] = _difference(_mean(scores["rho0.95"]["gap"]), _mean(s06["gap"]))
+    if {"rho0.95", "rho0.7"} <= set(scores):
+        out["cs-ss095-vs-ss07"] = _difference(_mean(scores["rho0.95"]["cs"]), _mean(scores["rho0.7"]["cs"]))
+    if {"rho0.7", "rho0.6"} <= set(scores):
+        out["cs-ss07-vs-ss06"] = _difference(_mean(scores["rho0.7"]["cs"]), _mean(scores["rho0.6"]["cs"]))
+    return out, extra
+
+
+def rows_2d(rows, configs):
+    """Rows of part ipl-2d: Fig. 2's propensity correlation and the pseudoharmonic modes' cores."""
+    out = {}
+    out["eq-fs-ipl-2d"], _ = _equilibration(rows, "2D IPL")
+    if not rows:
+        return out, {}
+    r = rows[0]
+    s = fig2_scores(configs.get(r["label"], []), r.get("tau", np.nan))
+    when = f"propensity at t = {s['t_over_tau']:.3g} tau_alpha (tau_alpha/t0 = {r.get('tau', np.nan) / r['t0']:.3g})"
+    out["fig2-propensity-cs"] = _mean(s["cs"], when)
+    out["fig2-qlm-kappa-rank"] = _mean(s["qlm"], f"{'/'.join(map(str, sorted(set(s['modes']))))} modes per structure")
+    return out, {"fig2": s}
+
+
+def analyse(indexes, decks, out, full):
+    from pyglass.workflow.reproduce.criteria import Criteria
+    crit = Criteria.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "criteria.toml"))
+    rng = np.random.default_rng(SEED)
+    parts, configs = _read(indexes, decks)
+    measured, extra = rows_models(parts, rng)
+    if "ss-densities" in parts:
+        more, extra_d = rows_densities(parts["ss-densities"], configs.get("ss-densities", {}), parts.get("ss"))
+        measured.update(more)
+        extra.update(extra_d)
+    if "ipl-2d" in parts:
+        more, extra_2d = rows_2d(parts["ipl-2d"], configs.get("ipl-2d", {}))
+        measured.update(more)
+        extra.update(extra_2d)
+    measured = {k: v for k, v in measured.items() if v is not None}
+    quantities = crit.score(measured)
+    figures = _figures(parts, configs, extra, out)
+    notes = _notes(quantities, crit, parts, extra, full)
     return quantities, figures, notes
 
 
-# why we believe each kind of miss happens (the first words of the quantity -> the reason)
-WHY = {
-    "equilibration: F_s": "the first production block's F_s at tau_alpha differs from the later blocks' by more than "
-        "one time origin's scatter allows, at the state named in the spread (Student t with the origins' degrees of "
-        "freedom) or on average over the states: the liquid was still relaxing when production began, and the "
-        "equilibration there should be lengthened.",
-    "relative change": "kappa(T_p) changes by only ~5-12 % over our ladders in these models (the paper's 'mechanical "
-        "inannealability' for SS and SW, Fig. 4 c3/d3), and per-glass mean kappa of 1000 particles scatters by ~20 % "
-        "in mBLJ (~6 % in SS), so even 24 glasses per T_p leave each change uncertain by 2-5 %: the central values "
-        "order as the paper's for mBLJ (kappa above G) but not beyond the combined spread, and SS's are equal within it.",
-    "Eq. 3 time": "t~ and l~ are strongly correlated in the fit; over our range (tau_alpha/t0 <= 60 for mBLJ) the "
-        "intercept is an extrapolation far below the data, so a l~ 20 % below the paper's moves t~ by an order of "
-        "magnitude. The paper fits up to tau_alpha/t0 ~ 10^3.",
-    "SW: Eq. 3": "too few SW states reach tau_alpha/t0 >= 5 at our temperatures (SW relaxes fast in t0 units "
-        "down to T = 0.022): the failure is untested, not contradicted.",
-    "SS Gamma": "the three states have matched tau_alpha/t0 (~65, as the paper's 'similarly high viscosity') and are "
-        "quenched every step of dt/10 (as the paper), in ten segments. The rho = 0.95 transitions are genuine "
-        "(|dU_IS| >> epsilon; no jump falls between 1e-9 and 1e-5), but most return to a recently visited minimum "
-        "(flickering between a few nearby minima, see the notes): counting only first visits the ratio grows about "
-        "five-fold, still far from 100, and rho = 0.6's rate is resolution-limited (a lower bound). Why the paper's "
-        "dense SS liquid flickers so much less we do not know: our SS law equals the authors' HOOMD evaluator to "
-        "1e-11 (tests/engine/test_potentials.py).",
-    "Stokes-Einstein": "SW's ladder reaches only tau_alpha/t0 ~ 110 (SW's tau_alpha grows steeply below T = 0.022: "
-        "a colder state costs hours at N = 1000), where Stokes-Einstein breaks down weakly (xi near 1); the paper's "
-        "0.74-0.79 comes from ranges reaching 10^3-10^4 t0, as ours now do for mBLJ and SS (which hold).",
-    "mBLJ / IPL": "both rates come from ten segments quenched every MD step, as the paper. IPL's transitions come in "
-        "strong bursts (its per-segment counts span an order of magnitude), so its rate carries a ~30 % error; the "
-        "paper's IPL state point (picked by Fig. 10's MSD collapse, its temperature not in the text) may sit deeper "
-        "than ours (tau_alpha/t0 ~ 110), where IPL's transitions thin out; and mBLJ's back-and-forth jumps within "
-        "one step are missed (a transition in about a quarter of the steps), which compresses the ratio.",
-    "Gamma t_b N0/N: min": "quenching every MD step (as the paper) resolves the IPL and mBLJ rates, which rose 2.5-3x "
-        "over the coarser quenching (every 10 and 5 steps) of the previous run, while the SW and SS rates stay near "
-        "their resolution (a transition in about half or more of the dt/10 intervals), so they are lower bounds and "
-        "so is the ratio; it misses 10 by about one standard error of the segments' scatter.",
-}
+# ---------------------------------------------------------------------------------------------- figures
+def _legend(ax, size):
+    if ax.get_legend_handles_labels()[0]:   # a tiny or partial run may have drawn nothing on a panel
+        ax.legend(fontsize=size)
 
 
-def _figures(data, dens, fits, rates, out):
+def _figures(parts, configs, extra, out):
     from pyglass.analysis.figures import pyplot, save_png
     plt = pyplot()
     written = []
-    fig, ax = plt.subplots(4, 4, figsize=(14, 12))
-    for i, m in enumerate(MODELS):
-        rows = data[m]
-        cmap = plt.get_cmap("coolwarm")
-        Ts = [r["T"] for r in rows]
-        for r in rows:
-            c = cmap((r["T"] - min(Ts)) / max(np.ptp(Ts), 1e-12))
-            if "fs" in r:
-                ax[i, 0].semilogx(r["t"][1:] / r["t0"], r["fs"][1:], color=c, label=f"T = {r['T']:g}")
-        ax[i, 0].axhline(0.2, color="k", ls="--", lw=0.7)
-        ax[i, 0].set_xlabel("t / t0")
-        ax[i, 0].set_ylabel(f"{LABEL[m]}: F_s(q_max, t)")
-        ax[i, 0].legend(fontsize=6)
-        ok = [r for r in rows if np.isfinite(r.get("tau", np.nan))]
-        ax[i, 1].semilogy([1 / r["T"] for r in ok], [r["tau"] / r["t0"] for r in ok], "o-")
-        ax[i, 1].set_xlabel("1 / T")
-        ax[i, 1].set_ylabel("tau_alpha / t0")
-        for key, mk in (("kappa", "o-"), ("G", "s-")):
-            have = [r for r in rows if key in r]
+    models = [m for m in MODELS if m in parts]
+    if models:
+        fig, ax = plt.subplots(len(models), 4, figsize=(14, 3 * len(models)), squeeze=False)
+        for i, m in enumerate(models):
+            rows = parts[m]
+            cmap = plt.get_cmap("coolwarm")
+            Ts = [r["T"] for r in rows]
+            for r in rows:
+                if "fs" in r:
+                    ax[i, 0].semilogx(r["t"][1:] / r["t0"], r["fs"][1:], label=f"T = {r['T']:g}",
+                                      color=cmap((r["T"] - min(Ts)) / max(np.ptp(Ts), 1e-12)))
+            ax[i, 0].axhline(0.2, color="k", ls="--", lw=0.7)
+            ax[i, 0].set_xlabel("t / t0")
+            ax[i, 0].set_ylabel(f"{LABEL[m]}: F_s(q_max, t)")
+            _legend(ax[i, 0], 6)
+            ok = [r for r in rows if np.isfinite(r.get("tau", np.nan))]
+            ax[i, 1].semilogy([1 / r["T"] for r in ok], [r["tau"] / r["t0"] for r in ok], "o-")
+            ax[i, 1].axhline(FIT_MIN, color="k", ls=":", lw=0.7)
+            ax[i, 1].set_xlabel("1 / T")
+            ax[i, 1].set_ylabel("tau_alpha / t0")
+            have = _ladder(rows)
             if have:
-                hi = max(have, key=lambda r: r["T"])[key][0]
-                x = [1 / r["T"] for r in have]
-                y = np.array([r[key][0] / hi for r in have])
-                lo = np.array([r[key][1] / hi for r in have])
-                up = np.array([r[key][2] / hi for r in have])
-                ax[i, 2].errorbar(x, y, yerr=[np.nan_to_num(y - lo), np.nan_to_num(up - y)], fmt=mk, ms=4, capsize=2,
-                                  label=f"{key}(T_p) / {key}(T_p,max)")
-        ax[i, 2].set_xlabel("1 / T_p")
-        ax[i, 2].legend(fontsize=7)
-        f = fits[m]
-        if "x" in f:
-            ax[i, 3].plot(f["x"], f["y"], "o")
-            xx = np.linspace(0, f["x"].max() * 1.05, 20)
-            ax[i, 3].plot(xx, f["intercept"] + f["slope"] * xx, "k--",
-                          label=f"t~ = {f.get('t', np.nan):.3g}, l~ = {f.get('l', np.nan):.3g}")
-            if m in FIT:
-                t_p, l_p = FIT[m]
-                ax[i, 3].plot(xx, np.log(t_p) + l_p ** 2 * xx, "r:", label=f"paper ({t_p}, {l_p})")
-            ax[i, 3].legend(fontsize=7)
-        ax[i, 3].set_xlabel("a0^2 kappa(T) / T")
-        ax[i, 3].set_ylabel("ln(tau_alpha / t0)")
-    save_png(fig, os.path.join(out, "kapteijns2021_fig4.png"), written)
+                hot = max(have, key=lambda r: r["T"])
+                for key, mk, j in (("kappa", "o-", 2), ("G", "s-", 0)):
+                    means = np.array([_glass_means(r)[j] for r in have])
+                    ses = np.array([_glass_means(r)[j + 1] for r in have])
+                    ax[i, 2].errorbar([1 / r["T"] for r in have], means / _glass_means(hot)[j] - 1,
+                                      yerr=ses / abs(_glass_means(hot)[j]), fmt=mk, ms=4, capsize=2,
+                                      label=f"{key}(T_p) / {key}(T_p,max) - 1")
+            ax[i, 2].set_xlabel("1 / T_p")
+            _legend(ax[i, 2], 7)
+            f = extra["fits"].get(m, {})
+            if len(f.get("all_x", ())):
+                ax[i, 3].plot(f["all_x"], f["all_y"], "o", mfc="none", label="all states")
+            if "x" in f:
+                ax[i, 3].plot(f["x"], f["y"], "o", label=f"tau_alpha/t0 >= {FIT_MIN:g}")
+                xx = np.linspace(0, max(f["all_x"].max(), f["x"].max()) * 1.05, 20)
+                ax[i, 3].plot(xx, f["intercept"] + f["slope"] * xx, "k--",
+                              label=f"log10 t~ = {f['intercept'] / np.log(10):.2f}, l~ = {f.get('l', np.nan):.3g}")
+                if m in FIT:
+                    t_p, l_p = FIT[m]
+                    ax[i, 3].plot(xx, np.log(t_p) + l_p ** 2 * xx, "r:", label=f"paper ({t_p}, {l_p})")
+            _legend(ax[i, 3], 7)
+            ax[i, 3].set_xlabel("a0^2 kappa(T) / T")
+            ax[i, 3].set_ylabel("ln(tau_alpha / t0)")
+        save_png(fig, os.path.join(out, "kapteijns2021_fig4.png"), written)
 
-    fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
-    # each model's long trajectory (the viscous state of Fig. 5), its first segment (one continuous stretch)
-    series = [(LABEL[m], max((r for r in data[m] if "is_u" in r), key=lambda r: (len(r["is_t"]), -r["T"]), default=None))
-              for m in MODELS]
-    series += [(f"SS rho {r['rho']:g}", r) for r in dens if "is_u" in r]
-    window = np.inf   # the common window: the shortest trajectory in reduced time (as Fig. 5a's one axis)
-    for k, (lab, r) in enumerate(series):
-        if r is None:
-            continue
-        first = r["is_seg"] == r["is_seg"][0]
-        t, u = r["is_t"][first], r["is_u"][first]
-        x = (t - t[0]) * r["N"] / (1000 * 0.1 * r["t0"])
-        window = min(window, x[-1])
-        ax[0].step(x, (u - u[0]) / r["T"] + 20 * k, lw=0.8, where="post", label=f"{lab} (T = {r['T']:g})")
-    if np.isfinite(window):
-        ax[0].set_xlim(0, window)
-    ax[0].set_xlabel("N t / (N0 t_ballistic)")
-    ax[0].set_ylabel("(U_IS - U_IS(0)) / T  (offset by 20)")
-    ax[0].legend(fontsize=6)
-    names = [LABEL[m] for m in MODELS]
-    vals = [rates[m] for m in MODELS]
-    ax[1].bar(names, [v[0] for v in vals], yerr=[v[1] for v in vals], color="C0")
-    ax[1].set_yscale("log")
-    ax[1].set_ylabel("Gamma t_ballistic N0 / N")
-    ax[1].set_title("Fig. 5b", fontsize=9)
-    keys = ["ss rho0.6", "ss rho0.7", "ss rho0.95"]
-    ax[2].errorbar([0.6, 0.7, 0.95], [rates[k][0] for k in keys], yerr=[rates[k][1] for k in keys], fmt="o-")
-    ax[2].set_yscale("log")
-    ax[2].set_xlabel("SS density")
-    ax[2].set_ylabel("Gamma t_ballistic N0 / N")
-    ax[2].set_title("Fig. 5d", fontsize=9)
-    save_png(fig, os.path.join(out, "kapteijns2021_fig5.png"), written)
+    rates = {LABEL[m]: extra["rates"][m] for m in models if extra["rates"].get(m, (None,))[0] is not None}
+    dens = {r["label"]: r for r in parts.get("ss-densities", [])}
+    if rates or dens:
+        fig, ax = plt.subplots(1, 3, figsize=(14, 3.8))
+        series = [(name, v) for name, (_, v) in rates.items()]
+        series += [(f"SS {lab}", r) for lab, r in dens.items() if len(r.get("is_t", ())) > 21]
+        for k, (lab, r) in enumerate(series):
+            first = r["is_seg"] == r["is_seg"][0]
+            t, u = r["is_t"][first], r["is_u"][first]
+            ax[0].step((t - t[0]) * r["N"] / (1000 * 0.1 * r["t0"]), (u - u[0]) / r["T"] + 20 * k, lw=0.8, where="post",
+                       label=f"{lab} (T = {r['T']:g})")
+        ax[0].set_xlabel("N t / (N0 t_ballistic)")
+        ax[0].set_ylabel("(U_IS - U_IS(0)) / T  (offset by 20)")
+        _legend(ax[0], 6)
+        if rates:
+            ax[1].bar(list(rates), [v[0][0] for v in rates.values()], yerr=[v[0][1] for v in rates.values()])
+            ax[1].set_yscale("log")
+        ax[1].set_ylabel("Gamma t_ballistic N0 / N")
+        ax[1].set_title("Fig. 5b", fontsize=9)
+        pts = [(0.6, rates["SS"][0]) if "SS" in rates else None] + \
+            [(dens[lab]["rho"], _rate(dens[lab])) for lab in ("rho0.7", "rho0.95") if _rate(dens.get(lab)) is not None]
+        pts = [p for p in pts if p is not None]
+        if pts:
+            ax[2].errorbar([p[0] for p in pts], [p[1][0] for p in pts], yerr=[p[1][1] for p in pts], fmt="o-")
+            ax[2].set_yscale("log")
+        ax[2].set_xlabel("SS density")
+        ax[2].set_ylabel("Gamma t_ballistic N0 / N")
+        ax[2].set_title("Fig. 5d", fontsize=9)
+        save_png(fig, os.path.join(out, "kapteijns2021_fig5.png"), written)
 
-    fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
-    for i, m in enumerate(MODELS):
-        for r in data[m]:
-            if "msd_sp" in r:
-                ax[0].loglog(r["t"][1:] / r["t0"], r["msd_sp"][1:] / r["a0"] ** 2, color=f"C{i}", lw=0.7,
-                             label=LABEL[m] if r is data[m][0] else None)
-        pts = [r for r in data[m] if "D" in r and np.isfinite(r.get("tau", np.nan))]
-        ax[1].loglog([r["tau"] / r["t0"] for r in pts], [r["D"] * r["t0"] / r["a0"] ** 2 for r in pts], "o-",
-                     color=f"C{i}", label=LABEL[m])
-    xx = np.geomspace(1e-3, 1, 20)
-    ax[0].loglog(xx, 3 * xx ** 2, "k--", lw=0.7, label="3 (t/t0)^2")
-    ax[0].axvline(0.1, color="k", lw=0.5)
-    ax[0].set_xlabel("t / t0")
-    ax[0].set_ylabel("MSD / a0^2 (largest species)")
-    ax[0].legend(fontsize=7)
-    ax[1].set_xlabel("tau_alpha / t0")
-    ax[1].set_ylabel("D t0 / a0^2")
-    ax[1].legend(fontsize=7)
-    save_png(fig, os.path.join(out, "kapteijns2021_fig9.png"), written)
+    mob = extra.get("mobility")
+    if mob:
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+        labels = [lab for lab in ("rho0.6", "rho0.7", "rho0.95") if lab in mob]
+        for k, lab in enumerate(labels):
+            s = mob[lab]
+            for key, mk, off in (("immobile", "^", -0.1), ("mobile", "v", 0.1)):
+                if s[key]:
+                    ax[0].plot(np.full(len(s[key]), k + off), s[key], mk, color="C1" if key == "mobile" else "C0",
+                               label=key if k == 0 else None)
+        ax[0].axhline(0.5, color="k", lw=0.6, ls=":")
+        ax[0].set_xticks(range(len(labels)), labels)
+        ax[0].set_ylabel("mean local-kappa rank of the extremes (per IS)")
+        ax[0].set_title("Fig. 6(c): 0 = softest, 1 = stiffest", fontsize=9)
+        _legend(ax[0], 7)
+        cs = [mean_and_se(mob[lab]["cs"]) for lab in labels]
+        ax[1].errorbar([dens[lab]["rho"] for lab in labels], [c[0] for c in cs], yerr=[np.nan_to_num(c[1]) for c in cs],
+                       fmt="o-")
+        ax[1].set_xlabel("SS density")
+        ax[1].set_ylabel("C_s(1/kappa_i, mobility)")
+        ax[1].set_title("Fig. 7", fontsize=9)
+        save_png(fig, os.path.join(out, "kapteijns2021_fig6_7.png"), written)
+
+    cfg2d = configs.get("ipl-2d", {})
+    first = next((c for cs in cfg2d.values() for c in cs), None)
+    if first is not None and "fig2" in extra and parts.get("ipl-2d"):
+        tau = parts["ipl-2d"][0].get("tau", np.nan)
+        k = _nearest_time(first.times, tau / PROPENSITY_AT) if np.isfinite(tau) else len(first.times) - 1
+        fig, ax = plt.subplots(1, 2, figsize=(11, 5))
+        p = np.mod(first.positions, first.lengths)
+        size = np.where(first.types == first.types.max(), 14, 8)
+        a = ax[0].scatter(p[:, 0], p[:, 1], c=first.motion[k], s=size, cmap="viridis")
+        fig.colorbar(a, ax=ax[0], label="neighbour-relative propensity")
+        b = ax[1].scatter(p[:, 0], p[:, 1], c=first.kappa_local, s=size, cmap="viridis_r")
+        fig.colorbar(b, ax=ax[1], label="local kappa (soft = light)")
+        for axis in ax:
+            axis.scatter(p[first.mode_centres[:MODES], 0], p[first.mode_centres[:MODES], 1], s=160, facecolors="none",
+                         edgecolors="r", lw=1.2)
+            axis.set_aspect("equal")
+        ax[0].set_title(f"Fig. 2 (left): t = {first.times[k]:.3g}", fontsize=9)
+        ax[1].set_title("Fig. 2 (right): local kappa; circles: cores of the softest pseudoharmonic modes", fontsize=9)
+        save_png(fig, os.path.join(out, "kapteijns2021_fig2.png"), written)
+
+    if models:
+        fig, ax = plt.subplots(1, 2, figsize=(10, 3.8))
+        for i, m in enumerate(models):
+            for r in parts[m]:
+                if "msd_sp" in r:
+                    ax[0].loglog(r["t"][1:] / r["t0"], r["msd_sp"][1:] / r["a0"] ** 2, color=f"C{i}", lw=0.7,
+                                 label=LABEL[m] if r is parts[m][0] else None)
+            pts = [r for r in parts[m] if "D" in r and np.isfinite(r.get("tau", np.nan))]
+            ax[1].loglog([r["tau"] / r["t0"] for r in pts], [r["D"] * r["t0"] / r["a0"] ** 2 for r in pts], "o-",
+                         color=f"C{i}", label=LABEL[m])
+        xx = np.geomspace(1e-3, 1, 20)
+        ax[0].loglog(xx, 3 * xx ** 2, "k--", lw=0.7, label="3 (t/t0)^2")
+        ax[0].axvline(0.1, color="k", lw=0.5)
+        ax[0].set_xlabel("t / t0")
+        ax[0].set_ylabel("MSD / a0^2 (largest species)")
+        _legend(ax[0], 7)
+        ax[1].set_xlabel("tau_alpha / t0")
+        ax[1].set_ylabel("D t0 / a0^2")
+        _legend(ax[1], 7)
+        save_png(fig, os.path.join(out, "kapteijns2021_fig9.png"), written)
     return written
+
+
+# ---------------------------------------------------------------------------------------------- notes
+_NO_LADDER = ("Fig. 6(a) needs a temperature ladder with glasses of the SS model at this density; part ss-densities "
+              "runs one matched state per density (a ladder at each of two more densities would add about as much "
+              "as part ss itself, ~1.2 core-hours, beyond the reduced budget)")
+_NO_FRAMES = ("the decks store no equilibrium configurations of the viscous state (only the draw run's last one and "
+              "the quenched glasses), so the first-shell fraction over configurations at least tau_alpha apart is "
+              "not computed; left for a deck that writes frames")
+NOT_MEASURED = {"eq3-valid-ss095": _NO_LADDER, "eq3-valid-ss07": _NO_LADDER,
+                **{f"attractive-{m}": _NO_FRAMES for m in MODELS}}
+WHY = {
+    "kappa-vs-g": "kappa(T_p) changes by only a few per cent over our ladders in the mBLJ, SS and SW models (the "
+                  "paper's 'mechanical inannealability' for SS and SW, Fig. 4 c3/d3), while the per-glass mean "
+                  "kappa of 1000 particles scatters by ~6-20 %: the bootstrap standard error of the difference is "
+                  "of the size of the difference itself.",
+    "kappa-g-ratio-ipl": "the ratio of two small relative changes over our narrow ladder is noisy, and the "
+                         "paper's magnitudes belong to a wider T_p range (Fig. 3); the note gives both changes.",
+    "eq3-valid": "the intercept of Eq. 3 is an extrapolation from x = a0^2 kappa/T ~ 10^2 to 0 over a ladder that "
+                 "reaches only tau_alpha/t0 ~ 10^2 (the paper: 10^3-10^4); t~ and l~ are strongly correlated, "
+                 "so a slope 20 % off moves log10 t~ by a decade or more (the row's note gives the slope and "
+                 "residuals).",
+    "eq3-ttilde": "as eq3-valid: the intercept is far from the data.",
+    "eq3-ltilde": "the slope over a handful of states with tau_alpha/t0 >= 10 carries the glass-to-glass scatter of "
+                  "kappa(T); see the row's note.",
+    "gamma-granular-vs-simple": "the SS and SW rates are resolution-limited (transitions in half or more of the "
+                                "dt/10 intervals, check is-resolution-*), so they are lower bounds and so is "
+                                "the ratio.",
+    "gamma-mblj-vs-ipl": "our viscous states are matched in tau_alpha/t0, not by the paper's curve collapse; IPL's "
+                         "transitions come in bursts (its segment rates span an order of magnitude).",
+    "gamma-mblj": "as gamma-mblj-vs-ipl: the rate depends on the state point, which the paper picks by eye.",
+    "gamma-ss-density": "the dense SS liquid flickers between a few nearby minima (most transitions return to a "
+                        "recently visited minimum, see the notes), which keeps its rate high; rho = 0.6's rate is "
+                        "resolution-limited (a lower bound).",
+    "rank-gap": "our extremes are 5 per inherent structure over a few structures (the paper: 240); the gap's "
+                "standard error is over structures.",
+    "immobile-rank": "as rank-gap.",
+    "mobile-rank": "as rank-gap.",
+    "cs-": "C_s per structure scatters by ~0.05 between structures of 1000 particles; with a few structures per "
+           "density differences of ~0.05 are not resolved.",
+    "fig2": "two inherent structures of 500 particles at the reduced scale, and modes from 300 random starts "
+            "(not every pair): see the row's note.",
+    "se-xi": "our ladders reach tau_alpha/t0 ~ 10^2 against the paper's 10^3-10^4, where Stokes-Einstein breaks "
+             "down more weakly (xi nearer 1); each D comes from 2-4 lags of one short block.",
+    "ballistic": "the half-value definition of the end of the ballistic regime (criteria) against the paper's "
+                 "reading by eye.",
+    "eq-fs": "the first production block relaxes at a different rate than the later ones: the liquid was still "
+             "ageing when production began (the state is named in the row's note); lengthen its equilibration.",
+    "eq-u": "the production's potential energy differs from the end of the equilibration: a drift.",
+    "is-resolution": "quenching every dt/10 still leaves transitions in half or more of the intervals: the rate is "
+                     "resolution-limited and only a lower bound.",
+    "is-states-matched": "the IS trajectories sit where the pilots put tau_alpha/t0 ~ 70-150; the measured values "
+                         "are in the row's note.",
+    "ss-densities-matched": "as is-states-matched for the three densities.",
+}
+
+
+def _why(row_id):
+    return next((w for k, w in WHY.items() if row_id.startswith(k)), "see the notes below.")
+
+
+def _notes(quantities, crit, parts, extra, full):
+    from pyglass.workflow.reproduce.report import miss_note
+    part_of = {r.id: r.part for r in crit.rows}
+    notes = []
+    for q in quantities:
+        if q.holds:
+            continue
+        if isinstance(q.ours, (int, float, np.floating)):
+            notes.append(miss_note(q, _why(q.id)))
+            continue
+        absent = sorted({t for t in [part_of[q.id]] + (list(MODELS) if not part_of[q.id] else []) if t}
+                        - set(parts))
+        why = NOT_MEASURED.get(q.id) or (f"part(s) {', '.join(absent)} not in this run" if absent else
+                                         "too few states, glasses or structures for the estimator (at least 3 "
+                                         "states with tau_alpha/t0 >= 10 for Eq. 3 and xi, 2 samples for a standard "
+                                         "error)")
+        notes.append(miss_note(q, why))
+    for m in MODELS:
+        rows = parts.get(m)
+        if not rows:
+            continue
+        text = []
+        for r in rows:
+            s = f"T = {r['T']:g}: tau_alpha/t0 = {_tau_text(r)}"
+            if len(r.get("G_glass", ())):
+                G, sG, K, sK = _glass_means(r)
+                s += (f", kappa = {K:.4g} +- {sK:.2g}, G = {G:.4g} +- {sG:.2g} ({len(r['G_glass'])} glasses"
+                      + (f"; {int(np.sum(r['G_glass'] <= 0))} with G <= 0)" if np.any(r["G_glass"] <= 0) else ")"))
+            text.append(s)
+        notes.append(f"{LABEL[m]} (a0 = {rows[0]['a0']:.4f}): " + "; ".join(text) + ".")
+    for m, f in extra.get("fits", {}).items():
+        if "x" in f:
+            res = f["y"] - (f["intercept"] + f["slope"] * f["x"])
+            notes.append(f"{LABEL[m]} Eq. 3 over {f['n']} states with tau_alpha/t0 >= {FIT_MIN:g}: log10 t~ = "
+                         f"{f['intercept'] / np.log(10):.3g} +- {f.get('log10_t_se', np.nan):.2g}, l~ = "
+                         f"{f.get('l', np.nan):.3g} +- {f.get('l_se', np.nan):.2g}, residuals in ln tau "
+                         + ", ".join(f"{v:+.2f}" for v in res) + ".")
+        else:
+            notes.append(f"{LABEL[m]} Eq. 3: {f['n']} states with tau_alpha/t0 >= {FIT_MIN:g} (3 needed): not fitted.")
+    for m, (rate, r) in extra.get("rates", {}).items():
+        if rate is None:
+            continue
+        n_new = count_new_minima(r["is_u"], r["is_tr"], r["is_eps"])
+        n_seg = len(np.unique(r["is_seg"]))
+        notes.append(f"IS trajectory {LABEL[m]} at T = {r['T']:g}: reduced rate {rate[0]:.3g} +- {rate[1]:.2g} "
+                     f"({f'spread over {n_seg} segments' if n_seg > 2 else 'Poisson'}), transitions in "
+                     f"{100 * rate[2]:.0f} % of the quench intervals; {n_new} of its {r['n_tr']} transitions reach a "
+                     "minimum not visited before (the paper counts every jump). The segments are 0.2 tau_alpha "
+                     "apart along one run, not independent trajectories as the criteria's five.")
+    for r in parts.get("ss-densities", []):
+        rate = _rate(r) if len(r.get("is_t", ())) > 21 else None
+        s = f"SS rho = {r['rho']:g} at T = {r['T']:g}: tau_alpha/t0 = {_tau_text(r)}"
+        if rate is not None:
+            s += f", reduced rate {rate[0]:.3g} +- {rate[1]:.2g} (transitions in {100 * rate[2]:.0f} % of the intervals)"
+        mob = extra.get("mobility", {}).get(r["label"])
+        if mob and mob["cs"]:
+            s += (f"; {len(mob['cs'])} inherent structures, mobility at {mob['t_over_tau']:.3g} tau_alpha, C_s = "
+                  f"{np.mean(mob['cs']):.3g}")
+            if mob["gap"]:
+                s += (f", ranks immobile {np.mean(mob['immobile']):.3g} / mobile {np.mean(mob['mobile']):.3g}")
+        notes.append(s + ".")
+    if "fig2" in extra and parts.get("ipl-2d"):
+        r, s = parts["ipl-2d"][0], extra["fig2"]
+        notes.append(f"2D IPL at T = {r['T']:g}, rho = {r['rho']:g}, N = {r['N']}: tau_alpha/t0 = {_tau_text(r)} (t0 = "
+                     f"{r['t0']:.3g}); {len(s['cs'])} inherent structures; propensity at {s['t_over_tau']:.3g} "
+                     "tau_alpha; pseudoharmonic modes minimised from "
+                     + ("every interacting pair." if full else "300 random interacting pairs (reduced scale)."))
+    sizes = sorted({r["N"] for m in MODELS for r in parts.get(m, [])})
+    notes.append(("Scale: full (Table I sizes, Table II ensembles)." if full else
+                  f"Scale: N = {', '.join(map(str, sizes))} (the paper: IPL 2000, mBLJ 8000, SS 3000/4000, SW 8000), "
+                  "12-24 glasses per T_p with 300 random kappa_ij each (Table II: 128-10 000 glasses), one IS run per "
+                  "model in ten segments (the paper: ten trajectories), 6 inherent structures per SS density (the "
+                  "paper: 240)."))
+    notes.append("Standard errors: bootstrap over glasses (2000 replicates, seed fixed) for the relative changes and "
+                 "Eq. 3 (with ln tau_alpha drawn from its block standard error); over inherent structures for the "
+                 "local-kappa rows; over segments for the IS rates; the states for xi and the ballistic time.")
+    notes.append("Temperatures are ours (the paper states them in figure legends only), picked from pilot runs so "
+                 "that each model spans the same reduced relaxation times; the decks say so. mBLJ uses the paper's "
+                 "force-shifted cutoff (HOOMD force_shifted_lj), whose curvature jump at r_c can split basins.")
+    return notes
 
 
 def _tau_text(row):
@@ -499,88 +914,3 @@ def _tau_text(row):
     if np.isfinite(tau) or "fs" not in row:
         return f"{tau / row['t0']:.3g}"
     return f"> {row['t'][-1] / row['t0']:.3g} (F_s = {row['fs'][-1]:.2f} at the block's end)"
-
-
-def _ladder_text(data):
-    """'n temperatures per model spanning tau_alpha/t0 ~ a-b' from the measured states, per model where they differ."""
-    parts = []
-    for m in MODELS:
-        tau = [r["tau"] / r["t0"] for r in data[m] if np.isfinite(r.get("tau", np.nan))]
-        if tau:
-            parts.append(f"{LABEL[m]} {len(data[m])} temperatures, tau_alpha/t0 {min(tau):.2g}-{max(tau):.3g}")
-    return "temperatures per model: " + "; ".join(parts)
-
-
-def _notes(data, dens, fits, rates, changes, full, viscous):
-    notes = []
-    for m in MODELS:
-        parts = []
-        for r in data[m]:
-            s = f"T = {r['T']:g}: tau_alpha/t0 = {_tau_text(r)}"
-            if "kappa" in r:
-                s += f", kappa = {r['kappa'][0]:.3g} [{r['kappa'][1]:.3g}, {r['kappa'][2]:.3g}] ({r['n_kappa']} pairs)"
-                s += f", G = {r['G'][0]:.3g} [{r['G'][1]:.3g}, {r['G'][2]:.3g}] ({r['n_glasses']} glasses"
-                s += f"; {r['G_nonpositive']} with G <= 0)" if r["G_nonpositive"] else ")"
-            parts.append(s)
-        a0 = data[m][0]["a0"] if data[m] else np.nan
-        notes.append(f"{LABEL[m]} (a0 = {a0:.4f}; t0 = a0/sqrt(T) = " +
-                     ", ".join(f"{r['t0']:.3g}" for r in data[m]) + "): " + "; ".join(parts) + ".")
-    for m in MODELS:
-        f = fits[m]
-        if "r2" in f:
-            notes.append(f"{LABEL[m]} Eq. 3 fit over {f['n']} states with tau_alpha/t0 >= {FIT_MIN:g}: slope "
-                         f"{f['slope']:.3g}, intercept {f['intercept']:.3g}, R^2 = {f['r2']:.4f}, max |residual| = "
-                         f"{f['max_res']:.3g} in ln tau.")
-    first_visits = {}
-    traj_rows = {m: viscous[m] for m in MODELS if viscous.get(m)}
-    traj_rows.update({"ss rho0.6": viscous.get("ss")}, **{"ss " + r["label"]: r for r in dens})
-    for k, v in rates.items():
-        if k == "ss":
-            continue
-        if np.isfinite(v[2]):
-            r = traj_rows[k]
-            new_min = first_visits[k] = count_new_minima(r["is_u"], r["is_tr"], r["is_eps"])
-            n_seg = len(np.unique(r["is_seg"]))
-            notes.append(f"IS trajectory {k}: reduced rate {v[0]:.3g} +- {v[1]:.2g} "
-                         f"({f's.e. over {n_seg} segments' if n_seg > 2 else 'Poisson'}), transitions in "
-                         f"{100 * v[2]:.0f} % of the quench intervals" +
-                         (" — resolution-limited: the rate is a lower bound" if v[2] > 0.5 else "") +
-                         f"; {new_min} of its {r['n_tr']} transitions lead to a minimum not visited before, the "
-                         "others return to one (flickering between nearby minima; the paper counts every jump).")
-    for r in dens:
-        notes.append(f"SS rho = {r['rho']:g} at T = {r['T']:g}: tau_alpha/t0 = {_tau_text(r)}.")
-    if {"ss rho0.6", "ss rho0.95"} <= set(first_visits):
-        lo, hi = (rates[k][0] * first_visits[k] / max(traj_rows[k]["n_tr"], 1) for k in ("ss rho0.95", "ss rho0.6"))
-        notes.append(f"Counting only transitions into minima not visited before (not the paper's count), the SS rate "
-                     f"falls from {hi:.3g} at rho = 0.6 to {lo:.3g} at rho = 0.95: a ratio of {_ratio(hi, lo):.3g} "
-                     f"against {_ratio(rates['ss rho0.6'][0], rates['ss rho0.95'][0]):.3g} counting every jump.")
-    rows = [r for m in MODELS for r in data[m] if "n_glasses" in r]
-    sizes = sorted({r["N"] for m in MODELS for r in data[m]})
-    glasses = sorted({r["n_glasses"] for r in rows})
-    pairs = sorted({r["n_kappa"] // max(r["n_glasses"], 1) for r in rows})
-    notes.append(f"Scale: N = {', '.join(map(str, sizes))} (the paper: IPL 2000, mBLJ 8000, SS 3000/4000, SW 8000), "
-                 f"{'/'.join(map(str, glasses))} glasses per T_p with {'/'.join(map(str, pairs))} random kappa_ij each "
-                 f"(Table II: 128-10 000 glasses, 80K-2M kappa_ij), {_ladder_text(data)} (the paper reaches ~10^3-10^4 "
-                 "t0), one IS run per model, in segments (the paper: ten trajectories)." if not full
-                 else "Scale: full (Table I sizes, Table II ensembles).")
-    notes.append(f"D is the slope of the largest species' MSD over lags >= {D_FROM:g} tau_alpha: the factor-2 log "
-                 "schedule leaves 2-4 such lags per block (blocks reach ~2.5 tau_alpha), so each D is a short fit and "
-                 "xi carries the standard error of the log-log line through the temperatures.")
-    notes.append("Intervals are 90 % BCa bootstraps over the glasses of a T_p (kappa: over the per-glass means of "
-                 "its random pairs), so they include the large glass-to-glass scatter of a 1000-particle system "
-                 "(per-glass mean kappa varies by about 20 %; an occasional glass with a very soft spot has a small mean "
-                 "kappa or even G < 0, and is kept: the paper's means include such glasses too).")
-    notes.append("Temperatures are ours (the paper states them in figure legends only), picked from pilot runs at "
-                 "N = 500 so that each model spans the same reduced relaxation times; the decks say so.")
-    traj = [(LABEL[m], viscous[m]) for m in MODELS if viscous.get(m)] + \
-        [(f"SS rho = {r['rho']:g}", r) for r in dens if "is_t" in r]
-    notes.append("IS trajectories (the paper quenches every MD step, of dt for IPL and mBLJ and of dt/10 for SS and SW, "
-                 "footnote 83): " + "; ".join(
-                     f"{name} at T = {r['T']:g}: {len(r['is_t'])} quenches in {len(np.unique(r['is_seg']))} "
-                     f"segment(s), every {r['is_every']} step(s) of {r['is_dt'] / r['md_dt']:.2g} dt"
-                     for name, r in traj) +
-                 ". Back-and-forth transitions within a quench interval are missed, as in the paper.")
-    notes.append("mBLJ uses the paper's own force-shifted cutoff (HOOMD force_shifted_lj): its curvature jumps at r_c, "
-                 "which can split basins into near-degenerate minima and adds transitions (ARCHITECTURE.md); the other "
-                 "three models are smooth to the second derivative.")
-    return notes

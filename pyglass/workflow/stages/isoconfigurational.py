@@ -2,7 +2,8 @@
 
 Runs `n_runs` trajectories from the current configuration with fresh Maxwell-Boltzmann momenta
 (ensembles.IsoconfigurationalEnsemble; members spread over the replica's ranks) and writes the
-per-particle fields at each of `times`: propensity (n_times, N), |dr| propensity, Debye-Waller
+per-particle fields at each of `times`: propensity (n_times, N), |dr| propensity, neighbour-relative |dr|
+propensity (paper 2's Fig. 2), Debye-Waller
 factor, probability of irreversible reorganisation, plus the member seeds; per run the neighbour-loss
 record of paper 1 (first_loss_times, failed, never_recovered: Figs. S1, S2) and the total energy per
 particle at the start and at each time (energies: the NVE drift); the initial neighbour graph
@@ -44,7 +45,7 @@ class Isoconfigurational(Stage):
                              "write no results for this stage (default: every sample)", lo=0),
     }
     writes = {"times": "array", "seeds": "array", "propensity": "time,per-particle",
-              "propensity_abs": "time,per-particle", "debye_waller": "time,per-particle",
+              "propensity_abs": "time,per-particle", "propensity_relative": "time,per-particle", "debye_waller": "time,per-particle",
               "ir_probability": "time,per-particle", "debye_waller_interval": "per-particle",
               "first_loss_times": "array", "failed": "array", "never_recovered": "array", "energies": "array",
               "neighbour_pairs": "array", "cutoffs": "array"}
@@ -100,7 +101,8 @@ class Isoconfigurational(Stage):
         whole = ctx.whole_system()
         res = self.ensemble(whole, ctx.deck.build_potential(), ctx.comm).run(p["times"])
         out = {"times": res.times, "seeds": res.seeds, "propensity": res.propensity,
-               "propensity_abs": res.propensity_abs, "debye_waller": res.debye_waller,
+               "propensity_abs": res.propensity_abs, "propensity_relative": res.propensity_relative,
+               "debye_waller": res.debye_waller,
                "ir_probability": res.ir_probability, "first_loss_times": res.first_loss_times, "failed": res.failed,
                "never_recovered": res.never_recovered, "energies": res.energies,
                "neighbour_pairs": res.neighbour_pairs, "cutoffs": res.cutoffs}

@@ -18,6 +18,9 @@ class Pseudoharmonic(Stage):
     keys = {
         "n_starts": Key((int,), None, "start from the dipole responses of the n_starts softest pairs (a "
                         "shortcut); default: every interacting pair, as paper 2 does", lo=1),
+        "starts": Key((str,), "softest", "with n_starts: the softest dipole responses, or interacting pairs drawn "
+                      "at random (blind to kappa_ij, so the modes' placement can be compared with kappa)",
+                      ("softest", "random")),
         "n_keep": Key((int,), 12, "distinct modes kept", lo=1),
         "overlap": Key((int, float), 0.9, "modes overlapping a softer one more than this are dropped", lo=0,
                        lo_open=True, hi=1),
@@ -44,16 +47,19 @@ class Pseudoharmonic(Stage):
         ctx.print(f"stage {self.index + 1} ({p['name']}): pseudoharmonic modes from "
                   f"{p['n_starts'] or 'every interacting pair as'} starts")
 
+        seed = ctx.seed_for(0)
+
         def compute():
             from pyglass.analysis.landscape import pseudoharmonic_modes
             ist = ctx.inherent_structure()
             m = pseudoharmonic_modes(ist.system, ist.potential, n_starts=p["n_starts"], n_keep=p["n_keep"],
-                                     overlap=p["overlap"], hessian_matrix=ist.hessian)
+                                     overlap=p["overlap"], hessian_matrix=ist.hessian, starts=p["starts"],
+                                     seed=seed)
             out = {k: getattr(m, k) for k in self.writes}
             if p["vectors"]:
                 out["vectors"] = m.vectors
             return out
 
         res = ctx.on_root(compute)
-        ctx.write_results(res)
+        ctx.write_results(res, {"start_seed": seed} if p["starts"] == "random" else {})
         ctx.print(f"  {len(res['stiffness'])} modes, softest kappa = {res['stiffness'][0]:.6g}")
