@@ -12,48 +12,22 @@ from pyglass.workflow.reproduce import reproduction_profile
 from pyglass.workflow.reproduce.report import write_report
 from pyglass.workflow.run import RunInterrupted, plan, results, run_deck
 from pyglass.workflow.run.profile import PHASES, Profile
+from decks import deck, md, system
 from helpers import Sink
 
-DECK = """
-[system]
-generate = "lattice"
-n = 64
-density = 1.2
-composition = [0.8, 0.2]
-jitter = 0.02
 
-[potential]
-model = "kob-andersen"
-smoothing = "smooth"
+def profile_deck(n=64, study=None) -> str:
+    """A tiny KA run that touches every timed phase: MD (with neighbour builds), a FIRE quench and I/O
+    (thermo, trajectory, checkpoints)."""
+    return deck(system(n=n, jitter=0.02, temperature=None),
+                md("prod", steps=60, dt=0.004, T=0.8, tau=0.4, temperature=0.8),
+                {"name": "is", "kind": "quench", "minimizer": {"type": "fire", "ftol": 1e-6}},
+                potential={"model": "kob-andersen", "smoothing": "smooth"},
+                output={"thermo": 20, "trajectory": 20, "checkpoint": 30}, study=study,
+                run={"seed": 7, "progress": False})
 
-[[stage]]
-name = "prod"
-kind = "production"
-steps = 60
-thermo = 0
-temperature = 0.8
-[stage.integrator]
-type = "nosehoover"
-dt = 0.004
-T = 0.8
-tau = 0.4
 
-[[stage]]
-name = "is"
-kind = "quench"
-[stage.minimizer]
-type = "fire"
-ftol = 1e-6
-
-[output]
-thermo = 20
-trajectory = 20
-checkpoint = 30
-
-[run]
-seed = 7
-progress = false
-"""
+DECK = profile_deck()
 
 
 def run(tmp_path, text=DECK, **kw):
@@ -130,7 +104,7 @@ def test_a_restarted_run_adds_the_interrupted_invocation(tmp_path):
 
 
 def test_a_study_index_holds_the_study_profile(tmp_path):
-    text = DECK.replace("[run]", "[study]\nsamples = 2\n\n[run]")
+    text = profile_deck(study={"samples": 2})
     out, printed = run(tmp_path, text)
     rec = results.open(out).profile
     check_adds_up(rec)
@@ -158,7 +132,7 @@ def test_the_report_has_the_section_and_summary_the_profile(tmp_path):
 
 
 def test_the_dry_run_estimates_by_phase():
-    text = DECK.replace("n = 64", "n = 1000")
+    text = profile_deck(n=1000)
     lines = plan(parse_deck(text, "deck.toml"))
     at = next(k for k, line in enumerate(lines) if line.startswith("estimate by phase"))
     shown = " ".join(lines[at:])
