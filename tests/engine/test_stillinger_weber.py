@@ -232,3 +232,22 @@ def test_cutoff_is_smooth_for_inherent_structures():
             assert np.abs(dense_hessian(pot, s)).max() < tiny
     s = System(np.array([[0, 0, 0], [rc * (1 + 1e-9), 0, 0]], float) + 1.0, Box([L, L, L]), np.zeros(2, np.int32))
     assert pot.compute(s).energy == 0.0
+
+
+def test_two_body_term_is_the_kernels_dimer_energy_and_force():
+    """two_body(r): a dimer has no triplet, so its energy is phi2(r) and the force on particle 1 along the
+    bond is -phi2'(r), both from the compiled kernel; attractive (phi2' > 0) beyond the minimum only."""
+    pot = StillingerWeber(**SW)
+    L = 10.0
+    rs = np.array([0.9, 1.0, 1.12, 1.3, 1.6, 1.79, 1.85])
+    phi, dphi = pot.two_body(rs)
+    for r, e, d in zip(rs, phi, dphi):
+        s = System(np.array([[1.0, 1.0, 1.0], [1.0 + r, 1.0, 1.0]]), Box(np.array([L, L, L])), np.zeros(2, int))
+        res = pot.compute(s)
+        assert res.energy == pytest.approx(e, rel=1e-10, abs=1e-14)
+        assert res.forces[1, 0] == pytest.approx(-d, rel=1e-9, abs=1e-12)
+    assert phi[-1] == dphi[-1] == 0.0                        # beyond a sigma = 1.8
+    assert dphi[0] < 0 < dphi[3]                              # repulsive core, attractive well
+    h = 1e-6
+    num = (pot.two_body(rs[:-1] + h, 0)[0] - pot.two_body(rs[:-1] - h, 0)[0]) / (2 * h)
+    np.testing.assert_allclose(dphi[:-1], num, rtol=1e-6, atol=1e-9)

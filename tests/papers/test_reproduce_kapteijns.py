@@ -23,8 +23,15 @@ MOBILITY_TIMES = [0.03, 0.06]   # multiples of every SS density's dt (0.005, 0.0
 
 
 def _tiny_states(raw, part_deck):
-    states = []
-    for st in raw["study"]["state"][:2] if "ss_densities" not in part_deck else raw["study"]["state"]:
+    states, every = [], raw["study"]["state"]
+    if "ss_ladders" in part_deck:       # the hottest state of each density
+        every = [next(st for st in every if st["set"]["system.density"] == rho)
+                 for rho in dict.fromkeys(st["set"]["system.density"] for st in every)]
+    elif "ss_densities" not in part_deck:
+        # the hottest state and the viscous one, whose production writes Fig. 12's frames (output.trajectory)
+        viscous = [st for st in every if "output.trajectory" in st["set"]]
+        every = every[:1] + viscous[:1] if viscous else every[:2]
+    for st in every:
         s = dict(st["set"])
         for key in s:
             if key.endswith(".steps") and "is-trajectory" not in key:
@@ -35,6 +42,10 @@ def _tiny_states(raw, part_deck):
             s["stage.production.observable.0.block"] = 100
         if "study.spacing" in s:
             s["study.spacing"] = 50
+        if "output.trajectory" in s:    # frames every 50 of the 200 production steps
+            s["output.trajectory"] = 50
+        if "stage.is-trajectory.gap" in s:
+            s.update({"stage.is-trajectory.gap": 20, "stage.is-trajectory.segments": 3})
         if "stage.mobility.times" in s:
             s["stage.mobility.times"] = MOBILITY_TIMES
             # a hot liquid, so that F_s reaches 0.2 within a tiny block and the mobility rows are scored
@@ -69,7 +80,7 @@ def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch)
     with pytest.raises(ValueError, match="no part"):
         R.reproduce("kapteijns-2021", False, str(tmp_path), stream=Sink(), only=["lj"])
     tags = [p[0] for p in parts]
-    assert {"ss-densities", "ipl-2d"} <= set(tags)
+    assert {"ss-densities", "ipl-2d", "ss-ladders"} <= set(tags)
     assert R.reproduce("kapteijns-2021", False, str(tmp_path), stream=Sink(), only=tags[:2]) is None   # parts left
     qs = R.reproduce("kapteijns-2021", False, str(tmp_path), stream=Sink(), only=tags[2:])
     base = tmp_path / "kapteijns-2021"
@@ -95,7 +106,15 @@ def test_paper2_reproduction_part_by_part_at_a_tiny_scale(tmp_path, monkeypatch)
     assert {"kappa-vs-g-ipl", "kappa-vs-g-sw", "kappa-g-ratio-ipl", "ballistic-ss", "is-resolution-ss"} <= measured
     # the structure-level rows of Figs. 6-7 and 2 read every part's configurations end to end
     assert {"cs-ss095", "cs-ss095-vs-ss07", "rank-gap-ss095", "fig2-propensity-cs", "fig2-qlm-kappa-rank"} <= measured
-    assert "attractive-ipl" not in measured and "eq3-valid-ss095" not in measured   # no deck for them (the notes say)
+    # Fig. 12 from the viscous state's production frames; IPL's law is repulsive everywhere (f = 0 exactly)
+    assert {"attractive-ipl", "attractive-mblj", "attractive-ss"} <= measured
+    att = {r["id"]: r for r in rows if r["id"].startswith("attractive-")}
+    assert att["attractive-ipl"]["ours"] == 0.0 and att["attractive-ipl"]["holds"]
+    assert 0 < att["attractive-ss"]["ours"] < 1
+    # Eq. 3 at rho = 0.7 and 0.95 needs 3 states with tau_alpha/t0 >= 10: not at this scale (the notes say
+    # why); rows_ladders is checked on a synthetic ladder below
+    assert not {"eq3-valid-ss095", "eq3-valid-ss07"} & measured
+    assert "SS rho = 0.7 ladder (part ss-ladders" in notes and "SS rho = 0.95 ladder (part ss-ladders" in notes
     for f in ("kapteijns2021_fig4.png", "kapteijns2021_fig5.png", "kapteijns2021_fig9.png", "kapteijns2021_fig6_7.png",
               "kapteijns2021_fig2.png"):
         assert (base / f).stat().st_size > 1000
@@ -151,17 +170,17 @@ def test_fig2_scores_rank_the_modes_cores_by_local_kappa():
     assert K.fig2_scores([stiff], tau=3.0)["qlm"][0] > 0.95
 
 
-def _ladder_rows(rng, kappa_change=0.5, g_change=0.1, glasses=40):
+def _ladder_rows(rng, kappa_change=0.5, g_change=0.1, glasses=40, t_tilde=0.1, rho=None, kappa0=20.0):
     """Synthetic ladder: kappa(T_p) and G(T_p) linear in 1/T_p with the given relative changes over the
-    ladder, tau_alpha from Eq. 3 with (t~, l~) = (0.1, 0.4); glasses scatter by 5 %."""
+    ladder, tau_alpha from Eq. 3 with (t~, l~) = (t_tilde, 0.4); glasses scatter by 5 %."""
     Ts = np.array([1.2, 1.0, 0.9, 0.8, 0.75, 0.7])
     x = 1 / Ts
     f = (x - x.min()) / (x.max() - x.min())
     rows = []
     for T, w in zip(Ts, f):
-        kappa, G = 20.0 * (1 + kappa_change * w), 10.0 * (1 + g_change * w)
-        tau = 0.1 * np.exp(0.4 ** 2 * kappa / T)            # a0 = t0 = 1
-        rows.append({"label": f"T{T}", "T": T, "a0": 1.0, "t0": 1.0, "tau": tau, "ln_tau_se": 0.02,
+        kappa, G = kappa0 * (1 + kappa_change * w), 10.0 * (1 + g_change * w)
+        tau = t_tilde * np.exp(0.4 ** 2 * kappa / T)        # a0 = t0 = 1
+        rows.append({"label": f"T{T}", "T": T, "rho": rho, "a0": 1.0, "t0": 1.0, "tau": tau, "ln_tau_se": 0.02,
                      "kappa_glass": kappa * (1 + 0.05 * rng.standard_normal(glasses)),
                      "G_glass": G * (1 + 0.05 * rng.standard_normal(glasses))})
     return rows
@@ -182,3 +201,26 @@ def test_kappa_against_g_and_eq3_recover_a_synthetic_ladder():
     # the same change in kappa and G: no difference beyond its standard error
     same = K.kappa_vs_g(_ladder_rows(rng, 0.2, 0.2), rng)
     assert abs(same["difference"]) < 3 * same["difference_se"]
+
+
+def test_ss_ladders_score_eq3_per_density_and_tell_holds_from_fails():
+    """Part ss-ladders: one Eq. 3 fit per density, the same estimator as the model parts; a ladder obeying Eq. 3
+    with t~ = 0.1 holds eq3-valid-ss095's test and one with t~ = 1e-5 (the granular outcome; stiffer, so
+    that tau_alpha/t0 still spans 10-10^3) holds
+    eq3-valid-ss07's, and swapped they both miss."""
+    from pyglass import reproduce as R
+    rng = np.random.default_rng(2)
+    crit = R.PAPERS["kapteijns-2021"].criteria()
+    for good, bad, expect in ((0.95, 0.7, True), (0.7, 0.95, False)):
+        rows = _ladder_rows(rng, rho=good) + _ladder_rows(rng, t_tilde=1e-5, rho=bad, kappa0=60.0)
+        for r in rows:                      # the synthetic rows have no production run to test for drift
+            r.update(z_U=0.5)
+        fits = {}
+        out = K.rows_ladders(rows, rng, fits)
+        key = {0.95: "ss095", 0.7: "ss07"}
+        g, b = out[f"eq3-valid-{key[good]}"], out[f"eq3-valid-{key[bad]}"]
+        assert g.ours == pytest.approx(-1.0, abs=4 * g.se + 0.05) and b.ours == pytest.approx(-5.0, abs=4 * b.se + 0.05)
+        assert 0 < g.se < 0.5 and 0 < b.se < 1
+        assert set(fits) == {"ss07", "ss095"} and out["eq-u-ss-ladders"].ours == pytest.approx(0.5)
+        scored = {q.id: q.holds for q in crit.score({k: v for k, v in out.items() if v is not None})}
+        assert scored["eq3-valid-ss095"] is expect and scored["eq3-valid-ss07"] is expect

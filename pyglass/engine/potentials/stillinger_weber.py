@@ -62,6 +62,26 @@ class StillingerWeber(Potential):
                 "A": self.A, "B": self.B, "p": self.p, "q": self.q, "a": self.a, "gamma": self.gamma,
                 "costheta0": self.costheta0, "cutoff": self.cutoff, "skin": self.skin}
 
+    def two_body(self, r, order: int = 1) -> np.ndarray:
+        """phi2(r) = A eps [B (sigma/r)^p - (sigma/r)^q] exp(sigma/(r - a sigma)) and its first r-derivative
+        at distances r: (order + 1, n), zero at and beyond the cutoff a sigma (the kernel's two-body term,
+        extensions/threebody.pyx: sw_two; paper 2's Fig. 12 asks where it is attractive, phi2' > 0)."""
+        if order not in (0, 1):
+            raise ValueError("order must be 0 or 1")
+        r = np.atleast_1d(np.asarray(r, float))
+        out = np.zeros((order + 1, r.size))
+        w = r - self.cutoff
+        inside = w < 0
+        ri, wi = r[inside], w[inside]
+        ex = np.exp(self.sigma / wi)
+        s = self.sigma / ri
+        sp, sq = self.B * s ** self.p, s ** self.q
+        ae = self.A * self.epsilon
+        out[0, inside] = ae * (sp - sq) * ex
+        if order >= 1:
+            out[1, inside] = ae * ex * ((-self.p * sp + self.q * sq) / ri - (sp - sq) * self.sigma / wi ** 2)
+        return out
+
     # ------------------------------------------------------------------------------ helpers
     def _prepare(self, system):
         self.check_system(system)

@@ -11,7 +11,10 @@ glasses quenched from each, G and kappa_ij of random interacting pairs, F_s and 
 an inherent-structure trajectory at one viscous state); "ss-densities" (the SS model at matched viscosity at
 rho = 0.6, 0.7 and 0.95: the IS trajectories of Fig. 5 c-d, and inherent structures with the local kappa_i
 and the iso-configurational mobility of Figs. 6-7); "ipl-2d" (the 2D IPL liquid at T = 0.48: local kappa,
-neighbour-relative propensity and pseudoharmonic modes of Fig. 2 / App. B).
+neighbour-relative propensity and pseudoharmonic modes of Fig. 2 / App. B); "ss-ladders" (the SS model's
+temperature ladders with glasses at rho = 0.7 and 0.95: Eq. 3 of Fig. 6a). The four model decks write
+production frames at their viscous state (1.5 tau_alpha apart): the first-shell attractive fraction of
+Fig. 12.
 
 The estimators follow the criteria header: tau_alpha from F_s = 0.2 with its se from the origin blocks;
 kappa(T_p) and G(T_p) means over glasses; relative changes from a line in 1/T_p weighted by the inverse
@@ -52,9 +55,12 @@ PARTS = [
     ("ipl-2d", "kapteijns_2021_ipl_2d.toml",
      {"system.n": 500, "study.samples": 2, "stage.modes.n_starts": 300, "stage.modes.starts": "random"},
      {"study.samples": 10}),
+    # Table II's SS glasses: 49 at rho = 0.7 and 93 at 0.95 (one study.samples per deck: the larger)
+    ("ss-ladders", "kapteijns_2021_ss_ladders.toml", _REDUCED, {"study.samples": 93}),
 ]
 MODELS = ("ipl", "mblj", "ss", "sw")
-LABEL = {"ipl": "IPL", "mblj": "mBLJ", "ss": "SS", "sw": "SW"}
+LABEL = {"ipl": "IPL", "mblj": "mBLJ", "ss": "SS", "sw": "SW", "ss07": "SS rho = 0.7", "ss095": "SS rho = 0.95"}
+LADDERS = {"ss07": 0.7, "ss095": 0.95}   # part ss-ladders: the SS ladders of Fig. 6(a2, a3) by density
 FIT = {"ipl": (0.1, 0.4), "mblj": (0.02, 0.4)}      # (t~, l~) of Eq. 3 [paper, Sec. III A], for the figure
 FIT_MIN = 10.0         # Eq. 3 over tau_alpha/t0 >= 10: "valid from the very start of the activated regime - around t/t0 ≈ 10"
 REPLICATES = 2000      # bootstrap replicates [criteria header]
@@ -223,6 +229,43 @@ def _configurations(index, motion_stage, motion_key):
             np.asarray(system.types), np.asarray(kappa["kappa_local"], float), np.asarray(motion["times"], float),
             np.asarray(motion[motion_key], float), np.asarray(centres, np.int64)))
     return out
+
+
+def _pair_slope(potential):
+    """phi_ab'(r) of a model's pair law as f(type_a, type_b, r); for SW its two-body term [criteria:
+    attractive-*]."""
+    if hasattr(potential, "pair_derivatives"):
+        return lambda ta, tb, r: potential.pair_derivatives(ta, tb, r, order=1)[1]
+    return lambda ta, tb, r: potential.two_body(r, order=1)[1]
+
+
+def attractive_fractions(frames, slope):
+    """Fig. 12 [criteria: attractive-*]: per configuration, the fraction of first-shell pairs (closer than the
+    first minimum of their partial g(r) over all the frames) at separations where phi_ab'(r) > 0 (an attractive
+    force), every species pair pooled; and the first-shell cutoffs (n_types, n_types)."""
+    from pyglass.analysis.observables.structure import neighbour_cutoffs, pair_vectors
+    box, types = frames[0].box, np.asarray(frames[0].types)
+    cut = neighbour_cutoffs(np.stack([np.asarray(f.positions, float) for f in frames]), box, types)
+    out = []
+    for f in frames:
+        i, j, dr = pair_vectors(f.positions, f.box, float(cut.max()), types)
+        r = np.sqrt(np.einsum("ij,ij->i", dr, dr))
+        ti, tj = types[i], types[j]
+        shell = (r < cut[ti, tj]) & (r > 0)
+        if shell.any():
+            out.append(float(np.mean(slope(ti[shell], tj[shell], r[shell]) > 0)))
+    return np.array(out), cut
+
+
+def _attraction(row, deck):
+    """(fractions per frame, cutoffs, frame spacing in MD steps) of a part's viscous state, or None where its
+    draw run stored fewer than two frames."""
+    run = row.get("run")
+    if run is None or run.n_frames < 2:
+        return None
+    state = dict(deck.states)[row["label"]]
+    f, cut = attractive_fractions(list(run.frames()), _pair_slope(deck.with_data(state).build_potential()))
+    return f, cut, int(state["output"]["trajectory"])
 
 
 # ---------------------------------------------------------------------------------------------- statistics
@@ -465,10 +508,11 @@ def _read(indexes, decks):
     return parts, configs
 
 
-def rows_models(parts, rng):
-    """kappa-vs-g, Eq. 3, Stokes-Einstein, ballistic, equilibration and IS rows of the four model parts."""
+def rows_models(parts, rng, decks=None):
+    """kappa-vs-g, Eq. 3, Stokes-Einstein, ballistic, equilibration, IS and Fig. 12 rows of the four model
+    parts."""
     from pyglass.analysis.observables.dynamics import stokes_einstein_exponent
-    out, extra = {}, {"changes": {}, "fits": {}, "rates": {}}
+    out, extra = {}, {"changes": {}, "fits": {}, "rates": {}, "attraction": {}}
     for m in MODELS:
         rows = parts.get(m)
         if rows is None:
@@ -510,6 +554,17 @@ def rows_models(parts, rng):
         extra["rates"][m] = (_rate(v), v)
         if _rate(v) is not None:
             out[f"is-resolution-{m}"] = _m(_rate(v)[2], 0.0, f"T = {v['T']:g}, {len(v['is_t'])} quenches")
+        try:
+            att = _attraction(v, decks[m]) if v is not None and decks and m in decks else None
+        except ValueError as err:      # no first minimum of g(r) in the frames (neighbour_cutoffs)
+            att, extra.setdefault("why", {})[f"attractive-{m}"] = None, f"the first shell is undefined: {err}"
+        if att is not None:
+            f, cut, every = att
+            extra["attraction"][m] = (f, cut, v)
+            apart = (f"{every * v['md_dt'] / v['tau']:.3g} tau_alpha apart" if np.isfinite(v.get("tau", np.nan))
+                     else f"{every} MD steps apart (tau_alpha not measured)")
+            out[f"attractive-{m}"] = _mean(f, f"T = {v['T']:g}, configurations {apart}; first-shell cutoffs "
+                                              + "/".join(f"{c:.3g}" for c in cut[np.triu_indices(len(cut))]))
     rates = {m: extra["rates"].get(m, (None, None))[0] for m in MODELS}
     if all(rates[m] is not None for m in MODELS):
         fast = min(("ss", "sw"), key=lambda m: rates[m][0])
@@ -532,6 +587,24 @@ def rows_models(parts, rng):
         out["is-states-matched"] = _m(max(taus) / min(taus), 0.0, ", ".join(
             f"{LABEL[m]} {v['tau'] / v['t0']:.3g} (T = {v['T']:g})" for m, v in zip(MODELS, visc)))
     return out, extra
+
+
+def rows_ladders(rows, rng, fits):
+    """Rows of part ss-ladders: Eq. 3 at rho = 0.7 and 0.95 (Fig. 6 a2, a3) with the model parts' estimator
+    (eq3_fit), and the part's equilibration checks. `fits` (extra["fits"]) gains "ss07" and "ss095"."""
+    out = {}
+    for key, rho in LADDERS.items():
+        ladder = [r for r in rows if abs(r["rho"] - rho) < 1e-9]
+        if not ladder:
+            continue
+        fit = fits[key] = eq3_fit(ladder, rng)
+        if "log10_t_se" in fit:
+            out[f"eq3-valid-{key}"] = _m(fit["log10_t"], fit["log10_t_se"], (
+                f"{fit['n']} of {len(ladder)} states with tau_alpha/t0 >= {FIT_MIN:g}; slope {fit['slope']:.3g}, "
+                f"R^2 {fit['r2']:.3f}, max |residual| {fit['max_res']:.2g} in ln tau"
+                + (f"; {fit['tau_se_missing']} states without a tau_alpha se" if fit["tau_se_missing"] else "")))
+    out["eq-fs-ss-ladders"], out["eq-u-ss-ladders"] = _equilibration(rows, "SS ladders")
+    return out
 
 
 def rows_densities(rows, configs, ss_rows):
@@ -598,11 +671,13 @@ def analyse(indexes, decks, out, full):
     crit = Criteria.load(os.path.join(os.path.dirname(os.path.abspath(__file__)), "criteria.toml"))
     rng = np.random.default_rng(SEED)
     parts, configs = _read(indexes, decks)
-    measured, extra = rows_models(parts, rng)
+    measured, extra = rows_models(parts, rng, decks)
     if "ss-densities" in parts:
         more, extra_d = rows_densities(parts["ss-densities"], configs.get("ss-densities", {}), parts.get("ss"))
         measured.update(more)
         extra.update(extra_d)
+    if "ss-ladders" in parts:
+        measured.update(rows_ladders(parts["ss-ladders"], rng, extra["fits"]))
     if "ipl-2d" in parts:
         more, extra_2d = rows_2d(parts["ipl-2d"], configs.get("ipl-2d", {}))
         measured.update(more)
@@ -724,6 +799,23 @@ def _figures(parts, configs, extra, out):
         ax[1].set_title("Fig. 7", fontsize=9)
         save_png(fig, os.path.join(out, "kapteijns2021_fig6_7.png"), written)
 
+    ladders = [k for k in LADDERS if len(extra.get("fits", {}).get(k, {}).get("all_x", ()))]
+    if ladders:
+        fig, ax = plt.subplots(1, len(ladders), figsize=(5 * len(ladders), 3.8), squeeze=False)
+        for axis, k in zip(ax[0], ladders):
+            f = extra["fits"][k]
+            axis.plot(f["all_x"], f["all_y"], "o", mfc="none", label="all states")
+            if "x" in f:
+                xx = np.linspace(0, max(f["all_x"].max(), f["x"].max()) * 1.05, 20)
+                axis.plot(xx, f["intercept"] + f["slope"] * xx, "k--",
+                          label=f"log10 t~ = {f['intercept'] / np.log(10):.2f}, l~ = {f.get('l', np.nan):.3g}")
+            axis.axhline(np.log(FIT_MIN), color="k", ls=":", lw=0.7)
+            axis.set_xlabel("a0^2 kappa(T) / T")
+            axis.set_ylabel("ln(tau_alpha / t0)")
+            axis.set_title(f"Fig. 6(a): {LABEL[k]}", fontsize=9)
+            _legend(axis, 7)
+        save_png(fig, os.path.join(out, "kapteijns2021_fig6a.png"), written)
+
     cfg2d = configs.get("ipl-2d", {})
     first = next((c for cs in cfg2d.values() for c in cs), None)
     if first is not None and "fig2" in extra and parts.get("ipl-2d"):
@@ -768,14 +860,9 @@ def _figures(parts, configs, extra, out):
 
 
 # ---------------------------------------------------------------------------------------------- notes
-_NO_LADDER = ("Fig. 6(a) needs a temperature ladder with glasses of the SS model at this density; part ss-densities "
-              "runs one matched state per density (a ladder at each of two more densities would add about as much "
-              "as part ss itself, ~1.2 core-hours, beyond the reduced budget)")
-_NO_FRAMES = ("the decks store no equilibrium configurations of the viscous state (only the draw run's last one and "
-              "the quenched glasses), so the first-shell fraction over configurations at least tau_alpha apart is "
-              "not computed; left for a deck that writes frames")
-NOT_MEASURED = {"eq3-valid-ss095": _NO_LADDER, "eq3-valid-ss07": _NO_LADDER,
-                **{f"attractive-{m}": _NO_FRAMES for m in MODELS}}
+_NO_FRAMES = ("the part's viscous state stored fewer than two equilibrium frames (the deck writes them through "
+              "output.trajectory of that state; a run of an earlier deck has none)")
+NOT_MEASURED = {f"attractive-{m}": _NO_FRAMES for m in MODELS}
 WHY = {
     "kappa-vs-g": "kappa(T_p) changes by only a few per cent over our ladders in the mBLJ, SS and SW models (the "
                   "paper's 'mechanical inannealability' for SS and SW, Fig. 4 c3/d3), while the per-glass mean "
@@ -783,11 +870,16 @@ WHY = {
                   "of the size of the difference itself.",
     "kappa-g-ratio-ipl": "the ratio of two small relative changes over our narrow ladder is noisy, and the "
                          "paper's magnitudes belong to a wider T_p range (Fig. 3); the note gives both changes.",
+    "eq3-valid-ss0": "the SS ladders at rho = 0.7 and 0.95 reach tau_alpha/t0 ~ 70 (four states from ~13): the "
+                     "intercept is an extrapolation over a short range of x = a0^2 kappa/T, so a fit within two "
+                     "standard errors of the boundary is undecided (the row's note gives the slope and residuals).",
     "eq3-valid": "the intercept of Eq. 3 is an extrapolation from x = a0^2 kappa/T ~ 10^2 to 0 over a ladder that "
                  "reaches only tau_alpha/t0 ~ 10^2 (the paper: 10^3-10^4); t~ and l~ are strongly correlated, "
                  "so a slope 20 % off moves log10 t~ by a decade or more (the row's note gives the slope and "
                  "residuals).",
     "eq3-ttilde": "as eq3-valid: the intercept is far from the data.",
+    "attractive": "the first shell is cut at the first minimum of g(r) (criteria); the per-configuration "
+                  "fractions are in the notes: a fraction near one half is undecided over a few configurations.",
     "eq3-ltilde": "the slope over a handful of states with tau_alpha/t0 >= 10 carries the glass-to-glass scatter of "
                   "kappa(T); see the row's note.",
     "gamma-granular-vs-simple": "the SS and SW rates are resolution-limited (transitions in half or more of the "
@@ -838,7 +930,8 @@ def _notes(quantities, crit, parts, extra, full):
             continue
         absent = sorted({t for t in [part_of[q.id]] + (list(MODELS) if not part_of[q.id] else []) if t}
                         - set(parts))
-        why = NOT_MEASURED.get(q.id) or (f"part(s) {', '.join(absent)} not in this run" if absent else
+        why = (f"part(s) {', '.join(absent)} not in this run" if absent else
+               extra.get("why", {}).get(q.id) or NOT_MEASURED.get(q.id) or
                                          "too few states, glasses or structures for the estimator (at least 3 "
                                          "states with tau_alpha/t0 >= 10 for Eq. 3 and xi, 2 samples for a standard "
                                          "error)")
@@ -856,6 +949,16 @@ def _notes(quantities, crit, parts, extra, full):
                       + (f"; {int(np.sum(r['G_glass'] <= 0))} with G <= 0)" if np.any(r["G_glass"] <= 0) else ")"))
             text.append(s)
         notes.append(f"{LABEL[m]} (a0 = {rows[0]['a0']:.4f}): " + "; ".join(text) + ".")
+    for key, rho in LADDERS.items():
+        ladder = [r for r in parts.get("ss-ladders", []) if abs(r["rho"] - rho) < 1e-9]
+        if ladder:
+            notes.append(f"{LABEL[key]} ladder (part ss-ladders, a0 = {ladder[0]['a0']:.4f}): " + "; ".join(
+                f"T = {r['T']:g}: tau_alpha/t0 = {_tau_text(r)}" + (
+                    f", kappa = {_glass_means(r)[2]:.4g} +- {_glass_means(r)[3]:.2g} ({len(r['kappa_glass'])} glasses)"
+                    if len(r.get("kappa_glass", ())) else "") for r in ladder) + ".")
+    for m, (f, cut, v) in extra.get("attraction", {}).items():
+        notes.append(f"Fig. 12, {LABEL[m]} at T = {v['T']:g}: attractive fraction of the first shell per configuration "
+                     + ", ".join(f"{x:.3f}" for x in f) + ".")
     for m, f in extra.get("fits", {}).items():
         if "x" in f:
             res = f["y"] - (f["intercept"] + f["slope"] * f["x"])

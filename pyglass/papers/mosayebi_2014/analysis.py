@@ -657,25 +657,6 @@ def _reasons(parts) -> dict:
     return out
 
 
-def _miss(q, why: str) -> str:
-    """By how much a row misses: ours against the target in standard errors, and why."""
-    why = why if why.endswith(".") else why + "."
-    tol = q.tolerance
-    if not isinstance(q.ours, (int, float, np.floating)):
-        return f"Not measured: {q.id} ({q.quantity}). Why: {why}"
-    se = q.spread if isinstance(q.spread, (int, float, np.floating)) and np.isfinite(q.spread) else 0.0
-    if tol.test == "agree":
-        comb = tol.combined_se(se)
-        diff = abs(q.ours - tol.paper)
-        by = (f"ours {q.ours:.4g} +- {se:.2g} against {tol.paper:g}: |difference| {diff:.3g} = {diff / comb:.2g} "
-              f"combined s.e. ({comb:.2g}; at most 2 hold)") if comb > 0 else f"ours {q.ours:.4g} against {tol.paper:g}"
-    else:
-        gap = q.ours - tol.than
-        by = (f"ours {q.ours:.4g} +- {se:.2g}, to be {'above' if tol.test == 'above' else 'below'} {tol.than:g}: "
-              + (f"{gap / se:+.2g} s.e. from it (2 needed)" if se > 0 else "no standard error"))
-    return f"Miss: {q.id} ({q.quantity}): {by}. Why: {why}"
-
-
 NOT_MEASURED = {
     "odp-pq-increase": "DP needs the measured tau_alpha inside the recorded DP times at both temperatures, in at "
                        "least two samples each",
@@ -688,6 +669,7 @@ NOT_MEASURED = {
 
 
 def _notes(quantities, crit, parts, full) -> list:
+    from pyglass.workflow.reproduce.report import miss_note
     reasons = _reasons(parts)
     part_of = {r.id: r.part for r in crit.rows}
     notes = []
@@ -701,7 +683,7 @@ def _notes(quantities, crit, parts, full) -> list:
             why = (f"part{'s' if len(absent) > 1 else ''} {', '.join(repr(t) for t in sorted(absent))} "
                    "not run or without complete samples." if absent else
                    NOT_MEASURED.get(q.id, "fewer than two samples measure it (a standard error needs two)."))
-        notes.append(_miss(q, why))
+        notes.append(miss_note(q, why))
     for tag, p in parts.items():
         if p is None:
             notes.append(f"Part {tag or '(main)'}: no complete samples; its rows are not measured.")

@@ -728,26 +728,6 @@ def _alternates(per, detail, potential):
     return res
 
 
-def _miss(q, why: str) -> str:
-    """By how much a row misses: ours against the target in standard errors, and why."""
-    tol = q.tolerance
-    if not isinstance(q.ours, (int, float, np.floating, np.integer)):
-        return f"Not measured: {q.id} ({q.quantity}). Why: {why}"
-    se = q.spread if isinstance(q.spread, (int, float, np.floating)) and np.isfinite(q.spread) else 0.0
-    if tol.test == "agree":
-        comb = tol.combined_se(se)
-        diff = abs(q.ours - tol.paper)
-        by = (f"ours {q.ours:.4g} +- {se:.2g} against {tol.paper:g}: |difference| {diff:.3g} = {diff / comb:.2g} "
-              f"combined s.e. ({comb:.2g}; at most 2 hold)") if comb > 0 else f"ours {q.ours:.4g} against {tol.paper:g}"
-    elif tol.test == "equal":
-        by = f"ours {q.ours} against {tol.paper}"
-    else:
-        gap = q.ours - tol.than
-        by = (f"ours {q.ours:.4g} +- {se:.2g}, to be {'above' if tol.test == 'above' else 'below'} {tol.than:g}: "
-              + (f"{gap / se:+.2g} s.e. from it (2 needed)" if se > 0 else "no standard error"))
-    return f"Miss: {q.id} ({q.quantity}): {by}. Why: {why}"
-
-
 WHY = {
     "crossing-agree": "the crossing of nearly parallel extrapolated lines is ill-conditioned; it moves with the "
                       "threshold (one p_c per T here), the S bins and the hottest temperature fitted (see the "
@@ -779,7 +759,8 @@ def analyse(index, deck, out, full):
         notes.append(f"Only {len(units)} complete temperature(s): the calibration (Eq. 7) needs at least 3; "
                      "no row was measured.")
         quantities = crit.score({})
-        return quantities, [], notes + [_miss(q, "no calibration") for q in quantities]
+        from pyglass.workflow.reproduce.report import miss_note
+        return quantities, [], notes + [miss_note(q, "no calibration") for q in quantities]
     t0 = _time.perf_counter()
     per = [_analyse_unit(T, label, run, potential, _near(T, COLD)) for T, label, run in units]
     kt = [int(np.floor((p["nf"] - 1) * p["dt"] / (2 * p["tau"]))) if np.isfinite(p["tau"]) else 1 for p in per]
@@ -891,6 +872,7 @@ def _figures(out, per, detail) -> list:
 
 
 def _notes(quantities, crit, per, K, detail, alt, elapsed) -> list:
+    from pyglass.workflow.reproduce.report import miss_note
     notes = []
     Ts = [p["T"] for p in per]
     for q in quantities:
@@ -909,7 +891,7 @@ def _notes(quantities, crit, per, K, detail, alt, elapsed) -> list:
                 why = NOT_MEASURED["fig5"]
             else:
                 why = NOT_MEASURED["cold"]
-        notes.append(_miss(q, why))
+        notes.append(miss_note(q, why))
     p0 = per[0]
     notes.append(f"Scale: N = {p0['N']} ({p0['n_A']} A), one trajectory per T = " + ", ".join(f"{T:g}" for T in Ts) +
                  "; production " + ", ".join(f"{(p['nf'] - 1) * p['dt']:g}" for p in per) + f" tau, frames every "

@@ -38,15 +38,17 @@ def miss_note(q, why: str) -> str:
     (ours against the target in standard errors), or that it was not measured, and why."""
     why = why if why.endswith(".") else why + "."
     tol = q.tolerance
-    if not isinstance(q.ours, (int, float, np.floating)):
+    if not isinstance(q.ours, (int, float, np.floating, np.integer)):
         return f"Not measured: {q.id} ({q.quantity}). Why: {why}"
     se = q.spread if isinstance(q.spread, (int, float, np.floating)) and np.isfinite(q.spread) else 0.0
-    if tol.test == "agree":
+    if tol.test == "equal":
+        by = f"ours {q.ours} against {tol.paper}"
+    elif tol.test == "agree":
         comb = tol.combined_se(se)
         diff = abs(q.ours - float(tol.paper))
         by = (f"ours {q.ours:.4g} +- {se:.2g} against {float(tol.paper):g}: |difference| {diff:.3g} = "
               f"{diff / comb:.2g} combined s.e. ({comb:.2g}; at most 2 hold)") if comb > 0 else \
-            f"ours {q.ours:.4g} against {tol.paper}"
+            f"ours {q.ours:.4g} against {float(tol.paper):g}"
     elif tol.test in ("above", "below"):
         gap = q.ours - tol.than
         by = (f"ours {q.ours:.4g} +- {se:.2g}, to be {tol.test} {tol.than:g}: "
