@@ -1567,8 +1567,8 @@ def _notes(crit, quantities, measured, extra, temps, n_units, info, n_paper, L_m
             mo_err = "; ".join(f"{v} {T:g}: {e}" for (v, T), e in extra.get("model_only_errors", {}).items())
             mo_err = extra.get("model_only_error") or mo_err
             why = NOT_MEASURED.get(q.id) or (
-                f"the L = {MODEL_ONLY_L} model-only runs did not give it ({mo_err or 'a fit failed'})"
-                if q.id in MODEL_ONLY_ROWS and (mo_err or not extra.get("lattice_error")) else None) or (
+                f"the L = {MODEL_ONLY_L} model-only runs did not give it ({mo_err or extra.get('lattice_error') or 'a fit failed'})"
+                if q.id in MODEL_ONLY_ROWS else None) or (
                 f"the App. D round trip failed: {extra['roundtrip_error']}" if q.id == "renormalisation-roundtrip"
                 and extra.get("roundtrip_error") else None) or (
                 "its estimate is not finite at this scale (a fit that failed, or a ratio with a zero or "
