@@ -39,7 +39,12 @@ def test_reduced_deck_keeps_the_criteria_temperatures():
 def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     from pyglass.workflow.reproduce.criteria import Criteria
     monkeypatch.setattr(M, "REDUCED", TINY)
-    monkeypatch.setattr(M, "LATTICE_L", (4, 4))
+    monkeypatch.setattr(M, "LATTICE_L", (6, 6))
+    monkeypatch.setattr(M, "MODEL_ONLY_L", 6)
+    monkeypatch.setattr(M, "JK_RUNS", 4)
+    monkeypatch.setattr(M, "DB_EVENTS", 40_000)
+    monkeypatch.setattr(M, "DB_MIN", 20)
+    monkeypatch.setattr(M, "EQ_RUNS", 4)
     monkeypatch.setattr(M, "MODEL_RUNS", (4, 4))
     monkeypatch.setattr(M, "MIN_COUNT", 5)
     monkeypatch.setattr(M, "MIN_REARRANGING", 1)
@@ -69,6 +74,13 @@ def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     assert np.isfinite(by["md-units"]["ours"])
     for f in ("trsp_fig1.png", "trsp_fig4.png", "trsp_fig5.png"):
         assert os.path.getsize(base / f) > 1000
+    # the L = 20 model-only rows (here L = 6): measured with Figs. 6-7, or each not measured with its reason
+    mo = [r for r in M.MODEL_ONLY_ROWS if by[r]["ours"] != "not measured"]
+    if mo:
+        for f in ("trsp_fig6.png", "trsp_fig7.png"):
+            assert os.path.getsize(base / f) > 1000
+    print("model-only rows measured:", mo)
+    print("\n".join(line for line in notes.splitlines() if "Not measured" in line or "lattice" in line.lower()))
 
 
 def test_two_stage_onset_fit_recovers_a_known_onset():
@@ -136,9 +148,20 @@ def test_lattice_part_against_synthetic_md(tmp_path, monkeypatch):
     kick = {"sigma0": 0.6, "sigma1": 0.8, "sigma_length": 1.0, "rho1": 1.5, "rho_length": 0.8, "scale": 1.0}
     measured, extra = {}, {}
     md0 = SimpleNamespace(system=SimpleNamespace(N=500))
+    monkeypatch.setattr(M, "JK_RUNS", 4)
+    monkeypatch.setattr(M, "MODEL_ONLY_L", 6)
+    monkeypatch.setattr(M, "DB_EVENTS", 40_000)
+    monkeypatch.setattr(M, "DB_MIN", 20)
+    monkeypatch.setattr(M, "EQ_RUNS", 4)
+    base = {"spacing": 1.1, "mean_a": 1.0, "mean_b": -1.0, "C0": 1.0, "C1": 1.5, "xi": 0.8, "fit": fit, "kick": kick,
+            "temps": list(M.REDUCED_T), "n": 500}
+
+    def params_of(keep):        # the leave-one-out parameters: e0 shifted by 0.05 per dropped unit
+        k = int(np.flatnonzero(~keep)[0])
+        return dict(base, fit=dict(fit, e0=fit["e0"] + 0.05 * (k - 1.5)))
     L, lat = M._lattice_part(measured, extra, str(tmp_path), False, fit, kick, 1.5, 0.8, 1.0, 1.1, 1.0, -1.0,
                              np.array(M.REDUCED_T), md0, md_peak, dyn, n_units, (False, float("nan"), None),
-                             str(tmp_path))
+                             str(tmp_path), params_of=params_of)
     assert L == 6 and set(lat) == set(M.REDUCED_T) and "lattice_error" not in extra
     assert (tmp_path / "trsp_ka.toml").exists()
     for rid in ("bound-eigenvalue", "model-duration", "model-runs", "model-tau4-grows", "model-chi4-grows",
@@ -150,3 +173,64 @@ def test_lattice_part_against_synthetic_md(tmp_path, monkeypatch):
     expect = np.log(lat[0.47].peak()[0]) - md_peak[0.47][0][0]
     assert measured["tau4-ratio-t047"].ours == pytest.approx(expect, rel=1e-12)
     assert abs(measured["model-mean-s-t0"].ours) < 5 * measured["model-mean-s-t0"].se + 1e-12
+    # the MD-parameter jackknife ran on every unit and enters the model se: a row's se is at least the runs'
+    pv = extra["param_var"]
+    assert {"tau4_0.47", "chi4_0.47", "tau4_grow", "frag", "chi4_mean"} <= set(pv)
+    assert all(v[3] == n_units for v in pv.values() if np.isfinite(v[1]))
+    runs_only = M._jk_many(lambda k: M._model_stats(lat, k), lat[0.47].n_groups)
+    assert measured["model-tau4-grows"].se >= runs_only["tau4_grow"][1] - 1e-12
+    assert extra["model_cost"][1][1] == n_units * 5 * 4
+    # the model-only rows (Figs. 6, 7, App. F, G) on the same deck, L = 6 here
+    for rid in ("xi4-slope", "tau4-c06", "tau4-c02", "chi4-c06", "chi4-c02", "single-site-ratio", "model-chi4-at-t0",
+                "db-check", "model-mean-s", "model-cs-target"):
+        assert rid in measured and np.isfinite(measured[rid].ours), (rid, extra.get("model_only_errors"))
+    mo = extra["model_only"]
+    assert set(mo) == {"c = 1", "c = 0.6", "c = 0.2", "m = 1"} and set(mo["c = 1"]) == set(M.MODEL_ONLY_T)
+    assert mo["c = 0.2"][0.47].L == 6 and mo["c = 1"][0.42].n_runs == 6
+    for rid in ("tau4-c02", "chi4-c02", "single-site-ratio"):     # two independent run sets: a finite se
+        assert measured[rid].se > 0, rid
+    assert abs(measured["model-mean-s"].ours) < 5 * measured["model-mean-s"].se
+    assert 0 <= measured["db-check"].ours < 10
+
+
+def test_renormalisation_rows_on_a_known_fit():
+    """App. D: the round trip of the fitted law through the bare m = 4 law is exact (row
+    renormalisation-roundtrip); the bare onset fit (row t0-bare-below-082) of exact Eq. 27-28 counts made
+    from a bare law with T0 = 0.74 returns 0.74, and with 0.82 returns 0.82 (it can tell them apart)."""
+    from pyglass.analysis.lattice.rates import BareRateLaw, observed_from_bare
+    corr, mean_ab, L = {"C0": 1.0, "C1": 1.5, "xi": 0.8}, (1.0, -1.0), 6
+    fit = {"e0": 4.0, "e1": -1.2, "e2": 0.1, "sigma0": 4.8, "T0": 0.74, "bins": np.linspace(-2, 2, 9)}
+    measured = {}
+    M._renormalisation_rows(measured, [0.47, 0.5, 0.55, 0.6, 0.7], fit, corr, mean_ab, L)
+    assert measured["renormalisation-roundtrip"].ours < 1e-9
+    a, v, z = M._cluster_av(corr, L)
+    T = np.array([0.47, 0.5, 0.55, 0.6, 0.7])
+    centres = 0.5 * (M.S_EDGES[:-1] + M.S_EDGES[1:])
+    n = np.full((5, len(centres)), 1e9)
+    for T0 in (0.74, 0.82):
+        nr = np.zeros_like(n)
+        for i, t in enumerate(T):
+            x = 1 / t - 1 / T0
+            bare = BareRateLaw(A0=np.exp(-2.0 - 2.0 / t), gamma0=0.6 * x, delta0=0.05 * x, duration=4.0)
+            obs = observed_from_bare(bare, mean_ab[0] + mean_ab[1] / t, a, v, z)
+            nr[i] = np.round(n[i] * obs.probability(centres))
+        ok = (nr > 0) & (nr < n)
+        assert ok.all()
+        got = M._bare_onset(T, n, nr, corr, mean_ab, L)
+        assert abs(got["T0"] - T0) < 5e-3 and abs(got["e0"] - 2.0) < 1e-2 and abs(got["e1"] + 0.6) < 1e-2, got
+
+
+def test_parameter_variance_subtracts_the_reruns_noise():
+    """The MD-parameter variance of a model statistic: with reruns that differ only by noise of known
+    variance, the raw jackknife spread is mostly noise and the estimate is near 0; with a real parameter
+    spread much larger than the noise it is recovered (jackknife scale (n-1)/n sum (f_k - f)^2)."""
+    rng = np.random.default_rng(3)
+    n, v = 8, 0.04
+    est = [M._param_variance(rng.normal(0, np.sqrt(v), n), np.full(n, v))[0] for _ in range(400)]
+    raw = [M._param_variance(rng.normal(0, np.sqrt(v), n), np.full(n, v))[1] for _ in range(400)]
+    assert np.mean(est) < 0.25 * np.mean(raw)
+    f = np.linspace(-1, 1, n)
+    truth = (n - 1) / n * np.sum((f - f.mean()) ** 2)
+    got = np.mean([M._param_variance(f + rng.normal(0, np.sqrt(v), n), np.full(n, v))[0] for _ in range(400)])
+    assert got == pytest.approx(truth, rel=0.05)
+    assert np.isnan(M._param_variance([1.0, np.nan], [0.1, 0.1])[0])

@@ -73,6 +73,14 @@ MODEL_SEED = 4000
 LATTICE_L = (12, 20)            # L^3 ~ N_A: reduced (N = 2000), full (N = 10 000) (criteria header)
 MODEL_RUNS = (40, 20)           # independent runs at T <= 0.50 and above (Sec. VI)
 N_GROUPS = 20                   # jackknife groups of model runs (group k dropped at every T together)
+MODEL_ONLY_T = (0.42, 0.45, 0.47, 0.50, 0.55, 0.60, 0.70)   # Figs. 6, 7, App. G: the seven Fig. 4 temperatures
+MODEL_ONLY_L = 20               # the paper's lattice for the model-only rows
+FACILITATION_C = (0.6, 0.2)     # Fig. 7: Var Delta S x c (the deck's kick.phi)
+LOW_T = (0.42, 0.45)            # row xi4-c02-low-t
+DB_EVENTS, DB_RUNS, DB_BINS, DB_MIN = 400_000, 8, 8, 100     # row db-check (App. F 1)
+EQ_RUNS = 20                    # rows model-mean-s, model-cs-target (App. F 2)
+JK_RUNS = 10                    # runs per (MD leave-one-out parameter set, T) of the parameter jackknife
+JK_SEED = 7000
 
 
 def _temperature(label):
@@ -300,7 +308,7 @@ def _excursions(phop):
 
 
 # ------------------------------------------------------------------ fits
-def _bin_arrhenius(temps, n, nr):
+def _bin_arrhenius(temps, n, nr, logp=None):
     """Stage 1 of row t0-agree: per S bin entering at >= 3 T, weighted least squares of ln P = Sigma_b -
     dE_b / T (binomial weights n P / (1 - P)). Returns (centres, dE, Sigma, cov (nb, 2, 2)) of the bins
     used."""
@@ -311,12 +319,16 @@ def _bin_arrhenius(temps, n, nr):
         ok = (n[:, b] >= MIN_COUNT) & (nr[:, b] >= MIN_REARRANGING)
         if ok.sum() < 3:
             continue
+        if logp is not None:
+            ok &= np.isfinite(logp[:, b])
+            if ok.sum() < 3:
+                continue
         P = nr[ok, b] / n[ok, b]
         w = n[ok, b] * P / (1 - P)
         A = np.stack([np.ones(ok.sum()), -1.0 / temps[ok]], 1)
         AtW = A.T * w
         cov = np.linalg.inv(AtW @ A)
-        sig, dE = cov @ (AtW @ np.log(P))
+        sig, dE = cov @ (AtW @ (np.log(P) if logp is None else logp[ok, b]))
         rows.append((centres[b], dE, sig, cov[::-1, ::-1]))   # cov ordered (dE, Sigma)
     if not rows:
         return np.empty(0), np.empty(0), np.empty(0), np.empty((0, 2, 2))
@@ -324,11 +336,11 @@ def _bin_arrhenius(temps, n, nr):
     return np.array(c), np.array(dE), np.array(sig), np.array(cov)
 
 
-def _onset_two_stage(temps, n, nr):
+def _onset_two_stage(temps, n, nr, logp=None):
     """Row t0-agree: stage 2, joint weighted least squares of dE_b = e0 + e1 S + e2 S^2 and Sigma_b =
     Sigma0 + (e1 S + e2 S^2)/T0 with each bin's stage-1 covariance. Returns dict or None."""
     from scipy.optimize import least_squares
-    c, dE, sig, cov = _bin_arrhenius(temps, n, nr)
+    c, dE, sig, cov = _bin_arrhenius(temps, n, nr, logp)
     if len(c) < 3:
         return None
     try:
@@ -646,6 +658,10 @@ class ModelT:
     n_runs: int
     t_max: float
 
+    @property
+    def n_groups(self) -> int:
+        return int(self.group.max()) + 1
+
     def chi4(self, keep=None):
         sel = np.ones(len(self.group), bool) if keep is None else np.asarray(keep)[self.group]
         q = self.Q_samples[sel]
@@ -664,33 +680,186 @@ class ModelT:
     def xi4(self, keep=None):
         from pyglass.analysis.lattice import block_scaling_fit, block_susceptibility
         tau4, _ = self.peak(keep)
-        sizes = [b for b in (self.L, self.L // 2, self.L // 3, self.L // 4, self.L // 6) if b >= 1 and self.L % b == 0]
+        sizes = block_sides(self.L)
         chi = block_susceptibility(self.indicator(tau4, keep), (self.L,) * 3, sizes)
         return block_scaling_fit(sizes, chi, 3)[1]
 
 
-def _run_model(deck_path, T, L, n_runs, t_guess, seed, cache_dir):
-    """The lattice model at T (L^3 sites, n_runs independent draws from N(mu, K), two time origins t_max
-    apart per run), lengthened until tau4 < t_max / 4. Cached on the deck's content."""
+def block_sides(L):
+    """Block sides L/k of the lattice block scaling: k <= 10 dividing L with L/k >= 2 (criteria: 12/k for
+    k = 1, 2, 3, 4, 6 at L = 12; 20/k for k = 1, 2, 4, 5, 10 at L = 20)."""
+    return [L // k for k in range(1, 11) if L % k == 0 and L // k >= 2]
+
+
+def _run_model(deck_path, T, L, n_runs, t_guess, seed, cache_dir, origins=2, n_groups=None, **overrides):
+    """The lattice model at T (L^3 sites, n_runs independent draws from N(mu, K), `origins` time origins
+    t_max apart per run), lengthened until tau4 < t_max / 4. Runs are dealt to `n_groups` jackknife groups
+    (default min(N_GROUPS, runs)). `overrides`: TRSPModel keywords (phi = c of Fig. 7, m = 1 of App. G).
+    Cached on the deck's content."""
     from pyglass.analysis.lattice import TRSPModel
+    n_groups = min(N_GROUPS, n_runs) if n_groups is None else n_groups
     with open(deck_path, "rb") as fh:
-        key = hashlib.sha256(fh.read() + f"{T}{L}{n_runs}{seed}".encode()).hexdigest()[:16]
+        key = hashlib.sha256(fh.read() + f"{T}{L}{n_runs}{seed}{origins}{n_groups}{sorted(overrides.items())}"
+                             .encode()).hexdigest()[:16]
     cache = os.path.join(cache_dir, f"lattice_{_frames_label(T)}_{key}.npz")
     if os.path.exists(cache):
         z = np.load(cache)
         return ModelT(T, z["times"], z["Q"], z["group"], z["first"], L, n_runs, float(z["t_max"]))
     t_max = float(max(20.0, 8 * t_guess if np.isfinite(t_guess) else 100.0))
     for _ in range(4):
-        model = TRSPModel.from_file(deck_path, T, seed=seed, L=L)
+        model = TRSPModel.from_file(deck_path, T, seed=seed, L=L, **overrides)
         times = np.unique(np.concatenate([10 ** np.arange(-1, np.log10(t_max) + 1e-9, 1 / LAGS_PER_DECADE), [t_max]]))
         times = times[times <= t_max]
-        r = model.run(t_max, sample_times=times, n_runs=n_runs, time_origins=[0.0, t_max], snapshot_every=0)
+        r = model.run(t_max, sample_times=times, n_runs=n_runs, time_origins=list(np.arange(origins) * t_max),
+                      snapshot_every=0)
         if np.isfinite(r.tau4) and r.tau4 < t_max / 4 and not r.chi4_peak.at_edge:
             break
         t_max *= 4
-    group = (np.arange(len(r.Q_samples)) // 2) % _n_groups()
+    group = (np.arange(len(r.Q_samples)) // origins) % n_groups
     np.savez_compressed(cache, times=times, Q=r.Q_samples, group=group, first=r.first_times, t_max=t_max)
     return ModelT(T, times, r.Q_samples, group, r.first_times, L, n_runs, t_max)
+
+
+def _model_only(measured, extra, deck_path, fit, lat, corr, cache_dir):
+    """The L = 20 model-only rows (criteria: Figs. 6, 7, App. F, App. G) on this run's deck: c = 1, 0.6, 0.2
+    and m = 1 at the seven Fig. 4 temperatures (40 runs at T <= 0.50, 20 above; one time origin per run,
+    t_max lengthened until tau4 < t_max / 4, started from the L = 12 model's Arrhenius tau4), the model at
+    T = T0, the App. F 1 detailed-balance test and the App. F 2 equilibrium checks at T = 0.47."""
+    import time
+    from pyglass.analysis.lattice import TRSPModel
+    from pyglass.analysis.lattice.measure import radial_average
+    from pyglass.analysis.statistics import mean_and_se
+    t_start, n_runs = time.perf_counter(), 0
+    Ts = sorted(lat)
+    slope, icept = np.polyfit(1.0 / np.array(Ts), np.log([lat[T].peak()[0] for T in Ts]), 1)
+
+    def guess(T):
+        return float(np.exp(icept + slope / T))
+    ng = _n_groups()
+    variants = {"c = 1": {}, **{f"c = {c:g}": {"phi": c} for c in FACILITATION_C}, "m = 1": {"m": 1}}
+    res, errors = {}, {}
+    for vi, (name, ov) in enumerate(variants.items()):
+        res[name] = {}
+        for j, T in enumerate(MODEL_ONLY_T):
+            runs = MODEL_RUNS[0] if T <= 0.50 + 1e-9 else MODEL_RUNS[1]
+            try:
+                ref = res["c = 1"].get(T)           # the variants start from c = 1's tau4 at T
+                t_guess = ref.peak()[0] if ref is not None and name != "c = 1" else guess(T)
+                res[name][T] = _run_model(deck_path, T, MODEL_ONLY_L, runs, t_guess, MODEL_SEED + 1000 * (vi + 1) + j,
+                                          cache_dir, origins=1, n_groups=ng, **ov)
+                n_runs += runs
+            except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+                errors[(name, T)] = f"{type(exc).__name__}: {exc}"
+    extra["model_only"], extra["model_only_errors"] = res, errors
+    T0 = float(fit["T0"])
+    x = {T: 1.0 / T - 1.0 / T0 for T in MODEL_ONLY_T}
+    full7 = {name: len(d) == len(MODEL_ONLY_T) for name, d in res.items()}
+
+    def xi4_line(keep):
+        d = res["c = 1"]
+        return _line([x[T] for T in MODEL_ONLY_T], [d[T].xi4(keep) for T in MODEL_ONLY_T])
+    if full7["c = 1"]:
+        measured["xi4-form-linear"] = _m(*_jk(lambda k: xi4_line(k)[2], ng), "xi4 (spacings): " + ", ".join(
+            f"{T:g}: {res['c = 1'][T].xi4():.3g}" for T in MODEL_ONLY_T) + f"; x = 1/T - 1/T0, T0 = {T0:.3f}")
+        measured["xi4-slope"] = _m(*_jk(lambda k: xi4_line(k)[0], ng))
+
+    def mean_log(name, what, temps, keep):
+        d = res[name]
+        if what == "xi4":
+            return float(np.mean([np.log(d[T].xi4(keep)) for T in temps]))
+        return float(np.mean([np.log(d[T].peak(keep)[0 if what == "tau4" else 1]) for T in temps]))
+
+    def ratio_row(rid, name, ref, what, temps=MODEL_ONLY_T):
+        if not (full7[name] and full7[ref]):
+            return
+        a = _jk(lambda k: mean_log(name, what, temps, k), ng)
+        b = _jk(lambda k: mean_log(ref, what, temps, k), ng)
+        measured[rid] = _m(*_combine(a, b), f"mean ln {what}: {name} {a[0]:.3f}, {ref} {b[0]:.3f}")
+    for c, tag in zip(FACILITATION_C, ("c06", "c02")):
+        ratio_row(f"tau4-{tag}", f"c = {c:g}", "c = 1", "tau4")
+        ratio_row(f"chi4-{tag}", f"c = {c:g}", "c = 1", "chi4")
+    ratio_row("xi4-c06", "c = 0.6", "c = 1", "xi4")
+    ratio_row("xi4-c02-low-t", "c = 0.2", "c = 1", "xi4", LOW_T)
+    ratio_row("single-site-ratio", "c = 1", "m = 1", "chi4")
+    # the model at T = T0: no S-dependence of the rates left (row model-chi4-at-t0)
+    try:
+        m0 = _run_model(deck_path, T0, MODEL_ONLY_L, MODEL_RUNS[1], guess(T0), MODEL_SEED + 5000, cache_dir,
+                        origins=1, n_groups=min(N_GROUPS, MODEL_RUNS[1]))
+        n_runs += MODEL_RUNS[1]
+        measured["model-chi4-at-t0"] = _m(*_jk(lambda k: m0.peak(k)[1], m0.n_groups),
+                                          f"T0 = {T0:.3f}, tau4 = {m0.peak()[0]:.3g}")
+        extra["model_t0"] = m0
+    except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+        errors[("T0", T0)] = f"{type(exc).__name__}: {exc}"
+    # App. F 1: detailed balance on this run's parameters, T = 0.47
+    m47 = TRSPModel.from_file(deck_path, 0.47, seed=MODEL_SEED + 6000, L=MODEL_ONLY_L)
+    try:
+        db = m47.detailed_balance_test(DB_EVENTS, bins=DB_BINS, n_runs=DB_RUNS, min_count=DB_MIN)
+        z = np.abs(np.log(db.ratio)) / (db.error / db.ratio)
+        measured["db-check"] = _m(float(np.max(z)), 0.0, f"{len(db.pairs)} bin pairs, {db.n_events} events, "
+                                  f"{DB_RUNS} runs; median |z| {np.median(z):.2f}")
+    except ValueError as exc:
+        errors[("db", 0.47)] = str(exc)
+    # App. F 2: time-weighted <S> and C_S(1) at T = 0.47 over EQ_RUNS equilibrium runs of 4 tau4
+    t_eq = 4 * (res["c = 1"][0.47].peak()[0] if 0.47 in res["c = 1"] else guess(0.47))
+    r = m47.run(t_eq, sample_times=np.array([t_eq]), n_runs=EQ_RUNS, snapshot_every=max(m47.lattice.N // 4, 1))
+    n_runs += EQ_RUNS + DB_RUNS
+    measured["model-mean-s"] = _m(*mean_and_se(r.time_weighted_mean_runs - m47.mu), f"mu(0.47) = {m47.mu:.3f}")
+    lengths = m47.lattice.displacement_distances()
+    c1 = np.array([radial_average(g - m47.mu ** 2, lengths)[1][1] for g in r.second_moment_runs])
+    target = corr["C1"] * np.exp(-1.0 / corr["xi"])
+    measured["model-cs-target"] = _m(*mean_and_se(c1 - target), f"C_S(1) target {target:.4f}")
+    extra.setdefault("model_cost", []).append((f"L = {MODEL_ONLY_L} model-only runs (c = 1, 0.6, 0.2, m = 1 at "
+                                               f"{len(MODEL_ONLY_T)} T; T0; App. F)", n_runs,
+                                               time.perf_counter() - t_start))
+
+
+def _renormalisation_rows(measured, fit_T, fit, corr, mean_ab, L):
+    """Row renormalisation-roundtrip: the observed Eq. 27-28 law at each MD T renormalised to the bare m = 4
+    law on the L^3 model lattice (App. D) and mapped back (Eqs. 20-22); the largest |Delta ln P| over the fitted
+    (T, S bin) points."""
+    from pyglass.analysis.lattice.rates import RateLaw, observed_from_bare, renormalise
+    a, v, z = _cluster_av(corr, L)
+    worst = 0.0
+    for T in fit_T:
+        law = RateLaw.from_onset(T, fit["e0"], fit["e1"], fit["e2"], fit["sigma0"], fit["T0"])
+        mu = mean_ab[0] + mean_ab[1] / T
+        back = observed_from_bare(renormalise(law, mu, a, v, z), mu, a, v, z)
+        S = np.asarray(fit["bins"], float)
+        worst = max(worst, float(np.max(np.abs(np.log(law.probability(S)) - np.log(back.probability(S))))))
+    measured["renormalisation-roundtrip"] = _m(worst, 0.0, f"a = {a:.4f}, v = {v:.4f}, z = {z} (L = {L})")
+
+
+def _cluster_av(corr, L):
+    """(a, v, z) of App. D for m = 4 plaquettes on the L^3 lattice with the fitted C(r)."""
+    from pyglass.analysis.lattice.gaussian import GaussianFieldSampler, SoftnessCorrelation
+    from pyglass.analysis.lattice.geometry import PeriodicLattice
+    from pyglass.analysis.lattice.rates import cluster_statistics
+    lattice = PeriodicLattice(L, 3)
+    sampler = GaussianFieldSampler(lattice, SoftnessCorrelation(corr["C0"], corr["C1"], corr["xi"]))
+    clusters = lattice.clusters(4)
+    a, v = cluster_statistics(sampler, clusters)
+    return a, v, clusters.z
+
+
+def _bare_onset(temps, n, nr, corr, mean_ab, L):
+    """Row t0-bare-below-082: per T a weighted quadratic fit ln P = ln A + gamma S - delta S^2 over the
+    entering bins (weights n P / (1 - P)), renormalised to the bare m = 4 law (App. D, the fitted C(r) on the
+    L^3 lattice); the bare ln P0 at the bin centres goes through the two stages of t0-agree."""
+    from pyglass.analysis.lattice.rates import RateLaw, renormalise
+    a, v, z = _cluster_av(corr, L)
+    centres = 0.5 * (S_EDGES[:-1] + S_EDGES[1:])
+    logp = np.full(n.shape, np.nan)
+    for i, T in enumerate(temps):
+        ok = (n[i] >= MIN_COUNT) & (nr[i] >= MIN_REARRANGING)
+        if ok.sum() < 3:
+            continue
+        P = nr[i, ok] / n[i, ok]
+        c2, c1_, c0_ = np.polyfit(centres[ok], np.log(P), 2, w=np.sqrt(n[i, ok] * P / (1 - P)))
+        law = RateLaw(A=float(np.exp(c0_)), gamma=float(c1_), delta=float(-c2))
+        bare = renormalise(law, mean_ab[0] + mean_ab[1] / T, a, v, z)
+        logp[i] = np.log(bare.A0) + bare.gamma0 * centres - bare.delta0 * centres ** 2
+    return _onset_two_stage(temps, n, nr, logp=logp)
 
 
 def _n_groups():
@@ -705,7 +874,7 @@ def _model_oz(m: ModelT, spacing):
     tau4, _ = m.peak()
     q, s4 = four_point_structure_factor(m.indicator(tau4), (m.L,) * 3)
     loo = []
-    ng = _n_groups()
+    ng = m.n_groups
     for k in range(ng):
         keep = np.ones(ng, bool)
         keep[k] = False
@@ -931,10 +1100,32 @@ def analyse(index, deck, out, full):
             c, d = _exp_fit(rc, [st.get(f"rho_r{j}", np.nan) for j in range(len(rc))])
             return {"sigma0": st["sigma0"], "sigma1": a, "sigma_length": b, "rho1": c, "rho_length": d, "scale": 1.0}
         extra["kick_refit"] = refit
+    # ---------------------------------------------------------------- App. D on this run's fit
+    L_model = LATTICE_L[1] if full else LATTICE_L[0]
+    if fit is not None and np.isfinite(c1) and np.isfinite(xi_s):
+        def bare_t0(keep):
+            a1, x1, a0 = cs_fit(T_hi, keep)
+            b, a, _ = _line(1.0 / fit_T, means(keep))
+            n = np.array([counts(T, keep)[0] for T in fit_T])
+            nr = np.array([counts(T, keep)[1] for T in fit_T])
+            return _bare_onset(fit_T, n, nr, {"C0": a0, "C1": a1, "xi": x1}, (a, b), L_model)["T0"]
+        measured["t0-bare-below-082"] = _m(*_jk(bare_t0, n_units), f"bare m = 4 barriers on L = {L_model}")
+        try:
+            _renormalisation_rows(measured, fit_T, fit, {"C0": c0, "C1": c1, "xi": xi_s}, (ma, mb), L_model)
+        except ValueError as exc:
+            extra["roundtrip_error"] = str(exc)
     # ---------------------------------------------------------------- the lattice model
+    def params_of(keep):        # every lattice parameter refitted on the kept MD units (criteria header)
+        f = onset(keep)
+        a1, x1, a0 = cs_fit(T_hi, keep)
+        b, a, _ = _line(1.0 / fit_T, means(keep))
+        if f is None or "kick_refit" not in extra or not np.all(np.isfinite([a1, x1, a0, a, b])):
+            raise ValueError("a leave-one-out refit failed")
+        return {"spacing": spacing, "mean_a": a, "mean_b": b, "C0": a0, "C1": a1, "xi": x1, "fit": f,
+                "kick": extra["kick_refit"](keep), "temps": list(map(float, fit_T)), "n": int(md0.system.N)}
     try:
         L_match, lat = _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, ma, mb, fit_T, md0,
-                                     md_peak, dyn, n_units, md_oz, cache_dir)
+                                     md_peak, dyn, n_units, md_oz, cache_dir, params_of=params_of)
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
         L_match, lat = LATTICE_L[1] if full else LATTICE_L[0], {}
         extra["lattice_error"] = f"{type(exc).__name__}: {exc}"
@@ -948,8 +1139,11 @@ def analyse(index, deck, out, full):
 
 
 def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, ma, mb, fit_T, md0, md_peak, dyn,
-                  n_units, md_oz, cache_dir):
-    """The lattice model with this run's parameters: the deck, Eq. 19's bound, the runs, the model rows."""
+                  n_units, md_oz, cache_dir, params_of=None):
+    """The lattice model with this run's parameters: the deck, Eq. 19's bound, the runs, the model rows.
+    `params_of(keep)`: the lattice parameters refitted on the kept MD units (the MD-parameter jackknife of
+    the model rows; without it the model se is the runs' alone)."""
+    import time
     from pyglass.analysis.lattice.deck import load_deck, model_parameters
     from pyglass.analysis.lattice.model import kick_bound
     L_match = LATTICE_L[1] if full else LATTICE_L[0]
@@ -980,12 +1174,34 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
             with open(deck_path, "w") as fh:
                 fh.write(lattice_deck(params))
         extra["kick_scale"] = kick["scale"]
+
+        def write_deck(p, path):        # a deck with Eq. 19's scaling applied as for the main deck
+            p = dict(p, kick=dict(p["kick"], scale=1.0))
+            with open(path, "w") as fh:
+                fh.write(lattice_deck(p))
+            d2 = load_deck(path)
+            lmax = max(kick_bound(**dict(model_parameters(d2, T), L=L)) for L in sorted({L_match, 20}) for T in model_T)
+            if lmax >= 1.0:
+                p["kick"]["scale"] = float(np.sqrt(0.95 / lmax))
+                with open(path, "w") as fh:
+                    fh.write(lattice_deck(p))
+            return path
         measured["model-duration"] = _m(float(load_deck(deck_path)["rate"]["duration"]), 0.0)
+        t_start = time.perf_counter()
         for j, T in enumerate(model_T):
             runs = MODEL_RUNS[0] if T <= 0.50 + 1e-9 else MODEL_RUNS[1]
-            lat[T] = _run_model(deck_path, T, L_match, runs, np.exp(md_peak[T][0][0]), MODEL_SEED + j, cache_dir)
+            lat[T] = _run_model(deck_path, T, L_match, runs, np.exp(md_peak[T][0][0]), MODEL_SEED + j, cache_dir,
+                                n_groups=_n_groups())
+        extra["model_cost"] = [(f"L = {L_match} model against MD", sum(m.n_runs for m in lat.values()),
+                                time.perf_counter() - t_start)]
         measured["model-runs"] = _m(min(m.n_runs for m in lat.values()), 0.0, f"L = {L_match}")
-        extra["model_peak"] = _model_rows(measured, lat, dyn, md_peak, n_units, spacing)
+        pv = None
+        if params_of is not None:
+            pv, n_jk, t_jk = _param_jackknife(params_of, n_units, lat, L_match, write_deck, cache_dir)
+            extra["param_var"] = pv
+            extra["model_cost"].append((f"MD-parameter jackknife ({n_units} parameter sets x {len(lat)} T x "
+                                        f"{JK_RUNS} runs, L = {L_match})", n_jk, t_jk))
+        extra["model_peak"] = _model_rows(measured, lat, dyn, md_peak, n_units, spacing, pv)
         from pyglass.analysis.lattice import TRSPModel
         m20 = TRSPModel.from_file(deck_path, 0.47, seed=MODEL_SEED + 99, L=20)
         r0 = m20.run(1.0, sample_times=np.array([0.0, 1.0]), n_runs=MODEL_RUNS[1], snapshot_every=0)
@@ -995,6 +1211,10 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
         measured["oz-anchor"] = _m(int(md_oz[0]) + int(mod_oz[0]), 0.0,
                                    f"xi4_OZ(0.60): MD {md_oz[1]:.3g} sigma, model {mod_oz[1]:.3g} spacings")
         extra["oz"] = (md_oz, mod_oz)
+        try:
+            _model_only(measured, extra, deck_path, fit, lat, {"C0": c0, "C1": c1, "xi": xi_s}, cache_dir)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
+            extra["model_only_error"] = f"{type(exc).__name__}: {exc}"
     else:
         extra["lattice_error"] = "the fit (onset, kicks or C_S) did not converge: no parameters for the model"
     return L_match, lat
@@ -1023,18 +1243,89 @@ def _md_oz(mds, dyn, n_units):
     return bool(np.isfinite(xi) and 0 < xi < L / 2), xi, (q, s4, se)
 
 
-def _model_rows(measured, lat, dyn, md_peak, n_units, spacing):
-    """The rows comparing the lattice model (jackknife over run groups) with MD (over units)."""
-    def mjk(fn):
-        return _jk(fn, _n_groups())
-    mp = {T: (mjk(lambda k, T=T: np.log(lat[T].peak(k)[0])), mjk(lambda k, T=T: np.log(lat[T].peak(k)[1])))
-          for T in lat}
+def _model_stats(lat, keep=None):
+    """Every model-side statistic of the model-vs-MD rows from the kept run groups (one mask for every
+    T): ln tau4(T), ln chi4*(T), their growths 0.70 -> 0.47, ln xi4(0.47)/xi4(0.70), the fragility F and
+    the chi4* log means of chi4-reasonable / chi4-scaling / chi4-t070-exception."""
+    out = {}
+    pk = {T: lat[T].peak(keep) for T in lat}
+    for T in lat:
+        out[f"tau4_{T:g}"], out[f"chi4_{T:g}"] = np.log(pk[T][0]), np.log(pk[T][1])
     if {0.47, 0.70} <= set(lat):
-        measured["model-tau4-grows"] = _m(*_combine(mp[0.47][0], mp[0.70][0]))
-        measured["model-chi4-grows"] = _m(*_combine(mp[0.47][1], mp[0.70][1]))
-        xi = {T: mjk(lambda k, T=T: np.log(lat[T].xi4(k))) for T in (0.47, 0.70)}
-        measured["model-xi4-grows"] = _m(*_combine(xi[0.47], xi[0.70]),
-                                         f"xi4 (spacings) 0.47: {np.exp(xi[0.47][0]):.3g}, 0.70: {np.exp(xi[0.70][0]):.3g}")
+        out["tau4_grow"] = out["tau4_0.47"] - out["tau4_0.7"]
+        out["chi4_grow"] = out["chi4_0.47"] - out["chi4_0.7"]
+        try:
+            out["xi4_grow"] = float(np.log(lat[0.47].xi4(keep) / lat[0.70].xi4(keep)))
+        except (RuntimeError, ValueError, ZeroDivisionError):
+            out["xi4_grow"] = float("nan")
+    if set(T_COLD + T_HOT) <= set(lat):
+        out["frag"] = _frag({T: pk[T][0] for T in lat})
+    if set(CHI4_T) <= set(lat):
+        out["chi4_mean"] = float(np.mean([out[f"chi4_{T:g}"] for T in CHI4_T]))
+        out["chi4_growth"] = out["chi4_0.47"] - out["chi4_0.6"]
+        if 0.70 in lat:
+            out["chi4_exc"] = out["chi4_mean"] - out["chi4_0.7"]
+    return out
+
+
+def _param_variance(thetas, noises):
+    """(parameter variance, raw jackknife variance, noise term, n) of one statistic from its reruns on the
+    n MD leave-one-out parameter sets: theta_k with run-noise variance v_k (criteria header): raw =
+    (n-1)/n sum (theta_k - mean)^2, noise = ((n-1)/n)^2 sum v_k, variance = max(raw - noise, 0)."""
+    th, nv = np.asarray(thetas, float), np.asarray(noises, float)
+    ok = np.isfinite(th) & np.isfinite(nv)
+    n = int(ok.sum())
+    if n < 2:
+        return float("nan"), float("nan"), float("nan"), n
+    raw = (n - 1) / n * float(np.sum((th[ok] - th[ok].mean()) ** 2))
+    noise = ((n - 1) / n) ** 2 * float(np.sum(nv[ok]))
+    return max(raw - noise, 0.0), raw, noise, n
+
+
+def _param_jackknife(params_of, n_units, lat, L, write_deck, cache_dir):
+    """The MD-parameter jackknife of the model statistics (criteria header): for every MD unit k, the
+    lattice parameters refitted without unit k (`params_of(keep)`), the deck written (Eq. 19's scaling
+    applied as for the main deck), JK_RUNS independent runs per model T on the main runs' time window;
+    returns ({statistic: (variance, raw, noise, n)}, model runs, seconds)."""
+    import time
+    t0, runs = time.perf_counter(), 0
+    thetas, noises = [], []
+    for k in range(n_units):
+        keep = np.ones(n_units, bool)
+        keep[k] = False
+        try:
+            with np.errstate(all="ignore"), _quiet():
+                deck_k = write_deck(params_of(keep), os.path.join(cache_dir, f"trsp_ka_mdjk{k}.toml"))
+            lat_k = {T: _run_model(deck_k, T, L, JK_RUNS, lat[T].peak()[0], JK_SEED + 100 * k + j, cache_dir,
+                                   n_groups=JK_RUNS) for j, T in enumerate(sorted(lat))}
+            runs += JK_RUNS * len(lat_k)
+            st = _jk_many(lambda kk: _model_stats(lat_k, kk), JK_RUNS)
+        except (ValueError, RuntimeError, np.linalg.LinAlgError, KeyError, TypeError, ZeroDivisionError):
+            st = {}
+        thetas.append({key: v[0] for key, v in st.items()})
+        noises.append({key: v[1] ** 2 for key, v in st.items()})
+    keys = set().union(*thetas) if thetas else set()
+    out = {key: _param_variance([t.get(key, np.nan) for t in thetas], [v.get(key, np.nan) for v in noises])
+           for key in keys}
+    return out, runs, time.perf_counter() - t0
+
+
+def _model_rows(measured, lat, dyn, md_peak, n_units, spacing, param_var=None):
+    """The rows comparing the lattice model (jackknife over run groups, plus the MD-parameter variance
+    `param_var` of _param_jackknife when given) with MD (over units)."""
+    ms = _jk_many(lambda k: _model_stats(lat, k), lat[min(lat)].n_groups)
+    param_var = param_var or {}
+
+    def mod(key):
+        v, se = ms.get(key, (np.nan, np.nan))
+        pv = param_var.get(key, (np.nan,))[0]
+        return v, float(np.hypot(se, np.sqrt(pv))) if np.isfinite(pv) else se
+    mp = {T: (mod(f"tau4_{T:g}"), mod(f"chi4_{T:g}")) for T in lat}
+    if {0.47, 0.70} <= set(lat):
+        measured["model-tau4-grows"] = _m(*mod("tau4_grow"))
+        measured["model-chi4-grows"] = _m(*mod("chi4_grow"))
+        xi = {T: lat[T].xi4() for T in (0.47, 0.70)}
+        measured["model-xi4-grows"] = _m(*mod("xi4_grow"), f"xi4 (spacings) 0.47: {xi[0.47]:.3g}, 0.70: {xi[0.70]:.3g}")
     for T in lat:
         rid = f"tau4-ratio-t0{int(round(T * 100)):02d}"
         measured[rid] = _m(*_combine(mp[T][0], md_peak[T][0]),
@@ -1042,25 +1333,20 @@ def _model_rows(measured, lat, dyn, md_peak, n_units, spacing):
 
     def frag_md(k):
         return _frag({T: dyn[T].peak(k)[0] for T in dyn})
-
-    def frag_model(k):
-        return _frag({T: lat[T].peak(k)[0] for T in lat})
     if set(T_COLD + T_HOT) <= set(lat):
-        a, b = mjk(frag_model), _jk(frag_md, n_units)
+        a, b = mod("frag"), _jk(frag_md, n_units)
         measured["fragility-underestimated"] = _m(*_combine(a, b), f"F model {a[0]:.3g}, MD {b[0]:.3g}")
     if set(CHI4_T) <= set(lat):
-        lm = mjk(lambda k: np.mean([np.log(lat[T].peak(k)[1]) for T in CHI4_T]))
+        lm = mod("chi4_mean")
         ld = _jk(lambda k: np.mean([np.log(dyn[T].peak(k)[1]) for T in CHI4_T]), n_units)
         measured["chi4-reasonable"] = _m(*_combine(lm, ld))
         measured["chi4-underestimated"] = _m(*_combine(lm, ld))
-        gm = mjk(lambda k: np.log(lat[0.47].peak(k)[1] / lat[0.60].peak(k)[1]))
         gd = _jk(lambda k: np.log(dyn[0.47].peak(k)[1] / dyn[0.60].peak(k)[1]), n_units)
-        measured["chi4-scaling"] = _m(*_combine(gm, gd))
+        measured["chi4-scaling"] = _m(*_combine(mod("chi4_growth"), gd))
         if 0.70 in lat:
-            em = mjk(lambda k: -np.log(lat[0.70].peak(k)[1]) + np.mean([np.log(lat[T].peak(k)[1]) for T in CHI4_T]))
             ed = _jk(lambda k: np.log(dyn[0.70].peak(k)[1]) - np.mean([np.log(dyn[T].peak(k)[1]) for T in CHI4_T]),
                      n_units)
-            measured["chi4-t070-exception"] = _m(*_combine(ed, em, sign=1.0))
+            measured["chi4-t070-exception"] = _m(*_combine(ed, mod("chi4_exc"), sign=1.0))
     return mp
 
 
@@ -1139,6 +1425,9 @@ def _figures(out, temps, dyn, lat, md_peak, extra, soft, prs, fit, n_units):
         ax[2].set_xlabel("r (sigma_AA)"); ax[2].set_ylabel("rho(r)")
         ax[0].set_title(f"Fig. 3: Delta S over +-{KICK_HALF} tau, T = {', '.join(map(str, KICK_T))}", fontsize=9)
         save_png(fig, os.path.join(out, "trsp_fig3.png"), written)
+    mo = extra.get("model_only")
+    if mo and fit is not None:
+        written += _figures_model_only(plt, save_png, out, mo, float(fit["T0"]))
     # Fig. 1: P(R|S)
     fig, ax = plt.subplots(figsize=(5.5, 4))
     centres = 0.5 * (S_EDGES[:-1] + S_EDGES[1:])
@@ -1157,32 +1446,62 @@ def _figures(out, temps, dyn, lat, md_peak, extra, soft, prs, fit, n_units):
     return written
 
 
+def _figures_model_only(plt, save_png, out, mo, T0):
+    """Fig. 6 (the L = 20 model's xi4 against 1/T - 1/T0) and Fig. 7 (tau4, chi4*, xi4 for c = 1, 0.6, 0.2,
+    with the m = 1 model's chi4* of App. G)."""
+    written = []
+
+    def series(name, what):
+        d = mo.get(name, {})
+        Ts = [T for T in MODEL_ONLY_T if T in d]
+        vals = []
+        for T in Ts:
+            try:
+                vals.append(d[T].xi4() if what == "xi4" else d[T].peak()[0 if what == "tau4" else 1])
+            except (RuntimeError, ValueError):
+                vals.append(np.nan)
+        return np.array(Ts), np.array(vals, float)
+    T, xi = series("c = 1", "xi4")
+    if len(T):
+        fig, ax = plt.subplots(figsize=(5.5, 4))
+        x = 1.0 / T - 1.0 / T0
+        ax.plot(x, xi, "o", label=f"model, L = {MODEL_ONLY_L}")
+        ok = np.isfinite(xi)
+        if ok.sum() >= 2:
+            b, a = np.polyfit(x[ok], xi[ok], 1)
+            ax.plot(x, a + b * x, "-", lw=0.8, label=f"line, slope {b:.3g}")
+        ax.set_xlabel(f"1/T - 1/T0 (T0 = {T0:.3f})"); ax.set_ylabel("xi4 (lattice spacings, block scaling)")
+        ax.legend(fontsize=7); ax.set_title("Fig. 6: the model's xi4 against 1/T - 1/T0", fontsize=9)
+        save_png(fig, os.path.join(out, "trsp_fig6.png"), written)
+    fig, ax = plt.subplots(1, 3, figsize=(13, 3.8))
+    for k, what in enumerate(("tau4", "chi4", "xi4")):
+        for name, style in (("c = 1", "o-"), ("c = 0.6", "s--"), ("c = 0.2", "^:"), ("m = 1", "x-.")):
+            if what != "chi4" and name == "m = 1":
+                continue
+            Tn, v = series(name, what)
+            if len(Tn):
+                ax[k].plot(1.0 / Tn, v, style, label=name)
+        ax[k].set_yscale("log"); ax[k].set_xlabel("1/T"); ax[k].set_ylabel(what if what != "chi4" else "chi4*")
+        ax[k].legend(fontsize=7)
+    ax[0].set_title(f"Fig. 7: facilitation weakened (L = {MODEL_ONLY_L}); m = 1: App. G", fontsize=9)
+    save_png(fig, os.path.join(out, "trsp_fig7.png"), written)
+    return written
+
+
 # ------------------------------------------------------------------ notes
 ONSET_ROWS = ("t0-agree", "t0-below-082", "de-slope", "eq2728-form")
 KICK_ROWS = ("bg-plateau-rises", "var-indep-s", "dmean-restoring", "dmean-linear", "sigma-delta-decays",
              "rho-near-positive", "rho-decays", "bound-uncorrelated")
+MODEL_ONLY_ROWS = ("xi4-form-linear", "xi4-slope", "tau4-c06", "tau4-c02", "chi4-c06", "chi4-c02", "xi4-c06",
+                   "xi4-c02-low-t", "single-site-ratio", "model-chi4-at-t0", "db-check", "model-mean-s",
+                   "model-cs-target")
 NOT_MEASURED = {
-    "renormalisation-roundtrip": "not computed by this analysis (the App. D round trip is tested in "
-                                 "tests/analysis/test_lattice.py, not on this run's fit)",
-    "t0-bare-below-082": "the per-T bare (renormalised) barriers are not fitted by this analysis (time)",
-    "model-chi4-at-t0": "the L = 20 model-only runs (Figs. 6, 7, App. G: seven T, c = 0.6, 0.2, m = 1, T = T0) "
-                        "are not run by this analysis yet; they are the next cost item after the L^3 ~ N_A comparison",
-    "xi4-form-linear": "L = 20 model-only runs at the seven Fig. 4 temperatures: not run yet (see model-chi4-at-t0)",
-    "xi4-slope": "as xi4-form-linear",
-    "tau4-c06": "Fig. 7 runs (c = 0.6, 0.2, L = 20, seven T): not run yet",
-    "tau4-c02": "as tau4-c06", "chi4-c06": "as tau4-c06", "chi4-c02": "as tau4-c06", "xi4-c06": "as tau4-c06",
-    "xi4-c02-low-t": "as tau4-c06 (and T = 0.42, 0.45 are full scale only)",
     "aging-md-collapse": "the `aging` part (MD quenches from T_I = 0.70 to T_F = 0.30-0.40, IS softness on a "
                          "log-spaced grid) has no deck yet: no stage records quenched frames on a log-spaced grid "
                          "while the MD continues; ~0.9 core-hours at N = 2000 once it exists",
     "aging-trsp-no-collapse": "the model's ageing runs wait for the aging part (the same t_mid construction needs MD)",
     "aging-trap-no-collapse": "as aging-trsp-no-collapse",
     "aging-trsp-closer": "as aging-trsp-no-collapse",
-    "single-site-ratio": "App. G m = 1 runs at L = 20: not run yet (see model-chi4-at-t0)",
-    "db-check": "the App. F binned detailed-balance test on this run's parameters is not run here (it is a unit test "
-                "of the implementation, tests/analysis/test_lattice.py)",
-    "model-mean-s": "the L = 20 equilibrium runs of App. F 2 are not run here (time)",
-    "model-cs-target": "as model-mean-s",
 }
 
 
@@ -1203,9 +1522,28 @@ def _notes(crit, quantities, measured, extra, temps, n_units, info, n_paper, L_m
         "reported beside (not scored).",
         f"Lattice model: L = {L_match} (L^3 ~ N_A), 40 runs at T <= 0.50 and 20 above, two time origins t_max "
         "apart per run, t_max lengthened x4 until tau4 < t_max / 4; its se is the jackknife over 20 groups of "
-        "runs. The MD-parameter jackknife that criteria.toml adds to the model se (the lattice rerun on the "
-        "parameters refitted from each MD jackknife subsample) is not done: model-vs-MD rows' se lack that term.",
+        "runs plus the MD-parameter jackknife (below).",
     ]
+    pv = extra.get("param_var")
+    if pv:
+        show = [k for k in ("tau4_0.47", "chi4_0.47", "tau4_grow", "frag", "chi4_mean") if k in pv]
+        notes.append(
+            f"MD-parameter jackknife (criteria header): every lattice parameter (onset fit, kicks with Eq. 19's "
+            f"scaling, C_S, <S>(T)) refitted without MD unit k, for each of the {n_units} units, and the L = "
+            f"{L_match} model rerun at every model T with {JK_RUNS} independent runs on the main runs' time window; "
+            "parameter variance = jackknife variance of the reruns' statistic minus their run noise ((n-1)/n)^2 "
+            "sum v_k, floored at 0, added to the runs' variance. Raw / noise / kept se: " + "; ".join(
+                f"{k}: {np.sqrt(pv[k][1]):.3g} / {np.sqrt(pv[k][2]):.3g} / {np.sqrt(pv[k][0]):.3g}" for k in show)
+            + ". Where noise exceeds the raw spread the parameter term is 0: the reruns cannot resolve it.")
+    elif not extra.get("lattice_error"):
+        notes.append("MD-parameter jackknife: not available (a leave-one-out refit failed at every unit): the "
+                     "model rows' se is the runs' alone, so their above/below verdicts are optimistic.")
+    cost = extra.get("model_cost")
+    if cost:
+        notes.append("Lattice model cost in this analysis: " + "; ".join(
+            f"{what}: {n} runs, {t:.0f} s" for what, n, t in cost)
+            + f"; total {sum(c[1] for c in cost)} runs, {sum(c[2] for c in cost) / 60:.1f} min (one core, "
+              "cached in cache/: a rerun of the analysis reuses them).")
     scale = extra.get("kick_scale")
     if extra.get("kick_error"):
         notes.append(f"Kicks not measured: {extra['kick_error']} (too few events at this scale).")
@@ -1226,7 +1564,13 @@ def _notes(crit, quantities, measured, extra, temps, n_units, info, n_paper, L_m
             continue
         if q.ours == "not measured":
             part = crit.row(q.id).part
+            mo_err = "; ".join(f"{v} {T:g}: {e}" for (v, T), e in extra.get("model_only_errors", {}).items())
+            mo_err = extra.get("model_only_error") or mo_err
             why = NOT_MEASURED.get(q.id) or (
+                f"the L = {MODEL_ONLY_L} model-only runs did not give it ({mo_err or extra.get('lattice_error') or 'a fit failed'})"
+                if q.id in MODEL_ONLY_ROWS else None) or (
+                f"the App. D round trip failed: {extra['roundtrip_error']}" if q.id == "renormalisation-roundtrip"
+                and extra.get("roundtrip_error") else None) or (
                 "its estimate is not finite at this scale (a fit that failed, or a ratio with a zero or "
                 "negative denominator)" if q.id in extra.get("nan_rows", ()) else None) or (
                 extra.get("onset_error") if q.id in ONSET_ROWS and extra.get("onset_error") else
