@@ -1,19 +1,38 @@
 # cython: language_level=3
-# Caller: pyglass/engine/integrators/base.py (as pyglass._ext.integrate).
-"""Fused velocity-Verlet updates on the (N, 3) coordinate buffers, and the Nose-Hoover chain step."""
+# distutils: depends = extensions/replicas.pxd extensions/integrate_kernels.h
+# Callers: pyglass/engine/integrators/ (as pyglass._ext.integrate), pyglass/engine/replicas.py (the
+# replica-batch half steps).
+"""Fused velocity-Verlet updates on the (N, 3) coordinate buffers, and the Nose-Hoover chain step.
+
+Each update used by NVE and Nose-Hoover is written once, out of line, in
+extensions/integrate_kernels.h, and called both by the one-system functions and by the
+replica-batch functions (`*_replicas`), which loop over the rows of a replica table
+(extensions/replicas.pxd): a batch runs the same machine code as its replicas one at a time."""
 from libc.math cimport INFINITY, exp, fabs, isfinite
+from replicas cimport *
+
+
+
+cdef extern from "integrate_kernels.h" nogil:
+    void _kick_rows "pg_kick_rows"(double* v, const double* f, const double* inv_mass, double h, Py_ssize_t n)
+    double _twice_kinetic "pg_twice_kinetic"(const double* v, const double* mass, Py_ssize_t n)
+    void _kick_drift "pg_kick_drift"(double* v, double* x, const double* f, const double* im, double h, double dt,
+                                     double scale, Py_ssize_t n3)
+    double _kick_twice_kinetic "pg_kick_twice_kinetic"(double* v, const double* f, const double* im,
+                                                       const double* m, double h, Py_ssize_t n3)
+    void _scale "pg_scale"(double* v, double scale, Py_ssize_t n3)
+    double _nhc_half_step "pg_nhc_half_step"(double* xi, double* vxi, const double* Q, int M, double T, double g,
+                                             double ke2, double dt)
 
 
 def kick(double[:, ::1] v, const double[:, ::1] f, const double[::1] inv_mass, double h, int n):
     """v += h f / m for the first n rows."""
-    cdef int i
-    cdef double c
+    if v.shape[0] < n or f.shape[0] < n or inv_mass.shape[0] < n:
+        raise ValueError(f"{n} rows need velocities, forces and masses of at least {n} rows")
+    if n <= 0:
+        return
     with nogil:
-        for i in range(n):
-            c = h * inv_mass[i]
-            v[i, 0] += c * f[i, 0]
-            v[i, 1] += c * f[i, 1]
-            v[i, 2] += c * f[i, 2]
+        _kick_rows(&v[0, 0], &f[0, 0], &inv_mass[0], h, n)
 
 
 def drift(double[:, ::1] x, const double[:, ::1] v, double dt, int n):
@@ -28,11 +47,13 @@ def drift(double[:, ::1] x, const double[:, ::1] v, double dt, int n):
 
 def twice_kinetic(const double[:, ::1] v, const double[::1] mass, int n):
     """sum_i m_i v_i^2."""
-    cdef int i
     cdef double s = 0.0
+    if v.shape[0] < n or mass.shape[0] < n:
+        raise ValueError(f"{n} rows need velocities and masses of at least {n} rows")
+    if n <= 0:
+        return 0.0
     with nogil:
-        for i in range(n):
-            s += mass[i] * (v[i, 0] * v[i, 0] + v[i, 1] * v[i, 1] + v[i, 2] * v[i, 2])
+        s = _twice_kinetic(&v[0, 0], &mass[0], n)
     return s
 
 
@@ -41,46 +62,34 @@ def kick_drift(double[:, ::1] v, double[:, ::1] x, const double[:, ::1] f, const
     """v <- scale v + h f / m (scale: a thermostat's rescaling, 1 without), x += dt v for the
     first n rows: an integrator's first half in one pass. inv_mass3 holds 1/m per component
     (3 n): the rows are walked as one flat array, so the loop vectorises."""
-    cdef Py_ssize_t k, n3 = 3 * <Py_ssize_t>n
-    cdef double* vp = &v[0, 0]
-    cdef double* xp = &x[0, 0]
-    cdef const double* fp = &f[0, 0]
-    cdef const double* im = &inv_mass3[0]
     _check_rows(v.shape[0], x.shape[0], f.shape[0], inv_mass3.shape[0], n)
+    if n <= 0:
+        return
     with nogil:
-        for k in range(n3):
-            vp[k] = scale * vp[k] + h * im[k] * fp[k]
-            xp[k] += dt * vp[k]
+        _kick_drift(&v[0, 0], &x[0, 0], &f[0, 0], &inv_mass3[0], h, dt, scale, 3 * <Py_ssize_t>n)
 
 
 def kick_twice_kinetic(double[:, ::1] v, const double[:, ::1] f, const double[::1] inv_mass3,
                        const double[::1] mass3, double h, int n):
     """v += h f / m for the first n rows; returns sum_i m_i v_i^2 after the kick (a thermostat's
     second half needs it next). inv_mass3, mass3: per component (3 n)."""
-    cdef Py_ssize_t k, n3 = 3 * <Py_ssize_t>n
     cdef double s = 0.0
-    cdef double* vp = &v[0, 0]
-    cdef const double* fp = &f[0, 0]
-    cdef const double* im = &inv_mass3[0]
-    cdef const double* m = &mass3[0]
     _check_rows(v.shape[0], v.shape[0], f.shape[0], min(inv_mass3.shape[0], mass3.shape[0]), n)
+    if n <= 0:
+        return 0.0
     with nogil:
-        for k in range(n3):
-            vp[k] += h * im[k] * fp[k]
-        for k in range(n3):
-            s += m[k] * vp[k] * vp[k]
+        s = _kick_twice_kinetic(&v[0, 0], &f[0, 0], &inv_mass3[0], &mass3[0], h, 3 * <Py_ssize_t>n)
     return s
 
 
 def scale_rows(double[:, ::1] v, double scale, int n):
     """v *= scale for the first n rows."""
-    cdef Py_ssize_t k
-    cdef double* vp = &v[0, 0]
     if v.shape[0] < n:
         raise ValueError(f"{v.shape[0]} rows, {n} needed")
+    if n <= 0:
+        return
     with nogil:
-        for k in range(3 * <Py_ssize_t>n):
-            vp[k] *= scale
+        _scale(&v[0, 0], scale, 3 * <Py_ssize_t>n)
 
 
 cdef inline void _check_rows(Py_ssize_t v_rows, Py_ssize_t x_rows, Py_ssize_t f_rows, Py_ssize_t masses,
@@ -96,31 +105,96 @@ def nhc_half_step(double[::1] xi, double[::1] vxi, const double[::1] Q, double T
     in place, masses Q) coupled to g degrees of freedom whose twice-kinetic energy is ke2
     (Martyna et al., Mol. Phys. 87, 1117 (1996), Trotter splitting with dt/4 and dt/8 sub-steps).
     Returns the factor by which the thermostatted velocities must be scaled."""
-    cdef int M = vxi.shape[0], k
-    cdef double dt2 = 0.5 * dt, dt4 = 0.25 * dt, dt8 = 0.125 * dt, s, scale
+    cdef int M = vxi.shape[0]
     if M < 1 or xi.shape[0] != M or Q.shape[0] != M:
         raise ValueError(f"chain arrays must have one length >= 1, got {xi.shape[0]}, {M}, {Q.shape[0]}")
-    vxi[M - 1] += dt4 * _chain_force(M - 1, vxi, Q, T, g, ke2)
-    for k in range(M - 2, -1, -1):
-        s = exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * _chain_force(k, vxi, Q, T, g, ke2)) * s
-    scale = exp(-dt2 * vxi[0])
-    ke2 *= scale * scale
-    for k in range(M):
-        xi[k] += dt2 * vxi[k]
-    for k in range(M - 1):
-        s = exp(-dt8 * vxi[k + 1])
-        vxi[k] = (vxi[k] * s + dt4 * _chain_force(k, vxi, Q, T, g, ke2)) * s
-    vxi[M - 1] += dt4 * _chain_force(M - 1, vxi, Q, T, g, ke2)
-    return scale
+    return _nhc_half_step(&xi[0], &vxi[0], &Q[0], M, T, g, ke2, dt)
 
 
-cdef inline double _chain_force(int k, const double[::1] vxi, const double[::1] Q, double T, double g,
-                                double ke2) noexcept nogil:
-    """The force on link k of the chain divided by its mass."""
-    if k == 0:
-        return (ke2 - g * T) / Q[0]
-    return (Q[k - 1] * vxi[k - 1] * vxi[k - 1] - T) / Q[k]
+
+# -- replica batches: one call per half step for R replicas (pyglass/engine/replicas.py) ----------
+
+cdef inline void _check_batch(const Py_ssize_t[:, ::1] table, Py_ssize_t masses, int n) except *:
+    if table.shape[1] != RT_COLUMNS or n < 1 or masses < 3 * n:
+        raise ValueError(f"a replica table of {RT_COLUMNS} columns and {3 * n} per-component masses "
+                         f"for {n} particles; got {table.shape[1]} columns, {masses} masses")
+
+
+cdef inline void _check_chains(Py_ssize_t R, const double[:, ::1] xi, const double[:, ::1] vxi,
+                               const double[::1] Q, const double[::1] ke2) except *:
+    if xi.shape[0] < R or vxi.shape[0] < R or ke2.shape[0] < R or xi.shape[1] != Q.shape[0] \
+            or vxi.shape[1] != Q.shape[0] or Q.shape[0] < 1:
+        raise ValueError(f"{R} replicas need ({R}, chain) chain positions and velocities, chain masses "
+                         f"and {R} kinetic energies")
+
+
+def kick_drift_replicas(const Py_ssize_t[:, ::1] table, const double[::1] inv_mass3, double h, double dt, int n):
+    """kick_drift (no rescaling) for every replica of the table: NVE's first half."""
+    cdef Py_ssize_t r
+    cdef const Py_ssize_t* row
+    _check_batch(table, inv_mass3.shape[0], n)
+    with nogil:
+        for r in range(table.shape[0]):
+            row = &table[r, 0]
+            _kick_drift(<double*>row[RT_V], <double*>row[RT_X], <const double*>row[RT_F], &inv_mass3[0], h, dt,
+                        1.0, 3 * <Py_ssize_t>n)
+
+
+def kick_replicas(const Py_ssize_t[:, ::1] table, const double[::1] inv_mass, double h, int n):
+    """kick for every replica of the table: NVE's second half (per-particle 1/m, n entries)."""
+    cdef Py_ssize_t r
+    cdef const Py_ssize_t* row
+    _check_batch(table, 3 * inv_mass.shape[0], n)
+    with nogil:
+        for r in range(table.shape[0]):
+            row = &table[r, 0]
+            _kick_rows(<double*>row[RT_V], <const double*>row[RT_F], &inv_mass[0], h, n)
+
+
+def nhc_first_half_replicas(const Py_ssize_t[:, ::1] table, const double[::1] mass, const double[::1] inv_mass3,
+                            double h, double dt, int n, double[:, ::1] xi, double[:, ::1] vxi, const double[::1] Q,
+                            double T, double g, double[::1] ke2, bint kinetic_known):
+    """NoseHoover._first_half for every replica: the chain half step on twice the kinetic energy
+    (ke2[r] as the last rescaling left it if kinetic_known, else summed here and stored), then
+    rescale, half kick and drift in one pass."""
+    cdef Py_ssize_t r, R = table.shape[0]
+    cdef int M = Q.shape[0]
+    cdef double scale
+    cdef const Py_ssize_t* row
+    _check_batch(table, inv_mass3.shape[0], n)
+    _check_chains(R, xi, vxi, Q, ke2)
+    if mass.shape[0] < n:
+        raise ValueError(f"{n} particle masses needed")
+    with nogil:
+        for r in range(R):
+            row = &table[r, 0]
+            if not kinetic_known:
+                ke2[r] = _twice_kinetic(<const double*>row[RT_V], &mass[0], n)
+            scale = _nhc_half_step(&xi[r, 0], &vxi[r, 0], &Q[0], M, T, g, ke2[r], dt)
+            _kick_drift(<double*>row[RT_V], <double*>row[RT_X], <const double*>row[RT_F], &inv_mass3[0], h, dt,
+                        scale, 3 * <Py_ssize_t>n)
+
+
+def nhc_second_half_replicas(const Py_ssize_t[:, ::1] table, const double[::1] inv_mass3, const double[::1] mass3,
+                             double h, double dt, int n, double[:, ::1] xi, double[:, ::1] vxi,
+                             const double[::1] Q, double T, double g, double[::1] ke2):
+    """NoseHoover._second_half for every replica: half kick with the kinetic energy it leaves, the
+    chain half step, rescale; ke2[r] = twice the kinetic energy after the rescaling (the next first
+    half reuses it)."""
+    cdef Py_ssize_t r, R = table.shape[0]
+    cdef int M = Q.shape[0]
+    cdef double scale, k2
+    cdef const Py_ssize_t* row
+    _check_batch(table, min(inv_mass3.shape[0], mass3.shape[0]), n)
+    _check_chains(R, xi, vxi, Q, ke2)
+    with nogil:
+        for r in range(R):
+            row = &table[r, 0]
+            k2 = _kick_twice_kinetic(<double*>row[RT_V], <const double*>row[RT_F], &inv_mass3[0], &mass3[0], h,
+                                     3 * <Py_ssize_t>n)
+            scale = _nhc_half_step(&xi[r, 0], &vxi[r, 0], &Q[0], M, T, g, k2, dt)
+            _scale(<double*>row[RT_V], scale, 3 * <Py_ssize_t>n)
+            ke2[r] = k2 * scale * scale
 
 
 # -- flat (N d) vectors of the minimizers ---------------------------------------------------------

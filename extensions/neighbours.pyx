@@ -1,5 +1,5 @@
 # cython: language_level=3
-# distutils: depends = extensions/neighbours_simd.h
+# distutils: depends = extensions/neighbours_simd.h extensions/replicas.pxd
 # Callers: pyglass/engine/potentials/base.py, engine/domain.py, engine/system.py (as pyglass._ext.neighbours).
 """Cell-binned Verlet lists over local + ghost particles, ghost refresh and force folding.
 
@@ -13,6 +13,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.string cimport memcpy
 from libc.math cimport ceil, fabs, floor, nearbyint, sqrt
+from replicas cimport *
 
 cnp.import_array()
 
@@ -382,31 +383,62 @@ def orthorhombic_shifts(const cnp.int64_t[:, ::1] image, Py_ssize_t n, const dou
             out[g, 2] = <double>image[g, 2] * lengths[2]
 
 
+cdef bint _refresh_ghosts(double* x, const double* x0, int nlocal, double limit2, const int* source,
+                          Py_ssize_t n_ghost, const double* shift) noexcept nogil:
+    """refresh_ghosts on raw (rows, 3) buffers (shared with the replica batch)."""
+    cdef Py_ssize_t i, g, s, row
+    cdef double d, m = 0.0, dx, dy, dz
+    for i in range(nlocal):
+        dx = x[3 * i] - x0[3 * i]
+        dy = x[3 * i + 1] - x0[3 * i + 1]
+        dz = x[3 * i + 2] - x0[3 * i + 2]
+        d = dx * dx + dy * dy + dz * dz
+        if d > m:
+            m = d
+    if m > limit2:
+        return False
+    for g in range(n_ghost):
+        s = source[g]
+        row = nlocal + g
+        x[3 * row] = x[3 * s] + shift[3 * g]
+        x[3 * row + 1] = x[3 * s + 1] + shift[3 * g + 1]
+        x[3 * row + 2] = x[3 * s + 2] + shift[3 * g + 2]
+    return True
+
+
 def refresh_ghosts(double[:, ::1] x, const double[:, ::1] x0, int nlocal, double limit2,
                    const int[::1] source, const double[:, ::1] shift):
     """One step of a serial domain: if no local particle has moved more than sqrt(limit2) since
     x0 (the last build), refresh the ghost rows from their owners (update_ghosts) and return True;
     otherwise touch nothing and return False (the caller rebuilds)."""
-    cdef int i, g, s, row
-    cdef double d, m = 0.0, dx, dy, dz
     cdef bint within
+    if x.shape[0] < nlocal + source.shape[0] or x0.shape[0] < nlocal or shift.shape[0] < source.shape[0]:
+        raise ValueError(f"{nlocal} particles and {source.shape[0]} ghosts need as many rows")
+    if nlocal == 0 and source.shape[0] == 0:
+        return True
     with nogil:
-        for i in range(nlocal):
-            dx = x[i, 0] - x0[i, 0]
-            dy = x[i, 1] - x0[i, 1]
-            dz = x[i, 2] - x0[i, 2]
-            d = dx * dx + dy * dy + dz * dz
-            if d > m:
-                m = d
-        within = not (m > limit2)
-        if within:
-            for g in range(source.shape[0]):
-                s = source[g]
-                row = nlocal + g
-                x[row, 0] = x[s, 0] + shift[g, 0]
-                x[row, 1] = x[s, 1] + shift[g, 1]
-                x[row, 2] = x[s, 2] + shift[g, 2]
+        within = _refresh_ghosts(&x[0, 0], &x0[0, 0] if nlocal else NULL, nlocal, limit2,
+                                 &source[0] if source.shape[0] else NULL, source.shape[0],
+                                 &shift[0, 0] if source.shape[0] else NULL)
     return within
+
+
+def refresh_ghosts_replicas(const Py_ssize_t[:, ::1] table, int nlocal, double limit2, cnp.uint8_t[::1] within):
+    """refresh_ghosts for every replica of a replica table (extensions/replicas.pxd) in one call:
+    within[r] = 1 where replica r's ghosts were refreshed, 0 where it must rebuild. Returns the
+    number of replicas that must rebuild."""
+    cdef Py_ssize_t r, R = table.shape[0], stale = 0
+    cdef const Py_ssize_t* row
+    if table.shape[1] != RT_COLUMNS or within.shape[0] < R:
+        raise ValueError(f"{R} replicas need {RT_COLUMNS} table columns and {R} flags")
+    with nogil:
+        for r in range(R):
+            row = &table[r, 0]
+            within[r] = _refresh_ghosts(<double*>row[RT_X], <const double*>row[RT_X0], nlocal, limit2,
+                                        <const int*>row[RT_GHOST_SOURCE], row[RT_N_GHOST],
+                                        <const double*>row[RT_GHOST_SHIFT])
+            stale += not within[r]
+    return stale
 
 
 def wrap_orthorhombic(double[:, ::1] x, Py_ssize_t n, int dim, const double[:, ::1] frac,

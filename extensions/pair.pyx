@@ -1,5 +1,5 @@
 # cython: language_level=3
-# distutils: depends = extensions/pair_simd.h extensions/pairmodels.pxd
+# distutils: depends = extensions/pair_simd.h extensions/pairmodels.pxd extensions/replicas.pxd
 # Caller: pyglass/engine/potentials/pair.py (as pyglass._ext.pair).
 """Pair-potential kernels: energy/forces/virial over a half neighbour list, and pair derivatives.
 
@@ -11,6 +11,7 @@ import numpy as np
 cimport numpy as cnp
 from libc.string cimport memset
 from pairmodels cimport pair_phi_block, NPARAM, MODEL_LJ, MODEL_IPL, MODEL_LJ_POLY, MODEL_LJ_SF
+from replicas cimport *
 
 cnp.import_array()
 
@@ -92,6 +93,54 @@ cdef double _blocked_loop(const int* active, Py_ssize_t n_active, const double* 
     return energy
 
 
+cdef double _pair_forces(const double* x, Py_ssize_t M, int nlocal, const int* tp, const int* order,
+                        const int* active, Py_ssize_t n_active, const int* segments, const int* nb,
+                        const double* pp, int ntypes, int model, double* f, double* virial, double* xp,
+                        double* fp, double* ep, bint want_peratom, const int* fold_source, Py_ssize_t n_fold,
+                        bint fold, const int* row_position) noexcept nogil:
+    """One replica's evaluation (compute_pair_forces's work, shared with the replica batch so both
+    run the same arithmetic): gather into cell order, the pair loop, the virial (9 entries into
+    `virial`), the forces scattered back (folded onto the N local rows with `fold`). Returns the
+    energy."""
+    cdef Py_ssize_t g
+    cdef int i, k, a
+    cdef double energy
+    cdef double w[6]
+    rows_to_padded(x, order, M, xp)
+    for a in range(3):
+        xp[4 * M + a] = PAD_COORDINATE
+    xp[4 * M + 3] = 0.0
+    memset(fp, 0, (M + 1) * 4 * sizeof(double))
+    energy = _blocked_loop(active, n_active, xp, tp, fp, ep, want_peratom, segments, nb, pp, ntypes, model)
+    # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
+    # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
+    padded_virial(xp, fp, M, w)
+    if fold:
+        for i in range(nlocal):
+            k = row_position[i]
+            f[3 * i] = fp[4 * k]
+            f[3 * i + 1] = fp[4 * k + 1]
+            f[3 * i + 2] = fp[4 * k + 2]
+        for g in range(n_fold):
+            i = fold_source[g]
+            k = row_position[nlocal + g]
+            f[3 * i] += fp[4 * k]
+            f[3 * i + 1] += fp[4 * k + 1]
+            f[3 * i + 2] += fp[4 * k + 2]
+    else:
+        padded_to_rows(fp, order, M, f)
+    virial[0] = w[0]
+    virial[1] = w[1]
+    virial[2] = w[2]
+    virial[3] = w[1]
+    virial[4] = w[3]
+    virial[5] = w[4]
+    virial[6] = w[2]
+    virial[7] = w[4]
+    virial[8] = w[5]
+    return energy
+
+
 def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int nlocal,
                         const int[::1] order, const int[::1] active, const int[::1] segments,
                         const int[::1] neigh, const double[::1] params, int ntypes, int model,
@@ -110,62 +159,100 @@ def compute_pair_forces(const double[:, ::1] x, const int[::1] sorted_types, int
     particle's force plus those of its ghosts, added in ghost order (Domain.fold_forces's sum).
     Returns the total energy of the listed pairs."""
     cdef Py_ssize_t M = x.shape[0]
-    cdef int i, k, a
+    cdef int k
     cdef double energy = 0.0
-    cdef double w[6]
     cdef bint want_peratom = peratom.shape[0] > 0
     cdef bint fold = fold_source.shape[0] > 0
-    cdef Py_ssize_t g
     if fold and (row_position.shape[0] < M or fold_source.shape[0] != M - nlocal):
         raise ValueError(f"folding needs one source per ghost row ({M - nlocal}) and {M} row positions")
     if xs.shape[0] < M + 1 or fs.shape[0] < M + 1 or xs.shape[1] != 4 or fs.shape[1] != 4 \
             or sorted_types.shape[0] < M + 1:
         raise ValueError(f"pair kernel scratch must hold {M + 1} rows of 4 and {M + 1} types")
+    if virial.shape[0] < 9 or f.shape[0] < M:
+        raise ValueError(f"the forces need {M} rows and the virial 9 entries")
     es_arr = np.zeros(M + 1 if want_peratom else 1)
-    cdef double* xp = &xs[0, 0]
-    cdef double* fp = &fs[0, 0]
-    cdef const int* tp = &sorted_types[0]
     cdef double* ep = <double*> cnp.PyArray_DATA(es_arr)
-    cdef const int* nb = &neigh[0] if neigh.shape[0] > 0 else NULL
-    cdef const double* pp = &params[0]
     with nogil:
-        rows_to_padded(&x[0, 0], &order[0], M, xp)
-        for a in range(3):
-            xp[4 * M + a] = PAD_COORDINATE
-        xp[4 * M + 3] = 0.0
-        memset(fp, 0, (M + 1) * 4 * sizeof(double))
-        energy = _blocked_loop(&active[0] if active.shape[0] else NULL, active.shape[0], xp, tp, fp, ep,
-                               want_peratom, &segments[0], nb, pp, ntypes, model)
-        # virial W = sum_pairs r_ij (x) f_ij = sum over all rows (local and ghost, before folding)
-        # of x (x) f, since f_i = -f_j: 9 M operations instead of 6 per pair
-        padded_virial(xp, fp, M, w)
-        if fold:
-            for i in range(nlocal):
-                k = row_position[i]
-                f[i, 0] = fp[4 * k]
-                f[i, 1] = fp[4 * k + 1]
-                f[i, 2] = fp[4 * k + 2]
-            for g in range(fold_source.shape[0]):
-                i = fold_source[g]
-                k = row_position[nlocal + g]
-                f[i, 0] += fp[4 * k]
-                f[i, 1] += fp[4 * k + 1]
-                f[i, 2] += fp[4 * k + 2]
-        else:
-            padded_to_rows(fp, &order[0], M, &f[0, 0])
+        energy = _pair_forces(&x[0, 0], M, nlocal, &sorted_types[0], &order[0],
+                              &active[0] if active.shape[0] else NULL, active.shape[0], &segments[0],
+                              &neigh[0] if neigh.shape[0] > 0 else NULL, &params[0], ntypes, model,
+                              &f[0, 0], &virial[0], &xs[0, 0], &fs[0, 0], ep, want_peratom,
+                              &fold_source[0] if fold else NULL, fold_source.shape[0], fold,
+                              &row_position[0] if row_position.shape[0] else NULL)
         if want_peratom:
             for k in range(M):
                 peratom[order[k]] = ep[k]
-    virial[0] = w[0]
-    virial[1] = w[1]
-    virial[2] = w[2]
-    virial[3] = w[1]
-    virial[4] = w[3]
-    virial[5] = w[4]
-    virial[6] = w[2]
-    virial[7] = w[4]
-    virial[8] = w[5]
     return energy
+
+
+# -- replica batches (pyglass/engine/replicas.py) ---------------------------------------------------
+
+REPLICA_COLUMNS = RT_COLUMNS
+
+
+cdef inline Py_ssize_t _address(const void* p) noexcept nogil:
+    return <Py_ssize_t>p
+
+
+def set_replica_row(Py_ssize_t[:, ::1] table, Py_ssize_t r, int nlocal, double[:, ::1] x, double[:, ::1] v,
+                    double[:, ::1] f, const double[:, ::1] x0, const int[::1] ghost_source,
+                    const double[:, ::1] ghost_shift, const int[::1] sorted_types, const int[::1] order,
+                    const int[::1] active, const int[::1] segments, const int[::1] neigh, double[:, ::1] xs,
+                    double[:, ::1] fs, const int[::1] row_position):
+    """Row r of a replica table (extensions/replicas.pxd) from one replica's buffers, every shape
+    checked here, once per rebuild, so the batch kernels trust the table. The caller keeps the arrays
+    alive and rewrites the row whenever one of them is replaced."""
+    cdef Py_ssize_t M = x.shape[0], n_ghost = ghost_source.shape[0]
+    if table.shape[1] != RT_COLUMNS or not 0 <= r < table.shape[0]:
+        raise ValueError(f"replica table must have {RT_COLUMNS} columns and a row {r}")
+    if M != nlocal + n_ghost or v.shape[0] < nlocal or f.shape[0] < M or x0.shape[0] != nlocal \
+            or ghost_shift.shape[0] != n_ghost or order.shape[0] < M or row_position.shape[0] < M \
+            or sorted_types.shape[0] < M + 1 or xs.shape[0] < M + 1 or fs.shape[0] < M + 1 \
+            or xs.shape[1] != 4 or fs.shape[1] != 4 or segments.shape[0] < 1 or nlocal < 1:
+        raise ValueError(f"replica {r}: buffers do not match {nlocal} particles and {n_ghost} ghosts")
+    table[r, RT_X] = _address(&x[0, 0])
+    table[r, RT_V] = _address(&v[0, 0])
+    table[r, RT_F] = _address(&f[0, 0])
+    table[r, RT_X0] = _address(&x0[0, 0])
+    table[r, RT_GHOST_SOURCE] = _address(&ghost_source[0]) if n_ghost else 0
+    table[r, RT_GHOST_SHIFT] = _address(&ghost_shift[0, 0]) if n_ghost else 0
+    table[r, RT_N_GHOST] = n_ghost
+    table[r, RT_SORTED_TYPES] = _address(&sorted_types[0])
+    table[r, RT_ORDER] = _address(&order[0])
+    table[r, RT_ACTIVE] = _address(&active[0]) if active.shape[0] else 0
+    table[r, RT_N_ACTIVE] = active.shape[0]
+    table[r, RT_SEGMENTS] = _address(&segments[0])
+    table[r, RT_NEIGHBOURS] = _address(&neigh[0]) if neigh.shape[0] else 0
+    table[r, RT_XS] = _address(&xs[0, 0])
+    table[r, RT_FS] = _address(&fs[0, 0])
+    table[r, RT_ROW_POSITION] = _address(&row_position[0])
+    table[r, RT_ROWS] = M
+
+
+def compute_pair_forces_replicas(const Py_ssize_t[:, ::1] table, int nlocal, const double[::1] params, int ntypes,
+                                 int model, double[::1] energies, double[:, ::1] virials):
+    """compute_pair_forces, folded, for every replica of the table in one call: forces into each
+    replica's RT_F rows, energies[r] and virials[r] (9). The same arithmetic as one replica at a
+    time (_pair_forces). Returns the sum of the energies (one test of them all for finiteness)."""
+    cdef Py_ssize_t r, R = table.shape[0]
+    cdef double total = 0.0
+    cdef const Py_ssize_t* row
+    if table.shape[1] != RT_COLUMNS or energies.shape[0] < R or virials.shape[0] < R or virials.shape[1] != 9:
+        raise ValueError(f"{R} replicas need {RT_COLUMNS} table columns, {R} energies and ({R}, 9) virials")
+    if params.shape[0] < ntypes * ntypes * NPARAM:
+        raise ValueError(f"the parameter table must hold {ntypes} x {ntypes} pairs")
+    with nogil:
+        for r in range(R):
+            row = &table[r, 0]
+            energies[r] = _pair_forces(<const double*>row[RT_X], row[RT_ROWS], nlocal,
+                                       <const int*>row[RT_SORTED_TYPES], <const int*>row[RT_ORDER],
+                                       <const int*>row[RT_ACTIVE], row[RT_N_ACTIVE], <const int*>row[RT_SEGMENTS],
+                                       <const int*>row[RT_NEIGHBOURS], &params[0], ntypes, model,
+                                       <double*>row[RT_F], &virials[r, 0], <double*>row[RT_XS], <double*>row[RT_FS],
+                                       NULL, False, <const int*>row[RT_GHOST_SOURCE], row[RT_N_GHOST], True,
+                                       <const int*>row[RT_ROW_POSITION])
+            total += energies[r]
+    return total
 
 
 def pair_derivatives(int model, const double[:, :, ::1] params, const int[::1] ta, const int[::1] tb,

@@ -170,6 +170,39 @@ def test_nvt_npt_members_and_default_cutoffs(liquid):
     assert np.all(np.isfinite(npt.propensity)) and not np.array_equal(npt.propensity, res.propensity)
 
 
+ISO_FIELDS = ("displacements", "reorganised", "first_loss_times", "failed", "never_recovered", "energies",
+              "propensity", "propensity_abs", "propensity_relative", "debye_waller", "ir_probability")
+
+
+@pytest.mark.parametrize("integrator", ["nve", "nvt"])
+def test_batched_runs_equal_the_runs_one_at_a_time(liquid, integrator):
+    """Replica batches (batch = 2 of 5 runs: chunks 2, 2, 1; batch = 8: all five at once) give the
+    sequential ensemble's fields bit for bit: same seeds, same trajectories."""
+    s, pot = liquid
+    kw = dict(T=1.5, dt=0.005, seed=4, cutoffs=CUT, integrator=integrator, tau=0.5, check_every=0.05)
+    one = ensembles.IsoconfigurationalEnsemble(s, pot, 5, **kw).run([0.25, 1.0, 1.5])
+    for batch in (2, 8):
+        ens = ensembles.IsoconfigurationalEnsemble(s, pot, 5, batch=batch, **kw)
+        assert ens.batch == batch and ens.batch_refused is None
+        res = ens.run([0.25, 1.0, 1.5])
+        np.testing.assert_array_equal(res.seeds, one.seeds)
+        for field in ISO_FIELDS:
+            np.testing.assert_array_equal(getattr(res, field), getattr(one, field), err_msg=field)
+    assert np.isfinite(one.first_loss_times[:, 0]).any() and np.ptp(one.displacements[:, -1]) > 0
+
+
+def test_batch_falls_back_to_one_at_a_time_with_a_message(liquid):
+    s, pot = liquid
+    kw = dict(T=0.8, dt=0.005, seed=2, integrator="npt", P=10.0, tau=0.5, tau_P=2.0, cutoffs=CUT)
+    with pytest.warns(UserWarning, match="one at a time: NPT has no batched kernels"):
+        ens = ensembles.IsoconfigurationalEnsemble(s, pot, 2, batch=4, **kw)
+    assert ens.batch == 1 and "NPT" in ens.batch_refused
+    np.testing.assert_array_equal(ens.run([0.25]).displacements,
+                                  ensembles.IsoconfigurationalEnsemble(s, pot, 2, **kw).run([0.25]).displacements)
+    with pytest.raises(ValueError, match="batch"):
+        ensembles.IsoconfigurationalEnsemble(s, pot, 2, T=0.8, dt=0.005, cutoffs=CUT, batch=0)
+
+
 # ------------------------------------------------------------------ inherent structures
 def test_inherent_structure_ensemble(liquid):
     s, _ = liquid

@@ -28,7 +28,14 @@ def test_isoconfigurational_identical_on_one_or_two_rank_groups():
         list(range(two.group, 5, two.n_groups))
     res2 = two.run([0.5, 1.0])
     res1 = ensembles.IsoconfigurationalEnsemble(s, pot, comm=comm, n_groups=1, **kw).run([0.5, 1.0])
-    for res in (res1, res2):
+    # replica batches inside one-rank groups (group 0: runs 0, 2 batched, then 4); a group of two ranks
+    # runs one at a time and says so
+    batched = ensembles.IsoconfigurationalEnsemble(s, pot, comm=comm, batch=2, **kw)
+    assert batched.batch == 2 and batched.batch_refused is None
+    res2b = batched.run([0.5, 1.0])
+    with pytest.warns(UserWarning, match="one at a time: a replica batch runs on one rank"):
+        res1b = ensembles.IsoconfigurationalEnsemble(s, pot, comm=comm, n_groups=1, batch=2, **kw).run([0.5, 1.0])
+    for res in (res1, res2, res2b, res1b):
         assert np.array_equal(res.seeds, serial.seeds)
         assert np.array_equal(res.displacements, serial.displacements)
         assert np.array_equal(res.propensity, serial.propensity)

@@ -8,6 +8,10 @@ member order, so the result does not depend on the number of groups. Inside a gr
 gets the group communicator (`group_comm`); the present members do not yet decompose their system
 over it (their per-particle trackers work in particle order), so every rank of a group runs the
 member's system whole and the root's result is kept: use groups of one rank for ensembles.
+
+A subclass that can advance several members together (the iso-configurational ensemble's replica
+batches) sets `batch` and overrides `run_members`; a group then runs its members in chunks of
+`batch`, in member order, with the same seeds, so the results are those of one member at a time.
 """
 from __future__ import annotations
 
@@ -27,6 +31,9 @@ def member_seeds(seed: int, n: int) -> np.ndarray:
 class Ensemble:
     """Members with seeds, run over rank groups. Subclasses implement `run_member(k, seed,
     group_comm) -> dict of numpy arrays` and combine the list of member dicts."""
+
+    #: members handed to one run_members call (1: one at a time)
+    batch = 1
 
     def __init__(self, n_members: int, seed: int = 0, comm=None, n_groups: int | None = None, seeds=None):
         self.seed = int(seed)
@@ -55,16 +62,23 @@ class Ensemble:
     def run_member(self, k: int, seed: int, group_comm) -> dict:
         raise NotImplementedError
 
+    def run_members(self, ks, seeds, group_comm) -> list:
+        """The result dicts of members ks (at most `batch` of this group's, in order) with their
+        seeds; by default one at a time."""
+        return [self.run_member(k, seed, group_comm) for k, seed in zip(ks, seeds)]
+
     def run_all(self) -> list:
         """Run this group's members and gather every member's result dict on every rank, in
         member order. A failure on any rank is raised on all ranks (no hang)."""
         mine, error = {}, None
         is_root = self.group_comm is None or self.group_comm.Get_rank() == 0
         try:
-            for k in self.members_of(self.group):
-                res = self.run_member(k, int(self.seeds[k]), self.group_comm)
+            members = self.members_of(self.group)
+            for c in range(0, len(members), max(1, int(self.batch))):
+                ks = members[c: c + max(1, int(self.batch))]
+                results = self.run_members(ks, [int(self.seeds[k]) for k in ks], self.group_comm)
                 if is_root:
-                    mine[k] = res
+                    mine.update(zip(ks, results))
         except Exception as exc:  # noqa: BLE001 - re-raised on every rank below
             if self.comm is None or self.comm.Get_size() == 1:
                 raise

@@ -11,8 +11,16 @@ times of the first loss of the 4th neighbour (Fig. S2) and the recovery statisti
 Paper 1 ran NPT (Nosé–Poincaré–Andersen); here `integrator` chooses "nve" (default), "nvt"
 (Nosé–Hoover chain), "npt" (MTK barostat + Nosé–Hoover chains, pressure P) or a factory returning any
 Integrator. Under NPT the box fluctuates per run; displacements still come from unwrapped positions.
+
+`batch` runs up to that many runs of a rank group together as one replica batch
+(engine.integrators.ReplicaBatch: one kernel call per half step, ghost refresh and force evaluation
+for all of them), on one rank, for "nve" and "nvt" with a pair potential; the results are those of
+the runs one at a time, bit for bit. Other integrators, potentials or groups of several ranks run
+one at a time, with a warning saying why.
 """
 from __future__ import annotations
+
+import warnings
 
 import numpy as np
 
@@ -113,12 +121,14 @@ class IsoconfigurationalEnsemble(Ensemble):
               partial g(r)); check_every : time between neighbour checks (default 0.1)
     threshold, max_x, hysteresis : see `NeighbourLoss`
     comm, n_groups : mpi4py communicator and number of rank groups (default one per rank)
+    batch : runs advanced together as one replica batch (default 1: one at a time); see the module
+            docstring. `batch_refused` says why a batch > 1 runs one at a time (None if it does not)
     """
 
     def __init__(self, system, potential, n_runs: int, T: float, dt: float, seed: int = 0, integrator="nve",
                  tau: float = None, cutoffs=None, check_every: float = 0.1, threshold: int = 4, max_x: int = 5,
                  hysteresis: float = 0.0, comm=None, n_groups=None, seeds=None, P: float = None,
-                 tau_P: float = None):
+                 tau_P: float = None, batch: int = 1):
         super().__init__(n_runs, seed, comm, n_groups, seeds)
         if not T > 0:
             raise ValueError(f"T must be > 0, got {T}")
@@ -141,6 +151,16 @@ class IsoconfigurationalEnsemble(Ensemble):
         self.check_steps = max(1, int(round(check_every / dt)))
         self.threshold, self.max_x, self.hysteresis = int(threshold), int(max_x), float(hysteresis)
         self.times = None
+        if int(batch) < 1:
+            raise ValueError(f"batch must be >= 1, got {batch}")
+        self.batch, self.batch_refused = int(batch), None
+        if self.batch > 1:
+            from pyglass.engine.integrators import batchable
+            self.batch_refused = batchable(self.make_integrator(), potential, self.group_comm)
+            if self.batch_refused:
+                warnings.warn(f"iso-configurational ensemble: batch = {self.batch} not used, the runs go one at a "
+                              f"time: {self.batch_refused}", stacklevel=2)
+                self.batch = 1
 
     def make_integrator(self):
         from pyglass.engine.integrators import NVE, NoseHoover
@@ -153,38 +173,61 @@ class IsoconfigurationalEnsemble(Ensemble):
             return NPT(self.dt, self.T, self.P, self.tau, self.tau_P)
         return self.integrator(self.dt, self.T)
 
-    def run_member(self, k, seed, group_comm):
+    def _start(self, seed):
+        """One run's start: (system with momenta drawn from seed, unwrapped positions, time, its
+        neighbour-loss tracker)."""
         s = self.system.copy()
         s.thermalize(self.T, int(seed))
-        x0 = s.unwrapped_positions.copy()
-        t_start = s.time
         tracker = NeighbourLoss(s.positions, s.box, s.types, self.cutoffs,
                                 schedule=LinearSchedule(self.check_steps, start=s.step),
                                 threshold=self.threshold, max_x=self.max_x, hysteresis=self.hysteresis,
                                 pairs=self.pairs)
-        integ = self.make_integrator()
-        n = s.n_global
+        return s, s.unwrapped_positions.copy(), s.time, tracker
 
-        def energy(result=None):
-            result = result or self.potential.compute(s)
-            return (result.energy + s.kinetic_energy()) / n
+    def _record(self, runs, advance, potential_energies) -> list:
+        """Advance the runs (one, or a replica batch: `advance(steps)`) from time to time of
+        `self.times` and record each run's fields there; potential_energies() gives each run's
+        potential energy now. Returns one result dict per run."""
+        def energies_now():
+            return [(e + s.kinetic_energy()) / s.n_global for e, (s, *_) in zip(potential_energies(), runs)]
 
-        energies = [energy()]
+        energies = [energies_now()]
         steps = np.round(self.times / self.dt).astype(np.int64)
-        dr, reorg, done = [], [], 0
+        dr, reorg, done = [[] for _ in runs], [[] for _ in runs], 0
         for target in steps:
             if target > done:
-                integ.run(s, self.potential, int(target - done), observables=(tracker,))
+                advance(int(target - done))
                 done = int(target)
-            # a check exactly at the recording step if the schedule did not hit it
-            if (s.step - tracker.schedule.start) % tracker.schedule.every:
-                tracker.observe(s.positions, s.box, s.time)
-            dr.append(s.unwrapped_positions - x0)
-            reorg.append(tracker.reorganised.copy())
-            energies.append(energy())
-        return {"dr": np.array(dr), "reorganised": np.array(reorg), "energies": np.array(energies),
-                "first_loss_time": tracker.first_loss_time - t_start, "failed": tracker.failed.copy(),
-                "never_recovered": tracker.never_recovered}
+            for k, (s, x0, _, tracker) in enumerate(runs):
+                # a check exactly at the recording step if the schedule did not hit it
+                if (s.step - tracker.schedule.start) % tracker.schedule.every:
+                    tracker.observe(s.positions, s.box, s.time)
+                dr[k].append(s.unwrapped_positions - x0)
+                reorg[k].append(tracker.reorganised.copy())
+            energies.append(energies_now())
+        energies = np.array(energies)
+        return [{"dr": np.array(dr[k]), "reorganised": np.array(reorg[k]), "energies": energies[:, k],
+                 "first_loss_time": tracker.first_loss_time - t_start, "failed": tracker.failed.copy(),
+                 "never_recovered": tracker.never_recovered} for k, (_, _, t_start, tracker) in enumerate(runs)]
+
+    def run_member(self, k, seed, group_comm):
+        run = self._start(seed)
+        s, tracker = run[0], run[3]
+        integ = self.make_integrator()
+        return self._record([run], lambda n: integ.run(s, self.potential, n, observables=(tracker,)),
+                            lambda: [self.potential.compute(s).energy])[0]
+
+    def run_members(self, ks, seeds, group_comm):
+        """Up to `batch` runs as one replica batch (the same numbers as run_member one at a time)."""
+        if self.batch == 1 or len(ks) == 1:
+            return super().run_members(ks, seeds, group_comm)
+        from pyglass.engine.integrators import ReplicaBatch
+        runs = [self._start(seed) for seed in seeds]
+        batch = ReplicaBatch([run[0] for run in runs], self.potential)
+        integrators = [self.make_integrator() for _ in runs]
+        observables = [(run[3],) for run in runs]
+        return self._record(runs, lambda n: batch.run(integrators, n, observables=observables),
+                            lambda: [res.energy for res in batch.evaluate()])
 
     def run(self, times) -> IsoconfigurationalResult:
         """Run every member to max(times); record the fields at each time (simulation time units

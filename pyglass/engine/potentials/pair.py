@@ -7,6 +7,7 @@ Smoothing polynomials (shift, or phi, phi', phi'' -> 0 at the cutoff) are solved
 """
 from __future__ import annotations
 
+import copy
 import math
 
 import numpy as np
@@ -90,6 +91,23 @@ class PairPotential(Potential):
     def cutoff(self) -> float:
         return float(self.cutoffs.max())
 
+    def replica(self) -> "PairPotential":
+        """The same law (parameter table shared, not copied) with its own neighbour list and kernel
+        scratch: one per replica of a replica batch (engine.integrators.replicas), whose systems
+        move apart and rebuild at different steps."""
+        twin = copy.copy(self)
+        twin.neighbour_list = NeighbourList(self.cutoffs, self.skin, half=True, pad=True)
+        twin._scratch = np.empty((2, 0, 4))
+        twin._checked_box = twin._checked_serial = None
+        return twin
+
+    def ensure_scratch(self, rows: int) -> np.ndarray:
+        """The force kernel's sorted-row scratch (2, >= rows + 1, 4), grown when a rebuild needs more
+        rows (kept between steps: no allocation per step)."""
+        if self._scratch.shape[1] < rows + 1:
+            self._scratch = np.empty((2, rows + 1 + rows // 4, 4))
+        return self._scratch
+
     def describe(self) -> dict:
         d = {"name": self.name, "model": self.model, "type_names": self.type_names,
              "cutoffs": self.cutoffs.tolist(), "skin": self.skin}
@@ -110,15 +128,14 @@ class PairPotential(Potential):
         nl = self.neighbour_list
         nl.update(system)
         m = system.N + system.n_ghost
-        if self._scratch.shape[1] < m + 1:      # the kernel's sorted rows (coordinates, forces)
-            self._scratch = np.empty((2, m + 1 + m // 4, 4))
+        scratch = self.ensure_scratch(m)        # the kernel's sorted rows (coordinates, forces)
         f_all = np.empty((m, 3))
         vir = np.empty(9)                       # written whole by the kernel
         pe = np.zeros(m) if per_particle else _EMPTY_F64
         fold = system.domain.folds_locally      # one rank: the kernel folds ghost forces itself
         energy = _pair.compute_pair_forces(system._x, nl.sorted_types, system.N, nl.order, nl.active,
                                            nl.segments, nl.neighbours, self.params.reshape(-1), self.n_types,
-                                           self._model_code, f_all, vir, pe, self._scratch[0], self._scratch[1],
+                                           self._model_code, f_all, vir, pe, scratch[0], scratch[1],
                                            system.ghost_source if fold else _EMPTY_I32, nl.row_position)
         return finish_result(self, system, energy, f_all, vir, pe, per_particle, folded=fold)
 

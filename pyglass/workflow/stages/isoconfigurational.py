@@ -40,6 +40,10 @@ class Isoconfigurational(Stage):
         "dw_interval": Key((int, float), None, "also write debye_waller_interval: paper 3's Debye-Waller factor, "
                            "the variance of each particle's position over the recorded times <= this interval, "
                            "averaged over runs (record a uniform grid of times)", lo=0, lo_open=True),
+        "batch": Key((int,), 8, "runs advanced together as one replica batch on one rank (integrator nve or nvt, "
+                     "a pair potential): each step's kernels run once for the whole batch, the results are bit "
+                     "for bit those of batch = 1; npt, many-body potentials and groups of several ranks run one "
+                     "at a time", lo=1),
         "first_samples": Key((int,), None, "in a study, run only in the first this many samples (a costly "
                              "ensemble, e.g. paper 3's propensity over tau_alpha, on a subset); the other samples "
                              "write no results for this stage (default: every sample)", lo=0),
@@ -86,7 +90,8 @@ class Isoconfigurational(Stage):
         return IsoconfigurationalEnsemble(system, potential, p["n_runs"], p["T"], p["dt"], seed=self.seed,
                                           integrator=p["integrator"], tau=p["tau"], P=p["P"], tau_P=p["tau_P"],
                                           threshold=p["threshold"], max_x=p["max_x"],
-                                          check_every=p["check_every"], comm=comm)
+                                          check_every=p["check_every"], comm=comm,
+                                          batch=1 if p["integrator"] == "npt" else p["batch"])
 
     def run(self, ctx):
         p = self.params
@@ -99,7 +104,11 @@ class Isoconfigurational(Stage):
         ctx.print(f"stage {self.index + 1} ({p['name']}): iso-configurational ensemble, {p['n_runs']} runs to "
                   f"t = {p['times'][-1]:g}")
         whole = ctx.whole_system()
-        res = self.ensemble(whole, ctx.deck.build_potential(), ctx.comm).run(p["times"])
+        ensemble = self.ensemble(whole, ctx.deck.build_potential(), ctx.comm)
+        if ensemble.batch_refused:
+            ctx.print(f"stage {self.index + 1} ({p['name']}): runs one at a time (batch = {p['batch']} not used: "
+                      f"{ensemble.batch_refused})")
+        res = ensemble.run(p["times"])
         out = {"times": res.times, "seeds": res.seeds, "propensity": res.propensity,
                "propensity_abs": res.propensity_abs, "propensity_relative": res.propensity_relative,
                "debye_waller": res.debye_waller,
