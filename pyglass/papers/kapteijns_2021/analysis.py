@@ -33,6 +33,7 @@ from pyglass.analysis.ensembles.inherent_structures import count_new_minima, tra
 from pyglass.analysis.landscape.dipoles import mesoelastic_fit
 from pyglass.analysis.statistics import mean_and_se, relative_change
 from pyglass.workflow.run import results
+from pyglass.workflow.reproduce.criteria import difference as _difference, measured as _m, sample_mean as _mean
 
 NAME = "kapteijns-2021"
 TITLE = ("Kapteijns et al., J. Chem. Phys. 155, 074502 (2021): mesoscopic elasticity, dipole stiffness and "
@@ -269,29 +270,6 @@ def _attraction(row, deck):
 
 
 # ---------------------------------------------------------------------------------------------- statistics
-def _m(ours, se, note=""):
-    from pyglass.workflow.reproduce.criteria import Measurement
-    return Measurement(float(ours), float(se), note)
-
-
-def _mean(values, note=""):
-    """Mean over independent samples and its standard error; None (not measured) with fewer than two."""
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if len(v) < 2:
-        return None
-    m, se = mean_and_se(v)
-    return _m(m, se, (note + "; " if note else "") + f"{len(v)} samples")
-
-
-def _difference(a, b, note=""):
-    """a - b of two independent measurements, se in quadrature."""
-    if a is None or b is None:
-        return None
-    return _m(a.ours - b.ours, np.hypot(a.se, b.se), f"{a.ours:.4g} +- {a.se:.2g} minus {b.ours:.4g} +- {b.se:.2g}"
-              + (f"; {note}" if note else ""))
-
-
 def _glass_means(row, pick=None):
     """(mean G, se, mean kappa, se) over the glasses of a state (a resample `pick` of their indices)."""
     G, K = row["G_glass"], row["kappa_glass"]

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from pyglass.workflow.reproduce.criteria import difference as _difference, measured as _m, sample_mean as _mean
+
 NAME = "mosayebi-2014"
 TITLE = ("Mosayebi, Ilg, Widmer-Cooper & Del Gado, PRL 112, 105503 (2014): soft modes and non-affine "
          "displacements of inherent structures (paper 3)")
@@ -286,31 +288,6 @@ def read_part(tag, index, deck) -> Part | None:
 
 
 # ---------------------------------------------------------------------------------------------- rows
-def _m(ours, se, note=""):
-    from pyglass.workflow.reproduce.criteria import Measurement
-    return Measurement(float(ours), float(se), note)
-
-
-def _mean(values, note=""):
-    """Mean over samples, se = sd (ddof = 1) / sqrt(n) [criteria header]; None (not measured) with fewer than
-    two finite values."""
-    from pyglass.analysis.statistics import mean_and_se
-    v = np.asarray(values, float)
-    v = v[np.isfinite(v)]
-    if len(v) < 2:              # no standard error over samples: not scored
-        return None
-    m, se = mean_and_se(v)
-    return _m(m, se, (note + "; " if note else "") + f"{len(v)} samples")
-
-
-def _difference(a, b, note=""):
-    """Difference of two parts' sample means, se in quadrature [criteria header]."""
-    if a is None or b is None:
-        return None
-    return _m(a.ours - b.ours, np.hypot(a.se, b.se), f"{a.ours:.4g} +- {a.se:.2g} minus {b.ours:.4g} +- {b.se:.2g}"
-              + (f"; {note}" if note else ""))
-
-
 def _gamma_c(part):
     gc = [s.gamma_c for s in part.scores]
     censored = sum(g.censored for g in gc)
@@ -473,7 +450,7 @@ def _figures(out, parts) -> list:
         a.set_xscale("log")
         a.set_xlabel("gamma")
         a.axvspan(0.071 - 0.024, 0.071 + 0.024, color="0.85", zorder=0)
-    ax[0].set_ylabel(f"O_DW,p^dq (N_m = 1 % of 2N)")
+    ax[0].set_ylabel("O_DW,p^dq (N_m = 1 % of 2N)")
     ax[0].set_title("Fig. 1(a); dotted: O_DW,RND, dashed: mean gamma_c, grey: paper", fontsize=8)
     ax[1].set_ylabel("e_IS(gamma) - e_IS(1e-4)")
     ax[1].set_title("Fig. 1(b)", fontsize=9)
@@ -692,7 +669,7 @@ def _notes(quantities, crit, parts, full) -> list:
         tau = st.tau_alpha
         spacing_note = f"; samples {p.spacing:g} tau apart"
         if np.isfinite(tau) and p.spacing < tau:
-            spacing_note += f", LESS than tau_alpha: the samples are not independent by the criteria's rule"
+            spacing_note += ", LESS than tau_alpha: the samples are not independent by the criteria's rule"
         notes.append(f"Part {tag or '(main)'} ({_label(p)}): {len(p.samples)} of {p.nominal} samples complete; DP in "
                      f"{p.dp_samples}. q* = {st.q_star:.3f} (first peak of S(q) of the production frames); "
                      f"tau_alpha = {tau:.4g} tau (F_s(q*, t) = 1/e over {st.span:g} tau of production"

@@ -35,6 +35,7 @@ import re
 import numpy as np
 
 from pyglass.workflow.run import results
+from pyglass.workflow.reproduce.criteria import measured as _m
 
 NAME = "sharma-2022"
 TITLE = "Paper 5 (Sharma et al. 2022): local softness of the mean-field caging potential in Kob-Andersen"
@@ -574,11 +575,6 @@ def _measure(per, K, keep, potential, detail=False):
 
 
 # ------------------------------------------------------------------------------ the report
-def _m(ours, se, note=""):
-    from pyglass.workflow.reproduce.criteria import Measurement
-    return Measurement(ours if isinstance(ours, (int, np.integer)) else float(ours), float(se), note)
-
-
 NOT_MEASURED = {
     "temperature": "the run has no temperature {T:g}, which the row needs",
     "cold": "needs T = 0.47 with production of at least 1400 tau plus origins, and enough kept pairs "

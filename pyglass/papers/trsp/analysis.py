@@ -30,6 +30,7 @@ import numpy as np
 
 from pyglass.analysis.statistics import jackknife
 from pyglass.workflow.run import results
+from pyglass.workflow.reproduce.criteria import measured as _m
 
 NAME = "trsp"
 TITLE = ("Paper 4 (TRSP): machine-learned softness of Kob-Andersen, P(R|S), the onset T0, kicks, and the "
@@ -434,11 +435,6 @@ def _jk_many(fn, n):
         se = float(np.sqrt((len(x) - 1) / len(x) * np.sum((x - x.mean()) ** 2))) if len(x) >= 2 else float("nan")
         out[key] = (float(v), se)
     return out
-
-
-def _m(value, se, note=""):
-    from pyglass.workflow.reproduce.criteria import Measurement
-    return Measurement(float(value), float(se), note)
 
 
 def _combine(a, b, sign=-1.0):

@@ -121,6 +121,33 @@ class Measurement:
     note: str = ""
 
 
+def measured(ours, se=float("nan"), note: str = "") -> Measurement:
+    """A Measurement with plain Python numbers (integers stay integers: counts and `equal` rows)."""
+    ours = ours if isinstance(ours, (int, np.integer, str, tuple, list)) else float(ours)
+    return Measurement(ours.item() if isinstance(ours, np.integer) else ours, float(se), note)
+
+
+def sample_mean(values, note: str = "", unit: str = "samples", min_samples: int = 2) -> Measurement | None:
+    """The mean over independent samples with its standard error (analysis.statistics.mean_and_se);
+    None (the row is not measured) with fewer than `min_samples` finite values. The note ends with
+    the count."""
+    from pyglass.analysis.statistics import mean_and_se
+    v = np.asarray(values, float)
+    v = v[np.isfinite(v)]
+    if len(v) < min_samples:
+        return None
+    m, se = mean_and_se(v)
+    return measured(m, se, (note + "; " if note else "") + f"{len(v)} {unit}")
+
+
+def difference(a: Measurement | None, b: Measurement | None, note: str = "") -> Measurement | None:
+    """a - b of two independent measurements, standard errors in quadrature; None if either is."""
+    if a is None or b is None:
+        return None
+    return measured(a.ours - b.ours, np.hypot(a.se, b.se),
+                    f"{a.ours:.4g} +- {a.se:.2g} minus {b.ours:.4g} +- {b.se:.2g}" + (f"; {note}" if note else ""))
+
+
 @dataclass
 class Criteria:
     paper: str
