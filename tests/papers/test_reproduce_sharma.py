@@ -116,3 +116,21 @@ def test_fig5_rows_recover_an_arrhenius_crossing():
     assert out["form"] == pytest.approx(0.0, abs=1e-3)
     assert out["de_slope"] == pytest.approx(-1500.0, rel=1e-2)
     assert np.all(out["slopes"] > 0)
+
+
+def test_arrhenius_miss_names_a_per_temperature_offset():
+    """A P_R raised by the same factor in every bin at one T (as a lower threshold p_c there would do) is
+    reported as a per-temperature departure, located at that T."""
+    Ts = np.array([0.7, 0.6, 0.53, 0.5, 0.47])
+    dE = 6.0 - 1500.0 * M.S_CENTRES
+    sigma = np.log(0.3) + dE / 0.8
+    P = np.exp(sigma[None, :] - dE[None, :] / Ts[:, None])
+    P[3] *= 1.5
+    n = np.full_like(P, 1e6)
+    nr = np.round(P * n)
+    per = [{"T": T, "p_c": 0.15 - 0.01 * j} for j, T in enumerate(Ts)]
+    why = M._why_measured("arrhenius-form", [], per, {"f5": M.fig5_rows(Ts, n, nr), "nr": nr})
+    assert "T = 0.5," in why
+    per_T = dict(kv.split(": ") for kv in why.split("mean residual per T is ")[1].split(" (")[0].split(", "))
+    assert max(per_T, key=lambda T: abs(float(per_T[T]))) == "0.5"
+    assert M._why_measured("not-a-row", [], per, {}) is None

@@ -36,9 +36,13 @@ def test_reduced_deck_keeps_the_criteria_temperatures():
     assert steps["T0.47"] * 0.005 >= 4000
 
 
+TINY_AGING = {"system.n": 100, "stage.hot.steps": 400, "stage.aging.steps": 2000,
+              "stage.aging.observable.0.block": 2001, "output.checkpoint": 0}
+
+
 def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     from pyglass.workflow.reproduce.criteria import Criteria
-    monkeypatch.setattr(M, "REDUCED", TINY)
+    monkeypatch.setattr(M, "PARTS", [("", M.DECK, TINY, {}), ("aging", M.PARTS[1][1], TINY_AGING, {})])
     monkeypatch.setattr(M, "LATTICE_L", (6, 6))
     monkeypatch.setattr(M, "MODEL_ONLY_L", 6)
     monkeypatch.setattr(M, "JK_RUNS", 4)

@@ -349,16 +349,20 @@ def _analyse_unit(T, label, run, potential, cold: bool):
         else:
             phi[f] = cp.compute(s, positions=pos[f])[A]
     alt_av = {k: cp.phi_r_average(0, w[1]) for k, w in reads.items()}
-    chk = np.nan
+    chk = chk64 = np.nan
     if run.has_stage("caging") and "phi_r" in run.stage("caging"):
+        staged = np.asarray(run.stage("caging")["phi_r"])
         ref0 = CagingPotential(potential, T, delta=DELTA).fit_reference([pos[0]], s.box, types)
-        chk = float(np.max(np.abs(ref0.compute(s, positions=pos[0]) - np.asarray(run.stage("caging")["phi_r"]))))
+        chk = float(np.max(np.abs(ref0.compute(s, positions=pos[0]) - staged)))
+        # the stage ran on the final configuration in float64; frame 0 of the trajectory is stored in float32
+        ref64 = CagingPotential(potential, T, delta=DELTA).fit_reference([s.positions], s.box, types)
+        chk64 = float(np.max(np.abs(ref64.compute(s) - staged)))
     phop = phop_all[:, A]
     out = {"T": T, "label": label, "N": s.N, "n_A": int(A.sum()), "dt": dt, "nf": nf, "lags": lags, "ls": ls,
            "msd": msd, "a2": a2, "Q": qa, "t_star": peak.time, "at_edge": peak.at_edge, "p_c": p_c, "tau": tau,
            "cfg": cfg, "r": r, "gc": gc, "q": q, "sc": sc, "x": x, "dim": s.dim, "phi": phi, "phop": phop,
            "defined": np.all(np.isfinite(phop), axis=1), "alt": alt, "alt_frames": alt_frames, "alt_av": alt_av,
-           "check": chk, "window": int(g.attrs.get("window_frames", 0)) * dt, "phop_on": str(g.attrs.get("phop_on", ""))}
+           "check": chk, "check64": chk64, "rounding": float(np.max(np.abs(s.box.minimum_image(pos[0] - s.positions)))), "window": int(g.attrs.get("window_frames", 0)) * dt, "phop_on": str(g.attrs.get("phop_on", ""))}
     if cold:
         # Fig. 2: local rdf around A at two deltas and g_AA, per configuration
         r2, _ = radial_distribution(pos[0], s.box, types, *FIG2_R)
@@ -867,6 +871,50 @@ def _figures(out, per, detail) -> list:
     return figures
 
 
+def _why_measured(rid, quantities, per, detail):
+    """The reason of a measured miss that this run's numbers can give (None: the static WHY entry)."""
+    if rid == "arrhenius-form" and detail["f5"]["fit"] is not None:
+        # where ln P_R leaves its line, and whether the departures are per T (all bins together) or per bin
+        f5, fit = detail["f5"], detail["f5"]["fit"]
+        Ts = np.array([p["T"] for p in per])[f5["five"]]
+        PR, nr = f5["PR"][f5["five"]], np.asarray(detail["nr"])[f5["five"]]
+        with np.errstate(invalid="ignore", divide="ignore"):
+            res = np.log(PR) - (fit["sigma"][None, :] - fit["dE"][None, :] / Ts[:, None])
+        j, k = np.unravel_index(np.nanargmax(np.abs(res)), res.shape)
+        per_T = np.nanmean(res, axis=1)
+        same = [f"{T:g}" for T, r in zip(Ts, res) if np.all(np.sign(r[np.isfinite(r)]) == np.sign(np.nanmean(r)))]
+        pc = {f"{p['T']:g}": p["p_c"] for p in per}
+        return (f"the largest departure is {res[j, k]:+.2f} in ln P_R at S = {S_CENTRES[k]:g}, T = {Ts[j]:g}, from "
+                f"{int(nr[j, k])} rearranging pairs (Poisson s.e. {1 / np.sqrt(max(nr[j, k], 1)):.2f}); the departures "
+                f"are mostly per temperature, not per bin: the mean residual per T is " +
+                ", ".join(f"{T:g}: {r:+.2f}" for T, r in zip(Ts, per_T)) + " (every bin on the same side at T = " +
+                (", ".join(same) or "none") + "), which follows the one threshold p_c per T (" +
+                ", ".join(f"{T}: {v:.3g}" for T, v in pc.items() if any(_near(float(T), t) for t in Ts)) +
+                "; a lower p_c counts more excursions at every S). A cause we infer, not one we tested")
+    if rid == "frac-above-peak" and detail.get("cold") is not None:
+        c = detail["cold"]
+        above_all = _ours(quantities, "frac-above-all")
+        f5 = detail["f5"]
+        j = int(np.flatnonzero([_near(p["T"], COLD) for p in per])[0])
+        pr = f5["PR"][j][np.isfinite(f5["PR"][j])]
+        return (f"P(S) is skewed (mean {c['s_all']:.4g} above its mode {c['peak']:.4g}), so "
+                f"{100 * (_ours(quantities, rid) - above_all):.0f} % of all A particles are already above the mode; "
+                f"the rearranging ones add only {100 * above_all:.0f} points because our P_R(S) at {COLD:g} rises by a "
+                f"factor {pr[-1] / pr[0]:.2g} across the populated bins (the weak S-dependence that also misses "
+                f"orders-of-magnitude; other readings of Eqs. 5 and 8, in the notes, steepen it)")
+    if rid == "caging-stage-consistency":
+        worst = max((p for p in per if np.isfinite(p["check"])), key=lambda p: p["check"])
+        return (f"frame 0 of the trajectory is stored in float32 (within {worst['rounding']:.2g} of the state the stage "
+                f"used); on the run's float64 final configuration, which the caging stage used, the largest "
+                f"difference is {max(p['check64'] for p in per if np.isfinite(p['check64'])):.2g} (T = "
+                f"{worst['T']:g} gives the float32 value)")
+    return None
+
+
+def _ours(quantities, rid):
+    return next((q.ours for q in quantities if q.id == rid), np.nan)
+
+
 def _notes(quantities, crit, per, K, detail, alt, elapsed) -> list:
     from pyglass.workflow.reproduce.report import miss_note
     notes = []
@@ -875,7 +923,7 @@ def _notes(quantities, crit, per, K, detail, alt, elapsed) -> list:
         if q.holds:
             continue
         if isinstance(q.ours, (int, float, np.floating, np.integer)):
-            why = WHY.get(q.id, "see the notes below and the figures.")
+            why = _why_measured(q.id, quantities, per, detail) or WHY.get(q.id, "see the notes below and the figures.")
         else:
             need = [T for T in FIG5 + TRIO if f"{int(round(T * 100)):03d}" in q.id and not any(_near(T, v) for v in Ts)]
             if need:

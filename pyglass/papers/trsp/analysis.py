@@ -49,6 +49,8 @@ def _states(temps):
 
 REDUCED = {"system.n": 2000, "study.state": _states(REDUCED_T)}
 FULL = {}
+PARTS = [("", DECK, REDUCED, FULL),
+         ("aging", "trsp_2024_aging.toml", {"system.n": 2000}, {})]    # Fig. 8 (criteria: aging-* rows)
 
 # ------------------------------------------------------------------ fixed by criteria.toml
 A_OVERLAP = 0.3                 # sigma_AA: the IS displacement overlap (row md-tau4-grows)
@@ -886,9 +888,15 @@ def _model_oz(m: ModelT, spacing):
 
 
 # ------------------------------------------------------------------ the analysis
-def analyse(index, deck, out, full):
+def analyse(indexes, decks, out, full):
+    """The main part (MD at the Fig. 4 temperatures, the softness, the lattice model against it) and, when
+    it has finished, the `aging` part (Fig. 8)."""
     from pyglass.analysis.softness.statistics import rearrangement_probability, spatial_correlation
     from pyglass.workflow.reproduce.criteria import Criteria
+    if "" not in indexes:
+        raise RuntimeError("the main part (the MD at the Fig. 4 temperatures) has not finished: its SVM and "
+                           "lattice parameters are what every other row needs")
+    index, deck = indexes[""], decks[""]
     crit = Criteria.load(os.path.join(os.path.dirname(__file__), "criteria.toml"))
     cache_dir = os.path.join(out, "cache")
     os.makedirs(cache_dir, exist_ok=True)
