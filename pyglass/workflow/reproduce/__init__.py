@@ -129,7 +129,8 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
         return None
     if only and not all(_complete(i) for i in indexes.values()):
         print(f"pyglass: parts {', '.join(only)} done; the report needs every part: "
-              f"{', '.join(t for t in indexes if not _complete(indexes[t]))} still to run", file=stream)
+              f"{', '.join(t or '(main)' for t in indexes if not _complete(indexes[t]))} still to run "
+              f"(or `--analyse-only` to report the finished parts)", file=stream)
         return None
     parts = {tag: _complete(index) for tag, index in indexes.items()}
     if analyse_only and not any(parts.values()):
