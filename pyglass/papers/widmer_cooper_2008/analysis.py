@@ -565,26 +565,11 @@ WHY = {
 
 
 def _notes(quantities, notes, full, parts_info, deck=None):
+    from pyglass.workflow.reproduce.report import miss_note
     for q in quantities:
-        if q.holds:
-            continue
-        if isinstance(q.ours, str) and q.ours == "not measured":
-            notes.append(f"Miss ({q.kind}) {q.id}: not measured in this run.")
-            continue
-        t = q.tolerance
-        by = ""
-        if t.test == "agree" and isinstance(q.ours, (int, float, np.floating)):
-            se = q.spread if isinstance(q.spread, (int, float, np.floating)) and np.isfinite(q.spread) else 0.0
-            comb = t.combined_se(float(se))
-            by = (f"ours {float(q.ours):.4g} against {t.paper}: off by {float(q.ours) - float(t.paper):+.3g}, "
-                  f"{abs(float(q.ours) - float(t.paper)) / comb:.1f} combined s.e. ({comb:.3g}; the test allows 2). ")
-        elif t.test in ("above", "below") and isinstance(q.ours, (int, float, np.floating)):
-            se = q.spread if isinstance(q.spread, (int, float, np.floating)) and np.isfinite(q.spread) else 0.0
-            by = (f"ours {float(q.ours):.4g} +- {float(se):.2g} against the bound {t.than:g} "
-                  f"(2 s.e. = {2 * float(se):.2g}). ")
-        elif t.test == "equal":
-            by = f"ours {q.ours} against the paper's {t.paper}. "
-        notes.append(f"Miss ({q.kind}) {q.id}: {by}{WHY.get(q.id, '')}".rstrip())
+        if not q.holds:
+            notes.append(miss_note(q, WHY.get(q.id, "not measured in this run" if q.ours == "not measured"
+                                               else "see the notes below")))
     scale = "full" if full else "reduced"
     main = parts_info.get("", {})
     confs = main.get("configurations") or []

@@ -18,21 +18,6 @@ import numpy as np
 from pyglass.workflow.reproduce.criteria import Quantity, _clean  # noqa: F401  (Quantity: the rows papers build)
 
 
-def miss_notes(quantities, why: dict):
-    """A 'Miss:' note for every row that does not hold: ours against the paper's, and why (the first
-    entry of `why` whose key occurs in the quantity's name or id)."""
-    out = []
-    for q in quantities:
-        if q.holds:
-            continue
-        reason = next((w for k, w in why.items() if k in q.quantity or (q.id and k == q.id)),
-                      "see the notes below.")
-        ours = f"{q.ours:.4g}" if isinstance(q.ours, float) else str(q.ours)
-        out.append(f"Miss: {q.quantity}: ours {ours} (spread {q.spread}) against the paper's {q.paper} "
-                   f"(tolerance: {q.tolerance_text}). Why: {reason}")
-    return out
-
-
 def miss_note(q, why: str) -> str:
     """The note of a scored row (a Quantity from Criteria.score) that does not hold: by how much it misses
     (ours against the target in standard errors), or that it was not measured, and why."""
