@@ -210,12 +210,13 @@ def _conditional_precision(lattice, sampler, cluster_offsets, kick, delta0, cond
     return omega, shell, region, dist_cluster, v, P_prime, P_os
 
 
-def _kick_covariance(lattice, omega, dist_cluster, kick):
+def _kick_covariance(lattice, omega, dist_cluster, kick, check_rho=True):
     coords = lattice.coords
     sig = kick.sigma(dist_cluster[omega])
     pair = lattice.distance(coords[omega][:, None, :] - coords[omega][None, :, :])
     rho = kick.rho(pair)
-    _psd_factor(rho, "kick.rho")
+    if check_rho:       # a full eigendecomposition: the bound, which only reads K_Delta, skips it
+        _psd_factor(rho, "kick.rho")
     return kick.phi * np.outer(sig, sig) * rho, sig
 
 
@@ -226,7 +227,7 @@ def bound_eigenvalue(lattice, sampler, cluster_offsets, kick: KickKernel, delta0
     K'^-1 = L L^T), without raising, so that a violated bound can be reported by how much."""
     omega, _, _, dist_cluster, _, P_prime, _ = _conditional_precision(lattice, sampler, cluster_offsets,
                                                                       kick, delta0, conditioning)
-    K_delta, _ = _kick_covariance(lattice, omega, dist_cluster, kick)
+    K_delta, _ = _kick_covariance(lattice, omega, dist_cluster, kick, check_rho=False)
     chol = np.linalg.cholesky(0.5 * (P_prime + P_prime.T))
     B = chol.T @ K_delta @ chol
     return float(np.linalg.eigvalsh(0.5 * (B + B.T)).max())

@@ -78,6 +78,7 @@ MODEL_RUNS = (40, 20)           # independent runs at T <= 0.50 and above (Sec. 
 N_GROUPS = 20                   # jackknife groups of model runs (group k dropped at every T together)
 MODEL_ONLY_T = (0.42, 0.45, 0.47, 0.50, 0.55, 0.60, 0.70)   # Figs. 6, 7, App. G: the seven Fig. 4 temperatures
 MODEL_ONLY_L = 20               # the paper's lattice for the model-only rows
+AGING_T_I, AGING_T_F = 0.70, (0.30, 0.35, 0.40)             # Fig. 8 (rows aging-*; deck trsp_2024_aging.toml)
 FACILITATION_C = (0.6, 0.2)     # Fig. 7: Var Delta S x c (the deck's kick.phi)
 LOW_T = (0.42, 0.45)            # row xi4-c02-low-t
 DB_EVENTS, DB_RUNS, DB_BINS, DB_MIN = 400_000, 8, 8, 100     # row db-check (App. F 1)
@@ -1152,6 +1153,9 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
     from pyglass.analysis.lattice.model import kick_bound
     L_match = LATTICE_L[1] if full else LATTICE_L[0]
     model_T = [T for T in fit_T]
+    # Eq. 19 must hold wherever the model runs (criteria, row bound-eigenvalue: "at every model temperature"):
+    # the MD temperatures, the L = 20 model-only temperatures and the ageing T_F
+    bound_T = sorted({float(T) for T in model_T} | set(MODEL_ONLY_T) | set(AGING_T_F))
     deck_path = os.path.join(out, "trsp_ka.toml")
     lat = {}
     if fit is not None and kick is not None and np.isfinite(c1) and np.isfinite(xi_s):
@@ -1160,7 +1164,7 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
         with open(deck_path, "w") as fh:
             fh.write(lattice_deck(params))
         ld = load_deck(deck_path)
-        lam = {(L, T): kick_bound(**dict(model_parameters(ld, T), L=L)) for L in sorted({L_match, 20}) for T in model_T}
+        lam = {(L, T): kick_bound(**dict(model_parameters(ld, T), L=L)) for L in sorted({L_match, 20}) for T in bound_T}
         lam_max = max(lam.values())
 
         def lam_loo(keep):      # kicks refitted on the kept MD units, everything else as fitted
@@ -1169,7 +1173,7 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
             with open(path, "w") as fh:
                 fh.write(lattice_deck(dict(params, kick=k2)))
             d2 = load_deck(path)
-            return max(kick_bound(**dict(model_parameters(d2, T), L=L)) for L in sorted({L_match, 20}) for T in model_T)
+            return max(kick_bound(**dict(model_parameters(d2, T), L=L)) for L in sorted({L_match, 20}) for T in bound_T)
         lam_se = _jk(lam_loo, n_units)[1] if "kick_refit" in extra else float("nan")
         measured["bound-eigenvalue"] = _m(lam_max, lam_se, "largest eigenvalue per (L, T): " + ", ".join(
             f"L={L} T={T:g}: {v:.3f}" for (L, T), v in lam.items()))
@@ -1184,7 +1188,7 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
             with open(path, "w") as fh:
                 fh.write(lattice_deck(p))
             d2 = load_deck(path)
-            lmax = max(kick_bound(**dict(model_parameters(d2, T), L=L)) for L in sorted({L_match, 20}) for T in model_T)
+            lmax = max(kick_bound(**dict(model_parameters(d2, T), L=L)) for L in sorted({L_match, 20}) for T in bound_T)
             if lmax >= 1.0:
                 p["kick"]["scale"] = float(np.sqrt(0.95 / lmax))
                 with open(path, "w") as fh:
