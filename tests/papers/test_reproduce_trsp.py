@@ -238,3 +238,19 @@ def test_parameter_variance_subtracts_the_reruns_noise():
     got = np.mean([M._param_variance(f + rng.normal(0, np.sqrt(v), n), np.full(n, v))[0] for _ in range(400)])
     assert got == pytest.approx(truth, rel=0.05)
     assert np.isnan(M._param_variance([1.0, np.nan], [0.1, 0.1])[0])
+
+
+def test_a_sign_row_that_misses_says_whether_the_sign_or_the_resolution_failed():
+    from pyglass.workflow.reproduce.criteria import Criteria, measured
+    crit = Criteria.load(os.path.join(os.path.dirname(M.__file__), "criteria.toml"))
+    qs = {q.id: q for q in crit.score({"md-chi4-grows": measured(0.59, 0.71),          # right sign, too noisy
+                                       "chi4-underestimated": measured(1.16, 1.12),    # wrong sign
+                                       "tau4-ratio-t047": measured(2.47, 0.5), "tau4-ratio-t070": measured(2.65, 0.5),
+                                       "md-tau4-grows": measured(5.44, 0.01), "model-tau4-grows": measured(5.27, 0.15)})}
+    assert not qs["md-chi4-grows"].holds and not qs["chi4-underestimated"].holds
+    assert "sign the paper states" in M._why(qs["md-chi4-grows"], {}, {}, 2, 64)
+    assert "other side of 0" in M._why(qs["chi4-underestimated"], {}, {}, 2, 64)
+    ms = {"tau4-ratio-t047": measured(2.47, 0.5), "tau4-ratio-t070": measured(2.65, 0.5),
+          "md-tau4-grows": measured(5.44, 0.01), "model-tau4-grows": measured(5.27, 0.15)}
+    why = M._why(qs["tau4-ratio-t047"], ms, {}, 2, 64)
+    assert "e^2.47-e^2.65" in why and "MD 5.44, model 5.27" in why
