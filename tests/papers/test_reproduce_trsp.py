@@ -34,6 +34,8 @@ def test_reduced_deck_keeps_the_criteria_temperatures():
     assert labels == ["T0.47", "T0.50", "T0.55", "T0.60", "T0.70"]
     steps = {s["label"]: s["set"]["stage.rearrangements.steps"] for s in M.REDUCED["study.state"]}
     assert steps["T0.47"] * 0.005 >= 4000
+    # 8 tau_alpha at the reduced run's measured tau_alpha (0.50: 322 tau, 0.55: 86 tau)
+    assert steps["T0.50"] * 0.005 >= 8 * 322 and steps["T0.55"] * 0.005 >= 8 * 86
 
 
 TINY_AGING = {"system.n": 100, "stage.hot.steps": 400, "stage.aging.steps": 2000,
