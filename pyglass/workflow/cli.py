@@ -69,6 +69,8 @@ def _parser():
     rp.add_argument("--full", action="store_true", help="the paper's scale instead of the reduced one")
     rp.add_argument("-o", "--out-dir", metavar="DIR", default="reproductions", help="default: ./reproductions")
     rp.add_argument("--analyse-only", action="store_true", help="only (re)write the report from a finished run")
+    rp.add_argument("--run-only", action="store_true",
+                    help="run (or continue) the parts and stop before the report (write it later with --analyse-only)")
     rp.add_argument("--dry-run", action="store_true", help="print each deck's plan at the chosen scale (units, "
                     "stages, their cost and memory); run nothing")
     rp.add_argument("--part", metavar="TAG[,TAG]", help="run only these decks of a multi-deck study (paper 2: one "
@@ -169,8 +171,11 @@ def _reproduce(args):
     if comm is not None:
         install_mpi_excepthook(comm)
     try:
+        if args.run_only and args.analyse_only:
+            _error("--run-only and --analyse-only exclude each other", rank)
+            return USAGE_ERROR
         qs = reproduce(args.paper, args.full, args.out_dir, comm=comm, analyse_only=args.analyse_only,
-                       only=args.part.split(",") if args.part is not None else None)
+                       only=args.part.split(",") if args.part is not None else None, run_only=args.run_only)
     except ValueError as exc:
         if "has no part" not in str(exc):
             raise

@@ -172,3 +172,15 @@ def test_a_report_of_the_parts_that_ran_names_the_parts_that_did_not(tmp_path, m
             assert "not run" not in row["note"], row["id"]
     report = (base / "report.md").read_text()
     assert "`t050` **not run**" in report and "claims are not measured because their part was not run" in report
+
+
+def test_run_only_runs_every_part_and_leaves_the_report_to_analyse_only(tmp_path, monkeypatch):
+    main = dict(_tiny(250, 2.0, 10, 15, [5, 15]), **{"study.samples": 2, "stage.dp.first_samples": 1})
+    monkeypatch.setattr(M, "PARTS", [("", M.DECK, main, M.FULL)])
+    with pytest.raises(ValueError, match="exclude each other"):
+        R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), analyse_only=True, run_only=True)
+    assert R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), run_only=True) is None
+    base = tmp_path / "mosayebi-2014"
+    assert (base / "run" / "study.h5").exists() and not (base / "report.md").exists()
+    assert R.reproduce("mosayebi-2014", False, str(tmp_path), stream=Sink(), analyse_only=True)
+    assert (base / "report.md").exists()

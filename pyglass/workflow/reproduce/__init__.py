@@ -97,10 +97,13 @@ def paper_plan(name: str, full: bool, out_dir: str = "reproductions") -> list:
 
 
 def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", comm=None, stream=None,
-              analyse_only: bool = False, stop_at_step=None, only=None):
+              analyse_only: bool = False, stop_at_step=None, only=None, run_only: bool = False):
     """Run (or continue) the study and write the report; returns the list of Quantity, or None on
     ranks other than 0 and when `only` (a list of part tags: spread a multi-deck study over separate
-    jobs) left parts unfinished. `analyse_only` reports the parts that have finished (at least one)."""
+    jobs) left parts unfinished, or with `run_only` (the report is left to a later `analyse_only`).
+    `analyse_only` reports the parts that have finished (at least one)."""
+    if run_only and analyse_only:
+        raise ValueError("run_only and analyse_only exclude each other")
     from pyglass.workflow.run import run_deck
     paper = PAPERS[name]
     base = os.path.join(out_dir, name)
@@ -126,6 +129,10 @@ def reproduce(name: str, full: bool = False, out_dir: str = "reproductions", com
         run_deck(deck, comm, restart=restart, stream=stream, stop_at_step=stop_at_step)
     rank = 0 if comm is None else comm.Get_rank()
     if rank != 0:
+        return None
+    if run_only:
+        print(f"pyglass: parts {', '.join(t or '(main)' for t in indexes if not only or t in only)} run; "
+              "`--analyse-only` writes the report", file=stream)
         return None
     if only and not all(_complete(i) for i in indexes.values()):
         print(f"pyglass: parts {', '.join(only)} done; the report needs every part: "
