@@ -238,3 +238,108 @@ def test_parameter_variance_subtracts_the_reruns_noise():
     got = np.mean([M._param_variance(f + rng.normal(0, np.sqrt(v), n), np.full(n, v))[0] for _ in range(400)])
     assert got == pytest.approx(truth, rel=0.05)
     assert np.isnan(M._param_variance([1.0, np.nan], [0.1, 0.1])[0])
+
+
+# ------------------------------------------------------------------ part aging (Fig. 8)
+TRAP_DECK = """
+[model]
+L = 2
+d = 3
+m = 1
+[softness]
+mean_a = 0.5
+mean_b = -0.3
+[correlation]
+C0 = 1.0
+C1 = 0.0
+xi = 1.0
+[rate]
+form = "table"
+duration = 4.0
+[rate.table]
+T = [0.3, 1.0]
+A = [1.0, 1.0]
+gamma = [0.5, 0.5]
+delta = [0.1, 0.1]
+[kick]
+sigma0 = 0.1
+"""
+
+
+def test_trap_model_relaxes_to_the_final_temperatures_gaussian(tmp_path):
+    """The independent-trap model (row aging-trap-no-collapse) starts from N(mu(T_I), C0) and, long after
+    the quench, its sites are distributed as N(mu(T_F), C0): the stationary law that the redraw from P(S|R)
+    is built to keep (a redraw from N(mu, C0) itself would leave the soft sites depleted). One site per
+    run, so every run's value is one independent site. Tolerances: 4 standard errors of the mean and of
+    the variance of n independent sites."""
+    from pyglass.analysis.lattice.aging import trap_quench
+    from pyglass.analysis.lattice.deck import load_deck, mean_softness
+    path = tmp_path / "trap.toml"
+    path.write_text(TRAP_DECK)
+    deck = load_deck(path)
+    n, C0 = 4000, 1.0
+    mu_i, mu_f = mean_softness(deck, 0.7), mean_softness(deck, 0.35)
+    assert abs(mu_i - mu_f) > 20 * np.sqrt(C0 / n)            # the two laws are far apart at this n
+    S = trap_quench(str(path), 0.7, 0.35, [0.0, 5.0, 3000.0], n_sites=1, n_runs=n, seed=3)
+    assert S.shape == (n, 3)
+    se_mean, se_var = np.sqrt(C0 / n), C0 * np.sqrt(2.0 / (n - 1))
+    assert abs(S[:, 0].mean() - mu_i) < 4 * se_mean and abs(S[:, 0].var(ddof=1) - C0) < 4 * se_var
+    assert mu_f + 4 * se_mean < S[:, 1].mean() < mu_i - 4 * se_mean        # on its way at t = 5 tau
+    assert abs(S[:, 2].mean() - mu_f) < 4 * se_mean
+    assert abs(S[:, 2].var(ddof=1) - C0) < 4 * se_var
+    # the site average of many sites per run is the same mean
+    runs = trap_quench(str(path), 0.7, 0.35, [0.0, 3000.0], n_sites=1000, n_runs=4, seed=4)
+    assert abs(runs[:, 1].mean() - mu_f) < 4 * se_mean
+    with pytest.raises(ValueError, match="max_events"):
+        trap_quench(str(path), 0.7, 0.35, [0.0, 3000.0], n_sites=1000, n_runs=4, max_events=1e4)
+
+
+def test_rearranging_site_law_is_the_normalised_product():
+    """P(S|R) of one uncorrelated site against the numerical normalisation of P(R|S) N(S; mu, C0)."""
+    from pyglass.analysis.lattice import RateLaw, rearranging_site_law
+    law, mu, C0 = RateLaw(A=0.3, gamma=1.7, delta=0.25), -0.4, 1.6
+    S = np.linspace(-15, 15, 200001)
+    w = law.probability(S) * np.exp(-(S - mu) ** 2 / (2 * C0))
+    w /= w.sum()
+    mean, var = rearranging_site_law(law, mu, C0)
+    assert abs(mean - (w * S).sum()) < 1e-8 and abs(var - (w * (S - mean) ** 2).sum()) < 1e-8
+    assert abs(law.mean_rate(mu, C0) - (law.rate(S) * np.exp(-(S - mu) ** 2 / (2 * C0))).sum()
+               / np.exp(-(S - mu) ** 2 / (2 * C0)).sum()) < 1e-10
+    with pytest.raises(ValueError, match="C0"):
+        rearranging_site_law(law, mu, 0.0)
+
+
+def _aging_curves(tau, late, n=4, noise=0.0, seed=0):
+    """Synthetic <S(t)> per T_F: 0.4 - 0.5 (1 - e^{-t/tau(T_F)}) - late(T_F) (1 - e^{-t/3000}), n samples
+    each with independent Gaussian noise."""
+    from pyglass.papers.trsp import aging as A
+    rng = np.random.default_rng(seed)
+    t = A.model_grid(1e3)
+    samples = {T: 0.4 - 0.5 * (1 - np.exp(-t / tau[T])) - late[T] * (1 - np.exp(-t / 3000.0))
+               + noise * rng.standard_normal((n, len(t))) for T in A.T_FINALS}
+    return A.Curves("synthetic", t, samples)
+
+
+def test_aging_delta_tells_collapsing_from_separated_curves():
+    """Rows aging-*: curves that coincide at intermediate times and part only late give Delta ~ 0 (within
+    the MD row's band); curves relaxing at T_F-dependent rates give |Delta| well outside the models' band
+    [-0.04, 0.04]. t_mid is where the T_F-mean has made half its drop; the se is the jackknife over samples
+    (0 without noise, that of the noise otherwise)."""
+    from pyglass.papers.trsp import aging as A
+    same = {T: 10.0 for T in A.T_FINALS}
+    c = _aging_curves(same, {0.30: 0.0, 0.35: 0.02, 0.40: 0.04})
+    stat = A.collapse(c.times, {T: c.mean(T) for T in A.T_FINALS})
+    m = stat["m"]
+    assert stat["R"] == pytest.approx(abs(m[0] - m[-1]))
+    half = np.flatnonzero((c.times >= 1) & (np.abs(m - m[0]) >= stat["R"] / 2))[0]
+    assert stat["t_mid"] == c.times[half] and 5 < stat["t_mid"] < 10
+    delta, se, _ = A.delta_and_se(c)
+    assert abs(delta) < 0.02 and se == pytest.approx(0.0, abs=1e-12)
+    apart = _aging_curves({0.30: 40.0, 0.35: 10.0, 0.40: 3.0}, {T: 0.0 for T in A.T_FINALS})
+    delta, _, _ = A.delta_and_se(apart)
+    assert delta > 0.2                                  # the colder T_F is still soft at t_mid
+    noisy = _aging_curves(same, {0.30: 0.0, 0.35: 0.02, 0.40: 0.04}, n=4, noise=0.01, seed=1)
+    delta, se, var = A.delta_and_se(noisy)
+    assert 0.005 < se < 0.2 and abs(delta) < 4 * se + 0.02 and set(var) == set(A.T_FINALS)
+    with pytest.raises(ValueError, match="missing"):
+        A.collapse(c.times, {0.30: c.mean(0.30)})
