@@ -55,6 +55,10 @@ def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     monkeypatch.setattr(M, "MIN_KICK_BIN", 2)
     monkeypatch.setattr(M, "FAR", 1.9)                        # a 4.4 sigma box has no far field at 4.0
     monkeypatch.setattr(M, "R_EDGES", np.arange(1.0, 1.91, 0.3))
+    from pyglass.papers.trsp import aging as A
+    monkeypatch.setattr(A, "MODEL_RUNS", 4)
+    monkeypatch.setattr(A, "TRAP_SITES", 216)
+    monkeypatch.setattr(A, "MODEL_T_END", 100.0)
     qs = R.reproduce("trsp", False, str(tmp_path), stream=Sink())
     base = tmp_path / "trsp"
     doc = json.loads((base / "summary.json").read_text())
@@ -84,6 +88,19 @@ def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
         for f in ("trsp_fig6.png", "trsp_fig7.png"):
             assert os.path.getsize(base / f) > 1000
     print("model-only rows measured:", mo)
+    # part aging (Fig. 8): the MD row is measured on the tiny run (12 units, frames to 10 tau); the model rows
+    # are measured or carry their own reason (the tiny fit may give no deck, or none valid at T_F)
+    assert doc["parts"]["aging"]["run"]
+    md = by["aging-md-collapse"]
+    assert isinstance(md["ours"], float) and np.isfinite(md["ours"]) and md["spread"] > 0, md
+    assert "t_mid" in md["note"] and os.path.getsize(base / "trsp_fig8.png") > 1000
+    for rid in A.ROWS[1:]:
+        if by[rid]["ours"] == "not measured":
+            line = next(x for x in notes.splitlines() if f"Not measured: {rid}: " in x)
+            assert "part 'aging' not run" not in line and len(line) > len(f"Not measured: {rid}: ") + 10, line
+        else:
+            assert np.isfinite(by[rid]["ours"]), rid
+    print("\n".join(line for line in notes.splitlines() if "aging" in line.lower() or "Fig. 8" in line))
     print("\n".join(line for line in notes.splitlines() if "Not measured" in line or "lattice" in line.lower()))
 
 
@@ -343,3 +360,40 @@ def test_aging_delta_tells_collapsing_from_separated_curves():
     assert 0.005 < se < 0.2 and abs(delta) < 4 * se + 0.02 and set(var) == set(A.T_FINALS)
     with pytest.raises(ValueError, match="missing"):
         A.collapse(c.times, {0.30: c.mean(0.30)})
+
+
+def test_aging_model_rows_on_a_known_deck(tmp_path, monkeypatch):
+    """The model half of part aging on the figure-estimate deck (Eq. 19 holds at the T_F on L = 6): the trap
+    and TRSP rows are measured from their own curves, aging-trsp-closer is |Delta_trap| - |Delta_TRSP| with
+    the two se added in quadrature, a rerun reads the cache. With the kicks made 1.3 times larger the bound
+    fails at T_F: the TRSP rows carry that reason and the unscored diagnostic (kicks scaled back by the
+    bound rule) still draws curves."""
+    from pathlib import Path
+
+    from pyglass.papers.trsp import aging as A
+    monkeypatch.setattr(A, "MODEL_RUNS", 6)
+    monkeypatch.setattr(A, "TRAP_SITES", 216)
+    monkeypatch.setattr(A, "MODEL_T_END", 300.0)
+    deck = Path(__file__).resolve().parents[1] / "data" / "lattice" / "trsp_ka_figure_estimates.toml"
+    out = {"measured": {}, "why": {}, "curves": {}, "notes": []}
+    A.model_rows(out, str(deck), 6, str(tmp_path))
+    assert not out["why"], out["why"]
+    trap, trsp = out["measured"]["aging-trap-no-collapse"], out["measured"]["aging-trsp-no-collapse"]
+    closer = out["measured"]["aging-trsp-closer"]
+    assert np.isfinite([trap.ours, trap.se, trsp.ours, trsp.se]).all() and trap.se > 0 and trsp.se > 0
+    assert closer.ours == pytest.approx(abs(trap.ours) - abs(trsp.ours))
+    assert closer.se == pytest.approx(np.hypot(trap.se, trsp.se))
+    assert out["curves"]["TRSP"][0].samples[0.30].shape == (6, len(A.model_grid(300.0)))
+    again = {"measured": {}, "why": {}, "curves": {}, "notes": []}
+    A.model_rows(again, str(deck), 6, str(tmp_path))
+    assert again["measured"]["aging-trsp-no-collapse"] == trsp
+    text = deck.read_text()
+    loud = tmp_path / "loud.toml"
+    import re
+    loud.write_text(re.sub(r"^(sigma[01]) = ([0-9.eE+-]+)", lambda m: f"{m[1]} = {1.3 * float(m[2])}", text, flags=re.M))
+    assert loud.read_text() != text
+    out = {"measured": {}, "why": {}, "curves": {}, "notes": []}
+    A.model_rows(out, str(loud), 6, str(tmp_path))
+    assert "aging-trsp-no-collapse" not in out["measured"] and "Eq. 19" in out["why"]["aging-trsp-no-collapse"]
+    assert "aging-trsp-closer" in out["why"] and "aging-trap-no-collapse" in out["measured"]
+    assert "diagnostic" in out["curves"]["TRSP"][0].name and any("diagnostic" in n for n in out["notes"])

@@ -269,10 +269,17 @@ def analyse_part(index, main_deck, aging_deck, svm, softness, lattice_deck, L, c
         if md.info["skipped"]:
             out["notes"].append("Aging MD units dropped (quench did not converge): " + "; ".join(md.info["skipped"]))
     if lattice_deck is None:
-        why = "the main part wrote no lattice deck (its fit did not converge: see the lattice notes)"
+        why = ("this analysis wrote no lattice deck (the main part's fit or Eq. 19's check did not complete: see "
+               "the lattice notes)")
         for rid in ROWS[1:]:
             out["why"][rid] = why
         return out
+    model_rows(out, lattice_deck, L, cache_dir)
+    return out
+
+
+def model_rows(out, lattice_deck, L, cache_dir):
+    """The trap and TRSP rows (and aging-trsp-closer) into `out` (see `analyse_part`) from a lattice deck."""
     try:
         trap = trap_curves(lattice_deck, cache_dir)
         _score(out, "aging-trap-no-collapse", trap, f"{trap.info['runs']} runs x {trap.info['sites']} sites per T_F")
@@ -292,7 +299,10 @@ def analyse_part(index, main_deck, aging_deck, svm, softness, lattice_deck, L, c
     elif too_many:
         out["why"]["aging-trsp-no-collapse"] = f"the TRSP quenches were not run: {too_many}"
     else:
-        trsp = trsp_curves(lattice_deck, L, cache_dir)
+        try:
+            trsp = trsp_curves(lattice_deck, L, cache_dir)
+        except ValueError as exc:        # the deck gives no model at some T_F (e.g. App. D's renormalisation)
+            out["why"]["aging-trsp-no-collapse"] = f"the TRSP model could not be built at the T_F: {exc}"
     if trsp is None:
         out["why"]["aging-trsp-closer"] = "aging-trsp-no-collapse is not measured"
     else:
@@ -301,7 +311,8 @@ def analyse_part(index, main_deck, aging_deck, svm, softness, lattice_deck, L, c
             a, b = out["measured"]["aging-trap-no-collapse"], out["measured"]["aging-trsp-no-collapse"]
             out["measured"]["aging-trsp-closer"] = _m(abs(a.ours) - abs(b.ours), float(np.hypot(a.se, b.se)),
                                                       f"|Delta_trap| = {abs(a.ours):.3g}, |Delta_TRSP| = {abs(b.ours):.3g}")
-    return out
+        else:
+            out["why"]["aging-trsp-closer"] = "aging-trap-no-collapse is not measured"
 
 
 def _score(out, rid, curves: Curves, what):
@@ -329,7 +340,7 @@ def _score(out, rid, curves: Curves, what):
                         f"(m(0) = {c['m'][0]:.4f}, m(t_end = {curves.times[-1]:.3g} tau) = {c['m'][-1]:.4f}), "
                         f"<S(t_mid)> per T_F {at_mid}; Delta = {delta:.3f} +- {se:.3f}; samples per T_F "
                         + ", ".join(f"{T:g}: {len(curves.samples[T])}" for T in T_FINALS)
-                        + f"; {curves.info.get('seconds', 0.0):.0f} s (0 when cached).")
+                        + f"; {curves.info.get('seconds', 0.0):.1f} s (~0 when cached).")
 
 
 def _diagnostic(out, lattice_deck, L, cache_dir, lam):

@@ -15,7 +15,8 @@ number at every T, so that the delete-one jackknife drops block k at every T tog
 that jackknife, with lag-pair quantities assigned to the block of their time origin. The lattice model
 runs in this analysis (its parameters are this run's fit: the `lattice` rows), on an L^3 ~ N_A lattice
 (L = 12 at N = 2000, 20 at N = 10 000), 20 independent runs at T >= 0.55 and 40 below; its se is the
-jackknife over runs.
+jackknife over runs. The `aging` part (Fig. 8: quenches from T_I = 0.70, MD against the trap and TRSP models)
+is analysed by `aging.py` with this part's SVM and lattice deck.
 """
 from __future__ import annotations
 
