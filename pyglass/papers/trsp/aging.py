@@ -374,7 +374,7 @@ def figure(out_dir, result, written):
     if not any(p for _, p in panels):
         return
     plt = pyplot()
-    cmap = plt.get_cmap("coolwarm")
+    colours = ("tab:blue", "tab:purple", "tab:red")       # cold to warm T_F
     fig, axes = plt.subplots(1, 3, figsize=(14, 4))
     for ax, (name, panel) in zip(axes, panels):
         if panel is None:
@@ -387,7 +387,7 @@ def figure(out_dir, result, written):
         for j, T_F in enumerate(T_FINALS):
             s = curves.samples[T_F]
             err = s.std(axis=0, ddof=1) / np.sqrt(len(s)) if len(s) > 1 else None
-            ax.errorbar(t, s.mean(axis=0), yerr=err, fmt="o-", ms=3, color=cmap(j / (len(T_FINALS) - 1)),
+            ax.errorbar(t, s.mean(axis=0), yerr=err, fmt="o-", ms=3, color=colours[j],
                         label=f"T_F = {T_F:g} ({len(s)})")
         ax.axvline(c["t_mid"], ls=":", color="k", label=f"t_mid = {c['t_mid']:.3g}")
         ax.set_xscale("log")
