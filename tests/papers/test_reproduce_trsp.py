@@ -57,6 +57,10 @@ def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     monkeypatch.setattr(M, "MIN_KICK_BIN", 2)
     monkeypatch.setattr(M, "FAR", 1.9)                        # a 4.4 sigma box has no far field at 4.0
     monkeypatch.setattr(M, "R_EDGES", np.arange(1.0, 1.91, 0.3))
+    from pyglass.papers.trsp import aging as A
+    monkeypatch.setattr(A, "MODEL_RUNS", 4)
+    monkeypatch.setattr(A, "TRAP_SITES", 216)
+    monkeypatch.setattr(A, "MODEL_T_END", 100.0)
     qs = R.reproduce("trsp", False, str(tmp_path), stream=Sink())
     base = tmp_path / "trsp"
     doc = json.loads((base / "summary.json").read_text())
@@ -86,6 +90,19 @@ def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
         for f in ("trsp_fig6.png", "trsp_fig7.png"):
             assert os.path.getsize(base / f) > 1000
     print("model-only rows measured:", mo)
+    # part aging (Fig. 8): the MD row is measured on the tiny run (12 units, frames to 10 tau); the model rows
+    # are measured or carry their own reason (the tiny fit may give no deck, or none valid at T_F)
+    assert doc["parts"]["aging"]["run"]
+    md = by["aging-md-collapse"]
+    assert isinstance(md["ours"], float) and np.isfinite(md["ours"]) and md["spread"] > 0, md
+    assert "t_mid" in md["note"] and os.path.getsize(base / "trsp_fig8.png") > 1000
+    for rid in A.ROWS[1:]:
+        if by[rid]["ours"] == "not measured":
+            line = next(x for x in notes.splitlines() if f"Not measured: {rid}: " in x)
+            assert "part 'aging' not run" not in line and len(line) > len(f"Not measured: {rid}: ") + 10, line
+        else:
+            assert np.isfinite(by[rid]["ours"]), rid
+    print("\n".join(line for line in notes.splitlines() if "aging" in line.lower() or "Fig. 8" in line))
     print("\n".join(line for line in notes.splitlines() if "Not measured" in line or "lattice" in line.lower()))
 
 
@@ -256,3 +273,145 @@ def test_a_sign_row_that_misses_says_whether_the_sign_or_the_resolution_failed()
           "md-tau4-grows": measured(5.44, 0.01), "model-tau4-grows": measured(5.27, 0.15)}
     why = M._why(qs["tau4-ratio-t047"], ms, {}, 2, 64)
     assert "e^2.47-e^2.65" in why and "MD 5.44, model 5.27" in why
+
+
+# ------------------------------------------------------------------ part aging (Fig. 8)
+TRAP_DECK = """
+[model]
+L = 2
+d = 3
+m = 1
+[softness]
+mean_a = 0.5
+mean_b = -0.3
+[correlation]
+C0 = 1.0
+C1 = 0.0
+xi = 1.0
+[rate]
+form = "table"
+duration = 4.0
+[rate.table]
+T = [0.3, 1.0]
+A = [1.0, 1.0]
+gamma = [0.5, 0.5]
+delta = [0.1, 0.1]
+[kick]
+sigma0 = 0.1
+"""
+
+
+def test_trap_model_relaxes_to_the_final_temperatures_gaussian(tmp_path):
+    """The independent-trap model (row aging-trap-no-collapse) starts from N(mu(T_I), C0) and, long after
+    the quench, its sites are distributed as N(mu(T_F), C0): the stationary law that the redraw from P(S|R)
+    is built to keep (a redraw from N(mu, C0) itself would leave the soft sites depleted). One site per
+    run, so every run's value is one independent site. Tolerances: 4 standard errors of the mean and of
+    the variance of n independent sites."""
+    from pyglass.analysis.lattice.aging import trap_quench
+    from pyglass.analysis.lattice.deck import load_deck, mean_softness
+    path = tmp_path / "trap.toml"
+    path.write_text(TRAP_DECK)
+    deck = load_deck(path)
+    n, C0 = 4000, 1.0
+    mu_i, mu_f = mean_softness(deck, 0.7), mean_softness(deck, 0.35)
+    assert abs(mu_i - mu_f) > 20 * np.sqrt(C0 / n)            # the two laws are far apart at this n
+    S = trap_quench(str(path), 0.7, 0.35, [0.0, 5.0, 3000.0], n_sites=1, n_runs=n, seed=3)
+    assert S.shape == (n, 3)
+    se_mean, se_var = np.sqrt(C0 / n), C0 * np.sqrt(2.0 / (n - 1))
+    assert abs(S[:, 0].mean() - mu_i) < 4 * se_mean and abs(S[:, 0].var(ddof=1) - C0) < 4 * se_var
+    assert mu_f + 4 * se_mean < S[:, 1].mean() < mu_i - 4 * se_mean        # on its way at t = 5 tau
+    assert abs(S[:, 2].mean() - mu_f) < 4 * se_mean
+    assert abs(S[:, 2].var(ddof=1) - C0) < 4 * se_var
+    # the site average of many sites per run is the same mean
+    runs = trap_quench(str(path), 0.7, 0.35, [0.0, 3000.0], n_sites=1000, n_runs=4, seed=4)
+    assert abs(runs[:, 1].mean() - mu_f) < 4 * se_mean
+    with pytest.raises(ValueError, match="max_events"):
+        trap_quench(str(path), 0.7, 0.35, [0.0, 3000.0], n_sites=1000, n_runs=4, max_events=1e4)
+
+
+def test_rearranging_site_law_is_the_normalised_product():
+    """P(S|R) of one uncorrelated site against the numerical normalisation of P(R|S) N(S; mu, C0)."""
+    from pyglass.analysis.lattice import RateLaw, rearranging_site_law
+    law, mu, C0 = RateLaw(A=0.3, gamma=1.7, delta=0.25), -0.4, 1.6
+    S = np.linspace(-15, 15, 200001)
+    w = law.probability(S) * np.exp(-(S - mu) ** 2 / (2 * C0))
+    w /= w.sum()
+    mean, var = rearranging_site_law(law, mu, C0)
+    assert abs(mean - (w * S).sum()) < 1e-8 and abs(var - (w * (S - mean) ** 2).sum()) < 1e-8
+    assert abs(law.mean_rate(mu, C0) - (law.rate(S) * np.exp(-(S - mu) ** 2 / (2 * C0))).sum()
+               / np.exp(-(S - mu) ** 2 / (2 * C0)).sum()) < 1e-10
+    with pytest.raises(ValueError, match="C0"):
+        rearranging_site_law(law, mu, 0.0)
+
+
+def _aging_curves(tau, late, n=4, noise=0.0, seed=0):
+    """Synthetic <S(t)> per T_F: 0.4 - 0.5 (1 - e^{-t/tau(T_F)}) - late(T_F) (1 - e^{-t/3000}), n samples
+    each with independent Gaussian noise."""
+    from pyglass.papers.trsp import aging as A
+    rng = np.random.default_rng(seed)
+    t = A.model_grid(1e3)
+    samples = {T: 0.4 - 0.5 * (1 - np.exp(-t / tau[T])) - late[T] * (1 - np.exp(-t / 3000.0))
+               + noise * rng.standard_normal((n, len(t))) for T in A.T_FINALS}
+    return A.Curves("synthetic", t, samples)
+
+
+def test_aging_delta_tells_collapsing_from_separated_curves():
+    """Rows aging-*: curves that coincide at intermediate times and part only late give Delta ~ 0 (within
+    the MD row's band); curves relaxing at T_F-dependent rates give |Delta| well outside the models' band
+    [-0.04, 0.04]. t_mid is where the T_F-mean has made half its drop; the se is the jackknife over samples
+    (0 without noise, that of the noise otherwise)."""
+    from pyglass.papers.trsp import aging as A
+    same = {T: 10.0 for T in A.T_FINALS}
+    c = _aging_curves(same, {0.30: 0.0, 0.35: 0.02, 0.40: 0.04})
+    stat = A.collapse(c.times, {T: c.mean(T) for T in A.T_FINALS})
+    m = stat["m"]
+    assert stat["R"] == pytest.approx(abs(m[0] - m[-1]))
+    half = np.flatnonzero((c.times >= 1) & (np.abs(m - m[0]) >= stat["R"] / 2))[0]
+    assert stat["t_mid"] == c.times[half] and 5 < stat["t_mid"] < 10
+    delta, se, _ = A.delta_and_se(c)
+    assert abs(delta) < 0.02 and se == pytest.approx(0.0, abs=1e-12)
+    apart = _aging_curves({0.30: 40.0, 0.35: 10.0, 0.40: 3.0}, {T: 0.0 for T in A.T_FINALS})
+    delta, _, _ = A.delta_and_se(apart)
+    assert delta > 0.2                                  # the colder T_F is still soft at t_mid
+    noisy = _aging_curves(same, {0.30: 0.0, 0.35: 0.02, 0.40: 0.04}, n=4, noise=0.01, seed=1)
+    delta, se, var = A.delta_and_se(noisy)
+    assert 0.005 < se < 0.2 and abs(delta) < 4 * se + 0.02 and set(var) == set(A.T_FINALS)
+    with pytest.raises(ValueError, match="missing"):
+        A.collapse(c.times, {0.30: c.mean(0.30)})
+
+
+def test_aging_model_rows_on_a_known_deck(tmp_path, monkeypatch):
+    """The model half of part aging on the figure-estimate deck (Eq. 19 holds at the T_F on L = 6): the trap
+    and TRSP rows are measured from their own curves, aging-trsp-closer is |Delta_trap| - |Delta_TRSP| with
+    the two se added in quadrature, a rerun reads the cache. With the kicks made 1.3 times larger the bound
+    fails at T_F: the TRSP rows carry that reason and the unscored diagnostic (kicks scaled back by the
+    bound rule) still draws curves."""
+    from pathlib import Path
+
+    from pyglass.papers.trsp import aging as A
+    monkeypatch.setattr(A, "MODEL_RUNS", 6)
+    monkeypatch.setattr(A, "TRAP_SITES", 216)
+    monkeypatch.setattr(A, "MODEL_T_END", 300.0)
+    deck = Path(__file__).resolve().parents[1] / "data" / "lattice" / "trsp_ka_figure_estimates.toml"
+    out = {"measured": {}, "why": {}, "curves": {}, "notes": []}
+    A.model_rows(out, str(deck), 6, str(tmp_path))
+    assert not out["why"], out["why"]
+    trap, trsp = out["measured"]["aging-trap-no-collapse"], out["measured"]["aging-trsp-no-collapse"]
+    closer = out["measured"]["aging-trsp-closer"]
+    assert np.isfinite([trap.ours, trap.se, trsp.ours, trsp.se]).all() and trap.se > 0 and trsp.se > 0
+    assert closer.ours == pytest.approx(abs(trap.ours) - abs(trsp.ours))
+    assert closer.se == pytest.approx(np.hypot(trap.se, trsp.se))
+    assert out["curves"]["TRSP"][0].samples[0.30].shape == (6, len(A.model_grid(300.0)))
+    again = {"measured": {}, "why": {}, "curves": {}, "notes": []}
+    A.model_rows(again, str(deck), 6, str(tmp_path))
+    assert again["measured"]["aging-trsp-no-collapse"] == trsp
+    text = deck.read_text()
+    loud = tmp_path / "loud.toml"
+    import re
+    loud.write_text(re.sub(r"^(sigma[01]) = ([0-9.eE+-]+)", lambda m: f"{m[1]} = {1.3 * float(m[2])}", text, flags=re.M))
+    assert loud.read_text() != text
+    out = {"measured": {}, "why": {}, "curves": {}, "notes": []}
+    A.model_rows(out, str(loud), 6, str(tmp_path))
+    assert "aging-trsp-no-collapse" not in out["measured"] and "Eq. 19" in out["why"]["aging-trsp-no-collapse"]
+    assert "aging-trsp-closer" in out["why"] and "aging-trap-no-collapse" in out["measured"]
+    assert "diagnostic" in out["curves"]["TRSP"][0].name and any("diagnostic" in n for n in out["notes"])

@@ -5,7 +5,7 @@ are importable for analysis and tests: the FFT Gaussian sampler, the rate laws a
 App. D renormalisation, the detailed-balance kick operators (Eq. 19), the measurements.
 Design and truncation: docs/lattice.md.
 """
-from .aging import quench
+from .aging import quench, rearranging_site_law, trap_quench
 from .deck import load_deck, model_parameters
 from .gaussian import GaussianFieldSampler, SoftnessCorrelation
 from .geometry import Clusters, PeriodicLattice
@@ -16,7 +16,7 @@ from .model import DetailedBalanceResult, TRSPModel, TRSPRun
 from .rates import BareRateLaw, RateLaw, observed_from_bare, renormalise
 
 __all__ = [
-    "TRSPModel", "TRSPRun", "DetailedBalanceResult", "quench",
+    "TRSPModel", "TRSPRun", "DetailedBalanceResult", "quench", "trap_quench", "rearranging_site_law",
     "load_deck", "model_parameters",
     "GaussianFieldSampler", "SoftnessCorrelation", "PeriodicLattice", "Clusters",
     "KickKernel", "KickOperator", "build_kick_operator", "restoring_matrix",

@@ -112,6 +112,14 @@ class RateLaw:
         """Rate (per unit time) at which a site of softness S starts a rearrangement."""
         return self.probability(S) / self.duration
 
+    def mean_rate(self, mean: float, variance: float) -> float:
+        """<rate(S)> for S ~ N(mean, variance) (a Gaussian integral; infinite where it diverges, delta < 0)."""
+        stiffening = 1.0 + 2.0 * self.delta * variance
+        if stiffening <= 0:
+            return float("inf")
+        exponent = (self.gamma * mean - self.delta * mean ** 2 + 0.5 * self.gamma ** 2 * variance) / stiffening
+        return float(self.A / np.sqrt(stiffening) * np.exp(exponent) / self.duration)
+
 
 @dataclass(frozen=True)
 class BareRateLaw:

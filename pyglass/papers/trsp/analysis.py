@@ -15,7 +15,8 @@ number at every T, so that the delete-one jackknife drops block k at every T tog
 that jackknife, with lag-pair quantities assigned to the block of their time origin. The lattice model
 runs in this analysis (its parameters are this run's fit: the `lattice` rows), on an L^3 ~ N_A lattice
 (L = 12 at N = 2000, 20 at N = 10 000), 20 independent runs at T >= 0.55 and 40 below; its se is the
-jackknife over runs.
+jackknife over runs. The `aging` part (Fig. 8: quenches from T_I = 0.70, MD against the trap and TRSP models)
+is analysed by `aging.py` with this part's SVM and lattice deck.
 """
 from __future__ import annotations
 
@@ -29,6 +30,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from pyglass.analysis.statistics import jackknife
+from pyglass.papers.trsp import aging
 from pyglass.workflow.run import results
 from pyglass.workflow.reproduce.criteria import measured as _m
 
@@ -78,7 +80,6 @@ MODEL_RUNS = (40, 20)           # independent runs at T <= 0.50 and above (Sec. 
 N_GROUPS = 20                   # jackknife groups of model runs (group k dropped at every T together)
 MODEL_ONLY_T = (0.42, 0.45, 0.47, 0.50, 0.55, 0.60, 0.70)   # Figs. 6, 7, App. G: the seven Fig. 4 temperatures
 MODEL_ONLY_L = 20               # the paper's lattice for the model-only rows
-AGING_T_I, AGING_T_F = 0.70, (0.30, 0.35, 0.40)             # Fig. 8 (rows aging-*; deck trsp_2024_aging.toml)
 FACILITATION_C = (0.6, 0.2)     # Fig. 7: Var Delta S x c (the deck's kick.phi)
 LOW_T = (0.42, 0.45)            # row xi4-c02-low-t
 DB_EVENTS, DB_RUNS, DB_BINS, DB_MIN = 400_000, 8, 8, 100     # row db-check (App. F 1)
@@ -163,10 +164,15 @@ def _softness(md: MD, model, cache_dir):
     cache = os.path.join(cache_dir, f"softness_{_frames_label(md.T)}_{key}.npz")
     if os.path.exists(cache):
         return frames, np.load(cache)["S"]
-    m = model["model"]
-    S = np.array([m.apply(md.system, positions=np.asarray(md.inherent_all[f], float))[md.a_idx] for f in frames])
+    S = np.array([_is_softness(model, md.system, md.inherent_all[f], md.a_idx) for f in frames])
     np.savez_compressed(cache, S=S)
     return frames, S
+
+
+def _is_softness(model, system, inherent_positions, a_idx):
+    """S of the A particles (`a_idx`) of one inherent structure, by the SVM `model` of `_train` (the aging
+    part applies it too)."""
+    return model["model"].apply(system, positions=np.asarray(inherent_positions, float))[a_idx]
 
 
 # ------------------------------------------------------------------ MD dynamics
@@ -1135,6 +1141,8 @@ def analyse(indexes, decks, out, full):
     except (ValueError, RuntimeError, np.linalg.LinAlgError) as exc:
         L_match, lat = LATTICE_L[1] if full else LATTICE_L[0], {}
         extra["lattice_error"] = f"{type(exc).__name__}: {exc}"
+    # ---------------------------------------------------------------- the aging part (Fig. 8)
+    extra["aging"] = _aging(indexes, decks, model, out, cache_dir, "kick_scale" in extra, measured)
     for rid in [r for r, v in measured.items() if isinstance(v.ours, float) and not np.isfinite(v.ours)]:
         extra.setdefault("nan_rows", []).append(rid)      # a NaN is not a measurement: reported not measured
         del measured[rid]
@@ -1142,6 +1150,26 @@ def analyse(indexes, decks, out, full):
     figures = _figures(out, temps, dyn, lat, md_peak, extra, soft, prs, fit, n_units)
     notes = _notes(crit, quantities, measured, extra, temps, n_units, info, n_paper, L_match, full)
     return quantities, figures, notes
+
+
+def _aging(indexes, decks, model, out, cache_dir, deck_written, measured):
+    """Part `aging` (pyglass.papers.trsp.aging) when its run has finished; its rows go into `measured`.
+    `deck_written`: this analysis wrote out/trsp_ka.toml (a file left by an earlier analysis is not used)."""
+    import time
+    from pyglass.io.h5md import path_status
+    if "aging" not in indexes or path_status(indexes["aging"]) != "complete":
+        return {"why": {rid: "part 'aging' not run" for rid in aging.ROWS}, "notes": [], "curves": {}}
+    start = time.perf_counter()
+    try:
+        res = aging.analyse_part(indexes["aging"], decks[""], decks["aging"], model,
+                                 lambda system, positions, a_idx: _is_softness(model, system, positions, a_idx),
+                                 os.path.join(out, "trsp_ka.toml") if deck_written else None, MODEL_ONLY_L, cache_dir)
+    except (ValueError, RuntimeError, OSError, KeyError) as exc:
+        why = f"the aging analysis failed: {type(exc).__name__}: {exc}"
+        return {"why": {rid: why for rid in aging.ROWS}, "notes": [], "curves": {}}
+    measured.update(res["measured"])
+    res["notes"].append(f"Aging analysis (Fig. 8): {time.perf_counter() - start:.0f} s in all (cached in cache/).")
+    return res
 
 
 def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, ma, mb, fit_T, md0, md_peak, dyn,
@@ -1156,7 +1184,7 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
     model_T = [T for T in fit_T]
     # Eq. 19 must hold wherever the model runs (criteria, row bound-eigenvalue: "at every model temperature"):
     # the MD temperatures, the L = 20 model-only temperatures and the ageing T_F
-    bound_T = sorted({float(T) for T in model_T} | set(MODEL_ONLY_T) | set(AGING_T_F))
+    bound_T = sorted({float(T) for T in model_T} | set(MODEL_ONLY_T) | set(aging.T_FINALS))
     deck_path = os.path.join(out, "trsp_ka.toml")
     lat = {}
     if fit is not None and kick is not None and np.isfinite(c1) and np.isfinite(xi_s):
@@ -1434,6 +1462,8 @@ def _figures(out, temps, dyn, lat, md_peak, extra, soft, prs, fit, n_units):
         ax[2].set_xlabel("r (sigma_AA)"); ax[2].set_ylabel("rho(r)")
         ax[0].set_title(f"Fig. 3: Delta S over +-{KICK_HALF} tau, T = {', '.join(map(str, KICK_T))}", fontsize=9)
         save_png(fig, os.path.join(out, "trsp_fig3.png"), written)
+    if extra.get("aging"):
+        aging.figure(out, extra["aging"], written)
     mo = extra.get("model_only")
     if mo and fit is not None:
         written += _figures_model_only(plt, save_png, out, mo, float(fit["T0"]))
@@ -1504,13 +1534,11 @@ KICK_ROWS = ("bg-plateau-rises", "var-indep-s", "dmean-restoring", "dmean-linear
 MODEL_ONLY_ROWS = ("xi4-form-linear", "xi4-slope", "tau4-c06", "tau4-c02", "chi4-c06", "chi4-c02", "xi4-c06",
                    "xi4-c02-low-t", "single-site-ratio", "model-chi4-at-t0", "db-check", "model-mean-s",
                    "model-cs-target")
-NOT_MEASURED = {
-    "aging-md-collapse": "the `aging` part (MD quenches from T_I = 0.70 to T_F = 0.30-0.40, IS softness on a "
-                         "log-spaced grid) has no deck yet: no stage records quenched frames on a log-spaced grid "
-                         "while the MD continues; ~0.9 core-hours at N = 2000 once it exists",
-    "aging-trsp-no-collapse": "the model's ageing runs wait for the aging part (the same t_mid construction needs MD)",
-    "aging-trap-no-collapse": "as aging-trsp-no-collapse",
-    "aging-trsp-closer": "as aging-trsp-no-collapse",
+NOT_MEASURED = {      # fallbacks where the aging part ran but gave no reason of its own (pyglass.papers.trsp.aging)
+    "aging-md-collapse": "the aging part ran but gave no MD <S(t)> on the criteria's grid (see the aging notes)",
+    "aging-trsp-no-collapse": "the aging part ran but the TRSP quenches gave no Delta (see the aging notes)",
+    "aging-trap-no-collapse": "the aging part ran but the trap-model quenches gave no Delta (see the aging notes)",
+    "aging-trsp-closer": "needs both aging-trap-no-collapse and aging-trsp-no-collapse",
 }
 
 
@@ -1569,6 +1597,7 @@ def _notes(crit, quantities, measured, extra, temps, n_units, info, n_paper, L_m
         else:
             notes.append("Eq. 19: the kicks as measured (+-5 tau, App. E corrected, rho measured) meet the bound; "
                          "the lattice runs use them unscaled.")
+    notes += extra.get("aging", {}).get("notes", [])
     for q in quantities:
         if q.holds:
             continue
@@ -1576,7 +1605,7 @@ def _notes(crit, quantities, measured, extra, temps, n_units, info, n_paper, L_m
             part = crit.row(q.id).part
             mo_err = "; ".join(f"{v} {T:g}: {e}" for (v, T), e in extra.get("model_only_errors", {}).items())
             mo_err = extra.get("model_only_error") or mo_err
-            why = NOT_MEASURED.get(q.id) or (
+            why = extra.get("aging", {}).get("why", {}).get(q.id) or NOT_MEASURED.get(q.id) or (
                 f"the L = {MODEL_ONLY_L} model-only runs did not give it ({mo_err or extra.get('lattice_error') or 'a fit failed'})"
                 if q.id in MODEL_ONLY_ROWS else None) or (
                 f"the App. D round trip failed: {extra['roundtrip_error']}" if q.id == "renormalisation-roundtrip"
