@@ -72,7 +72,7 @@ def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
         assert set(row) == {"id", "kind", "where", "quantity", "paper", "ours", "spread", "tolerance", "holds", "note"}
         assert row["kind"] == ref.kind and row["where"] == ref.where and isinstance(row["holds"], bool)
         if row["ours"] == "not measured":
-            assert f"Not measured: {row['id']}: " in notes, row["id"]
+            assert f"Not measured: {row['id']} (" in notes, row["id"]
         else:
             assert isinstance(row["ours"], (int, float)), (row["id"], row["ours"])
     by = {r["id"]: r for r in doc["rows"]}
@@ -98,8 +98,8 @@ def test_paper4_reproduction_at_a_tiny_scale(tmp_path, monkeypatch):
     assert "t_mid" in md["note"] and os.path.getsize(base / "trsp_fig8.png") > 1000
     for rid in A.ROWS[1:]:
         if by[rid]["ours"] == "not measured":
-            line = next(x for x in notes.splitlines() if f"Not measured: {rid}: " in x)
-            assert "part 'aging' not run" not in line and len(line) > len(f"Not measured: {rid}: ") + 10, line
+            line = next(x for x in notes.splitlines() if f"Not measured: {rid} (" in x)
+            assert "part 'aging' not run" not in line and len(line) > len(f"Not measured: {rid} (") + 10, line
         else:
             assert np.isfinite(by[rid]["ours"]), rid
     print("\n".join(line for line in notes.splitlines() if "aging" in line.lower() or "Fig. 8" in line))
