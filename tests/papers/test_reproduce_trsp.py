@@ -415,3 +415,12 @@ def test_aging_model_rows_on_a_known_deck(tmp_path, monkeypatch):
     assert "aging-trsp-no-collapse" not in out["measured"] and "Eq. 19" in out["why"]["aging-trsp-no-collapse"]
     assert "aging-trsp-closer" in out["why"] and "aging-trap-no-collapse" in out["measured"]
     assert "diagnostic" in out["curves"]["TRSP"][0].name and any("diagnostic" in n for n in out["notes"])
+
+
+def test_the_initial_draw_row_says_whether_its_law_or_its_sample_is_off():
+    from pyglass.workflow.reproduce.criteria import Criteria, measured
+    crit = Criteria.load(os.path.join(os.path.dirname(M.__file__), "criteria.toml"))
+    q = {q.id: q for q in crit.score({"model-mean-s-t0": measured(-0.057, 0.019)})}["model-mean-s-t0"]
+    assert not q.holds
+    assert "is a fluctuation" in M._why(q, {}, {"draw_check": (-0.004, 0.005, 400)}, 4, 64)
+    assert "itself is biased" in M._why(q, {}, {"draw_check": (-0.05, 0.005, 400)}, 4, 64)

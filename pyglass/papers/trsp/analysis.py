@@ -84,6 +84,7 @@ FACILITATION_C = (0.6, 0.2)     # Fig. 7: Var Delta S x c (the deck's kick.phi)
 LOW_T = (0.42, 0.45)            # row xi4-c02-low-t
 DB_EVENTS, DB_RUNS, DB_BINS, DB_MIN = 400_000, 8, 8, 100     # row db-check (App. F 1)
 EQ_RUNS = 20                    # rows model-mean-s, model-cs-target (App. F 2)
+DRAW_CHECK = 400                # draws of N(mu, K) behind the reason of row model-mean-s-t0
 JK_RUNS = 10                    # runs per (MD leave-one-out parameter set, T) of the parameter jackknife
 JK_SEED = 7000
 
@@ -1244,6 +1245,9 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
         r0 = m20.run(1.0, sample_times=np.array([0.0, 1.0]), n_runs=MODEL_RUNS[1], snapshot_every=0)
         d0 = r0.mean_softness_runs[:, 0] - m20.mu
         measured["model-mean-s-t0"] = _m(d0.mean(), d0.std(ddof=1) / np.sqrt(len(d0)), f"L = 20, {MODEL_RUNS[1]} draws")
+        # the initial law itself, from many more draws (cheap: no dynamics), for the row's reason if it misses
+        big = np.atleast_2d(m20.sample_equilibrium(DRAW_CHECK)).mean(axis=1) - m20.mu
+        extra["draw_check"] = (float(big.mean()), float(big.std(ddof=1) / np.sqrt(len(big))), len(big))
         mod_oz = _model_oz(lat[OZ_T], spacing) if OZ_T in lat else (False, float("nan"))
         measured["oz-anchor"] = _m(int(md_oz[0]) + int(mod_oz[0]), 0.0,
                                    f"xi4_OZ(0.60): MD {md_oz[1]:.3g} sigma, model {mod_oz[1]:.3g} spacings")
@@ -1655,6 +1659,11 @@ def _why(q, measured, extra, n_units, n_paper) -> str:
     if q.id == "md-equilibrated" and n_units < 3:
         return (f"with {n_units} units the first unit's difference from the rest has no standard error (it needs "
                 "three units or more): a miss of this scale's statistics, not a measured drift")
+    if q.id == "model-mean-s-t0" and extra.get("draw_check"):
+        mean, se, n = extra["draw_check"]
+        verdict = ("the initial law is unbiased, so the runs' value is a fluctuation of their draws"
+                   if abs(mean) <= 2 * se else "the initial law itself is biased")
+        return f"{n} draws of the same initial law give <S>(0) - mu = {mean:+.3g} +- {se:.2g}: {verdict}"
     if q.id.startswith("tau4-ratio-"):
         ratios = [measured[k].ours for k in measured if k.startswith("tau4-ratio-") and np.isfinite(measured[k].ours)]
         grow = {k: measured[k].ours for k in ("md-tau4-grows", "model-tau4-grows") if k in measured}
