@@ -172,6 +172,7 @@ T = 0.8
 dt = 0.004
 times = [0.04, 0.08]
 dw_interval = 0.08
+batch = 3
 
 [[stage]]
 name = "cmp"
@@ -193,7 +194,7 @@ dt = 0.004
     system, pot = quenched(tmp_path, deck)
     iso, attrs = results(out, "iso")
     from pyglass.analysis.ensembles import IsoconfigurationalEnsemble
-    # the stage ran its three runs as one replica batch (the deck's default batch); the API, one at a time
+    # the stage ran its three runs as one replica batch (batch = 3); the API, one at a time
     ref = IsoconfigurationalEnsemble(system, pot, 3, 0.8, 0.004, seed=int(attrs["ensemble_seed"])).run([0.04, 0.08])
     assert iso["propensity"].shape == (2, 64)
     np.testing.assert_array_equal(iso["seeds"], ref.seeds)
