@@ -268,7 +268,9 @@ def test_a_sign_row_that_misses_says_whether_the_sign_or_the_resolution_failed()
                                        "md-tau4-grows": measured(5.44, 0.01), "model-tau4-grows": measured(5.27, 0.15)})}
     assert not qs["md-chi4-grows"].holds and not qs["chi4-underestimated"].holds
     assert "sign the paper states" in M._why(qs["md-chi4-grows"], {}, {}, 2, 64)
-    assert "other side of 0" in M._why(qs["chi4-underestimated"], {}, {}, 2, 64)
+    assert "cannot resolve the sign" in M._why(qs["chi4-underestimated"], {}, {}, 2, 64)
+    opposite = {q.id: q for q in crit.score({"fragility-underestimated": measured(0.72, 0.18)})}
+    assert "the opposite of the paper's statement holds" in M._why(opposite["fragility-underestimated"], {}, {}, 4, 64)
     ms = {"tau4-ratio-t047": measured(2.47, 0.5), "tau4-ratio-t070": measured(2.65, 0.5),
           "md-tau4-grows": measured(5.44, 0.01), "model-tau4-grows": measured(5.27, 0.15)}
     why = M._why(qs["tau4-ratio-t047"], ms, {}, 2, 64)

@@ -1676,9 +1676,13 @@ def _why(q, measured, extra, n_units, n_paper) -> str:
     if q.id in SIGN_ROWS and isinstance(q.spread, float) and np.isfinite(q.spread):
         bound = q.tolerance.than
         right = (q.ours > bound) == (q.tolerance.test == "above")
-        return ((f"ours has the sign the paper states, but its standard error over {n_units} MD units "
-                 f"({q.spread:.2g}) is larger than half the gap to {bound:g}: this scale cannot resolve it")
-                if right else
-                (f"ours lies on the other side of {bound:g}, within {abs(q.ours - bound) / q.spread:.1f} standard "
-                 f"errors over {n_units} MD units: this scale cannot resolve the sign"))
+        z = abs(q.ours - bound) / q.spread if q.spread > 0 else float("inf")
+        if right:
+            return (f"ours has the sign the paper states, but its standard error over {n_units} MD units "
+                    f"({q.spread:.2g}) is larger than half the gap to {bound:g}: this scale cannot resolve it")
+        if z < 2:
+            return (f"ours lies on the other side of {bound:g}, within {z:.1f} standard errors over {n_units} MD "
+                    "units: this scale cannot resolve the sign")
+        return (f"ours lies on the other side of {bound:g} by {z:.1f} standard errors over {n_units} MD units: "
+                "at this scale the opposite of the paper's statement holds")
     return WHY.get(q.id, "not investigated beyond the numbers in these notes")
