@@ -18,6 +18,12 @@ the core while they wait (OMPI_MCA_mpi_yield_when_idle=1, as `make test`) unless
 A/B runs at N = 32000 showed no difference beyond the machine's run-to-run spread.
 
   python scripts/bench_md.py [--models ka soft-disks ipl mblj sticky] [--n 8000] [--steps 1000] [--repeats 3] [--ranks 1 2]
+                             [--baseline CHECKOUT]
+
+--baseline CHECKOUT: a third code in the same interleaved runs, pyglass as another checkout has it (a
+git worktree at an earlier commit, its extensions built): that checkout's own scripts/bench_md.py
+runs as the worker with PYTHONPATH=CHECKOUT, so "before" and "after" share the configuration, the
+LAMMPS runs and the machine's load.
 
 --split [--skin 0.3]: instead of the comparison, where a pyglass step's time goes on each rank count of --ranks
 (median over --repeats runs of rank 0's split): the pair kernel, neighbour-list builds, ghost
@@ -176,12 +182,16 @@ def split_worker(data, steps, repeats, skin=0.3, model="ka"):
         print(json.dumps(runs))
 
 
-def run_worker(ranks, *args):
-    """This script with worker arguments on `ranks` MPI ranks; the JSON its rank 0 prints last."""
+def run_worker(ranks, *args, checkout=None):
+    """This script (or `checkout`'s own bench_md.py, importing that checkout's pyglass) with worker
+    arguments on `ranks` MPI ranks; the JSON its rank 0 prints last."""
+    script = Path(checkout) / "scripts" / "bench_md.py" if checkout else Path(__file__).resolve()
     env = dict(os.environ, OMPI_ALLOW_RUN_AS_ROOT="1", OMPI_ALLOW_RUN_AS_ROOT_CONFIRM="1",
                OMPI_MCA_mpi_yield_when_idle=os.environ.get("OMPI_MCA_mpi_yield_when_idle", "1"),
                OMP_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    cmd = [sys.executable, str(Path(__file__).resolve())] + [str(a) for a in args]
+    if checkout:
+        env["PYTHONPATH"] = str(Path(checkout).resolve())
+    cmd = [sys.executable, str(script)] + [str(a) for a in args]
     if ranks > 1:
         cmd = MPIRUN + ["-n", str(ranks)] + cmd
     out = subprocess.run(cmd, env=env, capture_output=True, text=True)
@@ -190,8 +200,9 @@ def run_worker(ranks, *args):
     return json.loads(out.stdout.strip().splitlines()[-1])
 
 
-def time_pyglass(data, steps, repeats, ranks, model="ka"):
-    rates = run_worker(ranks, "--worker", data, "--steps", steps, "--repeats", repeats, "--model", model)
+def time_pyglass(data, steps, repeats, ranks, model="ka", checkout=None):
+    rates = run_worker(ranks, "--worker", data, "--steps", steps, "--repeats", repeats, "--model", model,
+                       checkout=checkout)
     return statistics.median(rates), rates
 
 
@@ -242,6 +253,7 @@ def main(argv=None):
     ap.add_argument("--steps", type=int, default=1000)
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--ranks", type=int, nargs="+", default=[1])
+    ap.add_argument("--baseline", help="another checkout of pyglass, timed in the same runs (see above)")
     ap.add_argument("--split", action="store_true", help="where pyglass's step time goes (first of --models; see above)")
     ap.add_argument("--skin", type=float, default=0.3, help="--split: neighbour-list skin (A/B of the build cost)")
     ap.add_argument("--model", default="ka", help=argparse.SUPPRESS)
@@ -265,8 +277,10 @@ def main(argv=None):
                 return print_split(data, args)
             for p in args.ranks:
                 # interleave the two codes run by run, so load from other jobs hits both alike
-                pg_runs, lm_runs = [], []
+                pg_runs, lm_runs, base_runs = [], [], []
                 for _ in range(args.repeats):
+                    if args.baseline:
+                        base_runs += time_pyglass(data, args.steps, 1, p, model, args.baseline)[1]
                     pg_runs += time_pyglass(data, args.steps, 1, p, model)[1]
                     lm_runs += time_lammps(Path(tmp), system.N, args.steps, 1, p, model)[1]
                 pg = (statistics.median(pg_runs), pg_runs)
@@ -276,6 +290,11 @@ def main(argv=None):
                 print(f"  pyglass {pg[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(pg[1])}")
                 print(f"  LAMMPS  {lm[0] / 1e6:.3f} M atom-steps/s  runs {_fmt(lm[1])}  ({lammps_style})")
                 print(f"  ratio pyglass/LAMMPS = {pg[0] / lm[0]:.2f}", flush=True)
+                if args.baseline:
+                    base = statistics.median(base_runs)
+                    print(f"  baseline {base / 1e6:.3f} M atom-steps/s  runs {_fmt(base_runs)}  ({args.baseline})")
+                    print(f"  ratio baseline/LAMMPS = {base / lm[0]:.2f}, pyglass/baseline = {pg[0] / base:.2f}",
+                          flush=True)
         if 1 in results:
             for p in args.ranks:
                 if p > 1:

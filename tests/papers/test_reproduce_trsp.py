@@ -259,6 +259,29 @@ def test_parameter_variance_subtracts_the_reruns_noise():
     assert np.isnan(M._param_variance([1.0, np.nan], [0.1, 0.1])[0])
 
 
+
+def test_parameter_jackknife_names_the_sets_that_give_no_model(tmp_path):
+    """A leave-one-out refit that is no valid lattice model (here every one: the deck writer refuses it
+    as the model build does a C(r) that is not positive semi-definite) is named with its reason; with
+    fewer than two sets there is no parameter variance, and the note says the model se is the runs'
+    alone instead of printing nan."""
+    def params_of(keep):
+        return {"dropped": int(np.flatnonzero(~keep)[0])}
+
+    def write_deck(p, path):
+        raise ValueError(f"correlation: the circulant covariance has a negative eigenvalue (set {p['dropped']})")
+    pv, runs, seconds, failed = M._param_jackknife(params_of, 4, {}, 6, write_deck, str(tmp_path))
+    assert pv == {} and runs == 0 and sorted(failed) == [0, 1, 2, 3]
+    assert "negative eigenvalue (set 2)" in failed[2]
+    note = M._param_jackknife_note(pv, failed, 4, 12)
+    assert "not available" in note and "unit 3 dropped: ValueError" in note and "nan" not in note
+    one = {"tau4_0.47": M._param_variance([1.0, np.nan, np.nan, np.nan], [0.1] * 4)}    # one set ran
+    assert "not available" in M._param_jackknife_note(one, {1: "x", 2: "y", 3: "z"}, 4, 12)
+    two = {"tau4_0.47": M._param_variance([1.0, 1.5, np.nan, np.nan], [0.01] * 4)}
+    note = M._param_jackknife_note(two, {2: "ValueError: y", 3: "ValueError: z"}, 4, 12)
+    assert "Raw / noise / kept se" in note and "2 of the 4 sets gave no valid model" in note
+    assert "not run" in M._param_jackknife_note(None, {}, 4, 12)
+
 def test_a_sign_row_that_misses_says_whether_the_sign_or_the_resolution_failed():
     from pyglass.workflow.reproduce.criteria import Criteria, measured
     crit = Criteria.load(os.path.join(os.path.dirname(M.__file__), "criteria.toml"))

@@ -1235,10 +1235,10 @@ def _lattice_part(measured, extra, out, full, fit, kick, c1, xi_s, c0, spacing, 
         measured["model-runs"] = _m(min(m.n_runs for m in lat.values()), 0.0, f"L = {L_match}")
         pv = None
         if params_of is not None:
-            pv, n_jk, t_jk = _param_jackknife(params_of, n_units, lat, L_match, write_deck, cache_dir)
-            extra["param_var"] = pv
-            extra["model_cost"].append((f"MD-parameter jackknife ({n_units} parameter sets x {len(lat)} T x "
-                                        f"{JK_RUNS} runs, L = {L_match})", n_jk, t_jk))
+            pv, n_jk, t_jk, failed = _param_jackknife(params_of, n_units, lat, L_match, write_deck, cache_dir)
+            extra["param_var"], extra["param_jackknife_failures"] = pv, failed
+            extra["model_cost"].append((f"MD-parameter jackknife ({n_units - len(failed)} of {n_units} parameter "
+                                        f"sets ran x {len(lat)} T x {JK_RUNS} runs, L = {L_match})", n_jk, t_jk))
         extra["model_peak"] = _model_rows(measured, lat, dyn, md_peak, n_units, spacing, pv)
         from pyglass.analysis.lattice import TRSPModel
         m20 = TRSPModel.from_file(deck_path, 0.47, seed=MODEL_SEED + 99, L=20)
@@ -1327,10 +1327,12 @@ def _param_jackknife(params_of, n_units, lat, L, write_deck, cache_dir):
     """The MD-parameter jackknife of the model statistics (criteria header): for every MD unit k, the
     lattice parameters refitted without unit k (`params_of(keep)`), the deck written (Eq. 19's scaling
     applied as for the main deck), JK_RUNS independent runs per model T on the main runs' time window;
-    returns ({statistic: (variance, raw, noise, n)}, model runs, seconds)."""
+    returns ({statistic: (variance, raw, noise, n)}, model runs, seconds, {unit k: why set k gave no
+    statistics}) (a refit can be no valid model: its C(r) or rho(r) not positive semi-definite on the
+    lattice; the report names every such set)."""
     import time
     t0, runs = time.perf_counter(), 0
-    thetas, noises = [], []
+    thetas, noises, failures = [], [], {}
     for k in range(n_units):
         keep = np.ones(n_units, bool)
         keep[k] = False
@@ -1341,14 +1343,40 @@ def _param_jackknife(params_of, n_units, lat, L, write_deck, cache_dir):
                                    n_groups=JK_RUNS) for j, T in enumerate(sorted(lat))}
             runs += JK_RUNS * len(lat_k)
             st = _jk_many(lambda kk: _model_stats(lat_k, kk), JK_RUNS)
-        except (ValueError, RuntimeError, np.linalg.LinAlgError, KeyError, TypeError, ZeroDivisionError):
+        except (ValueError, RuntimeError, np.linalg.LinAlgError, KeyError, TypeError, ZeroDivisionError) as exc:
             st = {}
+            failures[k] = f"{type(exc).__name__}: {exc}"
         thetas.append({key: v[0] for key, v in st.items()})
         noises.append({key: v[1] ** 2 for key, v in st.items()})
     keys = set().union(*thetas) if thetas else set()
     out = {key: _param_variance([t.get(key, np.nan) for t in thetas], [v.get(key, np.nan) for v in noises])
            for key in keys}
-    return out, runs, time.perf_counter() - t0
+    return out, runs, time.perf_counter() - t0, failures
+
+
+def _param_jackknife_note(pv, failed, n_units, L_match):
+    """The report's note on the MD-parameter jackknife: what it added to the model se, or why nothing
+    (every leave-one-out set that gave no valid model is named with its reason)."""
+    dropped = "; ".join(f"unit {k} dropped: {why}" for k, why in sorted(failed.items()))
+    optimistic = "the model rows' se is the runs' alone, so their verdicts are optimistic"
+    if pv is None:
+        return f"MD-parameter jackknife: not run (no leave-one-out refits of the lattice parameters): {optimistic}."
+    if not any(np.isfinite(v[0]) for v in pv.values()):
+        return (f"MD-parameter jackknife: not available. Of the {n_units} leave-one-out parameter sets (every "
+                f"lattice parameter refitted without MD unit k), {len(failed)} give no valid lattice model"
+                + (f" ({dropped})" if failed else "") + f". A jackknife variance needs two sets or more, so "
+                f"{optimistic}; the failed refits say the parameters (the C(r) and rho(r) fits above all) move "
+                "far when one MD unit is dropped.")
+    show = [k for k in ("tau4_0.47", "chi4_0.47", "tau4_grow", "frag", "chi4_mean") if k in pv]
+    return (f"MD-parameter jackknife (criteria header): every lattice parameter (onset fit, kicks with Eq. 19's "
+            f"scaling, C_S, <S>(T)) refitted without MD unit k, for each of the {n_units} units, and the L = "
+            f"{L_match} model rerun at every model T with {JK_RUNS} independent runs on the main runs' time window; "
+            "parameter variance = jackknife variance of the reruns' statistic minus their run noise ((n-1)/n)^2 "
+            "sum v_k, floored at 0, added to the runs' variance. Raw / noise / kept se: " + "; ".join(
+                f"{k}: {np.sqrt(pv[k][1]):.3g} / {np.sqrt(pv[k][2]):.3g} / {np.sqrt(pv[k][0]):.3g}" for k in show)
+            + ". Where noise exceeds the raw spread the parameter term is 0: the reruns cannot resolve it."
+            + (f" {len(failed)} of the {n_units} sets gave no valid model and are left out ({dropped})." if failed
+               else ""))
 
 
 def _model_rows(measured, lat, dyn, md_peak, n_units, spacing, param_var=None):
@@ -1566,20 +1594,9 @@ def _notes(crit, quantities, measured, extra, temps, n_units, info, n_paper, L_m
         "apart per run, t_max lengthened x4 until tau4 < t_max / 4; its se is the jackknife over 20 groups of "
         "runs plus the MD-parameter jackknife (below).",
     ]
-    pv = extra.get("param_var")
-    if pv:
-        show = [k for k in ("tau4_0.47", "chi4_0.47", "tau4_grow", "frag", "chi4_mean") if k in pv]
-        notes.append(
-            f"MD-parameter jackknife (criteria header): every lattice parameter (onset fit, kicks with Eq. 19's "
-            f"scaling, C_S, <S>(T)) refitted without MD unit k, for each of the {n_units} units, and the L = "
-            f"{L_match} model rerun at every model T with {JK_RUNS} independent runs on the main runs' time window; "
-            "parameter variance = jackknife variance of the reruns' statistic minus their run noise ((n-1)/n)^2 "
-            "sum v_k, floored at 0, added to the runs' variance. Raw / noise / kept se: " + "; ".join(
-                f"{k}: {np.sqrt(pv[k][1]):.3g} / {np.sqrt(pv[k][2]):.3g} / {np.sqrt(pv[k][0]):.3g}" for k in show)
-            + ". Where noise exceeds the raw spread the parameter term is 0: the reruns cannot resolve it.")
-    elif not extra.get("lattice_error"):
-        notes.append("MD-parameter jackknife: not available (a leave-one-out refit failed at every unit): the "
-                     "model rows' se is the runs' alone, so their above/below verdicts are optimistic.")
+    if not extra.get("lattice_error"):
+        notes.append(_param_jackknife_note(extra.get("param_var"), extra.get("param_jackknife_failures", {}),
+                                           n_units, L_match))
     cost = extra.get("model_cost")
     if cost:
         notes.append("Lattice model cost in this analysis: " + "; ".join(
