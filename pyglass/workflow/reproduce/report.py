@@ -43,6 +43,27 @@ def miss_note(q, why: str) -> str:
     return f"Miss: {q.id} ({q.quantity}): {by}. Why: {why}"
 
 
+def within_own_error(q):
+    """For a scored `agree` row that holds while our standard error is larger than the tolerance's own
+    scale (sqrt(paper_se^2 + allowance^2), the paper's error and the criteria's allowance), the line the
+    report adds under "Claims that hold within our own error": the widest difference from the paper the
+    test accepted, so a reader sees that the row could not reject what its reason says it rejects at the
+    scale it names. None for every other row (the verdict itself is the criteria's and is not changed;
+    `above`/`below`/`outside` rows cannot hold through noise)."""
+    tol = q.tolerance
+    if not q.holds or isinstance(tol, str) or tol.test != "agree" \
+            or not isinstance(q.spread, (int, float, np.floating)) or not np.isfinite(q.spread):
+        return None
+    own = float(np.hypot(tol.paper_se, tol.allowance))
+    se = float(q.spread)
+    if se <= own:
+        return None
+    scale = (f"{se / own:.2g} times the tolerance's own scale {own:.2g} (the paper's s.e. and the allowance)"
+             if own > 0 else "and the row's tolerance is our error alone (no paper s.e. or allowance)")
+    return (f"{q.id} ({q.quantity}): ours {q.ours:.4g} +- {se:.2g} against {float(tol.paper):g}; our s.e. is "
+            f"{scale}, so the test accepted any difference up to {2 * tol.combined_se(se):.3g}.")
+
+
 HEADER = "| quantity | where | paper | ours | spread (s.e.) | tolerance | holds |\n|---|---|---|---|---|---|---|"
 
 
@@ -87,8 +108,11 @@ def write_report(paper, base, quantities, figures, notes, full, decks, revisions
                 f"`{tag or '(main)'}` " + (f"run at {commits[tag] or '(unknown)'}" if done else "**not run**")
                 for tag, done in parts.items()) + ".", ""]
         not_run = sum(1 for q in claims if q.note.startswith("part '") and q.note.endswith("not run"))
+        weak = [w for w in map(within_own_error, claims) if w]
+        weak_checks = [w for w in map(within_own_error, checks) if w]
         lines += [f"**{sum(q.holds for q in claims)} of {len(claims)} claims hold** "
-                  f"({sum(q.holds for q in checks)} of {len(checks)} checks pass)"
+                  + (f"({len(weak)} of them only within our own error, listed below) " if weak else "")
+                  + f"({sum(q.holds for q in checks)} of {len(checks)} checks pass)"
                   + (f"; {not_run} claims are not measured because their part was not run" if not_run else "")
                   + ".", "",
                   "## Coverage", "", "| headline claim | where | measured by |", "|---|---|---|"]
@@ -102,6 +126,14 @@ def write_report(paper, base, quantities, figures, notes, full, decks, revisions
             lines.append(f"| {h.claim} | {h.where} | {cell} |".replace("\n", " "))
         lines += ["", "## Claims", "", HEADER] + [q.row() for q in claims]
         lines += ["", "## Checks (not counted)", "", HEADER] + [q.row() for q in checks]
+        if weak or weak_checks:
+            lines += ["", "## Claims that hold within our own error", "",
+                      "These `agree` rows hold, but our standard error is larger than the scale the criteria "
+                      "set for the agreement, so the 2-s.e. test could not have rejected the differences "
+                      "given; they are weaker evidence than the other rows that hold (the verdicts are the "
+                      "criteria's, unchanged).", ""] + [f"- {w}" for w in weak]
+            if weak_checks:
+                lines += [f"- Check {w}" for w in weak_checks]
         if revisions:
             lines += ["", "## Revisions", ""] + [f"- {r}" for r in revisions]
     else:

@@ -1,0 +1,105 @@
+"""The reproduction report: `agree` rows that hold only because our standard error is wide are listed
+apart, with the widest difference the test accepted; the verdicts stay the criteria's."""
+import types
+
+import pytest
+
+from pyglass.workflow.reproduce.criteria import Criteria, Measurement
+from pyglass.workflow.reproduce.report import within_own_error, write_report
+
+CRITERIA = '''
+paper = "tiny"
+title = "A tiny paper"
+
+[[headline]]
+id = "h"
+where = "Fig. 1"
+claim = "x is 1, y is 0, z grows"
+rows = ["tight", "wide", "zero", "grows"]
+
+[[row]]
+id = "tight"
+kind = "claim"
+quantity = "x"
+where = "Fig. 1"
+quote = "x = 1"
+paper = 1.0
+paper_se = 0.1
+estimator = "mean; se over samples"
+test = "agree"
+reason = "rejects x off by more than ~0.2"
+
+[[row]]
+id = "wide"
+kind = "claim"
+quantity = "x again"
+where = "Fig. 1"
+quote = "x = 1"
+paper = 1.0
+paper_se = 0.1
+estimator = "mean; se over samples"
+test = "agree"
+reason = "rejects x off by more than ~0.2"
+
+[[row]]
+id = "zero"
+kind = "claim"
+quantity = "y"
+where = "Fig. 1"
+quote = "y vanishes"
+paper = 0.0
+estimator = "mean; se over samples"
+test = "agree"
+reason = "y consistent with 0"
+
+[[row]]
+id = "grows"
+kind = "claim"
+quantity = "z growth"
+where = "Fig. 1"
+quote = "z grows"
+estimator = "difference; se over samples"
+test = "above"
+reason = "rejects no growth"
+'''
+
+
+def _scored(tmp_path, values):
+    path = tmp_path / "criteria.toml"
+    path.write_text(CRITERIA)
+    crit = Criteria.load(str(path))
+    return crit, crit.score({k: Measurement(v, se) for k, (v, se) in values.items()})
+
+
+def test_agree_rows_held_by_a_wide_error_are_listed_with_what_they_accepted(tmp_path):
+    crit, rows = _scored(tmp_path, {"tight": (1.05, 0.05), "wide": (1.6, 0.4), "zero": (0.3, 0.2),
+                                    "grows": (2.0, 0.1)})
+    by = {q.id: q for q in rows}
+    assert all(q.holds for q in rows)             # the criteria's verdicts, unchanged
+    assert within_own_error(by["tight"]) is None  # our s.e. below the paper's: an informative hold
+    assert within_own_error(by["grows"]) is None  # a sign test cannot hold through noise
+    wide = within_own_error(by["wide"])
+    assert wide.startswith("wide (x again)") and "4 times the tolerance's own scale 0.1" in wide
+    assert "up to " + f"{2 * (0.4 ** 2 + 0.1 ** 2) ** 0.5:.3g}" in wide
+    assert "our error alone" in within_own_error(by["zero"])
+    # a miss is never listed
+    _, missed = _scored(tmp_path, {"tight": (1.05, 0.05), "wide": (3.0, 0.4), "zero": (0.3, 0.2),
+                                   "grows": (2.0, 0.1)})
+    assert within_own_error({q.id: q for q in missed}["wide"]) is None
+
+    paper = types.SimpleNamespace(name="tiny", title="A tiny paper", parts=[], folder=str(tmp_path),
+                                  criteria=lambda: crit)
+    write_report(paper, str(tmp_path), rows, [], [], False, {})
+    report = (tmp_path / "report.md").read_text()
+    assert "**4 of 4 claims hold** (2 of them only within our own error, listed below)" in report
+    section = report.split("## Claims that hold within our own error", 1)[1].split("##", 1)[0]
+    assert "- wide (x again)" in section and "- zero (y)" in section and "tight" not in section
+
+
+@pytest.mark.parametrize("se", [float("nan"), None])
+def test_an_unmeasured_spread_is_not_listed(tmp_path, se):
+    crit, rows = _scored(tmp_path, {"tight": (1.0, 0.0), "wide": (1.0, 0.0), "zero": (0.0, 0.0),
+                                    "grows": (1.0, 0.1)})
+    q = rows[1]
+    q.spread = se
+    assert within_own_error(q) is None
