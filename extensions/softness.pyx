@@ -130,6 +130,57 @@ def radial_full(const double[:, ::1] x, const int[::1] types_all, const int[::1]
     return npairs
 
 
+cdef Py_ssize_t _species_rows(const double[:, ::1] x, const int[::1] types_all, const int[::1] order,
+                              const int[::1] neighbours, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t i, int ntypes,
+                              double rang2, long[::1] start, Py_ssize_t[::1] fill, double[:, ::1] nb,
+                              int[::1] ntyp, bint fused) noexcept nogil:
+    """The neighbours of centre i (entries lo..hi of the cell-sorted full list) within the angular
+    cutoff, gathered sorted by species into the columns of nb: start[t] is where species t begins
+    (start[ntypes] = their number, returned), ntyp[k] the species of column k. Rows (dx, dy, dz, r^2, r)
+    for the general kernel, (r, 2 r^2, dx/r, dy/r, dz/r) for the fused one (fused=True)."""
+    cdef Py_ssize_t q, jrow, kk, tb, n = 0
+    cdef double dx, dy, dz, r2, r
+    for tb in range(ntypes + 1):
+        start[tb] = 0
+    for q in range(lo, hi):
+        jrow = order[neighbours[q]]
+        dx = x[jrow, 0] - x[i, 0]
+        dy = x[jrow, 1] - x[i, 1]
+        dz = x[jrow, 2] - x[i, 2]
+        r2 = dx * dx + dy * dy + dz * dz
+        if r2 < rang2:
+            start[types_all[jrow] + 1] += 1
+            n += 1
+    for tb in range(ntypes):
+        start[tb + 1] += start[tb]
+        fill[tb] = start[tb]
+    for q in range(lo, hi):
+        jrow = order[neighbours[q]]
+        dx = x[jrow, 0] - x[i, 0]
+        dy = x[jrow, 1] - x[i, 1]
+        dz = x[jrow, 2] - x[i, 2]
+        r2 = dx * dx + dy * dy + dz * dz
+        if r2 < rang2:
+            tb = types_all[jrow]
+            kk = fill[tb]
+            fill[tb] += 1
+            ntyp[kk] = <int>tb
+            if fused:
+                r = sqrt(r2)
+                nb[0, kk] = r
+                nb[1, kk] = 2.0 * r2
+                nb[2, kk] = dx / r
+                nb[3, kk] = dy / r
+                nb[4, kk] = dz / r
+            else:
+                nb[0, kk] = dx
+                nb[1, kk] = dy
+                nb[2, kk] = dz
+                nb[3, kk] = r2
+                nb[4, kk] = sqrt(r2)
+    return n
+
+
 def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::1] order,
                   const int[::1] offsets, const int[::1] neighbours, Py_ssize_t nlocal, int ntypes,
                   double rang2,
@@ -143,9 +194,8 @@ def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::
     cdef Py_ssize_t nxi = inv_xi2.shape[0], nl = lam.shape[0]
     cdef int ntile = <int>(nl // SF_NL)
     cdef Py_ssize_t m = offsets.shape[0] - 1
-    cdef Py_ssize_t p, i, q, n, kk, tb, jrow, nmax = 1
+    cdef Py_ssize_t p, i, q, n, nmax = 1
     cdef long ntrip = 0
-    cdef double dx, dy, dz, r2
     cdef int maxbit = 0, zz
     if nl % SF_NL != 0 or ntile == 0:
         raise ValueError(f"lam/zeta must fill whole tiles of {SF_NL} lanes")
@@ -169,37 +219,8 @@ def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::
         i = order[p]
         if i >= nlocal:
             continue
-        for tb in range(ntypes + 1):
-            start[tb] = 0
-        n = 0
-        for q in range(offsets[p], offsets[p + 1]):
-            jrow = order[neighbours[q]]
-            dx = x[jrow, 0] - x[i, 0]
-            dy = x[jrow, 1] - x[i, 1]
-            dz = x[jrow, 2] - x[i, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            if r2 < rang2:
-                start[types_all[jrow] + 1] += 1
-                n += 1
-        for tb in range(ntypes):
-            start[tb + 1] += start[tb]
-            fill[tb] = start[tb]
-        for q in range(offsets[p], offsets[p + 1]):
-            jrow = order[neighbours[q]]
-            dx = x[jrow, 0] - x[i, 0]
-            dy = x[jrow, 1] - x[i, 1]
-            dz = x[jrow, 2] - x[i, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            if r2 < rang2:
-                tb = types_all[jrow]
-                kk = fill[tb]
-                fill[tb] += 1
-                nb[0, kk] = dx
-                nb[1, kk] = dy
-                nb[2, kk] = dz
-                nb[3, kk] = r2
-                nb[4, kk] = sqrt(r2)
-                ntyp[kk] = <int>tb
+        n = _species_rows(x, types_all, order, neighbours, offsets[p], offsets[p + 1], i, ntypes, rang2,
+                          start, fill, nb, ntyp, False)
         ntrip += n * (n - 1) // 2
         if n > 1:
             sf_angular_centre(<int>n, <int>nmax, &nb[0, 0], &ntyp[0], &start[0], ntypes, <int>nxi,
@@ -220,9 +241,8 @@ def angular_fused(const double[:, ::1] x, const int[::1] types_all, const int[::
     cdef Py_ssize_t nxi = gam.shape[0], nl = lam.shape[0]
     cdef int ntile = <int>(nl // SF_NL)
     cdef Py_ssize_t m = offsets.shape[0] - 1
-    cdef Py_ssize_t p, i, q, n, kk, tb, jrow, nmax = 8
+    cdef Py_ssize_t p, i, n, nmax = 8
     cdef long ntrip = 0
-    cdef double dx, dy, dz, r2, r
     if not SF_HAVE_FUSED:
         raise RuntimeError("angular_fused needs an AVX-512 build (HAVE_FUSED is False)")
     if nl % SF_NL != 0 or ntile == 0 or kind.shape[0] != nl or nsq.shape[0] != nl:
@@ -243,42 +263,14 @@ def angular_fused(const double[:, ::1] x, const int[::1] types_all, const int[::
     cdef uintptr_t vaddr = (<uintptr_t>&vb[0] + 63) & ~(<uintptr_t>63)
     cdef long[::1] start = np.zeros(ntypes + 1, np.int_)
     cdef Py_ssize_t[::1] fill = np.zeros(ntypes, np.intp)
+    cdef int[::1] ntyp = np.zeros(nmax, np.int32)
     cdef int[::1] pidx = np.ascontiguousarray(np.asarray(pair_index), dtype=np.int32).ravel()
     for p in range(m):
         i = order[p]
         if i >= nlocal:
             continue
-        for tb in range(ntypes + 1):
-            start[tb] = 0
-        n = 0
-        for q in range(offsets[p], offsets[p + 1]):
-            jrow = order[neighbours[q]]
-            dx = x[jrow, 0] - x[i, 0]
-            dy = x[jrow, 1] - x[i, 1]
-            dz = x[jrow, 2] - x[i, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            if r2 < rang2:
-                start[types_all[jrow] + 1] += 1
-                n += 1
-        for tb in range(ntypes):
-            start[tb + 1] += start[tb]
-            fill[tb] = start[tb]
-        for q in range(offsets[p], offsets[p + 1]):
-            jrow = order[neighbours[q]]
-            dx = x[jrow, 0] - x[i, 0]
-            dy = x[jrow, 1] - x[i, 1]
-            dz = x[jrow, 2] - x[i, 2]
-            r2 = dx * dx + dy * dy + dz * dz
-            if r2 < rang2:
-                tb = types_all[jrow]
-                kk = fill[tb]
-                fill[tb] += 1
-                r = sqrt(r2)
-                nb[0, kk] = r
-                nb[1, kk] = 2.0 * r2
-                nb[2, kk] = dx / r
-                nb[3, kk] = dy / r
-                nb[4, kk] = dz / r
+        n = _species_rows(x, types_all, order, neighbours, offsets[p], offsets[p + 1], i, ntypes, rang2,
+                          start, fill, nb, ntyp, True)
         ntrip += n * (n - 1) // 2
         if n > 1:
             sf_fused_centre(<int>nxi, <int>nmax, &nb[0, 0], &start[0], ntypes, &gam[0], ntile, &lam[0],
