@@ -81,7 +81,7 @@ def test_agree_rows_held_by_a_wide_error_are_listed_with_what_they_accepted(tmp_
     wide = within_own_error(by["wide"])
     assert wide.startswith("wide (x again)") and "4 times the tolerance's own scale 0.1" in wide
     assert "up to " + f"{2 * (0.4 ** 2 + 0.1 ** 2) ** 0.5:.3g}" in wide
-    assert "our error alone" in within_own_error(by["zero"])
+    assert "our s.e. is the whole tolerance" in within_own_error(by["zero"])
     # a miss is never listed
     _, missed = _scored(tmp_path, {"tight": (1.05, 0.05), "wide": (3.0, 0.4), "zero": (0.3, 0.2),
                                    "grows": (2.0, 0.1)})
@@ -91,7 +91,7 @@ def test_agree_rows_held_by_a_wide_error_are_listed_with_what_they_accepted(tmp_
                                   criteria=lambda: crit)
     write_report(paper, str(tmp_path), rows, [], [], False, {})
     report = (tmp_path / "report.md").read_text()
-    assert "**4 of 4 claims hold** (2 of them only within our own error, listed below)" in report
+    assert "**4 of 4 claims hold** (2 of them only within our own error, listed below; 0 of 0 checks" in report
     section = report.split("## Claims that hold within our own error", 1)[1].split("##", 1)[0]
     assert "- wide (x again)" in section and "- zero (y)" in section and "tight" not in section
 

@@ -58,10 +58,10 @@ def within_own_error(q):
     se = float(q.spread)
     if se <= own:
         return None
-    scale = (f"{se / own:.2g} times the tolerance's own scale {own:.2g} (the paper's s.e. and the allowance)"
-             if own > 0 else "and the row's tolerance is our error alone (no paper s.e. or allowance)")
-    return (f"{q.id} ({q.quantity}): ours {q.ours:.4g} +- {se:.2g} against {float(tol.paper):g}; our s.e. is "
-            f"{scale}, so the test accepted any difference up to {2 * tol.combined_se(se):.3g}.")
+    scale = (f"our s.e. is {se / own:.2g} times the tolerance's own scale {own:.2g} (the paper's s.e. and the "
+             "allowance)" if own > 0 else "our s.e. is the whole tolerance (the row gives no paper s.e. or allowance)")
+    return (f"{q.id} ({q.quantity}): ours {q.ours:.4g} +- {se:.2g} against {float(tol.paper):g}; {scale}, so the "
+            f"test accepted any difference up to {2 * tol.combined_se(se):.3g}.")
 
 
 HEADER = "| quantity | where | paper | ours | spread (s.e.) | tolerance | holds |\n|---|---|---|---|---|---|---|"
@@ -110,9 +110,9 @@ def write_report(paper, base, quantities, figures, notes, full, decks, revisions
         not_run = sum(1 for q in claims if q.note.startswith("part '") and q.note.endswith("not run"))
         weak = [w for w in map(within_own_error, claims) if w]
         weak_checks = [w for w in map(within_own_error, checks) if w]
-        lines += [f"**{sum(q.holds for q in claims)} of {len(claims)} claims hold** "
-                  + (f"({len(weak)} of them only within our own error, listed below) " if weak else "")
-                  + f"({sum(q.holds for q in checks)} of {len(checks)} checks pass)"
+        lines += [f"**{sum(q.holds for q in claims)} of {len(claims)} claims hold** ("
+                  + (f"{len(weak)} of them only within our own error, listed below; " if weak else "")
+                  + f"{sum(q.holds for q in checks)} of {len(checks)} checks pass)"
                   + (f"; {not_run} claims are not measured because their part was not run" if not_run else "")
                   + ".", "",
                   "## Coverage", "", "| headline claim | where | measured by |", "|---|---|---|"]
