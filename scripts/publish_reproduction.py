@@ -2,7 +2,8 @@
 
     python scripts/publish_reproduction.py <paper> [-o DIR]     # DIR as given to pyglass reproduce -o
 
-Takes DIR/<paper>/{report.md, summary.json, *.png, *.json} and the deck each part ran
+Takes DIR/<paper>/{report.md, summary.json, *.png, *.json, *.toml} (a TOML there is a file the
+analysis wrote, e.g. paper 4's lattice-model deck fitted from the MD) and the deck each part ran
 (DIR/<paper>/run[/<part>]/deck.toml, copied as deck.toml or deck_<part>.toml), and replaces the
 paper's folder docs/reproductions/<paper>/ with them (files of an older report that the new one does
 not have are removed, so the folder is one report). The run data (HDF5) stay where they are.
@@ -21,7 +22,7 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 def report_files(base: str) -> dict:
     """name in docs -> source path, for the report in `base` (DIR/<paper>)."""
     out = {}
-    for pattern in ("report.md", "summary.json", "*.png", "*.json"):
+    for pattern in ("report.md", "summary.json", "*.png", "*.json", "*.toml"):
         for path in glob.glob(os.path.join(base, pattern)):
             out[os.path.basename(path)] = path
     run = os.path.join(base, "run")
