@@ -11,7 +11,9 @@ DIR/<side>/ (the deck's output.path is replaced); the script prints both wall ti
 start-up included), their ratio, and this checkout's profile by phase (the baseline may predate
 profiles). The deck must use only what both checkouts understand (`pyglass run --dry-run` with each
 first). The measurement of 2026-12-07 (docs/reproductions/README.md, "Time to science") ran these
-commands on paper 1's reduced deck without its quenched-modes stage.
+commands on paper 1's reduced deck without its quenched-modes stage, and this script on paper 4's
+T = 0.55 state point (its wall times read from the logs' end: the script then waited on the two
+processes in turn and gave the after side the before side's end, since fixed).
 """
 from __future__ import annotations
 
@@ -57,12 +59,15 @@ def main(argv=None) -> int:
                                         env=e, stdout=log, stderr=subprocess.STDOUT, cwd=deck.parent),
                        time.perf_counter(), log)
     wall = {}
-    for side, (proc, t0, log) in procs.items():
-        rc = proc.wait()
-        wall[side] = time.perf_counter() - t0
-        log.close()
-        if rc:
-            sys.exit(f"{side} run failed (rc {rc}): see {args.out / side / 'log.txt'}")
+    while len(wall) < len(procs):         # each side's own end (the faster one ends first)
+        for side, (proc, t0, log) in procs.items():
+            if side in wall or proc.poll() is None:
+                continue
+            wall[side] = time.perf_counter() - t0
+            log.close()
+            if proc.returncode:
+                sys.exit(f"{side} run failed (rc {proc.returncode}): see {args.out / side / 'log.txt'}")
+        time.sleep(0.5)
     print(f"{args.deck}: before ({args.baseline}) {wall['before'] / 60:.1f} min, after {wall['after'] / 60:.1f} min, "
           f"before/after = {wall['before'] / wall['after']:.2f}")
     from pyglass.workflow.run import results
