@@ -7,61 +7,20 @@ import pytest
 from pyglass.workflow.reproduce.criteria import Criteria, Measurement
 from pyglass.workflow.reproduce.report import within_own_error, write_report
 
-CRITERIA = '''
-paper = "tiny"
-title = "A tiny paper"
 
-[[headline]]
-id = "h"
-where = "Fig. 1"
-claim = "x is 1, y is 0, z grows"
-rows = ["tight", "wide", "zero", "grows"]
+def _row(id, quantity, quote, test="agree", **numbers):
+    """One claim row of a criteria file (docs/reproductions/standard.md) as TOML text."""
+    extra = "".join(f"{k} = {v}\n" for k, v in numbers.items())
+    return (f'[[row]]\nid = "{id}"\nkind = "claim"\nquantity = "{quantity}"\nwhere = "Fig. 1"\nquote = "{quote}"\n'
+            f'{extra}estimator = "mean; se over samples"\ntest = "{test}"\nreason = "what it rejects"\n\n')
 
-[[row]]
-id = "tight"
-kind = "claim"
-quantity = "x"
-where = "Fig. 1"
-quote = "x = 1"
-paper = 1.0
-paper_se = 0.1
-estimator = "mean; se over samples"
-test = "agree"
-reason = "rejects x off by more than ~0.2"
 
-[[row]]
-id = "wide"
-kind = "claim"
-quantity = "x again"
-where = "Fig. 1"
-quote = "x = 1"
-paper = 1.0
-paper_se = 0.1
-estimator = "mean; se over samples"
-test = "agree"
-reason = "rejects x off by more than ~0.2"
-
-[[row]]
-id = "zero"
-kind = "claim"
-quantity = "y"
-where = "Fig. 1"
-quote = "y vanishes"
-paper = 0.0
-estimator = "mean; se over samples"
-test = "agree"
-reason = "y consistent with 0"
-
-[[row]]
-id = "grows"
-kind = "claim"
-quantity = "z growth"
-where = "Fig. 1"
-quote = "z grows"
-estimator = "difference; se over samples"
-test = "above"
-reason = "rejects no growth"
-'''
+CRITERIA = ('paper = "tiny"\ntitle = "A tiny paper"\n\n[[headline]]\nid = "h"\nwhere = "Fig. 1"\n'
+            'claim = "x is 1, y is 0, z grows"\nrows = ["tight", "wide", "zero", "grows"]\n\n'
+            + _row("tight", "x", "x = 1", paper=1.0, paper_se=0.1)
+            + _row("wide", "x again", "x = 1", paper=1.0, paper_se=0.1)
+            + _row("zero", "y", "y vanishes", paper=0.0)
+            + _row("grows", "z growth", "z grows", test="above"))
 
 
 def _scored(tmp_path, values):
