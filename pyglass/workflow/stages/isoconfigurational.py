@@ -43,8 +43,9 @@ class Isoconfigurational(Stage):
         "batch": Key((int,), 1, "runs advanced together as one replica batch on one rank (integrator nve or nvt, "
                      "a pair potential): each step's kernels run once for the whole batch, the results are bit "
                      "for bit those of batch = 1; npt, many-body potentials and groups of several ranks run one "
-                     "at a time. Default 1: scripts/bench_replicas.py measured KA, R = 8, 1.07x sequential at "
-                     "N = 250 and 0.89x at N = 1000 (README, Benchmarks); try a batch for N of a few hundred",
+                     "at a time. Default 1: scripts/bench_replicas.py measured KA, R = 8, 1.06x sequential at "
+                     "N = 250 and 0.88x at N = 1000 (ARCHITECTURE, Replica batches); try a batch for N of a few "
+                     "hundred",
                      lo=1),
         "first_samples": Key((int,), None, "in a study, run only in the first this many samples (a costly "
                              "ensemble, e.g. paper 3's propensity over tau_alpha, on a subset); the other samples "
