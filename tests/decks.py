@@ -2,7 +2,7 @@
 joins them and writes the text with the project's own TOML writer (`workflow.deck.dump_toml`), so a test
 states only what differs from the tiny Kob-Andersen run every test starts from:
 
-    text = deck(system(n=256), md("prod", steps=200), output={"trajectory": 50})
+    text = deck(system(n=256), md("prod", steps=200), stage("modes", k=4), output={"trajectory": 50})
 """
 from pyglass.workflow.deck import dump_toml
 
@@ -15,6 +15,11 @@ def system(n=64, density=1.2, composition=(0.8, 0.2), temperature=1.0, generate=
     return out
 
 
+def stage(kind, name=None, **keys) -> dict:
+    """Any stage: its kind, name and keys, a nested table as a dict (minimizer={"type": "fire", "ftol": 1e-11})."""
+    return {**({"name": name} if name else {}), "kind": kind, **keys}
+
+
 def md(name=None, kind="production", steps=200, integrator="nosehoover", dt=0.005, T=1.0, tau=0.5, thermo=0,
        observables=(), **keys) -> dict:
     """An MD stage; `integrator` is the type, its keys are dt, T, tau (None leaves one out, as does thermo=None) and `keys`
@@ -24,10 +29,8 @@ def md(name=None, kind="production", steps=200, integrator="nosehoover", dt=0.00
         if v is not None:
             integ[k] = v
     integ.update({k[len("integrator_"):]: v for k, v in keys.items() if k.startswith("integrator_")})
-    out = {"kind": kind, "steps": steps, **({} if thermo is None else {"thermo": thermo}), "integrator": integ,
-           **{k: v for k, v in keys.items() if not k.startswith("integrator_")}}
-    if name:
-        out = {"name": name, **out}
+    out = stage(kind, name, steps=steps, **({} if thermo is None else {"thermo": thermo}), integrator=integ,
+                **{k: v for k, v in keys.items() if not k.startswith("integrator_")})
     if observables:
         out["observable"] = [dict(o) for o in observables]
     return out

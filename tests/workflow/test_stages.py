@@ -12,57 +12,25 @@ from pyglass.io.checkpoint import read_checkpoint
 from pyglass.workflow.deck import DeckError, parse_deck
 from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.workflow.run import RunInterrupted, run_deck, unit_path
+from decks import deck as deck_text, md, stage, system
 from helpers import Sink
 
 from helpers import ROOT  # noqa: E402
 
 # jitter 0.02 lattice spacings: at 0.1 the closest pairs sit at ~0.6 sigma, the first MD steps reach
 # energies of 1e12 and launch particles to infinity (now an error: domain.require_finite_positions)
-HEAD = """
-[system]
-generate = "lattice"
-n = 64
-density = 1.2
-composition = [0.8, 0.2]
-jitter = 0.02
-
-[potential]
-model = "kob-andersen"
-smoothing = "smooth"
-
-[[stage]]
-name = "eq"
-kind = "equilibrate"
-steps = 40
-thermo = 0
-temperature = 0.8
-[stage.integrator]
-type = "nosehoover"
-dt = 0.004
-T = 0.8
-tau = 0.4
-
-[[stage]]
-name = "is"
-kind = "quench"
-[stage.minimizer]
-type = "fire"
-ftol = 1e-11
-"""
-
-TAIL = """
-[output]
-thermo = 0
-
-[run]
-seed = 7
-progress = false
-"""
+KA = {"model": "kob-andersen", "smoothing": "smooth"}
+EQ = md("eq", kind="equilibrate", steps=40, dt=0.004, T=0.8, tau=0.4, temperature=0.8)
+IS = stage("quench", "is", minimizer={"type": "fire", "ftol": 1e-11})
 
 
+def ka_deck(*stages, head=(EQ, IS), n=64, study=None, output=None) -> str:
+    """n KA particles on a jittered lattice, `head` (equilibrated at T = 0.8, quenched), then `stages`."""
+    return deck_text(system(n=n, jitter=0.02, temperature=None), *head, *stages, potential=KA, study=study,
+                     output=output or {"thermo": 0}, run={"seed": 7, "progress": False})
 
-def run(tmp_path, stages, head=HEAD, tail=TAIL, name="out.h5", **kw):
-    text = head + stages + tail
+
+def run(tmp_path, text, name="out.h5", **kw):
     deck = parse_deck(text, str(tmp_path / "deck.toml"))
     out = str(tmp_path / name)
     run_deck(deck, output=out, stream=Sink(), handle_signals=False, **kw)
@@ -82,42 +50,13 @@ def quenched(tmp_path, deck):
     return ck.system, deck.build_potential()
 
 
-LANDSCAPE = """
-[[stage]]
-name = "modes"
-kind = "modes"
-k = 10
-
-[[stage]]
-name = "G"
-kind = "shear-modulus"
-
-[[stage]]
-name = "kappa"
-kind = "dipole-stiffness"
-pairs = "all"
-local = true
-
-[[stage]]
-name = "rnd"
-kind = "dipole-stiffness"
-n_pairs = 20
-
-[[stage]]
-name = "ph"
-kind = "pseudoharmonic"
-n_starts = 4
-n_keep = 2
-
-[[stage]]
-name = "sh"
-kind = "shear"
-gammas = [0.01, 0.02]
-"""
+LANDSCAPE = (stage("modes", "modes", k=10), stage("shear-modulus", "G"),
+             stage("dipole-stiffness", "kappa", pairs="all", local=True), stage("dipole-stiffness", "rnd", n_pairs=20),
+             stage("pseudoharmonic", "ph", n_starts=4, n_keep=2), stage("shear", "sh", gammas=[0.01, 0.02]))
 
 
 def test_landscape_stages_equal_the_python_api(tmp_path):
-    deck, out = run(tmp_path, LANDSCAPE)
+    deck, out = run(tmp_path, ka_deck(*LANDSCAPE))
     system, pot = quenched(tmp_path, deck)
     m = landscape.lowest_modes(system, pot, k=10)
     r, attrs = results(out, "modes")
@@ -153,44 +92,17 @@ def test_landscape_stages_share_one_factorisation(tmp_path, monkeypatch):
         made.append(1)
         orig(self, *a, **k)
     monkeypatch.setattr(solvers.PseudoInverse, "__init__", counting)
-    run(tmp_path, LANDSCAPE.split('[[stage]]\nname = "ph"')[0])
+    run(tmp_path, ka_deck(*LANDSCAPE[:4]))   # up to "ph"
     assert len(made) == 1
 
 
 def test_isoconfigurational_overlap_and_is_trajectory(tmp_path):
-    stages = """
-[[stage]]
-name = "modes"
-kind = "modes"
-k = 8
-
-[[stage]]
-name = "iso"
-kind = "isoconfigurational"
-n_runs = 3
-T = 0.8
-dt = 0.004
-times = [0.04, 0.08]
-dw_interval = 0.08
-batch = 3
-
-[[stage]]
-name = "cmp"
-kind = "overlap"
-a = "modes/participation"
-b = "iso/propensity"
-baseline_samples = 5
-
-[[stage]]
-name = "ist"
-kind = "inherent-structures"
-steps = 20
-every = 10
-[stage.integrator]
-type = "nve"
-dt = 0.004
-"""
-    deck, out = run(tmp_path, stages)
+    text = ka_deck(stage("modes", "modes", k=8),
+                   stage("isoconfigurational", "iso", n_runs=3, T=0.8, dt=0.004, times=[0.04, 0.08], dw_interval=0.08,
+                         batch=3),
+                   stage("overlap", "cmp", a="modes/participation", b="iso/propensity", baseline_samples=5),
+                   stage("inherent-structures", "ist", steps=20, every=10, integrator={"type": "nve", "dt": 0.004}))
+    deck, out = run(tmp_path, text)
     system, pot = quenched(tmp_path, deck)
     iso, attrs = results(out, "iso")
     from pyglass.analysis.ensembles import IsoconfigurationalEnsemble
@@ -216,17 +128,9 @@ dt = 0.004
 
 
 def test_lattice_stage_runs_the_trsp_model(tmp_path):
-    stages = f"""
-[[stage]]
-name = "trsp"
-kind = "lattice"
-parameters = "{os.path.join(ROOT, 'inputs', 'trsp_ka.toml')}"
-temperatures = [0.6]
-L = 6
-t_max = 20.0
-n_runs = 2
-"""
-    _, out = run(tmp_path, stages)
+    text = ka_deck(stage("lattice", "trsp", parameters=os.path.join(ROOT, "inputs", "trsp_ka.toml"), temperatures=[0.6],
+                         L=6, t_max=20.0, n_runs=2))
+    _, out = run(tmp_path, text)
     r, _ = results(out, "trsp")
     assert r["Q"].shape[0] == 1 and r["Q"].shape[1] == len(r["sample_times"])
     assert np.all(np.diff(r["Q"][0]) <= 1e-12) and r["Q"][0][0] <= 1.0
@@ -234,28 +138,13 @@ n_runs = 2
     assert r["tau4_at_edge"].tolist() == [k in (0, len(r["chi4"][0]) - 1)]
 
 
-STUDY = """
-[[stage]]
-name = "G"
-kind = "shear-modulus"
-
-[[stage]]
-name = "modes"
-kind = "modes"
-k = 4
-
-[[stage]]
-name = "sum"
-kind = "summary"
-fields = ["G/G", "modes/eigenvalues"]
-
-[study]
-samples = 3
-"""
+STUDY = (stage("shear-modulus", "G"), stage("modes", "modes", k=4),
+         stage("summary", "sum", fields=["G/G", "modes/eigenvalues"]))
+DRAWN = {"samples": 2, "source": "trajectory", "draw_after": "eq", "spacing": 10}   # samples drawn after "eq"
 
 
 def test_study_over_samples_with_summary(tmp_path):
-    deck, out = run(tmp_path, STUDY)
+    deck, out = run(tmp_path, ka_deck(*STUDY, study={"samples": 3}))
     gs = []
     for s in range(3):
         r, _ = results(unit_path(out, "", s), "G")
@@ -278,21 +167,9 @@ def test_study_over_samples_with_summary(tmp_path):
 def test_isoconfigurational_first_samples_runs_the_ensemble_in_a_subset_of_a_study(tmp_path):
     """first_samples = 2 of 3: samples 0 and 1 hold the ensemble (the same as without the key), sample 2
     has none and the study completes."""
-    stages = """
-[[stage]]
-name = "dp"
-kind = "isoconfigurational"
-n_runs = 2
-T = 0.8
-dt = 0.004
-times = [0.04]
-first_samples = 2
-
-[study]
-samples = 3
-"""
-    _, out = run(tmp_path, stages)
-    _, every = run(tmp_path, stages.replace("first_samples = 2\n", ""), name="every.h5")
+    dp = stage("isoconfigurational", "dp", n_runs=2, T=0.8, dt=0.004, times=[0.04])
+    _, out = run(tmp_path, ka_deck({**dp, "first_samples": 2}, study={"samples": 3}))
+    _, every = run(tmp_path, ka_deck(dp, study={"samples": 3}), name="every.h5")
     from pyglass.workflow.run import results as R
     units = R.open(out).units(status="complete")
     assert [u.run.has_stage("dp") for u in units] == [True, True, False]
@@ -302,14 +179,8 @@ samples = 3
 
 
 def test_study_state_points(tmp_path):
-    stages = STUDY.replace("samples = 3", """samples = 1
-[[study.state]]
-label = "rho1.1"
-set = { "system.density" = 1.1 }
-[[study.state]]
-label = "rho1.3"
-set = { "system.density" = 1.3 }""")
-    deck, out = run(tmp_path, stages)
+    deck, out = run(tmp_path, ka_deck(*STUDY, study={"samples": 1, "state": [
+        {"label": "rho1.1", "set": {"system.density": 1.1}}, {"label": "rho1.3", "set": {"system.density": 1.3}}]}))
     assert [lab for lab, _ in deck.states] == ["rho1.1", "rho1.3"]
     lo, _ = results(unit_path(out, "rho1.1", 0), "G")
     hi, _ = results(unit_path(out, "rho1.3", 0), "G")
@@ -322,11 +193,11 @@ def test_study_interrupted_then_restarted_equals_uninterrupted(tmp_path, checkpo
     rebuilds its neighbour lists there) the restart is bit for bit; between checkpoint steps the
     restart rebuilds lists and ghosts that the straight run still carries from an earlier step, so
     force sums run in another order and the results agree to round-off only (ARCHITECTURE.md)."""
-    tail = TAIL.replace("thermo = 0", f"thermo = 0\ncheckpoint = {checkpoint}")
-    _, ref = run(tmp_path, STUDY, tail=tail, name="ref.h5")
+    text = ka_deck(*STUDY, study={"samples": 3}, output={"thermo": 0, "checkpoint": checkpoint})
+    _, ref = run(tmp_path, text, name="ref.h5")
     with pytest.raises(RunInterrupted):
-        run(tmp_path, STUDY, tail=tail, name="cut.h5", stop_at_step=20)
-    run(tmp_path, STUDY, tail=tail, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
+        run(tmp_path, text, name="cut.h5", stop_at_step=20)
+    run(tmp_path, text, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
     same = np.testing.assert_array_equal if checkpoint else \
         (lambda a, b: np.testing.assert_allclose(a, b, rtol=1e-8, atol=0))
     for s in range(3):
@@ -341,20 +212,9 @@ def test_restart_from_the_checkpoint_between_a_quench_and_md_equals_uninterrupte
     """Killed after the push-off quench's end-of-stage checkpoint, before the MD stage's first one:
     the restart starts the MD stage afresh (velocities drawn as in the uninterrupted run)."""
     from pyglass.workflow.stages.md import MD
-    stages = """
-[[stage]]
-name = "eq2"
-kind = "equilibrate"
-steps = 40
-thermo = 0
-temperature = 0.5
-[stage.integrator]
-type = "nosehoover"
-dt = 0.002
-T = 0.5
-tau = 0.2
-"""   # after HEAD's eq and quench "is"
-    _, ref = run(tmp_path, stages, name="ref.h5")
+    # after eq and the quench "is"
+    text = ka_deck(md("eq2", kind="equilibrate", steps=40, dt=0.002, T=0.5, tau=0.2, temperature=0.5))
+    _, ref = run(tmp_path, text, name="ref.h5")
     original = MD.run
 
     def killed(self, ctx):
@@ -363,10 +223,10 @@ tau = 0.2
         return original(self, ctx)
     monkeypatch.setattr(MD, "run", killed)
     with pytest.raises(KeyboardInterrupt):
-        run(tmp_path, stages, name="cut.h5")
+        run(tmp_path, text, name="cut.h5")
     monkeypatch.setattr(MD, "run", original)
     assert read_checkpoint(str(tmp_path / "cut.ckpt.h5")).stage_index == 2
-    run(tmp_path, stages, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
+    run(tmp_path, text, name="cut.h5", restart=str(tmp_path / "cut.ckpt.h5"))
     a = read_checkpoint(str(tmp_path / "ref.ckpt.h5")).system
     b = read_checkpoint(str(tmp_path / "cut.ckpt.h5")).system
     np.testing.assert_array_equal(a.positions, b.positions)
@@ -374,44 +234,24 @@ tau = 0.2
 
 
 def test_study_samples_from_one_trajectory(tmp_path):
-    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10')
-    deck, out = run(tmp_path, stages)
+    deck, out = run(tmp_path, ka_deck(*STUDY, study=DRAWN))
     a, _ = results(unit_path(out, "", 0), "G")
     b, _ = results(unit_path(out, "", 1), "G")
     assert float(a["G"]) != float(b["G"])
 
 
 def test_python_observable_receives_the_potential(tmp_path):
-    stages = """
-[[stage]]
-name = "prod"
-kind = "production"
-steps = 10
-thermo = 0
-[stage.integrator]
-type = "nve"
-dt = 0.004
-[[stage.observable]]
-type = "python"
-class = "tests.helpers:ISEnergy"
-every = 5
-"""
-    _, out = run(tmp_path, stages)
+    text = ka_deck(md("prod", steps=10, integrator="nve", dt=0.004, T=None, tau=None,
+                      observables=[{"type": "python", "class": "tests.helpers:ISEnergy", "every": 5}]))
+    _, out = run(tmp_path, text)
     with h5py.File(out, "r") as f:
         e = f[f"{RESULTS_ROOT}/prod/python/energy"][()]
     assert np.isfinite(e) and e < 0
 
 
 def test_shear_stage_paper3_protocol(tmp_path):
-    head = HEAD.split("[[stage]]\nname = \"is\"")[0]
-    stages = """
-[[stage]]
-name = "sh"
-kind = "shear"
-protocol = "affine-quench"
-gammas = [0.02, 0.04]
-"""
-    deck, out = run(tmp_path, stages, head=head)
+    text = ka_deck(stage("shear", "sh", protocol="affine-quench", gammas=[0.02, 0.04]), head=(EQ,))
+    deck, out = run(tmp_path, text)
     ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))   # the equilibrium configuration X after "eq"
     ref = landscape.affine_quench_response(ck.system, deck.build_potential(), [0.02, 0.04])
     r, _ = results(out, "sh")
@@ -438,17 +278,9 @@ def _dense_participation(system, pot, sums):
 def test_shear_stage_modes_of_every_deformed_and_quenched_configuration(tmp_path):
     """Paper 3's p^dq: the stage's participation maps of X^q and of every X^dq(gamma) equal those of
     dense eigh on the configurations the protocol quenches to (tilted cells included)."""
-    head = HEAD.split("[[stage]]\nname = \"is\"")[0]
-    stages = """
-[[stage]]
-name = "sh"
-kind = "shear"
-protocol = "affine-quench"
-gammas = [0.0001, 0.05]
-modes = 12
-mode_sums = [4, 5, 9, 15]
-"""
-    deck, out = run(tmp_path, stages, head=head)
+    text = ka_deck(stage("shear", "sh", protocol="affine-quench", gammas=[0.0001, 0.05], modes=12,
+                         mode_sums=[4, 5, 9, 15]), head=(EQ,))
+    deck, out = run(tmp_path, text)
     pot = deck.build_potential()
     ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))
     ref = landscape.affine_quench_response(ck.system, pot, [0.0001, 0.05], keep_configurations=True)
@@ -464,79 +296,25 @@ mode_sums = [4, 5, 9, 15]
 
 
 @pytest.mark.parametrize("extra,message", [
-    ("modes = 4\n", 'only applies with protocol = "affine-quench"'),
-    ('protocol = "affine-quench"\nmode_sums = [4]\n', "only applies with modes > 0"),
-    ('protocol = "affine-quench"\nmodes = 4\nmode_sums = [3, 5]\n', "N_m = 3 is outside 4..7"),
-    ('protocol = "affine-quench"\nmodes = 4\nmode_sums = [5, 5]\n', "must be increasing"),
-    ('protocol = "affine-quench"\nmodes = 400\n', "must be <= 189"),
+    ({"modes": 4}, 'only applies with protocol = "affine-quench"'),
+    ({"protocol": "affine-quench", "mode_sums": [4]}, "only applies with modes > 0"),
+    ({"protocol": "affine-quench", "modes": 4, "mode_sums": [3, 5]}, "N_m = 3 is outside 4..7"),
+    ({"protocol": "affine-quench", "modes": 4, "mode_sums": [5, 5]}, "must be increasing"),
+    ({"protocol": "affine-quench", "modes": 400}, "must be <= 189"),
 ])
 def test_shear_stage_mode_keys_are_checked_before_any_work(tmp_path, extra, message):
-    head = HEAD.split("[[stage]]\nname = \"is\"")[0]
-    text = head + '[[stage]]\nname = "sh"\nkind = "shear"\ngammas = [0.01]\n' + extra + TAIL
+    text = ka_deck(stage("shear", "sh", gammas=[0.01], **extra), head=(EQ,))
     with pytest.raises(DeckError, match=re.escape(message)):
         parse_deck(text, str(tmp_path / "deck.toml"))
 
 
-SIGTERM_STUDY = """
-[system]
-generate = "lattice"
-n = 64
-density = 1.2
-composition = [0.8, 0.2]
-jitter = 0.1
-temperature = 0.8
-
-[potential]
-model = "kob-andersen"
-smoothing = "smooth"
-
-[[stage]]
-name = "push-off"
-kind = "quench"
-[stage.minimizer]
-type = "fire"
-ftol = 1e-2
-
-[[stage]]
-name = "eq"
-kind = "equilibrate"
-steps = 4000
-thermo = 500
-temperature = 0.8
-[stage.integrator]
-type = "nosehoover"
-dt = 0.004
-T = 0.8
-tau = 0.4
-
-[[stage]]
-name = "is"
-kind = "quench"
-[stage.minimizer]
-type = "fire"
-ftol = 1e-11
-
-[[stage]]
-name = "G"
-kind = "shear-modulus"
-
-[[stage]]
-name = "sum"
-kind = "summary"
-fields = ["G/G"]
-
-[study]
-samples = 3
-
-[output]
-thermo = 0
-checkpoint = 500
-
-[run]
-seed = 3
-progress = false
-signal_check = 10
-"""
+SIGTERM_STUDY = deck_text(
+    system(jitter=0.1, temperature=0.8),
+    stage("quench", "push-off", minimizer={"type": "fire", "ftol": 1e-2}),
+    md("eq", kind="equilibrate", steps=4000, thermo=500, dt=0.004, T=0.8, tau=0.4, temperature=0.8), IS,
+    stage("shear-modulus", "G"), stage("summary", "sum", fields=["G/G"]),
+    potential=KA, study={"samples": 3}, output={"thermo": 0, "checkpoint": 500},
+    run={"seed": 3, "progress": False, "signal_check": 10})
 
 
 def test_sigterm_in_a_study_then_restart_gives_the_uninterrupted_results(tmp_path):
@@ -591,33 +369,8 @@ def test_reanalysis_of_stored_frames(tmp_path):
         integrators.NVE(0.004).run(s, pot, 50)
         pio.write_lammps_dump(s, tmp_path / "traj.dump", append=k > 0)
         frames.append(s.copy())
-    text = f"""
-[system]
-file = "traj.dump"
-
-[potential]
-model = "kob-andersen"
-smoothing = "smooth"
-
-[[stage]]
-name = "is"
-kind = "quench"
-[stage.minimizer]
-type = "fire"
-ftol = 1e-11
-
-[[stage]]
-name = "modes"
-kind = "modes"
-k = 6
-
-[study]
-samples = 2
-source = "frames"
-
-[run]
-progress = false
-"""
+    text = deck_text({"file": "traj.dump"}, IS, stage("modes", "modes", k=6), potential=KA,
+                     study={"samples": 2, "source": "frames"}, run={"progress": False})
     deck = parse_deck(text, str(tmp_path / "deck.toml"))
     out = str(tmp_path / "re.h5")
     run_deck(deck, output=out, stream=Sink(), handle_signals=False)
@@ -640,7 +393,7 @@ def test_softness_and_caging_softness_stages(tmp_path):
     """`softness` applies a saved model (its grid) and equals model.apply; `caging-softness` equals
     CagingPotential on the same configuration; both feed `overlap`."""
     from pyglass import softness as sft
-    deck0 = parse_deck(HEAD + TAIL, str(tmp_path / "d0.toml"))
+    deck0 = parse_deck(ka_deck(), str(tmp_path / "d0.toml"))
     run_deck(deck0, output=str(tmp_path / "is.h5"), stream=Sink(), handle_signals=False)
     system = read_checkpoint(str(tmp_path / "is.ckpt.h5")).system
     sf = sft.StructureFunctions(mu=np.arange(0.1, 3.0, 0.1), r_max=3.0, angular=[])
@@ -648,27 +401,9 @@ def test_softness_and_caging_softness_stages(tmp_path):
     label = X[:, 10] > np.median(X[:, 10])          # a structural label the SVM can learn
     model = sft.train(X[label], X[~label], C=1.0, grid=sf.grid())
     model.save(tmp_path / "model")
-    stages = """
-[[stage]]
-name = "S"
-kind = "softness"
-model = "model.json"
-
-[[stage]]
-name = "cage"
-kind = "caging-softness"
-T = 0.8
-c0 = 1.0
-c1 = 0.1
-
-[[stage]]
-name = "cmp"
-kind = "overlap"
-a = "S/softness"
-b = "cage/phi_r"
-baseline_samples = 0
-"""
-    deck, out = run(tmp_path, stages)
+    text = ka_deck(stage("softness", "S", model="model.json"), stage("caging-softness", "cage", T=0.8, c0=1.0, c1=0.1),
+                   stage("overlap", "cmp", a="S/softness", b="cage/phi_r", baseline_samples=0))
+    deck, out = run(tmp_path, text)
     r, attrs = results(out, "S")
     np.testing.assert_allclose(r["softness"], model.apply(system), rtol=1e-10, atol=1e-12)
     c, _ = results(out, "cage")
@@ -693,9 +428,8 @@ def test_units_of_a_drawn_study_are_dealt_by_state_point():
 def test_drawn_samples_use_each_state_points_own_spacing(tmp_path):
     from pyglass.io.checkpoint import read_checkpoint
     from pyglass.workflow.run import checkpoint_path
-    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10\n'
-                           '[[study.state]]\nlabel = "a"\n[[study.state]]\nlabel = "b"\nset = {"study.spacing" = 30}')
-    _, out = run(tmp_path, stages)
+    _, out = run(tmp_path, ka_deck(*STUDY, study={**DRAWN, "state": [{"label": "a"},
+                                                                    {"label": "b", "set": {"study.spacing": 30}}]}))
     gap = {}
     for lab in ("a", "b"):
         t = [read_checkpoint(checkpoint_path(unit_path(out, lab, s))).system.time for s in range(2)]
@@ -708,20 +442,18 @@ def test_a_finished_drawn_study_takes_more_samples_without_redoing_its_draw(tmp_
     finished samples, continues the draw trajectory from its checkpoint, and gives the samples an
     uninterrupted run with that many samples gives."""
     from pyglass.io.checkpoint import RestartError
-    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10')
-    _, ref = run(tmp_path, stages.replace("samples = 2", "samples = 3"), name="ref.h5")
-    _, out = run(tmp_path, stages, name="out.h5")
+    _, ref = run(tmp_path, ka_deck(*STUDY, study={**DRAWN, "samples": 3}), name="ref.h5")
+    _, out = run(tmp_path, ka_deck(*STUDY, study=DRAWN), name="out.h5")
     before = results(unit_path(out, "", 1), "G")[0]["G"]
 
-    deck = parse_deck(HEAD + stages.replace("samples = 2", "samples = 3") + TAIL, str(tmp_path / "deck.toml"))
+    deck = parse_deck(ka_deck(*STUDY, study={**DRAWN, "samples": 3}), str(tmp_path / "deck.toml"))
     log = Sink()
     run_deck(deck, output=out, stream=log, handle_signals=False, restart=out)
     assert "continued from its checkpoint" in log.text and "stage 1 (eq)" not in log.text
     assert results(unit_path(out, "", 1), "G")[0]["G"] == before
     for s in range(3):
         assert results(unit_path(out, "", s), "G")[0]["G"] == results(unit_path(ref, "", s), "G")[0]["G"]
-    other = parse_deck(HEAD + stages.replace("samples = 2", "samples = 4").replace("spacing = 10", "spacing = 20")
-                       + TAIL, str(tmp_path / "deck.toml"))
+    other = parse_deck(ka_deck(*STUDY, study={**DRAWN, "samples": 4, "spacing": 20}), str(tmp_path / "deck.toml"))
     with pytest.raises(RestartError, match="another deck"):   # anything else changed: refused
         run_deck(other, output=out, stream=Sink(), handle_signals=False, restart=out)
 
@@ -733,44 +465,27 @@ def test_modes_auto_goes_factor_free_where_the_factor_does_not_fit(tmp_path, mon
     from pyglass.workflow.deck import DeckError
     monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "1e-6")
     # 750 rows: past the dense limit
-    head = HEAD.replace("n = 64", "n = 250")
-    stages = '\n[[stage]]\nname = "modes"\nkind = "modes"\nk = 4\n'
+    modes = stage("modes", "modes", k=4)
     with pytest.raises(DeckError, match=r'method.*needs about .* GiB.*method = "krylov"'):
-        parse_deck(head + stages + 'method = "block"\n' + TAIL, str(tmp_path / "deck.toml"))
-    _, out = run(tmp_path, stages, head=head)
+        parse_deck(ka_deck({**modes, "method": "block"}, n=250), str(tmp_path / "deck.toml"))
+    _, out = run(tmp_path, ka_deck(modes, n=250))
     r, attrs = results(out, "modes")
     assert attrs["method"] == "krylov" and "does not fit" in attrs["method_choice"]
     monkeypatch.setenv("PYGLASS_MEMORY_LIMIT_GIB", "64")
-    _, out = run(tmp_path, stages, head=head, name="fits.h5")
+    _, out = run(tmp_path, ka_deck(modes, n=250), name="fits.h5")
     r2, attrs2 = results(out, "modes")
     assert attrs2["method"] == "block" and attrs2["method_choice"].startswith("auto: block")
     np.testing.assert_allclose(r["eigenvalues"], r2["eigenvalues"], rtol=1e-9)
 
 
-CG_LANDSCAPE = """
-[[stage]]
-name = "G"
-kind = "shear-modulus"
-method = "cg"
-
-[[stage]]
-name = "G_factor"
-kind = "shear-modulus"
-method = "factor"
-
-[[stage]]
-name = "rnd"
-kind = "dipole-stiffness"
-n_pairs = 20
-method = "cg"
-tol = 1e-7
-"""
+CG_LANDSCAPE = (stage("shear-modulus", "G", method="cg"), stage("shear-modulus", "G_factor", method="factor"),
+                stage("dipole-stiffness", "rnd", n_pairs=20, method="cg", tol=1e-7))
 
 
 def test_landscape_stages_without_a_factor_equal_the_factor(tmp_path):
     """method = "cg" in the shear-modulus and dipole-stiffness stages: block PCG, stopped on G and kappa_ij,
     equal to the factor to the accuracy asked; the choice is recorded."""
-    deck, out = run(tmp_path, CG_LANDSCAPE)
+    deck, out = run(tmp_path, ka_deck(*CG_LANDSCAPE))
     system, pot = quenched(tmp_path, deck)
     g, attrs = results(out, "G")
     assert attrs["method_choice"] == "as the deck says (cg)"
@@ -782,43 +497,12 @@ def test_landscape_stages_without_a_factor_equal_the_factor(tmp_path):
 
 
 def test_quenched_modes_stage_equals_the_python_api_and_iso_writes_the_neighbour_graph(tmp_path):
-    stages = """
-[[stage]]
-name = "prod"
-kind = "production"
-steps = 20
-thermo = 0
-[stage.integrator]
-type = "nosehoover"
-dt = 0.004
-T = 0.8
-tau = 0.4
-[[stage.observable]]
-type = "trajectory"
-every = 5
-velocities = false
-
-[[stage]]
-name = "iso"
-kind = "isoconfigurational"
-n_runs = 2
-T = 0.8
-dt = 0.004
-times = [0.04]
-
-[[stage]]
-name = "qm"
-kind = "quenched-modes"
-n_runs = 2
-T = 0.8
-dt = 0.004
-steps = 10
-every = 5
-k = 6
-map_modes = 4
-"""
-    head = HEAD.split("[[stage]]\nname = \"is\"")[0]      # equilibrate only: the runs start from the liquid
-    deck, out = run(tmp_path, stages, head=head)
+    text = ka_deck(md("prod", steps=20, dt=0.004, T=0.8, tau=0.4,
+                      observables=[{"type": "trajectory", "every": 5, "velocities": False}]),
+                   stage("isoconfigurational", "iso", n_runs=2, T=0.8, dt=0.004, times=[0.04]),
+                   stage("quenched-modes", "qm", n_runs=2, T=0.8, dt=0.004, steps=10, every=5, k=6, map_modes=4),
+                   head=(EQ,))   # equilibrate only: the runs start from the liquid
+    deck, out = run(tmp_path, text)
     from pyglass.analysis.ensembles import QuenchedModesEnsemble
     from pyglass.workflow.run import results as R
     ck = read_checkpoint(str(tmp_path / "out.ckpt.h5"))
