@@ -85,8 +85,16 @@ r_max = 3.0
 angular = false
 """
 
+TAIL = """
+[output]
+thermo = 0
+
+[run]
+seed = 7
+progress = false
+"""
+
 from helpers import Sink  # noqa: E402
-from test_stages import TAIL  # noqa: E402  (the same deck tail)
 from test_stages import results as _results  # noqa: E402
 
 

@@ -24,10 +24,12 @@ EQ = md("eq", kind="equilibrate", steps=40, dt=0.004, T=0.8, tau=0.4, temperatur
 IS = stage("quench", "is", minimizer={"type": "fire", "ftol": 1e-11})
 
 
-def ka_deck(*stages, head=(EQ, IS), n=64, study=None, output=None) -> str:
-    """n KA particles on a jittered lattice, `head` (equilibrated at T = 0.8, quenched), then `stages`."""
-    return deck_text(system(n=n, jitter=0.02, temperature=None), *head, *stages, potential=KA, study=study,
-                     output=output or {"thermo": 0}, run={"seed": 7, "progress": False})
+def ka_deck(*stages, head=(EQ, IS), n=64, study=None, output=None, run=None, placement=None) -> str:
+    """n KA particles on a jittered lattice (or as `placement` says, e.g. {"generate": "random",
+    "min_distance": 0.75}), `head` (equilibrated at T = 0.8, quenched), then `stages`; `run`: [run] keys
+    beside the seed."""
+    return deck_text(system(n=n, temperature=None, **(placement or {"jitter": 0.02})), *head, *stages, potential=KA,
+                     study=study, output=output or {"thermo": 0}, run={"seed": 7, "progress": False, **(run or {})})
 
 
 def run(tmp_path, text, name="out.h5", **kw):

@@ -21,7 +21,8 @@ from pyglass.workflow.run import run_deck, unit_path
 from helpers import ROOT  # noqa: E402
 sys.path.insert(0, os.path.join(ROOT, "tests"))   # helpers, h5md_check
 from helpers import Sink  # noqa: E402
-from test_stages import HEAD, STUDY, TAIL  # noqa: E402
+from decks import stage  # noqa: E402
+from test_stages import DRAWN, EQ, IS, STUDY, ka_deck  # noqa: E402
 
 
 def _g_and_modes(path):
@@ -34,7 +35,7 @@ def test_study_on_two_replica_groups_equals_serial():
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
     folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
-    text = HEAD + STUDY.replace("samples = 3", "samples = 4") + TAIL.replace("seed = 7", "seed = 7\nranks_per_replica = 1")
+    text = ka_deck(*STUDY, study={"samples": 4}, run={"ranks_per_replica": 1})
     deck = parse_deck(text, os.path.join(folder, "deck.toml"))
     run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=Sink(), handle_signals=False)
     comm.Barrier()
@@ -61,12 +62,9 @@ def test_drawn_study_dealt_by_state_point_writes_every_draw_file():
     from pyglass.io.h5md import path_status
     comm = MPI.COMM_WORLD
     folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
-    stages = STUDY.replace("samples = 3", 'samples = 2\nsource = "trajectory"\ndraw_after = "eq"\nspacing = 10\n'
-                           '[[study.state]]\nlabel = "a"\n[[study.state]]\nlabel = "b"\nset = {"study.spacing" = 20}')
-    tail = TAIL.replace("[output]\nthermo = 0", "[output]\nthermo = 10")     # the draw records its energies
-    assert tail != TAIL
-    deck = parse_deck(HEAD + stages + tail.replace("seed = 7", "seed = 7\nranks_per_replica = 1"),
-                      os.path.join(folder, "deck.toml"))
+    study = {**DRAWN, "state": [{"label": "a"}, {"label": "b", "set": {"study.spacing": 20}}]}
+    deck = parse_deck(ka_deck(*STUDY, study=study, output={"thermo": 10},    # the draw records its energies
+                              run={"ranks_per_replica": 1}), os.path.join(folder, "deck.toml"))
     run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=Sink(), handle_signals=False)
     comm.Barrier()
     try:            # the other rank waits for rank 0's checks, failed or not
@@ -92,7 +90,7 @@ def test_study_restart_deals_out_only_the_units_left():
     from mpi4py import MPI
     comm = MPI.COMM_WORLD
     folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
-    text = HEAD + STUDY.replace("samples = 3", "samples = 4") + TAIL.replace("seed = 7", "seed = 7\nranks_per_replica = 1")
+    text = ka_deck(*STUDY, study={"samples": 4}, run={"ranks_per_replica": 1})
     deck = parse_deck(text, os.path.join(folder, "deck.toml"))
     out = os.path.join(folder, "par.h5")
     if comm.Get_rank() == 0:
@@ -203,31 +201,13 @@ def test_landscape_stages_on_a_decomposed_system_equal_serial():
     from test_stages import LANDSCAPE
     comm = MPI.COMM_WORLD
     folder = comm.bcast(tempfile.mkdtemp() if comm.Get_rank() == 0 else None, root=0)
-    stages = LANDSCAPE.split('[[stage]]\nname = "ph"')[0] + """
-[[stage]]
-name = "iso"
-kind = "isoconfigurational"
-n_runs = 2
-T = 0.8
-dt = 0.004
-times = [0.04]
-
-[[stage]]
-name = "cmp"
-kind = "overlap"
-a = "modes/participation"
-b = "iso/propensity"
-baseline_samples = 3
-
-[[stage]]
-name = "sh"
-kind = "shear"
-gammas = [0.01]
-"""
-    push_off = '[[stage]]\nname = "push-off"\nkind = "quench"\n[stage.minimizer]\ntype = "fire"\nftol = 1e-2\n\n'
-    head = HEAD.replace("n = 64", "n = 216").replace('generate = "lattice"', 'generate = "random"') \
-        .replace("jitter = 0.02", "min_distance = 0.75")   # no overlaps: a short push-off
-    text = head.replace('[[stage]]\nname = "eq"', push_off + '[[stage]]\nname = "eq"') + stages + TAIL
+    stages = LANDSCAPE[:4] + (
+        stage("isoconfigurational", "iso", n_runs=2, T=0.8, dt=0.004, times=[0.04]),
+        stage("overlap", "cmp", a="modes/participation", b="iso/propensity", baseline_samples=3),
+        stage("shear", "sh", gammas=[0.01]))
+    push_off = stage("quench", "push-off", minimizer={"type": "fire", "ftol": 1e-2})
+    text = ka_deck(*stages, head=(push_off, EQ, IS), n=216,          # no overlaps: a short push-off
+                   placement={"generate": "random", "min_distance": 0.75})
     deck = parse_deck(text, os.path.join(folder, "deck.toml"))
     run_deck(deck, comm, output=os.path.join(folder, "par.h5"), stream=Sink(), handle_signals=False)
     comm.Barrier()
