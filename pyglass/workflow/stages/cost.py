@@ -10,13 +10,18 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-# Kob-Andersen 3D at N = 1000-32 000, Nose-Hoover, one rank (scripts/bench_md.py): 1.7-2.0 M;
-# models with longer lists (IPL, soft disks) ~1.2 M. One force evaluation costs about one step.
-MD_ATOM_STEPS_PER_SECOND = 1.5e6
+# Kob-Andersen 3D, Nose-Hoover, one rank (scripts/bench_md.py, quiet machine, 2026-12-07): 4.9 M at
+# N = 1000, 5.4 M at N = 8000; the other laws 6.5-9 M (2D soft disks 9 M). One force evaluation costs
+# about one step. Checked against two reduced-reproduction slices (docs/reproductions/README.md, "Time
+# to science"): paper 4's T = 0.55 state point, MD estimated 104 s against 122 s measured; paper 1's
+# 2D deck 1.5x over (soft disks run faster than KA).
+MD_ATOM_STEPS_PER_SECOND = 5.0e6
 # CG to ftol 1e-10 from a KA liquid at N = 1000-4000: 1300-1900 iterations, ~1.5 force calls each
 QUENCH_FORCE_CALLS = 3000
-# quenches along a trajectory (every few MD steps) start near a minimum: ~10 x fewer calls
-QUENCH_FORCE_CALLS_ALONG_TRAJECTORY = 300
+# CG quenches of frames along a trajectory, 1 tau apart (paper 4's rearrangements stage, KA N = 2000 at
+# T = 0.55, to 1e-8): 701 quenches in 300 s, ~1000 force calls each at the rate above (frames a few
+# MD steps apart start nearer a minimum and take fewer)
+QUENCH_FORCE_CALLS_ALONG_TRAJECTORY = 1000
 # direct factorisation + a few solves of the 3D KA Hessian: 8.8 s at N = 8000, 38.5 s at
 # N = 16 000 (ARCHITECTURE.md, landscape section): t ~ 8.8 s (N / 8000)^2.1
 FACTOR_SECONDS_8000 = 8.8
