@@ -12,97 +12,44 @@ from pyglass.io.checkpoint import read_checkpoint
 from pyglass.workflow.deck import DeckError, parse_deck
 from pyglass.workflow.run import run_deck
 
+from decks import deck as deck_text, md, stage, system
+from helpers import Sink
+from test_stages import results as _results
+
 # N = 250 at T = 0.6: 41 quenched frames 0.25 apart; p_hop above 0.1 on ~0.5 % of the (frame,
 # particle) pairs, so both classes of examples exist for species A.
-HEAD = """
-[system]
-generate = "random"
-n = 250
-density = 1.2
-dim = 3
-composition = [0.8, 0.2]
-min_distance = 0.7
+HEAD = (stage("quench", "push-off", minimizer={"type": "fire", "ftol": 1e-2}),
+        md("eq", kind="equilibrate", steps=500, dt=0.005, T=0.6, tau=0.5, temperature=0.6))
 
-[potential]
-model = "kob-andersen"
-smoothing = "smooth"
 
-[[stage]]
-name = "push-off"
-kind = "quench"
-[stage.minimizer]
-type = "fire"
-ftol = 1e-2
+def rearrangements(name="rr", **keys) -> dict:
+    """The `rearrangements` stage the tests start from, with `keys` changed."""
+    return stage("rearrangements", name, **{
+        "steps": 2000, "every": 50, "window": 1.0, "quench": True, "threshold": 0.1,
+        "integrator": {"type": "nosehoover", "dt": 0.005, "T": 0.6, "tau": 0.5},
+        "minimizer": {"type": "cg", "ftol": 1e-8}, **keys})
 
-[[stage]]
-name = "eq"
-kind = "equilibrate"
-steps = 500
-thermo = 0
-temperature = 0.6
-[stage.integrator]
-type = "nosehoover"
-dt = 0.005
-T = 0.6
-tau = 0.5
-"""
 
-REARRANGEMENTS = """
-[[stage]]
-name = "rr"
-kind = "rearrangements"
-steps = 2000
-every = 50
-window = 1.0
-quench = true
-threshold = 0.1
-[stage.integrator]
-type = "nosehoover"
-dt = 0.005
-T = 0.6
-tau = 0.5
-[stage.minimizer]
-type = "cg"
-ftol = 1e-8
-"""
+def train(**keys) -> dict:
+    """The `softness-train` stage on `rr` the tests start from, with `keys` changed."""
+    return stage("softness-train", "train", **{
+        "source": "rr", "positions": "inherent", "p_rearranging": 0.1, "p_stable": 0.01, "stable_time": 1.0,
+        "species": [0], "frame_stride": 2, "test_fraction": 0.25, "cv": 3, "C": [0.01, 1.0], "mu_step": 0.1,
+        "r_max": 3.0, "angular": False, **keys})
 
-TRAIN = """
-[[stage]]
-name = "train"
-kind = "softness-train"
-source = "rr"
-positions = "inherent"
-p_rearranging = 0.1
-p_stable = 0.01
-stable_time = 1.0
-species = [0]
-frame_stride = 2
-test_fraction = 0.25
-cv = 3
-C = [0.01, 1.0]
-mu_step = 0.1
-r_max = 3.0
-angular = false
-"""
 
-TAIL = """
-[output]
-thermo = 0
-
-[run]
-seed = 7
-progress = false
-"""
-
-from helpers import Sink  # noqa: E402
-from test_stages import results as _results  # noqa: E402
+def softness_deck(*stages) -> str:
+    """250 KA particles placed at random, pushed off and equilibrated at T = 0.6, then `stages`."""
+    return deck_text(system(n=250, generate="random", dim=3, min_distance=0.7, temperature=None), *HEAD, *stages,
+                     potential={"model": "kob-andersen", "smoothing": "smooth"}, output={"thermo": 0},
+                     run={"seed": 7, "progress": False})
 
 
 @pytest.fixture(scope="module")
 def trained(tmp_path_factory):
     """One run of push-off -> equilibrate -> rearrangements -> softness-train (~10 s)."""
     tmp = tmp_path_factory.mktemp("softness_deck")
-    deck = parse_deck(HEAD + REARRANGEMENTS + TRAIN + TAIL, str(tmp / "deck.toml"))
+    deck = parse_deck(softness_deck(rearrangements(), train()), str(tmp / "deck.toml"))
     out = str(tmp / "out.h5")
     run_deck(deck, output=out, stream=Sink(), handle_signals=False)
     # the stages leave the deck's system where "eq" left it: the checkpoint is the template (box, types)
@@ -205,55 +152,46 @@ def _problem(text, key, msg):
 
 @pytest.mark.parametrize("window", [0.3, 0.2, 0.6])    # 1.5, 1 and 3 frames of every * dt = 0.2
 def test_window_not_an_even_number_of_frames(window):
-    stages = REARRANGEMENTS.replace("every = 50", "every = 40").replace("window = 1.0", f"window = {window}")
-    text = _problem(HEAD + stages + TAIL, "stage[3].window", "must be an even number (>= 2) of frames")
+    text = _problem(softness_deck(rearrangements(every=40, window=window)), "stage[3].window", "must be an even number (>= 2) of frames")
     assert "every * dt = 0.2" in text
 
 
 def test_every_larger_than_steps():
-    stages = REARRANGEMENTS.replace("every = 50", "every = 4000")
-    _problem(HEAD + stages + TAIL, "stage[3].every", "must be <= steps = 2000")
+    _problem(softness_deck(rearrangements(every=4000)), "stage[3].every", "must be <= steps = 2000")
 
 
 def test_steps_too_short_for_one_window():
-    stages = REARRANGEMENTS.replace("steps = 2000", "steps = 150")    # 4 frames, window of 5
-    _problem(HEAD + stages + TAIL, "stage[3].steps", "cannot hold one p_hop window")
+    _problem(softness_deck(rearrangements(steps=150)), "stage[3].steps",    # 4 frames, window of 5
+             "cannot hold one p_hop window")
 
 
 @pytest.mark.parametrize("source", ["eq", "later", "nope"])
 def test_softness_train_source_not_an_earlier_rearrangements_stage(source):
-    later = REARRANGEMENTS.replace('name = "rr"', 'name = "later"')
-    text = _problem(HEAD + REARRANGEMENTS + TRAIN.replace('source = "rr"', f'source = "{source}"') + later + TAIL,
+    text = _problem(softness_deck(rearrangements(), train(source=source), rearrangements("later")),
                     "stage[4].source", f"no earlier stage {source!r} writes 'phop'")
     assert "`rearrangements` stages before this one: rr" in text
 
 
 def test_softness_train_inherent_positions_need_quench():
-    stages = REARRANGEMENTS.replace("quench = true", "quench = false")
-    _problem(HEAD + stages + TRAIN + TAIL, "stage[4].source", "set quench = true there")
-    parse_deck(HEAD + stages + TRAIN.replace('"inherent"', '"instantaneous"') + TAIL, "x.toml")   # valid
+    _problem(softness_deck(rearrangements(quench=False), train()), "stage[4].source", "set quench = true there")
+    parse_deck(softness_deck(rearrangements(quench=False), train(positions="instantaneous")), "x.toml")   # valid
 
 
 @pytest.mark.parametrize("field", ["rr/positions", "rr/inherent_positions"])
 def test_overlap_refuses_per_particle_vector_fields(field):
-    stages = f"""
-[[stage]]
-name = "cmp"
-kind = "overlap"
-a = "{field}"
-b = "rr/phop"
-"""
-    text = _problem(HEAD + REARRANGEMENTS + stages + TAIL, "stage[4].a", f"{field!r} is not a per-particle field")
+    text = _problem(softness_deck(rearrangements(), stage("overlap", "cmp", a=field, b="rr/phop")), "stage[4].a",
+                    f"{field!r} is not a per-particle field")
     assert "per-particle fields: rr/phop" in text
-    parse_deck(HEAD + REARRANGEMENTS + stages.replace(field, "rr/phop") + TAIL, "x.toml")   # p_hop is a field
+    parse_deck(softness_deck(rearrangements(), stage("overlap", "cmp", a="rr/phop", b="rr/phop")),   # a field
+               "x.toml")
 
 
 @pytest.mark.parametrize("too_few", ["skip", "error"])
 def test_softness_train_with_too_few_examples_skips_or_stops(tmp_path, too_few):
     """p_rearranging above every p_hop: no rearranging example. `skip` writes the counts and NaN
     accuracy and says why (a study's other units go on); `error` stops with the same reason."""
-    train = TRAIN.replace("p_rearranging = 0.1", "p_rearranging = 50.0") + f'too_few = "{too_few}"\n'
-    deck = parse_deck(HEAD + REARRANGEMENTS + train + TAIL, str(tmp_path / "deck.toml"))
+    deck = parse_deck(softness_deck(rearrangements(), train(p_rearranging=50.0, too_few=too_few)),
+                      str(tmp_path / "deck.toml"))
     out = str(tmp_path / "out.h5")
     if too_few == "error":
         with pytest.raises(ValueError, match="only 0 rearranging and 0 stable examples"):
