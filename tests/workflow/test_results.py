@@ -16,49 +16,29 @@ from pyglass.io.h5md import RESULTS_ROOT
 from pyglass.workflow.deck import parse_deck
 from pyglass.workflow.run import results, run_deck
 from pyglass.workflow.run.paths import checkpoint_path, draw_path, unit_path
-from decks import deck, md, system
+from decks import deck, md, stage, system
 from helpers import Sink
 
 # KA on a jittered lattice; equilibrate, production with self dynamics on a log schedule, quench
-HEAD = deck(system(n=64, jitter=0.02, temperature=None),
-            md("eq", kind="equilibrate", steps=40, dt=0.004, T=0.8, tau=0.4, temperature=0.8),
-            md("prod", steps=32, integrator="nve", dt=0.004, T=None, tau=None, thermo=None,
-               observables=[{"type": "self-dynamics", "schedule": "log", "block": 16, "q": 7.25}]),
-            {"name": "is", "kind": "quench", "minimizer": {"type": "fire", "ftol": 1e-11}},
-            potential={"model": "kob-andersen", "smoothing": "smooth"}, run={"seed": 7, "progress": False})
+STAGES = (md("eq", kind="equilibrate", steps=40, dt=0.004, T=0.8, tau=0.4, temperature=0.8),
+          md("prod", steps=32, integrator="nve", dt=0.004, T=None, tau=None, thermo=None,
+             observables=[{"type": "self-dynamics", "schedule": "log", "block": 16, "q": 7.25}]),
+          stage("quench", "is", minimizer={"type": "fire", "ftol": 1e-11}))
 
-SINGLE = HEAD + """
-[output]
-trajectory = 1
-thermo = 8
-"""
 
-STUDY = HEAD + """
-[[stage]]
-name = "G"
-kind = "shear-modulus"
+def _deck(*extra, output, study=None) -> str:
+    return deck(system(n=64, jitter=0.02, temperature=None), *STAGES, *extra,
+                potential={"model": "kob-andersen", "smoothing": "smooth"}, run={"seed": 7, "progress": False},
+                output=output, study=study)
 
-[[stage]]
-name = "sum"
-kind = "summary"
-fields = ["G/G"]
 
-[study]
-samples = 2
-source = "trajectory"
-draw_after = "prod"
-spacing = 10
-[[study.state]]
-label = "T0.8"
-set = { "stage.eq.integrator.T" = 0.8 }
-[[study.state]]
-label = "T1.0"
-set = { "stage.eq.integrator.T" = 1.0, "stage.eq.temperature" = 1.0 }
-
-[output]
-trajectory = 4
-thermo = 8
-"""
+SINGLE = _deck(output={"trajectory": 1, "thermo": 8})
+# samples drawn from one trajectory per state point, two state points
+STUDY = _deck(stage("shear-modulus", "G"), stage("summary", "sum", fields=["G/G"]),
+              output={"trajectory": 4, "thermo": 8},
+              study={"samples": 2, "source": "trajectory", "draw_after": "prod", "spacing": 10, "state": [
+                  {"label": "T0.8", "set": {"stage.eq.integrator.T": 0.8}},
+                  {"label": "T1.0", "set": {"stage.eq.integrator.T": 1.0, "stage.eq.temperature": 1.0}}]})
 
 
 def _run(folder, text, name):
