@@ -132,13 +132,15 @@ def radial_full(const double[:, ::1] x, const int[::1] types_all, const int[::1]
 
 cdef Py_ssize_t _species_rows(const double[:, ::1] x, const int[::1] types_all, const int[::1] order,
                               const int[::1] neighbours, Py_ssize_t lo, Py_ssize_t hi, Py_ssize_t i, int ntypes,
-                              double rang2, long[::1] start, Py_ssize_t[::1] fill, double[:, ::1] nb,
-                              int[::1] ntyp, bint fused) noexcept nogil:
+                              double rang2, long[::1] start, Py_ssize_t[::1] fill, double[:, ::1] seen,
+                              int[::1] seen_type, double[:, ::1] nb, int[::1] ntyp, bint fused) noexcept nogil:
     """The neighbours of centre i (entries lo..hi of the cell-sorted full list) within the angular
     cutoff, gathered sorted by species into the columns of nb: start[t] is where species t begins
     (start[ntypes] = their number, returned), ntyp[k] the species of column k. Rows (dx, dy, dz, r^2, r)
-    for the general kernel, (r, 2 r^2, dx/r, dy/r, dz/r) for the fused one (fused=True)."""
-    cdef Py_ssize_t q, jrow, kk, tb, n = 0
+    for the general kernel, (r, 2 r^2, dx/r, dy/r, dz/r) for the fused one (fused=True). A counting sort:
+    the first pass keeps each separation and species in `seen` (4 rows) and `seen_type`, the second
+    places them (each separation formed once)."""
+    cdef Py_ssize_t q, m, jrow, kk, tb, n = 0
     cdef double dx, dy, dz, r2, r
     for tb in range(ntypes + 1):
         start[tb] = 0
@@ -149,35 +151,36 @@ cdef Py_ssize_t _species_rows(const double[:, ::1] x, const int[::1] types_all, 
         dz = x[jrow, 2] - x[i, 2]
         r2 = dx * dx + dy * dy + dz * dz
         if r2 < rang2:
-            start[types_all[jrow] + 1] += 1
+            tb = types_all[jrow]
+            start[tb + 1] += 1
+            seen[0, n] = dx
+            seen[1, n] = dy
+            seen[2, n] = dz
+            seen[3, n] = r2
+            seen_type[n] = <int>tb
             n += 1
     for tb in range(ntypes):
         start[tb + 1] += start[tb]
         fill[tb] = start[tb]
-    for q in range(lo, hi):
-        jrow = order[neighbours[q]]
-        dx = x[jrow, 0] - x[i, 0]
-        dy = x[jrow, 1] - x[i, 1]
-        dz = x[jrow, 2] - x[i, 2]
-        r2 = dx * dx + dy * dy + dz * dz
-        if r2 < rang2:
-            tb = types_all[jrow]
-            kk = fill[tb]
-            fill[tb] += 1
-            ntyp[kk] = <int>tb
-            if fused:
-                r = sqrt(r2)
-                nb[0, kk] = r
-                nb[1, kk] = 2.0 * r2
-                nb[2, kk] = dx / r
-                nb[3, kk] = dy / r
-                nb[4, kk] = dz / r
-            else:
-                nb[0, kk] = dx
-                nb[1, kk] = dy
-                nb[2, kk] = dz
-                nb[3, kk] = r2
-                nb[4, kk] = sqrt(r2)
+    for m in range(n):
+        tb = seen_type[m]
+        kk = fill[tb]
+        fill[tb] += 1
+        ntyp[kk] = <int>tb
+        dx, dy, dz, r2 = seen[0, m], seen[1, m], seen[2, m], seen[3, m]
+        if fused:
+            r = sqrt(r2)
+            nb[0, kk] = r
+            nb[1, kk] = 2.0 * r2
+            nb[2, kk] = dx / r
+            nb[3, kk] = dy / r
+            nb[4, kk] = dz / r
+        else:
+            nb[0, kk] = dx
+            nb[1, kk] = dy
+            nb[2, kk] = dz
+            nb[3, kk] = r2
+            nb[4, kk] = sqrt(r2)
     return n
 
 
@@ -214,13 +217,15 @@ def angular_lanes(const double[:, ::1] x, const int[::1] types_all, const int[::
     cdef long[::1] start = np.zeros(ntypes + 1, np.int_)
     cdef Py_ssize_t[::1] fill = np.zeros(ntypes, np.intp)
     cdef int[::1] ntyp = np.zeros(nmax, np.int32)
+    cdef double[:, ::1] seen = np.zeros((4, nmax))
+    cdef int[::1] seen_type = np.zeros(nmax, np.int32)
     cdef int[::1] pidx = np.ascontiguousarray(np.asarray(pair_index), dtype=np.int32).ravel()
     for p in range(m):
         i = order[p]
         if i >= nlocal:
             continue
         n = _species_rows(x, types_all, order, neighbours, offsets[p], offsets[p + 1], i, ntypes, rang2,
-                          start, fill, nb, ntyp, False)
+                          start, fill, seen, seen_type, nb, ntyp, False)
         ntrip += n * (n - 1) // 2
         if n > 1:
             sf_angular_centre(<int>n, <int>nmax, &nb[0, 0], &ntyp[0], &start[0], ntypes, <int>nxi,
@@ -264,13 +269,15 @@ def angular_fused(const double[:, ::1] x, const int[::1] types_all, const int[::
     cdef long[::1] start = np.zeros(ntypes + 1, np.int_)
     cdef Py_ssize_t[::1] fill = np.zeros(ntypes, np.intp)
     cdef int[::1] ntyp = np.zeros(nmax, np.int32)
+    cdef double[:, ::1] seen = np.zeros((4, nmax))
+    cdef int[::1] seen_type = np.zeros(nmax, np.int32)
     cdef int[::1] pidx = np.ascontiguousarray(np.asarray(pair_index), dtype=np.int32).ravel()
     for p in range(m):
         i = order[p]
         if i >= nlocal:
             continue
         n = _species_rows(x, types_all, order, neighbours, offsets[p], offsets[p + 1], i, ntypes, rang2,
-                          start, fill, nb, ntyp, True)
+                          start, fill, seen, seen_type, nb, ntyp, True)
         ntrip += n * (n - 1) // 2
         if n > 1:
             sf_fused_centre(<int>nxi, <int>nmax, &nb[0, 0], &start[0], ntypes, &gam[0], ntile, &lam[0],
