@@ -62,3 +62,16 @@ def test_an_unmeasured_spread_is_not_listed(tmp_path, se):
     q = rows[1]
     q.spread = se
     assert within_own_error(q) is None
+
+
+def test_sign_reason_says_where_ours_lies_against_the_bound(tmp_path):
+    """An `above` row that misses: on the stated side but within two s.e. (unresolved), on the other side
+    within two (the sign unresolved), on the other side by two or more (the opposite holds); not for agree rows."""
+    from pyglass.workflow.reproduce.report import sign_reason
+    for ours, se, expect in ((0.5, 0.4, "has the sign the paper states"), (-0.5, 0.4, "within 1.2 standard errors"),
+                             (-1.0, 0.4, "by 2.5 standard errors over 4 units: at this scale the opposite")):
+        _, rows = _scored(tmp_path, {"tight": (1.0, 0.05), "wide": (1.0, 0.05), "zero": (0.0, 0.0),
+                                     "grows": (ours, se)})
+        grows = rows[3]
+        assert not grows.holds and expect in sign_reason(grows, "4 units")
+        assert sign_reason(rows[0], "4 units") is None

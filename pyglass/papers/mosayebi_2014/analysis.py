@@ -556,7 +556,8 @@ WHY = {
     "eis-onset-vs-gamma-c": "the e_IS knee and the overlap knee differ by more than the paper's spread; both are "
                             "listed per part below.",
     "stress-peak-vs-gamma-c": "the stress peaks away from our overlap knee; the two strains are listed below.",
-    "stress-falls": "the mean stress at gamma = 0.2 is still above a quarter of its peak.",
+    "stress-falls": "the criteria read 'drops back close to zero' as below a quarter of the peak; the per-strain "
+                    "mean stresses are in the notes.",
     "gamma-c-t050-vs-t040": "our gamma_c changes between T = 0.40 and 0.50 by more than the test allows.",
     "gamma-c-n8000-vs-n2000": "our gamma_c changes between N = 2000 and 8000 by more than the test allows; N = 8000 "
                               "has few samples at the reduced scale.",
@@ -646,7 +647,7 @@ NOT_MEASURED = {
 
 
 def _notes(quantities, crit, parts, full) -> list:
-    from pyglass.workflow.reproduce.report import miss_note
+    from pyglass.workflow.reproduce.report import miss_note, sign_reason
     reasons = _reasons(parts)
     part_of = {r.id: r.part for r in crit.rows}
     notes = []
@@ -655,6 +656,9 @@ def _notes(quantities, crit, parts, full) -> list:
             continue
         if isinstance(q.ours, (int, float, np.floating)):
             why = reasons.get(q.id, WHY.get(q.id, "see the notes below."))
+            sign = sign_reason(q, f"the samples of part {part_of[q.id] or '(main)'}")
+            if sign:            # where ours lies first, then what the row reads and where to look
+                why = f"{sign}; {why[0].lower()}{why[1:]}"
         else:
             absent = [t for t in {"", part_of[q.id]} if parts.get(t) is None]
             why = (f"part{'s' if len(absent) > 1 else ''} {', '.join(repr(t) for t in sorted(absent))} "

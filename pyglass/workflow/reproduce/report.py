@@ -43,6 +43,28 @@ def miss_note(q, why: str) -> str:
     return f"Miss: {q.id} ({q.quantity}): {by}. Why: {why}"
 
 
+def sign_reason(q, over: str) -> str | None:
+    """Why an `above`/`below` row misses, from where ours lies: on the side the paper states but within
+    two standard errors of the bound (this scale cannot resolve it), on the other side within two (nor
+    the sign), or on the other side by two or more (the opposite of the paper's statement holds).
+    `over`: what the standard error is over ("4 MD units"). None for other rows or without an s.e."""
+    tol = q.tolerance
+    if isinstance(tol, str) or tol.test not in ("above", "below") \
+            or not isinstance(q.spread, (int, float, np.floating)) or not np.isfinite(q.spread):
+        return None
+    bound, se = tol.than, float(q.spread)
+    right = (q.ours > bound) == (tol.test == "above")
+    z = abs(q.ours - bound) / se if se > 0 else float("inf")
+    if right:
+        return (f"ours has the sign the paper states, but its standard error over {over} ({se:.2g}) is larger "
+                f"than half the gap to {bound:g}: this scale cannot resolve it")
+    if z < 2:
+        return (f"ours lies on the other side of {bound:g}, within {z:.1f} standard errors over {over}: this "
+                "scale cannot resolve the sign")
+    return (f"ours lies on the other side of {bound:g} by {z:.1f} standard errors over {over}: at this scale "
+            "the opposite of the paper's statement holds")
+
+
 def within_own_error(q):
     """For a scored `agree` row that holds while our standard error is larger than the tolerance's own
     scale (sqrt(paper_se^2 + allowance^2), the paper's error and the criteria's allowance), the line the
