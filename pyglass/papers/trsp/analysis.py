@@ -1694,14 +1694,22 @@ def _why(q, measured, extra, n_units, n_paper) -> str:
                 f"{grow.get('model-tau4-grows', np.nan):.2f}): a T-independent factor of the time scale, which "
                 "points at the rate's prefactor (P(R|S) per frame over a 4 tau duration) or at the two Q(t) (MD: a "
                 "particle moved beyond 0.3; model: a site rearranged) rather than at the barriers; not tested")
+    if q.id == "oz-anchor" and extra.get("oz"):
+        (md_ok, md_xi, _), (mod_ok, mod_xi) = extra["oz"][0], extra["oz"][1]
+        failed = [who for who, ok in (("MD's", md_ok), ("the model's", mod_ok)) if not ok]
+        return (f"{' and '.join(failed)} Ornstein-Zernike fit at T = {OZ_T:g} does not converge to a length inside "
+                f"the box (MD {md_xi:.3g} sigma, model {mod_xi:.3g} spacings); why its S4(q) does not take the OZ "
+                "form at this size was not investigated")
     if q.id == "db-check" and extra.get("db_z") is not None:
         from scipy.stats import norm
         z = np.asarray(extra["db_z"], float)
         chance = 1.0 - (1.0 - 2.0 * norm.sf(z.max())) ** len(z)
+        verdict = ("so one pair is out of balance beyond chance while the bulk balance (which pair and why: not "
+                   "investigated)" if chance < 0.05 else
+                   "consistent with detailed balance: the criteria's bound of 3 does not allow for the number of pairs")
         return (f"the median |z| over the {len(z)} bin pairs is {np.median(z):.2f} (0.67 where detailed balance "
-                f"holds): the bulk of the pairs balance, and a largest |z| of {z.max():.2f} or more would occur by "
-                f"chance among {len(z)} independent pairs with probability {chance:.2g}; the criteria's bound of 3 "
-                "does not allow for the number of pairs")
+                f"holds), and a largest |z| of {z.max():.2f} or more would occur by chance among {len(z)} "
+                f"independent pairs with probability {chance:.2g}: {verdict}")
     over = f"{n_units} MD units" if q.id in SIGN_ROWS else SIGN_OVER.get(q.id)
     if over:
         from pyglass.workflow.reproduce.report import sign_reason
