@@ -1695,11 +1695,10 @@ def _why(q, measured, extra, n_units, n_paper) -> str:
                 "points at the rate's prefactor (P(R|S) per frame over a 4 tau duration) or at the two Q(t) (MD: a "
                 "particle moved beyond 0.3; model: a site rearranged) rather than at the barriers; not tested")
     if q.id == "oz-anchor" and extra.get("oz"):
-        (md_ok, md_xi, _), (mod_ok, mod_xi) = extra["oz"][0], extra["oz"][1]
+        (md_ok, _, _), (mod_ok, _) = extra["oz"]
         failed = [who for who, ok in (("MD's", md_ok), ("the model's", mod_ok)) if not ok]
         return (f"{' and '.join(failed)} Ornstein-Zernike fit at T = {OZ_T:g} does not converge to a length inside "
-                f"the box (MD {md_xi:.3g} sigma, model {mod_xi:.3g} spacings); why its S4(q) does not take the OZ "
-                "form at this size was not investigated")
+                "the box; why its S4(q) does not take the OZ form at this size was not investigated")
     if q.id == "db-check" and extra.get("db_z") is not None:
         from scipy.stats import norm
         z = np.asarray(extra["db_z"], float)
